@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Warnings are errors in our own targets (not in dependencies).
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+
+let package = Package(
+    name: "hv",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hv", targets: ["hv"]),
+        .executable(name: "hvd", targets: ["hvd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "HVCore", swiftSettings: strict),
+        .target(name: "QMP", dependencies: ["HVCore"], swiftSettings: strict),
+        .target(name: "CHVSys"),
+        .target(name: "HVEngine", dependencies: ["HVCore", "QMP", "CHVSys"], swiftSettings: strict),
+        .target(name: "HVDaemon", dependencies: ["HVCore", "HVEngine", "QMP"], swiftSettings: strict),
+        .target(
+            name: "HVCommands",
+            dependencies: ["HVCore", "HVEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(name: "hv", dependencies: ["HVCommands"], swiftSettings: strict),
+        .executableTarget(name: "hvd", dependencies: ["HVDaemon"], swiftSettings: strict),
+        .testTarget(name: "HVCoreTests", dependencies: ["HVCore"], swiftSettings: strict),
+        .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVCore"], resources: [.copy("Golden")], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["HVCore"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

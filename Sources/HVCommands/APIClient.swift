@@ -1,0 +1,75 @@
+import Foundation
+import HVCore
+import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CLI's side of hvd's API. Starts hvd when it is not running.
+struct APIClient {
+    let layout: HostLayout
+
+    func connect() throws -> UnixSocket {
+        if let s = try? UnixSocket.connect(to: layout.daemonSocket.path, timeout: 0) { return s }
+        try startDaemon()
+        do { return try UnixSocket.connect(to: layout.daemonSocket.path, timeout: 10) } catch {
+            throw HVError(.daemonUnavailable, "hvd did not come up: \(error)",
+                          hint: "see \(layout.daemonLog.path)")
+        }
+    }
+
+    func startDaemon() throws {
+        try layout.ensureDirectories()
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("hvd")
+        let hvd = FileManager.default.isExecutableFile(atPath: exe.path) ? exe.path : "hvd"
+        var env = ProcessInfo.processInfo.environment
+        env["HV_ROOT"] = layout.root.path
+        _ = try Spawn.detached([hvd], log: layout.daemonLog, environment: env)
+    }
+
+    func request(_ method: String, _ path: String, body: Data = Data(), timeout: Double = 600) throws -> Data {
+        let conn = try connect()
+        defer { conn.close() }
+        try conn.write(HTTPRequest(method: method, path: path, body: body).serialized())
+        let resp = try HTTPResponse.read(from: LineReader(conn), timeout: timeout)
+        guard resp.status == 200 else {
+            if let err = try? JSONDecoder().decode(APIErrorBody.self, from: resp.body) { throw err.error }
+            throw HVError(.daemonUnavailable, "hvd answered \(resp.status) to \(method) \(path)")
+        }
+        return resp.body
+    }
+
+    func get<R: Decodable>(_ path: String, as: R.Type) throws -> R {
+        try decode(R.self, try request("GET", path))
+    }
+
+    func post<R: Decodable, B: Encodable>(_ path: String, _ body: B, as: R.Type, timeout: Double = 600) throws -> R {
+        try decode(R.self, try request("POST", path, body: APIJSON.encode(body), timeout: timeout))
+    }
+
+    private func decode<R: Decodable>(_ t: R.Type, _ data: Data) throws -> R {
+        do { return try JSONDecoder().decode(R.self, from: data) } catch {
+            throw HVError(.daemonUnavailable, "hvd's answer did not decode: \(error)",
+                          hint: "hv and hvd must come from the same build (hv install)")
+        }
+    }
+
+    /// Opens a console stream: the connection after hvd switched protocols.
+    func openConsole(_ ref: String, replay: String, client: String) throws -> UnixSocket {
+        let conn = try connect()
+        let req = HTTPRequest(method: "POST", path: "/v1/guests/\(ref)/console", query: ["replay": replay],
+                              headers: ["X-HV-Client": client])
+        try conn.write(req.serialized())
+        let reader = LineReader(conn)
+        let resp = try HTTPResponse.read(from: reader, timeout: 30)
+        guard resp.status == 101 else {
+            conn.close()
+            if let err = try? JSONDecoder().decode(APIErrorBody.self, from: resp.body) { throw err.error }
+            throw HVError(.daemonUnavailable, "hvd answered \(resp.status) to the console request")
+        }
+        let early = reader.takeBuffered()
+        if !early.isEmpty { FileHandle.standardOutput.write(early) }
+        return conn
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import HVCore
+
+/// The guest and VMF operations behind both the seed's hv_* commands and
+/// `hv guest ...` / `hv vmf ...`.
+enum GuestOperations {
+    static func start(_ ctx: Context, ref: String, view: Bool, wait: Bool) throws {
+        let api = ctx.api
+        if view {
+            let r = try api.post("/v1/guests/\(ref)/start", StartRequest(wait: false), as: ActionResult.self)
+            Out.say(r.message)
+            try ConsoleClient.run(api: api, ref: ref, title: "\(r.guest.name) (\(r.guest.folder))", replay: "boot")
+            return
+        }
+        let r = try api.post("/v1/guests/\(ref)/start", StartRequest(wait: wait), as: ActionResult.self)
+        Out.say(r.message)
+        for n in r.guest.notes { Out.say("  note: \(n)") }
+        if !r.guest.cores.isEmpty {
+            Out.say("  vCPU on core \(r.guest.cores.map(String.init).joined(separator: ","))\(r.guest.schedFIFO ? ", SCHED_FIFO" : "")")
+        }
+    }
+
+    static func restart(_ ctx: Context, ref: String, view: Bool) throws {
+        let api = ctx.api
+        let r = try api.post("/v1/guests/\(ref)/restart", StartRequest(wait: !view), as: ActionResult.self)
+        Out.say(r.message)
+        if view { try ConsoleClient.run(api: api, ref: ref, title: "\(r.guest.name) (\(r.guest.folder))", replay: "boot") }
+    }
+
+    static func stop(_ ctx: Context, ref: String, force: Bool) throws {
+        let r = try ctx.api.post("/v1/guests/\(ref)/stop", StopRequest(force: force), as: ActionResult.self)
+        Out.say(r.message)
+    }
+
+    static func console(_ ctx: Context, ref: String) throws {
+        let api = ctx.api
+        let g = try api.get("/v1/guests/\(ref)", as: GuestStatus.self)
+        try ConsoleClient.run(api: api, ref: ref, title: "\(g.name) (\(g.folder))", replay: "tail")
+    }
+
+    static func vmfStart(_ ctx: Context, config: String?) throws {
+        let path: String
+        if let config {
+            path = URL(fileURLWithPath: config, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+        } else {
+            // The hypervisor configuration that the guest folders belong to.
+            path = ctx.layout.hvConfig.path
+            if (try? ctx.currentGuest()) == nil { Out.say("(not in a guest folder: using \(path))") }
+        }
+        let s = try ctx.api.post("/v1/vmf/load", VMFLoadRequest(config: path), as: VMFStatus.self)
+        Out.say("VMF loaded with \(s.config ?? path)")
+        for (folder, cores) in s.reservedCores.sorted(by: { $0.key < $1.key }) where !cores.isEmpty {
+            Out.say("  \(folder): reserved core \(cores.map(String.init).joined(separator: ","))")
+        }
+        for n in s.notes { Out.say("  note: \(n)") }
+    }
+
+    static func vmfStop(_ ctx: Context, yes: Bool) throws {
+        let api = ctx.api
+        let vmf = try api.get("/v1/vmf", as: VMFStatus.self)
+        let running = try api.get("/v1/guests", as: [GuestStatus].self)
+            .filter { $0.kind == GuestKind.rtos.rawValue && ($0.state != .stopped && $0.state != .crashed) }
+        if !running.isEmpty {
+            Out.say("These RTOS guests are running and will be stopped:")
+            for g in running { Out.say("  \(g.folder) (\(g.name), pid \(g.pid.map(String.init) ?? "?"))") }
+            try Confirm.ask("Stop them and unload the VMF?", yes: yes)
+        }
+        guard vmf.loaded || !running.isEmpty else { Out.say("VMF is not loaded (nothing to do)"); return }
+        _ = try api.post("/v1/vmf/unload", VMFUnloadRequest(stopGuests: true), as: VMFStatus.self, timeout: 900)
+        Out.say("VMF unloaded" + (running.isEmpty ? "" : " (stopped \(running.map(\.folder).joined(separator: ", ")))"))
+    }
+
+    static func list(_ ctx: Context, json: Bool) throws {
+        let guests = try ctx.api.get("/v1/guests", as: [GuestStatus].self)
+        if json {
+            FileHandle.standardOutput.write(APIJSON.encode(guests) + Data("\n".utf8))
+            return
+        }
+        guard !guests.isEmpty else { Out.say("no guests (create some: hv_open_example rt-linux && hv_sync_example rt-linux)"); return }
+        var rows = [["FOLDER", "NAME", "KIND", "STATE", "PID", "CORES", "ACCEL", "MEMORY"]]
+        for g in guests {
+            rows.append([g.folder, g.name, g.kind, g.state.rawValue + (g.state == .running && !g.booted && g.os == GuestOS.rtLinux.rawValue ? " (booting)" : ""),
+                         g.pid.map(String.init) ?? "-", g.cores.isEmpty ? "-" : g.cores.map(String.init).joined(separator: ","),
+                         g.accelerator ?? "-", "\(g.memoryMiB) MiB"])
+        }
+        Out.say(Out.table(rows))
+    }
+}

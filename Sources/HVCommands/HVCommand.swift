@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import HVCore
+import HVEngine
+
+struct HV: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hv",
+        abstract: "hv: a real-time hypervisor host. RTOS guests on reserved cores beside general-purpose guests.",
+        discussion: "The seed's commands (hv_open_example, hv_guest_start, ...) are links to this program; `hv install` creates them.",
+        subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self])
+}
+
+struct Setup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install the Debian packages hv needs and build the RT-Linux image (idempotent).")
+    @Flag(help: "Build the RT-Linux image again even when it is current.") var rebuildImage = false
+    @Flag(help: "Do not check or install Debian packages.") var skipPackages = false
+    func run() throws {
+        let layout = HostLayout.fromEnvironment()
+        let setup = HostSetup(layout: layout, log: { Out.say("setup: \($0)") })
+        if !skipPackages { try setup.installPackages() }
+        try layout.ensureDirectories()
+        try RTLinuxImageBuilder(layout: layout, cacheDir: HostSetup.cacheDir.appendingPathComponent("debs"),
+                                log: { Out.say("setup: \($0)") }).build(force: rebuildImage)
+        Out.say("setup: done. Next: hv_open_example rt-linux")
+    }
+}
+
+struct Install: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put hv, hvd and every hv_* command into PREFIX/bin (links to this build).")
+    @Option(help: "Installation prefix.") var prefix = "/usr/local"
+    func run() throws {
+        let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let bin = URL(fileURLWithPath: prefix).appendingPathComponent("bin")
+        let fm = FileManager.default
+        try fm.createDirectory(at: bin, withIntermediateDirectories: true)
+        let hvd = here.deletingLastPathComponent().appendingPathComponent("hvd")
+        guard fm.isExecutableFile(atPath: hvd.path) else {
+            throw HVError(.notFound, "\(hvd.path) is missing", hint: "build both products: swift build")
+        }
+        // Copies, so a later `swift build` does not change a running host under it.
+        for (src, name) in [(here, "hv"), (hvd, "hvd")] {
+            let dst = bin.appendingPathComponent(name)
+            let tmp = bin.appendingPathComponent(".\(name).new")
+            try? fm.removeItem(at: tmp)
+            try fm.copyItem(at: src, to: tmp)
+            _ = rename(tmp.path, dst.path)
+        }
+        for name in seedCommands.keys.sorted() {
+            let link = bin.appendingPathComponent(name)
+            try? fm.removeItem(at: link)
+            try fm.createSymbolicLink(atPath: link.path, withDestinationPath: "hv")
+        }
+        Out.say("installed hv, hvd and \(seedCommands.count) hv_* commands in \(bin.path)")
+    }
+}
+
+struct GuestGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guest", abstract: "Guests by name or folder.",
+        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Console.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the guests.")
+        @Flag(help: "A JSON array for scripts.") var json = false
+        func run() throws { try GuestOperations.list(Context(), json: json) }
+    }
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One guest's state as JSON.")
+        @Argument(help: "Guest name or folder") var guest: String
+        func run() throws {
+            let g = try Context().api.get("/v1/guests/\(guest)", as: GuestStatus.self)
+            FileHandle.standardOutput.write(APIJSON.encode(g) + Data("\n".utf8))
+        }
+    }
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Boot a guest.")
+        @Argument(help: "Guest name or folder") var guest: String
+        @Flag(name: [.customLong("view"), .customLong("view", withSingleDash: true)], help: "Open its console at once.") var view = false
+        @Flag(name: .customLong("no-wait"), help: "Return as soon as QEMU runs.") var noWait = false
+        func run() throws { try GuestOperations.start(Context(), ref: guest, view: view, wait: !noWait) }
+    }
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a guest (graceful, then forced).")
+        @Argument(help: "Guest name or folder") var guest: String
+        @Flag(help: "Skip the graceful shutdown.") var force = false
+        func run() throws { try GuestOperations.stop(Context(), ref: guest, force: force) }
+    }
+    struct Restart: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reboot an RTOS guest (same configuration).")
+        @Argument(help: "Guest name or folder") var guest: String
+        @Flag(name: [.customLong("view"), .customLong("view", withSingleDash: true)], help: "Open its console at once.") var view = false
+        func run() throws { try GuestOperations.restart(Context(), ref: guest, view: view) }
+    }
+    struct Console: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open a guest's console (Ctrl-] detaches).")
+        @Argument(help: "Guest name or folder") var guest: String
+        func run() throws { try GuestOperations.console(Context(), ref: guest) }
+    }
+}
+
+struct VmfGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vmf", abstract: "The VMF (hvd's loaded hypervisor configuration).",
+        subcommands: [VmfStart.self, VmfStop.self, VmfIsLoaded.self, Status.self])
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The VMF's state as JSON.")
+        func run() throws {
+            let s = try Context().api.get("/v1/vmf", as: VMFStatus.self)
+            FileHandle.standardOutput.write(APIJSON.encode(s) + Data("\n".utf8))
+        }
+    }
+}
+
+struct ExampleGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "example", abstract: "The example projects.", subcommands: [List.self, OpenExample.self, SyncExample.self])
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the examples.")
+        func run() throws { for e in ExampleCatalogue.all { Out.say("\(e.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.summary)") } }
+    }
+}
+
+struct DaemonGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon", abstract: "hvd itself.", subcommands: [Stop.self])
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop hvd (guests keep running; the next hv command starts it again).")
+        func run() throws {
+            let ctx = Context()
+            guard FileManager.default.fileExists(atPath: ctx.layout.daemonSocket.path),
+                  (try? UnixSocket.connect(to: ctx.layout.daemonSocket.path, timeout: 0)) != nil else {
+                Out.say("hvd is not running"); return
+            }
+            _ = try ctx.api.request("POST", "/v1/daemon/shutdown")
+            Out.say("hvd stopped; guests keep running")
+        }
+    }
+}
+
+public enum HVMain {
+    public static func run() -> Never {
+        let argv0 = URL(fileURLWithPath: CommandLine.arguments.first ?? "hv").lastPathComponent
+        let args = Array(CommandLine.arguments.dropFirst())
+        let type: ParsableCommand.Type = seedCommands[argv0] ?? HV.self
+        do {
+            var command = try type.parseAsRoot(args)
+            try command.run()
+            exit(0)
+        } catch let e as HVError {
+            FileHandle.standardError.write(Data("\(argv0): error: \(e.message)\n".utf8))
+            if let hint = e.hint { FileHandle.standardError.write(Data("  → \(hint)\n".utf8)) }
+            exit(e.code.exitStatus)
+        } catch {
+            type.exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// The lifecycle of one guest, as hvd tracks it.
+public enum GuestState: String, Sendable, Codable {
+    case stopped, starting, running, stopping, stalled, crashed
+}
+
+/// What `hv guest list --json` and GET /v1/guests return for each guest.
+public struct GuestStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var folder: String
+    public var kind: String
+    public var os: String
+    public var state: GuestState
+    public var pid: Int?
+    /// Cores the guest's vCPUs are pinned to (empty: the host's cores).
+    public var cores: [Int]
+    public var accelerator: String?
+    public var acceleratorReason: String?
+    public var vcpus: Int
+    public var memoryMiB: Int
+    public var startedAt: String?
+    /// Seconds from QEMU's start to the guest's ready line.
+    public var bootSeconds: Double?
+    public var booted: Bool
+    public var schedFIFO: Bool
+    public var consoleHolder: String?
+    public var lastStop: String?
+    public var notes: [String]
+
+    public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {
+        self.name = name; self.folder = folder; self.kind = kind; self.os = os; self.state = state
+        self.vcpus = vcpus; self.memoryMiB = memoryMiB
+        pid = nil; cores = []; accelerator = nil; acceleratorReason = nil; startedAt = nil
+        bootSeconds = nil; booted = false; schedFIFO = false; consoleHolder = nil; lastStop = nil; notes = []
+    }
+}
+
+public struct VMFStatus: Sendable, Codable, Equatable {
+    public var loaded: Bool
+    public var config: String?
+    public var loadedAt: String?
+    /// Reserved cores by guest folder.
+    public var reservedCores: [String: [Int]]
+    public var notes: [String]
+    public var daemonPid: Int
+
+    public init(loaded: Bool, config: String?, loadedAt: String?, reservedCores: [String: [Int]], notes: [String], daemonPid: Int) {
+        self.loaded = loaded; self.config = config; self.loadedAt = loadedAt
+        self.reservedCores = reservedCores; self.notes = notes; self.daemonPid = daemonPid
+    }
+}
+
+public struct APIErrorBody: Sendable, Codable, Equatable {
+    public var code: HVError.Code
+    public var message: String
+    public var hint: String?
+    public init(_ e: HVError) { code = e.code; message = e.message; hint = e.hint }
+    public var error: HVError { HVError(code, message, hint: hint) }
+}
+
+public struct VMFLoadRequest: Sendable, Codable { public var config: String; public init(config: String) { self.config = config } }
+public struct VMFUnloadRequest: Sendable, Codable {
+    /// Stop running RTOS guests first; without it, running RTOS guests make the unload fail.
+    public var stopGuests: Bool
+    public init(stopGuests: Bool) { self.stopGuests = stopGuests }
+}
+public struct StartRequest: Sendable, Codable {
+    /// Answer only when the guest is up (its ready line, or QEMU running for images without one).
+    public var wait: Bool
+    public var timeoutSeconds: Double
+    public init(wait: Bool, timeoutSeconds: Double = 180) { self.wait = wait; self.timeoutSeconds = timeoutSeconds }
+}
+public struct StopRequest: Sendable, Codable {
+    public var force: Bool
+    public init(force: Bool) { self.force = force }
+}
+/// The answer to start, stop and restart.
+public struct ActionResult: Sendable, Codable {
+    public var message: String
+    public var guest: GuestStatus
+    public init(message: String, guest: GuestStatus) { self.message = message; self.guest = guest }
+}
+
+public enum APIJSON {
+    public static func encode<T: Encodable>(_ v: T) -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return (try? e.encode(v)) ?? Data("{}".utf8)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+        do { return try JSONDecoder().decode(type, from: data) } catch {
+            throw HVError(.invalidArgument, "bad request body: \(error)")
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+public enum GuestKind: String, Sendable, Codable, CaseIterable {
+    /// A real-time guest on reserved cores (RT-Linux, VxWorks, RTOS-32).
+    case rtos
+    /// An unmodified general-purpose guest (Windows, Ubuntu).
+    case kvm
+}
+
+public enum GuestOS: String, Sendable, Codable, CaseIterable {
+    case rtLinux = "rt-linux"
+    case vxworks
+    case rtos32 = "rtos-32"
+    case windows
+    case ubuntu
+
+    public var kind: GuestKind {
+        switch self {
+        case .rtLinux, .vxworks, .rtos32: .rtos
+        case .windows, .ubuntu: .kvm
+        }
+    }
+
+    public var displayName: String {
+        switch self {
+        case .rtLinux: "RT-Linux"
+        case .vxworks: "VxWorks"
+        case .rtos32: "On Time RTOS-32"
+        case .windows: "Windows"
+        case .ubuntu: "Ubuntu"
+        }
+    }
+}
+
+public enum AcceleratorChoice: String, Sendable, Codable, CaseIterable {
+    case auto, kvm, tcg
+}
+
+/// A guest's validated configuration: `guest.config` with `usr.config`
+/// laid over it key by key.
+public struct GuestConfig: Sendable, Equatable, Codable {
+    public var name: String
+    public var os: GuestOS
+    public var kind: GuestKind { os.kind }
+    public var vcpus: Int
+    public var accelerator: AcceleratorChoice
+    public var memoryMiB: Int
+    /// RTOS guests: the folder under templates/ holding the boot image.
+    public var image: String
+    public var kernelArgs: String
+    public var consoleLogMaxKiB: Int
+    public var stopTimeoutSeconds: Int
+    /// A boot that prints nothing for this long is reported (and retried once).
+    public var bootStallSeconds: Int
+    /// SCHED_FIFO priority of an RTOS guest's vCPU threads (0: leave them SCHED_OTHER).
+    public var rtPriority: Int
+    /// Whether the host folder /hv/guests is shared into the guest.
+    public var shareGuestsFolder: Bool
+    /// KVM guests: the disk image (relative to HV_ROOT unless absolute; empty: one in the guest folder).
+    public var diskImage: String
+    public var diskSizeGiB: Int
+    /// KVM guests: the installation ISO (relative to HV_ROOT unless absolute).
+    public var installISO: String
+
+    public static let schema = ConfigSchema(sections: [
+        .init("Guest", [
+            .init("Name", .text, required: true, help: "the guest's name as shown everywhere"),
+            .init("Os", .choice(GuestOS.allCases.map(\.rawValue)), required: true, help: "the guest operating system"),
+            .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), help: "rtos or kvm; must match Os"),
+            .init("Description", .text, help: "free text"),
+        ]),
+        .init("Guest\\Cpu", [
+            .init("Cores", .integer(1...64), help: "number of virtual CPUs"),
+            .init("Accelerator", .choice(AcceleratorChoice.allCases.map(\.rawValue)),
+                  help: "auto: KVM only where the CPU shows vmx/svm, else TCG"),
+            .init("RtPriority", .integer(0...99), help: "SCHED_FIFO priority of the vCPU threads of an RTOS guest; 0 leaves them SCHED_OTHER"),
+        ]),
+        .init("Guest\\Memory", [
+            .init("SizeMiB", .integer(16...1_048_576), help: "guest RAM in MiB"),
+        ]),
+        .init("Guest\\Boot", [
+            .init("Image", .text, help: "RTOS guests: the image folder under templates/"),
+            .init("KernelArgs", .text, help: "RT-Linux: extra kernel command-line arguments"),
+            .init("BootStallSeconds", .integer(3...3600), help: "report a boot that prints nothing for this long"),
+        ]),
+        .init("Guest\\Console", [
+            .init("LogMaxKiB", .integer(16...1_048_576), help: "console.log is rotated to console.log.1 past this size"),
+        ]),
+        .init("Guest\\Stop", [
+            .init("TimeoutSeconds", .integer(1...3600), help: "how long a graceful stop may take before it is forced"),
+        ]),
+        .init("Guest\\Share", [
+            .init("GuestsFolder", .boolean, help: "share the host folder /hv/guests into the guest"),
+        ]),
+        .init("Guest\\Disk", [
+            .init("Image", .text, help: "KVM guests: disk image path; empty puts one in the guest folder"),
+            .init("SizeGiB", .integer(1...65_536), help: "size of a disk image created at first start"),
+        ]),
+        .init("Guest\\Install", [
+            .init("Iso", .text, help: "KVM guests: the installation ISO"),
+        ]),
+    ])
+
+    /// Reads and validates a guest folder's `guest.config` and `usr.config`.
+    public static func load(from folder: GuestFolder) throws -> GuestConfig {
+        guard let base = try RegistryFile.readIfPresent(folder.guestConfig) else {
+            throw HVError(.notFound, "\(folder.guestConfig.path) does not exist",
+                          hint: "this folder is not a guest folder; create guests with hv_sync_example or the System Manager")
+        }
+        let user = try RegistryFile.readIfPresent(folder.userConfig) ?? RegistryDocument(fileName: folder.userConfig.path)
+        return try GuestConfig(base: base, user: user)
+    }
+
+    public init(base: RegistryDocument, user: RegistryDocument) throws {
+        do {
+            try Self.schema.validate(base)
+            try Self.schema.validate(user)
+        } catch let e as ConfigError {
+            throw e.asHVError
+        }
+        let v = LayeredValues(layers: [user, base])
+        _ = try v.required("Guest", "Name")
+        let osText = try v.required("Guest", "Os")
+        guard let os = GuestOS(rawValue: osText.value.lowercased()) else {
+            throw HVError(.internal, "validated Os \(osText.value) is unknown")
+        }
+        if let kind = v.get("Guest", "Kind"), kind.value.lowercased() != os.kind.rawValue {
+            throw ConfigError(file: kind.file, line: kind.line,
+                              message: "\"Kind\"=\"\(kind.value)\" does not match \"Os\"=\"\(os.rawValue)\"",
+                              expected: "\"\(os.kind.rawValue)\" for \(os.displayName)").asHVError
+        }
+        name = try v.required("Guest", "Name").value
+        self.os = os
+        vcpus = v.int("Guest\\Cpu", "Cores") ?? 1
+        accelerator = AcceleratorChoice(rawValue: v.get("Guest\\Cpu", "Accelerator")?.value.lowercased() ?? "auto") ?? .auto
+        rtPriority = v.int("Guest\\Cpu", "RtPriority") ?? (os.kind == .rtos ? 50 : 0)
+        memoryMiB = v.int("Guest\\Memory", "SizeMiB") ?? (os.kind == .rtos ? 256 : 4096)
+        image = v.get("Guest\\Boot", "Image")?.value ?? os.rawValue
+        kernelArgs = v.get("Guest\\Boot", "KernelArgs")?.value ?? ""
+        bootStallSeconds = v.int("Guest\\Boot", "BootStallSeconds") ?? 30
+        consoleLogMaxKiB = v.int("Guest\\Console", "LogMaxKiB") ?? 1024
+        stopTimeoutSeconds = v.int("Guest\\Stop", "TimeoutSeconds") ?? (os.kind == .rtos ? 10 : 120)
+        shareGuestsFolder = v.get("Guest\\Share", "GuestsFolder").flatMap { ConfigSchema.parseBool($0.value) } ?? true
+        diskImage = v.get("Guest\\Disk", "Image")?.value ?? ""
+        diskSizeGiB = v.int("Guest\\Disk", "SizeGiB") ?? 64
+        installISO = v.get("Guest\\Install", "Iso")?.value ?? ""
+        if name.trimmingCharacters(in: .whitespaces).isEmpty {
+            let e = v.get("Guest", "Name")
+            throw ConfigError(file: e?.file ?? base.fileName, line: e?.line ?? 0,
+                              message: "\"Name\" is empty", expected: "a name such as \"RT-Linux\"").asHVError
+        }
+    }
+}
+
+/// Values looked up through several documents, first match wins, with the
+/// file and line each came from.
+struct LayeredValues {
+    struct Found { var value: String; var file: String; var line: Int }
+    let layers: [RegistryDocument]
+
+    func get(_ section: String, _ key: String) -> Found? {
+        for doc in layers {
+            if let e = doc.entry(section, key) { return Found(value: e.value, file: doc.fileName, line: e.line) }
+        }
+        return nil
+    }
+
+    func required(_ section: String, _ key: String) throws -> Found {
+        guard let f = get(section, key) else {
+            throw ConfigError(file: layers.last?.fileName ?? "config", line: 0,
+                              message: "\"\(key)\" is missing from [\(section)]",
+                              expected: "\"\(key)\"=\"…\" in [\(section)]").asHVError
+        }
+        return f
+    }
+
+    /// Validated already: integers parse.
+    func int(_ section: String, _ key: String) -> Int? { get(section, key).flatMap { Int($0.value) } }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Every path of the host layout under one root (`/hv`, or `$HV_ROOT`).
+/// Nothing else in hv builds host paths by string concatenation.
+public struct HostLayout: Sendable, Equatable {
+    public let root: URL
+
+    public init(root: URL) { self.root = root.standardizedFileURL }
+
+    /// `$HV_ROOT` when set and not empty, else `/hv`.
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> HostLayout {
+        if let r = env["HV_ROOT"], !r.isEmpty {
+            let url = URL(fileURLWithPath: r, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            return HostLayout(root: url.absoluteURL)
+        }
+        return HostLayout(root: URL(fileURLWithPath: "/hv"))
+    }
+
+    public var configDir: URL { root.appendingPathComponent("config") }
+    public var hvConfig: URL { configDir.appendingPathComponent("hv.config") }
+    /// Which System Manager project is open (written by hv_open_example).
+    public var managerConfig: URL { configDir.appendingPathComponent("manager.config") }
+    public var guestsDir: URL { root.appendingPathComponent("guests") }
+    public var templatesDir: URL { root.appendingPathComponent("templates") }
+    public var projectsDir: URL { root.appendingPathComponent("projects") }
+    public var isoDir: URL { root.appendingPathComponent("iso") }
+    public var vmsDir: URL { root.appendingPathComponent("VMs") }
+    public var runDir: URL { root.appendingPathComponent("run") }
+    public var logDir: URL { root.appendingPathComponent("log") }
+    public var backupDir: URL { root.appendingPathComponent("backup") }
+
+    public var daemonSocket: URL { runDir.appendingPathComponent("hvd.sock") }
+    public var daemonLock: URL { runDir.appendingPathComponent("hvd.lock") }
+    public var daemonLog: URL { logDir.appendingPathComponent("hvd.log") }
+    /// The loaded VMF state, kept so that a restarted hvd is still loaded.
+    public var vmfState: URL { runDir.appendingPathComponent("vmf.json") }
+
+    public func template(_ name: String) -> URL { templatesDir.appendingPathComponent(name) }
+    public func project(_ name: String) -> URL { projectsDir.appendingPathComponent(name) }
+    public func guest(_ folder: String) -> GuestFolder {
+        GuestFolder(url: guestsDir.appendingPathComponent(folder), runDir: runDir.appendingPathComponent(folder))
+    }
+
+    /// The directories every host has; created with mode 0755 (run/ 0700: it holds sockets).
+    public var standardDirectories: [(URL, Int)] {
+        [(root, 0o755), (configDir, 0o755), (guestsDir, 0o755), (templatesDir, 0o755),
+         (projectsDir, 0o755), (isoDir, 0o755), (vmsDir, 0o755), (runDir, 0o700),
+         (logDir, 0o755), (backupDir, 0o700)]
+    }
+
+    public func ensureDirectories() throws {
+        let fm = FileManager.default
+        for (dir, mode) in standardDirectories {
+            do {
+                if !fm.fileExists(atPath: dir.path) {
+                    try fm.createDirectory(at: dir, withIntermediateDirectories: true,
+                                           attributes: [.posixPermissions: mode])
+                }
+            } catch {
+                throw HVError(.io, "cannot create \(dir.path): \(error.localizedDescription)",
+                              hint: "run hv as root, or set HV_ROOT to a folder you may write")
+            }
+        }
+    }
+
+    /// The guest folder that `directory` lies in, if any (by folder name).
+    public func guestFolderName(containing directory: URL) -> String? {
+        let dir = directory.resolvingSymlinksInPath().standardizedFileURL.pathComponents
+        let guests = guestsDir.resolvingSymlinksInPath().standardizedFileURL.pathComponents
+        guard dir.count > guests.count, Array(dir.prefix(guests.count)) == guests else { return nil }
+        return dir[guests.count]
+    }
+}
+
+/// One guest's folder (user-visible files) and its runtime directory.
+public struct GuestFolder: Sendable, Equatable {
+    public let url: URL
+    public let runDir: URL
+
+    public var name: String { url.lastPathComponent }
+    public var guestConfigScript: URL { url.appendingPathComponent("guest_config.sh") }
+    public var userConfigScript: URL { url.appendingPathComponent("usr_guest_config.sh") }
+    public var guestConfig: URL { url.appendingPathComponent("guest.config") }
+    public var userConfig: URL { url.appendingPathComponent("usr.config") }
+    public var shutdownHook: URL { url.appendingPathComponent("vm_shutdown_hook.sh") }
+    public var shutdownHookLog: URL { url.appendingPathComponent("shutdown_hook.log") }
+    public var consoleLog: URL { url.appendingPathComponent("console.log") }
+    public var consoleLogPrevious: URL { url.appendingPathComponent("console.log.1") }
+
+    public var qmpSocket: URL { runDir.appendingPathComponent("qmp.sock") }
+    public var serialSocket: URL { runDir.appendingPathComponent("serial.sock") }
+    public var pidFile: URL { runDir.appendingPathComponent("qemu.pid") }
+    public var lockFile: URL { runDir.appendingPathComponent("lock") }
+    public var stateFile: URL { runDir.appendingPathComponent("state.json") }
+    public var qemuLog: URL { runDir.appendingPathComponent("qemu.log") }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: guestConfig.path) }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+/// `config/hv.config`: which guests exist, their ids and folders, and the
+/// real-time partition of the host's CPUs.
+public struct HypervisorConfig: Sendable, Equatable, Codable {
+    public struct Guest: Sendable, Equatable, Codable {
+        public var id: Int
+        public var folder: String
+        public var name: String
+        public var os: GuestOS
+        public var kind: GuestKind { os.kind }
+        /// RTOS guests: the reserved cores ("auto": the last free core).
+        public var rtCores: String
+    }
+
+    public var project: String
+    public var remainingHostMemoryMiB: Int
+    public var guests: [Guest]
+
+    static let sectionPrefix = "Guests\\"
+
+    public static let schema = ConfigSchema(sections: [
+        .init("Hypervisor", [
+            .init("Project", .text, help: "the System Manager project this configuration came from"),
+            .init("Version", .integer(1...1), help: "format version"),
+        ]),
+        .init("Hypervisor\\Host", [
+            .init("RemainingHostMemoryMiB", .integer(0...1_048_576), help: "memory kept for the host itself"),
+        ]),
+        .init(sectionPrefix, [
+            .init("Id", .integer(1...9999), required: true, help: "the guest's id, unique on this host"),
+            .init("Name", .text, required: true, help: "the guest's name"),
+            .init("Os", .choice(GuestOS.allCases.map(\.rawValue)), required: true, help: "the guest operating system"),
+            .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), help: "rtos or kvm; must match Os"),
+            .init("RtCores", .coreList, help: "RTOS guests: reserved CPU cores"),
+        ]),
+    ])
+
+    public init(project: String, remainingHostMemoryMiB: Int = 2048, guests: [Guest]) {
+        self.project = project
+        self.remainingHostMemoryMiB = remainingHostMemoryMiB
+        self.guests = guests
+    }
+
+    public static func load(_ url: URL) throws -> HypervisorConfig {
+        guard let doc = try RegistryFile.readIfPresent(url) else {
+            throw HVError(.notFound, "the hypervisor configuration \(url.path) does not exist",
+                          hint: "create it with hv_open_example NAME and hv_sync_example NAME, or the System Manager")
+        }
+        return try HypervisorConfig(doc)
+    }
+
+    public init(_ doc: RegistryDocument) throws {
+        do { try Self.schema.validate(doc) } catch let e as ConfigError { throw e.asHVError }
+        let v = LayeredValues(layers: [doc])
+        project = v.get("Hypervisor", "Project")?.value ?? ""
+        remainingHostMemoryMiB = v.int("Hypervisor\\Host", "RemainingHostMemoryMiB") ?? 2048
+        var guests: [Guest] = []
+        for section in doc.sections where section.lowercased().hasPrefix(Self.sectionPrefix.lowercased()) {
+            let folder = String(section.dropFirst(Self.sectionPrefix.count))
+            let line = doc.entries(in: section).first?.line ?? 0
+            let fail = { (msg: String, expected: String) in
+                ConfigError(file: doc.fileName, line: line, message: msg, expected: expected).asHVError
+            }
+            guard Self.isValidFolderName(folder) else {
+                throw fail("bad guest folder name \"\(folder)\" in [\(section)]",
+                           "letters, digits, - and _ only, such as [Guests\\guest0001]")
+            }
+            for key in Self.schema.sections[2].keys where key.required && doc.value(section, key.name) == nil {
+                throw fail("\"\(key.name)\" is missing from [\(section)]", "\"\(key.name)\"=\"…\"")
+            }
+            let osValue = doc.value(section, "Os") ?? ""
+            guard let os = GuestOS(rawValue: osValue.lowercased()) else { throw fail("bad Os", "a known Os") }
+            if let kind = doc.entry(section, "Kind"), kind.value.lowercased() != os.kind.rawValue {
+                throw ConfigError(file: doc.fileName, line: kind.line,
+                                  message: "\"Kind\"=\"\(kind.value)\" does not match \"Os\"=\"\(os.rawValue)\"",
+                                  expected: "\"\(os.kind.rawValue)\"").asHVError
+            }
+            let id = Int(doc.value(section, "Id") ?? "") ?? 0
+            if let other = guests.first(where: { $0.id == id }) {
+                throw fail("guest id \(id) of \(folder) is already used by \(other.folder)", "a unique \"Id\"")
+            }
+            guests.append(Guest(id: id, folder: folder, name: doc.value(section, "Name") ?? folder,
+                                os: os, rtCores: doc.value(section, "RtCores") ?? "auto"))
+        }
+        self.guests = guests.sorted { $0.id < $1.id }
+    }
+
+    public func document() -> RegistryDocument {
+        var doc = RegistryDocument(fileName: "hv.config")
+        doc.addComment("The hypervisor configuration: read and written by the System Manager (hv_sync_example).\nEditing it by hand is not recommended; a guest's own settings live in its folder.")
+        doc.set("Hypervisor", "Project", project)
+        doc.set("Hypervisor", "Version", "1")
+        doc.set("Hypervisor\\Host", "RemainingHostMemoryMiB", String(remainingHostMemoryMiB))
+        for g in guests {
+            let s = Self.sectionPrefix + g.folder
+            doc.set(s, "Id", String(g.id))
+            doc.set(s, "Name", g.name)
+            doc.set(s, "Os", g.os.rawValue)
+            doc.set(s, "Kind", g.kind.rawValue)
+            if g.kind == .rtos { doc.set(s, "RtCores", g.rtCores) }
+        }
+        return doc
+    }
+
+    public func guest(folder: String) -> Guest? { guests.first { $0.folder == folder } }
+
+    public static func isValidFolderName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    /// The cores each RTOS guest reserves on a host with `hostCPUs` CPUs. As in
+    /// the product we model, the first RTOS guest takes the last core, the next
+    /// the one below. At least one core always stays with the host; where none
+    /// can be reserved the guest gets no core of its own and `notes` says so.
+    public func reservedCores(hostCPUs: Int) throws -> (cores: [String: [Int]], notes: [String]) {
+        var taken = Set<Int>()
+        var result: [String: [Int]] = [:]
+        var notes: [String] = []
+        let rtos = guests.filter { $0.kind == .rtos }
+        for g in rtos {
+            if case .cores(let list)? = CoreSpec(g.rtCores) {
+                for c in list {
+                    guard c < hostCPUs else {
+                        throw HVError(.invalidConfig, "guest \(g.folder) reserves core \(c), but this host has cores 0–\(hostCPUs - 1)",
+                                      hint: "set \"RtCores\" of [Guests\\\(g.folder)] to \"auto\" or a core below \(hostCPUs)")
+                    }
+                    guard c != 0 || hostCPUs == 1 else {
+                        throw HVError(.invalidConfig, "guest \(g.folder) reserves core 0, which stays with the host",
+                                      hint: "reserve a higher core, or \"auto\"")
+                    }
+                    guard taken.insert(c).inserted else {
+                        throw HVError(.invalidConfig, "core \(c) is reserved by two guests (\(g.folder) and another)",
+                                      hint: "give each RTOS guest its own cores")
+                    }
+                }
+                result[g.folder] = list
+            }
+        }
+        var next = hostCPUs - 1
+        for g in rtos where CoreSpec(g.rtCores) == .auto {
+            while next >= 1 && taken.contains(next) { next -= 1 }
+            if next >= 1 {
+                result[g.folder] = [next]
+                taken.insert(next)
+                next -= 1
+            } else {
+                result[g.folder] = []
+                notes.append("no core left to reserve for \(g.folder) (the host has \(hostCPUs) CPU\(hostCPUs == 1 ? "" : "s")): it shares the host's cores")
+            }
+        }
+        return (result, notes)
+    }
+}

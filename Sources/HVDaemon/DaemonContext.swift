@@ -1,0 +1,71 @@
+import Foundation
+import HVCore
+import HVEngine
+
+/// What every part of hvd shares: the layout, host facts, the VMF and the
+/// guest supervisors (one per guest folder, made on first use).
+final class DaemonContext: @unchecked Sendable {
+    let layout: HostLayout
+    let facts: HostFacts
+    let vmf: VMF
+    let log = Logger()
+    private let lock = NSLock()
+    private var supervisors: [String: GuestSupervisor] = [:]
+
+    init(layout: HostLayout) {
+        self.layout = layout
+        facts = HostFacts.probe()
+        vmf = VMF(layout: layout, facts: facts)
+    }
+
+    func supervisor(_ folder: String) -> GuestSupervisor {
+        lock.lock(); defer { lock.unlock() }
+        if let s = supervisors[folder] { return s }
+        let s = GuestSupervisor(folder: layout.guest(folder), ctx: self)
+        supervisors[folder] = s
+        return s
+    }
+
+    var allSupervisors: [GuestSupervisor] { lock.lock(); defer { lock.unlock() }; return Array(supervisors.values) }
+
+    /// Guest folders in display order: those of the loaded (or on-disk)
+    /// hypervisor configuration by id, then any other folder with a guest.config
+    /// or a running guest.
+    func guestFolders() -> [String] {
+        var ordered: [String] = []
+        let config = vmf.current?.config ?? (try? HypervisorConfig.load(layout.hvConfig))
+        ordered += config?.guests.map(\.folder) ?? []
+        let onDisk = ((try? FileManager.default.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? [])
+            .filter { layout.guest($0).exists }.sorted()
+        let running = allSupervisors.filter { $0.status().state != .stopped }.map(\.folder.name).sorted()
+        for f in onDisk + running where !ordered.contains(f) { ordered.append(f) }
+        return ordered
+    }
+
+    /// A guest by folder name or guest name (case-insensitive).
+    func resolve(_ ref: String) throws -> GuestSupervisor {
+        let folders = guestFolders()
+        if folders.contains(ref) { return supervisor(ref) }
+        let lower = ref.lowercased()
+        if let f = folders.first(where: { $0.lowercased() == lower }) { return supervisor(f) }
+        let byName = folders.filter { supervisor($0).status().name.lowercased() == lower }
+        if byName.count == 1 { return supervisor(byName[0]) }
+        if byName.count > 1 {
+            throw HVError(.invalidArgument, "\(byName.count) guests are named \"\(ref)\": \(byName.joined(separator: ", "))",
+                          hint: "name the guest by its folder")
+        }
+        throw HVError(.notFound, "there is no guest \"\(ref)\"",
+                      hint: folders.isEmpty ? "create guests with hv_open_example NAME and hv_sync_example NAME"
+                                            : "the guests are: " + folders.joined(separator: ", "))
+    }
+
+    /// Re-adopts the guests that a previous hvd left running.
+    func adoptRunningGuests() {
+        let dirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
+        for d in dirs.sorted() {
+            let folder = layout.guest(d)
+            guard let rec = RunRecord.load(folder.stateFile) else { continue }
+            supervisor(d).adopt(rec)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import HVCore
+import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// hvd, the VMF host service. It may be killed at any moment: guests run in
+/// sessions of their own and a new hvd re-adopts them from run/.
+public enum DaemonMain {
+    public static func run() -> Never {
+        let layout = HostLayout.fromEnvironment()
+        do {
+            try serve(layout)
+        } catch {
+            FileHandle.standardError.write(Data("hvd: \(error)\n".utf8))
+            exit((error as? HVError)?.code.exitStatus ?? 1)
+        }
+    }
+
+    static func serve(_ layout: HostLayout) throws -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        try layout.ensureDirectories()
+        // One hvd per host root: the lock answers "is one running?".
+        let lockFD = open(layout.daemonLock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFD >= 0 else { throw HVError.posix("cannot open \(layout.daemonLock.path)", errno: errno) }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            FileHandle.standardError.write(Data("hvd: already running for \(layout.root.path)\n".utf8))
+            exit(0)
+        }
+        try AtomicFile.write("\(getpid())\n", to: layout.runDir.appendingPathComponent("hvd.pid"), mode: 0o600)
+
+        let ctx = DaemonContext(layout: layout)
+        ctx.log.info("hvd \(getpid()) starting for \(layout.root.path); \(ctx.facts.cpuCount) CPUs; VMF \(ctx.vmf.current == nil ? "not loaded" : "loaded")")
+        ctx.adoptRunningGuests()
+
+        let listener = try UnixSocket.listen(at: layout.daemonSocket.path, mode: 0o600)
+        let stop: @Sendable () -> Void = {
+            ctx.log.info("hvd \(getpid()) stopping; guests keep running")
+            unlink(layout.daemonSocket.path)
+            exit(0)
+        }
+        let routes = Routes(ctx: ctx, shutdownDaemon: {
+            // Answer first, then leave.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { stop() }
+        })
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop() }
+            source.resume()
+            signalSources.append(source)
+        }
+        startHousekeeping(ctx)
+        while true {
+            guard let conn = try? listener.accept() else { continue }
+            let t = Thread { serveConnection(conn, routes: routes) }
+            t.start()
+        }
+    }
+
+    nonisolated(unsafe) static var signalSources: [DispatchSourceSignal] = []
+
+    static func serveConnection(_ conn: UnixSocket, routes: Routes) {
+        defer { conn.close() }
+        // The socket is root's only (0600), and peers are checked again here.
+        let cred = conn.peerCredentials()
+        if let uid = cred?.uid, uid != 0 && uid != geteuid() {
+            _ = try? conn.write(HTTPResponse.error(HVError(.invalidArgument, "hvd answers root only")).serialized())
+            return
+        }
+        let reader = LineReader(conn)
+        guard let req = try? HTTPRequest.read(from: reader, timeout: 10) else { return }
+        switch routes.handle(req, peerPid: cred?.pid) {
+        case .response(let r):
+            try? conn.write(r.serialized())
+        case .console(let sup, let replay, let who):
+            do { try sup.attachConsole(client: conn, who: who, replay: replay) } catch let e as HVError {
+                try? conn.write(HTTPResponse.error(e).serialized())
+            } catch {
+                try? conn.write(HTTPResponse.error(HVError(.internal, "\(error)")).serialized())
+            }
+        }
+    }
+
+    /// Keeps console logs under their caps.
+    static func startHousekeeping(_ ctx: DaemonContext) {
+        let t = Thread {
+            while true {
+                sleep(2)
+                for s in ctx.allSupervisors { s.rotateConsoleLog() }
+            }
+        }
+        t.start()
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import HVCore
+import HVEngine
+import QMP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The threads that watch a running guest: one waits for its QEMU to exit
+/// (the guest lock is released), one follows the boot on the console log.
+extension GuestSupervisor {
+    func startMonitor(generation gen: Int, pid: Int32, isChild: Bool) {
+        let t = Thread { [self] in
+            GuestLock.waitUntilReleased(folder.lockFile)
+            if isChild {
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, 0)
+            }
+            guestExited(generation: gen)
+        }
+        t.name = "monitor-\(folder.name)"
+        t.start()
+    }
+
+    private func guestExited(generation gen: Int) {
+        cond.lock()
+        guard gen == generation else { cond.unlock(); return }
+        let reason = stopReason ?? (guestPoweredOff ? "guest-poweroff" : "crashed")
+        let rec = record
+        qmp?.close()
+        qmp = nil
+        cond.unlock()
+        for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
+        ctx.log.info("\(folder.name): QEMU exited (\(reason))")
+        ShutdownHook.run(folder: folder, name: rec?.name ?? folder.name, reason: reason,
+                         extraEnv: rec?.hookEnvironment ?? [:], log: ctx.log)
+        // Removed only after the hook ran: a new hvd runs a hook that did not.
+        try? FileManager.default.removeItem(at: folder.stateFile)
+        cond.lock()
+        state = reason == "crashed" ? .crashed : .stopped
+        lastStop = "\(reason) at \(ISO8601DateFormatter().string(from: Date()))"
+        record = nil
+        stopReason = nil
+        guestPoweredOff = false
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Follows console.log from the start of the current boot: the ready line
+    /// ends the boot; a boot that prints nothing for BootStallSeconds is reset
+    /// once, and reported as stalled if it stalls again.
+    func startBootWatcher() {
+        cond.lock()
+        bootGeneration += 1
+        let gen = bootGeneration
+        guard let rec = record, let marker = rec.readyMarker, rec.bootedAt == nil else { cond.unlock(); return }
+        cond.unlock()
+        let t = Thread { [self] in
+            var offset = rec.bootLogOffset
+            var lastProgress = Date()
+            var tail = ""
+            var retried = false
+            let stall = Double(rec.bootStallSeconds)
+            while true {
+                usleep(50_000)
+                cond.lock()
+                let current = gen == bootGeneration && (state == .running || state == .starting)
+                cond.unlock()
+                guard current else { return }
+                let size = FileSize.of(folder.consoleLog)
+                if size < offset { offset = 0 }  // rotated
+                if size > offset {
+                    let data = FileSize.read(folder.consoleLog, from: offset)
+                    offset += UInt64(data.count)
+                    tail = String((tail + String(decoding: data, as: UTF8.self)).suffix(8192))
+                    lastProgress = Date()
+                    if tail.contains(marker) {
+                        booted(generation: gen)
+                        return
+                    }
+                }
+                guard -lastProgress.timeIntervalSinceNow > stall else { continue }
+                let lastLine = tail.split(whereSeparator: \.isNewline).last.map(String.init) ?? "(nothing printed)"
+                let what = "the boot of \(folder.name) printed nothing for \(Int(stall)) s (last line: \(lastLine))"
+                if !retried {
+                    retried = true
+                    ctx.log.info("\(what); resetting it once")
+                    cond.lock()
+                    record?.notes.append("\(what); hv reset it once")
+                    record?.bootStartedAt = Date()
+                    let q = qmp
+                    cond.unlock()
+                    offset = FileSize.of(folder.consoleLog)
+                    tail = ""
+                    _ = try? q?.execute("system_reset")
+                    lastProgress = Date()
+                } else {
+                    ctx.log.info("\(what) again after a reset: stalled")
+                    cond.lock()
+                    state = .stalled
+                    stallMessage = "\(what), again after hv reset it once"
+                    record?.notes.append(stallMessage ?? "")
+                    cond.broadcast()
+                    cond.unlock()
+                    return
+                }
+            }
+        }
+        t.name = "boot-\(folder.name)"
+        t.start()
+    }
+
+    private func booted(generation gen: Int) {
+        cond.lock()
+        defer { cond.unlock() }
+        guard gen == bootGeneration, var rec = record else { return }
+        rec.bootedAt = Date()
+        record = rec
+        rec.save(folder.stateFile)
+        cond.broadcast()
+        ctx.log.info("\(folder.name): booted in \(String(format: "%.2f", rec.bootedAt!.timeIntervalSince(rec.bootStartedAt))) s")
+    }
+
+    /// Takes over a guest that a previous hvd started, or runs the hook of
+    /// one that stopped while no hvd was watching.
+    func adopt(_ rec: RunRecord) {
+        guard GuestLock.isHeld(folder.lockFile) else {
+            ctx.log.info("\(folder.name): stopped while hvd was not running")
+            ShutdownHook.run(folder: folder, name: rec.name, reason: "lost", extraEnv: rec.hookEnvironment, log: ctx.log)
+            try? FileManager.default.removeItem(at: folder.stateFile)
+            for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
+            cond.lock(); lastStop = "stopped while hvd was not running"; cond.unlock()
+            return
+        }
+        cond.lock()
+        generation += 1
+        let gen = generation
+        record = rec
+        state = .running
+        cond.unlock()
+        let q = try? QMPClient(path: folder.qmpSocket.path, timeout: 5,
+                               onEvent: { [weak self] in self?.handle($0, generation: gen) })
+        cond.lock()
+        qmp = q
+        if q == nil { record?.notes.append("re-adopted without QMP (its socket did not answer)") }
+        cond.unlock()
+        ctx.log.info("\(folder.name): re-adopted running guest pid \(rec.pid)")
+        startMonitor(generation: gen, pid: rec.pid, isChild: false)
+        startBootWatcher()
+    }
+
+    func rotateConsoleLog() {
+        cond.lock()
+        let cap = record?.consoleLogMaxBytes
+        cond.unlock()
+        if let cap { ConsoleLog.rotateIfNeeded(folder, maxBytes: cap) }
+    }
+
+    func status() -> GuestStatus {
+        let config = try? GuestConfig.load(from: folder)
+        cond.lock(); defer { cond.unlock() }
+        let os = record?.os ?? config?.os
+        var s = GuestStatus(name: record?.name ?? config?.name ?? folder.name, folder: folder.name,
+                            kind: os?.kind.rawValue ?? "unknown", os: os?.rawValue ?? "unknown", state: state,
+                            vcpus: record?.vcpus ?? config?.vcpus ?? 0, memoryMiB: record?.memoryMiB ?? config?.memoryMiB ?? 0)
+        if let r = record {
+            s.pid = Int(r.pid)
+            s.cores = r.placement.cores
+            s.schedFIFO = r.placement.schedFIFO
+            s.accelerator = r.accelerator.rawValue
+            s.acceleratorReason = r.acceleratorReason
+            s.startedAt = ISO8601DateFormatter().string(from: r.startedAt)
+            s.booted = r.bootedAt != nil
+            s.bootSeconds = r.bootedAt.map { $0.timeIntervalSince(r.bootStartedAt) }
+            s.notes = r.notes
+        } else if os?.kind == .rtos {
+            s.cores = ctx.vmf.current?.reservedCores[folder.name] ?? []
+        }
+        if config == nil && record == nil { s.notes.append("guest.config is missing or does not validate") }
+        s.consoleHolder = consoleHolder
+        s.lastStop = lastStop
+        return s
+    }
+}
+
+enum ConsoleLog {
+    /// Keeps console.log under its cap: the old content moves to console.log.1.
+    /// QEMU appends (O_APPEND), so truncating in place is safe.
+    static func rotateIfNeeded(_ folder: GuestFolder, maxBytes: UInt64) {
+        guard FileSize.of(folder.consoleLog) > maxBytes,
+              let data = try? Data(contentsOf: folder.consoleLog) else { return }
+        try? AtomicFile.write(data, to: folder.consoleLogPrevious)
+        truncate(folder.consoleLog.path, 0)
+    }
+}

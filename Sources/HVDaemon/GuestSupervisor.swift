@@ -1,0 +1,236 @@
+import Foundation
+import HVCore
+import HVEngine
+import QMP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one owner of one guest inside hvd: its state, its QEMU, its console
+/// and its stop ladder. Operations (start, stop, restart) run one at a time.
+final class GuestSupervisor: @unchecked Sendable {
+    let folder: GuestFolder
+    let ctx: DaemonContext
+    let cond = NSCondition()
+
+    // Guarded by `cond`.
+    var state: GuestState = .stopped
+    var record: RunRecord?
+    var qmp: QMPClient?
+    var stopReason: String?
+    var guestPoweredOff = false
+    var consoleHolder: String?
+    var lastStop: String?
+    var stallMessage: String?
+    var busy = false
+    var generation = 0
+    var bootGeneration = 0
+
+    init(folder: GuestFolder, ctx: DaemonContext) {
+        self.folder = folder
+        self.ctx = ctx
+    }
+
+    // MARK: operations
+
+    func start(wait: Bool, timeout: Double) throws -> ActionResult {
+        try beginOperation(allowed: [.stopped, .crashed], verb: "start")
+        defer { endOperation() }
+        let config = try GuestConfig.load(from: folder)
+        guard config.kind == .rtos else {
+            throw HVError(.unsupported,
+                          "\(config.name) is a \(config.os.displayName) guest under KVM; this version of hv starts RTOS guests only",
+                          hint: "KVM guests (Windows, Ubuntu) need \(config.installISO.isEmpty ? "an installation ISO" : ctx.layout.root.appendingPathComponent(config.installISO).path) and arrive with the next hv release")
+        }
+        guard let vmf = ctx.vmf.current else {
+            throw HVError(.notLoaded, "the VMF is not loaded: RTOS guest \(config.name) cannot start",
+                          hint: "run hv_vmf_start (in this guest folder) first")
+        }
+        guard vmf.config.guest(folder: folder.name) != nil else {
+            throw HVError(.notLoaded, "guest \(folder.name) is not part of the loaded configuration \(vmf.configPath)",
+                          hint: "reload it: hv_vmf_stop, then hv_vmf_start")
+        }
+        let image = try RTOSImage.locate(for: config, layout: ctx.layout)
+        let vars = try GuestScriptVariables.read(folder)
+        let (accel, accelReason) = try ctx.facts.accelerator(for: config.accelerator)
+        let cap = UInt64(config.consoleLogMaxKiB) * 1024
+        ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
+        let plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
+                                  sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
+                                  kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs)
+        let offset = FileSize.of(folder.consoleLog)
+        cond.lock(); state = .starting; generation += 1; let gen = generation
+        guestPoweredOff = false; stopReason = nil; stallMessage = nil; cond.unlock()
+        let launched: GuestLauncher.Launched
+        do {
+            launched = try GuestLauncher.launch(
+                argv: QemuCommandLine.rtos(plan), folder: folder,
+                reservedCores: vmf.reservedCores[folder.name] ?? [], hostCores: ctx.vmf.hostCores(),
+                rtPriority: config.rtPriority, onEvent: { [weak self] in self?.handle($0, generation: gen) })
+        } catch {
+            cond.lock(); state = .stopped; cond.unlock()
+            throw error
+        }
+        let now = Date()
+        let rec = RunRecord(pid: launched.pid, name: config.name, os: config.os, vcpus: config.vcpus,
+                            memoryMiB: config.memoryMiB, startedAt: now, accelerator: accel,
+                            acceleratorReason: accelReason, placement: launched.placement, bootLogOffset: offset,
+                            bootStartedAt: now, bootedAt: nil, readyMarker: image.readyMarker,
+                            bootStallSeconds: config.bootStallSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds,
+                            consoleLogMaxBytes: cap, hookEnvironment: vars.hookEnvironment,
+                            notes: launched.placement.notes)
+        rec.save(folder.stateFile)
+        cond.lock()
+        record = rec
+        qmp = launched.qmp
+        state = .running
+        cond.broadcast()
+        cond.unlock()
+        ctx.log.info("\(folder.name): started pid \(launched.pid) (\(accelReason)), cores \(launched.placement.cores)")
+        startMonitor(generation: gen, pid: launched.pid, isChild: true)
+        startBootWatcher()
+        var message = "\(config.name) started (pid \(launched.pid), \(accelReason))"
+        if wait, image.readyMarker != nil {
+            let seconds = try waitForBoot(timeout: timeout)
+            message = "\(config.name) is up in \(String(format: "%.1f", seconds)) s (pid \(launched.pid), \(accelReason))"
+        }
+        return ActionResult(message: message, guest: status())
+    }
+
+    func stop(force: Bool, reason: String = "requested") throws -> ActionResult {
+        cond.lock()
+        if state == .stopped || state == .crashed {
+            cond.unlock()
+            return ActionResult(message: "\(displayName) is not running (nothing to stop)", guest: status())
+        }
+        cond.unlock()
+        try beginOperation(allowed: [.running, .stalled, .starting], verb: "stop")
+        defer { endOperation() }
+        cond.lock()
+        let q = qmp
+        let pid = record?.pid ?? 0
+        let timeout = Double(record?.stopTimeoutSeconds ?? 10)
+        stopReason = reason
+        state = .stopping
+        cond.unlock()
+        let t0 = Date()
+        if !force {
+            _ = try? q?.execute("system_powerdown", timeout: 5)
+            if waitStopped(timeout) {
+                return ActionResult(message: "\(displayName) stopped gracefully in \(String(format: "%.1f", -t0.timeIntervalSinceNow)) s", guest: status())
+            }
+            ctx.log.info("\(folder.name): no graceful stop within \(Int(timeout)) s; forcing")
+        }
+        cond.lock(); stopReason = force ? reason : "forced"; cond.unlock()
+        _ = try? q?.execute("quit", timeout: 3)
+        if waitStopped(5) { return forcedResult(force: force, timeout: timeout) }
+        for sig in [SIGTERM, SIGKILL] where pid > 0 && GuestLock.isHeld(folder.lockFile) {
+            kill(pid, sig)
+            if waitStopped(5) { return forcedResult(force: force, timeout: timeout) }
+        }
+        throw HVError(.timeout, "\(displayName) (pid \(pid)) did not stop, even after SIGKILL",
+                      hint: "check the process with: ps -o pid,stat,cmd -p \(pid)")
+    }
+
+    private func forcedResult(force: Bool, timeout: Double) -> ActionResult {
+        ActionResult(message: force ? "\(displayName) stopped (forced, as asked)"
+                                    : "\(displayName) did not shut down within \(Int(timeout)) s and was stopped by force",
+                     guest: status())
+    }
+
+    func restart(wait: Bool, timeout: Double) throws -> ActionResult {
+        try beginOperation(allowed: [.running, .stalled], verb: "restart")
+        defer { endOperation() }
+        cond.lock()
+        guard let q = qmp, var rec = record else { cond.unlock(); throw HVError(.internal, "running guest without QMP") }
+        cond.unlock()
+        if rec.readyMarker == nil {
+            // Nothing to check the configuration against: reset as is.
+        }
+        let offset = FileSize.of(folder.consoleLog)
+        try q.execute("system_reset")
+        rec.bootLogOffset = offset
+        rec.bootStartedAt = Date()
+        rec.bootedAt = nil
+        rec.save(folder.stateFile)
+        cond.lock(); record = rec; state = .running; stallMessage = nil; cond.unlock()
+        startBootWatcher()
+        var message = "\(rec.name) is rebooting (same configuration)"
+        if wait, rec.readyMarker != nil {
+            let s = try waitForBoot(timeout: timeout)
+            message = "\(rec.name) rebooted in \(String(format: "%.1f", s)) s (same configuration)"
+        }
+        return ActionResult(message: message, guest: status())
+    }
+
+    // MARK: helpers
+
+    var displayName: String {
+        cond.lock(); defer { cond.unlock() }
+        return record?.name ?? (try? GuestConfig.load(from: folder).name) ?? folder.name
+    }
+
+    private func beginOperation(allowed: [GuestState], verb: String) throws {
+        cond.lock(); defer { cond.unlock() }
+        if busy {
+            throw HVError(.conflict, "guest \(folder.name) is busy (\(state.rawValue)); try again in a moment")
+        }
+        guard allowed.contains(state) else {
+            let pid = record.map { " (pid \($0.pid))" } ?? ""
+            switch (verb, state) {
+            case ("start", _):
+                throw HVError(.conflict, "guest \(folder.name) is already running\(pid)",
+                              hint: "open its console with hv_guest_console, or stop it with hv_guest_stop")
+            case ("restart", .stopped), ("restart", .crashed):
+                throw HVError(.conflict, "guest \(folder.name) is not running, so it cannot be restarted",
+                              hint: "start it with hv_guest_start")
+            default:
+                throw HVError(.conflict, "guest \(folder.name) is \(state.rawValue); cannot \(verb) it now")
+            }
+        }
+        if verb == "start" && GuestLock.isHeld(folder.lockFile) {
+            throw HVError(.conflict, "guest \(folder.name) is already running (a QEMU holds \(folder.lockFile.path))")
+        }
+        busy = true
+    }
+
+    private func endOperation() { cond.lock(); busy = false; cond.broadcast(); cond.unlock() }
+
+    /// Waits until the monitor has seen QEMU exit.
+    private func waitStopped(_ seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        cond.lock(); defer { cond.unlock() }
+        while state != .stopped && state != .crashed {
+            if !cond.wait(until: deadline) { return state == .stopped || state == .crashed }
+        }
+        return true
+    }
+
+    /// Waits for the ready line; returns the boot's seconds.
+    func waitForBoot(timeout: Double) throws -> Double {
+        let deadline = Date().addingTimeInterval(timeout)
+        cond.lock(); defer { cond.unlock() }
+        while true {
+            if let rec = record, let booted = rec.bootedAt { return booted.timeIntervalSince(rec.bootStartedAt) }
+            switch state {
+            case .stalled:
+                throw HVError(.bootStalled, stallMessage ?? "the boot of \(folder.name) stalled",
+                              hint: "the guest is left as it is: see \(folder.consoleLog.path), then hv_guest_restart or hv_guest_stop")
+            case .stopped, .crashed:
+                throw HVError(.io, "guest \(folder.name) stopped during boot (\(lastStop ?? "unknown reason"))",
+                              hint: "see \(folder.consoleLog.path) and \(folder.qemuLog.path)")
+            default: break
+            }
+            if !cond.wait(until: deadline) {
+                throw HVError(.timeout, "guest \(folder.name) did not finish booting within \(Int(timeout)) s",
+                              hint: "it keeps running; watch it with hv_guest_console")
+            }
+        }
+    }
+
+    func handle(_ event: QMPEvent, generation gen: Int) {
+        cond.lock(); defer { cond.unlock() }
+        guard gen == generation else { return }
+        if event.name == "SHUTDOWN", event.data["guest"]?.bool == true { guestPoweredOff = true }
+    }
+}

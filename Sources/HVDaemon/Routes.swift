@@ -1,0 +1,102 @@
+import Foundation
+import HVCore
+import HVEngine
+
+/// Maps API requests to the VMF and the guest supervisors. The CLI is one
+/// client of this API; the System Manager will be another.
+struct Routes {
+    let ctx: DaemonContext
+    let shutdownDaemon: @Sendable () -> Void
+
+    enum Outcome {
+        case response(HTTPResponse)
+        case console(GuestSupervisor, GuestSupervisor.Replay, String)
+    }
+
+    func handle(_ req: HTTPRequest, peerPid: Int32?) -> Outcome {
+        do {
+            return try route(req, peerPid: peerPid)
+        } catch let e as HVError {
+            return .response(.error(e))
+        } catch {
+            return .response(.error(HVError(.internal, "\(error)")))
+        }
+    }
+
+    private func route(_ req: HTTPRequest, peerPid: Int32?) throws -> Outcome {
+        var parts = req.path.split(separator: "/").map(String.init)
+        guard parts.first == "v1" else {
+            throw HVError(.notFound, "no API endpoint \(req.method) \(req.path)", hint: "the API lives under /v1")
+        }
+        parts.removeFirst()
+        // Guest routes name the guest in the second place: guests/<ref>/<action>.
+        var ref = ""
+        if parts.count >= 2 && parts[0] == "guests" { ref = parts[1]; parts[1] = "*" }
+        switch "\(req.method) \(parts.joined(separator: "/"))" {
+        case "GET vmf":
+            return .response(.json(ctx.vmf.status()))
+        case "POST vmf/load":
+            let body = try APIJSON.decode(VMFLoadRequest.self, req.body)
+            return .response(.json(try loadVMF(body.config)))
+        case "POST vmf/unload":
+            let body = try APIJSON.decode(VMFUnloadRequest.self, req.body)
+            return .response(.json(try unloadVMF(stopGuests: body.stopGuests)))
+        case "GET guests":
+            return .response(.json(ctx.guestFolders().map { ctx.supervisor($0).status() }))
+        case "GET guests/*":
+            return .response(.json(try ctx.resolve(ref).status()))
+        case "POST guests/*/start":
+            let body = try APIJSON.decode(StartRequest.self, req.body)
+            return .response(.json(try ctx.resolve(ref).start(wait: body.wait, timeout: body.timeoutSeconds)))
+        case "POST guests/*/stop":
+            let body = try APIJSON.decode(StopRequest.self, req.body)
+            return .response(.json(try ctx.resolve(ref).stop(force: body.force)))
+        case "POST guests/*/restart":
+            let body = try APIJSON.decode(StartRequest.self, req.body)
+            return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: body.timeoutSeconds)))
+        case "POST guests/*/console":
+            let sup = try ctx.resolve(ref)
+            let replay = GuestSupervisor.Replay(rawValue: req.query["replay"] ?? "tail") ?? .tail
+            let who = (req.headers["x-hv-client"] ?? "a client") + (peerPid.map { " (pid \($0))" } ?? "")
+            return .console(sup, replay, who)
+        case "POST daemon/shutdown":
+            shutdownDaemon()
+            return .response(.json(["message": "hvd is stopping; running guests keep running"]))
+        default:
+            throw HVError(.notFound, "no API endpoint \(req.method) \(req.path)")
+        }
+    }
+
+    private func loadVMF(_ path: String) throws -> VMFStatus {
+        if let current = ctx.vmf.current {
+            let running = runningRTOS()
+            if !running.isEmpty && current.configPath != path {
+                throw HVError(.conflict, "the VMF is loaded with \(current.configPath) and RTOS guests run: \(running.joined(separator: ", "))",
+                              hint: "stop them first (hv_vmf_stop), then load the other configuration")
+            }
+        }
+        let r = try ctx.vmf.load(configPath: path)
+        ctx.log.info("VMF loaded with \(r.configPath); reserved cores \(r.reservedCores)")
+        return ctx.vmf.status()
+    }
+
+    private func unloadVMF(stopGuests: Bool) throws -> VMFStatus {
+        let running = runningRTOS()
+        if !running.isEmpty && !stopGuests {
+            throw HVError(.needsConfirmation, "RTOS guests are running: \(running.joined(separator: ", "))",
+                          hint: "hv_vmf_stop stops them after you confirm (or with --yes)")
+        }
+        for folder in running {
+            _ = try ctx.supervisor(folder).stop(force: false, reason: "vmf-unload")
+        }
+        ctx.vmf.unload()
+        ctx.log.info("VMF unloaded")
+        return ctx.vmf.status()
+    }
+
+    private func runningRTOS() -> [String] {
+        ctx.allSupervisors.map { $0.status() }
+            .filter { $0.kind == GuestKind.rtos.rawValue && $0.state != .stopped && $0.state != .crashed }
+            .map(\.folder).sorted()
+    }
+}

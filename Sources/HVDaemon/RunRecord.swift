@@ -1,0 +1,54 @@
+import Foundation
+import HVCore
+import HVEngine
+
+/// What hvd knows about a running guest, kept in run/<guest>/state.json so a
+/// new hvd can re-adopt the guest after the old one died.
+struct RunRecord: Codable, Sendable {
+    var pid: Int32
+    var name: String
+    var os: GuestOS
+    var vcpus: Int
+    var memoryMiB: Int
+    var startedAt: Date
+    var accelerator: Accelerator
+    var acceleratorReason: String
+    var placement: Placement.Outcome
+    /// Where in console.log the current boot's output begins.
+    var bootLogOffset: UInt64
+    var bootStartedAt: Date
+    var bootedAt: Date?
+    var readyMarker: String?
+    var bootStallSeconds: Int
+    var stopTimeoutSeconds: Int
+    var consoleLogMaxBytes: UInt64
+    var hookEnvironment: [String: String]
+    var notes: [String]
+
+    static func load(_ url: URL) -> RunRecord? {
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return try? d.decode(RunRecord.self, from: data)
+    }
+
+    func save(_ url: URL) {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if let data = try? e.encode(self) { try? AtomicFile.write(data, to: url, mode: 0o600) }
+    }
+}
+
+enum FileSize {
+    static func of(_ url: URL) -> UInt64 {
+        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.uint64Value ?? 0
+    }
+
+    static func read(_ url: URL, from offset: UInt64, max: Int = 1 << 20) -> Data {
+        guard let h = FileHandle(forReadingAtPath: url.path) else { return Data() }
+        defer { try? h.close() }
+        try? h.seek(toOffset: offset)
+        return (try? h.read(upToCount: max)) ?? Data()
+    }
+}

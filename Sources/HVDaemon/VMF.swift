@@ -1,0 +1,74 @@
+import Foundation
+import HVCore
+import HVEngine
+
+/// The VMF's loaded state: which hypervisor configuration is loaded and the
+/// cores it reserves. Kept in run/vmf.json so that a restarted hvd is still
+/// loaded with the same configuration.
+final class VMF: @unchecked Sendable {
+    struct Record: Codable {
+        var configPath: String
+        var config: HypervisorConfig
+        var loadedAt: Date
+        var reservedCores: [String: [Int]]
+        var notes: [String]
+    }
+
+    private let lock = NSLock()
+    private var record: Record?
+    private let layout: HostLayout
+    private let facts: HostFacts
+
+    init(layout: HostLayout, facts: HostFacts) {
+        self.layout = layout
+        self.facts = facts
+        if let data = try? Data(contentsOf: layout.vmfState) {
+            let d = JSONDecoder()
+            d.dateDecodingStrategy = .iso8601
+            record = try? d.decode(Record.self, from: data)
+        }
+    }
+
+    var current: Record? { lock.lock(); defer { lock.unlock() }; return record }
+
+    /// Validates the configuration and every guest folder it names, then loads it.
+    func load(configPath: String) throws -> Record {
+        let url = URL(fileURLWithPath: configPath)
+        let config = try HypervisorConfig.load(url)
+        for g in config.guests {
+            let folder = layout.guest(g.folder)
+            guard folder.exists else {
+                throw HVError(.notFound, "\(url.path) names guest \(g.folder), but \(folder.guestConfig.path) does not exist",
+                              hint: "write the guest folders with hv_sync_example NAME (or the System Manager)")
+            }
+            _ = try GuestConfig.load(from: folder)
+        }
+        let (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount)
+        let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes)
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try e.encode(r), to: layout.vmfState, mode: 0o600)
+        lock.lock(); record = r; lock.unlock()
+        return r
+    }
+
+    func unload() {
+        lock.lock(); record = nil; lock.unlock()
+        try? FileManager.default.removeItem(at: layout.vmfState)
+    }
+
+    func status() -> VMFStatus {
+        let r = current
+        return VMFStatus(loaded: r != nil, config: r?.configPath,
+                         loadedAt: r.map { ISO8601DateFormatter().string(from: $0.loadedAt) },
+                         reservedCores: r?.reservedCores ?? [:], notes: r?.notes ?? [], daemonPid: Int(getpid()))
+    }
+
+    /// All cores that no RTOS guest reserved.
+    func hostCores() -> [Int] {
+        let reserved = Set((current?.reservedCores.values.flatMap { $0 }) ?? [])
+        let all = Array(0..<facts.cpuCount).filter { !reserved.contains($0) }
+        return all.isEmpty ? Array(0..<facts.cpuCount) : all
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import HVCore
+import QMP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts one guest's QEMU: paused, in its own session, holding the guest's
+/// lock; connects QMP, places the vCPU threads, then lets the guest run.
+/// A start that fails at any step leaves no process and no sockets behind.
+public enum GuestLauncher {
+    public struct Launched: @unchecked Sendable {
+        public var pid: pid_t
+        public var qmp: QMPClient
+        public var placement: Placement.Outcome
+    }
+
+    public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
+                              rtPriority: Int, onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
+        try FileManager.default.createDirectory(at: folder.runDir, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
+        guard let lockFD = try GuestLock.acquire(folder.lockFile) else {
+            throw HVError(.conflict, "guest \(folder.name) is already running (its QEMU holds \(folder.lockFile.path))")
+        }
+        let pid: pid_t
+        do {
+            pid = try Spawn.detached(argv, log: folder.qemuLog, inheritFD: lockFD)
+        } catch {
+            close(lockFD)
+            throw error
+        }
+        // QEMU holds the lock from here on; ours goes.
+        close(lockFD)
+        do {
+            let qmp = try connectQMP(folder: folder, pid: pid, onEvent: onEvent)
+            let cpus = try qmp.execute("query-cpus-fast")
+            let threads = (cpus.array ?? []).compactMap { $0["thread-id"]?.int }.map { pid_t($0) }
+            let placement = Placement.place(pid: pid, vcpuThreads: threads, reserved: reservedCores,
+                                            hostCores: hostCores, priority: rtPriority)
+            try qmp.execute("cont")
+            return Launched(pid: pid, qmp: qmp, placement: placement)
+        } catch {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
+            throw error
+        }
+    }
+
+    static func connectQMP(folder: GuestFolder, pid: pid_t, onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> QMPClient {
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                throw HVError(.io, "QEMU exited at once: \(tail(of: folder.qemuLog))",
+                              hint: "the whole output is in \(folder.qemuLog.path)")
+            }
+            if FileManager.default.fileExists(atPath: folder.qmpSocket.path),
+               let qmp = try? QMPClient(path: folder.qmpSocket.path, timeout: 5, onEvent: onEvent) {
+                return qmp
+            }
+            usleep(20_000)
+        }
+        throw HVError(.timeout, "QEMU did not open its QMP socket within 15 s", hint: "see \(folder.qemuLog.path)")
+    }
+
+    public static func tail(of url: URL, bytes: Int = 600) -> String {
+        guard let data = try? Data(contentsOf: url) else { return "(no output)" }
+        let text = String(decoding: data.suffix(bytes), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "(no output)" : text
+    }
+}

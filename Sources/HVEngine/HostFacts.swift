@@ -1,0 +1,57 @@
+import Foundation
+import HVCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum Accelerator: String, Sendable, Codable {
+    case kvm, tcg
+}
+
+/// What this host can do, read once from /proc and /dev.
+public struct HostFacts: Sendable, Equatable {
+    public var cpuCount: Int
+    public var cpuFlags: Set<String>
+    public var kvmDeviceOpens: Bool
+
+    public init(cpuCount: Int, cpuFlags: Set<String>, kvmDeviceOpens: Bool) {
+        self.cpuCount = cpuCount
+        self.cpuFlags = cpuFlags
+        self.kvmDeviceOpens = kvmDeviceOpens
+    }
+
+    public static func probe() -> HostFacts {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let flagsLine = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }
+        let flags = Set((flagsLine?.split(separator: ":").last ?? "").split(separator: " ").map(String.init))
+        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        if fd >= 0 { close(fd) }
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0)
+    }
+
+    /// Hardware virtualisation that stock guest kernels boot on.
+    public var hasHardwareVirtualization: Bool { cpuFlags.contains("vmx") || cpuFlags.contains("svm") }
+
+    /// The accelerator for a guest, and a sentence saying why. `auto` takes KVM
+    /// only where /dev/kvm opens *and* the CPU shows vmx/svm: a paravirtual
+    /// nested KVM without them hangs stock kernels in early boot.
+    public func accelerator(for choice: AcceleratorChoice) throws -> (Accelerator, String) {
+        switch choice {
+        case .tcg:
+            return (.tcg, "TCG (software emulation), as configured")
+        case .kvm:
+            guard kvmDeviceOpens else {
+                throw HVError(.unsupported, "the guest asks for KVM, but /dev/kvm cannot be opened on this host",
+                              hint: "load the kvm module, or set \"Accelerator\"=\"auto\" in usr.config")
+            }
+            return (.kvm, "KVM, as configured")
+        case .auto:
+            if kvmDeviceOpens && hasHardwareVirtualization { return (.kvm, "KVM (hardware virtualisation)") }
+            if kvmDeviceOpens {
+                return (.tcg, "TCG: /dev/kvm exists but the CPU shows no vmx/svm (a nested paravirtual KVM, on which stock kernels hang)")
+            }
+            return (.tcg, "TCG: this host has no usable /dev/kvm")
+        }
+    }
+}

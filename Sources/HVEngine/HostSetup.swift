@@ -1,0 +1,55 @@
+import Foundation
+import HVCore
+
+/// `hv setup`: the Debian packages hv needs, the host layout and the RT-Linux
+/// image. Idempotent, and quick when everything is already in place.
+public struct HostSetup: Sendable {
+    /// Packages the host needs to run RTOS guests and build their image.
+    public static let packages = ["qemu-system-x86", "qemu-utils", "busybox-static", "cpio", "rt-tests",
+                                  "kmod", "xz-utils", "util-linux"]
+
+    public let layout: HostLayout
+    public let log: @Sendable (String) -> Void
+
+    public init(layout: HostLayout, log: @escaping @Sendable (String) -> Void) {
+        self.layout = layout
+        self.log = log
+    }
+
+    public static var cacheDir: URL {
+        URL(fileURLWithPath: ProcessInfo.processInfo.environment["HV_CACHE"] ?? "/var/cache/hv")
+    }
+
+    public func missingPackages() -> [String] {
+        Self.packages.filter { pkg in
+            let out = try? Command.run(["dpkg-query", "-W", "-f=${Status}", pkg], timeout: 30)
+            return !(out?.stdout.contains("install ok installed") ?? false)
+        }
+    }
+
+    public func installPackages() throws {
+        let missing = missingPackages()
+        guard !missing.isEmpty else { log("Debian packages: all present"); return }
+        guard geteuid() == 0 else {
+            throw HVError(.unsupported, "hv needs these Debian packages: \(missing.joined(separator: " "))",
+                          hint: "run `hv setup` as root, or: apt-get install \(missing.joined(separator: " "))")
+        }
+        log("installing \(missing.joined(separator: " "))")
+        try Command.check(["apt-get", "update"], timeout: 900, what: "apt-get update", passThrough: true)
+        var env = ProcessInfo.processInfo.environment
+        env["DEBIAN_FRONTEND"] = "noninteractive"
+        let out = try Command.run(["apt-get", "install", "-y", "--no-install-recommends"] + missing,
+                                  timeout: 1800, environment: env, passThrough: true)
+        guard out.status == 0 else {
+            throw HVError(.io, "apt-get install \(missing.joined(separator: " ")) failed (exit \(out.status))",
+                          hint: "see apt-get's output above")
+        }
+    }
+
+    public func run(rebuildImage: Bool) throws {
+        try installPackages()
+        try layout.ensureDirectories()
+        try RTLinuxImageBuilder(layout: layout, cacheDir: Self.cacheDir.appendingPathComponent("debs"), log: log)
+            .build(force: rebuildImage)
+    }
+}

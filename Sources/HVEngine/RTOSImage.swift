@@ -1,0 +1,56 @@
+import Foundation
+import HVCore
+
+/// The files an RTOS guest boots from, found under templates/<Image>/.
+public struct RTOSImage: Sendable, Equatable {
+    public var kernel: URL
+    public var initrd: URL?
+    /// A line the guest prints when it is ready for its user (nil: the image has none).
+    public var readyMarker: String?
+    /// Kernel command line the image needs (before the guest's own arguments).
+    public var kernelArgs: String
+
+    /// The ready line printed by the RT-Linux image's init.
+    public static let rtLinuxReadyMarker = "hv-guest: ready"
+
+    public static func locate(for config: GuestConfig, layout: HostLayout) throws -> RTOSImage {
+        let dir = layout.template(config.image)
+        switch config.os {
+        case .rtLinux:
+            let image = RTLinuxImageFiles(dir: dir)
+            guard FileManager.default.fileExists(atPath: image.vmlinux.path),
+                  FileManager.default.fileExists(atPath: image.initramfs.path) else {
+                throw HVError(.missingImage, "the RT-Linux image is not built: \(image.vmlinux.path) is missing",
+                              hint: "run `hv setup` (it builds the image from Debian's PREEMPT_RT kernel)")
+            }
+            return RTOSImage(kernel: image.vmlinux, initrd: image.initramfs, readyMarker: rtLinuxReadyMarker,
+                             kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
+        case .vxworks, .rtos32:
+            let file = dir.appendingPathComponent(config.os == .vxworks ? "vxWorks" : "rtos32.bin")
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                throw HVError(.missingImage,
+                              "cannot start \(config.name): the \(config.os.displayName) image \(file.path) is missing",
+                              hint: "hv cannot ship \(config.os.displayName); build a multiboot kernel image with its SDK and copy it to \(file.path)")
+            }
+            return RTOSImage(kernel: file, initrd: nil, readyMarker: nil, kernelArgs: "")
+        case .windows, .ubuntu:
+            throw HVError(.internal, "\(config.os.displayName) is not an RTOS")
+        }
+    }
+}
+
+/// The layout of templates/rt-linux/.
+public struct RTLinuxImageFiles: Sendable {
+    public let dir: URL
+    public init(dir: URL) { self.dir = dir }
+    /// Uncompressed ELF kernel: QEMU enters it through PVH, skipping the decompressor.
+    public var vmlinux: URL { dir.appendingPathComponent("vmlinux") }
+    /// The same kernel as Debian ships it (the baseline of bench/boot).
+    public var bzImage: URL { dir.appendingPathComponent("bzImage") }
+    public var initramfs: URL { dir.appendingPathComponent("initramfs.cpio") }
+    public var manifest: URL { dir.appendingPathComponent("image.config") }
+
+    /// `quiet` keeps the emulated UART (slow under TCG) out of the boot's way;
+    /// `cryptomgr.notests` skips crypto self-tests that cost ~0.4 s under TCG.
+    public static let defaultKernelArgs = "console=ttyS0 panic=5 quiet cryptomgr.notests"
+}

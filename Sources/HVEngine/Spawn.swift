@@ -1,0 +1,142 @@
+import Foundation
+import HVCore
+import CHVSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starting long-lived children (QEMU, hvd) with posix_spawn: in a session of
+/// their own (so a signal to the caller's terminal or hvd's death does not
+/// reach them), stdin from /dev/null, output appended to a log, and one
+/// optional file descriptor (a held lock) passed as fd 3. Every other
+/// descriptor of ours is close-on-exec.
+public enum Spawn {
+    public static func detached(_ argv: [String], log: URL, inheritFD: Int32? = nil,
+                                environment: [String: String]? = nil) throws -> pid_t {
+        guard let exe = argv.first else { throw HVError(.internal, "empty command") }
+        let logFD = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard logFD >= 0 else { throw HVError.posix("cannot open \(log.path)", errno: errno) }
+        defer { close(logFD) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, logFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
+        if let fd = inheritFD { posix_spawn_file_actions_adddup2(&actions, fd, 3) }
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(hv_spawn_setsid_flag() | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { cargv in
+            withCStrings(env) { cenv in
+                posix_spawnp(&pid, exe, &actions, &attr, cargv, cenv)
+            }
+        }
+        guard rc == 0 else {
+            throw HVError(rc == ENOENT ? .notFound : .io, "cannot start \(exe): \(String(cString: strerror(rc)))",
+                          hint: rc == ENOENT ? "install it (hv setup installs what hv needs)" : nil)
+        }
+        return pid
+    }
+
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        ptrs.append(nil)
+        defer { for p in ptrs { free(p) } }
+        return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// Short helper commands (qemu-img, apt-get, hooks): run to completion with
+/// a deadline, output captured.
+public enum Command {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var timedOut: Bool
+    }
+
+    @discardableResult
+    public static func run(_ argv: [String], timeout: Double = 60, cwd: URL? = nil,
+                           environment: [String: String]? = nil, stdoutTo: URL? = nil,
+                           passThrough: Bool = false) throws -> Output {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        if let cwd { p.currentDirectoryURL = cwd }
+        if let environment { p.environment = environment }
+        let outPipe = Pipe(), errPipe = Pipe()
+        var outFile: FileHandle?
+        if let stdoutTo {
+            _ = FileManager.default.createFile(atPath: stdoutTo.path, contents: nil)
+            outFile = try FileHandle(forWritingTo: stdoutTo)
+            p.standardOutput = outFile
+        } else if passThrough {
+            p.standardOutput = FileHandle.standardError
+        } else {
+            p.standardOutput = outPipe
+        }
+        p.standardError = passThrough ? FileHandle.standardError : errPipe
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch {
+            throw HVError(.notFound, "cannot run \(argv.first ?? "?"): \(error.localizedDescription)")
+        }
+        // Drain both pipes on their own threads so a chatty child never blocks.
+        let outBox = DataBox(), errBox = DataBox()
+        let group = DispatchGroup()
+        if stdoutTo == nil && !passThrough {
+            group.enter()
+            Thread.detachNewThread { outBox.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        }
+        if !passThrough {
+            group.enter()
+            Thread.detachNewThread { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while p.isRunning {
+            if Date() > deadline {
+                timedOut = true
+                kill(p.processIdentifier, SIGKILL)
+                break
+            }
+            usleep(5_000)
+        }
+        p.waitUntilExit()
+        _ = group.wait(timeout: .now() + 5)
+        try? outFile?.close()
+        return Output(status: p.terminationStatus,
+                      stdout: String(decoding: outBox.data, as: UTF8.self),
+                      stderr: String(decoding: errBox.data, as: UTF8.self),
+                      timedOut: timedOut)
+    }
+
+    /// Runs and throws when the command fails, with its error output.
+    @discardableResult
+    public static func check(_ argv: [String], timeout: Double = 300, cwd: URL? = nil, what: String? = nil,
+                             passThrough: Bool = false) throws -> String {
+        let out = try run(argv, timeout: timeout, cwd: cwd, passThrough: passThrough)
+        guard out.status == 0, !out.timedOut else {
+            let detail = out.timedOut ? "did not finish within \(Int(timeout)) s"
+                : "failed (exit \(out.status)): " + out.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(800)
+            throw HVError(.io, "\(what ?? argv.joined(separator: " ")) \(detail)")
+        }
+        return out.stdout
+    }
+}
+
+final class DataBox: @unchecked Sendable { var data = Data() }

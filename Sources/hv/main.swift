@@ -1,0 +1,2 @@
+import HVCommands
+HVMain.run()

@@ -1,0 +1,2 @@
+import HVDaemon
+DaemonMain.run()
