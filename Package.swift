@@ -28,7 +28,7 @@ let package = Package(
         .executableTarget(name: "hvd", dependencies: ["HVDaemon"], swiftSettings: strict),
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"], swiftSettings: strict),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVCore"], resources: [.copy("Golden")], swiftSettings: strict),
+        .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["HVCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -25,8 +25,10 @@ public struct ConfigSchema: Sendable {
         public let kind: ValueKind
         public let required: Bool
         public let help: String
-        public init(_ name: String, _ kind: ValueKind, required: Bool = false, help: String) {
-            self.name = name; self.kind = kind; self.required = required; self.help = help
+        /// Names people write for this key by habit (suggested, never accepted).
+        public let aliases: [String]
+        public init(_ name: String, _ kind: ValueKind, required: Bool = false, aliases: [String] = [], help: String) {
+            self.name = name; self.kind = kind; self.required = required; self.aliases = aliases; self.help = help
         }
     }
 
@@ -61,7 +63,8 @@ public struct ConfigSchema: Sendable {
             guard let key = spec.keys.first(where: { $0.name.caseInsensitiveEquals(entry.key) }) else {
                 let names = spec.keys.map(\.name)
                 var expected = "a key of [\(entry.section)]: " + names.map { "\"\($0)\"" }.joined(separator: ", ")
-                if let guess = Self.closest(entry.key, among: names) { expected = "did you mean \"\(guess)\"? " + expected }
+                let byAlias = spec.keys.first { $0.aliases.contains { $0.caseInsensitiveEquals(entry.key) } }?.name
+                if let guess = byAlias ?? Self.closest(entry.key, among: names) { expected = "did you mean \"\(guess)\"? " + expected }
                 throw ConfigError(file: doc.fileName, line: entry.line,
                                   message: "unknown key \"\(entry.key)\" in [\(entry.section)]", expected: expected)
             }

@@ -70,13 +70,13 @@ public struct GuestConfig: Sendable, Equatable, Codable {
             .init("Description", .text, help: "free text"),
         ]),
         .init("Guest\\Cpu", [
-            .init("Cores", .integer(1...64), help: "number of virtual CPUs"),
+            .init("Cores", .integer(1...64), aliases: ["Cpus", "Cpu", "VCpus", "Vcpu", "Cpu"], help: "number of virtual CPUs"),
             .init("Accelerator", .choice(AcceleratorChoice.allCases.map(\.rawValue)),
                   help: "auto: KVM only where the CPU shows vmx/svm, else TCG"),
             .init("RtPriority", .integer(0...99), help: "SCHED_FIFO priority of the vCPU threads of an RTOS guest; 0 leaves them SCHED_OTHER"),
         ]),
         .init("Guest\\Memory", [
-            .init("SizeMiB", .integer(16...1_048_576), help: "guest RAM in MiB"),
+            .init("SizeMiB", .integer(16...1_048_576), aliases: ["Size", "Memory", "Mem", "Ram", "MiB", "SizeMB"], help: "guest RAM in MiB"),
         ]),
         .init("Guest\\Boot", [
             .init("Image", .text, help: "RTOS guests: the image folder under templates/"),

@@ -22,7 +22,9 @@ extension GuestSupervisor {
             throw HVError(.conflict, "the console of \(folder.name) is already open: \(holder)",
                           hint: "only one console per RTOS guest; detach the other one with Ctrl-]")
         }
-        let since = DateFormatter.localizedString(from: Date(), dateStyle: .none, timeStyle: .medium)
+        let f = DateFormatter()
+        f.dateFormat = "HH:mm:ss"
+        let since = f.string(from: Date())
         consoleHolder = "held by \(who) since \(since)"
         let bootOffset = record?.bootLogOffset ?? 0
         cond.unlock()

@@ -110,32 +110,35 @@ final class GuestSupervisor: @unchecked Sendable {
         let q = qmp
         let pid = record?.pid ?? 0
         let timeout = Double(record?.stopTimeoutSeconds ?? 10)
+        // A guest still booting has no shutdown handler yet: asking it would only wait out the timeout.
+        let canShutDown = record.map { $0.readyMarker == nil || $0.bootedAt != nil } ?? false
         stopReason = reason
         state = .stopping
         cond.unlock()
         let t0 = Date()
-        if !force {
+        if !force && canShutDown {
             _ = try? q?.execute("system_powerdown", timeout: 5)
             if waitStopped(timeout) {
                 return ActionResult(message: "\(displayName) stopped gracefully in \(String(format: "%.1f", -t0.timeIntervalSinceNow)) s", guest: status())
             }
             ctx.log.info("\(folder.name): no graceful stop within \(Int(timeout)) s; forcing")
         }
-        cond.lock(); stopReason = force ? reason : "forced"; cond.unlock()
+        cond.lock(); stopReason = force || !canShutDown ? reason : "forced"; cond.unlock()
         _ = try? q?.execute("quit", timeout: 3)
-        if waitStopped(5) { return forcedResult(force: force, timeout: timeout) }
+        if waitStopped(5) { return forcedResult(force: force, timeout: timeout, canShutDown: canShutDown) }
         for sig in [SIGTERM, SIGKILL] where pid > 0 && GuestLock.isHeld(folder.lockFile) {
             kill(pid, sig)
-            if waitStopped(5) { return forcedResult(force: force, timeout: timeout) }
+            if waitStopped(5) { return forcedResult(force: force, timeout: timeout, canShutDown: canShutDown) }
         }
         throw HVError(.timeout, "\(displayName) (pid \(pid)) did not stop, even after SIGKILL",
                       hint: "check the process with: ps -o pid,stat,cmd -p \(pid)")
     }
 
-    private func forcedResult(force: Bool, timeout: Double) -> ActionResult {
-        ActionResult(message: force ? "\(displayName) stopped (forced, as asked)"
-                                    : "\(displayName) did not shut down within \(Int(timeout)) s and was stopped by force",
-                     guest: status())
+    private func forcedResult(force: Bool, timeout: Double, canShutDown: Bool) -> ActionResult {
+        let message = force ? "\(displayName) stopped (forced, as asked)"
+            : !canShutDown ? "\(displayName) was still booting and was stopped at once"
+            : "\(displayName) did not shut down within \(Int(timeout)) s and was stopped by force"
+        return ActionResult(message: message, guest: status())
     }
 
     func restart(wait: Bool, timeout: Double) throws -> ActionResult {

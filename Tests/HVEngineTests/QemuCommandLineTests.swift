@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import HVCore
+@testable import HVEngine
+
+/// The QEMU command line is a pure function of the configuration: checked
+/// against golden files (HV_UPDATE_GOLDEN=1 rewrites them after a deliberate change).
+@Suite struct QemuCommandLineTests {
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    func plan(usr: String = "", accel: Accelerator = .tcg, share: Bool = true, append: String = "", extra: [String] = []) throws -> RTOSLaunchPlan {
+        let g = ExampleCatalogue.all[0].guests[0]
+        let base = try RegistryDocument(parsing: GuestFiles.guestConfig(g, project: "rt-linux").render(), fileName: "guest.config")
+        let config = try GuestConfig(base: base, user: try RegistryDocument(parsing: usr, fileName: "usr.config"))
+        let layout = HostLayout(root: URL(fileURLWithPath: "/hv"))
+        let image = RTOSImage(kernel: URL(fileURLWithPath: "/hv/templates/rt-linux/vmlinux"),
+                              initrd: URL(fileURLWithPath: "/hv/templates/rt-linux/initramfs.cpio"),
+                              readyMarker: RTOSImage.rtLinuxReadyMarker, kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
+        return RTOSLaunchPlan(folderName: "guestrtlinux", config: config, accelerator: accel, image: image,
+                              folder: layout.guest("guestrtlinux"), sharedGuestsDir: share ? "/hv/guests" : nil,
+                              kernelAppend: append, extraArgs: extra)
+    }
+
+    func check(_ argv: [String], _ name: String) throws {
+        let text = argv.joined(separator: "\n") + "\n"
+        let file = Self.golden.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["HV_UPDATE_GOLDEN"] == "1" {
+            try text.write(to: file, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: file, encoding: .utf8)
+        #expect(text == expected, "\(name) differs; if the change is deliberate, rerun with HV_UPDATE_GOLDEN=1")
+    }
+
+    @Test func rtLinuxUnderTCG() throws {
+        try check(QemuCommandLine.rtos(try plan()), "rt-linux-tcg.args")
+    }
+
+    @Test func rtLinuxUnderKVMWithUserSettings() throws {
+        let usr = "[Guest\\Cpu]\n    \"Cores\"=\"2\"\n[Guest\\Memory]\n    \"SizeMiB\"=\"512\"\n[Guest\\Boot]\n    \"KernelArgs\"=\"nosmt\"\n"
+        try check(QemuCommandLine.rtos(try plan(usr: usr, accel: .kvm, share: false, append: "isolcpus=1",
+                                                extra: ["-device", "virtio-rng-pci"])), "rt-linux-kvm-user.args")
+    }
+
+    @Test func commasInPathsAreDoubled() throws {
+        var p = try plan()
+        p.consoleLog = "/srv/a,b/console.log"
+        #expect(QemuCommandLine.rtos(p).contains { $0.contains("logfile=/srv/a,,b/console.log,") })
+    }
+
+    @Test func theGuestStartsPausedAndWithoutDefaultDevices() throws {
+        let a = QemuCommandLine.rtos(try plan())
+        #expect(a.contains("-S") && a.contains("-nodefaults") && a.contains("-no-user-config"))
+        #expect(QemuCommandLine.kernelCommandLine(try plan(append: "x=1")).hasSuffix("hv.guest=guestrtlinux x=1"))
+    }
+}
+
+@Suite struct HostFactsTests {
+    @Test func autoTakesKVMOnlyWithHardwareVirtualisation() throws {
+        let nested = HostFacts(cpuCount: 2, cpuFlags: ["sse2", "tsc"], kvmDeviceOpens: true)
+        #expect(try nested.accelerator(for: .auto).0 == .tcg)
+        #expect(try nested.accelerator(for: .auto).1.contains("no vmx/svm"))
+        let real = HostFacts(cpuCount: 8, cpuFlags: ["vmx"], kvmDeviceOpens: true)
+        #expect(try real.accelerator(for: .auto).0 == .kvm)
+        #expect(try real.accelerator(for: .tcg).0 == .tcg)
+        let none = HostFacts(cpuCount: 2, cpuFlags: ["svm"], kvmDeviceOpens: false)
+        #expect(try none.accelerator(for: .auto).0 == .tcg)
+        #expect(throws: HVError.self) { try none.accelerator(for: .kvm) }
+    }
+
+    @Test func kernelPayloadIsFoundAfterTheSetupCode() {
+        var data = Data(repeating: 0, count: 600)
+        data[10] = 0xFD  // a stray byte in the setup header is not the payload
+        data.append(contentsOf: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 1, 2, 3])
+        #expect(KernelExtractor.payloadOffset(in: data) == 600)
+        #expect(KernelExtractor.payloadOffset(in: Data(repeating: 0, count: 2000)) == nil)
+    }
+}
