@@ -29,3 +29,7 @@ int hv_thread_affinity(pid_t tid, int *cores, int max) {
     for (int c = 0; c < CPU_SETSIZE && n < max; c++) if (CPU_ISSET(c, &set)) cores[n++] = c;
     return n;
 }
+
+int hv_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);
+}

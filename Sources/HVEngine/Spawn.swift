@@ -25,6 +25,10 @@ public enum Spawn {
         posix_spawn_file_actions_adddup2(&actions, logFD, 1)
         posix_spawn_file_actions_adddup2(&actions, logFD, 2)
         if let fd = inheritFD { posix_spawn_file_actions_adddup2(&actions, fd, 3) }
+        // Nothing else of ours reaches the child: not hvd's sockets, and not a
+        // descriptor our own parent left open (Foundation watches for its
+        // children's exit through one, and would wait for a detached child forever).
+        hv_spawn_closefrom(&actions, inheritFD == nil ? 3 : 4)
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)

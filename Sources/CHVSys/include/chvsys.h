@@ -8,4 +8,8 @@ int hv_spawn_setsid_flag(void);
 int hv_set_fifo(pid_t tid, int priority);
 int hv_sched_policy(pid_t tid);
 int hv_thread_affinity(pid_t tid, int *cores, int max);
+
+#include <spawn.h>
+/* Closes every descriptor from lowfd up in the child (glibc's addclosefrom_np). */
+int hv_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 #endif

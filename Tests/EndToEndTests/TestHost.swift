@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+import HVCore
+
+/// A scratch hv host for end-to-end tests: its own HV_ROOT, the built `hv`
+/// and `hvd` with every hv_* link, and the RT-Linux image (built once per
+/// test run). `cleanup()` stops every QEMU and hvd it started, by pid.
+final class TestHost: @unchecked Sendable {
+    struct Result { var status: Int32; var out: String; var err: String; var all: String { out + err } }
+
+    static let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let products = package.appendingPathComponent(".build/debug")
+    static let imageRoot = URL(fileURLWithPath: "/tmp/hv-e2e-image")
+    nonisolated(unsafe) static var imageBuilt = false
+    static let imageLock = NSLock()
+
+    let root: URL
+    let bin: URL
+    var layout: HostLayout { HostLayout(root: root) }
+
+    init() throws {
+        let id = UUID().uuidString.prefix(6)
+        root = URL(fileURLWithPath: "/tmp/hve-\(id)")
+        bin = URL(fileURLWithPath: "/tmp/hve-\(id)-bin")
+        let fm = FileManager.default
+        try fm.createDirectory(at: bin, withIntermediateDirectories: true)
+        for exe in ["hv", "hvd"] {
+            let src = Self.products.appendingPathComponent(exe)
+            guard fm.isExecutableFile(atPath: src.path) else {
+                throw HVError(.notFound, "\(src.path) is missing: run `swift build` before the end-to-end tests")
+            }
+            try fm.createSymbolicLink(at: bin.appendingPathComponent(exe), withDestinationURL: src)
+        }
+        for name in ["hv_open_example", "hv_sync_example", "hv_vmf_start", "hv_vmf_is_loaded", "hv_vmf_stop",
+                     "hv_guest_start", "hv_guest_restart", "hv_guest_console", "hv_guest_stop"] {
+            try fm.createSymbolicLink(atPath: bin.appendingPathComponent(name).path, withDestinationPath: "hv")
+        }
+        try Self.buildImageOnce(using: bin)
+        try fm.createDirectory(at: layout.templatesDir, withIntermediateDirectories: true)
+        try fm.createSymbolicLink(at: layout.template("rt-linux"),
+                                  withDestinationURL: HostLayout(root: Self.imageRoot).template("rt-linux"))
+    }
+
+    static func buildImageOnce(using bin: URL) throws {
+        imageLock.lock(); defer { imageLock.unlock() }
+        guard !imageBuilt else { return }
+        let r = run(bin: bin, root: imageRoot, "hv", ["setup", "--skip-packages"], cwd: nil, input: nil, timeout: 900)
+        guard r.status == 0 else { throw HVError(.io, "hv setup failed: \(r.all)") }
+        imageBuilt = true
+    }
+
+    var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["HV_ROOT"] = root.path
+        env["PATH"] = bin.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        return env
+    }
+
+    func folder(_ name: String) -> URL { layout.guest(name).url }
+
+    @discardableResult
+    func run(_ cmd: String, _ args: [String] = [], cwd: URL? = nil, input: String? = nil, timeout: Double = 180) -> Result {
+        Self.run(bin: bin, root: root, cmd, args, cwd: cwd, input: input, timeout: timeout)
+    }
+
+    static func run(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?, input: String?, timeout: Double) -> Result {
+        let s = Session(bin: bin, root: root, cmd, args, cwd: cwd)
+        if let input { s.send(input) }
+        s.closeInput()
+        return s.finish(timeout: timeout)
+    }
+
+    /// Starts a command whose input is fed while it runs (a console).
+    func session(_ cmd: String, _ args: [String] = [], cwd: URL? = nil) -> Session {
+        Session(bin: bin, root: root, cmd, args, cwd: cwd)
+    }
+
+    var hvdPid: Int32? {
+        (try? String(contentsOf: layout.runDir.appendingPathComponent("hvd.pid"), encoding: .utf8))
+            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    func qemuPid(_ folder: String) -> Int32? {
+        (try? String(contentsOf: layout.guest(folder).pidFile, encoding: .utf8))
+            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        // A zombie has exited; only its parent has not collected it yet.
+        return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true)
+    }
+
+    /// Stops what this host started: each QEMU of ours and hvd, by pid.
+    func cleanup() {
+        let runDirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
+        for d in runDirs {
+            guard let pid = qemuPid(d), Self.isAlive(pid),
+                  let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                  cmd.contains("qemu-system"), cmd.contains(root.path) else { continue }
+            kill(pid, SIGKILL)
+        }
+        if let pid = hvdPid, Self.isAlive(pid),
+           let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmd.contains("hvd") {
+            kill(pid, SIGKILL)
+        }
+        try? FileManager.default.removeItem(at: root)
+        try? FileManager.default.removeItem(at: bin)
+    }
+}
+
+/// One running command with its output collected as it comes.
+final class Session: @unchecked Sendable {
+    let process = Process()
+    private let stdin = Pipe()
+    private let lock = NSLock()
+    private var outData = Data()
+    private var errData = Data()
+    private let done = DispatchGroup()
+
+    init(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?) {
+        process.executableURL = bin.appendingPathComponent(cmd)
+        process.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["HV_ROOT"] = root.path
+        env["PATH"] = bin.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        process.environment = env
+        if let cwd { process.currentDirectoryURL = cwd }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            done.enter()
+            Thread.detachNewThread { [self] in
+                while true {
+                    let d = pipe.fileHandleForReading.availableData
+                    if d.isEmpty { break }
+                    lock.lock(); if isOut { outData.append(d) } else { errData.append(d) }; lock.unlock()
+                }
+                done.leave()
+            }
+        }
+        do { try process.run() } catch { Issue.record("cannot run \(cmd): \(error)") }
+    }
+
+    var output: String { lock.lock(); defer { lock.unlock() }; return String(decoding: outData, as: UTF8.self) }
+
+    func send(_ text: String) { try? stdin.fileHandleForWriting.write(contentsOf: Data(text.utf8)) }
+    func closeInput() { try? stdin.fileHandleForWriting.close() }
+
+    /// Waits until the output contains `text`.
+    @discardableResult
+    func waitFor(_ text: String, timeout: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if output.contains(text) { return true }
+            if !process.isRunning { return output.contains(text) }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    func finish(timeout: Double = 60) -> TestHost.Result {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("\(process.executableURL?.lastPathComponent ?? "?") did not finish within \(timeout) s")
+        }
+        process.waitUntilExit()
+        _ = done.wait(timeout: .now() + 5)
+        lock.lock(); defer { lock.unlock() }
+        return TestHost.Result(status: process.terminationStatus, out: String(decoding: outData, as: UTF8.self),
+                               err: String(decoding: errData, as: UTF8.self))
+    }
+}
