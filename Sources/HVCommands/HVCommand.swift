@@ -8,7 +8,14 @@ struct HV: ParsableCommand {
         commandName: "hv",
         abstract: "hv: a real-time hypervisor host. RTOS guests on reserved cores beside general-purpose guests.",
         discussion: "The seed's commands (hv_open_example, hv_guest_start, ...) are links to this program; `hv install` creates them.",
-        subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self])
+        subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
+                      ConfigReferenceCommand.self])
+}
+
+struct ConfigReferenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config-reference", abstract: "Print every configuration key hv accepts (Markdown).")
+    func run() throws { print(ConfigReference.markdown(), terminator: "") }
 }
 
 struct Setup: ParsableCommand {

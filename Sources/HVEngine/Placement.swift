@@ -14,6 +14,9 @@ public enum Placement {
         public var vcpuThreads: [Int]
         public var schedFIFO: Bool
         public var notes: [String]
+        public init(cores: [Int], vcpuThreads: [Int], schedFIFO: Bool, notes: [String]) {
+            self.cores = cores; self.vcpuThreads = vcpuThreads; self.schedFIFO = schedFIFO; self.notes = notes
+        }
     }
 
     public static func threads(of pid: pid_t) -> [pid_t] {

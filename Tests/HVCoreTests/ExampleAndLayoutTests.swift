@@ -52,3 +52,12 @@ import Testing
         #expect(try GuestConfig.load(from: folder).memoryMiB == 300)
     }
 }
+
+@Suite struct DocsTests {
+    @Test func configReferenceInDocsIsCurrent() throws {
+        let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/CONFIG.md")
+        #expect(try String(contentsOf: doc, encoding: .utf8) == ConfigReference.markdown(),
+                "docs/CONFIG.md is stale: regenerate it with `hv config-reference > docs/CONFIG.md`")
+    }
+}
