@@ -20,20 +20,10 @@ public struct HTTPRequest: Sendable {
         guard let first = try reader.nextLine(timeout: timeout) else { return nil }
         let parts = String(decoding: first, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
         guard parts.count >= 2 else { throw HVError(.invalidArgument, "malformed request line") }
-        var headers: [String: String] = [:]
-        while let line = try reader.nextLine(timeout: timeout) {
-            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.isEmpty { break }
-            let kv = text.split(separator: ":", maxSplits: 1)
-            if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
-        }
+        let headers = try readHeaders(reader, timeout: timeout)
         let length = Int(headers["content-length"] ?? "0") ?? 0
         guard length <= 1 << 20 else { throw HVError(.invalidArgument, "request body too large") }
-        var body = reader.takeBuffered()
-        while body.count < length {
-            guard let more = try reader.socket.read(timeout: timeout) else { break }
-            body.append(more)
-        }
+        let body = try readBody(reader, length: length, timeout: timeout)
         let target = String(parts[1])
         let pq = target.split(separator: "?", maxSplits: 1)
         var query: [String: String] = [:]
@@ -44,7 +34,7 @@ public struct HTTPRequest: Sendable {
             }
         }
         return HTTPRequest(method: String(parts[0]), path: String(pq[0]), query: query, headers: headers,
-                           body: body.prefix(length))
+                           body: body)
     }
 
     public func serialized() -> Data {
@@ -61,6 +51,28 @@ public struct HTTPRequest: Sendable {
         head += "\r\n"
         return Data(head.utf8) + body
     }
+}
+
+/// Header lines up to the blank line, names lower-cased.
+func readHeaders(_ reader: LineReader, timeout: Double?) throws -> [String: String] {
+    var headers: [String: String] = [:]
+    while let line = try reader.nextLine(timeout: timeout) {
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty { break }
+        let kv = text.split(separator: ":", maxSplits: 1)
+        if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
+    }
+    return headers
+}
+
+/// Exactly `length` bytes of body (fewer only if the peer closes).
+func readBody(_ reader: LineReader, length: Int, timeout: Double?) throws -> Data {
+    var body = reader.takeBuffered()
+    while body.count < length {
+        guard let more = try reader.socket.read(timeout: timeout) else { break }
+        body.append(more)
+    }
+    return body.prefix(length)
 }
 
 public struct HTTPResponse: Sendable {
@@ -120,20 +132,10 @@ public struct HTTPResponse: Sendable {
         guard parts.count >= 2, let status = Int(parts[1]) else {
             throw HVError(.daemonUnavailable, "hvd answered something that is not HTTP")
         }
-        var headers: [String: String] = [:]
-        while let line = try reader.nextLine(timeout: timeout) {
-            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.isEmpty { break }
-            let kv = text.split(separator: ":", maxSplits: 1)
-            if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
-        }
+        let headers = try readHeaders(reader, timeout: timeout)
         if status == 101 { return HTTPResponse(status: status, headers: headers) }
         let length = Int(headers["content-length"] ?? "0") ?? 0
-        var body = reader.takeBuffered()
-        while body.count < length {
-            guard let more = try reader.socket.read(timeout: timeout) else { break }
-            body.append(more)
-        }
-        return HTTPResponse(status: status, body: body.prefix(length), headers: headers)
+        let body = try readBody(reader, length: length, timeout: timeout)
+        return HTTPResponse(status: status, body: body, headers: headers)
     }
 }

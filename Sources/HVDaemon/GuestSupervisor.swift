@@ -147,9 +147,6 @@ final class GuestSupervisor: @unchecked Sendable {
         cond.lock()
         guard let q = qmp, var rec = record else { cond.unlock(); throw HVError(.internal, "running guest without QMP") }
         cond.unlock()
-        if rec.readyMarker == nil {
-            // Nothing to check the configuration against: reset as is.
-        }
         let offset = FileSize.of(folder.consoleLog)
         try q.execute("system_reset")
         rec.bootLogOffset = offset

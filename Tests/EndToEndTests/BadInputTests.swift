@@ -8,10 +8,7 @@ extension EndToEnd {
         @Test func brokenUsrConfigLineStartsNothing() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            _ = host.run("hv_open_example", ["rt-linux"])
-            _ = host.run("hv_sync_example", ["rt-linux"])
-            let dir = host.folder("guestrtlinux")
-            #expect(host.run("hv_vmf_start", cwd: dir).status == 0)
+            let dir = try host.prepare()
             let usr = dir.appendingPathComponent("usr.config")
             try "; mine\n[Guest\\Memory]\n    \"SizeMiB\"=\"512\n".write(to: usr, atomically: true, encoding: .utf8)
             let r = host.run("hv_guest_start", cwd: dir)
@@ -46,9 +43,7 @@ extension EndToEnd {
         @Test func rtosGuestNeedsTheVMF() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            _ = host.run("hv_open_example", ["rt-linux"])
-            _ = host.run("hv_sync_example", ["rt-linux"])
-            let r = host.run("hv_guest_start", cwd: host.folder("guestrtlinux"))
+            let r = host.run("hv_guest_start", cwd: try host.prepare(loadVMF: false))
             #expect(r.status == 6 && r.err.contains("VMF is not loaded") && r.err.contains("hv_vmf_start"), "\(r.err)")
             #expect(host.qemuPid("guestrtlinux") == nil)
         }
@@ -56,15 +51,13 @@ extension EndToEnd {
         @Test func openingAnExampleOverGuestsAsksAndKeepsABackup() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            _ = host.run("hv_open_example", ["rt-linux"])
-            _ = host.run("hv_sync_example", ["rt-linux"])
+            try host.prepare(loadVMF: false)
             let mine = host.folder("guestrtlinux").appendingPathComponent("my-notes.txt")
             try "keep me".write(to: mine, atomically: true, encoding: .utf8)
             // No terminal, no --yes: refused, nothing changed.
             let refused = host.run("hv_open_example", ["vxworks"])
             #expect(refused.status == 7 && refused.out.contains("guestrtlinux"), "\(refused.all)")
             #expect(FileManager.default.fileExists(atPath: mine.path))
-            // Answered "no" on the input: still nothing changed.
             #expect(FileManager.default.fileExists(atPath: host.layout.hvConfig.path))
             let yes = host.run("hv_open_example", ["vxworks", "--yes"])
             #expect(yes.status == 0, "\(yes.all)")
@@ -80,15 +73,11 @@ extension EndToEnd {
         @Test func guestsThisVersionCannotRunSayWhatIsMissing() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            _ = host.run("hv_open_example", ["vxworks"])
-            _ = host.run("hv_sync_example", ["vxworks"])
-            let vx = host.folder("guestvxworks")
-            #expect(host.run("hv_vmf_start", cwd: vx).status == 0)
+            let vx = try host.prepare("vxworks")
             let r = host.run("hv_guest_start", cwd: vx)
             #expect(r.status == 10 && r.err.contains(host.layout.template("vxworks").appendingPathComponent("vxWorks").path), "\(r.err)")
             #expect(host.run("hv_vmf_stop", ["--yes"], cwd: vx).status == 0)
-            _ = host.run("hv_open_example", ["windows_rtlinux", "--yes"])
-            _ = host.run("hv_sync_example", ["windows_rtlinux"])
+            try host.prepare("windows_rtlinux", loadVMF: false)
             let win = host.run("hv_guest_start", cwd: host.folder("guestwindows"))
             #expect(win.status == 9 && win.err.contains("Windows") && win.err.contains("windows.iso"), "\(win.err)")
             let restartStopped = host.run("hv_guest_restart", cwd: host.folder("guestrtlinux"))
@@ -99,9 +88,7 @@ extension EndToEnd {
         @Test func aSilentBootIsReportedAsStalled() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            _ = host.run("hv_open_example", ["rt-linux"])
-            _ = host.run("hv_sync_example", ["rt-linux"])
-            let dir = host.folder("guestrtlinux")
+            let dir = try host.prepare(loadVMF: false)
             try "[Guest\\Boot]\n    \"BootStallSeconds\"=\"4\"\n".write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
             // The kernel and init then write to a screen that this guest does not have.
             try "HV_KERNEL_APPEND=\"console=tty0\"\n".write(to: dir.appendingPathComponent("usr_guest_config.sh"), atomically: true, encoding: .utf8)

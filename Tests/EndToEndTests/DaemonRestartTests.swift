@@ -9,10 +9,7 @@ extension EndToEnd {
         @Test func guestsOutliveHvd() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            #expect(host.run("hv_open_example", ["rt-linux"]).status == 0)
-            #expect(host.run("hv_sync_example", ["rt-linux"]).status == 0)
-            let dir = host.folder("guestrtlinux")
-            #expect(host.run("hv_vmf_start", cwd: dir).status == 0)
+            let dir = try host.prepare()
             let start = host.run("hv_guest_start", cwd: dir)
             #expect(start.status == 0, "\(start.all)")
             let qemu = try #require(host.qemuPid("guestrtlinux"))
@@ -59,10 +56,7 @@ extension EndToEnd {
         @Test func aGuestThatStoppedWhileHvdWasDeadRunsItsHook() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            _ = host.run("hv_open_example", ["rt-linux"])
-            _ = host.run("hv_sync_example", ["rt-linux"])
-            let dir = host.folder("guestrtlinux")
-            _ = host.run("hv_vmf_start", cwd: dir)
+            let dir = try host.prepare()
             #expect(host.run("hv_guest_start", cwd: dir).status == 0)
             let qemu = try #require(host.qemuPid("guestrtlinux"))
             let hvd = try #require(host.hvdPid)

@@ -58,6 +58,21 @@ final class TestHost: @unchecked Sendable {
 
     func folder(_ name: String) -> URL { layout.guest(name).url }
 
+    /// Opens and syncs an example (and loads the VMF); returns the folder of its RTOS guest.
+    @discardableResult
+    func prepare(_ example: String = "rt-linux", loadVMF: Bool = true) throws -> URL {
+        let open = run("hv_open_example", [example, "--yes"])
+        let sync = run("hv_sync_example", [example])
+        guard open.status == 0, sync.status == 0 else { throw HVError(.io, "preparing \(example): \(open.all)\(sync.all)") }
+        let folder = try ExampleCatalogue.named(example).guests.first { $0.os.kind == .rtos }?.folder ?? "guestrtlinux"
+        let dir = self.folder(folder)
+        if loadVMF {
+            let r = run("hv_vmf_start", cwd: dir)
+            guard r.status == 0 else { throw HVError(.io, "hv_vmf_start: \(r.all)") }
+        }
+        return dir
+    }
+
     @discardableResult
     func run(_ cmd: String, _ args: [String] = [], cwd: URL? = nil, input: String? = nil, timeout: Double = 180) -> Result {
         Self.run(bin: bin, root: root, cmd, args, cwd: cwd, input: input, timeout: timeout)
