@@ -21,6 +21,11 @@ int hv_set_fifo(pid_t tid, int priority) {
 
 int hv_sched_policy(pid_t tid) { return sched_getscheduler(tid); }
 
+int hv_sched_priority(pid_t tid) {
+    struct sched_param p;
+    return sched_getparam(tid, &p) == 0 ? p.sched_priority : -1;
+}
+
 /* Fills cores with the CPUs the thread may run on; returns how many, or -errno. */
 int hv_thread_affinity(pid_t tid, int *cores, int max) {
     cpu_set_t set;

@@ -26,13 +26,27 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var schedFIFO: Bool
     public var consoleHolder: String?
     public var lastStop: String?
+    /// Each vCPU thread's cores and scheduling policy as the kernel reports them now.
+    public var vcpuPlacement: [VCPUPlacement]
     public var notes: [String]
 
     public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {
         self.name = name; self.folder = folder; self.kind = kind; self.os = os; self.state = state
         self.vcpus = vcpus; self.memoryMiB = memoryMiB
         pid = nil; cores = []; accelerator = nil; acceleratorReason = nil; startedAt = nil
-        bootSeconds = nil; booted = false; schedFIFO = false; consoleHolder = nil; lastStop = nil; notes = []
+        bootSeconds = nil; booted = false; schedFIFO = false; consoleHolder = nil; lastStop = nil
+        vcpuPlacement = []; notes = []
+    }
+}
+
+public struct VCPUPlacement: Sendable, Codable, Equatable {
+    public var thread: Int
+    public var cores: [Int]
+    /// "fifo", "rr", "other", ...
+    public var policy: String
+    public var priority: Int
+    public init(thread: Int, cores: [Int], policy: String, priority: Int) {
+        self.thread = thread; self.cores = cores; self.policy = policy; self.priority = priority
     }
 }
 

@@ -173,6 +173,7 @@ extension GuestSupervisor {
             s.booted = r.bootedAt != nil
             s.bootSeconds = r.bootedAt.map { $0.timeIntervalSince(r.bootStartedAt) }
             s.notes = r.notes
+            s.vcpuPlacement = r.placement.vcpuThreads.compactMap { Placement.observe(pid_t($0)) }
         } else if os?.kind == .rtos {
             s.cores = ctx.vmf.current?.reservedCores[folder.name] ?? []
         }

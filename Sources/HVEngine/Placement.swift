@@ -35,7 +35,20 @@ public enum Placement {
         return n > 0 ? buf[0..<Int(n)].map(Int.init) : []
     }
 
-    public static func isFIFO(_ tid: pid_t) -> Bool { hv_sched_policy(tid) == SCHED_FIFO }
+    /// Where a thread really is, read back from the kernel.
+    public static func observe(_ tid: pid_t) -> VCPUPlacement? {
+        let policy = hv_sched_policy(tid)
+        guard policy >= 0 else { return nil }
+        let name: String = switch policy {
+        case SCHED_FIFO: "fifo"
+        case SCHED_RR: "rr"
+        case SCHED_OTHER: "other"
+        case 3: "batch"  // SCHED_BATCH (GNU)
+        case 5: "idle"  // SCHED_IDLE (GNU)
+        default: "policy \(policy)"
+        }
+        return VCPUPlacement(thread: Int(tid), cores: affinity(tid), policy: name, priority: Int(hv_sched_priority(tid)))
+    }
 
     public static func place(pid: pid_t, vcpuThreads: [pid_t], reserved: [Int], hostCores: [Int],
                              priority: Int) -> Outcome {

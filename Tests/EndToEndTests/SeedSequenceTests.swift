@@ -56,6 +56,9 @@ extension EndToEnd {
             let lastCore = ProcessInfo.processInfo.activeProcessorCount - 1
             if lastCore > 0 {
                 #expect(g.cores == [lastCore])
+                // Read back from the kernel, not what hv meant to do.
+                #expect(g.vcpuPlacement.count == 1 && g.vcpuPlacement.allSatisfy { $0.cores == [lastCore] })
+                #expect(g.vcpuPlacement.allSatisfy { $0.policy == (g.schedFIFO ? "fifo" : "other") })
                 let vcpu = try #require(threads(of: Int32(pid)).first { $0.name.hasPrefix("CPU 0/") }, "no vCPU thread")
                 #expect(vcpu.allowed == "\(lastCore)")
                 #expect(threads(of: Int32(pid)).filter { !$0.name.hasPrefix("CPU ") }.allSatisfy { $0.allowed != "\(lastCore)" })

@@ -7,6 +7,7 @@ int hv_pin_thread(pid_t tid, const int *cores, int count);
 int hv_spawn_setsid_flag(void);
 int hv_set_fifo(pid_t tid, int priority);
 int hv_sched_policy(pid_t tid);
+int hv_sched_priority(pid_t tid);
 int hv_thread_affinity(pid_t tid, int *cores, int max);
 
 #include <spawn.h>
