@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import HVCore
+import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RTGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rt", abstract: "Real-time: audit the host.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Audit this host for real-time guests; exit 1 when something critical is wrong.")
+        @Flag(help: "A JSON array for scripts.") var json = false
+
+        func run() throws {
+            let ctx = Context()
+            let facts = HostFacts.probe()
+            let vmf = try? ctx.api.get("/v1/vmf", as: VMFStatus.self)
+            var rtCores = (vmf?.reservedCores.values.flatMap { $0 } ?? []).sorted()
+            var note: String?
+            if vmf?.loaded != true {
+                rtCores = facts.cpuCount > 1 ? [facts.cpuCount - 1] : []
+                note = "the VMF is not loaded: checked the core the first RTOS guest would take (\(rtCores.map(String.init).joined(separator: ",")))"
+            }
+            let items = RealTimeAudit(facts: facts, rtCores: rtCores, kernelVersion: Self.kernelVersion()).run()
+            if json {
+                FileHandle.standardOutput.write(APIJSON.encode(items) + Data("\n".utf8))
+            } else {
+                if let note { Out.say(note) }
+                for i in items {
+                    Out.say("\(Self.mark(i.state)) \(i.title): \(i.detail)")
+                    if !i.fix.isEmpty && i.state != .ok { Out.say("      fix: \(i.fix)") }
+                }
+                let critical = items.filter { $0.state == .critical }.count
+                let warnings = items.filter { $0.state == .warn }.count
+                Out.say("\(critical) critical, \(warnings) warning\(warnings == 1 ? "" : "s")")
+            }
+            if items.contains(where: { $0.state == .critical }) { throw ExitCode(1) }
+        }
+
+        static func mark(_ s: AuditItem.State) -> String {
+            switch s {
+            case .ok: "[ ok ]"
+            case .info: "[info]"
+            case .warn: "[warn]"
+            case .critical: "[CRIT]"
+            }
+        }
+
+        static func kernelVersion() -> String {
+            var u = utsname()
+            uname(&u)
+            func field<T>(_ v: T) -> String {
+                withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            }
+            return "\(field(u.release)) \(field(u.version))"
+        }
+    }
+}
