@@ -66,8 +66,10 @@ enum GuestOperations {
             try Confirm.ask("Stop them and unload the VMF?", yes: yes)
         }
         guard vmf.loaded || !running.isEmpty else { Out.say("VMF is not loaded (nothing to do)"); return }
-        _ = try api.post("/v1/vmf/unload", VMFUnloadRequest(stopGuests: true), as: VMFStatus.self, timeout: 900)
-        Out.say("VMF unloaded" + (running.isEmpty ? "" : " (stopped \(running.map(\.folder).joined(separator: ", ")))"))
+        let after = try api.post("/v1/vmf/unload", VMFUnloadRequest(stopGuests: true), as: VMFStatus.self, timeout: 900)
+        Out.say("VMF unloaded" + (running.isEmpty ? "" : " (stopped \(running.map(\.folder).joined(separator: ", ")))")
+                + "; the RT cores belong to the host again")
+        for n in after.notes { Out.say("  note: \(n)") }
     }
 
     static func list(_ ctx: Context, json: Bool) throws {

@@ -61,6 +61,11 @@ struct Install: ParsableCommand {
             try fm.createSymbolicLink(atPath: link.path, withDestinationPath: "hv")
         }
         Out.say("installed hv, hvd and \(seedCommands.count) hv_* commands in \(bin.path)")
+        // A running hvd is the old build: stop it (guests keep running); the next command starts the new one.
+        let layout = HostLayout.fromEnvironment()
+        if GuestLock.isHeld(layout.daemonLock) {
+            try DaemonGroup.Stop().run()
+        }
     }
 }
 
@@ -142,6 +147,9 @@ struct DaemonGroup: ParsableCommand {
                 Out.say("hvd is not running"); return
             }
             _ = try ctx.api.request("POST", "/v1/daemon/shutdown")
+            // Gone only when its lock is free: the next command must reach a new hvd.
+            let deadline = Date().addingTimeInterval(10)
+            while GuestLock.isHeld(ctx.layout.daemonLock) && Date() < deadline { usleep(20_000) }
             Out.say("hvd stopped; guests keep running")
         }
     }

@@ -45,6 +45,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var vcpus: Int
     public var accelerator: AcceleratorChoice
     public var memoryMiB: Int
+    /// "auto", "yes" or "no": whether an RTOS guest's memory is preallocated and locked.
+    public var lockMemory: String
     /// RTOS guests: the folder under templates/ holding the boot image.
     public var image: String
     public var kernelArgs: String
@@ -77,6 +79,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         ]),
         .init("Guest\\Memory", [
             .init("SizeMiB", .integer(16...1_048_576), aliases: ["Size", "Memory", "Mem", "Ram", "MiB", "SizeMB"], help: "guest RAM in MiB"),
+            .init("Lock", .choice(["auto", "yes", "no"]),
+                  help: "RTOS guests: preallocate and lock the guest's memory; auto: with KVM only (under TCG it guarantees nothing and costs ~250 MiB more)"),
         ]),
         .init("Guest\\Boot", [
             .init("Image", .text, help: "RTOS guests: the image folder under templates/"),
@@ -135,6 +139,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         accelerator = AcceleratorChoice(rawValue: v.get("Guest\\Cpu", "Accelerator")?.value.lowercased() ?? "auto") ?? .auto
         rtPriority = v.int("Guest\\Cpu", "RtPriority") ?? (os.kind == .rtos ? 50 : 0)
         memoryMiB = v.int("Guest\\Memory", "SizeMiB") ?? (os.kind == .rtos ? 256 : 4096)
+        lockMemory = v.get("Guest\\Memory", "Lock")?.value.lowercased() ?? "auto"
         image = v.get("Guest\\Boot", "Image")?.value ?? os.rawValue
         kernelArgs = v.get("Guest\\Boot", "KernelArgs")?.value ?? ""
         bootStallSeconds = v.int("Guest\\Boot", "BootStallSeconds") ?? 30

@@ -34,6 +34,8 @@ public struct HostLayout: Sendable, Equatable {
     public var daemonLog: URL { logDir.appendingPathComponent("hvd.log") }
     /// The loaded VMF state, kept so that a restarted hvd is still loaded.
     public var vmfState: URL { runDir.appendingPathComponent("vmf.json") }
+    /// The CPU partition in force while the VMF is loaded (cpusets, moved IRQs).
+    public var partitionState: URL { runDir.appendingPathComponent("partition.json") }
 
     public func template(_ name: String) -> URL { templatesDir.appendingPathComponent(name) }
     public func project(_ name: String) -> URL { projectsDir.appendingPathComponent(name) }

@@ -66,7 +66,7 @@ final class GuestSupervisor: @unchecked Sendable {
             launched = try GuestLauncher.launch(
                 argv: QemuCommandLine.rtos(plan), folder: folder,
                 reservedCores: vmf.reservedCores[folder.name] ?? [], hostCores: ctx.vmf.hostCores(),
-                rtPriority: config.rtPriority, onEvent: { [weak self] in self?.handle($0, generation: gen) })
+                rtPriority: config.rtPriority, partition: ctx.vmf.partition, onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             cond.lock(); state = .stopped; cond.unlock()
             throw error

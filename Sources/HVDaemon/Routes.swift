@@ -89,9 +89,11 @@ struct Routes {
         for folder in running {
             _ = try ctx.supervisor(folder).stop(force: false, reason: "vmf-unload")
         }
-        ctx.vmf.unload()
-        ctx.log.info("VMF unloaded")
-        return ctx.vmf.status()
+        let notes = ctx.vmf.unload()
+        ctx.log.info("VMF unloaded" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; ")))
+        var status = ctx.vmf.status()
+        status.notes = notes
+        return status
     }
 
     private func runningRTOS() -> [String] {

@@ -43,7 +43,9 @@ final class VMF: @unchecked Sendable {
             }
             _ = try GuestConfig.load(from: folder)
         }
-        let (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount)
+        var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount)
+        let rt = Set(cores.values.flatMap { $0 })
+        notes += partition.apply(rtCores: rt.sorted(), hostCores: (0..<facts.cpuCount).filter { !rt.contains($0) })
         let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes)
         let e = JSONEncoder()
         e.dateEncodingStrategy = .iso8601
@@ -53,10 +55,16 @@ final class VMF: @unchecked Sendable {
         return r
     }
 
-    func unload() {
+    /// Gives the RT cores back; returns what the host refused.
+    @discardableResult
+    func unload() -> [String] {
+        let notes = partition.release()
         lock.lock(); record = nil; lock.unlock()
         try? FileManager.default.removeItem(at: layout.vmfState)
+        return notes
     }
+
+    var partition: CPUPartition { CPUPartition(stateFile: layout.partitionState) }
 
     func status() -> VMFStatus {
         let r = current

@@ -16,7 +16,8 @@ public enum GuestLauncher {
     }
 
     public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
-                              rtPriority: Int, onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
+                              rtPriority: Int, partition: CPUPartition? = nil,
+                              onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
         try FileManager.default.createDirectory(at: folder.runDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
@@ -36,8 +37,11 @@ public enum GuestLauncher {
             let qmp = try connectQMP(folder: folder, pid: pid, onEvent: onEvent)
             let cpus = try qmp.execute("query-cpus-fast")
             let threads = (cpus.array ?? []).compactMap { $0["thread-id"]?.int }.map { pid_t($0) }
-            let placement = Placement.place(pid: pid, vcpuThreads: threads, reserved: reservedCores,
+            // Into the RT cpuset first: a thread of the host cpuset may not run on an RT core.
+            let admitted = reservedCores.isEmpty ? [] : threads.compactMap { partition?.admit(thread: $0) }
+            var placement = Placement.place(pid: pid, vcpuThreads: threads, reserved: reservedCores,
                                             hostCores: hostCores, priority: rtPriority)
+            placement.notes = admitted + placement.notes
             try qmp.execute("cont")
             return Launched(pid: pid, qmp: qmp, placement: placement)
         } catch {

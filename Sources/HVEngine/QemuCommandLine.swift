@@ -41,6 +41,15 @@ public enum QemuCommandLine {
     /// The 9p mount tag of the host folder /hv/guests.
     public static let guestsMountTag = "hvguests"
 
+    /// Whether the guest's memory is preallocated and locked.
+    public static func locksMemory(_ plan: RTOSLaunchPlan) -> Bool {
+        switch plan.config.lockMemory {
+        case "yes": true
+        case "no": false
+        default: plan.accelerator == .kvm
+        }
+    }
+
     public static func kernelCommandLine(_ plan: RTOSLaunchPlan) -> String {
         [plan.image.kernelArgs, "hv.guest=\(plan.folderName)", plan.config.kernelArgs, plan.kernelAppend]
             .map { $0.trimmingCharacters(in: .whitespaces) }
@@ -55,8 +64,15 @@ public enum QemuCommandLine {
         var a = [binary,
                  "-name", "guest=\(plan.folderName),debug-threads=on",
                  "-nodefaults", "-no-user-config",
-                 "-machine", "pc,accel=\(plan.accelerator.rawValue)"]
+                 "-machine", "pc"]
+        let lock = locksMemory(plan)
+        // Locked memory includes TCG's code buffer: keep it at 64 MiB instead of 1 GiB.
+        a += ["-accel", plan.accelerator == .tcg && lock ? "tcg,tb-size=64" : plan.accelerator.rawValue]
         if plan.accelerator == .kvm { a += ["-cpu", "host"] }
+        if lock {
+            // Preallocated and locked: guest memory never pages out or faults in late.
+            a += ["-overcommit", "mem-lock=on", "-mem-prealloc"]
+        }
         a += ["-smp", String(plan.config.vcpus),
               "-m", "\(plan.config.memoryMiB)M",
               "-kernel", plan.image.kernel.path]

@@ -108,6 +108,10 @@ final class TestHost: @unchecked Sendable {
 
     /// Stops what this host started: each QEMU of ours and hvd, by pid.
     func cleanup() {
+        // Unloading gives the RT cores back to the host (the partition is machine-wide).
+        if FileManager.default.fileExists(atPath: layout.partitionState.path) {
+            run("hv_vmf_stop", ["--yes"], timeout: 60)
+        }
         let runDirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
         for d in runDirs {
             guard let pid = qemuPid(d), Self.isAlive(pid),

@@ -41,6 +41,10 @@ import HVCore
                                                 extra: ["-device", "virtio-rng-pci"])), "rt-linux-kvm-user.args")
     }
 
+    @Test func rtLinuxUnderTCGWithLockedMemory() throws {
+        try check(QemuCommandLine.rtos(try plan(usr: "[Guest\\Memory]\n    \"Lock\"=\"yes\"\n")), "rt-linux-tcg-locked.args")
+    }
+
     @Test func commasInPathsAreDoubled() throws {
         var p = try plan()
         p.consoleLog = "/srv/a,b/console.log"

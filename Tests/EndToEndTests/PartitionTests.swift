@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import HVCore
+
+extension EndToEnd {
+    @Suite struct Partition {
+        /// Where the kernel lets a process run, and where it last ran.
+        func placement(_ pid: Int32) -> (allowed: Set<Int>, lastCPU: Int?) {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") } ?? ""
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+            // Field 39 of stat (36 after the command name) is the CPU it last ran on.
+            return (parseList(String(line.dropFirst("Cpus_allowed_list:".count)).trimmingCharacters(in: .whitespaces)),
+                    fields.count > 36 ? Int(fields[36]) : nil)
+        }
+
+        func parseList(_ s: String) -> Set<Int> {
+            var out = Set<Int>()
+            for part in s.split(separator: ",") {
+                let r = part.split(separator: "-").compactMap { Int($0) }
+                if r.count == 1 { out.insert(r[0]) } else if r.count == 2 { out.formUnion(r[0]...r[1]) }
+            }
+            return out
+        }
+
+        func busyProcess() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done"]
+            try p.run()
+            return p
+        }
+
+        @Test func vmfLoadTakesTheRTCoreAwayAndUnloadGivesItBack() throws {
+            let last = ProcessInfo.processInfo.activeProcessorCount - 1
+            try #require(last > 0, "needs two cores")
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let dir = try host.prepare()
+            let vmf = try JSONDecoder().decode(VMFStatus.self, from: Data(host.run("hv", ["vmf", "status"]).out.utf8))
+            #expect(vmf.reservedCores["guestrtlinux"] == [last])
+            guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpuset/tasks") else {
+                #expect(vmf.notes.contains { $0.contains("cgroup") }, "a host without cpusets is told so: \(vmf.notes)")
+                return
+            }
+            // A busy host process started now cannot run on the RT core.
+            let busy = try busyProcess()
+            var seen = Set<Int>()
+            for _ in 0..<10 {
+                let p = placement(busy.processIdentifier)
+                #expect(!p.allowed.contains(last), "host process allowed on RT core: \(p.allowed)")
+                if let c = p.lastCPU { seen.insert(c) }
+                usleep(50_000)
+            }
+            busy.terminate()
+            busy.waitUntilExit()
+            #expect(!seen.contains(last))
+            // The guest's vCPU runs there, FIFO.
+            #expect(host.run("hv_guest_start", cwd: dir).status == 0)
+            let g = try #require(try JSONDecoder().decode([GuestStatus].self, from: Data(host.run("hv", ["guest", "list", "--json"]).out.utf8)).first)
+            #expect(g.vcpuPlacement.first?.cores == [last])
+            #expect(g.vcpuPlacement.first?.policy == "fifo" || g.notes.contains { $0.contains("SCHED_FIFO not permitted") })
+            // Unloading gives the core back.
+            let stop = host.run("hv_vmf_stop", ["--yes"], cwd: dir)
+            #expect(stop.status == 0 && stop.out.contains("belong to the host again"), "\(stop.all)")
+            let after = try busyProcess()
+            #expect(placement(after.processIdentifier).allowed.contains(last))
+            after.terminate()
+            after.waitUntilExit()
+            #expect(!FileManager.default.fileExists(atPath: host.layout.partitionState.path))
+            let groups = try FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/cpuset").filter { $0.hasPrefix("hv-") }
+            #expect(groups.isEmpty, "left behind: \(groups)")
+        }
+    }
+}
