@@ -55,8 +55,9 @@ struct APIClient {
         }
     }
 
-    /// Opens a console stream: the connection after hvd switched protocols.
-    func openConsole(_ ref: String, replay: String, client: String) throws -> UnixSocket {
+    /// Opens a console stream: the connection after hvd switched protocols,
+    /// and the first bytes of the stream if they came with hvd's answer.
+    func openConsole(_ ref: String, replay: String, client: String) throws -> (UnixSocket, Data) {
         let conn = try connect()
         let req = HTTPRequest(method: "POST", path: "/v1/guests/\(ref)/console", query: ["replay": replay],
                               headers: ["X-HV-Client": client])
@@ -68,8 +69,6 @@ struct APIClient {
             if let err = try? JSONDecoder().decode(APIErrorBody.self, from: resp.body) { throw err.error }
             throw HVError(.daemonUnavailable, "hvd answered \(resp.status) to the console request")
         }
-        let early = reader.takeBuffered()
-        if !early.isEmpty { FileHandle.standardOutput.write(early) }
-        return conn
+        return (conn, reader.takeBuffered())
     }
 }

@@ -21,9 +21,10 @@ enum ConsoleClient {
     static func run(api: APIClient, ref: String, title: String, replay: String) throws {
         let tty = isatty(0) == 1
         let who = "\(NSUserName()) on \(tty ? String(cString: ttyname(0)) : "no terminal")"
-        let conn = try api.openConsole(ref, replay: replay, client: who)
+        let (conn, early) = try api.openConsole(ref, replay: replay, client: who)
         defer { conn.close() }
         FileHandle.standardError.write(Data("[hv] console of \(title); Ctrl-] detaches, the guest keeps running\r\n".utf8))
+        FileHandle.standardOutput.write(early)
         var saved = termios()
         if tty {
             tcgetattr(0, &saved)

@@ -83,7 +83,11 @@ public struct StartRequest: Sendable, Codable {
     /// Answer only when the guest is up (its ready line, or QEMU running for images without one).
     public var wait: Bool
     public var timeoutSeconds: Double
-    public init(wait: Bool, timeoutSeconds: Double = 180) { self.wait = wait; self.timeoutSeconds = timeoutSeconds }
+    /// false: no reserved core, no SCHED_FIFO, no locked memory (a baseline for `hv rt bench --compare`).
+    public var placement: Bool?
+    public init(wait: Bool, timeoutSeconds: Double = 180, placement: Bool? = nil) {
+        self.wait = wait; self.timeoutSeconds = timeoutSeconds; self.placement = placement
+    }
 }
 public struct StopRequest: Sendable, Codable {
     public var force: Bool

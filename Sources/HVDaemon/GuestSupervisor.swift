@@ -33,10 +33,14 @@ final class GuestSupervisor: @unchecked Sendable {
 
     // MARK: operations
 
-    func start(wait: Bool, timeout: Double) throws -> ActionResult {
+    func start(wait: Bool, timeout: Double, placed: Bool = true) throws -> ActionResult {
         try beginOperation(allowed: [.stopped, .crashed], verb: "start")
         defer { endOperation() }
-        let config = try GuestConfig.load(from: folder)
+        var config = try GuestConfig.load(from: folder)
+        if !placed {
+            config.rtPriority = 0
+            config.lockMemory = "no"
+        }
         guard config.kind == .rtos else {
             throw HVError(.unsupported,
                           "\(config.name) is a \(config.os.displayName) guest under KVM; this version of hv starts RTOS guests only",
@@ -65,8 +69,9 @@ final class GuestSupervisor: @unchecked Sendable {
         do {
             launched = try GuestLauncher.launch(
                 argv: QemuCommandLine.rtos(plan), folder: folder,
-                reservedCores: vmf.reservedCores[folder.name] ?? [], hostCores: ctx.vmf.hostCores(),
-                rtPriority: config.rtPriority, partition: ctx.vmf.partition, onEvent: { [weak self] in self?.handle($0, generation: gen) })
+                reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
+                hostCores: placed ? ctx.vmf.hostCores() : [],
+                rtPriority: config.rtPriority, partition: placed ? ctx.vmf.partition : nil, onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             cond.lock(); state = .stopped; cond.unlock()
             throw error
@@ -78,7 +83,8 @@ final class GuestSupervisor: @unchecked Sendable {
                             bootStartedAt: now, bootedAt: nil, readyMarker: image.readyMarker,
                             bootStallSeconds: config.bootStallSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds,
                             consoleLogMaxBytes: cap, hookEnvironment: vars.hookEnvironment,
-                            notes: launched.placement.notes)
+                            notes: (placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
+                                + launched.placement.notes)
         rec.save(folder.stateFile)
         cond.lock()
         record = rec

@@ -47,7 +47,8 @@ struct Routes {
             return .response(.json(try ctx.resolve(ref).status()))
         case "POST guests/*/start":
             let body = try APIJSON.decode(StartRequest.self, req.body)
-            return .response(.json(try ctx.resolve(ref).start(wait: body.wait, timeout: body.timeoutSeconds)))
+            return .response(.json(try ctx.resolve(ref).start(wait: body.wait, timeout: body.timeoutSeconds,
+                                                              placed: body.placement ?? true)))
         case "POST guests/*/stop":
             let body = try APIJSON.decode(StopRequest.self, req.body)
             return .response(.json(try ctx.resolve(ref).stop(force: body.force)))

@@ -54,7 +54,9 @@ struct RootFSAssembler {
         try copyPreservingPath(path)
         let ldd = try Command.check(["ldd", path], what: "ldd \(path)")
         for line in ldd.split(separator: "\n") {
-            guard let lib = line.split(separator: " ").map(String.init).first(where: { $0.hasPrefix("/") }) else { continue }
+            // "\tlibc.so.6 => /lib/…/libc.so.6 (0x…)" or "\t/lib64/ld-linux-x86-64.so.2 (0x…)"
+            guard let lib = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                .first(where: { $0.hasPrefix("/") }) else { continue }
             try copyPreservingPath(lib)
         }
     }

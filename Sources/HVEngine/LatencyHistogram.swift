@@ -1,0 +1,51 @@
+import Foundation
+import HVCore
+
+/// cyclictest's result: its histogram (-h, 1 µs buckets) and summary lines.
+public struct LatencyHistogram: Sendable, Equatable, Codable {
+    /// counts[i]: samples of i µs.
+    public var counts: [Int]
+    public var overflows: Int
+    public var min: Int
+    public var avg: Int
+    public var max: Int
+
+    public var samples: Int { counts.reduce(0, +) + overflows }
+
+    /// The latency that `fraction` of the samples do not exceed (overflows count as above every bucket).
+    public func percentile(_ fraction: Double) -> Int {
+        let target = Int((Double(samples) * fraction).rounded(.up))
+        var seen = 0
+        for (us, n) in counts.enumerated() {
+            seen += n
+            if seen >= target { return us }
+        }
+        return max
+    }
+
+    /// Parses `cyclictest -q -h N` output (one thread).
+    public static func parse(_ text: String) throws -> LatencyHistogram {
+        var counts: [Int] = []
+        var summary: [String: Int] = [:]
+        for raw in text.split(separator: "\n") {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") {
+                // "# Max Latencies: 00715"
+                let parts = line.dropFirst().split(separator: ":", maxSplits: 1)
+                if parts.count == 2, let n = Int(parts[1].split(separator: " ").first ?? "") {
+                    summary[parts[0].trimmingCharacters(in: .whitespaces)] = n
+                }
+                continue
+            }
+            let cols = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard cols.count >= 2, let us = Int(cols[0]), let n = Int(cols[1]) else { continue }
+            if counts.count <= us { counts += Array(repeating: 0, count: us + 1 - counts.count) }
+            counts[us] = n
+        }
+        guard !counts.isEmpty, let mx = summary["Max Latencies"] else {
+            throw HVError(.io, "cyclictest printed no histogram: \(text.prefix(300))")
+        }
+        return LatencyHistogram(counts: counts, overflows: summary["Histogram Overflows"] ?? 0,
+                                min: summary["Min Latencies"] ?? 0, avg: summary["Avg Latencies"] ?? 0, max: mx)
+    }
+}
