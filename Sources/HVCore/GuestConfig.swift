@@ -47,6 +47,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var memoryMiB: Int
     /// "auto", "yes" or "no": whether an RTOS guest's memory is preallocated and locked.
     public var lockMemory: String
+    public var hugePages: Bool
     /// RTOS guests: the folder under templates/ holding the boot image.
     public var image: String
     public var kernelArgs: String
@@ -79,6 +80,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         ]),
         .init("Guest\\Memory", [
             .init("SizeMiB", .integer(16...1_048_576), aliases: ["Size", "Memory", "Mem", "Ram", "MiB", "SizeMB"], help: "guest RAM in MiB"),
+            .init("HugePages", .boolean, help: "back the guest's memory with 2 MiB huge pages (reserve them first: /proc/sys/vm/nr_hugepages)"),
             .init("Lock", .choice(["auto", "yes", "no"]),
                   help: "RTOS guests: preallocate and lock the guest's memory; auto: with KVM only (under TCG it guarantees nothing and costs ~250 MiB more)"),
         ]),
@@ -140,6 +142,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         rtPriority = v.int("Guest\\Cpu", "RtPriority") ?? (os.kind == .rtos ? 50 : 0)
         memoryMiB = v.int("Guest\\Memory", "SizeMiB") ?? (os.kind == .rtos ? 256 : 4096)
         lockMemory = v.get("Guest\\Memory", "Lock")?.value.lowercased() ?? "auto"
+        hugePages = v.get("Guest\\Memory", "HugePages").flatMap { ConfigSchema.parseBool($0.value) } ?? false
         image = v.get("Guest\\Boot", "Image")?.value ?? os.rawValue
         kernelArgs = v.get("Guest\\Boot", "KernelArgs")?.value ?? ""
         bootStallSeconds = v.int("Guest\\Boot", "BootStallSeconds") ?? 30

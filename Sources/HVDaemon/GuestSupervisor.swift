@@ -55,6 +55,15 @@ final class GuestSupervisor: @unchecked Sendable {
                           hint: "reload it: hv_vmf_stop, then hv_vmf_start")
         }
         let image = try RTOSImage.locate(for: config, layout: ctx.layout)
+        if config.hugePages {
+            let needed = (config.memoryMiB + 1) / 2, free = HostFacts.freeHugePages()
+            guard free >= needed else {
+                let total = (Int((try? String(contentsOfFile: "/proc/sys/vm/nr_hugepages", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) + needed - free
+                throw HVError(.unsupported, "\(config.name) wants \(needed) huge pages of 2 MiB (\"HugePages\"=\"yes\"), and \(free) are free",
+                              hint: "reserve them: echo \(total) > /proc/sys/vm/nr_hugepages (at boot: hugepages=\(total) on the kernel command line), or set \"HugePages\"=\"no\" in usr.config")
+            }
+        }
         let vars = try GuestScriptVariables.read(folder)
         let (accel, accelReason) = try ctx.facts.accelerator(for: config.accelerator)
         let cap = UInt64(config.consoleLogMaxKiB) * 1024

@@ -30,6 +30,12 @@ public struct HostFacts: Sendable, Equatable {
         return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0)
     }
 
+    /// Free 2 MiB huge pages right now.
+    public static func freeHugePages(sysRoot: String = "") -> Int {
+        let path = sysRoot + "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+        return Int((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+    }
+
     /// Hardware virtualisation that stock guest kernels boot on.
     public var hasHardwareVirtualization: Bool { cpuFlags.contains("vmx") || cpuFlags.contains("svm") }
 

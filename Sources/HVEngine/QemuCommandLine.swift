@@ -64,14 +64,18 @@ public enum QemuCommandLine {
         var a = [binary,
                  "-name", "guest=\(plan.folderName),debug-threads=on",
                  "-nodefaults", "-no-user-config",
-                 "-machine", "pc"]
+                 "-machine", plan.config.hugePages ? "pc,memory-backend=mem" : "pc"]
         let lock = locksMemory(plan)
         // Locked memory includes TCG's code buffer: keep it at 64 MiB instead of 1 GiB.
         a += ["-accel", plan.accelerator == .tcg && lock ? "tcg,tb-size=64" : plan.accelerator.rawValue]
         if plan.accelerator == .kvm { a += ["-cpu", "host"] }
+        if plan.config.hugePages {
+            // Huge pages from a memfd: no hugetlbfs mount needed; always preallocated.
+            a += ["-object", "memory-backend-memfd,id=mem,size=\(plan.config.memoryMiB)M,hugetlb=on,hugetlbsize=2M,prealloc=on"]
+        }
         if lock {
             // Preallocated and locked: guest memory never pages out or faults in late.
-            a += ["-overcommit", "mem-lock=on", "-mem-prealloc"]
+            a += ["-overcommit", "mem-lock=on"] + (plan.config.hugePages ? [] : ["-mem-prealloc"])
         }
         a += ["-smp", String(plan.config.vcpus),
               "-m", "\(plan.config.memoryMiB)M",

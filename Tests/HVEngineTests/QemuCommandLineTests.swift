@@ -45,6 +45,11 @@ import HVCore
         try check(QemuCommandLine.rtos(try plan(usr: "[Guest\\Memory]\n    \"Lock\"=\"yes\"\n")), "rt-linux-tcg-locked.args")
     }
 
+    @Test func rtLinuxOnHugePages() throws {
+        let usr = "[Guest\\Memory]\n    \"HugePages\"=\"yes\"\n    \"Lock\"=\"yes\"\n"
+        try check(QemuCommandLine.rtos(try plan(usr: usr, accel: .kvm)), "rt-linux-hugepages.args")
+    }
+
     @Test func commasInPathsAreDoubled() throws {
         var p = try plan()
         p.consoleLog = "/srv/a,b/console.log"
