@@ -103,13 +103,9 @@ final class GuestSupervisor: @unchecked Sendable {
         cond.unlock()
         ctx.log.info("\(folder.name): started pid \(launched.pid) (\(accelReason)), cores \(launched.placement.cores)")
         startMonitor(generation: gen, pid: launched.pid, isChild: true)
-        startBootWatcher()
-        var message = "\(config.name) started (pid \(launched.pid), \(accelReason))"
-        if wait, image.readyMarker != nil {
-            let seconds = try waitForBoot(timeout: timeout)
-            message = "\(config.name) is up in \(String(format: "%.1f", seconds)) s (pid \(launched.pid), \(accelReason))"
-        }
-        return ActionResult(message: message, guest: status())
+        return try watchBoot(wait: wait && image.readyMarker != nil, timeout: timeout,
+                             running: "\(config.name) started (pid \(launched.pid), \(accelReason))",
+                             booted: { "\(config.name) is up in \($0) s (pid \(launched.pid), \(accelReason))" })
     }
 
     func stop(force: Bool, reason: String = "requested") throws -> ActionResult {
@@ -169,13 +165,18 @@ final class GuestSupervisor: @unchecked Sendable {
         rec.bootedAt = nil
         rec.save(folder.stateFile)
         cond.lock(); record = rec; state = .running; stallMessage = nil; cond.unlock()
+        return try watchBoot(wait: wait && rec.readyMarker != nil, timeout: timeout,
+                             running: "\(rec.name) is rebooting (same configuration)",
+                             booted: { "\(rec.name) rebooted in \($0) s (same configuration)" })
+    }
+
+    /// Starts following the boot; with `wait`, answers once the guest is up.
+    private func watchBoot(wait: Bool, timeout: Double, running: String,
+                           booted: (String) -> String) throws -> ActionResult {
         startBootWatcher()
-        var message = "\(rec.name) is rebooting (same configuration)"
-        if wait, rec.readyMarker != nil {
-            let s = try waitForBoot(timeout: timeout)
-            message = "\(rec.name) rebooted in \(String(format: "%.1f", s)) s (same configuration)"
-        }
-        return ActionResult(message: message, guest: status())
+        guard wait else { return ActionResult(message: running, guest: status()) }
+        let seconds = try waitForBoot(timeout: timeout)
+        return ActionResult(message: booted(String(format: "%.1f", seconds)), guest: status())
     }
 
     // MARK: helpers
