@@ -65,7 +65,7 @@ public enum GuestLauncher {
                let qmp = try? QMPClient(path: folder.qmpSocket.path, timeout: 5, onEvent: onEvent) {
                 return qmp
             }
-            usleep(20_000)
+            usleep(5_000)
         }
         throw HVError(.timeout, "QEMU did not open its QMP socket within 15 s", hint: "see \(folder.qemuLog.path)")
     }
