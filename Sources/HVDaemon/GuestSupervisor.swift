@@ -70,7 +70,8 @@ final class GuestSupervisor: @unchecked Sendable {
         ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
         let plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
                                   sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
-                                  kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs)
+                                  kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
+                                  hostTSCKHz: ctx.facts.tscKHz)
         let offset = FileSize.of(folder.consoleLog)
         cond.lock(); state = .starting; generation += 1; let gen = generation
         guestPoweredOff = false; stopReason = nil; stallMessage = nil; cond.unlock()

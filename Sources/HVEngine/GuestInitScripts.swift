@@ -15,7 +15,7 @@ enum GuestInitScripts {
         mount -t tmpfs tmpfs /run
         mount -t tmpfs tmpfs /tmp
         hostname rt-linux
-        for m in virtio_pci 9pnet_virtio 9p button evdev; do modprobe "$m" 2>/dev/null; done
+        for m in virtio_pci virtio_mmio 9pnet_virtio 9p button evdev; do modprobe "$m" 2>/dev/null; done
         if grep -qsw hvguests /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag; then
             if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 hvguests /hv/guests; then
                 echo "hv-guest: /hv/guests mounted from the host"

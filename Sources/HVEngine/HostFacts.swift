@@ -13,11 +13,14 @@ public struct HostFacts: Sendable, Equatable {
     public var cpuCount: Int
     public var cpuFlags: Set<String>
     public var kvmDeviceOpens: Bool
+    /// The TSC rate in kHz, from /proc/cpuinfo (nil when unknown).
+    public var tscKHz: Int?
 
-    public init(cpuCount: Int, cpuFlags: Set<String>, kvmDeviceOpens: Bool) {
+    public init(cpuCount: Int, cpuFlags: Set<String>, kvmDeviceOpens: Bool, tscKHz: Int? = nil) {
         self.cpuCount = cpuCount
         self.cpuFlags = cpuFlags
         self.kvmDeviceOpens = kvmDeviceOpens
+        self.tscKHz = tscKHz
     }
 
     public static func probe() -> HostFacts {
@@ -27,7 +30,11 @@ public struct HostFacts: Sendable, Equatable {
         let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
         if fd >= 0 { close(fd) }
         let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0)
+        // With constant_tsc the TSC ticks at the nominal rate that "cpu MHz" shows.
+        let mhz = cpuinfo.split(separator: "\n").first { $0.hasPrefix("cpu MHz") }?
+            .split(separator: ":").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let khz = flags.contains("constant_tsc") ? mhz.map { Int($0 * 1000) } : nil
+        return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0, tscKHz: khz)
     }
 
     /// Free 2 MiB huge pages right now.

@@ -6,8 +6,8 @@ import HVCore
 /// cyclictest and the kernel modules the guest needs.
 public struct RTLinuxImageBuilder: Sendable {
     /// Bumped whenever the image's content changes, so `hv setup` rebuilds.
-    public static let formatVersion = "4"
-    static let wantedModules = ["virtio_pci", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic"]
+    public static let formatVersion = "5"
+    static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic"]
 
     public let layout: HostLayout
     public let cacheDir: URL

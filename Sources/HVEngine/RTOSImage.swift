@@ -52,8 +52,6 @@ public struct RTLinuxImageFiles: Sendable {
 
     /// `quiet` keeps the emulated UART (slow under TCG) out of the boot's way;
     /// `cryptomgr.notests` skips crypto self-tests that cost ~0.4 s under TCG;
-    /// `pci=noacpi` routes PCI interrupts by the PIRQ table instead of
-    /// interpreting ACPI's link methods (~0.3 s under TCG); ACPI itself, and so
-    /// the power button that hv's graceful stop uses, stays on.
-    public static let defaultKernelArgs = "console=ttyS0 panic=5 quiet cryptomgr.notests pci=noacpi"
+    /// `pci=off`: the microvm machine has no PCI bus to probe.
+    public static let defaultKernelArgs = "console=ttyS0 panic=5 quiet cryptomgr.notests pci=off"
 }

@@ -18,7 +18,7 @@ import HVCore
                               readyMarker: RTOSImage.rtLinuxReadyMarker, kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
         return RTOSLaunchPlan(folderName: "guestrtlinux", config: config, accelerator: accel, image: image,
                               folder: layout.guest("guestrtlinux"), sharedGuestsDir: share ? "/hv/guests" : nil,
-                              kernelAppend: append, extraArgs: extra)
+                              kernelAppend: append, extraArgs: extra, hostTSCKHz: 2_445_424)
     }
 
     func check(_ argv: [String], _ name: String) throws {
