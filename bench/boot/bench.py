@@ -104,7 +104,7 @@ def main():
     hv_med, q_med = statistics.median(hv_times), statistics.median(qemu_times)
     print()
     print(f"boot to a console answer, median of {ROUNDS}:")
-    print(f"  hv_guest_start -view (PVH vmlinux, pc, tuned command line): {hv_med:.2f} s")
+    print(f"  hv_guest_start -view (PVH vmlinux, microvm, tuned line) : {hv_med:.2f} s")
     print(f"  plain qemu-system-x86_64 defaults (bzImage, -M pc):          {q_med:.2f} s")
     print(f"  ratio hv / plain: {hv_med / q_med:.2f}   (target <= 0.40)")
     print(f"hv_vmf_is_loaded, median of {len(loaded_times)}: {statistics.median(loaded_times) * 1000:.1f} ms   (target <= 50 ms)")
