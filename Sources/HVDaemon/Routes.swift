@@ -75,6 +75,12 @@ struct Routes {
                 throw HVError(.conflict, "the VMF is loaded with \(current.configPath) and RTOS guests run: \(running.joined(separator: ", "))",
                               hint: "stop them first (hv_vmf_stop), then load the other configuration")
             }
+            // Loading again under running guests would redo the partition beneath them.
+            if !running.isEmpty {
+                var s = ctx.vmf.status()
+                s.notes.insert("already loaded; RTOS guests run (\(running.joined(separator: ", "))), so nothing was reloaded", at: 0)
+                return s
+            }
         }
         let r = try ctx.vmf.load(configPath: path)
         ctx.log.info("VMF loaded with \(r.configPath); reserved cores \(r.reservedCores)")

@@ -64,6 +64,14 @@ extension EndToEnd {
                 #expect(threads(of: Int32(pid)).filter { !$0.name.hasPrefix("CPU ") }.allSatisfy { $0.allowed != "\(lastCore)" })
             }
 
+            // hv_vmf_start again while the guest runs changes nothing beneath it.
+            let reload = host.run("hv_vmf_start", cwd: dir)
+            #expect(reload.status == 0 && reload.out.contains("nothing was reloaded"), "\(reload.all)")
+            if lastCore > 0 {
+                let again = try JSONDecoder().decode([GuestStatus].self, from: Data(host.run("hv", ["guest", "list", "--json"]).out.utf8))
+                #expect(again.first?.vcpuPlacement.first?.cores == [lastCore])
+            }
+
             // The console again, then a reboot without reloading the configuration.
             let again = host.session("hv_guest_console", cwd: dir)
             again.send("\necho again-$((1+1))\n")
