@@ -29,7 +29,7 @@ let package = Package(
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"], swiftSettings: strict),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "HVDaemonTests", dependencies: ["HVDaemon", "HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVDaemonTests", dependencies: ["HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["HVCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -29,6 +29,8 @@ public enum DaemonMain {
             exit(0)
         }
         try AtomicFile.write("\(getpid())\n", to: layout.runDir.appendingPathComponent("hvd.pid"), mode: 0o600)
+        // Not the directory of whichever command started us: it may be a guest folder that goes away.
+        _ = FileManager.default.changeCurrentDirectoryPath("/")
 
         let ctx = DaemonContext(layout: layout)
         ctx.log.info("hvd \(getpid()) starting for \(layout.root.path); \(ctx.facts.cpuCount) CPUs; VMF \(ctx.vmf.current == nil ? "not loaded" : "loaded")")

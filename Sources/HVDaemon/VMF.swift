@@ -12,6 +12,14 @@ final class VMF: @unchecked Sendable {
         var loadedAt: Date
         var reservedCores: [String: [Int]]
         var notes: [String]
+        /// The kernel boot it was loaded in: after a reboot the VMF is not loaded
+        /// (its cpusets and IRQ settings are gone with the old boot).
+        var bootID: String?
+    }
+
+    static var bootID: String? {
+        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private let lock = NSLock()
@@ -26,6 +34,12 @@ final class VMF: @unchecked Sendable {
             let d = JSONDecoder()
             d.dateDecodingStrategy = .iso8601
             record = try? d.decode(Record.self, from: data)
+        }
+        if let r = record, r.bootID != Self.bootID {
+            // Loaded before a reboot: nothing of it is in force any more.
+            record = nil
+            try? FileManager.default.removeItem(at: layout.vmfState)
+            try? FileManager.default.removeItem(at: layout.partitionState)
         }
     }
 
@@ -46,7 +60,8 @@ final class VMF: @unchecked Sendable {
         var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount)
         let rt = Set(cores.values.flatMap { $0 })
         notes += partition.apply(rtCores: rt.sorted(), hostCores: (0..<facts.cpuCount).filter { !rt.contains($0) })
-        let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes)
+        let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes,
+                       bootID: Self.bootID)
         let e = JSONEncoder()
         e.dateEncodingStrategy = .iso8601
         e.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVEngine
 @testable import HVDaemon
 
 @Suite struct ConsoleLogTests {
@@ -35,5 +36,29 @@ import HVCore
         rec.save(url)
         let back = try #require(RunRecord.load(url))
         #expect(back.pid == 42 && back.placement.cores == [1] && back.hookEnvironment == ["PLANT": "3"] && back.bootLogOffset == 7)
+    }
+}
+
+@Suite struct VMFStateTests {
+    @Test func aVMFLoadedBeforeARebootIsNotLoaded() throws {
+        let root = URL(fileURLWithPath: "/tmp/hv-vmf-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let layout = HostLayout(root: root)
+        try layout.ensureDirectories()
+        let config = HypervisorConfig(project: "t", guests: [])
+        let stale = VMF.Record(configPath: "/x/hv.config", config: config, loadedAt: Date(), reservedCores: [:], notes: [],
+                               bootID: "an-earlier-boot")
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        try e.encode(stale).write(to: layout.vmfState)
+        try Data("{}".utf8).write(to: layout.partitionState)
+        let facts = HostFacts(cpuCount: 2, cpuFlags: [], kvmDeviceOpens: false)
+        #expect(VMF(layout: layout, facts: facts).current == nil)
+        #expect(!FileManager.default.fileExists(atPath: layout.vmfState.path))
+        #expect(!FileManager.default.fileExists(atPath: layout.partitionState.path))
+        var current = stale
+        current.bootID = VMF.bootID
+        try e.encode(current).write(to: layout.vmfState)
+        #expect(VMF(layout: layout, facts: facts).current?.configPath == "/x/hv.config", "same boot: still loaded")
     }
 }
