@@ -103,7 +103,8 @@ public enum LatencyPlot {
     }
 }
 
-/// A minimal PNG writer: 8-bit RGB, zlib with stored (uncompressed) blocks.
+/// A minimal PNG writer: 8-bit RGB, deflated with fixed Huffman codes and
+/// run matches one pixel back (plots are mostly runs of one colour).
 public enum PNGEncoder {
     public static func encode(width: Int, height: Int, rgb: [UInt8]) -> Data {
         var raw = [UInt8]()
@@ -112,21 +113,82 @@ public enum PNGEncoder {
             raw.append(0)  // filter: none
             raw += rgb[(row * width * 3)..<((row + 1) * width * 3)]
         }
-        var z: [UInt8] = [0x78, 0x01]
-        var off = 0
-        repeat {
-            let n = min(65535, raw.count - off)
-            let final: UInt8 = off + n >= raw.count ? 1 : 0
-            z += [final, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
-            z += raw[off..<(off + n)]
-            off += n
-        } while off < raw.count
-        z += be32(adler32(raw))
+        let z: [UInt8] = [0x78, 0x01] + deflate(raw) + be32(adler32(raw))
         var ihdr = be32(UInt32(width)) + be32(UInt32(height))
         ihdr += [8, 2, 0, 0, 0]
         var out: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         out += chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", [])
         return Data(out)
+    }
+
+    /// One final deflate block with the fixed Huffman codes (RFC 1951 3.2.6).
+    static func deflate(_ data: [UInt8]) -> [UInt8] {
+        var w = BitWriter()
+        w.put(1, 1)  // final block
+        w.put(1, 2)  // fixed Huffman
+        var i = 0
+        while i < data.count {
+            // A run that repeats the bytes one pixel (3 bytes) back.
+            var len = 0
+            if i >= 3 {
+                while len < 258 && i + len < data.count && data[i + len] == data[i + len - 3] { len += 1 }
+            }
+            if len >= 3 {
+                w.length(len)
+                w.code(2, bits: 5)  // distance 3: code 2, no extra bits
+                i += len
+            } else {
+                w.literal(Int(data[i]))
+                i += 1
+            }
+        }
+        w.literal(256)  // end of block
+        return w.bytes()
+    }
+
+    struct BitWriter {
+        var out: [UInt8] = []
+        var acc: UInt32 = 0
+        var n: UInt32 = 0
+
+        /// Value bits, least significant first (headers and extra bits).
+        mutating func put(_ value: Int, _ count: Int) {
+            acc |= UInt32(value) << n
+            n += UInt32(count)
+            while n >= 8 { out.append(UInt8(acc & 0xFF)); acc >>= 8; n -= 8 }
+        }
+
+        /// A Huffman code, most significant bit first.
+        mutating func code(_ c: Int, bits: Int) {
+            var r = 0
+            for b in 0..<bits where c & (1 << b) != 0 { r |= 1 << (bits - 1 - b) }
+            put(r, bits)
+        }
+
+        mutating func literal(_ v: Int) {
+            switch v {
+            case 0...143: code(0x30 + v, bits: 8)
+            case 144...255: code(0x190 + v - 144, bits: 9)
+            case 256...279: code(v - 256, bits: 7)
+            default: code(0xC0 + v - 280, bits: 8)
+            }
+        }
+
+        static let lengthBase = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59,
+                                 67, 83, 99, 115, 131, 163, 195, 227, 258]
+        static let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
+
+        mutating func length(_ len: Int) {
+            var k = Self.lengthBase.count - 1
+            while Self.lengthBase[k] > len { k -= 1 }
+            literal(257 + k)
+            if Self.lengthExtra[k] > 0 { put(len - Self.lengthBase[k], Self.lengthExtra[k]) }
+        }
+
+        mutating func bytes() -> [UInt8] {
+            if n > 0 { out.append(UInt8(acc & 0xFF)); acc = 0; n = 0 }
+            return out
+        }
     }
 
     static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {

@@ -21,7 +21,7 @@ extension EndToEnd {
             let svg = try String(contentsOf: dir.appendingPathComponent("rt-bench.svg"), encoding: .utf8)
             #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n") && svg.contains("without placement: min"))
             let png = try Data(contentsOf: dir.appendingPathComponent("rt-bench.png"))
-            #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 10_000)
+            #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 500)
             // Left as it was: running, with hv's placement.
             let g = try #require(try JSONDecoder().decode([GuestStatus].self, from: Data(host.run("hv", ["guest", "list", "--json"]).out.utf8)).first)
             #expect(g.state == .running && g.booted)

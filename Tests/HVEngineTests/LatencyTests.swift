@@ -55,3 +55,42 @@ import HVCore
         #expect(types == ["IHDR", "IDAT", "IEND"])
     }
 }
+
+@Suite struct PNGTests {
+    /// The deflate stream is checked by an independent inflater (Python's zlib).
+    @Test func deflatedImagesInflateToTheirPixels() throws {
+        let w = 37, h = 11
+        var rgb = [UInt8]()
+        for y in 0..<h { for x in 0..<w { rgb += x < 20 ? [255, 255, 255] : [UInt8(x * 7 % 256), UInt8(y * 13), 90] } }
+        let png = PNGEncoder.encode(width: w, height: h, rgb: rgb)
+        let file = URL(fileURLWithPath: "/tmp/hv-png-\(UUID().uuidString.prefix(8)).png")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try png.write(to: file)
+        let script = """
+            import struct, sys, zlib
+            d = open(sys.argv[1], 'rb').read(); i = 8; idat = b''
+            while i < len(d):
+                n = struct.unpack('>I', d[i:i+4])[0]
+                if d[i+4:i+8] == b'IDAT': idat += d[i+8:i+8+n]
+                i += 12 + n
+            raw = zlib.decompress(idat)
+            print(''.join('%02x' % b for b in raw))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, file.path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let hex = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        var expected = ""
+        for y in 0..<h {
+            expected += "00"
+            for b in rgb[(y * w * 3)..<((y + 1) * w * 3)] { expected += String(format: "%02x", b) }
+        }
+        #expect(hex == expected)
+        #expect(png.count < rgb.count, "runs compress")
+    }
+}
