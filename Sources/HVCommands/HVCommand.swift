@@ -36,7 +36,7 @@ struct Setup: ParsableCommand {
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Put hv, hvd and every hv_* command into PREFIX/bin (links to this build).")
+        abstract: "Put copies of hv and hvd, and every hv_* link, into PREFIX/bin.")
     @Option(help: "Installation prefix.") var prefix = "/usr/local"
     func run() throws {
         let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -116,7 +116,21 @@ struct GuestGroup: ParsableCommand {
 struct VmfGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmf", abstract: "The VMF (hvd's loaded hypervisor configuration).",
-        subcommands: [VmfStart.self, VmfStop.self, VmfIsLoaded.self, Status.self])
+        subcommands: [Start.self, Stop.self, IsLoaded.self, Status.self])
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: VmfStart.configuration.abstract)
+        @Argument(help: "A hypervisor configuration file (default: HV_ROOT/config/hv.config)") var configFile: String?
+        func run() throws { try GuestOperations.vmfStart(Context(), config: configFile) }
+    }
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: VmfStop.configuration.abstract)
+        @Flag(name: [.customLong("yes"), .customShort("y")], help: "Answer yes to stopping running RTOS guests.") var yes = false
+        func run() throws { try GuestOperations.vmfStop(Context(), yes: yes) }
+    }
+    struct IsLoaded: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "is-loaded", abstract: VmfIsLoaded.configuration.abstract)
+        func run() throws { try VmfIsLoaded().run() }
+    }
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The VMF's state as JSON.")
         func run() throws {
@@ -128,7 +142,18 @@ struct VmfGroup: ParsableCommand {
 
 struct ExampleGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "example", abstract: "The example projects.", subcommands: [List.self, OpenExample.self, SyncExample.self])
+        commandName: "example", abstract: "The example projects.", subcommands: [List.self, Open.self, Sync.self])
+    struct Open: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: OpenExample.configuration.abstract)
+        @Argument(help: "The example: \(ExampleCatalogue.names.joined(separator: ", "))") var name: String
+        @Flag(name: [.customLong("yes"), .customShort("y")], help: "Answer yes to deleting existing guests.") var yes = false
+        func run() throws { try ExampleOperations.open(Context(), name: name, yes: yes) }
+    }
+    struct Sync: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: SyncExample.configuration.abstract)
+        @Argument(help: "The example opened with hv example open") var name: String
+        func run() throws { try ExampleOperations.sync(Context(), name: name) }
+    }
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the examples.")
         func run() throws { for e in ExampleCatalogue.all { Out.say("\(e.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.summary)") } }

@@ -32,6 +32,7 @@ extension EndToEnd {
             #expect(r.status == 4)
             #expect(r.err.contains("did you mean ubuntu_rtlinux?") && r.err.contains("rt-linux, rtos-32, vxworks, windows_rtlinux, ubuntu_rtlinux"), "\(r.err)")
             #expect(!FileManager.default.fileExists(atPath: host.layout.hvConfig.path))
+            #expect(host.run("hv", ["example", "open", "nope"]).status == 4)
             let sync = host.run("hv_sync_example", ["vxworks"])
             #expect(sync.status == 5 && sync.err.contains("hv_open_example vxworks"), "\(sync.err)")
             let outside = host.run("hv_guest_start", cwd: URL(fileURLWithPath: "/tmp"))

@@ -25,6 +25,7 @@ extension EndToEnd {
             #expect(host.run("hv_vmf_start", cwd: dir).status == 0)
             let loaded = host.run("hv_vmf_is_loaded", cwd: dir)
             #expect(loaded.status == 0 && loaded.out.contains("VMF is loaded"))
+            #expect(host.run("hv", ["vmf", "is-loaded"]).status == 0, "the same through `hv vmf`")
 
             // Boot with the console attached: the boot is shown, the shell answers.
             let view = host.session("hv_guest_start", ["-view"], cwd: dir)
