@@ -35,7 +35,8 @@ final class GuestSupervisor: @unchecked Sendable {
 
     func start(wait: Bool, timeout: Double, placed: Bool = true) throws -> ActionResult {
         try beginOperation(allowed: [.stopped, .crashed], verb: "start")
-        defer { endOperation() }
+        var operating = true
+        defer { if operating { endOperation() } }
         var config = try GuestConfig.load(from: folder)
         if !placed {
             config.rtPriority = 0
@@ -104,6 +105,9 @@ final class GuestSupervisor: @unchecked Sendable {
         cond.unlock()
         ctx.log.info("\(folder.name): started pid \(launched.pid) (\(accelReason)), cores \(launched.placement.cores)")
         startMonitor(generation: gen, pid: launched.pid, isChild: true)
+        // Waiting for the boot is no operation: a stop may come meanwhile.
+        endOperation()
+        operating = false
         return try watchBoot(wait: wait && image.readyMarker != nil, timeout: timeout,
                              running: "\(config.name) started (pid \(launched.pid), \(accelReason))",
                              booted: { "\(config.name) is up in \($0) s (pid \(launched.pid), \(accelReason))" })
@@ -155,7 +159,8 @@ final class GuestSupervisor: @unchecked Sendable {
 
     func restart(wait: Bool, timeout: Double) throws -> ActionResult {
         try beginOperation(allowed: [.running, .stalled], verb: "restart")
-        defer { endOperation() }
+        var operating = true
+        defer { if operating { endOperation() } }
         cond.lock()
         guard let q = qmp, var rec = record else { cond.unlock(); throw HVError(.internal, "running guest without QMP") }
         cond.unlock()
@@ -166,6 +171,8 @@ final class GuestSupervisor: @unchecked Sendable {
         rec.bootedAt = nil
         rec.save(folder.stateFile)
         cond.lock(); record = rec; state = .running; stallMessage = nil; cond.unlock()
+        endOperation()
+        operating = false
         return try watchBoot(wait: wait && rec.readyMarker != nil, timeout: timeout,
                              running: "\(rec.name) is rebooting (same configuration)",
                              booted: { "\(rec.name) rebooted in \($0) s (same configuration)" })

@@ -42,6 +42,20 @@ extension EndToEnd {
             #expect(host.run("hv_guest_stop", ["--force"], cwd: dir).status == 0)
         }
 
+        /// A stop while hv_guest_start still waits for the boot is not refused as "busy".
+        @Test func stopDuringAWaitingStart() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let dir = try host.prepare()
+            let start = host.session("hv_guest_start", cwd: dir)
+            for _ in 0..<100 where host.qemuPid("guestrtlinux") == nil { usleep(20_000) }
+            usleep(300_000)
+            let stop = host.run("hv_guest_stop", cwd: dir)
+            #expect(stop.status == 0 && stop.out.contains("still booting"), "\(stop.all)")
+            let r = start.finish(timeout: 30)
+            #expect(r.status != 0 && r.err.contains("stopped during boot"), "\(r.all)")
+        }
+
         /// hv_vmf_start with a configuration file named; a broken one loads nothing.
         @Test func vmfStartWithAConfigFile() throws {
             let host = try TestHost()
