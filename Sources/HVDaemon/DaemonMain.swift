@@ -85,12 +85,14 @@ public enum DaemonMain {
         }
     }
 
-    /// Keeps console logs under their caps.
+    /// Keeps console logs under their caps, and hvd's own log under 8 MiB.
     static func startHousekeeping(_ ctx: DaemonContext) {
+        let log = ctx.layout.daemonLog
         let t = Thread {
             while true {
                 sleep(2)
                 for s in ctx.allSupervisors { s.rotateConsoleLog() }
+                LogRotation.rotateIfNeeded(log, to: log.appendingPathExtension("1"), maxBytes: 8 << 20)
             }
         }
         t.start()

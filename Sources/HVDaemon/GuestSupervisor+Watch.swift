@@ -186,11 +186,17 @@ extension GuestSupervisor {
 
 enum ConsoleLog {
     /// Keeps console.log under its cap: the old content moves to console.log.1.
-    /// QEMU appends (O_APPEND), so truncating in place is safe.
     static func rotateIfNeeded(_ folder: GuestFolder, maxBytes: UInt64) {
-        guard FileSize.of(folder.consoleLog) > maxBytes,
-              let data = try? Data(contentsOf: folder.consoleLog) else { return }
-        try? AtomicFile.write(data, to: folder.consoleLogPrevious)
-        truncate(folder.consoleLog.path, 0)
+        LogRotation.rotateIfNeeded(folder.consoleLog, to: folder.consoleLogPrevious, maxBytes: maxBytes)
+    }
+}
+
+enum LogRotation {
+    /// Past `maxBytes`, the content moves to `previous` and the log starts
+    /// again. Its writers append (O_APPEND), so truncating in place is safe.
+    static func rotateIfNeeded(_ log: URL, to previous: URL, maxBytes: UInt64) {
+        guard FileSize.of(log) > maxBytes, let data = try? Data(contentsOf: log) else { return }
+        try? AtomicFile.write(data, to: previous)
+        truncate(log.path, 0)
     }
 }
