@@ -14,7 +14,7 @@ enum ExampleOperations {
         let hasConfig = fm.fileExists(atPath: layout.hvConfig.path)
         if !existing.isEmpty || hasConfig {
             // A running guest is never deleted from under itself.
-            if fm.fileExists(atPath: layout.daemonSocket.path) || !existing.isEmpty {
+            if !existing.isEmpty {
                 let running = try ctx.api.get("/v1/guests", as: [GuestStatus].self)
                     .filter { $0.state != .stopped && $0.state != .crashed && existing.contains($0.folder) }
                 if !running.isEmpty {

@@ -24,12 +24,8 @@ struct Setup: ParsableCommand {
     @Flag(help: "Build the RT-Linux image again even when it is current.") var rebuildImage = false
     @Flag(help: "Do not check or install Debian packages.") var skipPackages = false
     func run() throws {
-        let layout = HostLayout.fromEnvironment()
-        let setup = HostSetup(layout: layout, log: { Out.say("setup: \($0)") })
-        if !skipPackages { try setup.installPackages() }
-        try layout.ensureDirectories()
-        try RTLinuxImageBuilder(layout: layout, cacheDir: HostSetup.cacheDir.appendingPathComponent("debs"),
-                                log: { Out.say("setup: \($0)") }).build(force: rebuildImage)
+        try HostSetup(layout: HostLayout.fromEnvironment(), log: { Out.say("setup: \($0)") })
+            .run(rebuildImage: rebuildImage, installPackages: !skipPackages)
         Out.say("setup: done. Next: hv_open_example rt-linux")
     }
 }

@@ -57,10 +57,9 @@ final class GuestSupervisor: @unchecked Sendable {
         }
         let image = try RTOSImage.locate(for: config, layout: ctx.layout)
         if config.hugePages {
-            let needed = (config.memoryMiB + 1) / 2, free = HostFacts.freeHugePages()
+            let needed = (config.memoryMiB + 1) / 2, (reserved, free) = HostFacts.hugePages()
             guard free >= needed else {
-                let total = (Int((try? String(contentsOfFile: "/proc/sys/vm/nr_hugepages", encoding: .utf8))?
-                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) + needed - free
+                let total = reserved + needed - free
                 throw HVError(.unsupported, "\(config.name) wants \(needed) huge pages of 2 MiB (\"HugePages\"=\"yes\"), and \(free) are free",
                               hint: "reserve them: echo \(total) > /proc/sys/vm/nr_hugepages (at boot: hugepages=\(total) on the kernel command line), or set \"HugePages\"=\"no\" in usr.config")
             }

@@ -102,28 +102,21 @@ public struct CPUPartition: Sendable {
         return notes
     }
 
+    /// Moves every task; `refused` counts those still left behind at the end.
     func moveTasks(from: String, to: String) -> (moved: Int, refused: Int) {
-        var moved = 0, refused = 0
+        var moved = 0
         // Tasks that fork while we move them appear on the next pass.
         for _ in 0..<3 {
             let tids = (read(from) ?? "").split(separator: "\n")
-            if tids.isEmpty { break }
-            var progress = false
-            for tid in tids {
-                if (try? write(to, String(tid))) != nil { moved += 1; progress = true } else { refused += 1 }
-            }
-            if !progress { break }
-            refused = 0
+            let before = moved
+            for tid in tids where (try? write(to, String(tid))) != nil { moved += 1 }
+            if moved == before { break }
         }
-        refused = (read(from) ?? "").split(separator: "\n").count
-        return (moved, refused)
+        return (moved, (read(from) ?? "").split(separator: "\n").count)
     }
 
-    func read(_ path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func list(_ path: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] }
+    func read(_ path: String) -> String? { SysFS().text(path) }
+    func list(_ path: String) -> [String] { SysFS().entries(path) }
 
     /// One write(2) of the whole value, as cgroup and /proc files want.
     func write(_ path: String, _ value: String) throws {

@@ -37,10 +37,11 @@ public struct HostFacts: Sendable, Equatable {
         return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0, tscKHz: khz)
     }
 
-    /// Free 2 MiB huge pages right now.
-    public static func freeHugePages(sysRoot: String = "") -> Int {
-        let path = sysRoot + "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
-        return Int((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+    /// 2 MiB huge pages right now: how many are reserved, how many are free.
+    public static func hugePages(sysRoot: String = "") -> (reserved: Int, free: Int) {
+        let sys = SysFS(root: sysRoot)
+        return (sys.int("/proc/sys/vm/nr_hugepages") ?? 0,
+                sys.int("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") ?? 0)
     }
 
     /// Hardware virtualisation that stock guest kernels boot on.

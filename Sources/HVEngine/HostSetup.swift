@@ -46,8 +46,8 @@ public struct HostSetup: Sendable {
         }
     }
 
-    public func run(rebuildImage: Bool) throws {
-        try installPackages()
+    public func run(rebuildImage: Bool, installPackages install: Bool = true) throws {
+        if install { try installPackages() }
         try layout.ensureDirectories()
         try RTLinuxImageBuilder(layout: layout, cacheDir: Self.cacheDir.appendingPathComponent("debs"), log: log)
             .build(force: rebuildImage)

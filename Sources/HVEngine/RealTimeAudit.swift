@@ -15,13 +15,8 @@ public struct RealTimeAudit: Sendable {
         self.sysRoot = sysRoot; self.facts = facts; self.rtCores = rtCores; self.kernelVersion = kernelVersion
     }
 
-    func read(_ path: String) -> String? {
-        (try? String(contentsOfFile: sysRoot + path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func list(_ path: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: sysRoot + path)) ?? []).sorted()
-    }
+    func read(_ path: String) -> String? { SysFS(root: sysRoot).text(path) }
+    func list(_ path: String) -> [String] { SysFS(root: sysRoot).entries(path) }
 
     var cores: String { rtCores.map(String.init).joined(separator: ",") }
 
