@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing hv need, if missing.
 set -euo pipefail
-deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3)
+# The KVM-guest tests also build an installer ISO (grub-mkrescue, xorriso,
+# mtools) and boot it with UEFI (ovmf) and a TPM (swtpm).
+deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
+      ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

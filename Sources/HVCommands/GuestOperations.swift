@@ -9,12 +9,16 @@ enum GuestOperations {
         if view {
             let r = try api.post("/v1/guests/\(ref)/start", StartRequest(wait: false), as: ActionResult.self)
             Out.say(r.message)
+            if r.guest.display != nil { return try DesktopViewer.open(r.guest) }
             try ConsoleClient.run(api: api, ref: ref, title: "\(r.guest.name) (\(r.guest.folder))", replay: "boot")
             return
         }
         let r = try api.post("/v1/guests/\(ref)/start", StartRequest(wait: wait), as: ActionResult.self)
         Out.say(r.message)
         for n in r.guest.notes { Out.say("  note: \(n)") }
+        if let d = r.guest.display {
+            Out.say("  desktop: VNC on \(d.vncSocket), WebSocket \(d.webSocketURL) (hv_guest_console shows how to open it)")
+        }
         if !r.guest.cores.isEmpty {
             Out.say("  vCPU on core \(r.guest.cores.map(String.init).joined(separator: ","))\(r.guest.schedFIFO ? ", SCHED_FIFO" : "")")
         }
@@ -32,10 +36,21 @@ enum GuestOperations {
         Out.say(r.message)
     }
 
-    static func console(_ ctx: Context, ref: String) throws {
+    static func console(_ ctx: Context, ref: String, serial: Bool = false) throws {
         let api = ctx.api
         let g = try api.get("/v1/guests/\(ref)", as: GuestStatus.self)
+        if g.kind == GuestKind.kvm.rawValue && !serial {
+            return try DesktopViewer.open(g)
+        }
         try ConsoleClient.run(api: api, ref: ref, title: "\(g.name) (\(g.folder))", replay: "tail")
+    }
+
+    static func screenshot(_ ctx: Context, ref: String, to file: String) throws {
+        let target = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+        let r = try ctx.api.post("/v1/guests/\(ref)/screenshot", [String: String](), as: ScreenshotResult.self, timeout: 60)
+        let data = try Data(contentsOf: URL(fileURLWithPath: r.path))
+        try AtomicFile.write(data, to: target)
+        Out.say("saved the screen (\(r.width)×\(r.height) PNG) to \(target.path)")
     }
 
     static func vmfStart(_ ctx: Context, config: String?) throws {

@@ -68,7 +68,7 @@ struct Install: ParsableCommand {
 struct GuestGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest", abstract: "Guests by name or folder.",
-        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Console.self])
+        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Console.self, Screenshot.self, Delete.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the guests.")
@@ -103,9 +103,24 @@ struct GuestGroup: ParsableCommand {
         func run() throws { try GuestOperations.restart(Context(), ref: guest, view: view) }
     }
     struct Console: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Open a guest's console (Ctrl-] detaches).")
+        static let configuration = CommandConfiguration(
+            abstract: "Open a guest's console: the serial shell of an RTOS guest (Ctrl-] detaches), the desktop of a KVM guest.")
         @Argument(help: "Guest name or folder") var guest: String
-        func run() throws { try GuestOperations.console(Context(), ref: guest) }
+        @Flag(help: "A KVM guest's text serial console instead of its desktop.") var serial = false
+        func run() throws { try GuestOperations.console(Context(), ref: guest, serial: serial) }
+    }
+    struct Screenshot: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Save a KVM guest's screen as a PNG file.")
+        @Argument(help: "Guest name or folder") var guest: String
+        @Argument(help: "The PNG file to write") var file: String
+        func run() throws { try GuestOperations.screenshot(Context(), ref: guest, to: file) }
+    }
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a stopped guest: says what goes (a disk in its folder, with its size), asks, and moves the folder to backup/.")
+        @Argument(help: "Guest name or folder") var guest: String
+        @Flag(name: [.customLong("yes"), .customShort("y")], help: "Answer yes.") var yes = false
+        func run() throws { try GuestDeletion.delete(Context(), ref: guest, yes: yes) }
     }
 }
 

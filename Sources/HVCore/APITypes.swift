@@ -28,6 +28,11 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var lastStop: String?
     /// Each vCPU thread's cores and scheduling policy as the kernel reports them now.
     public var vcpuPlacement: [VCPUPlacement]
+    /// KVM guests: where their screen is (nil for RTOS guests and stopped guests).
+    public var display: GuestDisplay?
+    /// KVM guests: the disk image, and whether this run boots the installer.
+    public var diskImage: String?
+    public var installing: Bool
     public var notes: [String]
 
     public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {
@@ -35,8 +40,24 @@ public struct GuestStatus: Sendable, Codable, Equatable {
         self.vcpus = vcpus; self.memoryMiB = memoryMiB
         pid = nil; cores = []; accelerator = nil; acceleratorReason = nil; startedAt = nil
         bootSeconds = nil; booted = false; schedFIFO = false; consoleHolder = nil; lastStop = nil
-        vcpuPlacement = []; notes = []
+        vcpuPlacement = []; display = nil; diskImage = nil; installing = false; notes = []
     }
+}
+
+/// A KVM guest's screen: VNC on a Unix socket (root only) and a VNC WebSocket on loopback.
+public struct GuestDisplay: Sendable, Codable, Equatable {
+    public var vncSocket: String
+    public var webSocketPort: Int
+    public var webSocketURL: String { "ws://127.0.0.1:\(webSocketPort)" }
+    public init(vncSocket: String, webSocketPort: Int) { self.vncSocket = vncSocket; self.webSocketPort = webSocketPort }
+}
+
+public struct ScreenshotResult: Sendable, Codable, Equatable {
+    /// Where hvd left the PNG (run/<guest>/screen.png); the client copies it away.
+    public var path: String
+    public var width: Int
+    public var height: Int
+    public init(path: String, width: Int, height: Int) { self.path = path; self.width = width; self.height = height }
 }
 
 public struct VCPUPlacement: Sendable, Codable, Equatable {

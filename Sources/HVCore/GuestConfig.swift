@@ -32,6 +32,17 @@ public enum GuestOS: String, Sendable, Codable, CaseIterable {
     }
 }
 
+public enum Firmware: String, Sendable, Codable, CaseIterable {
+    case uefi, bios
+}
+
+public enum ISOAttach: String, Sendable, Codable, CaseIterable {
+    /// The ISO is attached (and booted) only while the disk holds no system.
+    case untilInstalled = "until-installed"
+    /// The ISO stays attached after the install (the disk boots first).
+    case always
+}
+
 public enum AcceleratorChoice: String, Sendable, Codable, CaseIterable {
     case auto, kvm, tcg
 }
@@ -64,6 +75,16 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var diskSizeGiB: Int
     /// KVM guests: the installation ISO (relative to HV_ROOT unless absolute).
     public var installISO: String
+    /// KVM guests: whether the ISO stays attached once a system is installed.
+    public var isoAttach: ISOAttach
+    /// KVM guests: UEFI (OVMF, with NVRAM in the guest folder) or legacy BIOS.
+    public var firmware: Firmware
+    /// KVM guests: a TPM 2.0 (swtpm); auto = for Windows when swtpm is installed.
+    public var tpm: String
+    /// KVM guests: the loopback port of the display's WebSocket (0: any free port).
+    public var webSocketPort: Int
+    /// KVM guests: "user" (QEMU's private NAT network, with SMB for Windows) or "none".
+    public var networkMode: String
 
     public static let schema = ConfigSchema(sections: [
         .init("Guest", [
@@ -88,6 +109,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
             .init("Image", .text, help: "RTOS guests: the image folder under templates/"),
             .init("KernelArgs", .text, help: "RT-Linux: extra kernel command-line arguments"),
             .init("BootStallSeconds", .integer(3...3600), help: "report a boot that prints nothing for this long"),
+            .init("Firmware", .choice(Firmware.allCases.map(\.rawValue)),
+                  help: "KVM guests: uefi (OVMF; the guest's NVRAM is OVMF_VARS.fd in its folder) or bios"),
         ]),
         .init("Guest\\Console", [
             .init("LogMaxKiB", .integer(16...1_048_576), help: "console.log is rotated to console.log.1 past this size"),
@@ -103,7 +126,21 @@ public struct GuestConfig: Sendable, Equatable, Codable {
             .init("SizeGiB", .integer(1...65_536), help: "size of a disk image created at first start"),
         ]),
         .init("Guest\\Install", [
-            .init("Iso", .text, help: "KVM guests: the installation ISO"),
+            .init("Iso", .text, help: "KVM guests: the installation ISO (relative to HV_ROOT unless absolute)"),
+            .init("Attach", .choice(ISOAttach.allCases.map(\.rawValue)),
+                  help: "until-installed: the ISO is attached and booted only while the disk holds no system; always: it stays attached (the disk boots first)"),
+        ]),
+        .init("Guest\\Display", [
+            .init("WebSocketPort", .integer(0...65535),
+                  help: "KVM guests: loopback TCP port of the display's VNC WebSocket; 0 picks a free one at each start"),
+        ]),
+        .init("Guest\\Security", [
+            .init("Tpm", .choice(["auto", "yes", "no"]),
+                  help: "KVM guests: a TPM 2.0 (swtpm, state in the guest folder's tpm/); auto: for Windows when swtpm is installed"),
+        ]),
+        .init("Guest\\Network", [
+            .init("Mode", .choice(["user", "none"]),
+                  help: "KVM guests: user = QEMU's private NAT network (Windows reaches /hv/guests there as \\\\10.0.2.4\\qemu); none = no network card"),
         ]),
     ])
 
@@ -152,6 +189,11 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         diskImage = v.get("Guest\\Disk", "Image")?.value ?? ""
         diskSizeGiB = v.int("Guest\\Disk", "SizeGiB") ?? 64
         installISO = v.get("Guest\\Install", "Iso")?.value ?? ""
+        isoAttach = ISOAttach(rawValue: v.get("Guest\\Install", "Attach")?.value.lowercased() ?? "") ?? .untilInstalled
+        firmware = Firmware(rawValue: v.get("Guest\\Boot", "Firmware")?.value.lowercased() ?? "") ?? .uefi
+        tpm = v.get("Guest\\Security", "Tpm")?.value.lowercased() ?? "auto"
+        webSocketPort = v.int("Guest\\Display", "WebSocketPort") ?? 0
+        networkMode = v.get("Guest\\Network", "Mode")?.value.lowercased() ?? "user"
         if name.trimmingCharacters(in: .whitespaces).isEmpty {
             let e = v.get("Guest", "Name")
             throw ConfigError(file: e?.file ?? base.fileName, line: e?.line ?? 0,

@@ -25,6 +25,11 @@ public enum GuestFiles {
             doc.set("Guest\\Disk", "Image", g.diskImage)
             doc.set("Guest\\Disk", "SizeGiB", String(g.diskSizeGiB))
             doc.set("Guest\\Install", "Iso", g.installISO)
+            doc.set("Guest\\Install", "Attach", ISOAttach.untilInstalled.rawValue)
+            doc.set("Guest\\Boot", "Firmware", Firmware.uefi.rawValue)
+            doc.set("Guest\\Security", "Tpm", "auto")
+            doc.set("Guest\\Network", "Mode", "user")
+            doc.set("Guest\\Display", "WebSocketPort", "0")
             doc.set("Guest\\Stop", "TimeoutSeconds", "120")
         }
         doc.set("Guest\\Console", "LogMaxKiB", "1024")

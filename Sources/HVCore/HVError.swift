@@ -16,6 +16,8 @@ public struct HVError: Error, Sendable, Equatable, CustomStringConvertible {
         case timeout              // a deadline passed
         case daemonUnavailable    // hvd could not be reached or started
         case io                   // the host refused a file or process operation
+        case badDiskImage         // a disk image QEMU cannot use (corrupt, wrong format, in use)
+        case insufficientResources // a start would leave the host less memory than its reserve
         case `internal`
 
         /// Exit statuses, documented in docs/EXIT-CODES.md. 1 is reserved for
@@ -35,6 +37,8 @@ public struct HVError: Error, Sendable, Equatable, CustomStringConvertible {
             case .timeout: 12
             case .daemonUnavailable: 13
             case .io: 14
+            case .badDiskImage: 15
+            case .insufficientResources: 16
             case .internal: 70
             }
         }

@@ -96,5 +96,19 @@ public struct GuestFolder: Sendable, Equatable {
     public var stateFile: URL { runDir.appendingPathComponent("state.json") }
     public var qemuLog: URL { runDir.appendingPathComponent("qemu.log") }
 
+    // KVM guests.
+    /// The guest's display (VNC) on a Unix socket: reachable only by root on this host.
+    public var vncSocket: URL { runDir.appendingPathComponent("vnc.sock") }
+    public var swtpmSocket: URL { runDir.appendingPathComponent("swtpm.sock") }
+    public var swtpmLog: URL { runDir.appendingPathComponent("swtpm.log") }
+    /// Where QEMU writes a screendump before hv hands it over.
+    public var screendump: URL { runDir.appendingPathComponent("screen.png") }
+    /// The guest's own UEFI variables (boot entries, Secure Boot keys): part of the guest.
+    public var nvram: URL { url.appendingPathComponent("OVMF_VARS.fd") }
+    /// The guest's TPM 2.0 state (swtpm): part of the guest, like its disk.
+    public var tpmDir: URL { url.appendingPathComponent("tpm") }
+    /// The disk of a guest whose configuration names none.
+    public var defaultDisk: URL { url.appendingPathComponent("disk.qcow2") }
+
     public var exists: Bool { FileManager.default.fileExists(atPath: guestConfig.path) }
 }

@@ -155,6 +155,20 @@ public struct RegistryDocument: Sendable, Equatable {
         return lines.count != before
     }
 
+    /// Removes a section header and its entries (comments between stay); true when it was there.
+    @discardableResult
+    public mutating func removeSection(_ section: String) -> Bool {
+        let before = lines.count
+        lines.removeAll {
+            switch $0 {
+            case .section(let s, _): s.caseInsensitiveEquals(section)
+            case .entry(let e, _, _): e.section.caseInsensitiveEquals(section)
+            default: false
+            }
+        }
+        return lines.count != before
+    }
+
     public mutating func addComment(_ text: String) {
         lines.append(.verbatim(text.split(separator: "\n", omittingEmptySubsequences: false).map { "; \($0)" }.joined(separator: "\n")))
     }

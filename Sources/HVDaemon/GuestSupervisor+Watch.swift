@@ -173,6 +173,9 @@ extension GuestSupervisor {
             s.booted = r.bootedAt != nil
             s.bootSeconds = r.bootedAt.map { $0.timeIntervalSince(r.bootStartedAt) }
             s.notes = r.notes
+            s.display = r.display
+            s.diskImage = r.diskImage
+            s.installing = r.installing ?? false
             s.vcpuPlacement = r.placement.vcpuThreads.compactMap { Placement.observe(pid_t($0)) }
         } else if os?.kind == .rtos {
             s.cores = ctx.vmf.current?.reservedCores[folder.name] ?? []

@@ -42,59 +42,38 @@ final class GuestSupervisor: @unchecked Sendable {
             config.rtPriority = 0
             config.lockMemory = "no"
         }
-        guard config.kind == .rtos else {
-            throw HVError(.unsupported,
-                          "\(config.name) is a \(config.os.displayName) guest under KVM; this version of hv starts RTOS guests only",
-                          hint: "KVM guests (Windows, Ubuntu) need \(config.installISO.isEmpty ? "an installation ISO" : ctx.layout.root.appendingPathComponent(config.installISO).path) and arrive with the next hv release")
-        }
-        guard let vmf = ctx.vmf.current else {
-            throw HVError(.notLoaded, "the VMF is not loaded: RTOS guest \(config.name) cannot start",
-                          hint: "run hv_vmf_start (in this guest folder) first")
-        }
-        guard vmf.config.guest(folder: folder.name) != nil else {
-            throw HVError(.notLoaded, "guest \(folder.name) is not part of the loaded configuration \(vmf.configPath)",
-                          hint: "reload it: hv_vmf_stop, then hv_vmf_start")
-        }
-        let image = try RTOSImage.locate(for: config, layout: ctx.layout)
-        if config.hugePages {
-            let needed = (config.memoryMiB + 1) / 2, (reserved, free) = HostFacts.hugePages()
-            guard free >= needed else {
-                let total = reserved + needed - free
-                throw HVError(.unsupported, "\(config.name) wants \(needed) huge pages of 2 MiB (\"HugePages\"=\"yes\"), and \(free) are free",
-                              hint: "reserve them: echo \(total) > /proc/sys/vm/nr_hugepages (at boot: hugepages=\(total) on the kernel command line), or set \"HugePages\"=\"no\" in usr.config")
-            }
-        }
+        try checkHostMemory(config)
         let vars = try GuestScriptVariables.read(folder)
-        let (accel, accelReason) = try ctx.facts.accelerator(for: config.accelerator)
+        let spec = config.kind == .rtos ? try prepareRTOS(config, placed: placed, vars: vars)
+                                        : try prepareKVM(config, vars: vars)
         let cap = UInt64(config.consoleLogMaxKiB) * 1024
         ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
-        let plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
-                                  sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
-                                  kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
-                                  hostTSCKHz: ctx.facts.tscKHz)
         let offset = FileSize.of(folder.consoleLog)
         cond.lock(); state = .starting; generation += 1; let gen = generation
         guestPoweredOff = false; stopReason = nil; stallMessage = nil; cond.unlock()
         let launched: GuestLauncher.Launched
         do {
+            try spec.beforeLaunch()
             launched = try GuestLauncher.launch(
-                argv: QemuCommandLine.rtos(plan), folder: folder,
-                reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
-                hostCores: placed ? ctx.vmf.hostCores() : [],
-                rtPriority: config.rtPriority, partition: placed ? ctx.vmf.partition : nil, onEvent: { [weak self] in self?.handle($0, generation: gen) })
+                argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
+                rtPriority: spec.rtPriority, partition: spec.partition,
+                onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
+            spec.undo()
             cond.lock(); state = .stopped; cond.unlock()
             throw error
         }
         let now = Date()
-        let rec = RunRecord(pid: launched.pid, name: config.name, os: config.os, vcpus: config.vcpus,
-                            memoryMiB: config.memoryMiB, startedAt: now, accelerator: accel,
-                            acceleratorReason: accelReason, placement: launched.placement, bootLogOffset: offset,
-                            bootStartedAt: now, bootedAt: nil, readyMarker: image.readyMarker,
+        var rec = RunRecord(pid: launched.pid, name: config.name, os: config.os, vcpus: config.vcpus,
+                            memoryMiB: config.memoryMiB, startedAt: now, accelerator: spec.accelerator,
+                            acceleratorReason: spec.acceleratorReason, placement: launched.placement, bootLogOffset: offset,
+                            bootStartedAt: now, bootedAt: nil, readyMarker: spec.readyMarker,
                             bootStallSeconds: config.bootStallSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds,
                             consoleLogMaxBytes: cap, hookEnvironment: vars.hookEnvironment,
-                            notes: (placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
-                                + launched.placement.notes)
+                            notes: spec.notes + launched.placement.notes)
+        rec.display = spec.display
+        rec.diskImage = spec.diskImage
+        rec.installing = spec.installing
         rec.save(folder.stateFile)
         cond.lock()
         record = rec
@@ -102,14 +81,15 @@ final class GuestSupervisor: @unchecked Sendable {
         state = .running
         cond.broadcast()
         cond.unlock()
-        ctx.log.info("\(folder.name): started pid \(launched.pid) (\(accelReason)), cores \(launched.placement.cores)")
+        ctx.log.info("\(folder.name): started pid \(launched.pid) (\(spec.acceleratorReason)), cores \(launched.placement.cores)")
         startMonitor(generation: gen, pid: launched.pid, isChild: true)
         // Waiting for the boot is no operation: a stop may come meanwhile.
         endOperation()
         operating = false
-        return try watchBoot(wait: wait && image.readyMarker != nil, timeout: timeout,
-                             running: "\(config.name) started (pid \(launched.pid), \(accelReason))",
-                             booted: { "\(config.name) is up in \($0) s (pid \(launched.pid), \(accelReason))" })
+        let steps = spec.steps.map { "\n  \($0)" }.joined()
+        return try watchBoot(wait: wait && spec.readyMarker != nil, timeout: timeout,
+                             running: "\(config.name) started (pid \(launched.pid), \(spec.acceleratorReason))" + steps,
+                             booted: { "\(config.name) is up in \($0) s (pid \(launched.pid), \(spec.acceleratorReason))" + steps })
     }
 
     func stop(force: Bool, reason: String = "requested") throws -> ActionResult {
@@ -157,6 +137,10 @@ final class GuestSupervisor: @unchecked Sendable {
     }
 
     func restart(wait: Bool, timeout: Double) throws -> ActionResult {
+        if let config = try? GuestConfig.load(from: folder), config.kind == .kvm {
+            throw HVError(.unsupported, "\(config.name) is a KVM guest: hv_guest_restart is only supported for RTOS guests",
+                          hint: "restart it from inside the guest, or stop and start it: hv_guest_stop, then hv_guest_start")
+        }
         try beginOperation(allowed: [.running, .stalled], verb: "restart")
         var operating = true
         defer { if operating { endOperation() } }

@@ -55,6 +55,8 @@ struct Routes {
         case "POST guests/*/restart":
             let body = try APIJSON.decode(StartRequest.self, req.body)
             return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: body.timeoutSeconds)))
+        case "POST guests/*/screenshot":
+            return .response(.json(try ctx.resolve(ref).screenshot()))
         case "POST guests/*/console":
             let sup = try ctx.resolve(ref)
             let replay = GuestSupervisor.Replay(rawValue: req.query["replay"] ?? "tail") ?? .tail

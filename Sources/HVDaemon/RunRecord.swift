@@ -24,6 +24,10 @@ struct RunRecord: Codable, Sendable {
     var consoleLogMaxBytes: UInt64
     var hookEnvironment: [String: String]
     var notes: [String]
+    /// KVM guests.
+    var display: GuestDisplay? = nil
+    var diskImage: String? = nil
+    var installing: Bool? = nil
 
     static func load(_ url: URL) -> RunRecord? {
         guard let data = try? Data(contentsOf: url) else { return nil }

@@ -20,7 +20,7 @@ public enum GuestLauncher {
                               onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
         try FileManager.default.createDirectory(at: folder.runDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
+        for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
         guard let lockFD = try GuestLock.acquire(folder.lockFile) else {
             throw HVError(.conflict, "guest \(folder.name) is already running (its QEMU holds \(folder.lockFile.path))")
         }
@@ -48,7 +48,7 @@ public enum GuestLauncher {
             kill(pid, SIGKILL)
             var status: Int32 = 0
             _ = waitpid(pid, &status, 0)
-            for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
+            for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
             throw error
         }
     }

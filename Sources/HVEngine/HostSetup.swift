@@ -5,8 +5,11 @@ import HVCore
 /// image. Idempotent, and quick when everything is already in place.
 public struct HostSetup: Sendable {
     /// Packages the host needs to run RTOS guests and build their image.
+    /// RTOS guests need the first line; KVM guests UEFI (ovmf), a TPM for
+    /// Windows 11 (swtpm) and SMB for Windows' view of /hv/guests (samba).
     public static let packages = ["qemu-system-x86", "qemu-utils", "busybox-static", "cpio", "rt-tests",
-                                  "kmod", "xz-utils", "util-linux"]
+                                  "kmod", "xz-utils", "util-linux",
+                                  "ovmf", "swtpm", "swtpm-tools", "samba"]
 
     public let layout: HostLayout
     public let log: @Sendable (String) -> Void

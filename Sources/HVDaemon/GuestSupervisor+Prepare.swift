@@ -1,0 +1,94 @@
+import Foundation
+import HVCore
+import HVEngine
+
+/// What one start of a guest needs, decided before QEMU runs: the same
+/// launch path then serves RTOS and KVM guests.
+struct LaunchSpec {
+    var argv: [String]
+    var accelerator: Accelerator
+    var acceleratorReason: String
+    var readyMarker: String?
+    var reservedCores: [Int] = []
+    var hostCores: [Int] = []
+    var rtPriority = 0
+    var partition: CPUPartition?
+    /// Said to the user with the start's answer.
+    var steps: [String] = []
+    var notes: [String] = []
+    var display: GuestDisplay?
+    var diskImage: String?
+    var installing = false
+    /// Run just before QEMU (swtpm must listen first).
+    var beforeLaunch: () throws -> Void = {}
+    /// Undoes this start's side effects when QEMU does not come up.
+    var undo: () -> Void = {}
+}
+
+extension GuestSupervisor {
+    func prepareRTOS(_ config: GuestConfig, placed: Bool, vars: GuestScriptVariables) throws -> LaunchSpec {
+        guard let vmf = ctx.vmf.current else {
+            throw HVError(.notLoaded, "the VMF is not loaded: RTOS guest \(config.name) cannot start",
+                          hint: "run hv_vmf_start (in this guest folder) first")
+        }
+        guard vmf.config.guest(folder: folder.name) != nil else {
+            throw HVError(.notLoaded, "guest \(folder.name) is not part of the loaded configuration \(vmf.configPath)",
+                          hint: "reload it: hv_vmf_stop, then hv_vmf_start")
+        }
+        let image = try RTOSImage.locate(for: config, layout: ctx.layout)
+        if config.hugePages {
+            let needed = (config.memoryMiB + 1) / 2, (reserved, free) = HostFacts.hugePages()
+            guard free >= needed else {
+                let total = reserved + needed - free
+                throw HVError(.unsupported, "\(config.name) wants \(needed) huge pages of 2 MiB (\"HugePages\"=\"yes\"), and \(free) are free",
+                              hint: "reserve them: echo \(total) > /proc/sys/vm/nr_hugepages (at boot: hugepages=\(total) on the kernel command line), or set \"HugePages\"=\"no\" in usr.config")
+            }
+        }
+        let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
+        let plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
+                                  sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
+                                  kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
+                                  hostTSCKHz: ctx.facts.tscKHz)
+        return LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
+                          readyMarker: image.readyMarker,
+                          reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
+                          hostCores: placed ? ctx.vmf.hostCores() : [],
+                          rtPriority: config.rtPriority, partition: placed ? ctx.vmf.partition : nil,
+                          notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
+    }
+
+    /// KVM guests run on the host's cores (never on a reserved one) and need no VMF.
+    func prepareKVM(_ config: GuestConfig, vars: GuestScriptVariables) throws -> LaunchSpec {
+        let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
+        let prepared = try KVMGuestSetup(config: config, folder: folder, layout: ctx.layout, accelerator: accel,
+                                         extraArgs: vars.qemuExtraArgs).prepare()
+        let plan = prepared.plan
+        let folder = self.folder
+        var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil)
+        spec.hostCores = ctx.vmf.current == nil ? [] : ctx.vmf.hostCores()
+        spec.steps = prepared.steps
+        spec.display = GuestDisplay(vncSocket: plan.vncSocket, webSocketPort: plan.webSocketPort)
+        spec.diskImage = plan.disk
+        spec.installing = plan.installing && plan.iso != nil
+        if plan.tpmSocket != nil {
+            spec.beforeLaunch = { try SoftwareTPM.start(folder: folder) }
+            spec.notes.append("TPM 2.0 (swtpm), state in \(folder.tpmDir.path)")
+        }
+        let created = prepared.created
+        spec.undo = {
+            SoftwareTPM.stop(folder: folder)
+            for url in created { try? FileManager.default.removeItem(at: url) }
+        }
+        return spec
+    }
+
+    /// Every guest's configured RAM is promised to it; the host keeps its reserve.
+    func checkHostMemory(_ config: GuestConfig) throws {
+        let reserve = (ctx.vmf.current?.config ?? (try? HypervisorConfig.load(ctx.layout.hvConfig)))?.remainingHostMemoryMiB ?? 2048
+        let running = ctx.allSupervisors.filter { $0 !== self }.map { $0.status() }
+            .filter { $0.state != .stopped && $0.state != .crashed }
+            .map { (name: $0.name, memoryMiB: $0.memoryMiB) }
+        try HostMemory.checkStart(guest: config.name, requestMiB: config.memoryMiB, running: running,
+                                  reserveMiB: reserve, totalMiB: HostMemory.totalMiB())
+    }
+}

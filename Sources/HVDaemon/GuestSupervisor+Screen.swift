@@ -1,0 +1,43 @@
+import Foundation
+import HVCore
+import QMP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GuestSupervisor {
+    /// The guest's screen as a PNG, written by QEMU (QMP screendump) into the
+    /// guest's run directory; the client copies it where the user wants it.
+    func screenshot() throws -> ScreenshotResult {
+        cond.lock()
+        let q = qmp, rec = record, current = state
+        cond.unlock()
+        guard let q, let rec, current == .running || current == .stalled || current == .starting else {
+            throw HVError(.conflict, "guest \(folder.name) is not running, so it has no screen to save",
+                          hint: "start it with hv_guest_start")
+        }
+        guard rec.display != nil else {
+            throw HVError(.unsupported, "\(rec.name) is an RTOS guest without a screen: its console is the serial line",
+                          hint: "open it with hv_guest_console; its output is in \(folder.consoleLog.path)")
+        }
+        let path = folder.screendump.path
+        unlink(path)
+        try q.execute("screendump", ["filename": .string(path), "format": .string("png")], timeout: 30)
+        guard let data = try? Data(contentsOf: folder.screendump), let size = PNGHeader.size(data) else {
+            throw HVError(.io, "QEMU wrote no PNG to \(path)", hint: "see \(folder.qemuLog.path)")
+        }
+        return ScreenshotResult(path: path, width: size.width, height: size.height)
+    }
+}
+
+/// The width and height a PNG declares (its IHDR chunk).
+enum PNGHeader {
+    static func size(_ data: Data) -> (width: Int, height: Int)? {
+        let b = [UInt8](data.prefix(24))
+        guard b.count == 24, b[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], b[12..<16] == Array("IHDR".utf8)[...] else {
+            return nil
+        }
+        func be32(_ i: Int) -> Int { b[i..<i + 4].reduce(0) { $0 << 8 | Int($1) } }
+        return (be32(16), be32(20))
+    }
+}
