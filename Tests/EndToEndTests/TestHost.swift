@@ -49,6 +49,55 @@ final class TestHost: @unchecked Sendable {
         imageBuilt = true
     }
 
+    /// The test installer ISO (Tests/Fixtures/installer-iso), built once per test run.
+    static let installerISO = imageRoot.appendingPathComponent("installer.iso")
+    nonisolated(unsafe) static var installerBuilt = false
+
+    static func buildInstallerOnce() throws -> URL {
+        imageLock.lock(); defer { imageLock.unlock() }
+        guard !installerBuilt else { return installerISO }
+        let script = package.appendingPathComponent("Tests/Fixtures/installer-iso/build.sh")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [script.path, installerISO.path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let log = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw HVError(.io, "building the installer ISO failed: \(String(decoding: log, as: UTF8.self))")
+        }
+        installerBuilt = true
+        return installerISO
+    }
+
+    /// Puts the test installer where a KVM example expects its ISO.
+    func provideISO(_ name: String) throws {
+        let iso = try Self.buildInstallerOnce()
+        try FileManager.default.createDirectory(at: layout.isoDir, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: layout.isoDir.appendingPathComponent(name), withDestinationURL: iso)
+    }
+
+    func status(_ guest: String) throws -> GuestStatus {
+        let r = run("hv", ["guest", "status", guest])
+        guard r.status == 0 else { throw HVError(.io, "hv guest status \(guest): \(r.all)") }
+        return try JSONDecoder().decode(GuestStatus.self, from: Data(r.out.utf8))
+    }
+
+    /// Polls until `condition` holds (true) or the time is up (false).
+    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(250_000)
+        }
+        return condition()
+    }
+
+    func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
     var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["HV_ROOT"] = root.path
@@ -117,6 +166,15 @@ final class TestHost: @unchecked Sendable {
             guard let pid = qemuPid(d), Self.isAlive(pid),
                   let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
                   cmd.contains("qemu-system"), cmd.contains(root.path) else { continue }
+            kill(pid, SIGKILL)
+        }
+        // A swtpm whose QEMU never connected would wait forever.
+        for d in runDirs {
+            let pidFile = layout.runDir.appendingPathComponent(d).appendingPathComponent("swtpm.pid")
+            guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
+                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.isAlive(pid),
+                  let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                  cmd.contains("swtpm"), cmd.contains(root.path) else { continue }
             kill(pid, SIGKILL)
         }
         if let pid = hvdPid, Self.isAlive(pid),

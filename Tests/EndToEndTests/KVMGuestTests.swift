@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+import HVCore
+
+extension EndToEnd {
+    /// KVM guests under QEMU q35 + OVMF (TCG here), installed from the test
+    /// installer ISO (Tests/Fixtures/installer-iso) in place of Ubuntu's.
+    @Suite struct KVMGuests {
+        /// The seed's flow for ubuntu_rtlinux: the first start installs onto
+        /// VMs/example_ubuntu/ubuntu.qcow2, the second boots the installed
+        /// system, which writes into /hv/guests; RT-Linux runs beside it.
+        @Test func ubuntuInstallsFromItsISOThenBootsFromDiskBesideRTLinux() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let rt = try host.prepare("ubuntu_rtlinux")
+            let ubuntu = host.folder("guestubuntu")
+            let disk = host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
+            let iso = host.layout.isoDir.appendingPathComponent("ubuntu.iso")
+
+            let missing = host.run("hv_guest_start", cwd: ubuntu)
+            #expect(missing.status == 10 && missing.err.contains("put it at \(iso.path)"), "\(missing.all)")
+            #expect(!FileManager.default.fileExists(atPath: disk.path), "a refused start creates no disk")
+            #expect(!FileManager.default.fileExists(atPath: ubuntu.appendingPathComponent("OVMF_VARS.fd").path))
+
+            try host.provideISO("ubuntu.iso")
+            let rtStart = host.run("hv_guest_start", cwd: rt)
+            try #require(rtStart.status == 0, "\(rtStart.all)")
+            let install = host.run("hv_guest_start", cwd: ubuntu)
+            try #require(install.status == 0, "\(install.all)")
+            #expect(install.out.contains("created the disk \(disk.path) (32 GiB"), "\(install.out)")
+            #expect(install.out.contains("booting the installer \(iso.path)"), "\(install.out)")
+            #expect(try host.status("guestubuntu").installing)
+            // The installer partitions the disk and powers off.
+            let installed = host.waitUntil(300) { (try? host.status("guestubuntu").state) == .stopped }
+            let console = ubuntu.appendingPathComponent("console.log")
+            try #require(installed, "the installer did not finish: \(host.text(console).suffix(800))")
+            #expect(host.text(console).contains("hv-test: installed"))
+            #expect(host.text(ubuntu.appendingPathComponent("shutdown_hook.log")).contains("(guest-poweroff)"))
+
+            let boot = host.run("hv_guest_start", cwd: ubuntu)
+            try #require(boot.status == 0, "\(boot.all)")
+            #expect(!boot.out.contains("installer") && !boot.out.contains("created the disk"), "\(boot.out)")
+            let status = try host.status("guestubuntu")
+            #expect(!status.installing)
+            #expect(status.display?.vncSocket == host.layout.guest("guestubuntu").vncSocket.path)
+            let hello = ubuntu.appendingPathComponent("hello-from-installed-system.txt")
+            let up = host.waitUntil(240) { host.text(hello).contains("PREEMPT_RT") }
+            #expect(up, "the installed system did not write into /hv/guests: \(host.text(console).suffix(800))")
+            #expect(try host.status("guestrtlinux").state == .running, "RT-Linux runs beside it")
+            #expect(try host.status("guestrtlinux").cores != status.cores)
+
+            // Its screen, as a real PNG with something on it.
+            let shot = host.root.appendingPathComponent("screen.png")
+            let saved = host.run("hv", ["guest", "screenshot", "guestubuntu", shot.path])
+            #expect(saved.status == 0 && saved.out.contains("PNG"), "\(saved.all)")
+            let check = try PNGCheck.describe(shot)
+            // Row filter bytes alone stay under 0.1 %; the console's text is far more.
+            #expect(check.width >= 640 && check.nonZeroFraction > 0.001, "a blank screen: \(check)")
+            let rtShot = host.run("hv", ["guest", "screenshot", "guestrtlinux", shot.path])
+            #expect(rtShot.status == 9 && rtShot.err.contains("serial line"), "\(rtShot.all)")
+
+            // The desktop console says how to connect; the serial console talks.
+            let desktop = host.run("hv_guest_console", cwd: ubuntu)
+            #expect(desktop.status == 0 && desktop.out.contains(status.display?.vncSocket ?? "?") && desktop.out.contains("ws://127.0.0.1:"),
+                    "\(desktop.all)")
+            let serial = host.session("hv", ["guest", "console", "--serial", "guestubuntu"])
+            usleep(500_000)
+            serial.send("echo hv-$((6*7))\n")
+            #expect(serial.waitFor("hv-42", timeout: 30), "\(serial.output.suffix(400))")
+            serial.send("\u{1d}")
+            _ = serial.finish(timeout: 20)
+
+            let restart = host.run("hv_guest_restart", cwd: ubuntu)
+            #expect(restart.status == 9 && restart.err.contains("only supported for RTOS guests"), "\(restart.all)")
+            let stop = host.run("hv_guest_stop", cwd: ubuntu)
+            #expect(stop.status == 0 && stop.out.contains("gracefully"), "\(stop.all)")
+            #expect(host.text(ubuntu.appendingPathComponent("shutdown_hook.log")).contains("(requested)"))
+            #expect(host.run("hv_guest_stop", cwd: rt).status == 0)
+        }
+
+        /// Too much memory and a corrupt disk: clear errors, nothing created or changed.
+        @Test func badInputChangesNothing() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            try host.provideISO("ubuntu.iso")
+            let ubuntu = host.folder("guestubuntu")
+            let usr = ubuntu.appendingPathComponent("usr.config")
+            let disk = host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
+
+            try "[Guest\\Memory]\n    \"SizeMiB\"=\"1000000\"\n".write(to: usr, atomically: true, encoding: .utf8)
+            let big = host.run("hv_guest_start", cwd: ubuntu)
+            #expect(big.status == 16 && big.err.contains("1000000 MiB") && big.err.contains("reserve"), "\(big.all)")
+            #expect(!FileManager.default.fileExists(atPath: disk.path))
+            #expect(host.qemuPid("guestubuntu") == nil)
+            try "".write(to: usr, atomically: true, encoding: .utf8)
+
+            try FileManager.default.createDirectory(at: disk.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var junk = Data("QFI\u{fb}".utf8) + Data([0, 0, 0, 3])
+            junk += Data((0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            try junk.write(to: disk)
+            let corrupt = host.run("hv_guest_start", cwd: ubuntu)
+            #expect(corrupt.status == 15 && corrupt.err.contains(disk.path), "\(corrupt.all)")
+            #expect(try Data(contentsOf: disk) == junk, "the disk is left exactly as it was")
+            #expect(!FileManager.default.fileExists(atPath: ubuntu.appendingPathComponent("OVMF_VARS.fd").path))
+            #expect(host.qemuPid("guestubuntu") == nil)
+        }
+
+        /// Windows: UEFI with Secure Boot, a TPM 2.0 from swtpm, SATA and e1000e.
+        @Test func windowsStartsWithSecureBootFirmwareAndATPM() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            try host.prepare("windows_rtlinux", loadVMF: false)
+            try host.provideISO("windows.iso")
+            let start = host.run("hv", ["guest", "start", "guestwindows"])
+            try #require(start.status == 0, "\(start.all)")
+            #expect(start.out.contains("TPM 2.0"), "\(start.out)")
+            let pid = try #require(host.qemuPid("guestwindows"))
+            let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? ""
+            for part in ["tpm-crb", "ide-hd", "e1000e", "OVMF_CODE_4M.ms.fd", "usb-tablet"] {
+                #expect(cmd.contains(part), "\(part) missing from \(cmd)")
+            }
+            let run = host.layout.guest("guestwindows").runDir
+            let tpmPid = Int32(host.text(run.appendingPathComponent("swtpm.pid")).trimmingCharacters(in: .whitespacesAndNewlines))
+            let swtpm = try #require(tpmPid)
+            #expect(TestHost.isAlive(swtpm))
+            #expect(!((try? FileManager.default.contentsOfDirectory(atPath: host.folder("guestwindows").appendingPathComponent("tpm").path)) ?? []).isEmpty,
+                    "the TPM keeps its state in the guest folder")
+            let stop = host.run("hv", ["guest", "stop", "guestwindows", "--force"])
+            #expect(stop.status == 0, "\(stop.all)")
+            #expect(host.waitUntil(10) { !TestHost.isAlive(swtpm) }, "swtpm ends with its QEMU")
+        }
+
+        /// A disk in the guest folder goes with the guest: said first, asked, moved to backup/.
+        @Test func deletingAGuestMovesItsFolderAndDiskToBackup() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            let ubuntu = host.folder("guestubuntu")
+            let disk = ubuntu.appendingPathComponent("disk.qcow2")
+            let created = Process()
+            created.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
+            created.arguments = ["create", "-q", "-f", "qcow2", disk.path, "2G"]
+            try created.run(); created.waitUntilExit()
+            let kept = host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
+            try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data("keep me".utf8).write(to: kept)
+
+            let asked = host.run("hv", ["guest", "delete", "guestubuntu"])
+            #expect(asked.status == 7, "no terminal to ask on: \(asked.all)")
+            #expect(asked.out.contains("including the disk image \(disk.path)"), "\(asked.out)")
+            #expect(asked.out.contains("Kept: the disk \(kept.path)"), "\(asked.out)")
+            #expect(FileManager.default.fileExists(atPath: disk.path), "nothing changed")
+
+            let done = host.run("hv", ["guest", "delete", "guestubuntu", "--yes"])
+            #expect(done.status == 0, "\(done.all)")
+            #expect(!FileManager.default.fileExists(atPath: ubuntu.path))
+            let backups = (try? FileManager.default.contentsOfDirectory(atPath: host.layout.backupDir.path)) ?? []
+            let moved = backups.map { host.layout.backupDir.appendingPathComponent($0).appendingPathComponent("guests/guestubuntu/disk.qcow2") }
+                .filter { FileManager.default.fileExists(atPath: $0.path) }
+            #expect(moved.count == 1, "the disk is in backup/: \(backups)")
+            #expect(host.text(kept) == "keep me", "disks under VMs/ are never touched")
+            let hv = host.text(host.layout.hvConfig)
+            #expect(!hv.contains("Guests\\guestubuntu") && hv.contains("Guests\\guestrtlinux"), "\(hv)")
+            let list = host.run("hv", ["guest", "list"])
+            #expect(!list.out.contains("guestubuntu"), "\(list.out)")
+        }
+    }
+}
+
+/// Decodes a PNG's image data (zlib) with Python's standard library: a
+/// check independent of hv's and QEMU's own code.
+enum PNGCheck {
+    struct Description: CustomStringConvertible {
+        var width = 0, height = 0, distinctBytes = 0
+        var nonZeroFraction = 0.0
+        var description: String { "\(width)x\(height), \(distinctBytes) distinct bytes, \(nonZeroFraction) non-zero" }
+    }
+
+    static func describe(_ png: URL) throws -> Description {
+        let script = """
+            import struct, sys, zlib
+            d = open(sys.argv[1], 'rb').read()
+            assert d[:8] == b'\\x89PNG\\r\\n\\x1a\\n', 'not a PNG'
+            pos, idat, w, h = 8, b'', 0, 0
+            while pos < len(d):
+                n, = struct.unpack('>I', d[pos:pos+4]); kind = d[pos+4:pos+8]
+                if kind == b'IHDR': w, h = struct.unpack('>II', d[pos+8:pos+16])
+                if kind == b'IDAT': idat += d[pos+8:pos+8+n]
+                pos += 12 + n
+            raw = zlib.decompress(idat)
+            print(w, h, len(set(raw)), sum(1 for b in raw if b) / len(raw))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, png.path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let f = text.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard p.terminationStatus == 0, f.count == 4 else { throw HVError(.io, "not a valid PNG: \(png.path)") }
+        return Description(width: Int(f[0]) ?? 0, height: Int(f[1]) ?? 0, distinctBytes: Int(f[2]) ?? 0,
+                           nonZeroFraction: Double(f[3]) ?? 0)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import HVCore
+@testable import HVEngine
+
+/// The KVM guests' QEMU command lines (firmware, TPM, devices) against golden files.
+@Suite struct QemuKVMCommandLineTests {
+    static let golden = QemuCommandLineTests.golden
+
+    /// The example's guest (windows_rtlinux or ubuntu_rtlinux), as a plan with fixed host facts.
+    func plan(_ example: String, usr: String = "", accel: Accelerator = .kvm, installing: Bool = true,
+              tpm: Bool = true, smb: Bool = true, iso: Bool = true) throws -> KVMLaunchPlan {
+        let g = try #require(try ExampleCatalogue.named(example).guests.last)
+        let base = try RegistryDocument(parsing: GuestFiles.guestConfig(g, project: example).render(), fileName: "guest.config")
+        let config = try GuestConfig(base: base, user: try RegistryDocument(parsing: usr, fileName: "usr.config"))
+        let layout = HostLayout(root: URL(fileURLWithPath: "/hv"))
+        let folder = layout.guest(g.folder)
+        let secure = g.os == .windows
+        let firmware = FirmwareFiles(code: URL(fileURLWithPath: secure ? "/usr/share/OVMF/OVMF_CODE_4M.ms.fd" : "/usr/share/OVMF/OVMF_CODE_4M.fd"),
+                                     varsTemplate: URL(fileURLWithPath: "/usr/share/OVMF/OVMF_VARS_4M.fd"), secureBoot: secure)
+        let disk = DiskImage.resolve(config, layout: layout, folder: folder)
+        return KVMLaunchPlan(folderName: g.folder, config: config, accelerator: accel,
+                             firmware: config.firmware == .uefi ? firmware : nil,
+                             nvram: folder.nvram.path, disk: disk.url.path, diskFormat: disk.format,
+                             iso: iso ? layout.resolve(config.installISO).path : nil, installing: installing,
+                             tpmSocket: tpm ? folder.swtpmSocket.path : nil, vncSocket: folder.vncSocket.path,
+                             webSocketPort: 5701, sharedGuestsDir: "/hv/guests", smbAvailable: smb,
+                             qmpSocket: folder.qmpSocket.path, serialSocket: folder.serialSocket.path,
+                             consoleLog: folder.consoleLog.path, pidFile: folder.pidFile.path, extraArgs: [])
+    }
+
+    func check(_ argv: [String], _ name: String) throws {
+        try QemuCommandLineTests().check(argv, name)
+    }
+
+    @Test func windowsInstallingUnderKVM() throws {
+        try check(QemuCommandLine.kvm(try plan("windows_rtlinux")), "windows-kvm-install.args")
+    }
+
+    @Test func windowsInstalledUnderTCGWithoutTPMOrSamba() throws {
+        try check(QemuCommandLine.kvm(try plan("windows_rtlinux", accel: .tcg, installing: false, tpm: false, smb: false, iso: false)),
+                  "windows-tcg-installed.args")
+    }
+
+    @Test func ubuntuInstallingUnderTCG() throws {
+        try check(QemuCommandLine.kvm(try plan("ubuntu_rtlinux", accel: .tcg, tpm: false)), "ubuntu-tcg-install.args")
+    }
+
+    @Test func ubuntuWithBIOSAndNoNetworkKeepingItsISO() throws {
+        let usr = "[Guest\\Boot]\n    \"Firmware\"=\"bios\"\n[Guest\\Network]\n    \"Mode\"=\"none\"\n[Guest\\Install]\n    \"Attach\"=\"always\"\n"
+        try check(QemuCommandLine.kvm(try plan("ubuntu_rtlinux", usr: usr, installing: false, tpm: false)), "ubuntu-kvm-bios.args")
+    }
+
+    @Test func theInstallerBootsFirstOnlyWhileInstalling() throws {
+        func bootIndex(_ a: [String], _ device: String) -> String? {
+            a.first { $0.hasPrefix(device) }?.split(separator: ",").first { $0.hasPrefix("bootindex=") }.map(String.init)
+        }
+        let installing = QemuCommandLine.kvm(try plan("ubuntu_rtlinux"))
+        #expect(bootIndex(installing, "ide-cd") == "bootindex=0")
+        #expect(bootIndex(installing, "virtio-blk-pci") == "bootindex=1")
+        let installed = QemuCommandLine.kvm(try plan("ubuntu_rtlinux", installing: false))
+        #expect(bootIndex(installed, "virtio-blk-pci") == "bootindex=0")
+        #expect(bootIndex(installed, "ide-cd") == "bootindex=1")
+    }
+
+    @Test func windowsGetsDevicesItDrivesWithoutExtraDrivers() throws {
+        let a = QemuCommandLine.kvm(try plan("windows_rtlinux")).joined(separator: " ")
+        for device in ["ide-hd,bus=ide.0", "e1000e,", "usb-tablet", "-device VGA", "tpm-crb", "smm=on", "smb=/hv/guests"] {
+            #expect(a.contains(device), "\(device) missing")
+        }
+        #expect(!a.contains("virtio"), "Windows has no virtio drivers out of the box")
+    }
+
+    @Test func macAddressesAreStableAndLocal() {
+        #expect(QemuCommandLine.macAddress("guestubuntu") == QemuCommandLine.macAddress("guestubuntu"))
+        #expect(QemuCommandLine.macAddress("guestubuntu") != QemuCommandLine.macAddress("guestwindows"))
+        #expect(QemuCommandLine.macAddress("x").hasPrefix("52:54:00:"))
+    }
+}
