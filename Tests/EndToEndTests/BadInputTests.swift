@@ -71,7 +71,7 @@ extension EndToEnd {
             #expect(host.run("hv_sync_example", ["vxworks"]).status == 0)
         }
 
-        @Test func guestsThisVersionCannotRunSayWhatIsMissing() throws {
+        @Test func guestsWithoutTheirImageOrISOSayWhatIsMissing() throws {
             let host = try TestHost()
             defer { host.cleanup() }
             let vx = try host.prepare("vxworks")
@@ -80,7 +80,9 @@ extension EndToEnd {
             #expect(host.run("hv_vmf_stop", ["--yes"], cwd: vx).status == 0)
             try host.prepare("windows_rtlinux", loadVMF: false)
             let win = host.run("hv_guest_start", cwd: host.folder("guestwindows"))
-            #expect(win.status == 9 && win.err.contains("Windows") && win.err.contains("windows.iso"), "\(win.err)")
+            let iso = host.layout.isoDir.appendingPathComponent("windows.iso").path
+            #expect(win.status == 10 && win.err.contains("Windows") && win.err.contains("put it at \(iso)"), "\(win.err)")
+            #expect(!FileManager.default.fileExists(atPath: host.layout.vmsDir.appendingPathComponent("example_win/windows.qcow2").path))
             let restartStopped = host.run("hv_guest_restart", cwd: host.folder("guestrtlinux"))
             #expect(restartStopped.status == 5 && restartStopped.err.contains("not running"), "\(restartStopped.err)")
         }
