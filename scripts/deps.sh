@@ -2,9 +2,11 @@
 # Installs the Debian packages that building and testing hv need, if missing.
 set -euo pipefail
 # The KVM-guest tests also build an installer ISO (grub-mkrescue, xorriso,
-# mtools) and boot it with UEFI (ovmf) and a TPM (swtpm).
+# mtools) and boot it with UEFI (ovmf) and a TPM (swtpm); hv setup compiles
+# the guest's communication tools (gcc, make, libc6-dev).
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
-      ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk)
+      ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
+      gcc make libc6-dev iproute2)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

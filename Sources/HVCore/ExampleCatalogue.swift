@@ -9,17 +9,21 @@ public struct Example: Sendable, Equatable {
         public var diskImage: String = ""
         public var diskSizeGiB: Int = 64
         public var installISO: String = ""
+        /// KVM guests: part of the communication subsystem.
+        public var communication: Bool = false
     }
 
     public var name: String
     public var summary: String
     public var guests: [Guest]
+    public var regions: [CommunicationConfig.Region] = []
+    public var events: [CommunicationConfig.Event] = []
 
     /// The hypervisor configuration this example's project holds.
     public var hypervisorConfig: HypervisorConfig {
         HypervisorConfig(project: name, guests: guests.enumerated().map { i, g in
-            .init(id: i + 1, folder: g.folder, name: g.os.displayName, os: g.os, rtCores: "auto")
-        })
+            .init(id: i + 1, folder: g.folder, name: g.os.displayName, os: g.os, rtCores: "auto", communication: g.communication)
+        }, regions: regions, events: events)
     }
 }
 
@@ -35,11 +39,15 @@ public enum ExampleCatalogue {
         Example(name: "windows_rtlinux", summary: "Windows in guests/guestwindows and RT-Linux in guests/guestrtlinux",
                 guests: [rtLinux, .init(folder: "guestwindows", os: .windows, vcpus: 2, memoryMiB: 4096,
                                         diskImage: "VMs/example_win/windows.qcow2", diskSizeGiB: 64,
-                                        installISO: "iso/windows.iso")]),
+                                        installISO: "iso/windows.iso", communication: true)],
+                regions: [.init(name: "shm", sizeKiB: 1024, guests: ["guestrtlinux", "guestwindows"])],
+                events: [.init(name: "ev", guests: ["guestrtlinux", "guestwindows"])]),
         Example(name: "ubuntu_rtlinux", summary: "Ubuntu in guests/guestubuntu and RT-Linux in guests/guestrtlinux",
                 guests: [rtLinux, .init(folder: "guestubuntu", os: .ubuntu, vcpus: 2, memoryMiB: 4096,
                                         diskImage: "VMs/example_ubuntu/ubuntu.qcow2", diskSizeGiB: 32,
-                                        installISO: "iso/ubuntu.iso")]),
+                                        installISO: "iso/ubuntu.iso", communication: true)],
+                regions: [.init(name: "shm", sizeKiB: 1024, guests: ["guestrtlinux", "guestubuntu"])],
+                events: [.init(name: "ev", guests: ["guestrtlinux", "guestubuntu"])]),
     ]
 
     public static var names: [String] { all.map(\.name) }

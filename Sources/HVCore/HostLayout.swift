@@ -37,6 +37,25 @@ public struct HostLayout: Sendable, Equatable {
     /// The CPU partition in force while the VMF is loaded (cpusets, moved IRQs).
     public var partitionState: URL { runDir.appendingPathComponent("partition.json") }
 
+    /// Names this host root's machine-wide objects (shared-memory folder,
+    /// network namespace), so two hv roots on one machine do not collide.
+    public var instanceID: String {
+        var h: UInt32 = 2_166_136_261
+        for b in root.path.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return "hv-" + String(h, radix: 16)
+    }
+    /// The communication subsystem's runtime: the switch's and guests' network sockets, the ivshmem server.
+    public var netDir: URL { runDir.appendingPathComponent("net") }
+    public var switchSocket: URL { netDir.appendingPathComponent("switch.sock") }
+    public func guestNetSocket(_ folder: String) -> URL { netDir.appendingPathComponent("\(folder).sock") }
+    public var ivshmemSocket: URL { runDir.appendingPathComponent("ivshmem.sock") }
+    public var netState: URL { runDir.appendingPathComponent("net.json") }
+    /// Shared-memory regions live in RAM, per host root: /dev/shm/hv/<instance>/<name>.
+    public var sharedMemoryDir: URL { URL(fileURLWithPath: "/dev/shm/hv").appendingPathComponent(instanceID) }
+    public func sharedRegion(_ name: String) -> URL { sharedMemoryDir.appendingPathComponent(name) }
+    /// The events table (a region of its own, mapped by the guests' doorbell devices).
+    public var eventsRegion: URL { sharedMemoryDir.appendingPathComponent(".events") }
+
     public func template(_ name: String) -> URL { templatesDir.appendingPathComponent(name) }
     public func project(_ name: String) -> URL { projectsDir.appendingPathComponent(name) }
     public func guest(_ folder: String) -> GuestFolder {

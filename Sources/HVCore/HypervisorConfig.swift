@@ -11,11 +11,20 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
         public var kind: GuestKind { os.kind }
         /// RTOS guests: the reserved cores ("auto": the last free core).
         public var rtCores: String
+        /// KVM guests: part of the communication subsystem (RTOS guests always are).
+        public var communication: Bool = false
+        /// The address on the VMF network ("": from the subnet and the Id).
+        public var address: String = ""
     }
 
     public var project: String
     public var remainingHostMemoryMiB: Int
     public var guests: [Guest]
+    /// The virtual network, shared memory and events.
+    public var communication: CommunicationConfig
+    /// Extra sections written by document() (regions and events of a project).
+    public var regions: [CommunicationConfig.Region] = []
+    public var events: [CommunicationConfig.Event] = []
 
     static let sectionPrefix = "Guests\\"
 
@@ -33,13 +42,23 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
             .init("Os", .choice(GuestOS.allCases.map(\.rawValue)), required: true, help: "the guest operating system"),
             .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), help: "rtos or kvm; must match Os"),
             .init("RtCores", .coreList, help: "RTOS guests: reserved CPU cores"),
+            .init("Communication", .boolean, help: "KVM guests: join the communication subsystem (virtual network, shared memory, events); RTOS guests always do"),
+            .init("Address", .text, help: "the guest's IPv4 address on the VMF network (default: the subnet's address number Id)"),
         ]),
-    ])
+    ] + CommunicationConfig.schemaSections)
 
-    public init(project: String, remainingHostMemoryMiB: Int = 2048, guests: [Guest]) {
+    public init(project: String, remainingHostMemoryMiB: Int = 2048, guests: [Guest],
+                regions: [CommunicationConfig.Region] = [], events: [CommunicationConfig.Event] = []) {
         self.project = project
         self.remainingHostMemoryMiB = remainingHostMemoryMiB
         self.guests = guests
+        self.regions = regions
+        self.events = events
+        let net = CommunicationConfig.Network(subnet: IPv4("10.77.0.0") ?? IPv4(value: 0), prefix: 24,
+                                              hostAddress: IPv4("10.77.0.254") ?? IPv4(value: 0), mode: "switch", bridgeInterface: "")
+        communication = CommunicationConfig(network: net, members: [], regions: regions, events: events)
+        // The same rules as a file: parse the document this value writes.
+        if let parsed = try? HypervisorConfig(document()) { communication = parsed.communication }
     }
 
     public static func load(_ url: URL) throws -> HypervisorConfig {
@@ -81,9 +100,24 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
                 throw fail("guest id \(id) of \(folder) is already used by \(other.folder)", "a unique \"Id\"")
             }
             guests.append(Guest(id: id, folder: folder, name: doc.value(section, "Name") ?? folder,
-                                os: os, rtCores: doc.value(section, "RtCores") ?? "auto"))
+                                os: os, rtCores: doc.value(section, "RtCores") ?? "auto",
+                                communication: doc.value(section, "Communication").flatMap(ConfigSchema.parseBool) ?? false,
+                                address: doc.value(section, "Address") ?? ""))
         }
         self.guests = guests.sorted { $0.id < $1.id }
+        communication = try CommunicationConfig.parse(
+            doc, guests: self.guests.map { (folder: $0.folder, id: $0.id, kind: $0.kind, section: Self.sectionPrefix + $0.folder) },
+            hostMemoryMiB: Self.hostMemoryMiB(), reserveMiB: remainingHostMemoryMiB)
+        regions = communication.regions
+        events = communication.events
+    }
+
+    /// MemTotal, for the check that shared memory fits beside the host's reserve.
+    static func hostMemoryMiB() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
+              let kib = line.split(separator: " ").compactMap({ Int($0) }).first else { return nil }
+        return kib / 1024
     }
 
     public func document() -> RegistryDocument {
@@ -99,7 +133,18 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
             doc.set(s, "Os", g.os.rawValue)
             doc.set(s, "Kind", g.kind.rawValue)
             if g.kind == .rtos { doc.set(s, "RtCores", g.rtCores) }
+            if g.kind == .kvm { doc.set(s, "Communication", g.communication ? "yes" : "no") }
+            if !g.address.isEmpty { doc.set(s, "Address", g.address) }
         }
+        if guests.contains(where: { $0.kind == .rtos || $0.communication }) {
+            doc.set(CommunicationConfig.networkSection, "Subnet", CommunicationConfig.defaultSubnet)
+            doc.set(CommunicationConfig.networkSection, "Mode", "switch")
+        }
+        for r in regions {
+            doc.set(CommunicationConfig.regionPrefix + r.name, "SizeKiB", String(r.sizeKiB))
+            doc.set(CommunicationConfig.regionPrefix + r.name, "Guests", r.guests.joined(separator: ","))
+        }
+        for e in events { doc.set(CommunicationConfig.eventPrefix + e.name, "Guests", e.guests.joined(separator: ",")) }
         return doc
     }
 

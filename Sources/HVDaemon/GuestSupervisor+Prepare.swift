@@ -45,10 +45,11 @@ extension GuestSupervisor {
             }
         }
         let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
-        let plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
+        var plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
                                   sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
                                   kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
                                   hostTSCKHz: ctx.facts.tscKHz)
+        plan.comm = CommPlan(folder: folder.name, config: vmf.config.communication, layout: ctx.layout)
         return LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
                           readyMarker: image.readyMarker,
                           reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
@@ -62,9 +63,16 @@ extension GuestSupervisor {
         let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
         let prepared = try KVMGuestSetup(config: config, folder: folder, layout: ctx.layout, accelerator: accel,
                                          extraArgs: vars.qemuExtraArgs).prepare()
-        let plan = prepared.plan
+        var plan = prepared.plan
         let folder = self.folder
+        var notes: [String] = []
+        if let vmf = ctx.vmf.current {
+            plan.comm = CommPlan(folder: folder.name, config: vmf.config.communication, layout: ctx.layout)
+        } else if let hv = try? HypervisorConfig.load(ctx.layout.hvConfig), CommPlan(folder: folder.name, config: hv.communication, layout: ctx.layout) != nil {
+            notes.append("not on the VMF network and without shared memory or events: the VMF is not loaded (hv_vmf_start, then restart this guest)")
+        }
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil)
+        spec.notes = notes
         spec.hostCores = ctx.vmf.current == nil ? [] : ctx.vmf.hostCores()
         spec.steps = prepared.steps
         spec.display = GuestDisplay(vncSocket: plan.vncSocket, webSocketPort: plan.webSocketPort)

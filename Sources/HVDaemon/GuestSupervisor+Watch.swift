@@ -158,6 +158,8 @@ extension GuestSupervisor {
 
     func status() -> GuestStatus {
         let config = try? GuestConfig.load(from: folder)
+        let comm = (ctx.vmf.current?.config ?? (try? HypervisorConfig.load(ctx.layout.hvConfig)))?.communication
+        let address = comm?.member(folder.name)?.address.description
         cond.lock(); defer { cond.unlock() }
         let os = record?.os ?? config?.os
         var s = GuestStatus(name: record?.name ?? config?.name ?? folder.name, folder: folder.name,
@@ -181,6 +183,7 @@ extension GuestSupervisor {
             s.cores = ctx.vmf.current?.reservedCores[folder.name] ?? []
         }
         if config == nil && record == nil { s.notes.append("guest.config is missing or does not validate") }
+        s.address = address
         s.consoleHolder = consoleHolder
         s.lastStop = lastStop
         return s

@@ -32,6 +32,8 @@ struct Routes {
         // Guest routes name the guest in the second place: guests/<ref>/<action>.
         var ref = ""
         if parts.count >= 2 && parts[0] == "guests" { ref = parts[1]; parts[1] = "*" }
+        let rawParts = parts
+        if parts.count == 3 && parts[0] == "events" { parts[1] = "*" }
         switch "\(req.method) \(parts.joined(separator: "/"))" {
         case "GET vmf":
             return .response(.json(ctx.vmf.status()))
@@ -62,6 +64,33 @@ struct Routes {
             let replay = GuestSupervisor.Replay(rawValue: req.query["replay"] ?? "tail") ?? .tail
             let who = (req.headers["x-hv-client"] ?? "a client") + (peerPid.map { " (pid \($0))" } ?? "")
             return .console(sup, replay, who)
+        case "GET comm":
+            let (comm, _) = try loadedComm()
+            return .response(.json(comm.status(runningGuests: [])))
+        case "POST net/attach":
+            let (comm, _) = try loadedComm()
+            _ = try comm.attachHost()
+            return .response(.json(comm.status(runningGuests: [])))
+        case "POST net/detach":
+            let (comm, _) = try loadedComm()
+            comm.detachHost()
+            return .response(.json(comm.status(runningGuests: [])))
+        case "POST events/*/signal", "POST events/*/wait":
+            let (comm, name) = (try loadedComm().0, rawParts[1])
+            guard let server = comm.events, let index = server.table.index(of: name) else {
+                let known = comm.config.events.map(\.name)
+                throw HVError(.notFound, "there is no event \"\(name)\" in the loaded configuration",
+                              hint: known.isEmpty ? "declare one in hv.config: [Event\\NAME] with \"Guests\"" : "the events are: " + known.joined(separator: ", "))
+            }
+            let body = try APIJSON.decode(EventRequest.self, req.body.isEmpty ? Data("{}".utf8) : req.body)
+            if parts.last == "signal" {
+                return .response(.json(EventResult(name: name, count: server.signal(index))))
+            }
+            let timeout = body.timeoutSeconds ?? 60
+            guard let count = server.wait(index, after: body.after ?? server.table.counter(index), timeout: timeout) else {
+                throw HVError(.timeout, "event \(name) was not signalled within \(timeout) s")
+            }
+            return .response(.json(EventResult(name: name, count: count)))
         case "POST daemon/shutdown":
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
@@ -84,9 +113,19 @@ struct Routes {
                 return s
             }
         }
+        let before = ctx.vmf.current?.config.communication
         let r = try ctx.vmf.load(configPath: path)
         ctx.log.info("VMF loaded with \(r.configPath); reserved cores \(r.reservedCores)")
-        return ctx.vmf.status()
+        var status = ctx.vmf.status()
+        // Running (KVM) guests see a changed network, region or event only after a restart.
+        if let before {
+            let running = Set(ctx.allSupervisors.map { $0.status() }.filter { $0.state == .running }.map(\.folder))
+            let affected = r.config.communication.guestsAffected(comparedTo: before).filter { running.contains($0) }
+            if !affected.isEmpty {
+                status.notes.append("the communication subsystem changed for running guests; restart them to see it: " + affected.joined(separator: ", "))
+            }
+        }
+        return status
     }
 
     private func unloadVMF(stopGuests: Bool) throws -> VMFStatus {
@@ -103,6 +142,14 @@ struct Routes {
         var status = ctx.vmf.status()
         status.notes = notes
         return status
+    }
+
+    private func loadedComm() throws -> (CommRuntime, VMF.Record) {
+        guard let record = ctx.vmf.current, let comm = ctx.vmf.comm else {
+            throw HVError(.notLoaded, "the VMF is not loaded: the communication subsystem exists only while it is",
+                          hint: "run hv_vmf_start")
+        }
+        return (comm, record)
     }
 
     private func runningRTOS() -> [String] {

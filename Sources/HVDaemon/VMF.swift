@@ -26,6 +26,8 @@ final class VMF: @unchecked Sendable {
     private var record: Record?
     private let layout: HostLayout
     private let facts: HostFacts
+    /// The communication subsystem of the loaded configuration.
+    private(set) var comm: CommRuntime?
 
     init(layout: HostLayout, facts: HostFacts) {
         self.layout = layout
@@ -40,6 +42,11 @@ final class VMF: @unchecked Sendable {
             record = nil
             try? FileManager.default.removeItem(at: layout.vmfState)
             try? FileManager.default.removeItem(at: layout.partitionState)
+        }
+        // A new hvd under a loaded VMF brings the subsystem back (regions keep their content).
+        if let r = record {
+            let rt = CommRuntime(layout: layout, config: r.config.communication)
+            do { try rt.start(); comm = rt } catch { record?.notes.append("communication subsystem: \(error)") }
         }
     }
 
@@ -58,6 +65,14 @@ final class VMF: @unchecked Sendable {
             _ = try GuestConfig.load(from: folder)
         }
         var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount)
+        // The old subsystem goes first (its sockets and namespace have the same names).
+        lock.lock(); let old = comm; comm = nil; lock.unlock()
+        let keepAttached = old?.wasAttached ?? false
+        old?.stopKeepingRegions()
+        let runtime = CommRuntime(layout: layout, config: config.communication)
+        try runtime.start()
+        if keepAttached { _ = try? runtime.attachHost() }
+        lock.lock(); comm = runtime; lock.unlock()
         let rt = Set(cores.values.flatMap { $0 })
         notes += partition.apply(rtCores: rt.sorted(), hostCores: (0..<facts.cpuCount).filter { !rt.contains($0) })
         let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes,
@@ -74,7 +89,8 @@ final class VMF: @unchecked Sendable {
     @discardableResult
     func unload() -> [String] {
         let notes = partition.release()
-        lock.lock(); record = nil; lock.unlock()
+        lock.lock(); let c = comm; comm = nil; record = nil; lock.unlock()
+        c?.stop()
         try? FileManager.default.removeItem(at: layout.vmfState)
         return notes
     }

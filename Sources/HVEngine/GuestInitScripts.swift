@@ -15,7 +15,8 @@ enum GuestInitScripts {
         mount -t tmpfs tmpfs /run
         mount -t tmpfs tmpfs /tmp
         hostname rt-linux
-        for m in virtio_pci virtio_mmio 9pnet_virtio 9p button evdev; do modprobe "$m" 2>/dev/null; done
+        for m in virtio_pci virtio_mmio virtio_net 9pnet_virtio 9p button evdev; do modprobe "$m" 2>/dev/null; done
+        hv-net-up /proc/cmdline
         if grep -qsw hvguests /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag; then
             if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 hvguests /hv/guests; then
                 echo "hv-guest: /hv/guests mounted from the host"
@@ -28,6 +29,36 @@ enum GuestInitScripts {
         while true; do
             setsid cttyhack sh -l
         done
+
+        """
+
+    /// The communication subsystem from hv's words (hv.net=MAC,ADDR/PREFIX,
+    /// hv.ev=SLOT) in the file given: the card with that MAC gets the address;
+    /// events load the doorbell driver. Shared by the RT-Linux image and the
+    /// tests' KVM guest (which reads fw_cfg opt/hv/comm).
+    static let netUp = """
+        #!/bin/sh
+        ip link set lo up
+        for w in $(cat "$@" 2>/dev/null); do
+            case "$w" in
+            hv.net=*) net=${w#hv.net=} ;;
+            hv.ev=*) ev=1 ;;
+            esac
+        done
+        if [ -n "$net" ]; then
+            mac=${net%%,*}; addr=${net#*,}; dev=
+            for i in /sys/class/net/*; do
+                [ "$(cat "$i/address")" = "$mac" ] && dev=${i##*/}
+            done
+            if [ -n "$dev" ] && ip addr add "$addr" dev "$dev" && ip link set "$dev" up; then
+                echo "hv-guest: $dev is $addr on the VMF network"
+            else
+                echo "hv-guest: no network card $mac for $addr"
+            fi
+        fi
+        if [ -n "$ev" ]; then
+            modprobe hv_ivshmem && echo "hv-guest: events ready (hv-comm event wait|signal NAME)"
+        fi
 
         """
 

@@ -16,11 +16,13 @@ public enum GuestLauncher {
     }
 
     public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
-                              rtPriority: Int, partition: CPUPartition? = nil,
+                              rtPriority: Int, partition: CPUPartition? = nil, netSocket: URL? = nil,
                               onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
         try FileManager.default.createDirectory(at: folder.runDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
+        // QEMU binds its end of the VMF network itself; a stale socket file would stop it.
+        if let netSocket { unlink(netSocket.path) }
         guard let lockFD = try GuestLock.acquire(folder.lockFile) else {
             throw HVError(.conflict, "guest \(folder.name) is already running (its QEMU holds \(folder.lockFile.path))")
         }

@@ -9,7 +9,9 @@ public struct HostSetup: Sendable {
     /// Windows 11 (swtpm) and SMB for Windows' view of /hv/guests (samba).
     public static let packages = ["qemu-system-x86", "qemu-utils", "busybox-static", "cpio", "rt-tests",
                                   "kmod", "xz-utils", "util-linux",
-                                  "ovmf", "swtpm", "swtpm-tools", "samba"]
+                                  "ovmf", "swtpm", "swtpm-tools", "samba",
+                                  // The guest's communication tools are compiled for its kernel.
+                                  "gcc", "make", "libc6-dev", "iproute2"]
 
     public let layout: HostLayout
     public let log: @Sendable (String) -> Void

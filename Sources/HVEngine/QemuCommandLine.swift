@@ -21,6 +21,8 @@ public struct RTOSLaunchPlan: Sendable, Equatable {
     /// The host's TSC frequency: under TCG the guest is told it instead of
     /// calibrating (microvm's calibration hangs about one boot in three).
     public var hostTSCKHz: Int?
+    /// The communication subsystem's wiring (nil: the guest is not part of it).
+    public var comm: CommPlan?
 
     public init(folderName: String, config: GuestConfig, accelerator: Accelerator, image: RTOSImage,
                 folder: GuestFolder, sharedGuestsDir: String?, kernelAppend: String = "", extraArgs: [String] = [],
@@ -58,7 +60,12 @@ public enum QemuCommandLine {
     public static func kernelCommandLine(_ plan: RTOSLaunchPlan) -> String {
         // Under TCG: a known TSC rate (no calibration hang), trusted across vCPUs.
         let tsc = plan.accelerator == .tcg ? plan.hostTSCKHz.map { "tsc_early_khz=\($0) tsc=reliable" } ?? "tsc=reliable" : ""
-        return [plan.image.kernelArgs, tsc, "hv.guest=\(plan.folderName)", plan.config.kernelArgs, plan.kernelAppend]
+        var imageArgs = plan.image.kernelArgs
+        // ivshmem needs the PCI bus that microvm otherwise goes without.
+        if plan.comm?.needsPCI == true {
+            imageArgs = imageArgs.split(separator: " ").filter { $0 != "pci=off" }.joined(separator: " ")
+        }
+        return [imageArgs, tsc, "hv.guest=\(plan.folderName)", plan.comm?.guestWords ?? "", plan.config.kernelArgs, plan.kernelAppend]
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
             .joined(separator: " ")
@@ -71,7 +78,7 @@ public enum QemuCommandLine {
         var a = [binary,
                  "-name", "guest=\(plan.folderName),debug-threads=on",
                  "-nodefaults", "-no-user-config",
-                 "-machine", plan.config.hugePages ? "microvm,memory-backend=mem" : "microvm"]
+                 "-machine", "microvm" + (plan.comm?.needsPCI == true ? ",pcie=on" : "") + (plan.config.hugePages ? ",memory-backend=mem" : "")]
         let lock = locksMemory(plan)
         // Locked memory includes TCG's code buffer: keep it at 64 MiB instead of 1 GiB.
         a += ["-accel", plan.accelerator == .tcg && lock ? "tcg,tb-size=64" : plan.accelerator.rawValue]
@@ -101,6 +108,7 @@ public enum QemuCommandLine {
             a += ["-fsdev", "local,id=hvguests,path=\(esc(dir)),security_model=none",
                   "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=\(guestsMountTag)"]
         }
+        a += plan.comm?.qemuArgs(nic: "virtio-net-device") ?? []
         // Paused until its vCPU threads are placed on their cores.
         a += ["-S"]
         a += plan.extraArgs

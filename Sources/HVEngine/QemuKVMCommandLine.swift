@@ -30,6 +30,8 @@ public struct KVMLaunchPlan: Sendable, Equatable {
     public var consoleLog: String
     public var pidFile: String
     public var extraArgs: [String]
+    /// The communication subsystem's wiring (nil: not part of it).
+    public var comm: CommPlan? = nil
 
     public var isWindows: Bool { config.os == .windows }
 }
@@ -82,6 +84,10 @@ extension QemuCommandLine {
                 a += ["-fsdev", "local,id=hvguests,path=\(esc(dir)),security_model=none",
                       "-device", "virtio-9p-pci,fsdev=hvguests,mount_tag=\(guestsMountTag)"]
             }
+        }
+        if let comm = plan.comm {
+            a += comm.qemuArgs(nic: plan.isWindows ? "e1000e" : "virtio-net-pci")
+            a += ["-fw_cfg", "name=opt/hv/comm,string=\(esc(comm.guestWords))"]
         }
         // The guest can read its folder's name: /sys/firmware/qemu_fw_cfg/by_name/opt/hv/guest/raw.
         a += ["-fw_cfg", "name=opt/hv/guest,string=\(esc(plan.folderName))",

@@ -6,7 +6,7 @@ import HVCore
 /// cyclictest and the kernel modules the guest needs.
 public struct RTLinuxImageBuilder: Sendable {
     /// Bumped whenever the image's content changes, so `hv setup` rebuilds.
-    public static let formatVersion = "5"
+    public static let formatVersion = "6"
     static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic"]
 
     public let layout: HostLayout
@@ -60,6 +60,9 @@ public struct RTLinuxImageBuilder: Sendable {
         try FileManager.default.copyItem(at: vmlinuz, to: out.bzImage)
         log("assembling the root file system (busybox, cyclictest, modules)")
         try RootFSAssembler(root: root, kernelRoot: kroot, kernelVersion: version).assemble(modules: Self.wantedModules)
+        try GuestToolBuilder(cacheDir: cacheDir, kernelVersion: version, log: log)
+            .build(into: root, alsoCopyTo: out.guestTools)
+        try Data(GuestInitScripts.netUp.utf8).write(to: out.guestTools.appendingPathComponent("hv-net-up"))
         try Command.check(["sh", "-c", "cd '\(root.path)' && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 > '\(out.initramfs.path)'"],
                           what: "packing the initramfs")
         var manifest = RegistryDocument(fileName: "image.config")

@@ -49,6 +49,8 @@ public struct RTLinuxImageFiles: Sendable {
     public var bzImage: URL { dir.appendingPathComponent("bzImage") }
     public var initramfs: URL { dir.appendingPathComponent("initramfs.cpio") }
     public var manifest: URL { dir.appendingPathComponent("image.config") }
+    /// hv-comm and hv_ivshmem.ko as built for this kernel (for other Linux guests with the same kernel).
+    public var guestTools: URL { dir.appendingPathComponent("guest-tools") }
 
     /// `quiet` keeps the emulated UART (slow under TCG) out of the boot's way;
     /// `cryptomgr.notests` skips crypto self-tests that cost ~0.4 s under TCG;

@@ -13,4 +13,23 @@ int hv_thread_affinity(pid_t tid, int *cores, int max);
 #include <spawn.h>
 /* Closes every descriptor from lowfd up in the child (glibc's addclosefrom_np). */
 int hv_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
+
+/* A TAP device (no packet info); returns its fd or -errno. name: in/out, IFNAMSIZ bytes. */
+int hv_tap_open(char *name);
+/* A raw packet socket bound to an interface, in promiscuous mode; fd or -errno. */
+int hv_packet_open(const char *ifname);
+/* Sends/receives a descriptor over a Unix socket with an 8-byte little-endian value. */
+int hv_send_fd(int sock, long long value, int fd);
+/* Receives one 8-byte value and an optional descriptor (*fd = -1 if none); returns bytes read or -errno. */
+int hv_recv_fd(int sock, long long *value, int *fd);
+
+/* 64-bit atomics on shared memory (the events table), sequentially consistent. */
+#include <stdint.h>
+uint64_t hv_atomic_load64(uint64_t *p);
+uint64_t hv_atomic_add64(uint64_t *p, uint64_t v);
+uint16_t hv_atomic_load16(uint16_t *p);
+/* Stores desired if *p == expected; returns whether it did. */
+int hv_atomic_cas16(uint16_t *p, uint16_t expected, uint16_t desired);
+/* An eventfd (close-on-exec), or -errno. */
+int hv_eventfd(void);
 #endif

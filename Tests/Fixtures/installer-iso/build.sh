@@ -4,7 +4,9 @@
 # GRUB, Debian's kernel, a busybox initramfs) onto the guest's first disk and
 # powers off; booted from that disk it mounts /hv/guests, leaves a file in
 # its guest folder there and waits on its console.
-#   build.sh OUTPUT.iso [KERNEL.deb]
+#   build.sh OUTPUT.iso [KERNEL.deb] [GUEST_TOOLS_DIR]
+# GUEST_TOOLS_DIR (hv setup's templates/rt-linux/guest-tools) adds hv-comm,
+# hv-net-up and the hv_ivshmem module: the communication subsystem.
 # Needs: grub-efi-amd64-bin grub-pc-bin grub-common xorriso mtools busybox-static fdisk kmod cpio
 set -euo pipefail
 out=$(realpath -m "$1")
@@ -36,6 +38,14 @@ done | sort -u | while read -r f; do
 done
 cp "$work/k/lib/modules/$kver"/modules.{builtin,builtin.modinfo,order} "$root/lib/modules/$kver/" 2>/dev/null || true
 depmod -b "$root" "$kver"
+tools=${3:-}
+if [ -n "$tools" ] && [ -d "$tools" ]; then
+    install -m 755 "$tools/hv-comm" "$root/usr/bin/hv-comm"
+    install -m 755 "$tools/hv-net-up" "$root/sbin/hv-net-up"
+    mkdir -p "$root/lib/modules/$kver/extra"
+    cp "$tools/hv_ivshmem.ko" "$root/lib/modules/$kver/extra/"
+    depmod -b "$root" "$kver"
+fi
 cp "$here/init" "$root/init"; chmod 755 "$root/init"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 printf 'export PATH=/sbin:/bin:/usr/sbin:/usr/bin\nexport PS1="hv-test:\\w# "\n' > "$root/etc/profile"

@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import HVCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `hv net`, `hv shm`, `hv event`: the communication subsystem from the host.
+struct NetGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "net", abstract: "The VMF's virtual network.",
+        subcommands: [Status.self, Attach.self, Detach.self, Exec.self])
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The network, its guests and their addresses.")
+        @Flag(help: "JSON for scripts.") var json = false
+        func run() throws {
+            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            if json { return FileHandle.standardOutput.write(APIJSON.encode(c) + Data("\n".utf8)) }
+            Out.say("network \(c.subnet) (\(c.mode)\(c.bridgeInterface.map { " onto \($0)" } ?? ""))")
+            var rows = [["GUEST", "ADDRESS", "MAC"]]
+            for m in c.members { rows.append([m.folder, m.address, m.mac]) }
+            rows.append(["(host)", c.hostAddress + (c.hostAttached ? "" : " (not attached)"), "-"])
+            Out.say(Out.table(rows))
+            if c.hostAttached { Out.say("the host's interface is in network namespace \(c.namespace): hv net exec -- ping \(c.members.first?.address ?? c.hostAddress)") }
+        }
+    }
+    struct Attach: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give the host an interface on the network, inside hv's own network namespace (never routed).")
+        func run() throws {
+            let c = try Context().api.post("/v1/net/attach", [String: String](), as: CommStatus.self)
+            Out.say("the host is \(c.hostAddress) on \(c.subnet), in network namespace \(c.namespace)")
+            Out.say("reach the guests with: hv net exec -- ping \(c.members.first?.address ?? "ADDRESS")   (or: ip netns exec \(c.namespace) …)")
+        }
+    }
+    struct Detach: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the host's interface (and hv's namespace).")
+        func run() throws {
+            _ = try Context().api.post("/v1/net/detach", [String: String](), as: CommStatus.self)
+            Out.say("the host left the VMF network")
+        }
+    }
+    struct Exec: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run a command in hv's network namespace: hv net exec -- ping 10.77.0.1")
+        @Argument(parsing: .captureForPassthrough, help: "The command and its arguments") var command: [String] = []
+        func run() throws {
+            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            guard c.hostAttached else {
+                throw HVError(.conflict, "the host is not attached to the VMF network", hint: "run hv net attach first")
+            }
+            let argv = ["ip", "netns", "exec", c.namespace] + command.drop { $0 == "--" }
+            let cargs = argv.map { strdup($0) } + [nil]
+            execvp("ip", cargs)
+            throw HVError.posix("exec ip", errno: errno)
+        }
+    }
+}
+
+struct ShmGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shm", abstract: "Shared-memory regions (hv.config [SharedMemory\\NAME]), from the host.",
+        subcommands: [List.self, Read.self, Write.self])
+
+    static func region(_ name: String) throws -> CommStatus.Region {
+        let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+        guard let r = c.regions.first(where: { $0.name == name }) else {
+            throw HVError(.notFound, "there is no shared-memory region \"\(name)\"",
+                          hint: c.regions.isEmpty ? "declare one in hv.config: [SharedMemory\\NAME] with \"SizeKiB\" and \"Guests\""
+                                                  : "the regions are: " + c.regions.map(\.name).joined(separator: ", "))
+        }
+        return r
+    }
+
+    static func checkRange(_ r: CommStatus.Region, offset: Int, length: Int) throws {
+        guard offset >= 0, length >= 0, offset + length <= r.sizeKiB * 1024 else {
+            throw HVError(.invalidArgument, "bytes \(offset)..<\(offset + length) are outside region \(r.name) (\(r.sizeKiB * 1024) bytes)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The regions, their sizes, files and guests.")
+        func run() throws {
+            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            var rows = [["REGION", "SIZE", "GUESTS", "FILE"]]
+            for r in c.regions { rows.append([r.name, "\(r.sizeKiB) KiB", r.guests.joined(separator: ","), r.path]) }
+            Out.say(Out.table(rows))
+        }
+    }
+    struct Read: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print bytes of a region (up to the first NUL without LENGTH).")
+        @Argument var name: String
+        @Argument var offset: Int = 0
+        @Argument var length: Int?
+        @Flag(help: "Hex dump instead of text.") var hex = false
+        func run() throws {
+            let r = try ShmGroup.region(name)
+            let len = length ?? min(4096, r.sizeKiB * 1024 - offset)
+            try ShmGroup.checkRange(r, offset: offset, length: len)
+            let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: r.path))
+            defer { try? h.close() }
+            try h.seek(toOffset: UInt64(offset))
+            var data = try h.read(upToCount: len) ?? Data()
+            if hex { return Out.say(data.map { String(format: "%02x", $0) }.joined(separator: " ")) }
+            if length == nil, let nul = data.firstIndex(of: 0) { data = data[..<nul] }
+            FileHandle.standardOutput.write(data)
+            if length == nil { Out.say("") }
+        }
+    }
+    struct Write: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write text (NUL-terminated) into a region at OFFSET.")
+        @Argument var name: String
+        @Argument var offset: Int
+        @Argument var data: String
+        func run() throws {
+            let r = try ShmGroup.region(name)
+            let bytes = Data(data.utf8) + Data([0])
+            try ShmGroup.checkRange(r, offset: offset, length: bytes.count)
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: r.path))
+            defer { try? h.close() }
+            try h.seek(toOffset: UInt64(offset))
+            try h.write(contentsOf: bytes)
+            Out.say("wrote \(bytes.count) bytes to \(r.name) at \(offset)")
+        }
+    }
+}
+
+struct EventGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "event", abstract: "Named events (hv.config [Event\\NAME]): doorbells between guests and the host.",
+        subcommands: [List.self, Signal.self, Wait.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The events, their guests and how often each was signalled.")
+        func run() throws {
+            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            var rows = [["EVENT", "SIGNALLED", "GUESTS"]]
+            for e in c.events { rows.append([e.name, String(e.count), e.guests.joined(separator: ",")]) }
+            Out.say(Out.table(rows))
+        }
+    }
+    struct Signal: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Signal an event: wakes every waiter (guests and host).")
+        @Argument var name: String
+        func run() throws {
+            let r = try Context().api.post("/v1/events/\(name)/signal", EventRequest(), as: EventResult.self)
+            Out.say("signalled \(r.name) (count \(r.count))")
+        }
+    }
+    struct Wait: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Wait until an event is signalled (after now).")
+        @Argument var name: String
+        @Option(help: "Give up after this many seconds (exit 12).") var timeout: Double = 60
+        func run() throws {
+            let r = try Context().api.post("/v1/events/\(name)/wait", EventRequest(timeoutSeconds: timeout),
+                                           as: EventResult.self, timeout: timeout + 10)
+            Out.say("\(r.name) signalled (count \(r.count))")
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+
+/// The communication subsystem in `hv.config`: the VMF's virtual network,
+/// named shared-memory regions and named events, validated with file and line.
+public struct CommunicationConfig: Sendable, Equatable, Codable {
+    public struct Network: Sendable, Equatable, Codable {
+        public var subnet: IPv4
+        public var prefix: Int
+        /// The host's address when it joins (`hv net attach`).
+        public var hostAddress: IPv4
+        /// "switch": frames stay between the guests and hvd's switch; "bridge":
+        /// the switch also exchanges frames with `bridgeInterface`.
+        public var mode: String
+        public var bridgeInterface: String
+        public var cidr: String { "\(subnet)/\(prefix)" }
+    }
+
+    public struct Member: Sendable, Equatable, Codable {
+        public var folder: String
+        public var address: IPv4
+    }
+
+    public struct Region: Sendable, Equatable, Codable {
+        public var name: String
+        public var sizeKiB: Int
+        public var guests: [String]
+        public var bytes: Int { sizeKiB * 1024 }
+    }
+
+    public struct Event: Sendable, Equatable, Codable {
+        public var name: String
+        public var guests: [String]
+    }
+
+    public var network: Network
+    /// Guests on the virtual network (every RTOS guest; KVM guests with "Communication"="yes").
+    public var members: [Member]
+    public var regions: [Region]
+    public var events: [Event]
+
+    public func member(_ folder: String) -> Member? { members.first { $0.folder == folder } }
+    public func regions(of folder: String) -> [Region] { regions.filter { $0.guests.contains(folder) } }
+    public func events(of folder: String) -> [Event] { events.filter { $0.guests.contains(folder) } }
+
+    public static let networkSection = "Hypervisor\\Network"
+    public static let regionPrefix = "SharedMemory\\"
+    public static let eventPrefix = "Event\\"
+    public static let defaultSubnet = "10.77.0.0/24"
+
+    public static let schemaSections: [ConfigSchema.Section] = [
+        .init(networkSection, [
+            .init("Subnet", .text, help: "the VMF's virtual network, such as \"10.77.0.0/24\"; it is never routed off the host"),
+            .init("HostAddress", .text, help: "the host's address on it when joined with `hv net attach` (default: the last one of the subnet)"),
+            .init("Mode", .choice(["switch", "bridge"]), help: "switch: guests and hvd only; bridge: also onto BridgeInterface"),
+            .init("BridgeInterface", .text, help: "bridge mode: the host interface the switch exchanges frames with"),
+        ]),
+        .init(regionPrefix, [
+            .init("SizeKiB", .integer(4...1_048_576), required: true, help: "the region's size in KiB, a power of two"),
+            .init("Guests", .text, required: true, help: "comma-separated guest folders that map the region"),
+        ]),
+        .init(eventPrefix, [
+            .init("Guests", .text, required: true, help: "comma-separated guest folders that may wait for and signal the event (the host always may)"),
+        ]),
+    ]
+
+    /// Parses and validates; `guests` are the configuration's guests (folder, id, kind) and
+    /// `addresses`/`communication` their per-guest keys.
+    static func parse(_ doc: RegistryDocument, guests: [(folder: String, id: Int, kind: GuestKind, section: String)],
+                      hostMemoryMiB: Int?, reserveMiB: Int) throws -> CommunicationConfig {
+        func fail(_ line: Int, _ message: String, _ expected: String) -> HVError {
+            ConfigError(file: doc.fileName, line: line, message: message, expected: expected).asHVError
+        }
+        let subnetEntry = doc.entry(networkSection, "Subnet")
+        guard let (subnet, prefix) = IPv4.parseCIDR(subnetEntry?.value ?? defaultSubnet), (8...30).contains(prefix) else {
+            throw fail(subnetEntry?.line ?? 0, "\"Subnet\"=\"\(subnetEntry?.value ?? "")\" is not an IPv4 network", "such as \"10.77.0.0/24\" (prefix 8 to 30)")
+        }
+        guard subnet.masked(prefix) == subnet else {
+            throw fail(subnetEntry?.line ?? 0, "\"Subnet\"=\"\(subnet)/\(prefix)\" has host bits set", "\"\(subnet.masked(prefix))/\(prefix)\"")
+        }
+        let hostEntry = doc.entry(networkSection, "HostAddress")
+        let host: IPv4
+        if let hostEntry {
+            guard let a = IPv4(hostEntry.value), a.isHost(in: subnet, prefix) else {
+                throw fail(hostEntry.line, "\"HostAddress\"=\"\(hostEntry.value)\" is not a host address of \(subnet)/\(prefix)", "an address inside the subnet")
+            }
+            host = a
+        } else {
+            host = subnet.last(prefix)
+        }
+        let mode = doc.value(networkSection, "Mode")?.lowercased() ?? "switch"
+        let bridge = doc.value(networkSection, "BridgeInterface") ?? ""
+        if mode == "bridge" && bridge.isEmpty {
+            throw fail(doc.entry(networkSection, "Mode")?.line ?? 0, "\"Mode\"=\"bridge\" names no \"BridgeInterface\"", "\"BridgeInterface\"=\"eth1\" (a host interface)")
+        }
+        let network = Network(subnet: subnet, prefix: prefix, hostAddress: host, mode: mode, bridgeInterface: bridge)
+
+        var members: [Member] = []
+        var used: [IPv4: String] = [host: "the host (HostAddress)"]
+        for g in guests {
+            let comm = doc.entry(g.section, "Communication").flatMap { ConfigSchema.parseBool($0.value) }
+            guard g.kind == .rtos || comm == true else { continue }
+            let entry = doc.entry(g.section, "Address")
+            let address: IPv4
+            if let entry {
+                guard let a = IPv4(entry.value), a.isHost(in: subnet, prefix) else {
+                    throw fail(entry.line, "\"Address\"=\"\(entry.value)\" of \(g.folder) is not a host address of \(subnet)/\(prefix)", "an address inside the subnet")
+                }
+                address = a
+            } else {
+                address = subnet.adding(g.id)
+                guard address.isHost(in: subnet, prefix) else {
+                    throw fail(doc.entry(g.section, "Id")?.line ?? 0, "guest \(g.folder) (Id \(g.id)) gets no address in \(subnet)/\(prefix)", "an \"Address\" for it, or a larger subnet")
+                }
+            }
+            if let other = used[address] {
+                throw fail(entry?.line ?? doc.entry(g.section, "Id")?.line ?? 0, "address \(address) of \(g.folder) is already used by \(other)", "one address per guest")
+            }
+            used[address] = g.folder
+            members.append(Member(folder: g.folder, address: address))
+        }
+
+        let folders = guests.map(\.folder)
+        func guestList(_ section: String) throws -> [String] {
+            let entry = doc.entry(section, "Guests")
+            let list = (entry?.value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for name in list where !folders.contains(name) {
+                var expected = "guest folders of this configuration: " + folders.joined(separator: ", ")
+                if let guess = ConfigSchema.closest(name, among: folders) { expected = "\"\(guess)\"? " + expected }
+                throw fail(entry?.line ?? 0, "[\(section)] names an unknown guest \"\(name)\"", expected)
+            }
+            return list
+        }
+        var regions: [Region] = []
+        for section in doc.sections where section.lowercased().hasPrefix(regionPrefix.lowercased()) {
+            let name = String(section.dropFirst(regionPrefix.count))
+            guard Self.isValidName(name) else {
+                throw fail(doc.entries(in: section).first?.line ?? 0, "bad region name \"\(name)\"", "letters, digits, - and _ only")
+            }
+            let sizeEntry = doc.entry(section, "SizeKiB")
+            let size = Int(sizeEntry?.value ?? "") ?? 0
+            guard size > 0, size & (size - 1) == 0 else {
+                throw fail(sizeEntry?.line ?? 0, "\"SizeKiB\"=\"\(sizeEntry?.value ?? "")\" of region \(name) is not a power of two", "4, 8, 16, …, 1048576")
+            }
+            regions.append(Region(name: name, sizeKiB: size, guests: try guestList(section)))
+        }
+        if let total = hostMemoryMiB {
+            let sum = regions.reduce(0) { $0 + $1.sizeKiB } / 1024
+            if sum > max(0, total - reserveMiB) {
+                let line = doc.entry(regions.last.map { regionPrefix + $0.name } ?? "", "SizeKiB")?.line ?? 0
+                throw fail(line, "the shared-memory regions need \(sum) MiB, more than the \(max(0, total - reserveMiB)) MiB the host can give beyond its reserve (\(reserveMiB) MiB of \(total) MiB)", "smaller regions")
+            }
+        }
+        var events: [Event] = []
+        for section in doc.sections where section.lowercased().hasPrefix(eventPrefix.lowercased()) {
+            let name = String(section.dropFirst(eventPrefix.count))
+            guard Self.isValidName(name), name.utf8.count <= 31 else {
+                throw fail(doc.entries(in: section).first?.line ?? 0, "bad event name \"\(name)\"", "up to 31 letters, digits, - and _")
+            }
+            events.append(Event(name: name, guests: try guestList(section)))
+        }
+        guard events.count <= EventTable.capacity else {
+            throw fail(0, "\(events.count) events are declared", "at most \(EventTable.capacity)")
+        }
+        return CommunicationConfig(network: network, members: members, regions: regions, events: events)
+    }
+
+    static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    /// Guests whose part of the subsystem differs between two configurations
+    /// (they see the change only after a restart).
+    public func guestsAffected(comparedTo old: CommunicationConfig) -> [String] {
+        var folders = Set(members.map(\.folder) + old.members.map(\.folder))
+        folders.formUnion(regions.flatMap(\.guests) + old.regions.flatMap(\.guests))
+        folders.formUnion(events.flatMap(\.guests) + old.events.flatMap(\.guests))
+        return folders.filter { f in
+            member(f) != old.member(f) || regions(of: f) != old.regions(of: f) || events(of: f) != old.events(of: f)
+                || (member(f) != nil && network != old.network)
+        }.sorted()
+    }
+}
+
+/// The layout of the events region shared by hvd and the guests' doorbell
+/// devices: a header, then one slot per event with its name, a counter
+/// that signalling increments, and the ivshmem peers waiting on it (u16
+/// entries holding peer id + 1, 0 = free: peer ids only grow, because QEMU
+/// cannot take a reused one).
+public enum EventTable {
+    public static let magic: UInt32 = 0x4856_4556  // "HVEV"
+    public static let capacity = 64
+    public static let headerSize = 64
+    public static let slotSize = 128
+    public static let nameOffset = 0, nameLength = 32, counterOffset = 32, waitersOffset = 48
+    public static let waiterEntries = 40
+    public static let regionSize = 1 << 16   // a power of two, as ivshmem wants
+    /// Header: magic u32 @0, event count u32 @4, the host's (hvd's) peer id u32 @8.
+    public static let hostPeerOffset = 8
+    public static func slot(_ index: Int) -> Int { headerSize + index * slotSize }
+}
+
+/// An IPv4 address as a 32-bit number.
+public struct IPv4: Sendable, Hashable, Codable, CustomStringConvertible, Comparable {
+    public var value: UInt32
+    public init(value: UInt32) { self.value = value }
+
+    public init?(_ text: String) {
+        let parts = text.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for p in parts {
+            guard let b = UInt8(p), String(b) == p else { return nil }
+            v = v << 8 | UInt32(b)
+        }
+        value = v
+    }
+
+    public static func parseCIDR(_ text: String) -> (IPv4, Int)? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let a = IPv4(String(parts[0])), let p = Int(parts[1]), (0...32).contains(p) else { return nil }
+        return (a, p)
+    }
+
+    public var description: String { (0..<4).map { String(value >> (24 - 8 * $0) & 0xff) }.joined(separator: ".") }
+    static func mask(_ prefix: Int) -> UInt32 { prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix) }
+    public func masked(_ prefix: Int) -> IPv4 { IPv4(value: value & Self.mask(prefix)) }
+    public func adding(_ n: Int) -> IPv4 { IPv4(value: value &+ UInt32(truncatingIfNeeded: n)) }
+    /// The last host address (below the broadcast address).
+    public func last(_ prefix: Int) -> IPv4 { IPv4(value: (value | ~Self.mask(prefix)) - 1) }
+    /// Inside the subnet, and neither its network nor its broadcast address.
+    public func isHost(in subnet: IPv4, _ prefix: Int) -> Bool {
+        masked(prefix) == subnet && value != subnet.value && value != (subnet.value | ~Self.mask(prefix))
+    }
+    public static func < (a: IPv4, b: IPv4) -> Bool { a.value < b.value }
+}

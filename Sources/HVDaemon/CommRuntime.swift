@@ -1,0 +1,119 @@
+import Foundation
+import HVCore
+import HVEngine
+import CHVSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The communication subsystem while the VMF is loaded: the shared-memory
+/// files, hvd's network switch, the host's seat on the network and the
+/// ivshmem server for events. Started at load (and by a new hvd when the VMF
+/// is loaded), stopped at unload, which also removes the regions.
+final class CommRuntime: @unchecked Sendable {
+    struct NetState: Codable { var attached: Bool }
+
+    let layout: HostLayout
+    let config: CommunicationConfig
+    private(set) var netSwitch: NetworkSwitch?
+    private(set) var events: IvshmemServer?
+    private(set) var notes: [String] = []
+
+    init(layout: HostLayout, config: CommunicationConfig) {
+        self.layout = layout
+        self.config = config
+    }
+
+    var isEmpty: Bool { config.members.isEmpty && config.regions.isEmpty && config.events.isEmpty }
+
+    func start() throws {
+        guard !isEmpty else { return }
+        let fm = FileManager.default
+        try fm.createDirectory(at: layout.netDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try fm.createDirectory(at: layout.sharedMemoryDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for r in config.regions { try provideRegion(r) }
+        if !config.members.isEmpty {
+            let sw = NetworkSwitch(socketPath: layout.switchSocket.path,
+                                   guestSockets: config.members.map { layout.guestNetSocket($0.folder).path })
+            try sw.start()
+            netSwitch = sw
+            if config.network.mode == "bridge" {
+                let fd = hv_packet_open(config.network.bridgeInterface)
+                guard fd >= 0 else {
+                    stop()
+                    throw HVError(.invalidConfig, "bridge mode: cannot open the host interface \(config.network.bridgeInterface): \(String(cString: strerror(-fd)))",
+                                  hint: "set \"BridgeInterface\" in [Hypervisor\\Network] of hv.config to an existing interface (ip link), or \"Mode\"=\"switch\"")
+                }
+                sw.setBridge(fd)
+            }
+            if wasAttached { _ = try? attachHost() }
+        }
+        if !config.events.isEmpty {
+            let table = try EventMemory(path: layout.eventsRegion.path, names: config.events.map(\.name))
+            let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path, table: table)
+            try server.start()
+            events = server
+        }
+    }
+
+    /// Keeps an existing region's content (a guest restart or a new hvd must not lose it).
+    private func provideRegion(_ r: CommunicationConfig.Region) throws {
+        let path = layout.sharedRegion(r.name).path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HVError.posix("create \(path)", errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        if Int(st.st_size) != r.bytes {
+            guard ftruncate(fd, off_t(r.bytes)) == 0 else { throw HVError.posix("size \(path)", errno: errno) }
+        }
+    }
+
+    func stop() {
+        stopKeepingRegions()
+        try? FileManager.default.removeItem(at: layout.sharedMemoryDir)
+        try? FileManager.default.removeItem(at: layout.netDir)
+    }
+
+    /// A reload: the switch, server and host seat go; regions stay for the next configuration.
+    func stopKeepingRegions() {
+        netSwitch?.stop()
+        events?.stop()
+        HostNetwork.detach(layout)
+        // Running guests keep their own sockets in run/net/; only the switch's goes.
+        unlink(layout.switchSocket.path)
+        try? FileManager.default.removeItem(at: layout.netState)
+    }
+
+    var wasAttached: Bool {
+        (try? Data(contentsOf: layout.netState)).flatMap { try? JSONDecoder().decode(NetState.self, from: $0) }?.attached ?? false
+    }
+
+    func attachHost() throws -> String {
+        guard let sw = netSwitch else {
+            throw HVError(.notFound, "the loaded configuration has no virtual network (no RTOS guest, no KVM guest with \"Communication\"=\"yes\")")
+        }
+        if !sw.hasTap { sw.setTap(try HostNetwork.attach(layout, network: config.network)) }
+        try AtomicFile.write(try JSONEncoder().encode(NetState(attached: true)), to: layout.netState, mode: 0o600)
+        return HostNetwork.namespace(layout)
+    }
+
+    func detachHost() {
+        netSwitch?.setTap(-1)
+        HostNetwork.detach(layout)
+        try? FileManager.default.removeItem(at: layout.netState)
+    }
+
+    func status(runningGuests: Set<String>) -> CommStatus {
+        let net = config.network
+        return CommStatus(
+            subnet: net.cidr, hostAddress: net.hostAddress.description, mode: net.mode,
+            bridgeInterface: net.mode == "bridge" ? net.bridgeInterface : nil,
+            hostAttached: netSwitch?.hasTap ?? false, namespace: HostNetwork.namespace(layout),
+            members: config.members.map { .init(folder: $0.folder, address: $0.address.description, mac: CommPlan.mac(forFolder: $0.folder)) },
+            regions: config.regions.map { .init(name: $0.name, sizeKiB: $0.sizeKiB, path: layout.sharedRegion($0.name).path, guests: $0.guests) },
+            events: config.events.enumerated().map { i, e in
+                .init(name: e.name, guests: e.guests, count: events?.table.counter(i) ?? 0)
+            })
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import HVCore
+
+/// How one guest is wired into the communication subsystem: its network
+/// card on the VMF switch, its shared-memory regions and its doorbell for
+/// events. Decided from the loaded hypervisor configuration; turned into
+/// QEMU arguments by `QemuCommandLine` and told to the guest in one line of
+/// words (`hv.net=… hv.shm=… hv.ev=…`) on its kernel command line (RT-Linux)
+/// or in fw_cfg `opt/hv/comm` (KVM guests).
+public struct CommPlan: Sendable, Equatable, Codable {
+    public struct Region: Sendable, Equatable, Codable {
+        public var name: String
+        public var path: String
+        public var bytes: Int
+        /// The PCI slot of its ivshmem-plain device (the guest finds the region by it).
+        public var slot: Int
+    }
+
+    public var netSocket: String?
+    public var switchSocket: String
+    public var mac: String
+    /// "10.77.0.1/24"
+    public var address: String?
+    public var regions: [Region]
+    /// The ivshmem server's socket (nil: no events for this guest).
+    public var eventsSocket: String?
+
+    public static let firstRegionSlot = 0x10
+    public static let eventsSlot = 0x0f
+
+    public init?(folder: String, config: CommunicationConfig, layout: HostLayout) {
+        let member = config.member(folder)
+        let regions = config.regions(of: folder)
+        let events = config.events(of: folder)
+        guard member != nil || !regions.isEmpty || !events.isEmpty else { return nil }
+        netSocket = member.map { _ in layout.guestNetSocket(folder).path }
+        switchSocket = layout.switchSocket.path
+        mac = Self.mac(folder)
+        address = member.map { "\($0.address)/\(config.network.prefix)" }
+        self.regions = regions.enumerated().map { i, r in
+            Region(name: r.name, path: layout.sharedRegion(r.name).path, bytes: r.bytes, slot: Self.firstRegionSlot + i)
+        }
+        eventsSocket = events.isEmpty ? nil : layout.ivshmemSocket.path
+    }
+
+    /// Needs PCI (ivshmem): an RTOS guest then runs on `microvm,pcie=on`.
+    public var needsPCI: Bool { !regions.isEmpty || eventsSocket != nil }
+
+    /// What the guest reads to configure itself.
+    public var guestWords: String {
+        var w: [String] = []
+        if let address { w.append("hv.net=\(mac),\(address)") }
+        if !regions.isEmpty { w.append("hv.shm=" + regions.map { "\($0.name)@\(String(format: "%02x", $0.slot))" }.joined(separator: ",")) }
+        if eventsSocket != nil { w.append("hv.ev=" + String(format: "%02x", Self.eventsSlot)) }
+        return w.joined(separator: " ")
+    }
+
+    public static func mac(forFolder folder: String) -> String { mac(folder) }
+
+    /// A stable, locally administered MAC for the guest's card on the VMF network.
+    static func mac(_ folder: String) -> String {
+        var h: UInt32 = 2_166_136_261
+        for b in ("vmf:" + folder).utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return String(format: "52:54:01:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff)
+    }
+
+    /// The QEMU arguments; `nic` is the network card model for this guest.
+    public func qemuArgs(nic: String) -> [String] {
+        var a: [String] = []
+        if let net = netSocket {
+            a += ["-netdev", "dgram,id=vmfnet,local.type=unix,local.path=\(esc(net)),remote.type=unix,remote.path=\(esc(switchSocket))",
+                  "-device", "\(nic),netdev=vmfnet,mac=\(mac)"]
+        }
+        for (i, r) in regions.enumerated() {
+            a += ["-object", "memory-backend-file,id=hvshm\(i),mem-path=\(esc(r.path)),size=\(r.bytes),share=on",
+                  "-device", "ivshmem-plain,memdev=hvshm\(i),addr=\(String(format: "0x%02x", r.slot))"]
+        }
+        if let ev = eventsSocket {
+            a += ["-chardev", "socket,id=hvevents,path=\(esc(ev))",
+                  "-device", "ivshmem-doorbell,chardev=hvevents,vectors=1,addr=\(String(format: "0x%02x", Self.eventsSlot))"]
+        }
+        return a
+    }
+}

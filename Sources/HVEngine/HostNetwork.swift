@@ -1,0 +1,55 @@
+import Foundation
+import HVCore
+import CHVSys
+
+/// The host's seat on the VMF network: a TAP device inside a network
+/// namespace that hv owns (named after the host root). The host's own
+/// namespace gets no interface and no route, so nothing of the VMF network
+/// is ever routed anywhere; `hv net exec -- CMD` runs a command in there.
+public enum HostNetwork {
+    public static func namespace(_ layout: HostLayout) -> String { layout.instanceID }
+    public static func tapName(_ layout: HostLayout) -> String { "hvt" + layout.instanceID.dropFirst(3).prefix(8) }
+
+    /// Creates the TAP, moves it into the namespace and gives it the host's
+    /// address. Returns the TAP's descriptor (it disappears when that closes).
+    public static func attach(_ layout: HostLayout, network: CommunicationConfig.Network) throws -> Int32 {
+        let ns = namespace(layout), name = tapName(layout)
+        var buf = [CChar](repeating: 0, count: 16)
+        for (i, c) in name.utf8CString.prefix(15).enumerated() { buf[i] = c }
+        let fd = hv_tap_open(&buf)
+        guard fd >= 0 else {
+            throw HVError(.unsupported, "cannot create the host's network interface \(name): \(String(cString: strerror(-fd)))",
+                          hint: "hv needs /dev/net/tun (modprobe tun) and root")
+        }
+        do {
+            if !(try run(["ip", "netns", "list"])).contains(ns) { _ = try run(["ip", "netns", "add", ns]) }
+            _ = try run(["ip", "link", "set", name, "netns", ns])
+            _ = try run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            _ = try run(["ip", "-n", ns, "addr", "replace", "\(network.hostAddress)/\(network.prefix)", "dev", name])
+            _ = try run(["ip", "-n", ns, "link", "set", name, "up"])
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Removes the namespace (and with it anything left inside).
+    public static func detach(_ layout: HostLayout) {
+        _ = try? Command.run(["ip", "netns", "delete", namespace(layout)], timeout: 10)
+    }
+
+    @discardableResult
+    static func run(_ argv: [String]) throws -> String {
+        let r = try Command.run(argv, timeout: 10)
+        guard r.status == 0 else {
+            throw HVError(.io, "\(argv.joined(separator: " ")) failed: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
+                          hint: "hv needs iproute2 (ip) and root")
+        }
+        return r.stdout
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

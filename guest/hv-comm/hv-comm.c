@@ -1,0 +1,231 @@
+/*
+ * hv-comm: the communication subsystem inside a Linux guest of hv.
+ *   hv-comm shm list
+ *   hv-comm shm read NAME [OFFSET [LENGTH]]     text up to the first NUL, or LENGTH bytes
+ *   hv-comm shm write NAME OFFSET TEXT          writes TEXT and a NUL
+ *   hv-comm event list
+ *   hv-comm event wait NAME [TIMEOUT_SECONDS]   exit 0 when signalled, 1 on timeout
+ *   hv-comm event signal NAME
+ * It learns its regions and events from the words hv gives the guest
+ * (hv.shm=NAME@SLOT,… hv.ev=SLOT) on the kernel command line or in fw_cfg
+ * opt/hv/comm. Regions are the BAR2 of ivshmem PCI devices, mapped through
+ * sysfs; events need the hv_ivshmem module (/dev/hv_ivshmem) for doorbells.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EV_MAGIC 0x48564556u
+#define EV_HEADER 64
+#define EV_SLOT 128
+#define EV_COUNTER 32
+#define EV_WAITERS 48      /* u16 entries: peer id + 1, 0 = free */
+#define EV_WAITER_ENTRIES 40
+
+static char words[4096];
+
+static void load_words(void) {
+    const char *files[] = { "/proc/cmdline", "/sys/firmware/qemu_fw_cfg/by_name/opt/hv/comm/raw" };
+    size_t used = 0;
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (!f) continue;
+        used += fread(words + used, 1, sizeof(words) - used - 2, f);
+        words[used++] = ' ';
+        fclose(f);
+    }
+    words[used] = 0;
+}
+
+/* The value of "key=" among the words, copied into out. */
+static int word(const char *key, char *out, size_t n) {
+    size_t k = strlen(key);
+    for (const char *p = words; (p = strstr(p, key)); p += k) {
+        if (p != words && p[-1] != ' ' && p[-1] != '\n') continue;
+        p += k;
+        size_t i = 0;
+        while (p[i] && p[i] != ' ' && p[i] != '\n' && i + 1 < n) { out[i] = p[i]; i++; }
+        out[i] = 0;
+        return 1;
+    }
+    return 0;
+}
+
+static void die(const char *msg) { fprintf(stderr, "hv-comm: %s\n", msg); exit(2); }
+
+/* Maps BAR2 of the ivshmem device in PCI slot `slot` (hex). */
+static void *map_bar2(const char *slot, size_t *size) {
+    char path[256];
+    snprintf(path, sizeof path, "/sys/bus/pci/devices/0000:00:%s.0/enable", slot);
+    int fd = open(path, O_WRONLY);
+    if (fd >= 0) { if (write(fd, "1", 1) < 0) {} close(fd); }
+    snprintf(path, sizeof path, "/sys/bus/pci/devices/0000:00:%s.0/resource2", slot);
+    fd = open(path, O_RDWR | O_SYNC);
+    if (fd < 0) { fprintf(stderr, "hv-comm: %s: %s\n", path, strerror(errno)); exit(2); }
+    struct stat st;
+    fstat(fd, &st);
+    *size = (size_t)st.st_size;
+    void *p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) die("cannot map the shared memory");
+    return p;
+}
+
+static void *region(const char *name, size_t *size) {
+    char list[1024];
+    if (!word("hv.shm=", list, sizeof list)) die("this guest has no shared-memory regions (no hv.shm=)");
+    for (char *item = strtok(list, ","); item; item = strtok(NULL, ",")) {
+        char *at = strchr(item, '@');
+        if (!at) continue;
+        *at = 0;
+        if (strcmp(item, name) == 0) return map_bar2(at + 1, size);
+    }
+    fprintf(stderr, "hv-comm: no region named %s\n", name);
+    exit(2);
+}
+
+static uint8_t *events_table(size_t *size) {
+    char slot[16];
+    if (!word("hv.ev=", slot, sizeof slot)) die("this guest has no events (no hv.ev=)");
+    uint8_t *t = map_bar2(slot, size);
+    if (*(volatile uint32_t *)t != EV_MAGIC) die("the events table is not initialised (is the VMF loaded?)");
+    return t;
+}
+
+static int event_index(uint8_t *t, const char *name) {
+    uint32_t n = *(volatile uint32_t *)(t + 4);
+    for (uint32_t i = 0; i < n; i++)
+        if (strncmp((char *)(t + EV_HEADER + i * EV_SLOT), name, 31) == 0) return (int)i;
+    fprintf(stderr, "hv-comm: no event named %s\n", name);
+    exit(2);
+}
+
+static uint64_t *counter(uint8_t *t, int i) { return (uint64_t *)(t + EV_HEADER + i * EV_SLOT + EV_COUNTER); }
+static uint16_t *waiter(uint8_t *t, int i, int n) { return (uint16_t *)(t + EV_HEADER + i * EV_SLOT + EV_WAITERS + 2 * n); }
+
+/* Registers this peer as a waiter of event i (once). */
+static void add_waiter(uint8_t *t, int i, uint32_t me) {
+    uint16_t v = (uint16_t)(me + 1);
+    for (int n = 0; n < EV_WAITER_ENTRIES; n++)
+        if (__atomic_load_n(waiter(t, i, n), __ATOMIC_SEQ_CST) == v) return;
+    for (int n = 0; n < EV_WAITER_ENTRIES; n++) {
+        uint16_t zero = 0;
+        if (__atomic_compare_exchange_n(waiter(t, i, n), &zero, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
+    }
+    die("too many waiters on this event");
+}
+
+static int doorbell_open(uint32_t *me) {
+    int fd = open("/dev/hv_ivshmem", O_RDWR);
+    if (fd < 0) die("/dev/hv_ivshmem is missing: load the hv_ivshmem module (modprobe hv_ivshmem)");
+    uint32_t state[4];
+    if (read(fd, state, sizeof state) != sizeof state) die("cannot read /dev/hv_ivshmem");
+    *me = state[2];
+    return fd;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int event_wait(const char *name, double timeout) {
+    size_t size;
+    uint8_t *t = events_table(&size);
+    int i = event_index(t, name);
+    uint32_t me;
+    int fd = doorbell_open(&me);
+    uint64_t seen = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
+    add_waiter(t, i, me);
+    double deadline = now() + timeout;
+    for (;;) {
+        uint64_t c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
+        if (c > seen) { printf("%s signalled (count %llu)\n", name, (unsigned long long)c); return 0; }
+        double left = deadline - now();
+        if (left <= 0) { fprintf(stderr, "hv-comm: %s was not signalled within %.0f s\n", name, timeout); return 1; }
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, (int)(left * 1000) + 1) > 0) {
+            uint32_t state[4];
+            if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
+        }
+    }
+}
+
+static int event_signal(const char *name) {
+    size_t size;
+    uint8_t *t = events_table(&size);
+    int i = event_index(t, name);
+    uint32_t me;
+    int fd = doorbell_open(&me);
+    uint64_t c = __atomic_add_fetch(counter(t, i), 1, __ATOMIC_SEQ_CST);
+    for (int n = 0; n < EV_WAITER_ENTRIES; n++) {
+        uint16_t v = __atomic_load_n(waiter(t, i, n), __ATOMIC_SEQ_CST);
+        if (v == 0 || v - 1u == me) continue;
+        uint32_t bell = (uint32_t)(v - 1u) << 16;
+        if (write(fd, &bell, sizeof bell) != sizeof bell) die("cannot ring the doorbell");
+    }
+    printf("signalled %s (count %llu)\n", name, (unsigned long long)c);
+    return 0;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: hv-comm shm list | shm read NAME [OFFSET [LENGTH]] | shm write NAME OFFSET TEXT\n"
+                    "       hv-comm event list | event wait NAME [TIMEOUT] | event signal NAME\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) usage();
+    load_words();
+    if (strcmp(argv[1], "shm") == 0) {
+        if (strcmp(argv[2], "list") == 0) {
+            char list[1024];
+            if (word("hv.shm=", list, sizeof list)) printf("%s\n", list);
+            return 0;
+        }
+        if (argc < 4) usage();
+        size_t size;
+        uint8_t *p = region(argv[3], &size);
+        size_t off = argc > 4 ? strtoul(argv[4], NULL, 0) : 0;
+        if (off >= size) die("offset beyond the region");
+        if (strcmp(argv[2], "read") == 0) {
+            size_t len = argc > 5 ? strtoul(argv[5], NULL, 0) : strnlen((char *)p + off, size - off);
+            if (len > size - off) len = size - off;
+            fwrite(p + off, 1, len, stdout);
+            if (argc <= 5) putchar('\n');
+            return 0;
+        }
+        if (strcmp(argv[2], "write") == 0 && argc > 5) {
+            size_t len = strlen(argv[5]) + 1;
+            if (len > size - off) die("text beyond the region");
+            memcpy(p + off, argv[5], len);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            return 0;
+        }
+        usage();
+    }
+    if (strcmp(argv[1], "event") == 0) {
+        if (strcmp(argv[2], "list") == 0) {
+            size_t size;
+            uint8_t *t = events_table(&size);
+            uint32_t n = *(volatile uint32_t *)(t + 4);
+            for (uint32_t i = 0; i < n; i++)
+                printf("%s %llu\n", (char *)(t + EV_HEADER + i * EV_SLOT), (unsigned long long)*counter(t, (int)i));
+            return 0;
+        }
+        if (argc < 4) usage();
+        if (strcmp(argv[2], "wait") == 0) return event_wait(argv[3], argc > 4 ? atof(argv[4]) : 60);
+        if (strcmp(argv[2], "signal") == 0) return event_signal(argv[3]);
+    }
+    usage();
+    return 2;
+}

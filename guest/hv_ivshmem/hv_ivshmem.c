@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hv_ivshmem: the guest side of hv's events. Drives QEMU's ivshmem-doorbell
+ * device (1af4:1110 with MSI-X) and gives user space /dev/hv_ivshmem:
+ *   read(16 bytes)  -> { u64 interrupts so far, u32 this peer's id, u32 0 };
+ *                      the first read on an open file answers at once, later
+ *                      ones block until the next interrupt (poll() works);
+ *   write(4 bytes)  -> rings the doorbell: (peer id << 16) | vector.
+ * The events table itself is the device's BAR2, mapped through sysfs.
+ */
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/interrupt.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/atomic.h>
+
+#define IVSHMEM_IVPOSITION 8
+#define IVSHMEM_DOORBELL 12
+
+struct hv_ivshmem {
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	atomic64_t irqs;
+	wait_queue_head_t wq;
+};
+
+static struct hv_ivshmem *the_dev;
+
+struct hv_file {
+	u64 seen;
+	bool first;
+};
+
+static irqreturn_t hv_ivshmem_irq(int irq, void *data)
+{
+	struct hv_ivshmem *dev = data;
+
+	atomic64_inc(&dev->irqs);
+	wake_up_interruptible(&dev->wq);
+	return IRQ_HANDLED;
+}
+
+static int hv_open(struct inode *inode, struct file *file)
+{
+	struct hv_file *f;
+
+	if (!the_dev)
+		return -ENODEV;
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	f->first = true;
+	file->private_data = f;
+	return 0;
+}
+
+static int hv_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *off)
+{
+	struct hv_file *f = file->private_data;
+	struct hv_ivshmem *dev = the_dev;
+	u32 out[4];
+	u64 now;
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	if (len < sizeof(out))
+		return -EINVAL;
+	if (!f->first) {
+		if (file->f_flags & O_NONBLOCK) {
+			if ((u64)atomic64_read(&dev->irqs) == f->seen)
+				return -EAGAIN;
+		} else {
+			ret = wait_event_interruptible(dev->wq, (u64)atomic64_read(&dev->irqs) != f->seen);
+			if (ret)
+				return ret;
+		}
+	}
+	now = atomic64_read(&dev->irqs);
+	f->seen = now;
+	f->first = false;
+	out[0] = (u32)now;
+	out[1] = (u32)(now >> 32);
+	out[2] = ioread32(dev->regs + IVSHMEM_IVPOSITION);
+	out[3] = 0;
+	if (copy_to_user(buf, out, sizeof(out)))
+		return -EFAULT;
+	return sizeof(out);
+}
+
+static ssize_t hv_write(struct file *file, const char __user *buf, size_t len, loff_t *off)
+{
+	u32 value;
+
+	if (!the_dev)
+		return -ENODEV;
+	if (len != sizeof(value))
+		return -EINVAL;
+	if (copy_from_user(&value, buf, sizeof(value)))
+		return -EFAULT;
+	iowrite32(value, the_dev->regs + IVSHMEM_DOORBELL);
+	return sizeof(value);
+}
+
+static __poll_t hv_poll(struct file *file, poll_table *wait)
+{
+	struct hv_file *f = file->private_data;
+
+	if (!the_dev)
+		return EPOLLERR;
+	poll_wait(file, &the_dev->wq, wait);
+	if (f->first || (u64)atomic64_read(&the_dev->irqs) != f->seen)
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
+static const struct file_operations hv_fops = {
+	.owner = THIS_MODULE,
+	.open = hv_open,
+	.release = hv_release,
+	.read = hv_read,
+	.write = hv_write,
+	.poll = hv_poll,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice hv_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "hv_ivshmem",
+	.fops = &hv_fops,
+	.mode = 0600,
+};
+
+static int hv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct hv_ivshmem *dev;
+	int ret;
+
+	/* ivshmem-plain has no MSI-X: its memory is used through sysfs alone. */
+	if (!pdev->msix_cap || the_dev)
+		return -ENODEV;
+	dev = devm_kzalloc(&pdev->dev, sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return ret;
+	ret = pcim_iomap_regions(pdev, 1 << 0, "hv_ivshmem");
+	if (ret)
+		return ret;
+	dev->regs = pcim_iomap_table(pdev)[0];
+	/* MSI-X messages are memory writes by the device: it must be bus master. */
+	pci_set_master(pdev);
+	dev->pdev = pdev;
+	atomic64_set(&dev->irqs, 0);
+	init_waitqueue_head(&dev->wq);
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
+	if (ret < 0)
+		return ret;
+	ret = request_irq(pci_irq_vector(pdev, 0), hv_ivshmem_irq, 0, "hv_ivshmem", dev);
+	if (ret) {
+		pci_free_irq_vectors(pdev);
+		return ret;
+	}
+	pci_set_drvdata(pdev, dev);
+	the_dev = dev;
+	ret = misc_register(&hv_misc);
+	if (ret) {
+		the_dev = NULL;
+		free_irq(pci_irq_vector(pdev, 0), dev);
+		pci_free_irq_vectors(pdev);
+		return ret;
+	}
+	dev_info(&pdev->dev, "hv events doorbell, peer %u\n", ioread32(dev->regs + IVSHMEM_IVPOSITION));
+	return 0;
+}
+
+static void hv_remove(struct pci_dev *pdev)
+{
+	struct hv_ivshmem *dev = pci_get_drvdata(pdev);
+
+	misc_deregister(&hv_misc);
+	the_dev = NULL;
+	free_irq(pci_irq_vector(pdev, 0), dev);
+	pci_free_irq_vectors(pdev);
+}
+
+static const struct pci_device_id hv_ids[] = {
+	{ PCI_DEVICE(0x1af4, 0x1110) },
+	{ 0 }
+};
+MODULE_DEVICE_TABLE(pci, hv_ids);
+
+static struct pci_driver hv_driver = {
+	.name = "hv_ivshmem",
+	.id_table = hv_ids,
+	.probe = hv_probe,
+	.remove = hv_remove,
+};
+module_pci_driver(hv_driver);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("hv events over ivshmem doorbells");
