@@ -51,6 +51,12 @@ struct NetGroup: ParsableCommand {
             }
             let argv = ["ip", "netns", "exec", c.namespace] + command.drop { $0 == "--" }
             let cargs = argv.map { strdup($0) } + [nil]
+            // The command starts clean: whatever signals our caller blocked or ignored
+            // (a test harness blocks SIGALRM, which ping's -W needs) are its defaults again.
+            var none = sigset_t()
+            sigemptyset(&none)
+            sigprocmask(SIG_SETMASK, &none, nil)
+            for sig in [SIGALRM, SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { signal(sig, SIG_DFL) }
             execvp("ip", cargs)
             throw HVError.posix("exec ip", errno: errno)
         }

@@ -17,6 +17,8 @@ final class TestHost: @unchecked Sendable {
     let root: URL
     let bin: URL
     var layout: HostLayout { HostLayout(root: root) }
+    /// Run every command (and so hvd and its guests) inside this network namespace.
+    var netns: String?
 
     init() throws {
         let id = UUID().uuidString.prefix(6)
@@ -59,7 +61,8 @@ final class TestHost: @unchecked Sendable {
         let script = package.appendingPathComponent("Tests/Fixtures/installer-iso/build.sh")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [script.path, installerISO.path]
+        // With the RT-Linux image's guest tools: the installed system joins the communication subsystem.
+        p.arguments = [script.path, installerISO.path, "", HostLayout(root: imageRoot).template("rt-linux").appendingPathComponent("guest-tools").path]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
@@ -124,11 +127,12 @@ final class TestHost: @unchecked Sendable {
 
     @discardableResult
     func run(_ cmd: String, _ args: [String] = [], cwd: URL? = nil, input: String? = nil, timeout: Double = 180) -> Result {
-        Self.run(bin: bin, root: root, cmd, args, cwd: cwd, input: input, timeout: timeout)
+        Self.run(bin: bin, root: root, cmd, args, cwd: cwd, input: input, timeout: timeout, netns: netns)
     }
 
-    static func run(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?, input: String?, timeout: Double) -> Result {
-        let s = Session(bin: bin, root: root, cmd, args, cwd: cwd)
+    static func run(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?, input: String?, timeout: Double,
+                    netns: String? = nil) -> Result {
+        let s = Session(bin: bin, root: root, cmd, args, cwd: cwd, netns: netns)
         if let input { s.send(input) }
         s.closeInput()
         return s.finish(timeout: timeout)
@@ -136,7 +140,21 @@ final class TestHost: @unchecked Sendable {
 
     /// Starts a command whose input is fed while it runs (a console).
     func session(_ cmd: String, _ args: [String] = [], cwd: URL? = nil) -> Session {
-        Session(bin: bin, root: root, cmd, args, cwd: cwd)
+        Session(bin: bin, root: root, cmd, args, cwd: cwd, netns: netns)
+    }
+
+    /// Runs a shell command in a guest through its serial console and returns what it printed.
+    func guestRun(_ folder: String, _ command: String, serial: Bool = false, timeout: Double = 60) -> String {
+        let s = session("hv", ["guest", "console"] + (serial ? ["--serial"] : []) + [folder])
+        usleep(500_000)
+        // A fresh token: the console's replay may hold an earlier command's marker.
+        let token = UUID().uuidString.prefix(8)
+        s.send("\n" + command + "; echo hv-done-\(token)-$((40+2))\n")
+        let done = s.waitFor("hv-done-\(token)-42", timeout: timeout)
+        s.send("\u{1d}")
+        let r = s.finish(timeout: 20)
+        if !done { Issue.record("\(command) did not finish in \(folder): \(r.out.suffix(500))") }
+        return r.out
     }
 
     var hvdPid: Int32? {
@@ -195,9 +213,14 @@ final class Session: @unchecked Sendable {
     private var errData = Data()
     private let done = DispatchGroup()
 
-    init(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?) {
-        process.executableURL = bin.appendingPathComponent(cmd)
-        process.arguments = args
+    init(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?, netns: String? = nil) {
+        if let netns {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", netns, bin.appendingPathComponent(cmd).path] + args
+        } else {
+            process.executableURL = bin.appendingPathComponent(cmd)
+            process.arguments = args
+        }
         var env = ProcessInfo.processInfo.environment
         env["HV_ROOT"] = root.path
         env["PATH"] = bin.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")

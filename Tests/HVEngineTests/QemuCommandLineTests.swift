@@ -50,6 +50,16 @@ import HVCore
         try check(QemuCommandLine.rtos(try plan(usr: usr, accel: .kvm)), "rt-linux-hugepages.args")
     }
 
+    /// With shared memory and events the guest needs PCI: microvm,pcie=on, no pci=off.
+    @Test func rtLinuxInTheCommunicationSubsystem() throws {
+        var p = try plan()
+        let hv = ExampleCatalogue.all.first { $0.name == "ubuntu_rtlinux" }!.hypervisorConfig
+        p.comm = CommPlan(folder: "guestrtlinux", config: hv.communication, layout: HostLayout(root: URL(fileURLWithPath: "/hv")))
+        try check(QemuCommandLine.rtos(p), "rt-linux-comm.args")
+        #expect(!QemuCommandLine.kernelCommandLine(p).contains("pci=off"))
+        #expect(QemuCommandLine.kernelCommandLine(p).contains("hv.net=52:54:01:"))
+    }
+
     @Test func commasInPathsAreDoubled() throws {
         var p = try plan()
         p.consoleLog = "/srv/a,b/console.log"

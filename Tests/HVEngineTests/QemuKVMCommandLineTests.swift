@@ -51,6 +51,13 @@ import HVCore
         try check(QemuCommandLine.kvm(try plan("ubuntu_rtlinux", usr: usr, installing: false, tpm: false)), "ubuntu-kvm-bios.args")
     }
 
+    @Test func ubuntuInTheCommunicationSubsystem() throws {
+        var p = try plan("ubuntu_rtlinux", accel: .tcg, installing: false, tpm: false)
+        let hv = try ExampleCatalogue.named("ubuntu_rtlinux").hypervisorConfig
+        p.comm = CommPlan(folder: "guestubuntu", config: hv.communication, layout: HostLayout(root: URL(fileURLWithPath: "/hv")))
+        try check(QemuCommandLine.kvm(p), "ubuntu-tcg-comm.args")
+    }
+
     @Test func theInstallerBootsFirstOnlyWhileInstalling() throws {
         func bootIndex(_ a: [String], _ device: String) -> String? {
             a.first { $0.hasPrefix(device) }?.split(separator: ",").first { $0.hasPrefix("bootindex=") }.map(String.init)

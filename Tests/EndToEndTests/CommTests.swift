@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import HVCore
+
+extension EndToEnd {
+    /// The communication subsystem with real guests: RT-Linux and the test
+    /// image installed as the Ubuntu example's KVM guest.
+    @Suite struct Communication {
+        func ip(_ args: [String]) -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            p.arguments = args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try? p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+
+        @Test func networkSharedMemoryAndEventsBetweenRTLinuxAKVMGuestAndTheHost() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let rt = try host.prepare("ubuntu_rtlinux")
+            try host.provideISO("ubuntu.iso")
+            let ubuntu = host.folder("guestubuntu")
+            try #require(host.run("hv_guest_start", cwd: rt).status == 0)
+            try #require(host.run("hv_guest_start", cwd: ubuntu).status == 0)
+            try #require(host.waitUntil(300) { (try? host.status("guestubuntu").state) == .stopped }, "the install did not finish")
+            let console = ubuntu.appendingPathComponent("console.log")
+            let offset = host.text(console).utf8.count
+            try #require(host.run("hv_guest_start", cwd: ubuntu).status == 0)
+            try #require(host.waitUntil(240) { String(host.text(console).utf8.dropFirst(offset)).map { $0.contains("hv-test: ready") } ?? false },
+                         "the installed system did not come up")
+            #expect(String(host.text(console).utf8.dropFirst(offset))?.contains("eth1 is 10.77.0.2/24 on the VMF network") == true)
+
+            let list = host.run("hv", ["guest", "list"]).out
+            #expect(list.contains("10.77.0.1") && list.contains("10.77.0.2"), "\(list)")
+
+            // The virtual network: guest to guest both ways, then the host in hv's namespace.
+            #expect(host.guestRun("guestrtlinux", "ping -c 3 -w 30 10.77.0.2").contains(" 0% packet loss"))
+            #expect(host.guestRun("guestubuntu", "ping -c 3 -w 30 10.77.0.1", serial: true).contains(" 0% packet loss"))
+            let attach = host.run("hv", ["net", "attach"])
+            #expect(attach.status == 0, "\(attach.all)")
+            for address in ["10.77.0.1", "10.77.0.2"] {
+                let ping = host.run("hv", ["net", "exec", "--", "busybox", "ping", "-c", "2", "-w", "20", address])
+                #expect(ping.status == 0 && ping.out.contains("0% packet loss"), "host → \(address): \(ping.all)")
+            }
+            // Nothing of it in the host's own namespace: no address, no interface.
+            #expect(!ip(["-o", "addr"]).1.contains("10.77.0."), "the VMF network reaches the host only inside hv's namespace")
+            let ns = HostLayout(root: host.root).instanceID
+            #expect(ip(["netns", "list"]).1.contains(ns))
+
+            // Shared memory: host → RT-Linux, Ubuntu → RT-Linux and the host.
+            #expect(host.run("hv", ["shm", "write", "shm", "0", "from-the-host"]).status == 0)
+            #expect(host.guestRun("guestrtlinux", "hv-comm shm read shm").contains("from-the-host"))
+            _ = host.guestRun("guestubuntu", "hv-comm shm write shm 100 from-ubuntu", serial: true)
+            #expect(host.guestRun("guestrtlinux", "hv-comm shm read shm 100").contains("from-ubuntu"))
+            #expect(host.run("hv", ["shm", "read", "shm", "100"]).out.contains("from-ubuntu"))
+
+            // Events: the host wakes a waiter in RT-Linux, and RT-Linux wakes the host.
+            let waiter = host.session("hv", ["guest", "console", "guestrtlinux"])
+            usleep(500_000)
+            waiter.send("\nhv-comm event wait ev 60; echo waited-$((1+1))\n")
+            usleep(1_500_000)
+            let signal = host.run("hv", ["event", "signal", "ev"])
+            #expect(signal.status == 0, "\(signal.all)")
+            #expect(waiter.waitFor("waited-2", timeout: 30) && waiter.output.contains("ev signalled"), "\(waiter.output.suffix(300))")
+            waiter.send("\u{1d}")
+            _ = waiter.finish(timeout: 20)
+            let hostWait = host.session("hv", ["event", "wait", "ev", "--timeout", "60"])
+            usleep(1_000_000)
+            _ = host.guestRun("guestrtlinux", "hv-comm event signal ev")
+            let woke = hostWait.finish(timeout: 60)
+            #expect(woke.status == 0 && woke.out.contains("ev signalled"), "\(woke.all)")
+
+            // Regions survive a guest restart; unloading the VMF removes them and hv's namespace.
+            #expect(host.run("hv_guest_restart", cwd: rt).status == 0)
+            #expect(host.guestRun("guestrtlinux", "hv-comm shm read shm").contains("from-the-host"))
+            #expect(host.run("hv_guest_stop", cwd: ubuntu).status == 0)
+            #expect(host.run("hv_vmf_stop", ["--yes"], cwd: rt).status == 0)
+            #expect(!FileManager.default.fileExists(atPath: HostLayout(root: host.root).sharedMemoryDir.path))
+            #expect(!ip(["netns", "list"]).1.contains(ns))
+        }
+
+        /// Bridge mode, confined to namespaces the test makes: hv (and so
+        /// hvd and the guest) runs in one whose veth leads to another holding
+        /// 10.77.0.200; the guest reaches it through the bridge.
+        @Test func bridgeModeReachesAnInterfaceInsideTheTestsNamespaces() throws {
+            let id = UUID().uuidString.prefix(6).lowercased()
+            let (a, b) = ("hvta-\(id)", "hvtb-\(id)")
+            defer { _ = ip(["netns", "delete", a]); _ = ip(["netns", "delete", b]) }
+            for step in [["netns", "add", a], ["netns", "add", b],
+                         ["-n", a, "link", "add", "vA", "type", "veth", "peer", "name", "vB", "netns", b],
+                         ["-n", a, "link", "set", "vA", "up"], ["-n", a, "link", "set", "lo", "up"],
+                         ["-n", b, "addr", "add", "10.77.0.200/24", "dev", "vB"], ["-n", b, "link", "set", "vB", "up"]] {
+                let (status, out) = ip(step)
+                try #require(status == 0, "ip \(step.joined(separator: " ")): \(out)")
+            }
+            let host = try TestHost()
+            host.netns = a
+            defer { host.cleanup() }
+            let rt = try host.prepare("rt-linux", loadVMF: false)
+            var hv = host.text(host.layout.hvConfig)
+            hv = hv.replacingOccurrences(of: "\"Mode\"=\"switch\"", with: "\"Mode\"=\"bridge\"\n    \"BridgeInterface\"=\"vA\"")
+            try hv.write(to: host.layout.hvConfig, atomically: true, encoding: .utf8)
+            let load = host.run("hv_vmf_start", cwd: rt)
+            try #require(load.status == 0, "\(load.all)")
+            try #require(host.run("hv_guest_start", cwd: rt).status == 0)
+            #expect(host.guestRun("guestrtlinux", "ping -c 3 -w 30 10.77.0.200").contains(" 0% packet loss"))
+            #expect(ip(["link", "show", "vA"]).0 != 0, "the bridged interface is not in the host's namespace")
+            #expect(host.run("hv_vmf_stop", ["--yes"], cwd: rt).status == 0)
+        }
+    }
+}

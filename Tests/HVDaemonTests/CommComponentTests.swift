@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+import HVCore
+import CHVSys
+@testable import HVDaemon
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// hvd's ivshmem server and network switch against fake peers on real sockets.
+@Suite struct CommComponentTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hv-comm-\(UUID().uuidString.prefix(8))")
+
+    init() throws { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+
+    /// One ivshmem client's view: (message, fd) pairs as QEMU would read them.
+    func receive(_ sock: UnixSocket, count: Int) -> [(Int64, Int32)] {
+        (0..<count).map { _ in
+            var value: Int64 = 0, fd: Int32 = -1
+            _ = hv_recv_fd(sock.fd, &value, &fd)
+            return (value, fd)
+        }
+    }
+
+    @Test func theServerSpeaksQEMUsProtocolAndRingsWaiters() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: ["ev", "other"])
+        let server = try IvshmemServer(socketPath: dir.appendingPathComponent("ivshmem.sock").path, table: table)
+        try server.start()
+        defer { server.stop() }
+
+        let a = try UnixSocket.connect(to: dir.appendingPathComponent("ivshmem.sock").path)
+        // version 0, id 1, shared memory (-1 + fd), the host (peer 0) with its doorbell, then our own doorbell.
+        let first = receive(a, count: 5)
+        #expect(first.map(\.0) == [0, 1, -1, 0, 1])
+        #expect(first[0].1 == -1 && first[1].1 == -1 && first[2].1 >= 0 && first[3].1 >= 0 && first[4].1 >= 0)
+        var st = stat()
+        fstat(first[2].1, &st)
+        #expect(Int(st.st_size) == EventTable.regionSize)
+
+        let b = try UnixSocket.connect(to: dir.appendingPathComponent("ivshmem.sock").path)
+        let second = receive(b, count: 6)
+        #expect(second.map(\.0) == [0, 2, -1, 0, 1, 2], "ids only grow; the new peer learns the host and peer 1")
+        #expect(receive(a, count: 1).map(\.0) == [2], "peer 1 learns of peer 2")
+
+        // Peer 1 waits on "ev": the host's signal rings its doorbell (its own eventfd).
+        table.addWaiter(0, peer: 1)
+        #expect(server.signal(0) == 1)
+        var p = pollfd(fd: first[4].1, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&p, 1, 2000) == 1, "peer 1's doorbell rang")
+        #expect(table.waiters(0) == [1] && table.waiters(1).isEmpty)
+
+        // The host waits; a guest's doorbell to peer 0 (the host's eventfd) wakes it.
+        let waiter = Thread.detachNewThreadResult { server.wait(1, after: 0, timeout: 5) }
+        usleep(100_000)
+        _ = table.increment(1)
+        var one: UInt64 = 1
+        _ = write(first[3].1, &one, 8)
+        #expect(waiter.value(timeout: 5) == 1)
+
+        // A peer that goes is announced to the others (id without fd) and leaves the waiters.
+        a.close()
+        let gone = receive(b, count: 1)
+        #expect(gone.map(\.0) == [1] && gone[0].1 == -1)
+        usleep(100_000)
+        #expect(table.waiters(0).isEmpty)
+    }
+
+    @Test func theSwitchLearnsAndFloods() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paths = ["a", "b", "c"].map { dir.appendingPathComponent("\($0).sock").path }
+        let sw = NetworkSwitch(socketPath: dir.appendingPathComponent("switch.sock").path, guestSockets: paths)
+        try sw.start()
+        defer { sw.stop() }
+        let socks = paths.map { path -> Int32 in
+            let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            _ = UnixSocket.bindPath(fd, path: path)
+            var tv = timeval(tv_sec: 0, tv_usec: 300_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        defer { socks.forEach { close($0) } }
+        func frame(to dst: UInt8, from src: UInt8) -> [UInt8] { [dst, 0, 0, 0, 0, dst, 2, 0, 0, 0, 0, src, 0x08, 0x00] + Array(repeating: 7, count: 50) }
+        func got(_ i: Int) -> [UInt8]? {
+            var buf = [UInt8](repeating: 0, count: 2048)
+            let n = recv(socks[i], &buf, buf.count, 0)
+            return n > 0 ? Array(buf[0..<n]) : nil
+        }
+        // Broadcast from a: b and c get it, a does not.
+        let bcast = [UInt8](repeating: 0xff, count: 6) + [2, 0, 0, 0, 0, 0xa] + [0x08, 0x06] + Array(repeating: 1, count: 50)
+        UnixSocket.sendDatagram(socks[0], bcast, to: sw.socketPath)
+        #expect(got(1) == bcast && got(2) == bcast)
+        #expect(got(0) == nil)
+        // b answers a (now known): only a gets it.
+        let reply = frame(to: 2, from: 0xb).enumerated().map { $0.offset == 5 ? 0xa : $0.element }
+        UnixSocket.sendDatagram(socks[1], reply, to: sw.socketPath)
+        #expect(got(0) == reply)
+        #expect(got(2) == nil, "a learned address is not flooded")
+    }
+}
+
+extension Thread {
+    /// Runs `body` on a new thread; `value(timeout:)` waits for its result.
+    static func detachNewThreadResult<T: Sendable>(_ body: @escaping @Sendable () -> T) -> ThreadResult<T> {
+        let r = ThreadResult<T>()
+        Thread.detachNewThread { r.set(body()) }
+        return r
+    }
+}
+
+final class ThreadResult<T: Sendable>: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var result: T?
+    func set(_ v: T) { cond.lock(); result = v; cond.broadcast(); cond.unlock() }
+    func value(timeout: Double) -> T? {
+        cond.lock(); defer { cond.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while result == nil { if !cond.wait(until: deadline) { break } }
+        return result
+    }
+}
