@@ -6,6 +6,7 @@
  *   hv-comm event list
  *   hv-comm event wait NAME [TIMEOUT_SECONDS]   exit 0 when signalled, 1 on timeout
  *   hv-comm event signal NAME
+ *   hv-comm event relay IN OUT [COUNT]          signals OUT each time IN is signalled (0: forever)
  * It learns its regions and events from the words hv gives the guest
  * (hv.shm=NAME@SLOT,… hv.ev=SLOT) on the kernel command line or in fw_cfg
  * opt/hv/comm. Regions are the BAR2 of ivshmem PCI devices, mapped through
@@ -160,12 +161,8 @@ static int event_wait(const char *name, double timeout) {
     }
 }
 
-static int event_signal(const char *name) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int i = event_index(t, name);
-    uint32_t me;
-    int fd = doorbell_open(&me);
+/* Increments event i and rings every waiter but ourselves; returns the new count. */
+static uint64_t signal_index(uint8_t *t, int i, int fd, uint32_t me) {
     uint64_t c = __atomic_add_fetch(counter(t, i), 1, __ATOMIC_SEQ_CST);
     for (int n = 0; n < EV_WAITER_ENTRIES; n++) {
         uint16_t v = __atomic_load_n(waiter(t, i, n), __ATOMIC_SEQ_CST);
@@ -173,13 +170,47 @@ static int event_signal(const char *name) {
         uint32_t bell = (uint32_t)(v - 1u) << 16;
         if (write(fd, &bell, sizeof bell) != sizeof bell) die("cannot ring the doorbell");
     }
+    return c;
+}
+
+static int event_signal(const char *name) {
+    size_t size;
+    uint8_t *t = events_table(&size);
+    int i = event_index(t, name);
+    uint32_t me;
+    int fd = doorbell_open(&me);
+    uint64_t c = signal_index(t, i, fd, me);
     printf("signalled %s (count %llu)\n", name, (unsigned long long)c);
+    return 0;
+}
+
+/* A reflector without a process per round (for round-trip measurements). */
+static int event_relay(const char *in, const char *out, long count) {
+    size_t size;
+    uint8_t *t = events_table(&size);
+    int i = event_index(t, in), o = event_index(t, out);
+    uint32_t me;
+    int fd = doorbell_open(&me);
+    add_waiter(t, i, me);
+    uint64_t seen = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
+    for (long n = 0; count == 0 || n < count; n++) {
+        uint64_t c;
+        while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen) {
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            if (poll(&p, 1, 1000) > 0) {
+                uint32_t state[4];
+                if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
+            }
+        }
+        seen = c;
+        signal_index(t, o, fd, me);
+    }
     return 0;
 }
 
 static void usage(void) {
     fprintf(stderr, "usage: hv-comm shm list | shm read NAME [OFFSET [LENGTH]] | shm write NAME OFFSET TEXT\n"
-                    "       hv-comm event list | event wait NAME [TIMEOUT] | event signal NAME\n");
+                    "       hv-comm event list | event wait NAME [TIMEOUT] | event signal NAME | event relay IN OUT [COUNT]\n");
     exit(2);
 }
 
@@ -225,6 +256,7 @@ int main(int argc, char **argv) {
         if (argc < 4) usage();
         if (strcmp(argv[2], "wait") == 0) return event_wait(argv[3], argc > 4 ? atof(argv[4]) : 60);
         if (strcmp(argv[2], "signal") == 0) return event_signal(argv[3]);
+        if (strcmp(argv[2], "relay") == 0 && argc > 4) return event_relay(argv[3], argv[4], argc > 5 ? atol(argv[5]) : 0);
     }
     usage();
     return 2;

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""bench/comm: the communication subsystem's round trips, each against the
+same exchange through QEMU's user-mode network, in the same run.
+
+- event round trip host -> RT-Linux -> host: the host signals event "ping"
+  through hvd's API, `hv-comm event relay ping pong` in the guest signals
+  "pong", the host's wait returns; against a one-byte TCP echo host -> guest ->
+  host through a user-mode NIC of the same guest (hostfwd, busybox nc + cat).
+- ping RTT RT-Linux -> KVM guest over the VMF network, against ping from the
+  same RT-Linux guest to the user-mode network's gateway (10.0.2.2).
+
+Usage: bench/comm/run.sh [ROUNDS]   (root; builds hv first). Prints medians, p99 and ratios.
+"""
+import json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HV = os.path.join(REPO, ".build", "debug", "hv")
+PORT = 17007
+
+
+def hv(env, *args, check=True, timeout=600):
+    r = subprocess.run([HV, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"hv {' '.join(args)}: {r.stdout}{r.stderr}")
+    return r
+
+
+def api(root, method, path, body=None):
+    """One request to hvd's API on its Unix socket (one request per connection)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.path.join(root, "run", "hvd.sock"))
+    data = json.dumps(body or {}).encode()
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: hvd\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+    reply = b""
+    while chunk := s.recv(65536):
+        reply += chunk
+    s.close()
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n")[0]:
+        raise RuntimeError(f"{path}: {reply[:300]!r}")
+    return json.loads(payload)
+
+
+def guest(env, folder, command, timeout=120, serial=False):
+    """Runs a shell command on a guest's serial console; returns its output."""
+    token = f"bench-{time.monotonic_ns()}"
+    p = subprocess.Popen([HV, "guest", "console"] + (["--serial"] if serial else []) + [folder], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    p.stdin.write(f"\n{command}; echo {token}-$((40+2))\n".encode())
+    p.stdin.flush()
+    os.set_blocking(p.stdout.fileno(), False)
+    out, deadline = b"", time.monotonic() + timeout
+    while f"{token}-42".encode() not in out:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{command!r} in {folder}: {out[-400:]!r}")
+        chunk = p.stdout.read()
+        if chunk:
+            out += chunk
+        else:
+            time.sleep(0.02)
+    p.stdin.write(b"\x1d")
+    p.stdin.flush()
+    p.wait(timeout=20)
+    return out.decode(errors="replace")
+
+
+def stats(samples):
+    s = sorted(samples)
+    return statistics.median(s), s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+
+
+def ping_times(text):
+    return [float(m) for m in re.findall(r"time=([0-9.]+) ms", text)]
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="hv-bench-comm-")
+    env = dict(os.environ, HV_ROOT=root)
+    try:
+        os.makedirs(os.path.join(root, "templates"))
+        hv(env, "setup", "--skip-packages")
+        hv(env, "example", "open", "ubuntu_rtlinux", "--yes")
+        hv(env, "example", "sync", "ubuntu_rtlinux")
+        cfg = os.path.join(root, "config", "hv.config")
+        with open(cfg, "a") as f:
+            f.write('[Event\\ping]\n    "Guests"="guestrtlinux"\n[Event\\pong]\n    "Guests"="guestrtlinux"\n')
+        # The baseline: a user-mode NIC on the same RT-Linux guest, port-forwarded from the host.
+        with open(os.path.join(root, "guests", "guestrtlinux", "usr_guest_config.sh"), "a") as f:
+            f.write(f"HV_QEMU_EXTRA_ARGS=(-netdev user,id=bench,hostfwd=tcp:127.0.0.1:{PORT}-10.0.2.15:7 "
+                    f"-device virtio-net-device,netdev=bench,mac=52:54:00:be:0c:01)\n")
+        tools = os.path.join(root, "templates", "rt-linux", "guest-tools")
+        subprocess.run(["bash", os.path.join(REPO, "Tests/Fixtures/installer-iso/build.sh"),
+                        os.path.join(root, "iso", "ubuntu.iso"), "", tools], check=True, capture_output=True)
+        hv(env, "vmf", "start")
+        hv(env, "guest", "start", "guestrtlinux")
+        print("installing the test system as the KVM guest ...", flush=True)
+        hv(env, "guest", "start", "guestubuntu")
+        deadline = time.monotonic() + 600
+        while '"state" : "stopped"' not in hv(env, "guest", "status", "guestubuntu").stdout:
+            if time.monotonic() > deadline:
+                raise TimeoutError("install")
+            time.sleep(1)
+        console = os.path.join(root, "guests", "guestubuntu", "console.log")
+        offset = os.path.getsize(console)
+        hv(env, "guest", "start", "guestubuntu")
+        while "hv-test: ready" not in open(console, errors="replace").read()[offset:]:
+            time.sleep(0.5)
+
+        guest(env, "guestrtlinux", "for i in /sys/class/net/*; do [ $(cat $i/address) = 52:54:00:be:0c:01 ] && d=${i##*/}; done; "
+                                   "ip addr add 10.0.2.15/24 dev $d; ip link set $d up; "
+                                   "(nc -ll -p 7 -e cat >/dev/null 2>&1 &); (hv-comm event relay ping pong 0 >/dev/null 2>&1 &); sleep 1")
+
+        # Event round trips through hvd's API.
+        ev = []
+        pong = next(e["count"] for e in api(root, "GET", "/v1/comm")["events"] if e["name"] == "pong")
+        for _ in range(ROUNDS):
+            t0 = time.perf_counter()
+            api(root, "POST", "/v1/events/ping/signal")
+            pong = api(root, "POST", "/v1/events/pong/wait", {"after": pong, "timeoutSeconds": 10})["count"]
+            ev.append((time.perf_counter() - t0) * 1000)
+        # The same exchange through the user-mode network.
+        tcp = []
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(ROUNDS):
+            t0 = time.perf_counter()
+            s.sendall(b"x")
+            if s.recv(1) != b"x":
+                raise RuntimeError("echo failed")
+            tcp.append((time.perf_counter() - t0) * 1000)
+        s.close()
+
+        count = max(20, ROUNDS // 4)
+        vmf = ping_times(guest(env, "guestrtlinux", f"ping -c {count} -i 0.2 10.77.0.2", timeout=count + 60))
+        user = ping_times(guest(env, "guestrtlinux", f"ping -c {count} -i 0.2 10.0.2.2", timeout=count + 60))
+
+        print(f"\ncommunication subsystem (TCG here), {ROUNDS} event rounds, {count} pings each way:")
+        print(f"{'':42}{'median':>10}{'p99':>10}")
+        rows = [("event host->RT->host (hv)", ev), ("TCP echo host->RT->host (user-mode)", tcp),
+                ("ping RT->KVM guest (VMF network)", vmf), ("ping RT->gateway (user-mode)", user)]
+        for label, xs in rows:
+            m, p = stats(xs)
+            print(f"{label:42}{m:>8.2f} ms{p:>8.2f} ms")
+        for label, a, b in [("event / user-mode TCP echo", ev, tcp), ("VMF ping / user-mode ping", vmf, user)]:
+            (ma, pa), (mb, pb) = stats(a), stats(b)
+            print(f"ratio {label}: median {ma / mb:.2f}, p99 {pa / pb:.2f}")
+    finally:
+        hv(env, "guest", "stop", "guestubuntu", "--force", check=False)
+        hv(env, "vmf", "stop", "--yes", check=False)
+        hv(env, "daemon", "stop", check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
