@@ -216,10 +216,12 @@ module_pci_driver(hv_driver);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("hv events over ivshmem doorbells");
+
 """#
 
     public static let ivshmemKbuild = #"""
 obj-m := hv_ivshmem.o
+
 """#
 
     public static let commTool = #"""
@@ -486,6 +488,7 @@ int main(int argc, char **argv) {
     usage();
     return 2;
 }
+
 """#
 
 }
