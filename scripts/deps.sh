@@ -6,7 +6,8 @@ set -euo pipefail
 # the guest's communication tools (gcc, make, libc6-dev).
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
       ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
-      gcc make libc6-dev iproute2)
+      gcc make libc6-dev iproute2
+      chromium chromium-driver python3-pip)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -15,4 +16,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+# The System Manager's browser tests drive Chromium with Selenium (from PyPI).
+if ! python3 -c 'import selenium' 2>/dev/null; then
+    python3 -m pip install -q selenium 2>/dev/null || python3 -m pip install -q --break-system-packages selenium
 fi

@@ -9,7 +9,7 @@ struct HV: ParsableCommand {
         abstract: "hv: a real-time hypervisor host. RTOS guests on reserved cores beside general-purpose guests.",
         discussion: "The seed's commands (hv_open_example, hv_guest_start, ...) are links to this program; `hv install` creates them.",
         subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
-                      RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ConfigReferenceCommand.self])
+                      RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, ConfigReferenceCommand.self])
 }
 
 struct ConfigReferenceCommand: ParsableCommand {
@@ -206,6 +206,25 @@ public enum HVMain {
             exit(e.code.exitStatus)
         } catch {
             type.exit(withError: error)
+        }
+    }
+}
+
+struct ManagerGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "manager", abstract: "The System Manager, hvd's web page on loopback.", subcommands: [URLCommand.self])
+
+    struct URLCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "url", abstract: "Print the System Manager's address with its token (open it in a browser on this host, or through ssh -L).")
+        func run() throws {
+            let ctx = Context()
+            let info = try ctx.api.get("/v1/manager", as: ManagerInfo.self)
+            guard let token = try? String(contentsOf: ctx.layout.managerToken, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+                throw HVError(.notFound, "\(ctx.layout.managerToken.path) is missing or unreadable", hint: "run as root")
+            }
+            Out.say("\(info.url)?token=\(token)")
         }
     }
 }

@@ -81,10 +81,13 @@ public struct VMFStatus: Sendable, Codable, Equatable {
     public var reservedCores: [String: [Int]]
     public var notes: [String]
     public var daemonPid: Int
+    /// The host's online CPUs (the System Manager draws one box per core).
+    public var cpuCount: Int
 
-    public init(loaded: Bool, config: String?, loadedAt: String?, reservedCores: [String: [Int]], notes: [String], daemonPid: Int) {
+    public init(loaded: Bool, config: String?, loadedAt: String?, reservedCores: [String: [Int]], notes: [String], daemonPid: Int,
+                cpuCount: Int) {
         self.loaded = loaded; self.config = config; self.loadedAt = loadedAt
-        self.reservedCores = reservedCores; self.notes = notes; self.daemonPid = daemonPid
+        self.reservedCores = reservedCores; self.notes = notes; self.daemonPid = daemonPid; self.cpuCount = cpuCount
     }
 }
 
@@ -123,7 +126,27 @@ public struct ActionResult: Sendable, Codable {
     public init(message: String, guest: GuestStatus) { self.message = message; self.guest = guest }
 }
 
+/// What the System Manager's live stream sends on each change.
+public struct ManagerSnapshot: Sendable, Codable, Equatable {
+    public var guests: [GuestStatus]
+    public var vmf: VMFStatus
+    public init(guests: [GuestStatus], vmf: VMFStatus) { self.guests = guests; self.vmf = vmf }
+}
+
+/// Where the System Manager is (`GET /v1/manager`).
+public struct ManagerInfo: Sendable, Codable, Equatable {
+    public var port: Int
+    public var url: String
+    public init(port: Int, url: String) { self.port = port; self.url = url }
+}
+
 public enum APIJSON {
+    public static func encodeCompact<T: Encodable>(_ v: T) -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? e.encode(v)) ?? Data("{}".utf8)
+    }
+
     public static func encode<T: Encodable>(_ v: T) -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

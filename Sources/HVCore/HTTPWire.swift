@@ -104,6 +104,9 @@ public struct HTTPResponse: Sendable {
         switch status {
         case 101: "Switching Protocols"
         case 200: "OK"
+        case 303: "See Other"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
         case 400: "Bad Request"
         case 404: "Not Found"
         case 405: "Method Not Allowed"

@@ -49,6 +49,8 @@ public struct HostLayout: Sendable, Equatable {
     public var switchSocket: URL { netDir.appendingPathComponent("switch.sock") }
     public func guestNetSocket(_ folder: String) -> URL { netDir.appendingPathComponent("\(folder).sock") }
     public var ivshmemSocket: URL { runDir.appendingPathComponent("ivshmem.sock") }
+    /// The System Manager's token (root only) and its port's configuration.
+    public var managerToken: URL { runDir.appendingPathComponent("manager.token") }
     public var netState: URL { runDir.appendingPathComponent("net.json") }
     /// Shared-memory regions live in RAM, per host root: /dev/shm/hv/<instance>/<name>.
     public var sharedMemoryDir: URL { URL(fileURLWithPath: "/dev/shm/hv").appendingPathComponent(instanceID) }

@@ -36,6 +36,27 @@ public final class UnixSocket: @unchecked Sendable {
         }
     }
 
+    /// A TCP listener on 127.0.0.1 only (the System Manager); the same stream API.
+    public static func listenLoopback(port: Int, backlog: Int32 = 64) throws -> UnixSocket {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw HVError.posix("socket", errno: errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0, Glibc.listen(fd, backlog) == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw HVError.posix("cannot listen on 127.0.0.1:\(port)", errno: e)
+        }
+        return UnixSocket(fd: fd)
+    }
+
     /// Binds and listens; an old socket file left by a dead server is replaced.
     public static func listen(at path: String, mode: mode_t = 0o600, backlog: Int32 = 64) throws -> UnixSocket {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -9,6 +9,9 @@ final class DaemonContext: @unchecked Sendable {
     let facts: HostFacts
     let vmf: VMF
     let log = Logger()
+    /// Where the System Manager listens (nil: it could not start; `managerProblem` says why).
+    nonisolated(unsafe) var managerPort: Int?
+    nonisolated(unsafe) var managerProblem: String?
     private let lock = NSLock()
     private var supervisors: [String: GuestSupervisor] = [:]
 

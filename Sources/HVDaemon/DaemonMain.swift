@@ -54,6 +54,9 @@ public enum DaemonMain {
             signalSources.append(source)
         }
         startHousekeeping(ctx)
+        do { try ManagerServer(ctx: ctx, routes: routes).start() } catch {
+            ctx.log.info("System Manager not started: \(error)")
+        }
         while true {
             guard let conn = try? listener.accept() else { continue }
             let t = Thread { serveConnection(conn, routes: routes) }

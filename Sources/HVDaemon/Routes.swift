@@ -39,7 +39,7 @@ struct Routes {
             return .response(.json(ctx.vmf.status()))
         case "POST vmf/load":
             let body = try APIJSON.decode(VMFLoadRequest.self, req.body)
-            return .response(.json(try loadVMF(body.config)))
+            return .response(.json(try loadVMF(body.config.isEmpty ? ctx.layout.hvConfig.path : body.config)))
         case "POST vmf/unload":
             let body = try APIJSON.decode(VMFUnloadRequest.self, req.body)
             return .response(.json(try unloadVMF(stopGuests: body.stopGuests)))
@@ -91,6 +91,15 @@ struct Routes {
                 throw HVError(.timeout, "event \(name) was not signalled within \(timeout) s")
             }
             return .response(.json(EventResult(name: name, count: count)))
+        case "GET manager":
+            guard let port = ctx.managerPort else {
+                throw HVError(.unsupported, "the System Manager is not running: \(ctx.managerProblem ?? "hvd could not start it")",
+                              hint: "set a free \"Port\" in [Manager] of \(ctx.layout.managerConfig.path), then restart hvd (hv daemon stop)")
+            }
+            if port != ManagerServer.configuredPort(ctx.layout) {
+                ctx.log.info("System Manager: the configured port changed; it moves there when hvd restarts (hv daemon stop)")
+            }
+            return .response(.json(ManagerInfo(port: port, url: "http://127.0.0.1:\(port)/")))
         case "POST daemon/shutdown":
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))

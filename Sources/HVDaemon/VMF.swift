@@ -101,7 +101,8 @@ final class VMF: @unchecked Sendable {
         let r = current
         return VMFStatus(loaded: r != nil, config: r?.configPath,
                          loadedAt: r.map { ISO8601DateFormatter().string(from: $0.loadedAt) },
-                         reservedCores: r?.reservedCores ?? [:], notes: r?.notes ?? [], daemonPid: Int(getpid()))
+                         reservedCores: r?.reservedCores ?? [:], notes: r?.notes ?? [], daemonPid: Int(getpid()),
+                         cpuCount: facts.cpuCount)
     }
 
     /// All cores that no RTOS guest reserved.

@@ -1,0 +1,212 @@
+/// The System Manager's page: one self-contained HTML file (no external
+/// assets: it works on a headless industrial PC without internet). It shows
+/// the guests and the VMF live (server-sent events from /v1/watch) and drives
+/// them through the same JSON API as the CLI.
+enum ManagerPage {
+    static let html = #"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>hv System Manager</title>
+<style>
+  :root { --bg:#f4f6f9; --card:#fff; --ink:#1d2733; --muted:#6b7785; --line:#e2e7ee; --accent:#1f6feb;
+          --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; --rt:#8250df; }
+  * { box-sizing: border-box; }
+  body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background:var(--bg); color:var(--ink); }
+  header { display:flex; align-items:center; gap:16px; padding:14px 28px; background:#0d1b2a; color:#fff; }
+  header h1 { font-size:17px; margin:0; font-weight:600; letter-spacing:.2px; }
+  header .host { color:#9fb3c8; font-size:13px; }
+  header .live { margin-left:auto; font-size:12px; color:#9fb3c8; }
+  header .live b { display:inline-block; width:8px; height:8px; border-radius:50%; background:#3fb950; margin-right:6px; }
+  header .live.off b { background:#f85149; }
+  nav { display:flex; gap:4px; padding:0 28px; background:#102538; }
+  nav button { background:none; border:0; color:#9fb3c8; padding:10px 14px; font:inherit; cursor:pointer; border-bottom:2px solid transparent; }
+  nav button.on { color:#fff; border-bottom-color:#58a6ff; }
+  main { padding:24px 28px; max-width:1200px; }
+  .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:18px 20px; margin-bottom:18px; box-shadow:0 1px 2px rgba(0,0,0,.03); }
+  .card h2 { margin:0 0 12px; font-size:15px; }
+  .vmf { display:flex; align-items:center; gap:14px; flex-wrap:wrap; }
+  .pill { display:inline-block; padding:2px 10px; border-radius:999px; font-size:12px; font-weight:600; }
+  .pill.running { background:#dafbe1; color:var(--ok); } .pill.stopped, .pill.crashed { background:#eef1f4; color:var(--muted); }
+  .pill.starting, .pill.stopping { background:#fff8c5; color:var(--warn); } .pill.stalled { background:#ffebe9; color:var(--bad); }
+  .pill.loaded { background:#dafbe1; color:var(--ok); } .pill.unloaded { background:#eef1f4; color:var(--muted); }
+  .kind { font-size:11px; font-weight:600; padding:1px 7px; border-radius:4px; background:#eef1f4; color:var(--muted); }
+  .kind.rtos { background:#f3e8ff; color:var(--rt); }
+  table { width:100%; border-collapse:collapse; }
+  th { text-align:left; font-size:12px; color:var(--muted); font-weight:600; padding:8px 10px; border-bottom:1px solid var(--line); }
+  td { padding:10px; border-bottom:1px solid var(--line); vertical-align:middle; }
+  tr:last-child td { border-bottom:0; }
+  td .sub { color:var(--muted); font-size:12px; }
+  button.act { font:inherit; font-size:13px; padding:5px 12px; border-radius:6px; border:1px solid var(--line); background:#f6f8fa; cursor:pointer; margin-right:4px; }
+  button.act:hover { border-color:#c9d1d9; } button.act:disabled { opacity:.45; cursor:default; }
+  button.primary { background:var(--accent); color:#fff; border-color:var(--accent); }
+  button.danger { color:var(--bad); }
+  #toast { position:fixed; right:24px; bottom:24px; max-width:520px; padding:12px 16px; border-radius:8px; background:#0d1b2a; color:#fff; display:none; white-space:pre-wrap; }
+  #toast.err { background:#8e1519; }
+  .bar { display:flex; height:26px; border-radius:6px; overflow:hidden; border:1px solid var(--line); margin:8px 0; }
+  .bar div { height:100%; }
+  .legend span { display:inline-flex; align-items:center; gap:6px; margin-right:16px; font-size:12px; color:var(--muted); }
+  .legend i { width:12px; height:12px; border-radius:3px; display:inline-block; }
+  .cores { display:flex; gap:10px; flex-wrap:wrap; }
+  .core { width:150px; border:1px solid var(--line); border-radius:8px; padding:10px; }
+  .core b { display:block; font-size:13px; } .core.rt { border-color:#d8b9ff; background:#faf5ff; }
+  .empty { color:var(--muted); padding:12px 0; }
+</style>
+</head>
+<body>
+<header>
+  <h1>hv System Manager</h1><span class="host" id="host"></span>
+  <span class="live off" id="live"><b></b><span>connecting…</span></span>
+</header>
+<nav>
+  <button class="on" data-tab="guests">Guests</button>
+  <button data-tab="cpu">CPU</button>
+  <button data-tab="memory">Memory</button>
+</nav>
+<main>
+  <section id="tab-guests">
+    <div class="card">
+      <div class="vmf">
+        <h2 style="margin:0">VMF</h2><span id="vmf-state" class="pill unloaded">…</span>
+        <span id="vmf-config" class="sub"></span>
+        <span style="margin-left:auto"></span>
+        <button class="act primary" id="vmf-load">Load VMF</button>
+        <button class="act" id="vmf-unload">Unload VMF</button>
+      </div>
+    </div>
+    <div class="card">
+      <h2>Guests</h2>
+      <table>
+        <thead><tr><th>Guest</th><th>Kind</th><th>State</th><th>Cores</th><th>Memory</th><th>Accelerator</th><th>Address</th><th>Uptime</th><th></th></tr></thead>
+        <tbody id="guests"><tr><td colspan="9" class="empty">loading…</td></tr></tbody>
+      </table>
+    </div>
+  </section>
+  <section id="tab-cpu" hidden>
+    <div class="card"><h2>CPU cores</h2><p class="sub">Each core belongs to the host or to one RTOS guest (while the VMF is loaded). The first RTOS guest takes the last core.</p><div class="cores" id="cores"></div></div>
+  </section>
+  <section id="tab-memory" hidden>
+    <div class="card"><h2>Memory</h2><div id="membar"></div></div>
+  </section>
+</main>
+<div id="toast"></div>
+<script>
+"use strict";
+let state = { guests: [], vmf: { loaded: false, reservedCores: {} } };
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;","'":"&#39;"}[c]));
+
+function toast(text, err) {
+  const t = $("toast"); t.textContent = text; t.className = err ? "err" : ""; t.style.display = "block";
+  clearTimeout(toast.timer); toast.timer = setTimeout(() => t.style.display = "none", err ? 9000 : 4000);
+}
+
+async function api(method, path, body) {
+  const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1" },
+                                body: body ? JSON.stringify(body) : undefined, credentials: "same-origin" });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((data.message || r.statusText) + (data.hint ? "\n→ " + data.hint : ""));
+  return data;
+}
+
+function uptime(g) {
+  if (!g.startedAt || g.state === "stopped" || g.state === "crashed") return "–";
+  const s = Math.max(0, Math.floor((Date.now() - Date.parse(g.startedAt)) / 1000));
+  return s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " min " + (s % 60) + " s" : Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
+}
+
+function renderGuests() {
+  const rows = state.guests.map((g) => {
+    const running = !["stopped", "crashed"].includes(g.state);
+    const rtos = g.kind === "rtos";
+    return `<tr data-folder="${esc(g.folder)}">
+      <td><b>${esc(g.name)}</b><div class="sub">${esc(g.folder)}</div></td>
+      <td><span class="kind ${rtos ? "rtos" : ""}">${rtos ? "RTOS" : "KVM"}</span> <span class="sub">${esc(g.os)}</span></td>
+      <td><span class="pill ${esc(g.state)}" data-role="state">${esc(g.state)}${g.state === "running" && rtos && !g.booted ? " (booting)" : ""}</span></td>
+      <td>${g.cores.length ? esc(g.cores.join(", ")) + (g.schedFIFO ? " <span class=sub>FIFO</span>" : "") : "<span class=sub>host</span>"}</td>
+      <td>${esc(g.memoryMiB)} MiB <span class="sub">${esc(g.vcpus)} vCPU</span></td>
+      <td>${esc(g.accelerator || "–")}</td>
+      <td>${esc(g.address || "–")}</td>
+      <td data-role="uptime">${uptime(g)}</td>
+      <td style="white-space:nowrap">
+        <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>
+        <button class="act" data-act="restart" ${!running || !rtos ? "disabled" : ""} title="${rtos ? "" : "only RTOS guests restart in place"}">Restart</button>
+        <button class="act danger" data-act="stop" ${!running ? "disabled" : ""}>Stop</button>
+      </td></tr>`;
+  });
+  $("guests").innerHTML = rows.join("") || `<tr><td colspan="9" class="empty">No guests yet. Create some with <code>hv_open_example rt-linux</code> and <code>hv_sync_example rt-linux</code>.</td></tr>`;
+}
+
+function renderVMF() {
+  const v = state.vmf;
+  $("vmf-state").textContent = v.loaded ? "loaded" : "not loaded";
+  $("vmf-state").className = "pill " + (v.loaded ? "loaded" : "unloaded");
+  $("vmf-config").textContent = v.loaded ? v.config : "";
+  $("vmf-load").disabled = v.loaded; $("vmf-unload").disabled = !v.loaded;
+}
+
+function renderCPU() {
+  const owner = {};
+  for (const [folder, cores] of Object.entries(state.vmf.reservedCores || {})) for (const c of cores) owner[c] = folder;
+  const n = Math.max(state.vmf.cpuCount || 1, ...Object.keys(owner).map((c) => +c + 1));
+  const guests = Object.fromEntries(state.guests.map((g) => [g.folder, g]));
+  $("cores").innerHTML = Array.from({ length: n }, (_, c) => owner[c]
+    ? `<div class="core rt"><b>Core ${c}</b>${esc(guests[owner[c]]?.name || owner[c])}<div class="sub">reserved, RTOS</div></div>`
+    : `<div class="core"><b>Core ${c}</b>Host<div class="sub">host processes and KVM guests</div></div>`).join("");
+}
+
+function renderMemory() {
+  const rt = state.guests.filter((g) => g.kind === "rtos").reduce((a, g) => a + g.memoryMiB, 0);
+  const kvm = state.guests.filter((g) => g.kind !== "rtos").reduce((a, g) => a + g.memoryMiB, 0);
+  const total = Math.max(rt + kvm, 1);
+  $("membar").innerHTML = `<div class="bar"><div style="width:${rt / total * 100}%;background:#8250df"></div><div style="width:${kvm / total * 100}%;background:#1f6feb"></div></div>
+    <div class="legend"><span><i style="background:#8250df"></i>RTOS guests ${rt} MiB</span><span><i style="background:#1f6feb"></i>KVM guests ${kvm} MiB</span></div>`;
+}
+
+function render() { renderVMF(); renderGuests(); renderCPU(); renderMemory(); }
+
+async function act(folder, action) {
+  const g = state.guests.find((x) => x.folder === folder);
+  if (action === "stop" && !confirm(`Stop ${g.name}? It gets the ACPI power button and is forced off after its timeout.`)) return;
+  try {
+    const body = action === "stop" ? { force: false } : { wait: false, timeoutSeconds: 180 };
+    const r = await api("POST", `/v1/guests/${encodeURIComponent(folder)}/${action}`, body);
+    toast(r.message);
+  } catch (e) { toast(e.message, true); }
+}
+
+$("guests").addEventListener("click", (ev) => {
+  const b = ev.target.closest("button[data-act]"); if (!b) return;
+  act(b.closest("tr").dataset.folder, b.dataset.act);
+});
+$("vmf-load").onclick = async () => {
+  try { await api("POST", "/v1/vmf/load", { config: "" }); toast("VMF loaded"); } catch (e) { toast(e.message, true); }
+};
+$("vmf-unload").onclick = async () => {
+  const running = state.guests.filter((g) => g.kind === "rtos" && !["stopped", "crashed"].includes(g.state));
+  if (running.length && !confirm("Stop " + running.map((g) => g.name).join(", ") + " and unload the VMF?")) return;
+  try { await api("POST", "/v1/vmf/unload", { stopGuests: true }); toast("VMF unloaded"); } catch (e) { toast(e.message, true); }
+};
+document.querySelectorAll("nav button").forEach((b) => b.onclick = () => {
+  document.querySelectorAll("nav button").forEach((x) => x.classList.toggle("on", x === b));
+  document.querySelectorAll("main > section").forEach((s) => s.hidden = s.id !== "tab-" + b.dataset.tab);
+});
+
+function connect() {
+  const es = new EventSource("/v1/watch");
+  es.addEventListener("state", (m) => { state = JSON.parse(m.data); render(); });
+  es.onopen = () => { $("live").className = "live"; $("live").lastChild.textContent = "live"; };
+  es.onerror = () => { $("live").className = "live off"; $("live").lastChild.textContent = "reconnecting…"; };
+}
+$("host").textContent = location.host;
+setInterval(() => document.querySelectorAll("[data-role=uptime]").forEach((td) => {
+  const g = state.guests.find((x) => x.folder === td.closest("tr").dataset.folder); if (g) td.textContent = uptime(g);
+}), 1000);
+connect();
+</script>
+</body>
+</html>
+"""#
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Browser tests of the System Manager: the real page in headless Chromium
+(Debian's chromium + chromium-driver, Selenium from PyPI) against a real hvd
+and a real RT-Linux guest under QEMU, in a temporary HV_ROOT.
+
+Screenshots of each page go to .build/test-output/manager-*.png.
+Usage: python3 Tests/Browser/manager_test.py   (after `swift build`; root)
+"""
+import os, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HV = os.path.join(REPO, ".build", "debug", "hv")
+OUT = os.path.join(REPO, ".build", "test-output")
+IMAGE = "/tmp/hv-e2e-image"   # built by the end-to-end tests (hv setup); built here if missing
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Host:
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="hv-browser-")
+        self.env = dict(os.environ, HV_ROOT=self.root)
+        os.makedirs(os.path.join(self.root, "templates"))
+        if not os.path.exists(os.path.join(IMAGE, "templates", "rt-linux", "vmlinux")):
+            os.makedirs(IMAGE, exist_ok=True)
+            subprocess.run([HV, "setup", "--skip-packages"], env=dict(os.environ, HV_ROOT=IMAGE), check=True, capture_output=True)
+        os.symlink(os.path.join(IMAGE, "templates", "rt-linux"), os.path.join(self.root, "templates", "rt-linux"))
+        self.port = free_port()
+        os.makedirs(os.path.join(self.root, "config"), exist_ok=True)
+        with open(os.path.join(self.root, "config", "manager.config"), "w") as f:
+            f.write(f'[Manager]\n    "Port"="{self.port}"\n')
+
+    def hv(self, *args, check=True):
+        r = subprocess.run([HV, *args], env=self.env, capture_output=True, text=True, timeout=300)
+        if check and r.returncode != 0:
+            raise AssertionError(f"hv {' '.join(args)}: {r.stdout}{r.stderr}")
+        return r
+
+    def cleanup(self):
+        self.hv("vmf", "stop", "--yes", check=False)
+        run = os.path.join(self.root, "run")
+        for d in os.listdir(run) if os.path.isdir(run) else []:
+            pidfile = os.path.join(run, d, "qemu.pid")
+            try:
+                pid = int(open(pidfile).read())
+                if self.root in open(f"/proc/{pid}/cmdline").read():
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        self.hv("daemon", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def browser():
+    o = webdriver.ChromeOptions()
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860"]:
+        o.add_argument(a)
+    o.binary_location = "/usr/bin/chromium"
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+
+
+def row(d, folder):
+    return d.find_element(By.CSS_SELECTOR, f'tr[data-folder="{folder}"]')
+
+
+def state(d, folder):
+    try:
+        return row(d, folder).find_element(By.CSS_SELECTOR, "[data-role=state]").text
+    except Exception:
+        return ""
+
+
+def wait(d, what, condition, seconds=90):
+    try:
+        WebDriverWait(d, seconds, poll_frequency=0.25).until(lambda _: condition())
+    except Exception:
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def shot(d, name):
+    os.makedirs(OUT, exist_ok=True)
+    d.save_screenshot(os.path.join(OUT, f"manager-{name}.png"))
+
+
+def test_wrong_token_is_refused(host, d):
+    d.get(f"http://127.0.0.1:{host.port}/?token=not-the-token")
+    assert "valid token" in d.page_source, d.page_source[:300]
+    d.get(f"http://127.0.0.1:{host.port}/")
+    assert "valid token" in d.page_source, "no cookie, no page"
+
+
+def test_start_and_stop_a_guest_live(host, d):
+    url = host.hv("manager", "url").stdout.strip()
+    d.get(url)
+    wait(d, "the guests table", lambda: state(d, "guestrtlinux") == "stopped")
+    assert "?token" not in d.current_url, "the token leaves the address bar"
+    shot(d, "guests-stopped")
+    d.find_element(By.ID, "vmf-load").click()
+    wait(d, "the VMF to load", lambda: d.find_element(By.ID, "vmf-state").text == "loaded")
+    row(d, "guestrtlinux").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    wait(d, "RT-Linux running", lambda: state(d, "guestrtlinux").startswith("running"))
+    wait(d, "RT-Linux booted", lambda: state(d, "guestrtlinux") == "running")
+    shot(d, "guests-running")
+    # A change made from the CLI shows up by itself.
+    host.hv("guest", "stop", "guestrtlinux")
+    wait(d, "the CLI's stop to show", lambda: state(d, "guestrtlinux") == "stopped", 30)
+    row(d, "guestrtlinux").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    wait(d, "RT-Linux running again", lambda: state(d, "guestrtlinux") == "running")
+    row(d, "guestrtlinux").find_element(By.CSS_SELECTOR, "button[data-act=stop]").click()
+    alert = d.switch_to.alert
+    assert "Stop RT-Linux?" in alert.text, alert.text
+    alert.accept()
+    wait(d, "RT-Linux stopped from the page", lambda: state(d, "guestrtlinux") == "stopped")
+
+
+def test_cpu_and_memory_tabs(host, d):
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=cpu]").click()
+    cores = d.find_element(By.ID, "cores").text
+    assert "RT-Linux" in cores and "reserved" in cores, cores
+    shot(d, "cpu")
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=memory]").click()
+    assert "RTOS guests 256 MiB" in d.find_element(By.ID, "membar").text
+    shot(d, "memory")
+
+
+def main():
+    passed = failed = 0
+    host = Host()
+    d = None
+    try:
+        host.hv("example", "open", "rt-linux", "--yes")
+        host.hv("example", "sync", "rt-linux")
+        d = browser()
+        for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs]:
+            try:
+                test(host, d)
+                print(f"✔ browser {test.__name__} passed", flush=True)
+                passed += 1
+            except Exception:
+                print(f"✘ browser {test.__name__} failed:\n{traceback.format_exc()}", flush=True)
+                if d:
+                    shot(d, f"failed-{test.__name__}")
+                failed += 1
+    finally:
+        if d:
+            d.quit()
+        host.cleanup()
+    print(f"browser tests: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

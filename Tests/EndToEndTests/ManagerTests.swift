@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import HVCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension EndToEnd {
+    /// The System Manager's API on loopback TCP: real responses checked
+    /// against docs/openapi.json; the token and the cross-site rules.
+    @Suite struct Manager {
+        struct Reply { var status: Int; var headers: [String: String]; var body: Data
+            var json: Any? { try? JSONSerialization.jsonObject(with: body) } }
+
+        /// One HTTP/1.1 request to 127.0.0.1:port (connection closed after the answer).
+        static func request(_ port: Int, _ method: String, _ path: String, headers: [String: String] = [:], body: String? = nil,
+                            readFor seconds: Double = 10) -> Reply? {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = UInt16(port).bigEndian
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+            guard ok else { return nil }
+            var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let payload = Data((body ?? "").utf8)
+            var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: \(payload.count)\r\n"
+            for (k, v) in headers { head += "\(k): \(v)\r\n" }
+            let out = Data((head + "\r\n").utf8) + payload
+            _ = out.withUnsafeBytes { send(fd, $0.baseAddress, out.count, 0) }
+            var data = Data()
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(fd, &buf, buf.count, 0)
+                if n <= 0 { break }
+                data.append(contentsOf: buf[0..<n])
+            }
+            guard let split = data.range(of: Data("\r\n\r\n".utf8)) else { return nil }
+            let lines = String(decoding: data[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+            let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+            var h: [String: String] = [:]
+            for l in lines.dropFirst() { if let c = l.firstIndex(of: ":") { h[l[..<c].lowercased()] = l[l.index(after: c)...].trimmingCharacters(in: .whitespaces) } }
+            return Reply(status: status, headers: h, body: Data(data[split.upperBound...]))
+        }
+
+        nonisolated(unsafe) static let spec: [String: Any] = {
+            let url = TestHost.package.appendingPathComponent("docs/openapi.json")
+            return (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any] ?? [:]
+        }()
+
+        /// The schema of a path's answer for a status ("default" for errors).
+        static func responseSchema(_ path: String, _ method: String, _ status: Int) -> [String: Any]? {
+            guard let op = ((spec["paths"] as? [String: Any])?[path] as? [String: Any])?[method] as? [String: Any],
+                  let responses = op["responses"] as? [String: Any],
+                  var r = (responses[String(status)] ?? responses["default"]) as? [String: Any] else { return nil }
+            if let ref = r["$ref"] as? String { r = resolve(ref) }
+            return ((r["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
+        }
+
+        static func resolve(_ ref: String) -> [String: Any] {
+            var node: Any = spec
+            for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] ?? [:] }
+            return node as? [String: Any] ?? [:]
+        }
+
+        /// A small JSON Schema check (type, required, properties, items, enum, $ref): the problems found.
+        static func check(_ value: Any, _ schema: [String: Any], at path: String = "$") -> [String] {
+            if let ref = schema["$ref"] as? String { return check(value, resolve(ref), at: path) }
+            var problems: [String] = []
+            if let allowed = schema["enum"] as? [String], let s = value as? String, !allowed.contains(s) {
+                problems.append("\(path): \(s) is not one of \(allowed)")
+            }
+            switch schema["type"] as? String {
+            case "object":
+                guard let o = value as? [String: Any] else { return ["\(path): not an object"] }
+                for key in schema["required"] as? [String] ?? [] where o[key] == nil { problems.append("\(path).\(key) is missing") }
+                let props = schema["properties"] as? [String: Any] ?? [:]
+                for (k, v) in o {
+                    if let p = props[k] as? [String: Any] { problems += check(v, p, at: "\(path).\(k)") }
+                    else if let extra = schema["additionalProperties"] as? [String: Any] { problems += check(v, extra, at: "\(path).\(k)") }
+                    else if !props.isEmpty { problems.append("\(path).\(k) is not in the document") }
+                }
+            case "array":
+                guard let a = value as? [Any] else { return ["\(path): not an array"] }
+                for (i, v) in a.enumerated() { problems += check(v, schema["items"] as? [String: Any] ?? [:], at: "\(path)[\(i)]") }
+            case "string": if !(value is String) { problems.append("\(path): not a string") }
+            case "integer": if !(value is NSNumber) || (value as? NSNumber).map({ $0.doubleValue != $0.doubleValue.rounded() }) == true { problems.append("\(path): not an integer") }
+            case "number": if !(value is NSNumber) { problems.append("\(path): not a number") }
+            case "boolean": if !(value is Bool) { problems.append("\(path): not a boolean") }
+            default: break
+            }
+            return problems
+        }
+
+        @Test func theAPIAnswersAsDocumentedAndOnlyWithTheToken() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let port = try freePort()
+            try FileManager.default.createDirectory(at: host.layout.configDir, withIntermediateDirectories: true)
+            try "[Manager]\n    \"Port\"=\"\(port)\"\n".write(to: host.layout.managerConfig, atomically: true, encoding: .utf8)
+            let rt = try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            let url = host.run("hv", ["manager", "url"])
+            try #require(url.status == 0, "\(url.all)")
+            #expect(url.out.hasPrefix("http://127.0.0.1:\(port)/?token="))
+            let token = url.out.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "token=").last ?? ""
+            let tokenFile = host.layout.managerToken
+            #expect(((try? FileManager.default.attributesOfItem(atPath: tokenFile.path))?[.posixPermissions] as? Int) == 0o600)
+            let auth = ["Authorization": "Bearer \(token)"]
+            let post = auth.merging(["X-HV-Request": "1", "Content-Type": "application/json"]) { $1 }
+
+            func expectDocumented(_ method: String, _ path: String, template: String? = nil, headers: [String: String], body: String? = nil,
+                                  status: Int) {
+                guard let r = Self.request(port, method, path, headers: headers, body: body) else {
+                    Issue.record("no answer to \(method) \(path)"); return
+                }
+                #expect(r.status == status, "\(method) \(path): \(r.status) \(String(decoding: r.body, as: UTF8.self))")
+                guard let schema = Self.responseSchema(template ?? path, method.lowercased(), r.status) else {
+                    Issue.record("\(template ?? path) \(method) \(r.status) is not in docs/openapi.json"); return
+                }
+                let problems = Self.check(r.json ?? "not JSON", schema)
+                #expect(problems.isEmpty, "\(method) \(path): \(problems)")
+            }
+            expectDocumented("GET", "/v1/guests", headers: auth, status: 200)
+            expectDocumented("GET", "/v1/guests/guestrtlinux", template: "/v1/guests/{ref}", headers: auth, status: 200)
+            expectDocumented("GET", "/v1/vmf", headers: auth, status: 200)
+            expectDocumented("GET", "/v1/manager", headers: auth, status: 200)
+            expectDocumented("GET", "/v1/comm", headers: auth, status: 422)
+            // Bad input: 4xx with a message, and nothing happens.
+            expectDocumented("POST", "/v1/guests/nobody/start", template: "/v1/guests/{ref}/start", headers: post, body: #"{"wait":false,"timeoutSeconds":10}"#, status: 404)
+            expectDocumented("POST", "/v1/guests/guestrtlinux/start", template: "/v1/guests/{ref}/start", headers: post, body: #"{"wait":"soon"}"#, status: 400)
+            expectDocumented("POST", "/v1/guests/guestrtlinux/start", template: "/v1/guests/{ref}/start", headers: post, body: #"{"wait":false,"timeoutSeconds":10}"#, status: 422)
+            expectDocumented("POST", "/v1/guests/guestubuntu/restart", template: "/v1/guests/{ref}/restart", headers: post, body: #"{"wait":false,"timeoutSeconds":10}"#, status: 422)
+            expectDocumented("POST", "/v1/vmf/load", headers: post, body: #"{"config":"/nonexistent/hv.config"}"#, status: 404)
+            #expect(host.qemuPid("guestrtlinux") == nil && !FileManager.default.fileExists(atPath: host.layout.vmfState.path))
+
+            // A real change through TCP, then read back.
+            expectDocumented("POST", "/v1/vmf/load", headers: post, body: #"{"config":""}"#, status: 200)
+            expectDocumented("GET", "/v1/comm", headers: auth, status: 200)
+            expectDocumented("POST", "/v1/vmf/unload", headers: post, body: #"{"stopGuests":true}"#, status: 200)
+
+            // The token, the header and the origin.
+            #expect(Self.request(port, "GET", "/v1/guests")?.status == 401)
+            #expect(Self.request(port, "GET", "/v1/guests", headers: ["Authorization": "Bearer wrong"])?.status == 401)
+            #expect(Self.request(port, "GET", "/?token=wrong")?.status == 401)
+            #expect(Self.request(port, "POST", "/v1/vmf/load", headers: auth.merging(["Content-Type": "application/json"]) { $1 }, body: #"{"config":""}"#)?.status == 403,
+                    "no X-HV-Request header: refused")
+            #expect(Self.request(port, "POST", "/v1/vmf/load", headers: post.merging(["Origin": "http://evil.example"]) { $1 }, body: #"{"config":""}"#)?.status == 403)
+            #expect(!FileManager.default.fileExists(atPath: host.layout.vmfState.path), "nothing was loaded by the refused requests")
+            // The page: the token in the address becomes a strict cookie.
+            let login = Self.request(port, "GET", "/?token=\(token)")
+            #expect(login?.status == 303 && login?.headers["set-cookie"]?.contains("SameSite=Strict") == true && login?.headers["set-cookie"]?.contains("HttpOnly") == true)
+            let page = Self.request(port, "GET", "/", headers: ["Cookie": "hv_token=\(token)"])
+            #expect(page?.status == 200 && String(decoding: page?.body ?? Data(), as: UTF8.self).contains("hv System Manager"))
+            // The live stream starts with the state.
+            let watch = Self.request(port, "GET", "/v1/watch", headers: auth, readFor: 2)
+            let first = String(decoding: watch?.body ?? Data(), as: UTF8.self)
+            #expect(first.hasPrefix("event: state\ndata: {") && first.contains("guestrtlinux"), "\(first.prefix(200))")
+            _ = rt
+        }
+    }
+}
+
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+        bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0 } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
