@@ -27,15 +27,15 @@ enum ExampleOperations {
                 let folder = layout.guest(f)
                 let label = (try? GuestConfig.load(from: folder)).map { " (\($0.name))" } ?? ""
                 Out.say("  \(folder.url.path)\(label), with everything in it")
-                for disk in diskImages(in: folder.url) {
-                    Out.say("    including the disk image \(disk.lastPathComponent) (\(sizeText(disk))): that guest's installation and settings")
+                for disk in Backup.diskImages(in: folder.url) {
+                    Out.say("    including the disk image \(disk.lastPathComponent) (\(Backup.sizeText(disk))): that guest's installation and settings")
                 }
             }
             if hasConfig { Out.say("  \(layout.hvConfig.path)") }
-            let stamp = backupStamp()
+            let stamp = Backup.stamp()
             Out.say("They are first moved to \(layout.backupDir.appendingPathComponent(stamp).path)/ (nothing is lost; disks under \(layout.vmsDir.path) are not touched).")
             try Confirm.ask("Delete these guests and open \"\(example.name)\"?", yes: yes)
-            let backup = try moveToBackup(layout: layout, folders: existing, config: hasConfig, stamp: stamp)
+            let backup = try Backup.move(layout: layout, folders: existing, config: hasConfig, stamp: stamp)
             Out.say("Saved the previous guests and configuration in \(backup.path)")
         }
         try ProjectStore(layout: layout).write(example)
@@ -79,42 +79,5 @@ enum ExampleOperations {
         if let first = hv.guests.first(where: { $0.kind == .rtos }) ?? hv.guests.first {
             Out.say("Next: cd \(layout.guest(first.folder).url.path) && hv_vmf_start && hv_guest_start -view")
         }
-    }
-
-    static func backupStamp() -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: Date())
-    }
-
-    /// Moves (never copies, never deletes) guest folders and hv.config into backup/<stamp>/.
-    static func moveToBackup(layout: HostLayout, folders: [String], config: Bool, stamp: String) throws -> URL {
-        let fm = FileManager.default
-        var dir = layout.backupDir.appendingPathComponent(stamp)
-        var n = 1
-        while fm.fileExists(atPath: dir.path) { n += 1; dir = layout.backupDir.appendingPathComponent("\(stamp)-\(n)") }
-        try fm.createDirectory(at: dir.appendingPathComponent("guests"), withIntermediateDirectories: true)
-        for f in folders {
-            try fm.moveItem(at: layout.guestsDir.appendingPathComponent(f), to: dir.appendingPathComponent("guests").appendingPathComponent(f))
-            // Runtime leftovers of a stopped guest go too.
-            try? fm.removeItem(at: layout.guest(f).runDir)
-        }
-        if config {
-            try fm.createDirectory(at: dir.appendingPathComponent("config"), withIntermediateDirectories: true)
-            try fm.moveItem(at: layout.hvConfig, to: dir.appendingPathComponent("config/hv.config"))
-        }
-        return dir
-    }
-
-    static func diskImages(in dir: URL) -> [URL] {
-        let items = (try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? []
-        return items.filter { ["qcow2", "img", "raw", "vmdk", "vdi"].contains($0.pathExtension.lowercased()) }
-    }
-
-    static func sizeText(_ url: URL) -> String {
-        let bytes = ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.doubleValue ?? 0
-        let gib = Double(1 << 30), mib = Double(1 << 20)
-        return bytes >= gib ? String(format: "%.1f GiB", bytes / gib) : String(format: "%.0f MiB", bytes / mib)
     }
 }

@@ -205,3 +205,15 @@ public struct EventResult: Sendable, Codable, Equatable {
     public var count: UInt64
     public init(name: String, count: UInt64) { self.name = name; self.count = count }
 }
+
+public struct DeleteRequest: Sendable, Codable {
+    /// Must be true: the caller showed the user the deletion plan and got a yes.
+    public var confirm: Bool
+    public init(confirm: Bool) { self.confirm = confirm }
+}
+
+public struct DeleteResult: Sendable, Codable, Equatable {
+    public var message: String
+    public var backup: String
+    public init(message: String, backup: String) { self.message = message; self.backup = backup }
+}

@@ -58,6 +58,12 @@ public struct HostLayout: Sendable, Equatable {
     /// The events table (a region of its own, mapped by the guests' doorbell devices).
     public var eventsRegion: URL { sharedMemoryDir.appendingPathComponent(".events") }
 
+    /// A path from a configuration: absolute as given, else under HV_ROOT.
+    public func resolve(_ path: String) -> URL {
+        path.hasPrefix("/") ? URL(fileURLWithPath: path).standardizedFileURL
+            : root.appendingPathComponent(path).standardizedFileURL
+    }
+
     public func template(_ name: String) -> URL { templatesDir.appendingPathComponent(name) }
     public func project(_ name: String) -> URL { projectsDir.appendingPathComponent(name) }
     public func guest(_ folder: String) -> GuestFolder {

@@ -109,7 +109,11 @@ public struct RegistryDocument: Sendable, Equatable {
     }
 
     public func entry(_ section: String, _ key: String) -> Entry? {
-        entries.first { $0.section.caseInsensitiveEquals(section) && $0.key.caseInsensitiveEquals(key) }
+        // Straight over the lines: no array of all entries per lookup.
+        for line in lines {
+            if case .entry(let e, _, _) = line, e.key.caseInsensitiveEquals(key), e.section.caseInsensitiveEquals(section) { return e }
+        }
+        return nil
     }
 
     public func value(_ section: String, _ key: String) -> String? { entry(section, key)?.value }
@@ -258,7 +262,9 @@ extension String {
         replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
     }
 
-    func caseInsensitiveEquals(_ other: String) -> Bool { lowercased() == other.lowercased() }
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        self == other || (utf8.count == other.utf8.count && lowercased() == other.lowercased())
+    }
 }
 
 import Foundation

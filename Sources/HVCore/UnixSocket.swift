@@ -191,6 +191,19 @@ public final class LineReader: @unchecked Sendable {
 
     /// Bytes read past the last line returned.
     public func takeBuffered() -> Data { defer { buffer = Data() }; return buffer }
+
+    /// Exactly `count` bytes (after whatever is buffered); throws at the end of the stream.
+    public func readExactly(_ count: Int, timeout: Double? = nil) throws -> [UInt8] {
+        while buffer.count < count {
+            guard let chunk = try socket.read(timeout: timeout) else {
+                throw HVError(.io, "the connection ended")
+            }
+            buffer.append(chunk)
+        }
+        let out = [UInt8](buffer.prefix(count))
+        buffer = Data(buffer.dropFirst(count))
+        return out
+    }
 }
 
 /// Datagram helpers for the VMF network's switch.

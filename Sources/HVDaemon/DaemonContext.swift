@@ -36,13 +36,25 @@ final class DaemonContext: @unchecked Sendable {
     /// or a running guest.
     func guestFolders() -> [String] {
         var ordered: [String] = []
-        let config = vmf.current?.config ?? (try? HypervisorConfig.load(layout.hvConfig))
+        let config = vmf.current?.config ?? (try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) })
         ordered += config?.guests.map(\.folder) ?? []
         let onDisk = ((try? FileManager.default.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? [])
             .filter { layout.guest($0).exists }.sorted()
-        let running = allSupervisors.filter { $0.status().state != .stopped }.map(\.folder.name).sorted()
+        let running = allSupervisors.filter { $0.currentState != .stopped }.map(\.folder.name).sorted()
         for f in onDisk + running where !ordered.contains(f) { ordered.append(f) }
         return ordered
+    }
+
+    /// The loaded configuration's communication subsystem, or the one on disk.
+    func communication() -> CommunicationConfig? {
+        (vmf.current?.config ?? (try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) }))?.communication
+    }
+    private let hvConfigCache = ConfigCache<HypervisorConfig>()
+
+    /// Every guest's status, reading the shared configuration once.
+    func allStatuses() -> [GuestStatus] {
+        let comm = communication()
+        return guestFolders().map { supervisor($0).status(comm: comm) }
     }
 
     /// A guest by folder name or guest name (case-insensitive).

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import QMP
+import HVEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,5 +40,26 @@ enum PNGHeader {
         }
         func be32(_ i: Int) -> Int { b[i..<i + 4].reduce(0) { $0 << 8 | Int($1) } }
         return (be32(16), be32(20))
+    }
+}
+
+extension GuestSupervisor {
+    /// Deletes this (stopped) guest after the caller confirmed the plan; one operation at a time.
+    func delete(confirmed: Bool) throws -> DeleteResult {
+        let plan = try DeletionPlan.make(layout: ctx.layout, folder: folder.name)
+        guard confirmed else {
+            throw HVError(.needsConfirmation, "deleting \(folder.name) removes: " + plan.goes.joined(separator: "; "),
+                          hint: "show this to the user and send {\"confirm\": true}")
+        }
+        cond.lock()
+        let current = state, pid = record?.pid
+        cond.unlock()
+        guard current == .stopped || current == .crashed, !GuestLock.isHeld(folder.lockFile) else {
+            throw HVError(.conflict, "guest \(folder.name) is \(current.rawValue)\(pid.map { " (pid \($0))" } ?? ""); a running guest is never deleted",
+                          hint: "stop it first: hv guest stop \(folder.name)")
+        }
+        let backup = try plan.perform(layout: ctx.layout)
+        ctx.log.info("\(folder.name): deleted; saved in \(backup.path)")
+        return DeleteResult(message: "Deleted guest \(folder.name); saved in \(backup.path)", backup: backup.path)
     }
 }

@@ -156,9 +156,14 @@ extension GuestSupervisor {
         if let cap { ConsoleLog.rotateIfNeeded(folder, maxBytes: cap) }
     }
 
-    func status() -> GuestStatus {
-        let config = try? GuestConfig.load(from: folder)
-        let comm = (ctx.vmf.current?.config ?? (try? HypervisorConfig.load(ctx.layout.hvConfig)))?.communication
+    /// The state alone, without reading any file (for filters over all guests).
+    var currentState: GuestState { cond.lock(); defer { cond.unlock() }; return state }
+
+    /// `comm`: the communication subsystem to take the guest's address from,
+    /// when the caller read it once for many guests.
+    func status(comm given: CommunicationConfig? = nil) -> GuestStatus {
+        let config = try? configCache.get([folder.guestConfig, folder.userConfig]) { try GuestConfig.load(from: folder) }
+        let comm = given ?? ctx.communication()
         let address = comm?.member(folder.name)?.address.description
         cond.lock(); defer { cond.unlock() }
         let os = record?.os ?? config?.os

@@ -25,6 +25,8 @@ final class GuestSupervisor: @unchecked Sendable {
     var busy = false
     var generation = 0
     var bootGeneration = 0
+    /// guest.config + usr.config as last parsed (status is asked for often).
+    let configCache = ConfigCache<GuestConfig>()
 
     init(folder: GuestFolder, ctx: DaemonContext) {
         self.folder = folder

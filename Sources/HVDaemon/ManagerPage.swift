@@ -53,6 +53,10 @@ enum ManagerPage {
   .core { width:150px; border:1px solid var(--line); border-radius:8px; padding:10px; }
   .core b { display:block; font-size:13px; } .core.rt { border-color:#d8b9ff; background:#faf5ff; }
   .empty { color:var(--muted); padding:12px 0; }
+  #term { background:#0d1117; color:#e6edf3; font:13px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; height:420px; overflow:auto;
+          padding:12px; border-radius:8px; margin:14px 0 8px; white-space:pre-wrap; word-break:break-all; }
+  #con-input { width:100%; font:13px ui-monospace, "DejaVu Sans Mono", monospace; padding:8px 10px; border:1px solid var(--line); border-radius:6px; }
+  select { font:inherit; padding:5px 8px; border-radius:6px; border:1px solid var(--line); }
 </style>
 </head>
 <body>
@@ -64,6 +68,7 @@ enum ManagerPage {
   <button class="on" data-tab="guests">Guests</button>
   <button data-tab="cpu">CPU</button>
   <button data-tab="memory">Memory</button>
+  <button data-tab="console">Console</button>
 </nav>
 <main>
   <section id="tab-guests">
@@ -86,6 +91,19 @@ enum ManagerPage {
   </section>
   <section id="tab-cpu" hidden>
     <div class="card"><h2>CPU cores</h2><p class="sub">Each core belongs to the host or to one RTOS guest (while the VMF is loaded). The first RTOS guest takes the last core.</p><div class="cores" id="cores"></div></div>
+  </section>
+  <section id="tab-console" hidden>
+    <div class="card">
+      <div class="vmf">
+        <h2 style="margin:0">Serial console</h2>
+        <select id="con-guest"></select>
+        <button class="act primary" id="con-open">Connect</button>
+        <button class="act" id="con-close" disabled>Disconnect</button>
+        <span class="sub" id="con-state">one interactive console per guest; others watch read-only</span>
+      </div>
+      <pre id="term"></pre>
+      <input id="con-input" placeholder="type a command and press Enter" autocomplete="off" disabled>
+    </div>
   </section>
   <section id="tab-memory" hidden>
     <div class="card"><h2>Memory</h2><div id="membar"></div></div>
@@ -134,6 +152,7 @@ function renderGuests() {
         <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>
         <button class="act" data-act="restart" ${!running || !rtos ? "disabled" : ""} title="${rtos ? "" : "only RTOS guests restart in place"}">Restart</button>
         <button class="act danger" data-act="stop" ${!running ? "disabled" : ""}>Stop</button>
+        <button class="act danger" data-act="delete" ${running ? "disabled" : ""}>Delete</button>
       </td></tr>`;
   });
   $("guests").innerHTML = rows.join("") || `<tr><td colspan="9" class="empty">No guests yet. Create some with <code>hv_open_example rt-linux</code> and <code>hv_sync_example rt-linux</code>.</td></tr>`;
@@ -165,11 +184,58 @@ function renderMemory() {
     <div class="legend"><span><i style="background:#8250df"></i>RTOS guests ${rt} MiB</span><span><i style="background:#1f6feb"></i>KVM guests ${kvm} MiB</span></div>`;
 }
 
-function render() { renderVMF(); renderGuests(); renderCPU(); renderMemory(); }
+function renderConsoleChoices() {
+  const sel = $("con-guest"), keep = sel.value;
+  const running = state.guests.filter((g) => !["stopped", "crashed"].includes(g.state));
+  sel.innerHTML = running.map((g) => `<option value="${esc(g.folder)}">${esc(g.name)} (${esc(g.folder)})</option>`).join("") || "<option value=''>no guest is running</option>";
+  if (running.some((g) => g.folder === keep)) sel.value = keep;
+}
+
+function render() { renderVMF(); renderGuests(); renderCPU(); renderMemory(); renderConsoleChoices(); }
+
+let ws = null;
+const decoder = new TextDecoder();
+function termWrite(text) {
+  const t = $("term");
+  t.textContent = (t.textContent + text.replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, "").replace(/\r/g, "")).slice(-100000);
+  t.scrollTop = t.scrollHeight;
+}
+function consoleClosed(why) {
+  ws = null; $("con-open").disabled = false; $("con-close").disabled = true; $("con-input").disabled = true;
+  $("con-state").textContent = why;
+}
+$("con-open").onclick = () => {
+  const folder = $("con-guest").value; if (!folder || ws) return;
+  $("term").textContent = "";
+  ws = new WebSocket(`ws://${location.host}/v1/guests/${encodeURIComponent(folder)}/console/ws`);
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => { $("con-open").disabled = true; $("con-close").disabled = false; $("con-input").disabled = false;
+                      $("con-state").textContent = "connected to " + folder; $("con-input").focus(); };
+  ws.onmessage = (m) => {
+    if (typeof m.data === "string") { termWrite(m.data); $("con-input").disabled = true; $("con-state").textContent = m.data.trim(); }
+    else termWrite(decoder.decode(m.data, { stream: true }));
+  };
+  ws.onclose = () => consoleClosed("disconnected");
+};
+$("con-close").onclick = () => { if (ws) ws.close(); };
+$("con-input").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && ws) { ws.send($("con-input").value + "\r"); $("con-input").value = ""; }
+  if (ev.key === "c" && ev.ctrlKey && ws) { ws.send("\x03"); ev.preventDefault(); }
+});
 
 async function act(folder, action) {
   const g = state.guests.find((x) => x.folder === folder);
   if (action === "stop" && !confirm(`Stop ${g.name}? It gets the ACPI power button and is forced off after its timeout.`)) return;
+  if (action === "delete") {
+    try {
+      const plan = await api("GET", `/v1/guests/${encodeURIComponent(folder)}/deletion`);
+      const text = `Delete ${plan.name} (${plan.folder})? This removes:\n` + plan.goes.map((l) => " • " + l).join("\n") +
+        (plan.kept.length ? "\nKept: " + plan.kept.join("; ") : "") + "\nEverything is moved to backup/ first.";
+      if (!confirm(text)) return;
+      toast((await api("POST", `/v1/guests/${encodeURIComponent(folder)}/delete`, { confirm: true })).message);
+    } catch (e) { toast(e.message, true); }
+    return;
+  }
   try {
     const body = action === "stop" ? { force: false } : { wait: false, timeoutSeconds: 180 };
     const r = await api("POST", `/v1/guests/${encodeURIComponent(folder)}/${action}`, body);

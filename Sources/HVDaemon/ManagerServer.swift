@@ -81,7 +81,10 @@ final class ManagerServer: @unchecked Sendable {
         case ("GET", "/v1/watch"):
             return watch(conn)
         default:
-            break
+            let parts = req.path.split(separator: "/")
+            if req.method == "GET", parts.count == 5, parts[1] == "guests", parts[3] == "console", parts[4] == "ws" {
+                return serveConsole(conn, reader, req, ref: String(parts[2]))
+            }
         }
         guard req.path.hasPrefix("/v1/") else { return reply(conn, .error(HVError(.notFound, "no page \(req.path)"))) }
         if req.method != "GET" {
@@ -121,7 +124,7 @@ final class ManagerServer: @unchecked Sendable {
         var last = Data()
         var idle = 0
         while true {
-            let snapshot = ManagerSnapshot(guests: ctx.guestFolders().map { ctx.supervisor($0).status() }, vmf: ctx.vmf.status())
+            let snapshot = ManagerSnapshot(guests: ctx.allStatuses(), vmf: ctx.vmf.status())
             let data = APIJSON.encodeCompact(snapshot)
             if data != last || idle >= 30 {
                 let text = data == last ? ": keep-alive\n\n" : "event: state\ndata: " + String(decoding: data, as: UTF8.self) + "\n\n"

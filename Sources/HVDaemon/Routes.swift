@@ -44,7 +44,7 @@ struct Routes {
             let body = try APIJSON.decode(VMFUnloadRequest.self, req.body)
             return .response(.json(try unloadVMF(stopGuests: body.stopGuests)))
         case "GET guests":
-            return .response(.json(ctx.guestFolders().map { ctx.supervisor($0).status() }))
+            return .response(.json(ctx.allStatuses()))
         case "GET guests/*":
             return .response(.json(try ctx.resolve(ref).status()))
         case "POST guests/*/start":
@@ -57,6 +57,12 @@ struct Routes {
         case "POST guests/*/restart":
             let body = try APIJSON.decode(StartRequest.self, req.body)
             return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: body.timeoutSeconds)))
+        case "GET guests/*/deletion":
+            let sup = try ctx.resolve(ref)
+            return .response(.json(try DeletionPlan.make(layout: ctx.layout, folder: sup.folder.name)))
+        case "POST guests/*/delete":
+            let body = try APIJSON.decode(DeleteRequest.self, req.body)
+            return .response(.json(try ctx.resolve(ref).delete(confirmed: body.confirm)))
         case "POST guests/*/screenshot":
             return .response(.json(try ctx.resolve(ref).screenshot()))
         case "POST guests/*/console":

@@ -107,14 +107,6 @@ public struct DiskImage: Sendable, Equatable {
     }
 }
 
-extension HostLayout {
-    /// A path from a configuration: absolute as given, else under HV_ROOT.
-    public func resolve(_ path: String) -> URL {
-        path.hasPrefix("/") ? URL(fileURLWithPath: path).standardizedFileURL
-            : root.appendingPathComponent(path).standardizedFileURL
-    }
-}
-
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -134,6 +134,28 @@ def test_cpu_and_memory_tabs(host, d):
     shot(d, "memory")
 
 
+def test_console_in_the_page(host, d):
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
+    if not state(d, "guestrtlinux").startswith("running"):
+        host.hv("guest", "start", "guestrtlinux")
+    wait(d, "RT-Linux running", lambda: state(d, "guestrtlinux") == "running")
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=console]").click()
+    wait(d, "RT-Linux in the console list", lambda: "guestrtlinux" in d.find_element(By.ID, "con-guest").get_attribute("innerHTML"), 10)
+    d.execute_script("document.getElementById('con-guest').value = 'guestrtlinux'")
+    d.find_element(By.ID, "con-open").click()
+    wait(d, "the console to connect", lambda: d.find_element(By.ID, "con-input").is_enabled(), 20)
+    box = d.find_element(By.ID, "con-input")
+    box.send_keys("uname -a\n")
+    wait(d, "uname's answer", lambda: "PREEMPT_RT" in d.find_element(By.ID, "term").text, 30)
+    shot(d, "console")
+    # One interactive console: the CLI is told who holds it.
+    r = host.hv("guest", "console", "guestrtlinux", check=False)
+    assert r.returncode == 5 and "System Manager" in r.stderr, r.stderr
+    d.find_element(By.ID, "con-close").click()
+    wait(d, "the console to close", lambda: d.find_element(By.ID, "con-open").is_enabled(), 10)
+    host.hv("guest", "stop", "guestrtlinux")
+
+
 def main():
     passed = failed = 0
     host = Host()
@@ -142,7 +164,8 @@ def main():
         host.hv("example", "open", "rt-linux", "--yes")
         host.hv("example", "sync", "rt-linux")
         d = browser()
-        for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs]:
+        for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
+                     test_console_in_the_page]:
             try:
                 test(host, d)
                 print(f"✔ browser {test.__name__} passed", flush=True)

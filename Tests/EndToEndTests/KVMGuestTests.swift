@@ -148,7 +148,7 @@ extension EndToEnd {
 
             let asked = host.run("hv", ["guest", "delete", "guestubuntu"])
             #expect(asked.status == 7, "no terminal to ask on: \(asked.all)")
-            #expect(asked.out.contains("including the disk image \(disk.path)"), "\(asked.out)")
+            #expect(asked.out.contains("the disk image \(disk.path) (2.0 GiB disk, "), "\(asked.out)")
             #expect(asked.out.contains("Kept: the disk \(kept.path)"), "\(asked.out)")
             #expect(FileManager.default.fileExists(atPath: disk.path), "nothing changed")
 

@@ -134,12 +134,17 @@ extension EndToEnd {
             expectDocumented("POST", "/v1/guests/guestrtlinux/start", template: "/v1/guests/{ref}/start", headers: post, body: #"{"wait":false,"timeoutSeconds":10}"#, status: 422)
             expectDocumented("POST", "/v1/guests/guestubuntu/restart", template: "/v1/guests/{ref}/restart", headers: post, body: #"{"wait":false,"timeoutSeconds":10}"#, status: 422)
             expectDocumented("POST", "/v1/vmf/load", headers: post, body: #"{"config":"/nonexistent/hv.config"}"#, status: 404)
+            expectDocumented("GET", "/v1/guests/guestubuntu/deletion", template: "/v1/guests/{ref}/deletion", headers: auth, status: 200)
+            expectDocumented("POST", "/v1/guests/guestubuntu/delete", template: "/v1/guests/{ref}/delete", headers: post, body: #"{"confirm":false}"#, status: 409)
+            #expect(FileManager.default.fileExists(atPath: host.folder("guestubuntu").path), "an unconfirmed delete changes nothing")
             #expect(host.qemuPid("guestrtlinux") == nil && !FileManager.default.fileExists(atPath: host.layout.vmfState.path))
 
             // A real change through TCP, then read back.
             expectDocumented("POST", "/v1/vmf/load", headers: post, body: #"{"config":""}"#, status: 200)
             expectDocumented("GET", "/v1/comm", headers: auth, status: 200)
             expectDocumented("POST", "/v1/vmf/unload", headers: post, body: #"{"stopGuests":true}"#, status: 200)
+            expectDocumented("POST", "/v1/guests/guestubuntu/delete", template: "/v1/guests/{ref}/delete", headers: post, body: #"{"confirm":true}"#, status: 200)
+            #expect(!FileManager.default.fileExists(atPath: host.folder("guestubuntu").path))
 
             // The token, the header and the origin.
             #expect(Self.request(port, "GET", "/v1/guests")?.status == 401)

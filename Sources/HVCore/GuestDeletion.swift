@@ -1,0 +1,116 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Deleting a guest: what goes (its folder, a disk image in it with its size,
+/// its UEFI variables and TPM state, its hv.config entry) and what stays (a
+/// disk configured elsewhere, e.g. under VMs/). Nothing is deleted outright:
+/// the folder moves to backup/<time>/ and hv.config is rewritten atomically
+/// with the old one saved beside it. Callers refuse running guests first.
+public struct DeletionPlan: Sendable, Codable, Equatable {
+    public var folder: String
+    public var name: String
+    /// One line per thing that goes, for the confirmation question.
+    public var goes: [String]
+    /// What is kept, said so that nobody wonders.
+    public var kept: [String]
+
+    public init(folder: String, name: String, goes: [String], kept: [String]) {
+        self.folder = folder; self.name = name; self.goes = goes; self.kept = kept
+    }
+
+    public static func make(layout: HostLayout, folder name: String) throws -> DeletionPlan {
+        let folder = layout.guest(name)
+        guard FileManager.default.fileExists(atPath: folder.url.path) else {
+            throw HVError(.notFound, "there is no guest folder \(folder.url.path)")
+        }
+        let config = try? GuestConfig.load(from: folder)
+        var goes = ["\(folder.url.path)/, with everything in it"]
+        for disk in Backup.diskImages(in: folder.url) {
+            goes.append("the disk image \(disk.path) (\(Backup.sizeText(disk))): the guest's installed system and all its settings")
+        }
+        for extra in [folder.nvram, folder.tpmDir] where FileManager.default.fileExists(atPath: extra.path) {
+            goes.append("\(extra.lastPathComponent) (its UEFI variables / TPM state)")
+        }
+        let section = "Guests\\\(name)"
+        if let doc = try RegistryFile.readIfPresent(layout.hvConfig), !doc.entries(in: section).isEmpty {
+            goes.append("its entry [\(section)] in \(layout.hvConfig.path)")
+        }
+        var kept: [String] = []
+        if let config, config.kind == .kvm, !config.diskImage.isEmpty {
+            kept.append("the disk \(layout.resolve(config.diskImage).path) (configured outside the guest folder; hv never deletes it)")
+        }
+        return DeletionPlan(folder: name, name: config?.name ?? name, goes: goes, kept: kept)
+    }
+
+    /// Moves the folder to backup/<time>/ and drops the guest from hv.config. Returns the backup folder.
+    public func perform(layout: HostLayout) throws -> URL {
+        let backup = try Backup.move(layout: layout, folders: [folder], config: false, stamp: Backup.stamp())
+        let section = "Guests\\\(folder)"
+        if var doc = try RegistryFile.readIfPresent(layout.hvConfig), !doc.entries(in: section).isEmpty {
+            try FileManager.default.createDirectory(at: backup.appendingPathComponent("config"), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: layout.hvConfig, to: backup.appendingPathComponent("config/hv.config"))
+            doc.removeSection(section)
+            try RegistryFile.write(doc, to: layout.hvConfig)
+        }
+        return backup
+    }
+}
+
+/// backup/<time>/: where whatever hv replaces or deletes goes.
+public enum Backup {
+    public static func stamp() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date())
+    }
+
+    /// Moves (never copies, never deletes) guest folders and hv.config into backup/<stamp>/.
+    public static func move(layout: HostLayout, folders: [String], config: Bool, stamp: String) throws -> URL {
+        let fm = FileManager.default
+        var dir = layout.backupDir.appendingPathComponent(stamp)
+        var n = 1
+        while fm.fileExists(atPath: dir.path) { n += 1; dir = layout.backupDir.appendingPathComponent("\(stamp)-\(n)") }
+        try fm.createDirectory(at: dir.appendingPathComponent("guests"), withIntermediateDirectories: true)
+        for f in folders {
+            try fm.moveItem(at: layout.guestsDir.appendingPathComponent(f), to: dir.appendingPathComponent("guests").appendingPathComponent(f))
+            // Runtime leftovers of a stopped guest go too.
+            try? fm.removeItem(at: layout.guest(f).runDir)
+        }
+        if config {
+            try fm.createDirectory(at: dir.appendingPathComponent("config"), withIntermediateDirectories: true)
+            try fm.moveItem(at: layout.hvConfig, to: dir.appendingPathComponent("config/hv.config"))
+        }
+        return dir
+    }
+
+    public static func diskImages(in dir: URL) -> [URL] {
+        let items = (try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? []
+        return items.filter { ["qcow2", "img", "raw", "vmdk", "vdi"].contains($0.pathExtension.lowercased()) }
+    }
+
+    /// "32.0 GiB disk, 1.4 GiB in use": a qcow2's virtual size from its header,
+    /// a raw image's length, and the blocks the file really holds.
+    public static func sizeText(_ url: URL) -> String {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return "size unknown" }
+        var virtual = UInt64(st.st_size)
+        if let h = FileHandle(forReadingAtPath: url.path), let head = try? h.read(upToCount: 32), head.count == 32,
+           head.prefix(4) == Data([0x51, 0x46, 0x49, 0xFB]) {
+            virtual = head[24..<32].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            try? h.close()
+        }
+        return "\(bytes(virtual)) disk, \(bytes(UInt64(st.st_blocks) * 512)) in use"
+    }
+
+    static func bytes(_ n: UInt64) -> String {
+        let v = Double(n)
+        switch v {
+        case Double(1 << 30)...: return String(format: "%.1f GiB", v / Double(1 << 30))
+        case Double(1 << 20)...: return String(format: "%.1f MiB", v / Double(1 << 20))
+        default: return String(format: "%.0f KiB", v / 1024)
+        }
+    }
+}
