@@ -130,7 +130,12 @@ public struct ActionResult: Sendable, Codable {
 public struct ManagerSnapshot: Sendable, Codable, Equatable {
     public var guests: [GuestStatus]
     public var vmf: VMFStatus
-    public init(guests: [GuestStatus], vmf: VMFStatus) { self.guests = guests; self.vmf = vmf }
+    public var host: HostInfo
+    /// hv.config's RtCores per RTOS guest ("auto" or core numbers): what the CPU tab edits.
+    public var rtCores: [String: String]
+    public init(guests: [GuestStatus], vmf: VMFStatus, host: HostInfo, rtCores: [String: String]) {
+        self.guests = guests; self.vmf = vmf; self.host = host; self.rtCores = rtCores
+    }
 }
 
 /// Where the System Manager is (`GET /v1/manager`).

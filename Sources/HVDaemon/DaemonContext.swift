@@ -57,6 +57,17 @@ final class DaemonContext: @unchecked Sendable {
         return guestFolders().map { supervisor($0).status(comm: comm) }
     }
 
+    func hostInfo() -> HostInfo {
+        let hv = vmf.current?.config ?? (try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) })
+        return HostInfo(cpuCount: facts.cpuCount, memoryMiB: HostMemory.totalMiB(), reserveMiB: hv?.remainingHostMemoryMiB ?? 2048)
+    }
+
+    func managerSnapshot() -> ManagerSnapshot {
+        let hv = try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) }
+        let cores = Dictionary(uniqueKeysWithValues: (hv?.guests ?? []).filter { $0.kind == .rtos }.map { ($0.folder, $0.rtCores) })
+        return ManagerSnapshot(guests: allStatuses(), vmf: vmf.status(), host: hostInfo(), rtCores: cores)
+    }
+
     /// A guest by folder name or guest name (case-insensitive).
     func resolve(_ ref: String) throws -> GuestSupervisor {
         let folders = guestFolders()

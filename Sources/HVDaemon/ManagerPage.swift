@@ -56,6 +56,9 @@ enum ManagerPage {
   #term { background:#0d1117; color:#e6edf3; font:13px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; height:420px; overflow:auto;
           padding:12px; border-radius:8px; margin:14px 0 8px; white-space:pre-wrap; word-break:break-all; }
   #con-input { width:100%; font:13px ui-monospace, "DejaVu Sans Mono", monospace; padding:8px 10px; border:1px solid var(--line); border-radius:6px; }
+  .assign-row { display:flex; align-items:center; gap:12px; padding:8px 0; }
+  .assign-row b { width:160px; }
+  .field-error { color:var(--bad); font-size:13px; white-space:pre-wrap; }
   select { font:inherit; padding:5px 8px; border-radius:6px; border:1px solid var(--line); }
 </style>
 </head>
@@ -90,7 +93,8 @@ enum ManagerPage {
     </div>
   </section>
   <section id="tab-cpu" hidden>
-    <div class="card"><h2>CPU cores</h2><p class="sub">Each core belongs to the host or to one RTOS guest (while the VMF is loaded). The first RTOS guest takes the last core.</p><div class="cores" id="cores"></div></div>
+    <div class="card"><h2>CPU cores</h2><p class="sub">Each core belongs to the host or to one RTOS guest (while the VMF is loaded). The first RTOS guest takes the last core, the next the core below; core 0 stays with the host.</p><div class="cores" id="cores"></div></div>
+    <div class="card"><h2>Assign cores</h2><p class="sub">Saved in hv.config and checked for conflicts; it takes effect when the VMF is loaded again (running guests are named).</p><div id="assign"></div></div>
   </section>
   <section id="tab-console" hidden>
     <div class="card">
@@ -169,19 +173,43 @@ function renderVMF() {
 function renderCPU() {
   const owner = {};
   for (const [folder, cores] of Object.entries(state.vmf.reservedCores || {})) for (const c of cores) owner[c] = folder;
-  const n = Math.max(state.vmf.cpuCount || 1, ...Object.keys(owner).map((c) => +c + 1));
+  const n = Math.max(state.host?.cpuCount || state.vmf.cpuCount || 1, ...Object.keys(owner).map((c) => +c + 1));
   const guests = Object.fromEntries(state.guests.map((g) => [g.folder, g]));
   $("cores").innerHTML = Array.from({ length: n }, (_, c) => owner[c]
     ? `<div class="core rt"><b>Core ${c}</b>${esc(guests[owner[c]]?.name || owner[c])}<div class="sub">reserved, RTOS</div></div>`
     : `<div class="core"><b>Core ${c}</b>Host<div class="sub">host processes and KVM guests</div></div>`).join("");
+  const assign = $("assign");
+  if (assign.contains(document.activeElement)) return;   // do not redraw under the user's hand
+  const choices = ["auto", ...Array.from({ length: n }, (_, c) => String(c))];
+  assign.innerHTML = Object.entries(state.rtCores || {}).map(([folder, cores]) => `
+    <div class="assign-row" data-folder="${esc(folder)}"><b>${esc(guests[folder]?.name || folder)}</b>
+      <select data-role="cores">${choices.map((c) => `<option value="${c}" ${c === cores ? "selected" : ""}>${c === "auto" ? "auto (the last free core)" : "core " + c}</option>`).join("")}</select>
+      <button class="act" data-role="apply">Apply</button><span class="field-error" data-role="error"></span></div>`).join("")
+    || `<div class="empty">No RTOS guest is configured.</div>`;
 }
 
+$("assign").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-role=apply]"); if (!b) return;
+  const row = b.closest(".assign-row"), err = row.querySelector("[data-role=error]");
+  err.textContent = "";
+  try {
+    const r = await api("POST", `/v1/guests/${encodeURIComponent(row.dataset.folder)}/cores`, { cores: row.querySelector("select").value });
+    toast(`saved in hv.config: ${r.folder} gets core ${r.cores.join(", ") || "none"} when the VMF is loaded again` +
+          (r.mustRestart.length ? `\nrestart after reloading: ${r.mustRestart.join(", ")}` : ""));
+    b.blur();
+  } catch (e) { err.textContent = e.message; }
+});
+
 function renderMemory() {
+  const total = state.host?.memoryMiB || 1, reserve = state.host?.reserveMiB || 0;
   const rt = state.guests.filter((g) => g.kind === "rtos").reduce((a, g) => a + g.memoryMiB, 0);
   const kvm = state.guests.filter((g) => g.kind !== "rtos").reduce((a, g) => a + g.memoryMiB, 0);
-  const total = Math.max(rt + kvm, 1);
-  $("membar").innerHTML = `<div class="bar"><div style="width:${rt / total * 100}%;background:#8250df"></div><div style="width:${kvm / total * 100}%;background:#1f6feb"></div></div>
-    <div class="legend"><span><i style="background:#8250df"></i>RTOS guests ${rt} MiB</span><span><i style="background:#1f6feb"></i>KVM guests ${kvm} MiB</span></div>`;
+  const free = total - reserve - rt - kvm, pct = (x) => Math.max(0, x / total * 100);
+  $("membar").innerHTML = `<div class="bar"><div style="width:${pct(reserve)}%;background:#6e7781"></div><div style="width:${pct(rt)}%;background:#8250df"></div>
+      <div style="width:${pct(kvm)}%;background:#1f6feb"></div></div>
+    <div class="legend"><span><i style="background:#6e7781"></i>host reserve ${reserve} MiB</span><span><i style="background:#8250df"></i>RTOS guests ${rt} MiB</span>
+      <span><i style="background:#1f6feb"></i>KVM guests ${kvm} MiB</span><span><i style="background:#eef1f4;border:1px solid #ccc"></i>unassigned ${Math.max(free, 0)} MiB of ${total} MiB</span></div>
+    ${free < 0 ? `<p class="field-error">The guests' memory exceeds what the host can give beyond its reserve by ${-free} MiB: not all of them can run at once (hv refuses the start that would cross it).</p>` : ""}`;
 }
 
 function renderConsoleChoices() {

@@ -124,7 +124,7 @@ final class ManagerServer: @unchecked Sendable {
         var last = Data()
         var idle = 0
         while true {
-            let snapshot = ManagerSnapshot(guests: ctx.allStatuses(), vmf: ctx.vmf.status())
+            let snapshot = ctx.managerSnapshot()
             let data = APIJSON.encodeCompact(snapshot)
             if data != last || idle >= 30 {
                 let text = data == last ? ": keep-alive\n\n" : "event: state\ndata: " + String(decoding: data, as: UTF8.self) + "\n\n"

@@ -97,6 +97,14 @@ struct Routes {
                 throw HVError(.timeout, "event \(name) was not signalled within \(timeout) s")
             }
             return .response(.json(EventResult(name: name, count: count)))
+        case "GET host":
+            return .response(.json(ctx.hostInfo()))
+        case "POST guests/*/cores":
+            let body = try APIJSON.decode(CoreRequest.self, req.body)
+            let sup = try ctx.resolve(ref)
+            let running = Set(ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) }.map(\.folder.name))
+            return .response(.json(try CoreAssignment.assign(body.cores, to: sup.folder.name, layout: ctx.layout,
+                                                             hostCPUs: ctx.facts.cpuCount, running: running)))
         case "GET manager":
             guard let port = ctx.managerPort else {
                 throw HVError(.unsupported, "the System Manager is not running: \(ctx.managerProblem ?? "hvd could not start it")",

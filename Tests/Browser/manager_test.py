@@ -128,9 +128,23 @@ def test_cpu_and_memory_tabs(host, d):
     d.find_element(By.CSS_SELECTOR, "nav button[data-tab=cpu]").click()
     cores = d.find_element(By.ID, "cores").text
     assert "RT-Linux" in cores and "reserved" in cores, cores
+    # Moving RT-Linux: core 0 stays with the host (refused next to the field), core 1 is saved.
+    from selenium.webdriver.support.ui import Select
+    row_ = d.find_element(By.CSS_SELECTOR, '.assign-row[data-folder="guestrtlinux"]')
+    Select(row_.find_element(By.CSS_SELECTOR, "select")).select_by_value("0")
+    row_.find_element(By.CSS_SELECTOR, "button[data-role=apply]").click()
+    wait(d, "the conflict to be shown", lambda: "core 0" in d.find_element(By.CSS_SELECTOR, '.assign-row[data-folder="guestrtlinux"] [data-role=error]').text, 10)
+    shot(d, "cpu-conflict")
+    hv_config = os.path.join(host.root, "config", "hv.config")
+    assert '"RtCores"="auto"' in open(hv_config).read(), "a refused move changes nothing"
+    row_ = d.find_element(By.CSS_SELECTOR, '.assign-row[data-folder="guestrtlinux"]')
+    Select(row_.find_element(By.CSS_SELECTOR, "select")).select_by_value("1")
+    row_.find_element(By.CSS_SELECTOR, "button[data-role=apply]").click()
+    wait(d, "the move to be saved", lambda: '"RtCores"="1"' in open(hv_config).read(), 10)
     shot(d, "cpu")
     d.find_element(By.CSS_SELECTOR, "nav button[data-tab=memory]").click()
-    assert "RTOS guests 256 MiB" in d.find_element(By.ID, "membar").text
+    text = d.find_element(By.ID, "membar").text
+    assert "RTOS guests 256 MiB" in text and "host reserve 2048 MiB" in text, text
     shot(d, "memory")
 
 

@@ -127,6 +127,15 @@ extension EndToEnd {
             expectDocumented("GET", "/v1/guests/guestrtlinux", template: "/v1/guests/{ref}", headers: auth, status: 200)
             expectDocumented("GET", "/v1/vmf", headers: auth, status: 200)
             expectDocumented("GET", "/v1/manager", headers: auth, status: 200)
+            expectDocumented("GET", "/v1/host", headers: auth, status: 200)
+            // Cores: a conflict or a bad value is refused and hv.config stays as it was.
+            let before = host.text(host.layout.hvConfig)
+            expectDocumented("POST", "/v1/guests/guestrtlinux/cores", template: "/v1/guests/{ref}/cores", headers: post, body: #"{"cores":"0"}"#, status: 400)
+            expectDocumented("POST", "/v1/guests/guestrtlinux/cores", template: "/v1/guests/{ref}/cores", headers: post, body: #"{"cores":"one"}"#, status: 400)
+            expectDocumented("POST", "/v1/guests/guestubuntu/cores", template: "/v1/guests/{ref}/cores", headers: post, body: #"{"cores":"1"}"#, status: 400)
+            #expect(host.text(host.layout.hvConfig) == before)
+            expectDocumented("POST", "/v1/guests/guestrtlinux/cores", template: "/v1/guests/{ref}/cores", headers: post, body: #"{"cores":"1"}"#, status: 200)
+            #expect(host.text(host.layout.hvConfig).contains(#""RtCores"="1""#))
             expectDocumented("GET", "/v1/comm", headers: auth, status: 422)
             // Bad input: 4xx with a message, and nothing happens.
             expectDocumented("POST", "/v1/guests/nobody/start", template: "/v1/guests/{ref}/start", headers: post, body: #"{"wait":false,"timeoutSeconds":10}"#, status: 404)

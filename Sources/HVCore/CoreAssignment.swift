@@ -1,0 +1,57 @@
+import Foundation
+
+/// Moving an RTOS guest to other cores (the System Manager's CPU tab): the
+/// change is checked like a loaded configuration would be, written to
+/// hv.config atomically, and the answer says which guests must restart.
+public enum CoreAssignment {
+    public static func assign(_ cores: String, to folder: String, layout: HostLayout, hostCPUs: Int,
+                              running: Set<String>) throws -> CoreChange {
+        var doc = try RegistryFile.read(layout.hvConfig)
+        let old = try HypervisorConfig(doc)
+        guard let guest = old.guest(folder: folder) else {
+            throw HVError(.notFound, "\(layout.hvConfig.path) has no guest \(folder)")
+        }
+        guard guest.kind == .rtos else {
+            throw HVError(.invalidArgument, "\(guest.name) is a KVM guest: it runs on the host's cores, none is reserved for it")
+        }
+        let text = cores.trimmingCharacters(in: .whitespaces)
+        do { try ConfigSchema.check(text, as: .coreList, key: "RtCores", section: "Guests\\\(folder)", file: layout.hvConfig.path, line: 0) }
+        catch let e as ConfigError { throw HVError(.invalidArgument, e.message, hint: "expected \(e.expected)") }
+        doc.set("Guests\\\(folder)", "RtCores", text)
+        let new = try HypervisorConfig(doc)
+        let before = try old.reservedCores(hostCPUs: hostCPUs).cores
+        let after = try new.reservedCores(hostCPUs: hostCPUs).cores
+        try RegistryFile.write(doc, to: layout.hvConfig)
+        let moved = after.keys.filter { before[$0] != after[$0] }.sorted()
+        return CoreChange(folder: folder, cores: after[folder] ?? [], moved: moved,
+                          mustRestart: moved.filter { running.contains($0) })
+    }
+}
+
+public struct CoreChange: Sendable, Codable, Equatable {
+    public var folder: String
+    /// The cores it gets once the VMF is loaded with the new configuration.
+    public var cores: [Int]
+    /// Guests whose cores change (a reload of the VMF moves them).
+    public var moved: [String]
+    /// Of those, the ones running now: they keep their old core until restarted after the reload.
+    public var mustRestart: [String]
+    public init(folder: String, cores: [Int], moved: [String], mustRestart: [String]) {
+        self.folder = folder; self.cores = cores; self.moved = moved; self.mustRestart = mustRestart
+    }
+}
+
+public struct CoreRequest: Sendable, Codable {
+    /// "auto" or core numbers such as "2" or "2,3".
+    public var cores: String
+    public init(cores: String) { self.cores = cores }
+}
+
+/// The host as the System Manager draws it.
+public struct HostInfo: Sendable, Codable, Equatable {
+    public var cpuCount: Int
+    public var memoryMiB: Int
+    /// RemainingHostMemoryMiB of hv.config.
+    public var reserveMiB: Int
+    public init(cpuCount: Int, memoryMiB: Int, reserveMiB: Int) { self.cpuCount = cpuCount; self.memoryMiB = memoryMiB; self.reserveMiB = reserveMiB }
+}
