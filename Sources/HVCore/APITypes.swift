@@ -95,8 +95,10 @@ public struct APIErrorBody: Sendable, Codable, Equatable {
     public var code: HVError.Code
     public var message: String
     public var hint: String?
-    public init(_ e: HVError) { code = e.code; message = e.message; hint = e.hint }
-    public var error: HVError { HVError(code, message, hint: hint) }
+    /// The form field it concerns (guest creation).
+    public var field: String?
+    public init(_ e: HVError) { code = e.code; message = e.message; hint = e.hint; field = e.field }
+    public var error: HVError { HVError(code, message, hint: hint, field: field) }
 }
 
 public struct VMFLoadRequest: Sendable, Codable { public var config: String; public init(config: String) { self.config = config } }

@@ -48,10 +48,14 @@ public struct HVError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var hint: String?
 
-    public init(_ code: Code, _ message: String, hint: String? = nil) {
+    /// The form field (System Manager) the error belongs to, when there is one.
+    public var field: String?
+
+    public init(_ code: Code, _ message: String, hint: String? = nil, field: String? = nil) {
         self.code = code
         self.message = message
         self.hint = hint
+        self.field = field
     }
 
     public var description: String {

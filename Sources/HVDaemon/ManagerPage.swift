@@ -56,6 +56,9 @@ enum ManagerPage {
   #term { background:#0d1117; color:#e6edf3; font:13px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; height:420px; overflow:auto;
           padding:12px; border-radius:8px; margin:14px 0 8px; white-space:pre-wrap; word-break:break-all; }
   #con-input { width:100%; font:13px ui-monospace, "DejaVu Sans Mono", monospace; padding:8px 10px; border:1px solid var(--line); border-radius:6px; }
+  .grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(230px, 1fr)); gap:12px 18px; margin-bottom:14px; }
+  .grid label { display:flex; flex-direction:column; gap:4px; font-size:12px; color:var(--muted); font-weight:600; }
+  .grid input, .grid select { font:14px system-ui, sans-serif; color:var(--ink); padding:6px 8px; border:1px solid var(--line); border-radius:6px; font-weight:400; }
   .assign-row { display:flex; align-items:center; gap:12px; padding:8px 0; }
   .assign-row b { width:160px; }
   .field-error { color:var(--bad); font-size:13px; white-space:pre-wrap; }
@@ -90,6 +93,27 @@ enum ManagerPage {
         <thead><tr><th>Guest</th><th>Kind</th><th>State</th><th>Cores</th><th>Memory</th><th>Accelerator</th><th>Address</th><th>Uptime</th><th></th></tr></thead>
         <tbody id="guests"><tr><td colspan="9" class="empty">loading…</td></tr></tbody>
       </table>
+    </div>
+    <div class="card">
+      <h2>Add a guest</h2>
+      <form id="add" autocomplete="off">
+        <div class="grid">
+          <label>Type<select name="type">
+            <option value="rt-linux">Real-time Linux</option><option value="vxworks">VxWorks</option>
+            <option value="rtos-32">On Time RTOS-32</option><option value="general+comm">General purpose + communication subsystem</option>
+            <option value="general">General purpose</option></select><span class="field-error" data-field="type"></span></label>
+          <label>Name<input name="name" placeholder="Controller"><span class="field-error" data-field="name"></span></label>
+          <label>Folder<input name="folder" placeholder="guest0002 (automatic)"><span class="field-error" data-field="folder"></span></label>
+          <label data-for="kvm">System<select name="os"><option value="ubuntu">Ubuntu</option><option value="windows">Windows</option></select><span class="field-error" data-field="os"></span></label>
+          <label>Cores<input name="cores" type="number" min="1" placeholder="1"><span class="field-error" data-field="cores"></span></label>
+          <label>Memory (MiB)<input name="memoryMiB" type="number" placeholder="256"><span class="field-error" data-field="memoryMiB"></span></label>
+          <label data-for="rtos">Image<select name="image"></select><span class="field-error" data-field="image"></span></label>
+          <label data-for="kvm">Disk image<input name="diskImage" placeholder="empty: in the guest folder"><span class="field-error" data-field="diskImage"></span></label>
+          <label data-for="kvm">Disk size (GiB)<input name="diskSizeGiB" type="number" placeholder="64"><span class="field-error" data-field="diskSizeGiB"></span></label>
+          <label data-for="kvm">Installation ISO<input name="iso" placeholder="iso/ubuntu.iso"><span class="field-error" data-field="iso"></span></label>
+        </div>
+        <button class="act primary" type="submit">Add guest</button> <span class="field-error" data-field="general"></span>
+      </form>
     </div>
   </section>
   <section id="tab-cpu" hidden>
@@ -211,6 +235,41 @@ function renderMemory() {
       <span><i style="background:#1f6feb"></i>KVM guests ${kvm} MiB</span><span><i style="background:#eef1f4;border:1px solid #ccc"></i>unassigned ${Math.max(free, 0)} MiB of ${total} MiB</span></div>
     ${free < 0 ? `<p class="field-error">The guests' memory exceeds what the host can give beyond its reserve by ${-free} MiB: not all of them can run at once (hv refuses the start that would cross it).</p>` : ""}`;
 }
+
+const form = $("add");
+const field = (n) => form.elements[n];
+function showTypeFields() {
+  const rtos = ["rt-linux", "vxworks", "rtos-32"].includes(field("type").value);
+  form.querySelectorAll("[data-for]").forEach((l) => l.hidden = (l.dataset.for === "rtos") !== rtos);
+  field("memoryMiB").placeholder = rtos ? "256" : "4096"; field("cores").placeholder = rtos ? "1" : "2";
+  const image = { "rt-linux": "rt-linux", "vxworks": "vxworks", "rtos-32": "rtos-32" }[field("type").value];
+  if (image && [...field("image").options].some((o) => o.value === image)) field("image").value = image;
+}
+field("type").onchange = showTypeFields;
+api("GET", "/v1/templates").then((names) => {
+  field("image").innerHTML = names.map((n) => `<option value="${esc(n)}">templates/${esc(n)}</option>`).join("") || "<option value=''>(no images: run hv setup)</option>";
+  showTypeFields();
+}).catch(() => {});
+form.onsubmit = async (ev) => {
+  ev.preventDefault();
+  form.querySelectorAll("[data-field]").forEach((e) => e.textContent = "");
+  const body = { type: field("type").value, name: field("name").value };
+  const rtos = ["rt-linux", "vxworks", "rtos-32"].includes(field("type").value);
+  for (const k of ["folder", "cores", "memoryMiB", ...(rtos ? ["image"] : ["os", "diskImage", "diskSizeGiB", "iso"])]) {
+    const v = field(k).value.trim();
+    if (v !== "") body[k] = ["cores", "memoryMiB", "diskSizeGiB"].includes(k) ? Number(v) : v;
+  }
+  try {
+    const r = await fetch("/v1/guests", { method: "POST", headers: { "Content-Type": "application/json", "X-HV-Request": "1" }, body: JSON.stringify(body) });
+    const data = await r.json();
+    if (!r.ok) {
+      const slot = form.querySelector(`[data-field="${data.field || "general"}"]`) || form.querySelector('[data-field="general"]');
+      slot.textContent = data.message + (data.hint ? "\n→ " + data.hint : "");
+      return;
+    }
+    toast(data.message); form.reset(); showTypeFields();
+  } catch (e) { toast(e.message, true); }
+};
 
 function renderConsoleChoices() {
   const sel = $("con-guest"), keep = sel.value;

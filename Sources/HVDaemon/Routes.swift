@@ -97,6 +97,15 @@ struct Routes {
                 throw HVError(.timeout, "event \(name) was not signalled within \(timeout) s")
             }
             return .response(.json(EventResult(name: name, count: count)))
+        case "POST guests":
+            let body = try APIJSON.decode(NewGuestRequest.self, req.body)
+            let result = try GuestCreation.create(body, layout: ctx.layout)
+            ctx.log.info("\(result.folder): \(result.message)")
+            return .response(.json(result))
+        case "GET templates":
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: ctx.layout.templatesDir.path)) ?? [])
+                .filter { !$0.hasPrefix(".") }.sorted()
+            return .response(.json(names))
         case "GET host":
             return .response(.json(ctx.hostInfo()))
         case "POST guests/*/cores":

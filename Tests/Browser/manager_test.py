@@ -170,6 +170,42 @@ def test_console_in_the_page(host, d):
     host.hv("guest", "stop", "guestrtlinux")
 
 
+def test_add_start_and_delete_a_guest(host, d):
+    from selenium.webdriver.support.ui import Select
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
+    form = d.find_element(By.ID, "add")
+    Select(form.find_element(By.NAME, "type")).select_by_value("rt-linux")
+    form.find_element(By.NAME, "name").send_keys("Controller")
+    form.find_element(By.NAME, "memoryMiB").send_keys("8")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    error = lambda: form.find_element(By.CSS_SELECTOR, '[data-field="memoryMiB"]').text
+    wait(d, "the memory field's error", lambda: "16" in error(), 10)
+    shot(d, "add-guest-error")
+    assert not os.path.exists(os.path.join(host.root, "guests", "guest0002")), "a refused form writes nothing"
+    mem = form.find_element(By.NAME, "memoryMiB")
+    mem.clear(); mem.send_keys("128")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(d, "the new guest in the list", lambda: state(d, "guest0002") == "stopped", 15)
+    assert "Controller" in row(d, "guest0002").text
+    # The loaded VMF knows only the old configuration: reload it, then start the new guest.
+    d.find_element(By.ID, "vmf-unload").click()
+    wait(d, "the VMF to unload", lambda: d.find_element(By.ID, "vmf-state").text == "not loaded")
+    d.find_element(By.ID, "vmf-load").click()
+    wait(d, "the VMF to load", lambda: d.find_element(By.ID, "vmf-state").text == "loaded")
+    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    wait(d, "Controller running", lambda: state(d, "guest0002") == "running")
+    shot(d, "guests-added")
+    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=stop]").click()
+    d.switch_to.alert.accept()
+    wait(d, "Controller stopped", lambda: state(d, "guest0002") == "stopped")
+    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=delete]").click()
+    alert = d.switch_to.alert
+    assert "guest0002" in alert.text and "backup" in alert.text, alert.text
+    alert.accept()
+    wait(d, "Controller gone", lambda: not d.find_elements(By.CSS_SELECTOR, 'tr[data-folder="guest0002"]'), 15)
+    assert any(os.path.isdir(os.path.join(host.root, "backup", b, "guests", "guest0002")) for b in os.listdir(os.path.join(host.root, "backup")))
+
+
 def main():
     passed = failed = 0
     host = Host()
@@ -179,7 +215,7 @@ def main():
         host.hv("example", "sync", "rt-linux")
         d = browser()
         for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
-                     test_console_in_the_page]:
+                     test_console_in_the_page, test_add_start_and_delete_a_guest]:
             try:
                 test(host, d)
                 print(f"✔ browser {test.__name__} passed", flush=True)

@@ -148,6 +148,29 @@ extension EndToEnd {
             #expect(FileManager.default.fileExists(atPath: host.folder("guestubuntu").path), "an unconfirmed delete changes nothing")
             #expect(host.qemuPid("guestrtlinux") == nil && !FileManager.default.fileExists(atPath: host.layout.vmfState.path))
 
+            // Creating guests: every field's bad value is a 4xx naming the field, and nothing is written.
+            let hvBefore = host.text(host.layout.hvConfig)
+            let foldersBefore = try FileManager.default.contentsOfDirectory(atPath: host.layout.guestsDir.path).sorted()
+            for (body, field) in [(#"{"type":"rt-linux","name":""}"#, "name"),
+                                  (#"{"type":"rt-linux","name":"C","memoryMiB":5}"#, "memoryMiB"),
+                                  (#"{"type":"rt-linux","name":"C","cores":0}"#, "cores"),
+                                  (#"{"type":"general","name":"D","os":"plan9"}"#, "os"),
+                                  (#"{"type":"general","name":"D","diskSizeGiB":0}"#, "diskSizeGiB"),
+                                  (#"{"type":"rt-linux","name":"C","folder":"../x"}"#, "folder"),
+                                  (#"{"type":"rt-linux","name":"C","folder":"guestubuntu"}"#, "folder"),
+                                  (#"{"type":"vxworks","name":"V","image":"nothing-here"}"#, "image")] {
+                let r = Self.request(port, "POST", "/v1/guests", headers: post, body: body)
+                #expect((400..<500).contains(r?.status ?? 0), "\(body): \(r?.status ?? 0)")
+                let error = r?.json as? [String: Any]
+                #expect(error?["field"] as? String == field && !(error?["message"] as? String ?? "").isEmpty, "\(body): \(error ?? [:])")
+            }
+            #expect(host.text(host.layout.hvConfig) == hvBefore)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: host.layout.guestsDir.path).sorted() == foldersBefore)
+            expectDocumented("POST", "/v1/guests", headers: post, body: #"{"type":"rt-linux","name":"Controller","memoryMiB":128}"#, status: 200)
+            #expect(host.text(host.layout.hvConfig).contains("[Guests\\guest0003]"))
+            #expect(host.run("hv", ["guest", "status", "Controller"]).out.contains("\"memoryMiB\" : 128"))
+            expectDocumented("GET", "/v1/templates", headers: auth, status: 200)
+
             // A real change through TCP, then read back.
             expectDocumented("POST", "/v1/vmf/load", headers: post, body: #"{"config":""}"#, status: 200)
             expectDocumented("GET", "/v1/comm", headers: auth, status: 200)

@@ -1,0 +1,121 @@
+import Foundation
+
+/// A new guest from the System Manager's form: the five types of the product
+/// we model, each field checked by the same schema that checks `.config`
+/// files (errors name their field), then written like a synced project: the
+/// guest folder and its `[Guests\…]` entry in hv.config.
+public struct NewGuestRequest: Sendable, Codable, Equatable {
+    public enum GuestType: String, Sendable, Codable, CaseIterable {
+        case rtLinux = "rt-linux", vxworks, rtos32 = "rtos-32"
+        case generalWithComm = "general+comm", general
+    }
+    public var type: GuestType
+    public var name: String
+    /// For general-purpose guests: "ubuntu" or "windows".
+    public var os: String?
+    public var folder: String?
+    public var cores: Int?
+    public var memoryMiB: Int?
+    /// RTOS guests: the folder under templates/.
+    public var image: String?
+    public var diskImage: String?
+    public var diskSizeGiB: Int?
+    public var iso: String?
+
+    public init(type: GuestType, name: String, os: String? = nil, folder: String? = nil, cores: Int? = nil, memoryMiB: Int? = nil,
+                image: String? = nil, diskImage: String? = nil, diskSizeGiB: Int? = nil, iso: String? = nil) {
+        self.type = type; self.name = name; self.os = os; self.folder = folder; self.cores = cores; self.memoryMiB = memoryMiB
+        self.image = image; self.diskImage = diskImage; self.diskSizeGiB = diskSizeGiB; self.iso = iso
+    }
+}
+
+public struct NewGuestResult: Sendable, Codable, Equatable {
+    public var folder: String
+    public var id: Int
+    public var message: String
+    public init(folder: String, id: Int, message: String) { self.folder = folder; self.id = id; self.message = message }
+}
+
+public enum GuestCreation {
+    public static func create(_ r: NewGuestRequest, layout: HostLayout) throws -> NewGuestResult {
+        let os: GuestOS
+        switch r.type {
+        case .rtLinux: os = .rtLinux
+        case .vxworks: os = .vxworks
+        case .rtos32: os = .rtos32
+        case .general, .generalWithComm:
+            guard let o = GuestOS(rawValue: (r.os ?? "ubuntu").lowercased()), o.kind == .kvm else {
+                throw HVError(.invalidArgument, "a general-purpose guest runs \"ubuntu\" or \"windows\", not \"\(r.os ?? "")\"", field: "os")
+            }
+            os = o
+        }
+        let hvDoc = try RegistryFile.readIfPresent(layout.hvConfig)
+        let existing = try hvDoc.map { try HypervisorConfig($0) }
+        let id = (existing?.guests.map(\.id).max() ?? 0) + 1
+        let folder = (r.folder?.trimmingCharacters(in: .whitespaces)).flatMap { $0.isEmpty ? nil : $0 } ?? String(format: "guest%04d", id)
+        guard HypervisorConfig.isValidFolderName(folder) else {
+            throw HVError(.invalidArgument, "\"\(folder)\" is not a folder name: letters, digits, - and _ only", field: "folder")
+        }
+        guard !FileManager.default.fileExists(atPath: layout.guest(folder).url.path) else {
+            throw HVError(.conflict, "a guest folder \(folder) exists already", hint: "choose another folder name, or delete that guest first", field: "folder")
+        }
+        // The rule of the product we model: with any RTOS guest or any guest with
+        // the communication subsystem, the first guest is an RTOS guest.
+        let kinds = (existing?.guests ?? []).map { ($0.kind, $0.communication) } + [(os.kind, r.type == .generalWithComm)]
+        if kinds.contains(where: { $0.0 == .rtos || $0.1 }), let first = kinds.first, first.0 != .rtos {
+            throw HVError(.invalidArgument,
+                          "the first guest must be an RTOS guest when any RTOS guest or any guest with the communication subsystem exists",
+                          hint: (existing?.guests.isEmpty ?? true) ? "add the RTOS guest (RT-Linux, VxWorks, RTOS-32) first"
+                                                                   : "this configuration starts with a general-purpose guest; start a new project with an RTOS guest first",
+                          field: "type")
+        }
+        var g = Example.Guest(folder: folder, os: os, vcpus: r.cores ?? (os.kind == .rtos ? 1 : 2),
+                              memoryMiB: r.memoryMiB ?? (os.kind == .rtos ? 256 : 4096))
+        g.communication = r.type == .generalWithComm
+        if os.kind == .kvm {
+            g.diskImage = r.diskImage ?? ""
+            g.diskSizeGiB = r.diskSizeGiB ?? 64
+            g.installISO = r.iso ?? "iso/\(os.rawValue).iso"
+        }
+        var doc = GuestFiles.guestConfig(g, project: existing?.project ?? "manual")
+        doc.set("Guest", "Name", r.name)
+        if os.kind == .rtos, let image = r.image, !image.isEmpty { doc.set("Guest\\Boot", "Image", image) }
+        try check(doc)
+        let config = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+        if os.kind == .rtos, !FileManager.default.fileExists(atPath: layout.template(config.image).path) {
+            throw HVError(.missingImage, "templates/\(config.image) does not exist", hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")
+        }
+        // Everything checked: write the folder, then the entry.
+        try GuestFiles.write(guestConfig: doc, into: layout.guest(folder))
+        var hv = hvDoc ?? HypervisorConfig(project: "manual", guests: []).document()
+        hv.fileName = layout.hvConfig.path
+        let section = "Guests\\\(folder)"
+        hv.set(section, "Id", String(id))
+        hv.set(section, "Name", r.name)
+        hv.set(section, "Os", os.rawValue)
+        hv.set(section, "Kind", os.kind.rawValue)
+        if os.kind == .rtos { hv.set(section, "RtCores", "auto") } else { hv.set(section, "Communication", g.communication ? "yes" : "no") }
+        do { _ = try HypervisorConfig(hv) } catch {
+            try? FileManager.default.removeItem(at: layout.guest(folder).url)
+            throw error
+        }
+        try RegistryFile.write(hv, to: layout.hvConfig)
+        return NewGuestResult(folder: folder, id: id, message: "created \(r.name) in \(layout.guest(folder).url.path) (Id \(id))")
+    }
+
+    /// Each value by its schema entry, so that the error names the form field.
+    static func check(_ doc: RegistryDocument) throws {
+        let fields = [("Guest", "Name", "name"), ("Guest\\Cpu", "Cores", "cores"), ("Guest\\Memory", "SizeMiB", "memoryMiB"),
+                      ("Guest\\Disk", "SizeGiB", "diskSizeGiB"), ("Guest\\Boot", "Image", "image")]
+        for (section, key, field) in fields {
+            guard let entry = doc.entry(section, key),
+                  let kind = GuestConfig.schema.section(for: section)?.keys.first(where: { $0.name == key })?.kind else { continue }
+            do { try ConfigSchema.check(entry.value, as: kind, key: key, section: section, file: "the form", line: 0) } catch let e as ConfigError {
+                throw HVError(.invalidArgument, "\(e.message) (expected \(e.expected))", field: field)
+            }
+            if key == "Name" && entry.value.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw HVError(.invalidArgument, "the name is empty", hint: "such as \"Controller\"", field: field)
+            }
+        }
+    }
+}
