@@ -29,6 +29,8 @@ final class DaemonContext: @unchecked Sendable {
         return s
     }
 
+    func supervisorIfAny(_ folder: String) -> GuestSupervisor? { lock.lock(); defer { lock.unlock() }; return supervisors[folder] }
+
     var allSupervisors: [GuestSupervisor] { lock.lock(); defer { lock.unlock() }; return Array(supervisors.values) }
 
     /// Guest folders in display order: those of the loaded (or on-disk)
@@ -37,7 +39,8 @@ final class DaemonContext: @unchecked Sendable {
     func guestFolders() -> [String] {
         var ordered: [String] = []
         let config = vmf.current?.config ?? (try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) })
-        ordered += config?.guests.map(\.folder) ?? []
+        // A guest deleted since the VMF loaded is gone unless it still runs.
+        ordered += (config?.guests.map(\.folder) ?? []).filter { layout.guest($0).exists || supervisorIfAny($0)?.currentState ?? .stopped != .stopped }
         let onDisk = ((try? FileManager.default.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? [])
             .filter { layout.guest($0).exists }.sorted()
         let running = allSupervisors.filter { $0.currentState != .stopped }.map(\.folder.name).sorted()

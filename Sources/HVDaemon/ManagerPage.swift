@@ -14,6 +14,7 @@ enum ManagerPage {
   :root { --bg:#f4f6f9; --card:#fff; --ink:#1d2733; --muted:#6b7785; --line:#e2e7ee; --accent:#1f6feb;
           --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; --rt:#8250df; }
   * { box-sizing: border-box; }
+  [hidden] { display:none !important; }
   body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background:var(--bg); color:var(--ink); }
   header { display:flex; align-items:center; gap:16px; padding:14px 28px; background:#0d1b2a; color:#fff; }
   header h1 { font-size:17px; margin:0; font-weight:600; letter-spacing:.2px; }
