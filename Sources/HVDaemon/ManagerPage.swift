@@ -181,6 +181,7 @@ function renderGuests() {
         <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>
         <button class="act" data-act="restart" ${!running || !rtos ? "disabled" : ""} title="${rtos ? "" : "only RTOS guests restart in place"}">Restart</button>
         <button class="act danger" data-act="stop" ${!running ? "disabled" : ""}>Stop</button>
+        ${!rtos ? `<button class="act" data-act="desktop" ${!g.display ? "disabled" : ""}>Desktop</button>` : ""}
         <button class="act danger" data-act="delete" ${running ? "disabled" : ""}>Delete</button>
       </td></tr>`;
   });
@@ -314,6 +315,10 @@ $("con-input").addEventListener("keydown", (ev) => {
 async function act(folder, action) {
   const g = state.guests.find((x) => x.folder === folder);
   if (action === "stop" && !confirm(`Stop ${g.name}? It gets the ACPI power button and is forced off after its timeout.`)) return;
+  if (action === "desktop") {
+    window.open(`/novnc/vnc_lite.html?path=${encodeURIComponent("v1/guests/" + folder + "/display/ws")}&scale=true&title=${encodeURIComponent(g.name)}`, "_blank");
+    return;
+  }
   if (action === "delete") {
     try {
       const plan = await api("GET", `/v1/guests/${encodeURIComponent(folder)}/deletion`);

@@ -82,9 +82,11 @@ final class ManagerServer: @unchecked Sendable {
             return watch(conn)
         default:
             let parts = req.path.split(separator: "/")
-            if req.method == "GET", parts.count == 5, parts[1] == "guests", parts[3] == "console", parts[4] == "ws" {
-                return serveConsole(conn, reader, req, ref: String(parts[2]))
+            if req.method == "GET", parts.count == 5, parts[1] == "guests", parts[4] == "ws" {
+                if parts[3] == "console" { return serveConsole(conn, reader, req, ref: String(parts[2])) }
+                if parts[3] == "display" { return serveDisplay(conn, reader, req, ref: String(parts[2])) }
             }
+            if req.method == "GET" && req.path.hasPrefix("/novnc/") { return serveNoVNC(conn, path: req.path) }
         }
         guard req.path.hasPrefix("/v1/") else { return reply(conn, .error(HVError(.notFound, "no page \(req.path)"))) }
         if req.method != "GET" {

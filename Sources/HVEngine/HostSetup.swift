@@ -11,7 +11,9 @@ public struct HostSetup: Sendable {
                                   "kmod", "xz-utils", "util-linux",
                                   "ovmf", "swtpm", "swtpm-tools", "samba",
                                   // The guest's communication tools are compiled for its kernel.
-                                  "gcc", "make", "libc6-dev", "iproute2"]
+                                  "gcc", "make", "libc6-dev", "iproute2",
+                                  // The System Manager shows KVM desktops with Debian's noVNC.
+                                  "novnc"]
 
     public let layout: HostLayout
     public let log: @Sendable (String) -> Void

@@ -206,6 +206,41 @@ def test_add_start_and_delete_a_guest(host, d):
     assert any(os.path.isdir(os.path.join(host.root, "backup", b, "guests", "guest0002")) for b in os.listdir(os.path.join(host.root, "backup")))
 
 
+def installer_iso():
+    iso = os.path.join(IMAGE, "installer.iso")
+    if not os.path.exists(iso):
+        subprocess.run(["bash", os.path.join(REPO, "Tests/Fixtures/installer-iso/build.sh"), iso, "",
+                        os.path.join(IMAGE, "templates", "rt-linux", "guest-tools")], check=True, capture_output=True)
+    return iso
+
+
+def test_kvm_desktop_through_novnc(host, d):
+    from selenium.webdriver.support.ui import Select
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
+    form = d.find_element(By.ID, "add")
+    Select(form.find_element(By.NAME, "type")).select_by_value("general")
+    for name, value in [("name", "Desktop"), ("folder", "desktop1"), ("memoryMiB", "512"), ("diskSizeGiB", "2"), ("iso", installer_iso())]:
+        form.find_element(By.NAME, name).send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(d, "the desktop guest in the list", lambda: state(d, "desktop1") == "stopped", 15)
+    row(d, "desktop1").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    wait(d, "the desktop guest running", lambda: state(d, "desktop1") == "running", 30)
+    wait(d, "its Desktop button", lambda: row(d, "desktop1").find_element(By.CSS_SELECTOR, "button[data-act=desktop]").is_enabled(), 10)
+    main_window = d.current_window_handle
+    row(d, "desktop1").find_element(By.CSS_SELECTOR, "button[data-act=desktop]").click()
+    wait(d, "the noVNC window", lambda: len(d.window_handles) > 1, 10)
+    d.switch_to.window([w for w in d.window_handles if w != main_window][0])
+    lit = ("const c = document.querySelector('#screen canvas'); if (!c || !c.width) return 0;"
+           "const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;"
+           "for (let i = 0; i < p.length; i += 4) if (p[i] + p[i + 1] + p[i + 2] > 60) n++; return n;")
+    wait(d, "a connected, non-blank desktop", lambda: "Connected" in d.find_element(By.ID, "status").text and d.execute_script(lit) > 4000, 90)
+    shot(d, "desktop-novnc")
+    d.close()
+    d.switch_to.window(main_window)
+    host.hv("guest", "stop", "desktop1", "--force")
+    host.hv("guest", "delete", "desktop1", "--yes")
+
+
 def main():
     passed = failed = 0
     host = Host()
@@ -215,7 +250,7 @@ def main():
         host.hv("example", "sync", "rt-linux")
         d = browser()
         for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
-                     test_console_in_the_page, test_add_start_and_delete_a_guest]:
+                     test_console_in_the_page, test_add_start_and_delete_a_guest, test_kvm_desktop_through_novnc]:
             try:
                 test(host, d)
                 print(f"✔ browser {test.__name__} passed", flush=True)
