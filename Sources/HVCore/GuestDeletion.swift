@@ -36,12 +36,20 @@ public struct DeletionPlan: Sendable, Codable, Equatable {
         let section = "Guests\\\(name)"
         if let doc = try RegistryFile.readIfPresent(layout.hvConfig), !doc.entries(in: section).isEmpty {
             goes.append("its entry [\(section)] in \(layout.hvConfig.path)")
+            let shared = memberships(of: name, in: doc).map { "[\($0)]" }
+            if !shared.isEmpty { goes.append("its place in " + shared.joined(separator: ", ")) }
         }
         var kept: [String] = []
         if let config, config.kind == .kvm, !config.diskImage.isEmpty {
             kept.append("the disk \(layout.resolve(config.diskImage).path) (configured outside the guest folder; hv never deletes it)")
         }
         return DeletionPlan(folder: name, name: config?.name ?? name, goes: goes, kept: kept)
+    }
+
+    /// The [SharedMemory\…] and [Event\…] sections that list `folder`.
+    static func memberships(of folder: String, in doc: RegistryDocument) -> [String] {
+        doc.sections.filter { $0.hasPrefix(CommunicationConfig.regionPrefix) || $0.hasPrefix(CommunicationConfig.eventPrefix) }
+            .filter { (doc.value($0, "Guests") ?? "").split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == folder } }
     }
 
     /// Moves the folder to backup/<time>/ and drops the guest from hv.config. Returns the backup folder.
@@ -52,6 +60,12 @@ public struct DeletionPlan: Sendable, Codable, Equatable {
             try FileManager.default.createDirectory(at: backup.appendingPathComponent("config"), withIntermediateDirectories: true)
             try FileManager.default.copyItem(at: layout.hvConfig, to: backup.appendingPathComponent("config/hv.config"))
             doc.removeSection(section)
+            // Regions and events name their guests: the deleted one leaves their lists.
+            for sharing in Self.memberships(of: folder, in: doc) {
+                let rest = (doc.value(sharing, "Guests") ?? "").split(separator: ",")
+                    .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != folder }
+                doc.set(sharing, "Guests", rest.joined(separator: ","))
+            }
             try RegistryFile.write(doc, to: layout.hvConfig)
         }
         return backup

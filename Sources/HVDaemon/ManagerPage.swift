@@ -76,6 +76,7 @@ enum ManagerPage {
   <button data-tab="cpu">CPU</button>
   <button data-tab="memory">Memory</button>
   <button data-tab="console">Console</button>
+  <button data-tab="projects">Projects</button>
 </nav>
 <main>
   <section id="tab-guests">
@@ -132,6 +133,20 @@ enum ManagerPage {
       </div>
       <pre id="term"></pre>
       <input id="con-input" placeholder="type a command and press Enter" autocomplete="off" disabled>
+    </div>
+  </section>
+  <section id="tab-projects" hidden>
+    <div class="card">
+      <h2>Projects</h2>
+      <p class="sub">A project is a whole configuration (hv.config and every guest's guest.config). Syncing one shows exactly what changes first; guests it drops move to backup/.</p>
+      <table><thead><tr><th>Project</th><th>Guests</th><th></th></tr></thead><tbody id="projects"></tbody></table>
+      <div class="vmf" style="margin-top:14px">
+        <input id="project-name" placeholder="name, e.g. line3" style="padding:6px 8px;border:1px solid var(--line);border-radius:6px">
+        <button class="act primary" id="project-save">Save current configuration as project</button>
+        <span class="field-error" id="project-error"></span>
+      </div>
+      <div id="preview" hidden style="margin-top:16px"><h2 id="preview-title"></h2><ul id="preview-list"></ul>
+        <button class="act primary" id="preview-sync">Sync now</button> <button class="act" id="preview-cancel">Cancel</button></div>
     </div>
   </section>
   <section id="tab-memory" hidden>
@@ -272,6 +287,38 @@ form.onsubmit = async (ev) => {
     toast(data.message); form.reset(); showTypeFields();
   } catch (e) { toast(e.message, true); }
 };
+
+async function loadProjects() {
+  try {
+    const list = await api("GET", "/v1/projects");
+    $("projects").innerHTML = list.map((p) => `<tr data-project="${esc(p.name)}"><td><b>${esc(p.name)}</b>${p.open ? ' <span class="pill loaded">open</span>' : ""}</td>
+      <td>${esc(p.guests.join(", "))}</td><td><button class="act" data-role="preview">Preview sync</button></td></tr>`).join("")
+      || `<tr><td colspan="3" class="empty">No projects yet.</td></tr>`;
+  } catch (e) { toast(e.message, true); }
+}
+$("projects").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-role=preview]"); if (!b) return;
+  const name = b.closest("tr").dataset.project;
+  try {
+    const p = await api("GET", `/v1/projects/${encodeURIComponent(name)}/preview`);
+    $("preview-title").textContent = `Syncing ${name} changes:`;
+    $("preview-list").innerHTML = p.changes.map((c) => `<li>${esc(c)}</li>`).join("") || "<li>nothing</li>";
+    $("preview").hidden = false; $("preview").dataset.project = name;
+  } catch (e) { toast(e.message, true); }
+});
+$("preview-cancel").onclick = () => $("preview").hidden = true;
+$("preview-sync").onclick = async () => {
+  try {
+    const p = await api("POST", `/v1/projects/${encodeURIComponent($("preview").dataset.project)}/sync`, { confirm: true });
+    toast(`synced ${p.project}: ${p.changes.length} change(s)`); $("preview").hidden = true; loadProjects();
+  } catch (e) { toast(e.message, true); }
+};
+$("project-save").onclick = async () => {
+  $("project-error").textContent = "";
+  try { const p = await api("POST", "/v1/projects", { name: $("project-name").value.trim() }); toast(`saved project ${p.name}`); loadProjects(); }
+  catch (e) { $("project-error").textContent = e.message; }
+};
+document.querySelector("nav button[data-tab=projects]").addEventListener("click", loadProjects);
 
 function renderConsoleChoices() {
   const sel = $("con-guest"), keep = sel.value;

@@ -32,6 +32,7 @@ struct Routes {
         // Guest routes name the guest in the second place: guests/<ref>/<action>.
         var ref = ""
         if parts.count >= 2 && parts[0] == "guests" { ref = parts[1]; parts[1] = "*" }
+        if parts.count == 3 && parts[0] == "projects" { ref = parts[1]; parts[1] = "*" }
         let rawParts = parts
         if parts.count == 3 && parts[0] == "events" { parts[1] = "*" }
         switch "\(req.method) \(parts.joined(separator: "/"))" {
@@ -102,6 +103,25 @@ struct Routes {
             let result = try GuestCreation.create(body, layout: ctx.layout)
             ctx.log.info("\(result.folder): \(result.message)")
             return .response(.json(result))
+        case "GET projects":
+            return .response(.json(ProjectSync.list(layout: ctx.layout)))
+        case "POST projects":
+            let body = try APIJSON.decode(ProjectRequest.self, req.body)
+            return .response(.json(try ProjectSync.save(body.name ?? "", layout: ctx.layout)))
+        case "GET projects/*/preview":
+            return .response(.json(try ProjectSync.preview(ref, layout: ctx.layout)))
+        case "POST projects/*/sync":
+            let body = try APIJSON.decode(ProjectRequest.self, req.body)
+            guard body.confirm == true else {
+                let p = try ProjectSync.preview(ref, layout: ctx.layout)
+                throw HVError(.needsConfirmation, "syncing \(ref) changes: " + (p.changes.isEmpty ? "nothing" : p.changes.joined(separator: "; ")),
+                              hint: "show the preview to the user and send {\"confirm\": true}")
+            }
+            let running = ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) }.map(\.folder.name).sorted()
+            guard running.isEmpty else {
+                throw HVError(.conflict, "guests are running: \(running.joined(separator: ", "))", hint: "stop them first; a running guest is never replaced")
+            }
+            return .response(.json(try ProjectSync.sync(ref, layout: ctx.layout)))
         case "GET templates":
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: ctx.layout.templatesDir.path)) ?? [])
                 .filter { !$0.hasPrefix(".") }.sorted()

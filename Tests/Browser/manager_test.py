@@ -241,6 +241,21 @@ def test_kvm_desktop_through_novnc(host, d):
     host.hv("guest", "delete", "desktop1", "--yes")
 
 
+def test_projects(host, d):
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=projects]").click()
+    d.find_element(By.ID, "project-name").send_keys("../bad")
+    d.find_element(By.ID, "project-save").click()
+    wait(d, "the name's error", lambda: "not a project name" in d.find_element(By.ID, "project-error").text, 10)
+    name = d.find_element(By.ID, "project-name")
+    name.clear(); name.send_keys("line3")
+    d.find_element(By.ID, "project-save").click()
+    wait(d, "the saved project", lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-project="line3"]'), 10)
+    d.find_element(By.CSS_SELECTOR, 'tr[data-project="rt-linux"] button[data-role=preview]').click()
+    wait(d, "the preview", lambda: not d.find_element(By.ID, "preview").get_attribute("hidden"), 10)
+    shot(d, "projects")
+    d.find_element(By.ID, "preview-cancel").click()
+
+
 def main():
     passed = failed = 0
     host = Host()
@@ -250,7 +265,8 @@ def main():
         host.hv("example", "sync", "rt-linux")
         d = browser()
         for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
-                     test_console_in_the_page, test_add_start_and_delete_a_guest, test_kvm_desktop_through_novnc]:
+                     test_console_in_the_page, test_add_start_and_delete_a_guest, test_kvm_desktop_through_novnc,
+                     test_projects]:
             try:
                 test(host, d)
                 print(f"✔ browser {test.__name__} passed", flush=True)

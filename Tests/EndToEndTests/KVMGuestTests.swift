@@ -162,6 +162,8 @@ extension EndToEnd {
             #expect(host.text(kept) == "keep me", "disks under VMs/ are never touched")
             let hv = host.text(host.layout.hvConfig)
             #expect(!hv.contains("Guests\\guestubuntu") && hv.contains("Guests\\guestrtlinux"), "\(hv)")
+            #expect((try? HypervisorConfig.load(host.layout.hvConfig)) != nil, "hv.config stays valid: the region and event lists lose the guest too")
+            #expect(!hv.contains("guestubuntu"), "\(hv)")
             let list = host.run("hv", ["guest", "list"])
             #expect(!list.out.contains("guestubuntu"), "\(list.out)")
         }

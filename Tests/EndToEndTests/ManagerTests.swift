@@ -178,6 +178,23 @@ extension EndToEnd {
             expectDocumented("POST", "/v1/guests/guestubuntu/delete", template: "/v1/guests/{ref}/delete", headers: post, body: #"{"confirm":true}"#, status: 200)
             #expect(!FileManager.default.fileExists(atPath: host.folder("guestubuntu").path))
 
+            // Projects: save, preview (nothing changes), an unconfirmed sync (409), a sync.
+            expectDocumented("POST", "/v1/projects", headers: post, body: #"{"name":"mine"}"#, status: 200)
+            expectDocumented("POST", "/v1/projects", headers: post, body: #"{"name":"../x"}"#, status: 400)
+            expectDocumented("GET", "/v1/projects", headers: auth, status: 200)
+            let hvNow = host.text(host.layout.hvConfig)
+            let preview = Self.request(port, "GET", "/v1/projects/ubuntu_rtlinux/preview", headers: auth)
+            expectDocumented("GET", "/v1/projects/ubuntu_rtlinux/preview", template: "/v1/projects/{name}/preview", headers: auth, status: 200)
+            let changes = (preview?.json as? [String: Any])?["changes"] as? [String] ?? []
+            #expect(changes.contains { $0.contains("guest0003") && $0.contains("backup") }, "\(changes)")
+            #expect(host.text(host.layout.hvConfig) == hvNow, "a preview changes nothing")
+            expectDocumented("POST", "/v1/projects/ubuntu_rtlinux/sync", template: "/v1/projects/{name}/sync", headers: post, body: #"{"confirm":false}"#, status: 409)
+            #expect(host.text(host.layout.hvConfig) == hvNow)
+            expectDocumented("POST", "/v1/projects/ubuntu_rtlinux/sync", template: "/v1/projects/{name}/sync", headers: post, body: #"{"confirm":true}"#, status: 200)
+            #expect(!FileManager.default.fileExists(atPath: host.folder("guest0003").path) && host.text(host.layout.hvConfig).contains("\"Project\"=\"ubuntu_rtlinux\""))
+            expectDocumented("POST", "/v1/projects/mine/sync", template: "/v1/projects/{name}/sync", headers: post, body: #"{"confirm":true}"#, status: 200)
+            #expect(FileManager.default.fileExists(atPath: host.folder("guest0003").appendingPathComponent("guest.config").path), "the saved project brings the guest back")
+
             // The token, the header and the origin.
             #expect(Self.request(port, "GET", "/v1/guests")?.status == 401)
             #expect(Self.request(port, "GET", "/v1/guests", headers: ["Authorization": "Bearer wrong"])?.status == 401)

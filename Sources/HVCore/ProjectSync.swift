@@ -1,0 +1,123 @@
+import Foundation
+
+/// System Manager projects beyond the examples: save the host's
+/// configuration as a project, preview what syncing a project would change,
+/// and sync it (guests it drops move to backup/, files are written atomically).
+public struct ProjectInfo: Sendable, Codable, Equatable {
+    public var name: String
+    public var guests: [String]
+    public var open: Bool
+    public init(name: String, guests: [String], open: Bool) { self.name = name; self.guests = guests; self.open = open }
+}
+
+public struct SyncPreview: Sendable, Codable, Equatable {
+    public var project: String
+    /// One line per change, e.g. "guests/guest0002: new guest (RT-Linux)".
+    public var changes: [String]
+    public init(project: String, changes: [String]) { self.project = project; self.changes = changes }
+}
+
+public struct ProjectRequest: Sendable, Codable {
+    public var name: String?
+    public var confirm: Bool?
+    public init(name: String? = nil, confirm: Bool? = nil) { self.name = name; self.confirm = confirm }
+}
+
+public enum ProjectSync {
+    public static func list(layout: HostLayout) -> [ProjectInfo] {
+        let store = ProjectStore(layout: layout)
+        let open = store.openProject()
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: layout.projectsDir.path)) ?? [])
+            .filter { FileManager.default.fileExists(atPath: store.hvConfig(of: $0).path) }.sorted()
+        return names.map { name in
+            ProjectInfo(name: name, guests: (try? HypervisorConfig.load(store.hvConfig(of: name)))?.guests.map(\.folder) ?? [], open: name == open)
+        }
+    }
+
+    /// Writes the host's hv.config and every guest's guest.config into projects/<name>/.
+    public static func save(_ name: String, layout: HostLayout) throws -> ProjectInfo {
+        guard HypervisorConfig.isValidFolderName(name) else {
+            throw HVError(.invalidArgument, "\"\(name)\" is not a project name: letters, digits, - and _ only", field: "name")
+        }
+        let store = ProjectStore(layout: layout)
+        var hv = try RegistryFile.read(layout.hvConfig)
+        let config = try HypervisorConfig(hv)
+        hv.set("Hypervisor", "Project", name)
+        hv.fileName = store.hvConfig(of: name).path
+        for g in config.guests {
+            let doc = try RegistryFile.read(layout.guest(g.folder).guestConfig)
+            try RegistryFile.write(doc, to: store.guestConfig(of: name, folder: g.folder))
+        }
+        try RegistryFile.write(hv, to: store.hvConfig(of: name))
+        try store.setOpenProject(name)
+        return ProjectInfo(name: name, guests: config.guests.map(\.folder), open: true)
+    }
+
+    /// What syncing `name` would change, validated first (a broken project syncs nothing).
+    public static func preview(_ name: String, layout: HostLayout) throws -> SyncPreview {
+        let (hv, guests) = try load(name, layout: layout)
+        var changes: [String] = []
+        let current = try? HypervisorConfig.load(layout.hvConfig)
+        let currentText = (try? String(contentsOf: layout.hvConfig, encoding: .utf8)) ?? ""
+        var projectHV = hv
+        projectHV.set("Hypervisor", "Project", name)
+        if currentText != projectHV.render() {
+            changes.append(current == nil ? "config/hv.config: new" : "config/hv.config: rewritten (guests \(hvGuests(hv).joined(separator: ", ")))")
+        }
+        for (folder, doc) in guests {
+            let gf = layout.guest(folder)
+            if !gf.exists {
+                changes.append("guests/\(folder): new guest (\(doc.value("Guest", "Name") ?? folder))")
+            } else if (try? String(contentsOf: gf.guestConfig, encoding: .utf8)) != doc.render() {
+                changes.append("guests/\(folder)/guest.config: changed (your usr.config and scripts stay)")
+            }
+        }
+        for g in current?.guests ?? [] where !guests.contains(where: { $0.0 == g.folder }) {
+            let disks = Backup.diskImages(in: layout.guest(g.folder).url)
+            changes.append("guests/\(g.folder): removed from the configuration, moved to backup/" +
+                           (disks.isEmpty ? "" : " with its disk " + disks.map { "\($0.lastPathComponent) (\(Backup.sizeText($0)))" }.joined(separator: ", ")))
+        }
+        return SyncPreview(project: name, changes: changes)
+    }
+
+    /// Applies the project: guests it no longer has move to backup/<time>/ (with the old hv.config), then each file is written atomically.
+    public static func sync(_ name: String, layout: HostLayout) throws -> SyncPreview {
+        let preview = try preview(name, layout: layout)
+        let (hv, guests) = try load(name, layout: layout)
+        let current = try? HypervisorConfig.load(layout.hvConfig)
+        let dropped = (current?.guests ?? []).map(\.folder).filter { f in !guests.contains { $0.0 == f } && layout.guest(f).exists }
+        if !dropped.isEmpty || FileManager.default.fileExists(atPath: layout.hvConfig.path) {
+            let backup = try Backup.move(layout: layout, folders: dropped, config: false, stamp: Backup.stamp())
+            if FileManager.default.fileExists(atPath: layout.hvConfig.path) {
+                try FileManager.default.createDirectory(at: backup.appendingPathComponent("config"), withIntermediateDirectories: true)
+                try FileManager.default.copyItem(at: layout.hvConfig, to: backup.appendingPathComponent("config/hv.config"))
+            }
+        }
+        for (folder, doc) in guests { try GuestFiles.write(guestConfig: doc, into: layout.guest(folder)) }
+        var out = hv
+        out.set("Hypervisor", "Project", name)
+        out.fileName = layout.hvConfig.path
+        try RegistryFile.write(out, to: layout.hvConfig)
+        try ProjectStore(layout: layout).setOpenProject(name)
+        return preview
+    }
+
+    static func load(_ name: String, layout: HostLayout) throws -> (RegistryDocument, [(String, RegistryDocument)]) {
+        let store = ProjectStore(layout: layout)
+        guard let hv = try RegistryFile.readIfPresent(store.hvConfig(of: name)) else {
+            throw HVError(.notFound, "there is no project \"\(name)\"", hint: "projects are under \(layout.projectsDir.path)")
+        }
+        let config = try HypervisorConfig(hv)
+        var guests: [(String, RegistryDocument)] = []
+        for g in config.guests {
+            let doc = try RegistryFile.read(store.guestConfig(of: name, folder: g.folder))
+            _ = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+            guests.append((g.folder, doc))
+        }
+        return (hv, guests)
+    }
+
+    static func hvGuests(_ doc: RegistryDocument) -> [String] {
+        doc.sections.filter { $0.hasPrefix("Guests\\") }.map { String($0.dropFirst(7)) }
+    }
+}
