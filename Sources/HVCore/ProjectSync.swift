@@ -58,18 +58,19 @@ public enum ProjectSync {
         let (hv, guests) = try load(name, layout: layout)
         var changes: [String] = []
         let current = try? HypervisorConfig.load(layout.hvConfig)
-        let currentText = (try? String(contentsOf: layout.hvConfig, encoding: .utf8)) ?? ""
         var projectHV = hv
         projectHV.set("Hypervisor", "Project", name)
-        if currentText != projectHV.render() {
-            changes.append(current == nil ? "config/hv.config: new" : "config/hv.config: rewritten (guests \(hvGuests(hv).joined(separator: ", ")))")
+        if let currentDoc = try? RegistryFile.readIfPresent(layout.hvConfig) {
+            changes += keyChanges(from: currentDoc, to: projectHV, label: "config/hv.config")
+        } else {
+            changes.append("config/hv.config: new (guests \(hvGuests(hv).joined(separator: ", ")))")
         }
         for (folder, doc) in guests {
             let gf = layout.guest(folder)
             if !gf.exists {
                 changes.append("guests/\(folder): new guest (\(doc.value("Guest", "Name") ?? folder))")
-            } else if (try? String(contentsOf: gf.guestConfig, encoding: .utf8)) != doc.render() {
-                changes.append("guests/\(folder)/guest.config: changed (your usr.config and scripts stay)")
+            } else if let now = try? RegistryFile.read(gf.guestConfig) {
+                changes += keyChanges(from: now, to: doc, label: "guests/\(folder)/guest.config")
             }
         }
         for g in current?.guests ?? [] where !guests.contains(where: { $0.0 == g.folder }) {
@@ -115,6 +116,24 @@ public enum ProjectSync {
             guests.append((g.folder, doc))
         }
         return (hv, guests)
+    }
+
+    /// "label: [Section] Key old → new" for every key that differs, is added or goes.
+    static func keyChanges(from old: RegistryDocument, to new: RegistryDocument, label: String) -> [String] {
+        func map(_ d: RegistryDocument) -> [String: String] {
+            Dictionary(d.entries.map { ("[\($0.section)] \($0.key)", $0.value) }, uniquingKeysWith: { a, _ in a })
+        }
+        let a = map(old), b = map(new)
+        var out: [String] = []
+        for key in Set(a.keys).union(b.keys).sorted() where a[key] != b[key] {
+            switch (a[key], b[key]) {
+            case (nil, let v?): out.append("\(label): \(key) = \"\(v)\" (added)")
+            case (let v?, nil): out.append("\(label): \(key) = \"\(v)\" (removed)")
+            case (let x?, let y?): out.append("\(label): \(key) \"\(x)\" → \"\(y)\"")
+            default: break
+            }
+        }
+        return out
     }
 
     static func hvGuests(_ doc: RegistryDocument) -> [String] {
