@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEngine
 
 /// The console of a KVM guest is its desktop: a VNC viewer when this session
 /// has a graphical display and a viewer is installed; otherwise exactly how
@@ -42,11 +43,8 @@ enum DesktopViewer {
     }
 
     static func viewer(for d: GuestDisplay) -> (String, [String])? {
-        for dir in ["/usr/bin", "/usr/local/bin"] {
-            let rv = "\(dir)/remote-viewer", tiger = "\(dir)/vncviewer"
-            if FileManager.default.isExecutableFile(atPath: rv) { return (rv, ["vnc+unix://\(d.vncSocket)"]) }
-            if FileManager.default.isExecutableFile(atPath: tiger) { return (tiger, [d.vncSocket]) }
-        }
+        if let rv = Executables.find("remote-viewer") { return (rv, ["vnc+unix://\(d.vncSocket)"]) }
+        if let tiger = Executables.find("vncviewer") { return (tiger, [d.vncSocket]) }
         return nil
     }
 }

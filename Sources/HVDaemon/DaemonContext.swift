@@ -10,8 +10,15 @@ final class DaemonContext: @unchecked Sendable {
     let vmf: VMF
     let log = Logger()
     /// Where the System Manager listens (nil: it could not start; `managerProblem` says why).
-    nonisolated(unsafe) var managerPort: Int?
-    nonisolated(unsafe) var managerProblem: String?
+    var managerPort: Int? {
+        get { lock.lock(); defer { lock.unlock() }; return manager.port }
+        set { lock.lock(); manager.port = newValue; lock.unlock() }
+    }
+    var managerProblem: String? {
+        get { lock.lock(); defer { lock.unlock() }; return manager.problem }
+        set { lock.lock(); manager.problem = newValue; lock.unlock() }
+    }
+    private var manager: (port: Int?, problem: String?) = (nil, nil)
     private let lock = NSLock()
     private var supervisors: [String: GuestSupervisor] = [:]
 

@@ -54,6 +54,7 @@ public struct KVMGuestSetup {
         } else if let iso {
             steps.append("booting from the disk; \(iso.path) stays attached (\"Attach\"=\"always\")")
         }
+        // QEMU runs smbd from this fixed path.
         let smb = FileManager.default.isExecutableFile(atPath: "/usr/sbin/smbd")
         if config.os == .windows && config.shareGuestsFolder && config.networkMode == "user" && !smb {
             steps.append("note: /hv/guests is not shared with Windows: install samba (Windows reaches it as \\\\10.0.2.4\\qemu)")

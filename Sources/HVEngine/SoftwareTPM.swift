@@ -9,10 +9,10 @@ import Glibc
 /// outlives hvd like the guest does, and `--terminate` ends it when QEMU
 /// closes the connection, however QEMU ends.
 public enum SoftwareTPM {
-    public static var isInstalled: Bool { findExecutable("swtpm") != nil }
+    public static var isInstalled: Bool { Executables.find("swtpm") != nil }
 
     public static func start(folder: GuestFolder) throws {
-        guard let swtpm = findExecutable("swtpm") else {
+        guard let swtpm = Executables.find("swtpm") else {
             throw HVError(.notFound, "swtpm is not installed, and this guest is configured with a TPM",
                           hint: "install swtpm and swtpm-tools (hv setup does), or set \"Tpm\"=\"no\" in [Guest\\Security] of usr.config")
         }
@@ -52,9 +52,13 @@ public enum SoftwareTPM {
         kill(pid, SIGTERM)
     }
 
-    static func findExecutable(_ name: String) -> String? {
+}
+
+/// Finding a program the way a shell would (PATH, then the usual sbin folders).
+public enum Executables {
+    public static func find(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/bin", "/usr/sbin"] {
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/usr/sbin", "/sbin"] {
             let candidate = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
