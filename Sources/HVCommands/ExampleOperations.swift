@@ -55,24 +55,11 @@ enum ExampleOperations {
                           hint: "open it first: hv_open_example \(example.name)")
         }
         try layout.ensureDirectories()
-        // Validate everything before writing anything.
-        let hvDoc = try RegistryFile.read(store.hvConfig(of: example.name))
-        let hv = try HypervisorConfig(hvDoc)
-        var guestDocs: [(String, RegistryDocument)] = []
-        for g in hv.guests {
-            let doc = try RegistryFile.read(store.guestConfig(of: example.name, folder: g.folder))
-            _ = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
-            guestDocs.append((g.folder, doc))
-        }
-        var out = hvDoc
-        out.fileName = layout.hvConfig.path
-        try RegistryFile.write(out, to: layout.hvConfig)
-        Out.say("Wrote \(layout.hvConfig.path)")
-        for (folder, doc) in guestDocs {
-            let gf = layout.guest(folder)
-            let written = try GuestFiles.write(guestConfig: doc, into: gf)
-            Out.say("Wrote \(gf.url.path)/ (\(written.map(\.lastPathComponent).joined(separator: ", ")))")
-        }
+        // The System Manager's sync: validated first, then written file by file, atomically.
+        let preview = try ProjectSync.sync(example.name, layout: layout)
+        Out.say(preview.changes.isEmpty ? "Nothing to change: the host already has \"\(example.name)\"" : "Synced \"\(example.name)\":")
+        for change in preview.changes { Out.say("  \(change)") }
+        let hv = try HypervisorConfig.load(layout.hvConfig)
         if let loaded = try? ctx.api.get("/v1/vmf", as: VMFStatus.self), loaded.loaded {
             Out.say("note: the VMF is loaded with the previous configuration; reload it: hv_vmf_stop && hv_vmf_start")
         }

@@ -87,7 +87,8 @@ public enum ProjectSync {
         let (hv, guests) = try load(name, layout: layout)
         let current = try? HypervisorConfig.load(layout.hvConfig)
         let dropped = (current?.guests ?? []).map(\.folder).filter { f in !guests.contains { $0.0 == f } && layout.guest(f).exists }
-        if !dropped.isEmpty || FileManager.default.fileExists(atPath: layout.hvConfig.path) {
+        let hvChanges = preview.changes.contains { $0.hasPrefix("config/hv.config") }
+        if !dropped.isEmpty || (hvChanges && FileManager.default.fileExists(atPath: layout.hvConfig.path)) {
             let backup = try Backup.move(layout: layout, folders: dropped, config: false, stamp: Backup.stamp())
             if FileManager.default.fileExists(atPath: layout.hvConfig.path) {
                 try FileManager.default.createDirectory(at: backup.appendingPathComponent("config"), withIntermediateDirectories: true)
