@@ -13,17 +13,15 @@ Usage: bench/comm/run.sh [ROUNDS]   (root; builds hv first). Prints medians, p99
 """
 import json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import hv, prepare_ubuntu_example  # noqa: E402
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HV = os.path.join(REPO, ".build", "debug", "hv")
 PORT = 17007
 
 
-def hv(env, *args, check=True, timeout=600):
-    r = subprocess.run([HV, *args], env=env, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"hv {' '.join(args)}: {r.stdout}{r.stderr}")
-    return r
 
 
 def api(root, method, path, body=None):
@@ -80,10 +78,7 @@ def main():
     root = tempfile.mkdtemp(prefix="hv-bench-comm-")
     env = dict(os.environ, HV_ROOT=root)
     try:
-        os.makedirs(os.path.join(root, "templates"))
-        hv(env, "setup", "--skip-packages")
-        hv(env, "example", "open", "ubuntu_rtlinux", "--yes")
-        hv(env, "example", "sync", "ubuntu_rtlinux")
+        prepare_ubuntu_example(env, root)
         cfg = os.path.join(root, "config", "hv.config")
         with open(cfg, "a") as f:
             f.write('[Event\\ping]\n    "Guests"="guestrtlinux"\n[Event\\pong]\n    "Guests"="guestrtlinux"\n')
@@ -91,9 +86,6 @@ def main():
         with open(os.path.join(root, "guests", "guestrtlinux", "usr_guest_config.sh"), "a") as f:
             f.write(f"HV_QEMU_EXTRA_ARGS=(-netdev user,id=bench,hostfwd=tcp:127.0.0.1:{PORT}-10.0.2.15:7 "
                     f"-device virtio-net-device,netdev=bench,mac=52:54:00:be:0c:01)\n")
-        tools = os.path.join(root, "templates", "rt-linux", "guest-tools")
-        subprocess.run(["bash", os.path.join(REPO, "Tests/Fixtures/installer-iso/build.sh"),
-                        os.path.join(root, "iso", "ubuntu.iso"), "", tools], check=True, capture_output=True)
         hv(env, "vmf", "start")
         hv(env, "guest", "start", "guestrtlinux")
         print("installing the test system as the KVM guest ...", flush=True)

@@ -14,6 +14,9 @@ Usage: bench/memory/run.sh [ROUNDS]   (root; builds hv first). Target: hv's over
 """
 import os, re, shutil, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import hv, prepare_ubuntu_example  # noqa: E402
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HV = os.path.join(REPO, ".build", "debug", "hv")
@@ -62,24 +65,13 @@ def wait_file(path, needle, timeout):
     raise TimeoutError(f"no {needle!r} in {path} within {timeout}s")
 
 
-def hv(env, *args, check=True):
-    r = subprocess.run([HV, *args], env=env, capture_output=True, text=True, timeout=600)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"hv {' '.join(args)}: {r.stdout}{r.stderr}")
-    return r
 
 
 def main():
     root = tempfile.mkdtemp(prefix="hv-bench-mem-")
     env = dict(os.environ, HV_ROOT=root)
     try:
-        os.makedirs(os.path.join(root, "templates"))
-        hv(env, "setup", "--skip-packages")
-        hv(env, "example", "open", "ubuntu_rtlinux", "--yes")
-        hv(env, "example", "sync", "ubuntu_rtlinux")
-        iso = os.path.join(root, "iso", "ubuntu.iso")
-        subprocess.run(["bash", os.path.join(REPO, "Tests/Fixtures/installer-iso/build.sh"), iso], check=True,
-                       capture_output=True)
+        prepare_ubuntu_example(env, root)
         folder = os.path.join(root, "guests", "guestubuntu")
         console = os.path.join(folder, "console.log")
         ram_mib = 4096
