@@ -1,13 +1,16 @@
 import Foundation
 import HVCore
 
-/// Takes the RT cores away from everything else while the VMF is loaded:
-/// every task of the root cpuset moves to a host cpuset without them, the
-/// RTOS guests' vCPU threads go to an RT cpuset, and interrupts are steered
-/// to the host cores. Unloading puts everything back. What the host refuses
-/// is returned as notes, never skipped silently.
+/// Takes the RT cores away from everything else while the VMF is loaded, with
+/// whichever cpuset interface the host has: cgroup v1 (host and RT cpusets,
+/// every task moved) or cgroup v2 (an isolated partition, which the kernel
+/// takes out of every other cgroup). The RTOS guests' vCPU threads are
+/// admitted to the RT group and interrupts are steered to the host cores.
+/// Unloading puts everything back. What the host refuses is returned as
+/// notes, never skipped silently.
 public struct CPUPartition: Sendable {
     public struct State: Codable, Sendable, Equatable {
+        /// "cpuset-v1", "cpuset-v2" or "none" (IRQs only).
         public var mode: String
         public var hostGroup: String
         public var rtGroup: String
@@ -15,15 +18,23 @@ public struct CPUPartition: Sendable {
         public var hostCores: [Int]
         /// IRQ number → its affinity list before hv changed it.
         public var irqs: [String: String]
+        /// cgroup v2: the root hv worked under, and whether hv enabled the
+        /// cpuset controller there (and so disables it again).
+        public var cgroup2Root: String?
+        public var enabledCpusetController: Bool?
     }
 
     public let cpusetRoot: String
+    /// Where a cgroup v2 hierarchy may be mounted: pure v2 first, then the hybrid layout.
+    public let cgroup2Roots: [String]
     public let procRoot: String
     public let stateFile: URL
 
-    public init(stateFile: URL, cpusetRoot: String = "/sys/fs/cgroup/cpuset", procRoot: String = "/proc") {
+    public init(stateFile: URL, cpusetRoot: String = "/sys/fs/cgroup/cpuset",
+                cgroup2Roots: [String] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"], procRoot: String = "/proc") {
         self.stateFile = stateFile
         self.cpusetRoot = cpusetRoot
+        self.cgroup2Roots = cgroup2Roots
         self.procRoot = procRoot
     }
 
@@ -39,51 +50,46 @@ public struct CPUPartition: Sendable {
         return "hv-" + String(h, radix: 16)
     }
 
+    /// The cgroup v2 root whose controllers include cpuset (nil when the
+    /// controller is bound to v1 or missing).
+    var cgroup2WithCpuset: String? {
+        cgroup2Roots.first { root in
+            (read(root + "/cgroup.controllers") ?? "").split(separator: " ").contains("cpuset")
+        }
+    }
+
     public func apply(rtCores: [Int], hostCores: [Int]) -> [String] {
         var notes: [String] = []
         if current != nil { notes += release() }
         guard !rtCores.isEmpty else { return notes }
-        let name = Self.groupName(for: stateFile)
         var state = State(mode: "none", hostGroup: "", rtGroup: "", rtCores: rtCores, hostCores: hostCores, irqs: [:])
+        let cores = CPUList.format(Set(rtCores))
         if FileManager.default.fileExists(atPath: cpusetRoot + "/tasks") {
-            let host = cpusetRoot + "/" + name + "-host", rt = cpusetRoot + "/" + name + "-rt"
-            let mems = read(cpusetRoot + "/cpuset.mems") ?? "0"
-            do {
-                for (dir, cores) in [(host, hostCores), (rt, rtCores)] {
-                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                    try write(dir + "/cpuset.mems", mems)
-                    try write(dir + "/cpuset.cpus", CPUList.format(Set(cores)))
-                }
-                let (moved, refused) = moveTasks(from: cpusetRoot + "/tasks", to: host + "/tasks")
-                state.mode = "cpuset-v1"
-                state.hostGroup = host
-                state.rtGroup = rt
-                if refused > 0 { notes.append("\(refused) task\(refused == 1 ? "" : "s") (kernel threads bound to a core) stayed where they were; \(moved) moved off core \(CPUList.format(Set(rtCores)))") }
-            } catch {
-                notes.append("could not set up cpusets under \(cpusetRoot) (\(error)): the RT cores are kept by thread affinity only")
-                try? FileManager.default.removeItem(atPath: host)
-                try? FileManager.default.removeItem(atPath: rt)
-            }
+            notes += applyV1(&state)
+        } else if let root = cgroup2WithCpuset {
+            notes += applyV2(&state, root: root)
         } else {
-            notes.append("no cgroup v1 cpuset hierarchy at \(cpusetRoot) (cgroup v2 partitions are not supported yet): host processes may still run on core \(CPUList.format(Set(rtCores))); the RT guest keeps it by affinity and SCHED_FIFO")
+            let v2 = cgroup2Roots.first { FileManager.default.fileExists(atPath: $0 + "/cgroup.controllers") }
+            let missing = v2.map { "the cgroup v2 hierarchy at \($0) has no cpuset controller (it is bound to a v1 hierarchy or not built into the kernel)" }
+                ?? "no cpuset hierarchy (neither cgroup v1 at \(cpusetRoot) nor cgroup v2)"
+            notes.append(missing + ": host processes may still run on core \(cores); the RT guest keeps it by affinity and SCHED_FIFO")
         }
-        var irqRefused = 0
-        for irq in list(procRoot + "/irq") where irq.allSatisfy(\.isNumber) {
-            let path = "\(procRoot)/irq/\(irq)/smp_affinity_list"
-            guard let old = read(path), let set = CPUList.parse(old), !set.isDisjoint(with: rtCores) else { continue }
-            let wanted = set.subtracting(rtCores).isEmpty ? Set(hostCores) : set.subtracting(rtCores)
-            if (try? write(path, CPUList.format(wanted))) != nil { state.irqs[irq] = old } else { irqRefused += 1 }
-        }
-        if irqRefused > 0 { notes.append("\(irqRefused) interrupt\(irqRefused == 1 ? "" : "s") could not be moved off core \(CPUList.format(Set(rtCores))) (the host refused)") }
+        notes += steerIRQs(&state)
         if let data = try? JSONEncoder().encode(state) { try? AtomicFile.write(data, to: stateFile, mode: 0o600) }
         return notes
     }
 
-    /// Puts a vCPU thread into the RT cpuset (before it is pinned).
+    /// Puts a vCPU thread into the RT group (before it is pinned).
     public func admit(thread: Int32) -> String? {
-        guard let s = current, s.mode == "cpuset-v1" else { return nil }
-        do { try write(s.rtGroup + "/tasks", String(thread)) } catch {
-            return "could not move vCPU thread \(thread) into the RT cpuset: \(error)"
+        guard let s = current else { return nil }
+        switch s.mode {
+        case "cpuset-v1":
+            do { try write(s.rtGroup + "/tasks", String(thread)) } catch {
+                return "could not move vCPU thread \(thread) into the RT cpuset: \(error)"
+            }
+        case "cpuset-v2":
+            return admitV2(thread: thread, state: s)
+        default: break
         }
         return nil
     }
@@ -91,28 +97,26 @@ public struct CPUPartition: Sendable {
     public func release() -> [String] {
         guard let s = current else { return [] }
         var notes: [String] = []
-        if s.mode == "cpuset-v1" {
-            for group in [s.rtGroup, s.hostGroup] where FileManager.default.fileExists(atPath: group) {
-                _ = moveTasks(from: group + "/tasks", to: cpusetRoot + "/tasks")
-                if rmdir(group) != 0 { notes.append("could not remove \(group): \(String(cString: strerror(errno)))") }
-            }
+        switch s.mode {
+        case "cpuset-v1": notes += releaseV1(s)
+        case "cpuset-v2": notes += releaseV2(s)
+        default: break
         }
         for (irq, old) in s.irqs { try? write("\(procRoot)/irq/\(irq)/smp_affinity_list", old) }
         try? FileManager.default.removeItem(at: stateFile)
         return notes
     }
 
-    /// Moves every task; `refused` counts those still left behind at the end.
-    func moveTasks(from: String, to: String) -> (moved: Int, refused: Int) {
-        var moved = 0
-        // Tasks that fork while we move them appear on the next pass.
-        for _ in 0..<3 {
-            let tids = (read(from) ?? "").split(separator: "\n")
-            let before = moved
-            for tid in tids where (try? write(to, String(tid))) != nil { moved += 1 }
-            if moved == before { break }
+    func steerIRQs(_ state: inout State) -> [String] {
+        var refused = 0
+        for irq in list(procRoot + "/irq") where irq.allSatisfy(\.isNumber) {
+            let path = "\(procRoot)/irq/\(irq)/smp_affinity_list"
+            guard let old = read(path), let set = CPUList.parse(old), !set.isDisjoint(with: state.rtCores) else { continue }
+            let wanted = set.subtracting(state.rtCores).isEmpty ? Set(state.hostCores) : set.subtracting(state.rtCores)
+            if (try? write(path, CPUList.format(wanted))) != nil { state.irqs[irq] = old } else { refused += 1 }
         }
-        return (moved, (read(from) ?? "").split(separator: "\n").count)
+        guard refused > 0 else { return [] }
+        return ["\(refused) interrupt\(refused == 1 ? "" : "s") could not be moved off core \(CPUList.format(Set(state.rtCores))) (the host refused)"]
     }
 
     func read(_ path: String) -> String? { SysFS().text(path) }
@@ -120,7 +124,7 @@ public struct CPUPartition: Sendable {
 
     /// One write(2) of the whole value, as cgroup and /proc files want.
     func write(_ path: String, _ value: String) throws {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
         guard fd >= 0 else { throw HVError.posix(path, errno: errno) }
         defer { close(fd) }
         let bytes = Array(value.utf8)

@@ -1,0 +1,87 @@
+import Foundation
+import HVCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// cgroup v2: one threaded child of the root cgroup holding the RT cores as
+/// an isolated partition. The kernel then removes those cores from the root
+/// and from every other cgroup itself, so no task has to be moved; the root
+/// cgroup is the thread root, which lets single vCPU threads join the group.
+extension CPUPartition {
+    func applyV2(_ state: inout State, root: String) -> [String] {
+        let rt = root + "/" + Self.groupName(for: stateFile) + "-rt"
+        let cores = CPUList.format(Set(state.rtCores))
+        var enabled = false
+        do {
+            if !(read(root + "/cgroup.subtree_control") ?? "").split(separator: " ").contains("cpuset") {
+                try write(root + "/cgroup.subtree_control", "+cpuset")
+                enabled = true
+            }
+            try FileManager.default.createDirectory(atPath: rt, withIntermediateDirectories: true)
+            try write(rt + "/cgroup.type", "threaded")
+            try write(rt + "/cpuset.cpus", cores)
+        } catch {
+            removeGroup(rt)
+            if enabled { try? write(root + "/cgroup.subtree_control", "-cpuset") }
+            return ["could not set up the cgroup v2 cpuset under \(root) (\(error)): the RT cores are kept by thread affinity only"]
+        }
+        state.mode = "cpuset-v2"
+        state.rtGroup = rt
+        state.cgroup2Root = root
+        state.enabledCpusetController = enabled
+        // "isolated" (Linux 6.2+) also turns off load balancing there; older kernels know "root".
+        if (try? write(rt + "/cpuset.cpus.partition", "isolated")) == nil {
+            try? write(rt + "/cpuset.cpus.partition", "root")
+        }
+        var notes: [String] = []
+        let partition = read(rt + "/cpuset.cpus.partition") ?? "member"
+        if partition.contains("invalid") || partition == "member" {
+            notes.append("the kernel refused core \(cores) as an isolated cgroup v2 partition (\(partition)): host processes may still run there; the RT guest keeps it by affinity and SCHED_FIFO")
+        }
+        // Verified, not assumed: what the rest of the host may still use.
+        if let left = read(root + "/cpuset.cpus.effective").flatMap(CPUList.parse), !left.isDisjoint(with: state.rtCores) {
+            notes.append("the root cgroup still lists core \(CPUList.format(left.intersection(state.rtCores))) as its own (partition \(partition))")
+        }
+        return notes
+    }
+
+    /// The vCPU thread's process joins the root cgroup (the RT group's thread
+    /// root, from wherever hvd's cgroup put it), then the thread joins the group.
+    func admitV2(thread: Int32, state s: State) -> String? {
+        guard let root = s.cgroup2Root else { return nil }
+        let status = read("\(procRoot)/\(thread)/status") ?? ""
+        let tgid = status.split(separator: "\n").first { $0.hasPrefix("Tgid:") }
+            .flatMap { Int($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
+        do {
+            guard let tgid else { throw HVError(.notFound, "thread \(thread) has no process") }
+            try write(root + "/cgroup.procs", String(tgid))
+            try write(s.rtGroup + "/cgroup.threads", String(thread))
+        } catch {
+            return "could not move vCPU thread \(thread) into the RT cgroup: \(error)"
+        }
+        return nil
+    }
+
+    func releaseV2(_ s: State) -> [String] {
+        guard let root = s.cgroup2Root, FileManager.default.fileExists(atPath: s.rtGroup) else { return [] }
+        for tid in (read(s.rtGroup + "/cgroup.threads") ?? "").split(separator: "\n") {
+            try? write(root + "/cgroup.threads", String(tid))
+        }
+        try? write(s.rtGroup + "/cpuset.cpus.partition", "member")
+        var notes: [String] = []
+        if let problem = removeGroup(s.rtGroup) { notes.append(problem) }
+        // Only what hv turned on; it stays on when another group has started using it since.
+        if s.enabledCpusetController == true { try? write(root + "/cgroup.subtree_control", "-cpuset") }
+        return notes
+    }
+
+    /// rmdir is how a cgroup goes; a plain directory (a test's stand-in tree)
+    /// still holds its files and is removed with them.
+    @discardableResult
+    func removeGroup(_ path: String) -> String? {
+        if rmdir(path) == 0 || errno == ENOENT { return nil }
+        if errno == ENOTEMPTY, (try? FileManager.default.removeItem(atPath: path)) != nil { return nil }
+        return "could not remove \(path): \(String(cString: strerror(errno)))"
+    }
+}
