@@ -36,7 +36,10 @@ struct RTBench: ParsableCommand {
             throw HVError(.notFound, "--load needs stress-ng", hint: "apt-get install stress-ng")
         }
         var series: [LatencyPlot.Series] = []
-        series.append(.init(label: "hv placement", histogram: try measure(api, g, label: "placed")))
+        var steal: [[Int: Int]] = []
+        let placed = try measure(api, g, label: "placed")
+        series.append(.init(label: "hv placement", histogram: placed.histogram))
+        steal.append(placed.steal)
         if compare {
             Out.say("restarting \(g.name) without hv's placement for the comparison")
             _ = try api.post("/v1/guests/\(g.folder)/stop", StopRequest(force: false), as: ActionResult.self)
@@ -45,9 +48,11 @@ struct RTBench: ParsableCommand {
             // Back as it was, whatever the measurement did.
             _ = try api.post("/v1/guests/\(g.folder)/stop", StopRequest(force: false), as: ActionResult.self)
             _ = try api.post("/v1/guests/\(g.folder)/start", StartRequest(wait: true), as: ActionResult.self)
-            series.append(.init(label: "without placement", histogram: try unplaced.get()))
+            let other = try unplaced.get()
+            series.append(.init(label: "without placement", histogram: other.histogram))
+            steal.append(other.steal)
         }
-        report(series, g)
+        report(series, steal: steal, g)
         let dir = ctx.layout.guest(g.folder).url
         let title = "cyclictest in \(g.name): \(duration) s, \(interval) µs interval\(load ? ", host under stress-ng" : "")"
         try AtomicFile.write(LatencyPlot.svg(series, title: title), to: dir.appendingPathComponent("rt-bench.svg"))
@@ -55,7 +60,7 @@ struct RTBench: ParsableCommand {
         Out.say("plot: \(dir.appendingPathComponent("rt-bench.svg").path) and rt-bench.png")
     }
 
-    func measure(_ api: APIClient, _ g: GuestStatus, label: String) throws -> LatencyHistogram {
+    func measure(_ api: APIClient, _ g: GuestStatus, label: String) throws -> (histogram: LatencyHistogram, steal: [Int: Int]) {
         let file = "rt-bench-\(label).txt"
         let loops = max(1, duration * 1_000_000 / interval)
         var stress: Process?
@@ -70,22 +75,28 @@ struct RTBench: ParsableCommand {
         Out.say("measuring \(label): cyclictest -m -p \(priority) -i \(interval) -l \(loops) in \(g.name)…")
         // The result goes through the shared /hv/guests folder, not the console.
         let cmd = "cyclictest -m -p \(priority) -i \(interval) -l \(loops) -q -h 20000 > /hv/guests/\(g.folder)/\(file) 2>&1"
+        let before = CPUSteal.sample()
         _ = try GuestShell.run(api, guest: g.folder, command: cmd, doneMarker: "hv-bench-done-", timeout: Double(duration) * 3 + 60)
+        let steal = CPUSteal.delta(before, CPUSteal.sample())
         let host = Context().layout.guest(g.folder).url.appendingPathComponent(file)
-        return try LatencyHistogram.parse(String(contentsOf: host, encoding: .utf8))
+        return (try LatencyHistogram.parse(String(contentsOf: host, encoding: .utf8)), steal)
     }
 
-    func report(_ series: [LatencyPlot.Series], _ g: GuestStatus) {
-        var rows = [["run", "samples", "min µs", "avg µs", "p99 µs", "max µs"]]
-        for s in series {
+    func report(_ series: [LatencyPlot.Series], steal: [[Int: Int]], _ g: GuestStatus) {
+        var rows = [["run", "samples", "min µs", "avg µs", "p99 µs", "max µs", "host steal ms"]]
+        for (s, st) in zip(series, steal) {
             let h = s.histogram
-            rows.append([s.label, String(h.samples), String(h.min), String(h.avg), String(h.percentile(0.99)), String(h.max)])
+            let stolen = st.keys.sorted().map { "core \($0): \(st[$0] ?? 0)" }.joined(separator: ", ")
+            rows.append([s.label, String(h.samples), String(h.min), String(h.avg), String(h.percentile(0.99)), String(h.max), stolen])
         }
         Out.say(Out.table(rows))
         if series.count == 2 {
             let a = series[0].histogram, b = series[1].histogram
             func ratio(_ x: Int, _ y: Int) -> String { y == 0 ? "-" : String(format: "%.2f", Double(x) / Double(y)) }
             Out.say("ratio hv / without: avg \(ratio(a.avg, b.avg)), p99 \(ratio(a.percentile(0.99), b.percentile(0.99))), max \(ratio(a.max, b.max))")
+        }
+        if steal.contains(where: { $0.values.contains { $0 > 0 } }) {
+            Out.say("note: this host is itself a virtual machine whose hypervisor took time from its cores while measuring (host steal); such pauses reach the guest whatever hv does")
         }
         if g.accelerator == "tcg" {
             Out.say("note: under TCG no real-time guarantee holds; compare runs by ratio, never quote these as real-time numbers")

@@ -28,6 +28,9 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var lastStop: String?
     /// Each vCPU thread's cores and scheduling policy as the kernel reports them now.
     public var vcpuPlacement: [VCPUPlacement]
+    /// QEMU's main thread, read back the same way (FIFO on the host cores for
+    /// an RTOS guest under TCG, where it runs the guest's timers).
+    public var emulatorPlacement: VCPUPlacement?
     /// KVM guests: where their screen is (nil for RTOS guests and stopped guests).
     public var display: GuestDisplay?
     /// KVM guests: the disk image, and whether this run boots the installer.
@@ -42,7 +45,7 @@ public struct GuestStatus: Sendable, Codable, Equatable {
         self.vcpus = vcpus; self.memoryMiB = memoryMiB
         pid = nil; cores = []; accelerator = nil; acceleratorReason = nil; startedAt = nil
         bootSeconds = nil; booted = false; schedFIFO = false; consoleHolder = nil; lastStop = nil
-        vcpuPlacement = []; display = nil; diskImage = nil; installing = false; address = nil; notes = []
+        vcpuPlacement = []; emulatorPlacement = nil; display = nil; diskImage = nil; installing = false; address = nil; notes = []
     }
 }
 

@@ -12,6 +12,10 @@ struct LaunchSpec {
     var reservedCores: [Int] = []
     var hostCores: [Int] = []
     var rtPriority = 0
+    /// Under TCG QEMU's main thread is on the guest's timing path (see Placement.place).
+    var emulatorPriority: Int {
+        accelerator == .tcg && !reservedCores.isEmpty && rtPriority > 1 ? rtPriority - 1 : 0
+    }
     var partition: CPUPartition?
     /// Said to the user with the start's answer.
     var steps: [String] = []

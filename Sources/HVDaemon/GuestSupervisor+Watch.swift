@@ -184,6 +184,7 @@ extension GuestSupervisor {
             s.diskImage = r.diskImage
             s.installing = r.installing ?? false
             s.vcpuPlacement = r.placement.vcpuThreads.compactMap { Placement.observe(pid_t($0)) }
+            s.emulatorPlacement = Placement.observe(r.pid)
         } else if os?.kind == .rtos {
             s.cores = ctx.vmf.current?.reservedCores[folder.name] ?? []
         }

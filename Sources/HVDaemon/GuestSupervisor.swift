@@ -58,7 +58,7 @@ final class GuestSupervisor: @unchecked Sendable {
             try spec.beforeLaunch()
             launched = try GuestLauncher.launch(
                 argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
-                rtPriority: spec.rtPriority, partition: spec.partition, netSocket: ctx.layout.guestNetSocket(folder.name),
+                rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition, netSocket: ctx.layout.guestNetSocket(folder.name),
                 onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()

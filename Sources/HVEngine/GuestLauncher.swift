@@ -16,7 +16,7 @@ public enum GuestLauncher {
     }
 
     public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
-                              rtPriority: Int, partition: CPUPartition? = nil, netSocket: URL? = nil,
+                              rtPriority: Int, emulatorPriority: Int = 0, partition: CPUPartition? = nil, netSocket: URL? = nil,
                               onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
         try FileManager.default.createDirectory(at: folder.runDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
@@ -42,7 +42,8 @@ public enum GuestLauncher {
             // Into the RT cpuset first: a thread of the host cpuset may not run on an RT core.
             let admitted = reservedCores.isEmpty ? [] : threads.compactMap { partition?.admit(thread: $0) }
             var placement = Placement.place(pid: pid, vcpuThreads: threads, reserved: reservedCores,
-                                            hostCores: hostCores, priority: rtPriority)
+                                            hostCores: hostCores, priority: rtPriority,
+                                            emulatorPriority: emulatorPriority)
             placement.notes = admitted + placement.notes
             try qmp.execute("cont")
             return Launched(pid: pid, qmp: qmp, placement: placement)

@@ -50,8 +50,15 @@ public enum Placement {
         return VCPUPlacement(thread: Int(tid), cores: affinity(tid), policy: name, priority: Int(hv_sched_priority(tid)))
     }
 
+    /// `emulatorPriority` > 0 also makes QEMU's main thread SCHED_FIFO on the
+    /// host cores. Under TCG that thread runs the guest's timers and holds
+    /// QEMU's big lock, which the vCPU needs for every device access: left
+    /// SCHED_OTHER, a busy host preempts it while it holds the lock and the
+    /// FIFO vCPU waits behind it (priority inversion), for milliseconds.
+    /// Only the main thread: making QEMU's other threads (RCU, monitor,
+    /// workers) FIFO as well measured worse (bench/rt, p99 1.4–6 ms vs ~0.35).
     public static func place(pid: pid_t, vcpuThreads: [pid_t], reserved: [Int], hostCores: [Int],
-                             priority: Int) -> Outcome {
+                             priority: Int, emulatorPriority: Int = 0) -> Outcome {
         var notes: [String] = []
         if !hostCores.isEmpty {
             for tid in threads(of: pid) where !vcpuThreads.contains(tid) {
@@ -67,6 +74,10 @@ public enum Placement {
             let core = reserved[i % reserved.count]
             let e = setAffinity(tid, cores: [core])
             if e != 0 { notes.append("could not pin vCPU thread \(tid) to core \(core): \(String(cString: strerror(e)))") }
+        }
+        if emulatorPriority > 0 {
+            let e = hv_set_fifo(pid, Int32(emulatorPriority))
+            if e != 0 { notes.append("SCHED_FIFO not permitted for QEMU's main thread (\(String(cString: strerror(e)))): under TCG a busy host delays the guest's timers") }
         }
         var fifo = false
         if priority > 0 {

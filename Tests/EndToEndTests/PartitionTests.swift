@@ -69,6 +69,12 @@ extension EndToEnd {
             let g = try #require(try JSONDecoder().decode([GuestStatus].self, from: Data(host.run("hv", ["guest", "list", "--json"]).out.utf8)).first)
             #expect(g.vcpuPlacement.first?.cores == [last])
             #expect(g.vcpuPlacement.first?.policy == "fifo" || g.notes.contains { $0.contains("SCHED_FIFO not permitted") })
+            // Under TCG QEMU's main thread runs the guest's timers: FIFO, below the vCPU, off the RT core.
+            if g.accelerator == "tcg", g.vcpuPlacement.first?.policy == "fifo" {
+                let emu = try #require(g.emulatorPlacement)
+                #expect(emu.policy == "fifo" && emu.priority == (g.vcpuPlacement.first?.priority ?? 0) - 1, "\(emu)")
+                #expect(!emu.cores.contains(last) && !emu.cores.isEmpty, "\(emu)")
+            }
             let groups = [partition?["hostGroup"], partition?["rtGroup"]].compactMap { $0 as? String }
             // v1: a host and an RT cpuset; v2: one RT partition the kernel keeps the rest away from.
             #expect(groups.filter { !$0.isEmpty }.count == (mode == "cpuset-v1" ? 2 : 1))

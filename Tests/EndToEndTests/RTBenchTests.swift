@@ -18,6 +18,8 @@ extension EndToEnd {
             let samples = r.out.split(separator: "\n").filter { $0.hasPrefix("hv placement") || $0.hasPrefix("without placement") }
                 .compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first.flatMap { Int($0) } }
             #expect(samples == [2000, 2000], "\(samples)")
+            // The time this machine's own hypervisor took from each core, per run.
+            #expect(r.out.contains("host steal ms") && r.out.contains("core 0: "), "\(r.out)")
             let svg = try String(contentsOf: dir.appendingPathComponent("rt-bench.svg"), encoding: .utf8)
             #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n") && svg.contains("without placement: min"))
             let png = try Data(contentsOf: dir.appendingPathComponent("rt-bench.png"))
