@@ -21,7 +21,7 @@ public struct RealTimeAudit: Sendable {
     var cores: String { rtCores.map(String.init).joined(separator: ",") }
 
     public func run() -> [AuditItem] {
-        [preemption(), accelerator(), isolation("isolcpus", "isolated from the scheduler"),
+        [preemption(), accelerator(), virtualHost(), isolation("isolcpus", "isolated from the scheduler"),
          isolation("nohz_full", "free of the scheduler tick"), isolation("rcu_nocbs", "free of RCU callbacks"),
          smt(), governor(), idle(), interrupts(), swap(), hugepages(), rtThrottling()]
     }
@@ -47,6 +47,20 @@ public struct RealTimeAudit: Sendable {
                          fix: facts.kvmDeviceOpens
                             ? "use a machine whose CPU shows vmx or svm (this /dev/kvm is a nested paravirtual KVM)"
                             : "enable virtualisation (VT-x/AMD-V) in the firmware and load kvm_intel or kvm_amd")
+    }
+
+    /// A host that is itself a virtual machine can be paused by its own
+    /// hypervisor at any moment (steal time): no placement inside it helps.
+    func virtualHost() -> AuditItem {
+        let title = "bare metal"
+        guard facts.cpuFlags.contains("hypervisor") else {
+            return AuditItem("virtual-host", title, .ok, "this host is not a virtual machine")
+        }
+        let stolen = CPUSteal.sample(stat: sysRoot + "/proc/stat")
+        let onRT = rtCores.compactMap { stolen[$0] }.reduce(0, +)
+        return AuditItem("virtual-host", title, .warn,
+                         "this host is itself a virtual machine: its hypervisor can pause any core (\(onRT) ms taken from core \(cores) since boot)",
+                         fix: "run hv on bare metal, or have the outer hypervisor pin this machine's vCPUs to dedicated, isolated physical cores")
     }
 
     func cmdlineCPUs(_ key: String) -> Set<Int>? {

@@ -15,6 +15,7 @@ extension EndToEnd {
             let hardware = cpuinfo.contains(" vmx") || cpuinfo.contains(" svm")
             let kvmOpens = FileManager.default.isWritableFile(atPath: "/dev/kvm")
             #expect(items["accelerator"]?.state == (hardware && kvmOpens ? .ok : .critical))
+            #expect(items["virtual-host"]?.state == (cpuinfo.contains(" hypervisor") ? .warn : .ok))
             #expect(r.status == (items.values.contains { $0.state == .critical } ? 1 : 0))
             let cmdline = try String(contentsOfFile: "/proc/cmdline", encoding: .utf8)
             if !cmdline.contains("isolcpus=") { #expect(items["isolcpus"]?.state == .warn) }

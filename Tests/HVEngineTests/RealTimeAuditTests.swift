@@ -49,20 +49,24 @@ import HVCore
             "/proc/swaps": "Filename Type Size Used Priority\n/swapfile file 1024 0 -2\n",
             "/sys/kernel/mm/transparent_hugepage/enabled": "[always] madvise never\n",
             "/proc/sys/kernel/sched_rt_runtime_us": "950000\n",
+            "/proc/stat": "cpu  10 0 10 100 0 0 0 9 0 0\ncpu0 5 0 5 50 0 0 0 2 0 0\ncpu1 5 0 5 50 0 0 0 7 0 0\n",
         ])
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let tcg = HostFacts(cpuCount: 2, cpuFlags: [], kvmDeviceOpens: true)
+        let tcg = HostFacts(cpuCount: 2, cpuFlags: ["hypervisor"], kvmDeviceOpens: true)
         let items = Dictionary(uniqueKeysWithValues: RealTimeAudit(sysRoot: root, facts: tcg, rtCores: [1],
                                                                    kernelVersion: "6.1.0 #1 SMP PREEMPT_DYNAMIC").run().map { ($0.id, $0) })
         #expect(items["accelerator"]?.state == .critical)
         #expect(items["accelerator"]?.detail.contains("cannot give real-time guarantees") == true)
-        for id in ["preemption", "isolcpus", "nohz_full", "rcu_nocbs", "smt", "governor", "idle", "irq", "swap", "thp"] {
+        for id in ["preemption", "virtual-host", "isolcpus", "nohz_full", "rcu_nocbs", "smt", "governor", "idle", "irq", "swap", "thp"] {
             #expect(items[id]?.state == .warn, "\(id): \(String(describing: items[id]))")
             #expect(items[id]?.fix.isEmpty == false, "\(id) has no fix")
         }
         #expect(items["isolcpus"]?.fix.contains("isolcpus=1") == true)
         #expect(items["irq"]?.detail.contains("1 interrupt may be delivered to core 1 (IRQ 24)") == true)
         #expect(items["rt-throttling"]?.state == .info)
+        // 7 ticks of steal on the RT core, in milliseconds at this machine's tick rate.
+        let tick = 1000 / Int(sysconf(Int32(_SC_CLK_TCK)))
+        #expect(items["virtual-host"]?.detail.contains("\(7 * tick) ms taken from core 1") == true, "\(String(describing: items["virtual-host"]))")
     }
 
     @Test func cpuListsParse() {
