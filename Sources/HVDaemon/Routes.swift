@@ -128,6 +128,15 @@ struct Routes {
             return .response(.json(names))
         case "GET host":
             return .response(.json(ctx.hostInfo()))
+        case "GET guests/*/settings":
+            return .response(.json(try GuestEditing.settings(try ctx.resolve(ref).folder.name, layout: ctx.layout)))
+        case "PATCH guests/*/settings":
+            let body = try APIJSON.decode(GuestSettings.self, req.body)
+            let sup = try ctx.resolve(ref)
+            let result = try GuestEditing.update(sup.folder.name, with: body, layout: ctx.layout,
+                                                 running: ![.stopped, .crashed].contains(sup.currentState), vmfLoaded: ctx.vmf.current != nil)
+            if !result.changes.isEmpty { ctx.log.info("\(result.folder): \(result.message)") }
+            return .response(.json(result))
         case "POST guests/*/cores":
             let body = try APIJSON.decode(CoreRequest.self, req.body)
             let sup = try ctx.resolve(ref)
