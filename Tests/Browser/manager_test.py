@@ -148,29 +148,40 @@ def test_cpu_and_memory_tabs(host, d):
     shot(d, "memory")
 
 
+def console_uname(d, folder):
+    """Opens the page's console on a running guest and reads `uname -a`'s answer."""
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=console]").click()
+    wait(d, f"{folder} in the console list", lambda: folder in d.find_element(By.ID, "con-guest").get_attribute("innerHTML"), 10)
+    d.execute_script(f"document.getElementById('con-guest').value = '{folder}'")
+    d.find_element(By.ID, "con-open").click()
+    wait(d, "the console to connect", lambda: d.find_element(By.ID, "con-input").is_enabled(), 20)
+    d.find_element(By.ID, "con-input").send_keys("uname -a\n")
+    wait(d, "uname's answer", lambda: "PREEMPT_RT" in d.find_element(By.ID, "term").text, 30)
+
+
+def close_console(d):
+    d.find_element(By.ID, "con-close").click()
+    wait(d, "the console to close", lambda: d.find_element(By.ID, "con-open").is_enabled(), 10)
+
+
 def test_console_in_the_page(host, d):
     d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
     if not state(d, "guestrtlinux").startswith("running"):
         host.hv("guest", "start", "guestrtlinux")
     wait(d, "RT-Linux running", lambda: state(d, "guestrtlinux") == "running")
-    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=console]").click()
-    wait(d, "RT-Linux in the console list", lambda: "guestrtlinux" in d.find_element(By.ID, "con-guest").get_attribute("innerHTML"), 10)
-    d.execute_script("document.getElementById('con-guest').value = 'guestrtlinux'")
-    d.find_element(By.ID, "con-open").click()
-    wait(d, "the console to connect", lambda: d.find_element(By.ID, "con-input").is_enabled(), 20)
-    box = d.find_element(By.ID, "con-input")
-    box.send_keys("uname -a\n")
-    wait(d, "uname's answer", lambda: "PREEMPT_RT" in d.find_element(By.ID, "term").text, 30)
+    console_uname(d, "guestrtlinux")
     shot(d, "console")
     # One interactive console: the CLI is told who holds it.
     r = host.hv("guest", "console", "guestrtlinux", check=False)
     assert r.returncode == 5 and "System Manager" in r.stderr, r.stderr
-    d.find_element(By.ID, "con-close").click()
-    wait(d, "the console to close", lambda: d.find_element(By.ID, "con-open").is_enabled(), 10)
+    close_console(d)
     host.hv("guest", "stop", "guestrtlinux")
 
 
-def test_add_start_and_delete_a_guest(host, d):
+def test_create_sync_start_console_edit_delete(host, d):
+    """The whole life of a guest made in the page: create an RT-Linux guest,
+    sync the host to it (reload the VMF), start it, `uname -a` in its console,
+    stop it, edit it, delete it."""
     from selenium.webdriver.support.ui import Select
     d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
     form = d.find_element(By.ID, "add")
@@ -187,7 +198,7 @@ def test_add_start_and_delete_a_guest(host, d):
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(d, "the new guest in the list", lambda: state(d, "guest0002") == "stopped", 15)
     assert "Controller" in row(d, "guest0002").text
-    # The loaded VMF knows only the old configuration: reload it, then start the new guest.
+    # Sync: the loaded VMF knows only the old configuration; reloading it takes the new guest in.
     d.find_element(By.ID, "vmf-unload").click()
     wait(d, "the VMF to unload", lambda: d.find_element(By.ID, "vmf-state").text == "not loaded")
     d.find_element(By.ID, "vmf-load").click()
@@ -195,14 +206,44 @@ def test_add_start_and_delete_a_guest(host, d):
     row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
     wait(d, "Controller running", lambda: state(d, "guest0002") == "running")
     shot(d, "guests-added")
+    console_uname(d, "guest0002")
+    shot(d, "console-new-guest")
+    close_console(d)
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
     row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=stop]").click()
     d.switch_to.alert.accept()
     wait(d, "Controller stopped", lambda: state(d, "guest0002") == "stopped")
+
+    # Edit: a bad value is refused next to its field and nothing is written; then a good one is saved.
+    guest_config = os.path.join(host.root, "guests", "guest0002", "guest.config")
+    before = open(guest_config).read()
+    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=edit]").click()
+    edit = d.find_element(By.ID, "edit-form")
+    wait(d, "the edit form", lambda: d.find_element(By.ID, "edit").is_displayed() and edit.find_element(By.NAME, "name").get_attribute("value") == "Controller", 10)
+    assert edit.find_element(By.NAME, "memoryMiB").get_attribute("value") == "128"
+    assert not edit.find_element(By.NAME, "diskImage").is_displayed(), "an RTOS guest has no disk field"
+    for name, value in [("name", "Press line"), ("memoryMiB", "100000000"), ("rtPriority", "70")]:
+        box = edit.find_element(By.NAME, name)
+        box.clear(); box.send_keys(value)
+    edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(d, "the memory field's error", lambda: edit.find_element(By.CSS_SELECTOR, '[data-field="memoryMiB"]').text != "", 10)
+    shot(d, "edit-guest-error")
+    assert open(guest_config).read() == before, "a refused edit writes nothing"
+    box = edit.find_element(By.NAME, "memoryMiB")
+    box.clear(); box.send_keys("192")
+    edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(d, "the edit to be saved", lambda: not d.find_element(By.ID, "edit").is_displayed(), 10)
+    text = open(guest_config).read()
+    assert '"SizeMiB"="192"' in text and '"Name"="Press line"' in text and '"RtPriority"="70"' in text, text
+    wait(d, "the new name in the list", lambda: "Press line" in row(d, "guest0002").text, 10)
+    assert "192 MiB" in row(d, "guest0002").text
+    shot(d, "guests-edited")
+
     row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=delete]").click()
     alert = d.switch_to.alert
     assert "guest0002" in alert.text and "backup" in alert.text, alert.text
     alert.accept()
-    wait(d, "Controller gone", lambda: not d.find_elements(By.CSS_SELECTOR, 'tr[data-folder="guest0002"]'), 15)
+    wait(d, "Press line gone", lambda: not d.find_elements(By.CSS_SELECTOR, 'tr[data-folder="guest0002"]'), 15)
     assert any(os.path.isdir(os.path.join(host.root, "backup", b, "guests", "guest0002")) for b in os.listdir(os.path.join(host.root, "backup")))
 
 
@@ -265,7 +306,7 @@ def main():
         host.hv("example", "sync", "rt-linux")
         d = browser()
         for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
-                     test_console_in_the_page, test_add_start_and_delete_a_guest, test_kvm_desktop_through_novnc,
+                     test_console_in_the_page, test_create_sync_start_console_edit_delete, test_kvm_desktop_through_novnc,
                      test_projects]:
             try:
                 test(host, d)

@@ -171,6 +171,31 @@ extension EndToEnd {
             #expect(host.run("hv", ["guest", "status", "Controller"]).out.contains("\"memoryMiB\" : 128"))
             expectDocumented("GET", "/v1/templates", headers: auth, status: 200)
 
+            // Editing an existing guest: every field's bad value is a 4xx naming it, nothing is written; then a change is saved.
+            let editBefore = [host.text(host.layout.hvConfig), host.text(host.folder("guestubuntu").appendingPathComponent("guest.config")),
+                              host.text(host.folder("guestrtlinux").appendingPathComponent("guest.config"))]
+            expectDocumented("GET", "/v1/guests/guestubuntu/settings", template: "/v1/guests/{ref}/settings", headers: auth, status: 200)
+            expectDocumented("GET", "/v1/guests/guestrtlinux/settings", template: "/v1/guests/{ref}/settings", headers: auth, status: 200)
+            expectDocumented("GET", "/v1/guests/nobody/settings", template: "/v1/guests/{ref}/settings", headers: auth, status: 404)
+            for (guest, body, field) in [("guestrtlinux", #"{"name":" "}"#, "name"), ("guestrtlinux", #"{"cores":99}"#, "cores"),
+                                         ("guestrtlinux", #"{"memoryMiB":1}"#, "memoryMiB"), ("guestrtlinux", #"{"rtPriority":100}"#, "rtPriority"),
+                                         ("guestrtlinux", #"{"image":"nothing-here"}"#, "image"), ("guestrtlinux", #"{"iso":"x.iso"}"#, "iso"),
+                                         ("guestubuntu", #"{"image":"rt-linux"}"#, "image"), ("guestubuntu", #"{"diskSizeGiB":0}"#, "diskSizeGiB"),
+                                         ("guestubuntu", #"{"isoAttach":"never"}"#, "isoAttach"), ("guestubuntu", #"{"networkMode":"bridge"}"#, "networkMode"),
+                                         ("guestubuntu", #"{"address":"10.77.0.1"}"#, "address"), ("guestubuntu", #"{"address":"300.1.1.1"}"#, "address")] {
+                let r = Self.request(port, "PATCH", "/v1/guests/\(guest)/settings", headers: post, body: body)
+                #expect((400..<500).contains(r?.status ?? 0), "\(body): \(r?.status ?? 0)")
+                let error = r?.json as? [String: Any]
+                #expect(error?["field"] as? String == field && !(error?["message"] as? String ?? "").isEmpty, "\(body): \(error ?? [:])")
+            }
+            expectDocumented("PATCH", "/v1/guests/guestubuntu/settings", template: "/v1/guests/{ref}/settings", headers: post, body: #"{"diskSizeGiB":0}"#, status: 400)
+            #expect([host.text(host.layout.hvConfig), host.text(host.folder("guestubuntu").appendingPathComponent("guest.config")),
+                     host.text(host.folder("guestrtlinux").appendingPathComponent("guest.config"))] == editBefore, "refused edits write nothing")
+            expectDocumented("PATCH", "/v1/guests/guestubuntu/settings", template: "/v1/guests/{ref}/settings", headers: post,
+                             body: #"{"memoryMiB":1024,"communication":false}"#, status: 200)
+            #expect(host.run("hv", ["guest", "status", "guestubuntu"]).out.contains("\"memoryMiB\" : 1024"))
+            #expect(host.text(host.layout.hvConfig).contains(#""Communication"="no""#))
+
             // A real change through TCP, then read back.
             expectDocumented("POST", "/v1/vmf/load", headers: post, body: #"{"config":""}"#, status: 200)
             expectDocumented("GET", "/v1/comm", headers: auth, status: 200)

@@ -1,0 +1,318 @@
+/// The System Manager page's script: live state over server-sent events,
+/// actions and forms through the JSON API (field errors placed next to their
+/// field), the serial console over a WebSocket. Kept apart from the markup
+/// in ManagerPage.swift so each stays readable.
+enum ManagerScript {
+    static let source = #"""
+"use strict";
+let state = { guests: [], vmf: { loaded: false, reservedCores: {} } };
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;","'":"&#39;"}[c]));
+
+function toast(text, err) {
+  const t = $("toast"); t.textContent = text; t.className = err ? "err" : ""; t.style.display = "block";
+  clearTimeout(toast.timer); toast.timer = setTimeout(() => t.style.display = "none", err ? 9000 : 4000);
+}
+
+async function api(method, path, body) {
+  const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1" },
+                                body: body ? JSON.stringify(body) : undefined, credentials: "same-origin" });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((data.message || r.statusText) + (data.hint ? "\n→ " + data.hint : ""));
+  return data;
+}
+
+function uptime(g) {
+  if (!g.startedAt || g.state === "stopped" || g.state === "crashed") return "–";
+  const s = Math.max(0, Math.floor((Date.now() - Date.parse(g.startedAt)) / 1000));
+  return s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " min " + (s % 60) + " s" : Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
+}
+
+function renderGuests() {
+  const rows = state.guests.map((g) => {
+    const running = !["stopped", "crashed"].includes(g.state);
+    const rtos = g.kind === "rtos";
+    return `<tr data-folder="${esc(g.folder)}">
+      <td><b>${esc(g.name)}</b><div class="sub">${esc(g.folder)}</div></td>
+      <td><span class="kind ${rtos ? "rtos" : ""}">${rtos ? "RTOS" : "KVM"}</span> <span class="sub">${esc(g.os)}</span></td>
+      <td><span class="pill ${esc(g.state)}" data-role="state">${esc(g.state)}${g.state === "running" && rtos && !g.booted ? " (booting)" : ""}</span></td>
+      <td>${g.cores.length ? esc(g.cores.join(", ")) + (g.schedFIFO ? " <span class=sub>FIFO</span>" : "") : "<span class=sub>host</span>"}</td>
+      <td>${esc(g.memoryMiB)} MiB <span class="sub">${esc(g.vcpus)} vCPU</span></td>
+      <td>${esc(g.accelerator || "–")}</td>
+      <td>${esc(g.address || "–")}</td>
+      <td data-role="uptime">${uptime(g)}</td>
+      <td style="white-space:nowrap">
+        <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>
+        <button class="act" data-act="restart" ${!running || !rtos ? "disabled" : ""} title="${rtos ? "" : "only RTOS guests restart in place"}">Restart</button>
+        <button class="act danger" data-act="stop" ${!running ? "disabled" : ""}>Stop</button>
+        ${!rtos ? `<button class="act" data-act="desktop" ${!g.display ? "disabled" : ""}>Desktop</button>` : ""}
+        <button class="act" data-act="edit">Edit</button>
+        <button class="act danger" data-act="delete" ${running ? "disabled" : ""}>Delete</button>
+      </td></tr>`;
+  });
+  $("guests").innerHTML = rows.join("") || `<tr><td colspan="9" class="empty">No guests yet. Create some with <code>hv_open_example rt-linux</code> and <code>hv_sync_example rt-linux</code>.</td></tr>`;
+}
+
+function renderVMF() {
+  const v = state.vmf;
+  $("vmf-state").textContent = v.loaded ? "loaded" : "not loaded";
+  $("vmf-state").className = "pill " + (v.loaded ? "loaded" : "unloaded");
+  $("vmf-config").textContent = v.loaded ? v.config : "";
+  $("vmf-load").disabled = v.loaded; $("vmf-unload").disabled = !v.loaded;
+}
+
+function renderCPU() {
+  const owner = {};
+  for (const [folder, cores] of Object.entries(state.vmf.reservedCores || {})) for (const c of cores) owner[c] = folder;
+  const n = Math.max(state.host?.cpuCount || state.vmf.cpuCount || 1, ...Object.keys(owner).map((c) => +c + 1));
+  const guests = Object.fromEntries(state.guests.map((g) => [g.folder, g]));
+  $("cores").innerHTML = Array.from({ length: n }, (_, c) => owner[c]
+    ? `<div class="core rt"><b>Core ${c}</b>${esc(guests[owner[c]]?.name || owner[c])}<div class="sub">reserved, RTOS</div></div>`
+    : `<div class="core"><b>Core ${c}</b>Host<div class="sub">host processes and KVM guests</div></div>`).join("");
+  const assign = $("assign");
+  if (assign.contains(document.activeElement)) return;   // do not redraw under the user's hand
+  const choices = ["auto", ...Array.from({ length: n }, (_, c) => String(c))];
+  assign.innerHTML = Object.entries(state.rtCores || {}).map(([folder, cores]) => `
+    <div class="assign-row" data-folder="${esc(folder)}"><b>${esc(guests[folder]?.name || folder)}</b>
+      <select data-role="cores">${choices.map((c) => `<option value="${c}" ${c === cores ? "selected" : ""}>${c === "auto" ? "auto (the last free core)" : "core " + c}</option>`).join("")}</select>
+      <button class="act" data-role="apply">Apply</button><span class="field-error" data-role="error"></span></div>`).join("")
+    || `<div class="empty">No RTOS guest is configured.</div>`;
+}
+
+$("assign").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-role=apply]"); if (!b) return;
+  const row = b.closest(".assign-row"), err = row.querySelector("[data-role=error]");
+  err.textContent = "";
+  try {
+    const r = await api("POST", `/v1/guests/${encodeURIComponent(row.dataset.folder)}/cores`, { cores: row.querySelector("select").value });
+    toast(`saved in hv.config: ${r.folder} gets core ${r.cores.join(", ") || "none"} when the VMF is loaded again` +
+          (r.mustRestart.length ? `\nrestart after reloading: ${r.mustRestart.join(", ")}` : ""));
+    b.blur();
+  } catch (e) { err.textContent = e.message; }
+});
+
+function renderMemory() {
+  const total = state.host?.memoryMiB || 1, reserve = state.host?.reserveMiB || 0;
+  const rt = state.guests.filter((g) => g.kind === "rtos").reduce((a, g) => a + g.memoryMiB, 0);
+  const kvm = state.guests.filter((g) => g.kind !== "rtos").reduce((a, g) => a + g.memoryMiB, 0);
+  const free = total - reserve - rt - kvm, pct = (x) => Math.max(0, x / total * 100);
+  $("membar").innerHTML = `<div class="bar"><div style="width:${pct(reserve)}%;background:#6e7781"></div><div style="width:${pct(rt)}%;background:#8250df"></div>
+      <div style="width:${pct(kvm)}%;background:#1f6feb"></div></div>
+    <div class="legend"><span><i style="background:#6e7781"></i>host reserve ${reserve} MiB</span><span><i style="background:#8250df"></i>RTOS guests ${rt} MiB</span>
+      <span><i style="background:#1f6feb"></i>KVM guests ${kvm} MiB</span><span><i style="background:#eef1f4;border:1px solid #ccc"></i>unassigned ${Math.max(free, 0)} MiB of ${total} MiB</span></div>
+    ${free < 0 ? `<p class="field-error">The guests' memory exceeds what the host can give beyond its reserve by ${-free} MiB: not all of them can run at once (hv refuses the start that would cross it).</p>` : ""}`;
+}
+
+/// Puts an API error next to its field (or under the form), as the .config check named it.
+function showFieldError(formEl, data) {
+  const slot = formEl.querySelector(`[data-field="${data.field || "general"}"]`) || formEl.querySelector('[data-field="general"]');
+  slot.textContent = data.message + (data.hint ? "\n→ " + data.hint : "");
+}
+async function send(method, path, body) {
+  const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1" }, body: JSON.stringify(body) });
+  return { ok: r.ok, data: await r.json().catch(() => ({ message: r.statusText })) };
+}
+
+const form = $("add");
+const field = (n) => form.elements[n];
+function showTypeFields() {
+  const rtos = ["rt-linux", "vxworks", "rtos-32"].includes(field("type").value);
+  form.querySelectorAll("[data-for]").forEach((l) => l.hidden = (l.dataset.for === "rtos") !== rtos);
+  field("memoryMiB").placeholder = rtos ? "256" : "4096"; field("cores").placeholder = rtos ? "1" : "2";
+  const image = { "rt-linux": "rt-linux", "vxworks": "vxworks", "rtos-32": "rtos-32" }[field("type").value];
+  if (image && [...field("image").options].some((o) => o.value === image)) field("image").value = image;
+}
+field("type").onchange = showTypeFields;
+api("GET", "/v1/templates").then((names) => {
+  field("image").innerHTML = names.map((n) => `<option value="${esc(n)}">templates/${esc(n)}</option>`).join("") || "<option value=''>(no images: run hv setup)</option>";
+  showTypeFields();
+}).catch(() => {});
+form.onsubmit = async (ev) => {
+  ev.preventDefault();
+  form.querySelectorAll("[data-field]").forEach((e) => e.textContent = "");
+  const body = { type: field("type").value, name: field("name").value };
+  const rtos = ["rt-linux", "vxworks", "rtos-32"].includes(field("type").value);
+  for (const k of ["folder", "cores", "memoryMiB", ...(rtos ? ["image"] : ["os", "diskImage", "diskSizeGiB", "iso"])]) {
+    const v = field(k).value.trim();
+    if (v !== "") body[k] = ["cores", "memoryMiB", "diskSizeGiB"].includes(k) ? Number(v) : v;
+  }
+  try {
+    const { ok, data } = await send("POST", "/v1/guests", body);
+    if (!ok) return showFieldError(form, data);
+    toast(data.message); form.reset(); showTypeFields();
+  } catch (e) { toast(e.message, true); }
+};
+
+const editForm = $("edit-form");
+const editFields = ["name", "cores", "memoryMiB", "rtPriority", "image", "diskImage", "diskSizeGiB", "iso", "isoAttach", "networkMode", "communication", "address"];
+let editing = null;
+async function openEdit(folder) {
+  let s;
+  try { s = await api("GET", `/v1/guests/${encodeURIComponent(folder)}/settings`); } catch (e) { return toast(e.message, true); }
+  editing = s;
+  const rtos = s.kind === "rtos";
+  $("edit-title").textContent = `Edit ${s.name} (${s.folder}, ${rtos ? "RTOS" : "KVM"} guest, ${s.os})`;
+  editForm.querySelectorAll("[data-for]").forEach((l) => l.hidden = (l.dataset.for === "rtos") !== rtos);
+  editForm.querySelectorAll("[data-field]").forEach((e) => e.textContent = "");
+  const images = [...field("image").options].map((o) => o.value).filter((v) => v);
+  if (s.image && !images.includes(s.image)) images.push(s.image);
+  editForm.elements.image.innerHTML = images.map((n) => `<option value="${esc(n)}">templates/${esc(n)}</option>`).join("");
+  for (const k of editFields) {
+    const el = editForm.elements[k], v = s[k], over = (s.overridden || []).includes(k);
+    el.value = k === "communication" ? (v ? "yes" : "no") : (v ?? "");
+    el.disabled = over;
+    if (over) editForm.querySelector(`[data-field="${k}"]`).textContent = "set in usr.config (the user's override)";
+  }
+  const g = state.guests.find((x) => x.folder === folder);
+  editForm.elements.address.placeholder = g && g.address && !s.address ? `default: ${g.address}` : "default: subnet + Id";
+  $("edit").hidden = false;
+  $("edit").scrollIntoView({ block: "nearest" });
+}
+editForm.onsubmit = async (ev) => {
+  ev.preventDefault();
+  if (!editing) return;
+  editForm.querySelectorAll("[data-field]").forEach((e) => e.textContent = "");
+  const body = {};
+  for (const k of editFields) {
+    const el = editForm.elements[k];
+    if (el.disabled || el.closest("label").hidden) continue;
+    const text = el.value.trim();
+    const v = ["cores", "memoryMiB", "rtPriority", "diskSizeGiB"].includes(k) ? (text === "" ? null : Number(text))
+            : k === "communication" ? text === "yes" : text;
+    if (v !== null && v !== (editing[k] ?? "")) body[k] = v;
+  }
+  try {
+    const { ok, data } = await send("PATCH", `/v1/guests/${encodeURIComponent(editing.folder)}/settings`, body);
+    if (!ok) return showFieldError(editForm, data);
+    toast([data.message, ...data.notes].join("\n"));
+    $("edit").hidden = true; editing = null;
+  } catch (e) { toast(e.message, true); }
+};
+$("edit-cancel").onclick = () => { $("edit").hidden = true; editing = null; };
+
+async function loadProjects() {
+  try {
+    const list = await api("GET", "/v1/projects");
+    $("projects").innerHTML = list.map((p) => `<tr data-project="${esc(p.name)}"><td><b>${esc(p.name)}</b>${p.open ? ' <span class="pill loaded">open</span>' : ""}</td>
+      <td>${esc(p.guests.join(", "))}</td><td><button class="act" data-role="preview">Preview sync</button></td></tr>`).join("")
+      || `<tr><td colspan="3" class="empty">No projects yet.</td></tr>`;
+  } catch (e) { toast(e.message, true); }
+}
+$("projects").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-role=preview]"); if (!b) return;
+  const name = b.closest("tr").dataset.project;
+  try {
+    const p = await api("GET", `/v1/projects/${encodeURIComponent(name)}/preview`);
+    $("preview-title").textContent = `Syncing ${name} changes:`;
+    $("preview-list").innerHTML = p.changes.map((c) => `<li>${esc(c)}</li>`).join("") || "<li>nothing</li>";
+    $("preview").hidden = false; $("preview").dataset.project = name;
+  } catch (e) { toast(e.message, true); }
+});
+$("preview-cancel").onclick = () => $("preview").hidden = true;
+$("preview-sync").onclick = async () => {
+  try {
+    const p = await api("POST", `/v1/projects/${encodeURIComponent($("preview").dataset.project)}/sync`, { confirm: true });
+    toast(`synced ${p.project}: ${p.changes.length} change(s)`); $("preview").hidden = true; loadProjects();
+  } catch (e) { toast(e.message, true); }
+};
+$("project-save").onclick = async () => {
+  $("project-error").textContent = "";
+  try { const p = await api("POST", "/v1/projects", { name: $("project-name").value.trim() }); toast(`saved project ${p.name}`); loadProjects(); }
+  catch (e) { $("project-error").textContent = e.message; }
+};
+document.querySelector("nav button[data-tab=projects]").addEventListener("click", loadProjects);
+
+function renderConsoleChoices() {
+  const sel = $("con-guest"), keep = sel.value;
+  const running = state.guests.filter((g) => !["stopped", "crashed"].includes(g.state));
+  sel.innerHTML = running.map((g) => `<option value="${esc(g.folder)}">${esc(g.name)} (${esc(g.folder)})</option>`).join("") || "<option value=''>no guest is running</option>";
+  if (running.some((g) => g.folder === keep)) sel.value = keep;
+}
+
+function render() { renderVMF(); renderGuests(); renderCPU(); renderMemory(); renderConsoleChoices(); }
+
+let ws = null;
+const decoder = new TextDecoder();
+function termWrite(text) {
+  const t = $("term");
+  t.textContent = (t.textContent + text.replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, "").replace(/\r/g, "")).slice(-100000);
+  t.scrollTop = t.scrollHeight;
+}
+function consoleClosed(why) {
+  ws = null; $("con-open").disabled = false; $("con-close").disabled = true; $("con-input").disabled = true;
+  $("con-state").textContent = why;
+}
+$("con-open").onclick = () => {
+  const folder = $("con-guest").value; if (!folder || ws) return;
+  $("term").textContent = "";
+  ws = new WebSocket(`ws://${location.host}/v1/guests/${encodeURIComponent(folder)}/console/ws`);
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => { $("con-open").disabled = true; $("con-close").disabled = false; $("con-input").disabled = false;
+                      $("con-state").textContent = "connected to " + folder; $("con-input").focus(); };
+  ws.onmessage = (m) => {
+    if (typeof m.data === "string") { termWrite(m.data); $("con-input").disabled = true; $("con-state").textContent = m.data.trim(); }
+    else termWrite(decoder.decode(m.data, { stream: true }));
+  };
+  ws.onclose = () => consoleClosed("disconnected");
+};
+$("con-close").onclick = () => { if (ws) ws.close(); };
+$("con-input").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && ws) { ws.send($("con-input").value + "\r"); $("con-input").value = ""; }
+  if (ev.key === "c" && ev.ctrlKey && ws) { ws.send("\x03"); ev.preventDefault(); }
+});
+
+async function act(folder, action) {
+  const g = state.guests.find((x) => x.folder === folder);
+  if (action === "stop" && !confirm(`Stop ${g.name}? It gets the ACPI power button and is forced off after its timeout.`)) return;
+  if (action === "edit") return openEdit(folder);
+  if (action === "desktop") {
+    window.open(`/novnc/vnc_lite.html?path=${encodeURIComponent("v1/guests/" + folder + "/display/ws")}&scale=true&title=${encodeURIComponent(g.name)}`, "_blank");
+    return;
+  }
+  if (action === "delete") {
+    try {
+      const plan = await api("GET", `/v1/guests/${encodeURIComponent(folder)}/deletion`);
+      const text = `Delete ${plan.name} (${plan.folder})? This removes:\n` + plan.goes.map((l) => " • " + l).join("\n") +
+        (plan.kept.length ? "\nKept: " + plan.kept.join("; ") : "") + "\nEverything is moved to backup/ first.";
+      if (!confirm(text)) return;
+      toast((await api("POST", `/v1/guests/${encodeURIComponent(folder)}/delete`, { confirm: true })).message);
+    } catch (e) { toast(e.message, true); }
+    return;
+  }
+  try {
+    const body = action === "stop" ? { force: false } : { wait: false, timeoutSeconds: 180 };
+    const r = await api("POST", `/v1/guests/${encodeURIComponent(folder)}/${action}`, body);
+    toast(r.message);
+  } catch (e) { toast(e.message, true); }
+}
+
+$("guests").addEventListener("click", (ev) => {
+  const b = ev.target.closest("button[data-act]"); if (!b) return;
+  act(b.closest("tr").dataset.folder, b.dataset.act);
+});
+$("vmf-load").onclick = async () => {
+  try { await api("POST", "/v1/vmf/load", { config: "" }); toast("VMF loaded"); } catch (e) { toast(e.message, true); }
+};
+$("vmf-unload").onclick = async () => {
+  const running = state.guests.filter((g) => g.kind === "rtos" && !["stopped", "crashed"].includes(g.state));
+  if (running.length && !confirm("Stop " + running.map((g) => g.name).join(", ") + " and unload the VMF?")) return;
+  try { await api("POST", "/v1/vmf/unload", { stopGuests: true }); toast("VMF unloaded"); } catch (e) { toast(e.message, true); }
+};
+document.querySelectorAll("nav button").forEach((b) => b.onclick = () => {
+  document.querySelectorAll("nav button").forEach((x) => x.classList.toggle("on", x === b));
+  document.querySelectorAll("main > section").forEach((s) => s.hidden = s.id !== "tab-" + b.dataset.tab);
+});
+
+function connect() {
+  const es = new EventSource("/v1/watch");
+  es.addEventListener("state", (m) => { state = JSON.parse(m.data); render(); });
+  es.onopen = () => { $("live").className = "live"; $("live").lastChild.textContent = "live"; };
+  es.onerror = () => { $("live").className = "live off"; $("live").lastChild.textContent = "reconnecting…"; };
+}
+$("host").textContent = location.host;
+setInterval(() => document.querySelectorAll("[data-role=uptime]").forEach((td) => {
+  const g = state.guests.find((x) => x.folder === td.closest("tr").dataset.folder); if (g) td.textContent = uptime(g);
+}), 1000);
+connect();
+"""#
+}
