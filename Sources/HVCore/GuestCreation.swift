@@ -103,19 +103,12 @@ public enum GuestCreation {
         return NewGuestResult(folder: folder, id: id, message: "created \(r.name) in \(layout.guest(folder).url.path) (Id \(id))")
     }
 
-    /// Each value by its schema entry, so that the error names the form field.
+    /// Each value by its schema entry, so that the error names the form field
+    /// (the same field table and check as editing a guest).
     static func check(_ doc: RegistryDocument) throws {
-        let fields = [("Guest", "Name", "name"), ("Guest\\Cpu", "Cores", "cores"), ("Guest\\Memory", "SizeMiB", "memoryMiB"),
-                      ("Guest\\Disk", "SizeGiB", "diskSizeGiB"), ("Guest\\Boot", "Image", "image")]
-        for (section, key, field) in fields {
-            guard let entry = doc.entry(section, key),
-                  let kind = GuestConfig.schema.section(for: section)?.keys.first(where: { $0.name == key })?.kind else { continue }
-            do { try ConfigSchema.check(entry.value, as: kind, key: key, section: section, file: "the form", line: 0) } catch let e as ConfigError {
-                throw HVError(.invalidArgument, "\(e.message) (expected \(e.expected))", field: field)
-            }
-            if key == "Name" && entry.value.trimmingCharacters(in: .whitespaces).isEmpty {
-                throw HVError(.invalidArgument, "the name is empty", hint: "such as \"Controller\"", field: field)
-            }
+        for f in GuestEditing.fields where f.place == .guest {
+            guard let entry = doc.entry(f.section, f.key) else { continue }
+            try GuestEditing.checkValue(entry.value, f)
         }
     }
 }

@@ -162,9 +162,6 @@ public enum GuestEditing {
                 }
                 old = d.guest.value(f.section, f.key) ?? ""
                 guard old != new else { continue }
-                if f.name == "name" && new.isEmpty {
-                    throw HVError(.invalidArgument, "the name is empty", hint: "such as \"Controller\"", field: f.name)
-                }
                 try checkValue(new, f)
                 d.guest.set(f.section, f.key, new)
                 if f.name == "name" { d.hv.set(hvSection, "Name", new); touchedHV = true }
@@ -212,7 +209,11 @@ public enum GuestEditing {
                                message: "saved \(d.entry.name): " + changes.joined(separator: "; "))
     }
 
+    /// One value by its schema entry; the error names the form field.
     static func checkValue(_ value: String, _ f: Field) throws {
+        if f.name == "name" && value.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw HVError(.invalidArgument, "the name is empty", hint: "such as \"Controller\"", field: f.name)
+        }
         guard let kind = GuestConfig.schema.section(for: f.section)?.keys.first(where: { $0.name == f.key })?.kind else { return }
         do { try ConfigSchema.check(value, as: kind, key: f.key, section: f.section, file: "the form", line: 0) } catch let e as ConfigError {
             throw HVError(.invalidArgument, "\(e.message) (expected \(e.expected))", field: f.name)
