@@ -316,6 +316,10 @@ def main():
                 print(f"✘ browser {test.__name__} failed:\n{traceback.format_exc()}", flush=True)
                 if d:
                     shot(d, f"failed-{test.__name__}")
+                    # A test that failed in a second window (noVNC) must not take the next tests with it.
+                    for w in d.window_handles[1:]:
+                        d.switch_to.window(w); d.close()
+                    d.switch_to.window(d.window_handles[0])
                 failed += 1
     finally:
         if d:
