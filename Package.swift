@@ -30,7 +30,7 @@ let package = Package(
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "HVDaemonTests", dependencies: ["HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["HVCore"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,8 @@
 #include <sched.h>
 #include <spawn.h>
 #include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include "chvsys.h"
 
 /* Returns 0 or an errno value. */
@@ -34,6 +36,8 @@ int hv_thread_affinity(pid_t tid, int *cores, int max) {
     for (int c = 0; c < CPU_SETSIZE && n < max; c++) if (CPU_ISSET(c, &set)) cores[n++] = c;
     return n;
 }
+
+pid_t hv_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 int hv_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);

@@ -38,12 +38,24 @@ extension CPUPartition {
         let partition = read(rt + "/cpuset.cpus.partition") ?? "member"
         if partition.contains("invalid") || partition == "member" {
             notes.append("the kernel refused core \(cores) as an isolated cgroup v2 partition (\(partition)): host processes may still run there; the RT guest keeps it by affinity and SCHED_FIFO")
+            notes += claimsOnRTCores(root: root, except: rt, rtCores: state.rtCores)
         }
         // Verified, not assumed: what the rest of the host may still use.
         if let left = read(root + "/cpuset.cpus.effective").flatMap(CPUList.parse), !left.isDisjoint(with: state.rtCores) {
             notes.append("the root cgroup still lists core \(CPUList.format(left.intersection(state.rtCores))) as its own (partition \(partition))")
         }
         return notes
+    }
+
+    /// A partition's cores must be exclusive: other cgroups whose own
+    /// cpuset.cpus name an RT core (systemd writes it for AllowedCPUs=) are
+    /// why the kernel refuses, and the user can change them.
+    func claimsOnRTCores(root: String, except rt: String, rtCores: [Int]) -> [String] {
+        list(root).map { root + "/" + $0 }.filter { $0 != rt }.compactMap { group in
+            guard let own = read(group + "/cpuset.cpus").flatMap(CPUList.parse), !own.isDisjoint(with: rtCores) else { return nil }
+            return "\(group) claims core \(CPUList.format(own.intersection(rtCores))) in its cpuset.cpus (\(CPUList.format(own))): "
+                + "leave the RT cores out there (for a systemd slice: AllowedCPUs=) so that the kernel can isolate them"
+        }
     }
 
     /// The vCPU thread's process joins the root cgroup (the RT group's thread

@@ -176,8 +176,8 @@ public enum CPUList {
     public static func parse(_ s: String) -> Set<Int>? {
         var out = Set<Int>()
         for part in s.split(separator: ",") {
-            let r = part.split(separator: "-")
-            guard let a = Int(r[0].trimmingCharacters(in: .whitespaces)) else { return nil }
+            let r = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard r.count <= 2, let a = Int(r[0].trimmingCharacters(in: .whitespaces)) else { return nil }
             let b = r.count > 1 ? Int(r[1].trimmingCharacters(in: .whitespaces)) : a
             guard let b, b >= a, b - a < 4096 else { return nil }
             out.formUnion(a...b)

@@ -73,5 +73,9 @@ import HVCore
         #expect(CPUList.parse("0-3,8,10-11") == [0, 1, 2, 3, 8, 10, 11])
         #expect(CPUList.parse("x") == nil)
         #expect(CPUList.parse("3-1") == nil)
+        // Typed by a user (--cores): malformed ranges are refused, not trapped on.
+        #expect(CPUList.parse("1,-") == nil)
+        #expect(CPUList.parse("1-") == nil)
+        #expect(CPUList.parse("1-2-3") == nil)
     }
 }

@@ -9,6 +9,8 @@ int hv_set_fifo(pid_t tid, int priority);
 int hv_sched_policy(pid_t tid);
 int hv_sched_priority(pid_t tid);
 int hv_thread_affinity(pid_t tid, int *cores, int max);
+/* The calling thread's id (what /proc/PID/task lists). */
+pid_t hv_gettid(void);
 
 #include <spawn.h>
 /* Closes every descriptor from lowfd up in the child (glibc's addclosefrom_np). */
