@@ -33,9 +33,12 @@ enum DesktopViewer {
             "\(g.name) (\(g.folder)) shows its desktop over VNC; \(why).",
             "  on this host:       remote-viewer vnc+unix://\(d.vncSocket)   (or: vncviewer \(d.vncSocket))",
             "  from your desktop:  ssh -L 5900:\(d.vncSocket) root@<this host>   then a VNC viewer on localhost:5900",
-            "  in a browser:       a noVNC client on \(d.webSocketURL) (loopback only: tunnel it with ssh -L \(d.webSocketPort):127.0.0.1:\(d.webSocketPort))",
+            "  in a browser:       the System Manager shows it behind its token (hv manager url)",
             "  a screenshot:       hv guest screenshot \(g.folder) screen.png",
         ]
+        if let ws = d.webSocketURL {
+            lines.insert("  QEMU's WebSocket:   a noVNC client on \(ws) (WebSocketPort in usr.config; loopback only and without authentication)", at: 4)
+        }
         if g.os != GuestOS.windows.rawValue {
             lines.append("  its serial console: hv guest console --serial \(g.folder)")
         }

@@ -17,7 +17,7 @@ enum GuestOperations {
         Out.say(r.message)
         for n in r.guest.notes { Out.say("  note: \(n)") }
         if let d = r.guest.display {
-            Out.say("  desktop: VNC on \(d.vncSocket), WebSocket \(d.webSocketURL) (hv_guest_console shows how to open it)")
+            Out.say("  desktop: VNC on \(d.vncSocket)\(d.webSocketURL.map { ", WebSocket \($0)" } ?? "") (hv_guest_console shows how to open it)")
         }
         if !r.guest.cores.isEmpty {
             Out.say("  vCPU on core \(r.guest.cores.map(String.init).joined(separator: ","))\(r.guest.schedFIFO ? ", SCHED_FIFO" : "")")

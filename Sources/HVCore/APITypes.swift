@@ -53,7 +53,8 @@ public struct GuestStatus: Sendable, Codable, Equatable {
 public struct GuestDisplay: Sendable, Codable, Equatable {
     public var vncSocket: String
     public var webSocketPort: Int
-    public var webSocketURL: String { "ws://127.0.0.1:\(webSocketPort)" }
+    /// QEMU's own WebSocket, only when the guest configures a port (0: none).
+    public var webSocketURL: String? { webSocketPort > 0 ? "ws://127.0.0.1:\(webSocketPort)" : nil }
     public init(vncSocket: String, webSocketPort: Int) { self.vncSocket = vncSocket; self.webSocketPort = webSocketPort }
 }
 

@@ -132,7 +132,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         ]),
         .init("Guest\\Display", [
             .init("WebSocketPort", .integer(0...65535),
-                  help: "KVM guests: loopback TCP port of the display's VNC WebSocket; 0 picks a free one at each start"),
+                  help: "KVM guests: a loopback TCP port for QEMU's own VNC WebSocket (a local noVNC client); 0, the default: none, because it has no authentication (any local user could use the desktop); the System Manager shows the desktop behind its token without it"),
         ]),
         .init("Guest\\Security", [
             .init("Tpm", .choice(["auto", "yes", "no"]),

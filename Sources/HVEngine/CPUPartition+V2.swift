@@ -51,10 +51,17 @@ extension CPUPartition {
     /// cpuset.cpus name an RT core (systemd writes it for AllowedCPUs=) are
     /// why the kernel refuses, and the user can change them.
     func claimsOnRTCores(root: String, except rt: String, rtCores: [Int]) -> [String] {
-        list(root).map { root + "/" + $0 }.filter { $0 != rt }.compactMap { group in
-            guard let own = read(group + "/cpuset.cpus").flatMap(CPUList.parse), !own.isDisjoint(with: rtCores) else { return nil }
-            return "\(group) claims core \(CPUList.format(own.intersection(rtCores))) in its cpuset.cpus (\(CPUList.format(own))): "
+        Self.cpusetClaims(below: root, on: rtCores, sys: SysFS()).filter { $0.group != rt }.map { claim in
+            "\(claim.group) claims core \(CPUList.format(claim.cpus.intersection(rtCores))) in its cpuset.cpus (\(CPUList.format(claim.cpus))): "
                 + "leave the RT cores out there (for a systemd slice: AllowedCPUs=) so that the kernel can isolate them"
+        }
+    }
+
+    /// The child cgroups of `root` whose own cpuset.cpus names an RT core.
+    static func cpusetClaims(below root: String, on rtCores: [Int], sys: SysFS) -> [(group: String, cpus: Set<Int>)] {
+        sys.entries(root).map { root + "/" + $0 }.compactMap { group in
+            guard let own = sys.text(group + "/cpuset.cpus").flatMap(CPUList.parse), !own.isDisjoint(with: rtCores) else { return nil }
+            return (group, own)
         }
     }
 

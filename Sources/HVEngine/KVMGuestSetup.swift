@@ -63,7 +63,7 @@ public struct KVMGuestSetup {
             folderName: folder.name, config: config, accelerator: accelerator, firmware: firmware,
             nvram: folder.nvram.path, disk: disk.url.path, diskFormat: disk.format, iso: iso?.path,
             installing: installing, tpmSocket: tpm ? folder.swtpmSocket.path : nil,
-            vncSocket: folder.vncSocket.path, webSocketPort: try webSocketPort(),
+            vncSocket: folder.vncSocket.path, webSocketPort: config.webSocketPort,
             sharedGuestsDir: config.shareGuestsFolder ? layout.guestsDir.path : nil, smbAvailable: smb,
             qmpSocket: folder.qmpSocket.path, serialSocket: folder.serialSocket.path,
             consoleLog: folder.consoleLog.path, pidFile: folder.pidFile.path, extraArgs: extraArgs)
@@ -105,32 +105,5 @@ public struct KVMGuestSetup {
                                            : "put it back, or set \"Attach\"=\"until-installed\" in [Guest\\Install] of usr.config")
         }
         return iso
-    }
-
-    /// The configured port, or a free loopback port now.
-    func webSocketPort() throws -> Int {
-        if config.webSocketPort > 0 { return config.webSocketPort }
-        return try LoopbackPort.free()
-    }
-}
-
-/// A TCP port on 127.0.0.1 that nobody listens on right now.
-public enum LoopbackPort {
-    public static func free() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HVError.posix("socket", errno: errno) }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
-                bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0
-            }
-        }
-        guard bound else { throw HVError.posix("bind 127.0.0.1:0", errno: errno) }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -72,7 +72,7 @@ extension QemuCommandLine {
         }
         a += ["-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0",
               "-device", "VGA",
-              "-vnc", "unix:\(esc(plan.vncSocket)),websocket=127.0.0.1:\(plan.webSocketPort)"]
+              "-vnc", "unix:\(esc(plan.vncSocket))" + (plan.webSocketPort > 0 ? ",websocket=127.0.0.1:\(plan.webSocketPort)" : "")]
         if let tpm = plan.tpmSocket {
             a += ["-chardev", "socket,id=tpmchr,path=\(esc(tpm))",
                   "-tpmdev", "emulator,id=tpm0,chardev=tpmchr",

@@ -23,7 +23,7 @@ public struct RealTimeAudit: Sendable {
     public func run() -> [AuditItem] {
         [preemption(), accelerator(), virtualHost(), isolation("isolcpus", "isolated from the scheduler"),
          isolation("nohz_full", "free of the scheduler tick"), isolation("rcu_nocbs", "free of RCU callbacks"),
-         smt(), governor(), idle(), interrupts(), swap(), hugepages(), rtThrottling()]
+         smt(), governor(), idle(), interrupts(), cpuset(), swap(), hugepages(), rtThrottling()]
     }
 
     func preemption() -> AuditItem {

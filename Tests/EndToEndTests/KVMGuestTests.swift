@@ -61,8 +61,12 @@ extension EndToEnd {
 
             // The desktop console says how to connect; the serial console talks.
             let desktop = host.run("hv_guest_console", cwd: ubuntu)
-            #expect(desktop.status == 0 && desktop.out.contains(status.display?.vncSocket ?? "?") && desktop.out.contains("ws://127.0.0.1:"),
+            #expect(desktop.status == 0 && desktop.out.contains(status.display?.vncSocket ?? "?") && desktop.out.contains("hv manager url"),
                     "\(desktop.all)")
+            // QEMU's own VNC WebSocket has no authentication: not opened unless the guest configures a port.
+            #expect(!desktop.out.contains("ws://") && status.display?.webSocketPort == 0, "\(desktop.all)")
+            let qemuArgs = (try? String(contentsOfFile: "/proc/\(status.pid ?? 0)/cmdline", encoding: .utf8)) ?? ""
+            #expect(qemuArgs.contains("vnc.sock") && !qemuArgs.contains("websocket"), "\(qemuArgs)")
             let serial = host.session("hv", ["guest", "console", "--serial", "guestubuntu"])
             usleep(500_000)
             serial.send("echo hv-$((6*7))\n")

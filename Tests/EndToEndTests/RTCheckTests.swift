@@ -21,6 +21,11 @@ extension EndToEnd {
             if !cmdline.contains("isolcpus=") { #expect(items["isolcpus"]?.state == .warn) }
             let swaps = try String(contentsOfFile: "/proc/swaps", encoding: .utf8).split(separator: "\n").count
             #expect(items["swap"]?.state == (swaps > 1 ? .warn : .ok))
+            // The cpuset interface hv_vmf_start will use here (this machine: cpuset bound to cgroup v1).
+            if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpuset/tasks") {
+                #expect(items["cpuset"]?.state == .ok && items["cpuset"]?.detail.contains("cgroup v1") == true, "\(String(describing: items["cpuset"]))")
+            }
+            #expect(items["cpuset"]?.fix.contains("hv rt try-partition") == true)
             let text = host.run("hv", ["rt", "check"])
             #expect(text.out.contains("accelerator:") && text.out.contains("critical,"), "\(text.all)")
         }

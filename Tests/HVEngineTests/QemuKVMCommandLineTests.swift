@@ -24,7 +24,7 @@ import HVCore
                              nvram: folder.nvram.path, disk: disk.url.path, diskFormat: disk.format,
                              iso: iso ? layout.resolve(config.installISO).path : nil, installing: installing,
                              tpmSocket: tpm ? folder.swtpmSocket.path : nil, vncSocket: folder.vncSocket.path,
-                             webSocketPort: 5701, sharedGuestsDir: "/hv/guests", smbAvailable: smb,
+                             webSocketPort: config.webSocketPort, sharedGuestsDir: "/hv/guests", smbAvailable: smb,
                              qmpSocket: folder.qmpSocket.path, serialSocket: folder.serialSocket.path,
                              consoleLog: folder.consoleLog.path, pidFile: folder.pidFile.path, extraArgs: [])
     }
@@ -47,7 +47,9 @@ import HVCore
     }
 
     @Test func ubuntuWithBIOSAndNoNetworkKeepingItsISO() throws {
+        // A configured WebSocketPort opens QEMU's own (unauthenticated, loopback) VNC WebSocket; without it there is none.
         let usr = "[Guest\\Boot]\n    \"Firmware\"=\"bios\"\n[Guest\\Network]\n    \"Mode\"=\"none\"\n[Guest\\Install]\n    \"Attach\"=\"always\"\n"
+            + "[Guest\\Display]\n    \"WebSocketPort\"=\"5701\"\n"
         try check(QemuCommandLine.kvm(try plan("ubuntu_rtlinux", usr: usr, installing: false, tpm: false)), "ubuntu-kvm-bios.args")
     }
 
@@ -76,6 +78,7 @@ import HVCore
             #expect(a.contains(device), "\(device) missing")
         }
         #expect(!a.contains("virtio"), "Windows has no virtio drivers out of the box")
+        #expect(!a.contains("websocket"), "QEMU's VNC WebSocket has no authentication: off unless configured")
     }
 
     @Test func macAddressesAreStableAndLocal() {

@@ -30,6 +30,8 @@ import HVCore
             "/proc/swaps": "Filename Type Size Used Priority\n",
             "/sys/kernel/mm/transparent_hugepage/enabled": "always madvise [never]\n",
             "/proc/sys/kernel/sched_rt_runtime_us": "-1\n",
+            "/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory pids\n",
+            "/sys/fs/cgroup/system.slice/cpuset.cpus": "0-2\n",
         ])
         defer { try? FileManager.default.removeItem(atPath: root) }
         let items = RealTimeAudit(sysRoot: root, facts: kvm, rtCores: [3], kernelVersion: "6.1.0-rt #1 SMP PREEMPT_RT").run()
@@ -57,7 +59,7 @@ import HVCore
                                                                    kernelVersion: "6.1.0 #1 SMP PREEMPT_DYNAMIC").run().map { ($0.id, $0) })
         #expect(items["accelerator"]?.state == .critical)
         #expect(items["accelerator"]?.detail.contains("cannot give real-time guarantees") == true)
-        for id in ["preemption", "virtual-host", "isolcpus", "nohz_full", "rcu_nocbs", "smt", "governor", "idle", "irq", "swap", "thp"] {
+        for id in ["preemption", "virtual-host", "isolcpus", "nohz_full", "rcu_nocbs", "smt", "governor", "idle", "irq", "cpuset", "swap", "thp"] {
             #expect(items[id]?.state == .warn, "\(id): \(String(describing: items[id]))")
             #expect(items[id]?.fix.isEmpty == false, "\(id) has no fix")
         }
@@ -67,6 +69,25 @@ import HVCore
         // 7 ticks of steal on the RT core, in milliseconds at this machine's tick rate.
         let tick = 1000 / Int(sysconf(Int32(_SC_CLK_TCK)))
         #expect(items["virtual-host"]?.detail.contains("\(7 * tick) ms taken from core 1") == true, "\(String(describing: items["virtual-host"]))")
+    }
+
+    @Test func cpusetSaysWhichInterfaceAndWhoClaimsTheRTCore() throws {
+        func item(_ files: [String: String]) throws -> AuditItem? {
+            let root = try tree(files)
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            return RealTimeAudit(sysRoot: root, facts: kvm, rtCores: [3], kernelVersion: "6.1.0-rt").run().first { $0.id == "cpuset" }
+        }
+        let v1 = try item(["/sys/fs/cgroup/cpuset/tasks": "1\n"])
+        #expect(v1?.state == .ok && v1?.detail.contains("cgroup v1") == true)
+        // systemd's AllowedCPUs= on a slice writes its cpuset.cpus: the kernel would refuse the partition.
+        let claimed = try item(["/sys/fs/cgroup/cgroup.controllers": "cpuset memory\n",
+                                "/sys/fs/cgroup/system.slice/cpuset.cpus": "0-3\n",
+                                "/sys/fs/cgroup/user.slice/cpuset.cpus": "\n"])
+        #expect(claimed?.state == .warn && claimed?.detail.contains("system.slice (0,1,2,3) claims core 3") == true, "\(String(describing: claimed))")
+        #expect(claimed?.detail.contains("user.slice") == false)
+        #expect(claimed?.fix.contains("AllowedCPUs=") == true)
+        let bound = try item(["/sys/fs/cgroup/unified/cgroup.controllers": "hugetlb\n"])
+        #expect(bound?.state == .warn && bound?.detail.contains("no cpuset controller") == true, "\(String(describing: bound))")
     }
 
     @Test func cpuListsParse() {
