@@ -44,6 +44,14 @@ struct APIClient {
         try decode(R.self, try request("GET", path))
     }
 
+    /// A GET only if hvd is already running: read-only commands (an audit)
+    /// should not leave a daemon behind just to ask.
+    func peek<R: Decodable>(_ path: String, as: R.Type) -> R? {
+        guard let conn = try? UnixSocket.connect(to: layout.daemonSocket.path, timeout: 0) else { return nil }
+        conn.close()
+        return try? get(path, as: R.self)
+    }
+
     func post<R: Decodable, B: Encodable>(_ path: String, _ body: B, as: R.Type, timeout: Double = 600) throws -> R {
         try decode(R.self, try request("POST", path, body: APIJSON.encode(body), timeout: timeout))
     }

@@ -18,10 +18,12 @@ struct RTGroup: ParsableCommand {
         func run() throws {
             let ctx = Context()
             let facts = HostFacts.probe()
-            let vmf = try? ctx.api.get("/v1/vmf", as: VMFStatus.self)
-            var rtCores = (vmf?.reservedCores.values.flatMap { $0 } ?? []).sorted()
+            // Without hvd running, the partition's own record says whether cores are reserved.
+            let vmf = ctx.api.peek("/v1/vmf", as: VMFStatus.self)
+            let partitioned = CPUPartition(stateFile: ctx.layout.partitionState).current?.rtCores
+            var rtCores = (vmf?.reservedCores.values.flatMap { $0 } ?? partitioned ?? []).sorted()
             var note: String?
-            if vmf?.loaded != true {
+            if vmf?.loaded != true && partitioned == nil {
                 rtCores = facts.cpuCount > 1 ? [facts.cpuCount - 1] : []
                 note = "the VMF is not loaded: checked the core the first RTOS guest would take (\(rtCores.map(String.init).joined(separator: ",")))"
             }
