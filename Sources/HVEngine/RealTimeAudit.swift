@@ -185,5 +185,18 @@ public enum CPUList {
         return out
     }
 
-    public static func format(_ set: Set<Int>) -> String { set.sorted().map(String.init).joined(separator: ",") }
+    /// The kernel's own notation, ranges folded: [0, 1, 2, 3, 8] → "0-3,8".
+    public static func format(_ set: Set<Int>) -> String {
+        var parts: [String] = []
+        var run: (first: Int, last: Int)?
+        func close() {
+            guard let r = run else { return }
+            parts.append(r.first == r.last ? "\(r.first)" : r.last == r.first + 1 ? "\(r.first),\(r.last)" : "\(r.first)-\(r.last)")
+        }
+        for c in set.sorted() {
+            if let r = run, c == r.last + 1 { run = (r.first, c) } else { close(); run = (c, c) }
+        }
+        close()
+        return parts.joined(separator: ",")
+    }
 }
