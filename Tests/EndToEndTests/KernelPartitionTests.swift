@@ -31,37 +31,17 @@ extension EndToEnd {
         @Test func cgroupV2PartitionOnTheRTLinuxKernel() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            let share = host.root.appendingPathComponent("share")
-            try copyHV(to: share.appendingPathComponent("lib"))
-            try Self.script.write(to: share.appendingPathComponent("trial.sh"), atomically: true, encoding: .utf8)
-            let results = share.appendingPathComponent("results")
-            let template = HostLayout(root: TestHost.imageRoot).template("rt-linux")
-            // The boot line hv uses under TCG (tsc_early_khz: microvm's TSC calibration can hang without it).
-            let tsc = HostFacts.probe().tscKHz.map { " tsc_early_khz=\($0)" } ?? ""
-            let qemu = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: host.root, "qemu-system-x86_64", [
-                "-nodefaults", "-no-user-config", "-no-reboot", "-machine", "microvm", "-accel", "tcg",
-                "-cpu", "qemu64,+arat", "-smp", "2", "-m", "256M",
-                "-kernel", template.appendingPathComponent("vmlinux").path,
-                "-initrd", template.appendingPathComponent("initramfs.cpio").path,
-                "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests pci=off tsc=reliable" + tsc,
-                "-serial", "stdio", "-display", "none",
-                "-fsdev", "local,id=hvguests,path=\(share.path),security_model=none",
-                "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=hvguests",
-            ], cwd: nil)
-            defer { _ = qemu.finish(timeout: 30) }
-            try #require(qemu.waitFor("hv-guest: ready", timeout: 120), "the guest did not boot: \(qemu.output.suffix(800))")
-            #expect(qemu.output.contains("2 CPU"))
-            qemu.send("sh /hv/guests/trial.sh\n")
-            let finished = host.waitUntil(240) { FileManager.default.fileExists(atPath: results.appendingPathComponent("done").path) }
-            qemu.send("poweroff -f\n")
-            try #require(finished, "the trial script did not finish: \(qemu.output.suffix(1500))")
-            func text(_ name: String) -> String {
-                host.text(results.appendingPathComponent(name)).trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            let guest = try KernelGuest(host: host)
+            defer { guest.stop() }
+            try guest.provide([TestHost.products.appendingPathComponent("hv")])
+            try guest.boot()
+            let finished = try guest.run(Self.script, timeout: 240)
+            try #require(finished, "the trial script did not finish: \(guest.console.suffix(1500))")
+            let text = guest.result
             func report(_ name: String) throws -> PartitionTrial.Report {
                 let json = text(name + ".json")
                 do { return try JSONDecoder().decode(PartitionTrial.Report.self, from: Data(json.utf8)) } catch {
-                    throw HVError(.io, "\(name): no report (\(error)): \(json.prefix(400)) \(qemu.output.suffix(800))")
+                    throw HVError(.io, "\(name): no report (\(error)): \(json.prefix(400)) \(guest.console.suffix(800))")
                 }
             }
             // 1. The cpuset controller off at the root: hv turns it on, isolates core 1, and turns it off again.
@@ -93,7 +73,7 @@ extension EndToEnd {
             mkdir -p $out /sys/fs/cgroup
             mount -t cgroup2 none /sys/fs/cgroup
             export HV_ROOT=/tmp/hvroot
-            hv() { /hv/guests/lib/ld-linux-x86-64.so.2 --library-path /hv/guests/lib /hv/guests/lib/hv "$@"; }
+            hv() { /hv/guests/lib/ld-linux-x86-64.so.2 --library-path /hv/guests/lib /hv/guests/bin/hv "$@"; }
             cg=/sys/fs/cgroup
             hv rt try-partition --json > $out/fresh.json; echo $? > $out/fresh.rc
             cat $cg/cgroup.subtree_control > $out/fresh.controllers
@@ -106,33 +86,5 @@ extension EndToEnd {
             echo done > $out/done
 
             """
-
-        /// The built hv and every library it loads, with the host's dynamic
-        /// loader: the guest's initramfs has only what cyclictest needs.
-        func copyHV(to lib: URL) throws {
-            let fm = FileManager.default
-            try fm.createDirectory(at: lib, withIntermediateDirectories: true)
-            let hv = TestHost.products.appendingPathComponent("hv").resolvingSymlinksInPath()
-            try fm.copyItem(at: hv, to: lib.appendingPathComponent("hv"))
-            let ldd = Process()
-            ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-            ldd.arguments = [hv.path]
-            let out = Pipe()
-            ldd.standardOutput = out
-            try ldd.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            ldd.waitUntilExit()
-            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" and "/lib64/ld-linux-x86-64.so.2 (0x…)"
-            let paths = text.split(separator: "\n").compactMap { line -> String? in
-                let words = line.split { $0 == " " || $0 == "\t" }
-                if let arrow = words.firstIndex(of: "=>"), arrow + 1 < words.count { return String(words[arrow + 1]) }
-                return words.first.map(String.init).flatMap { $0.hasPrefix("/") ? $0 : nil }
-            }
-            try #require(paths.contains { $0.hasSuffix("/ld-linux-x86-64.so.2") }, "ldd: \(text)")
-            for path in paths {
-                let src = URL(fileURLWithPath: path).resolvingSymlinksInPath()
-                try fm.copyItem(at: src, to: lib.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent))
-            }
-        }
     }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import HVCore
+import HVEngine
+
+extension EndToEnd {
+    /// The whole VMF path on cgroup v2, on a real kernel: hv, hvd and QEMU run
+    /// inside the RT-Linux guest (Debian's 6.1 PREEMPT_RT kernel, two vCPUs,
+    /// cgroup v2 as on a Debian 12 host); hv_vmf_start partitions core 1, hvd
+    /// starts the RT-Linux example under TCG there and places its vCPU thread,
+    /// hv_vmf_stop gives the core back.
+    @Suite struct CgroupV2VMF {
+        @Test func vmfPartitionsCoreOneAndPlacesARealVCPU() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let guest = try KernelGuest(host: host)
+            defer { guest.stop() }
+            let modules = URL(fileURLWithPath: "/usr/lib/x86_64-linux-gnu/qemu")
+            let moduleFiles = ((try? FileManager.default.contentsOfDirectory(at: modules, includingPropertiesForKeys: nil)) ?? [])
+                .filter { $0.pathExtension == "so" }
+            try guest.provide([TestHost.products.appendingPathComponent("hv"), TestHost.products.appendingPathComponent("hvd"),
+                               URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64"), URL(fileURLWithPath: "/bin/bash")],
+                              alsoLibsOf: moduleFiles)
+            // QEMU finds its firmware beside its binary (../share/qemu) and its accelerator modules by QEMU_MODULE_DIR.
+            try copyResolved(URL(fileURLWithPath: "/usr/share/qemu"), to: guest.share.appendingPathComponent("share/qemu"))
+            try copyResolved(modules, to: guest.share.appendingPathComponent("qemu-modules"))
+            try copyResolved(HostLayout(root: TestHost.imageRoot).template("rt-linux"), to: guest.share.appendingPathComponent("template"))
+            // RemainingHostMemoryMiB (2048) + the RT-Linux guest + what the copies take.
+            try guest.boot(memory: "3584M")
+            let finished = try guest.run(Self.script, timeout: 420)
+            try #require(finished, "the script did not finish: \(guest.console.suffix(2000))")
+            let r = guest.result
+
+            #expect(r("load.rc") == "0" && r("load.txt").contains("reserved core 1"), "\(r("load.txt"))")
+            #expect(r("partition.txt") == "isolated", "\(r("partition.txt"))")
+            #expect(r("root-cpus.txt") == "0", "the root cgroup keeps core 1: \(r("root-cpus.txt"))")
+            #expect(r("busy.txt").hasSuffix("\t0"), "a host process may run on the RT core: \(r("busy.txt"))")
+            let list = try JSONDecoder().decode([GuestStatus].self, from: Data(r("list.json").utf8))
+            let g = try #require(list.first, "\(r("list.json")) \(r("start.txt"))")
+            let vcpu = try #require(g.vcpuPlacement.first, "no vCPU placement read back: \(r("list.json")) \(r("start.txt"))")
+            #expect(vcpu.cores == [1] && vcpu.policy == "fifo", "\(vcpu)")
+            #expect(!g.notes.contains { $0.contains("could not") }, "\(g.notes)")
+            #expect(g.emulatorPlacement.map { $0.cores == [0] && $0.policy == "fifo" && $0.priority == vcpu.priority - 1 } == true,
+                    "\(String(describing: g.emulatorPlacement))")
+            // The kernel's view: the vCPU thread is in hv's partition, QEMU's process in the root cgroup (the thread root).
+            #expect(r("rt-threads.txt").split(separator: "\n").contains(Substring(String(vcpu.thread))), "\(r("rt-threads.txt")) vs \(vcpu.thread)")
+            #expect(r("vcpu-cgroup.txt").hasPrefix("0::/hv-") && r("vcpu-cgroup.txt").hasSuffix("-rt"), "\(r("vcpu-cgroup.txt"))")
+            #expect(r("qemu-cgroup.txt") == "0::/", "\(r("qemu-cgroup.txt"))")
+
+            #expect(r("unload.rc") == "0" && r("unload.txt").contains("belong to the host again"), "\(r("unload.txt"))")
+            #expect(r("busy-after.txt").hasSuffix("\t0-1"), "\(r("busy-after.txt"))")
+            #expect(!r("groups-after.txt").contains("hv-"), "left behind: \(r("groups-after.txt"))")
+            #expect(r("controllers-after.txt").isEmpty, "hv left the cpuset controller on: \(r("controllers-after.txt"))")
+        }
+
+        /// cp -rL: Debian's /usr/share/qemu links into other packages the guest does not have.
+        func copyResolved(_ from: URL, to: URL) throws {
+            try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let cp = Process()
+            cp.executableURL = URL(fileURLWithPath: "/bin/cp")
+            cp.arguments = ["-rL", from.path + "/.", to.path]
+            try FileManager.default.createDirectory(at: to, withIntermediateDirectories: true)
+            try cp.run()
+            cp.waitUntilExit()
+            try #require(cp.terminationStatus == 0, "cp -rL \(from.path) failed")
+        }
+
+        /// In the guest: local copies first (9p here has no page cache, and
+        /// QEMU pages in the kernel it boots), then the seed's own commands.
+        static let script = """
+            out=/hv/guests/results; mkdir -p $out
+            mkdir -p /sys/fs/cgroup; mount -t cgroup2 none /sys/fs/cgroup; cg=/sys/fs/cgroup
+            mkdir -p /opt/hv; cp -a /hv/guests/bin /hv/guests/lib /hv/guests/share /hv/guests/qemu-modules /hv/guests/template /opt/hv/
+            for n in hv_open_example hv_sync_example hv_vmf_start hv_vmf_stop; do ln -s hv /opt/hv/bin/$n; done
+            export QEMU_MODULE_DIR=/opt/hv/qemu-modules LD_LIBRARY_PATH=/opt/hv/lib PATH=/opt/hv/bin:$PATH HV_ROOT=/root/hv
+            mkdir -p /root/hv/templates; ln -s /opt/hv/template /root/hv/templates/rt-linux
+            hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
+            cd /root/hv/guests/guestrtlinux
+            hv_vmf_start > $out/load.txt 2>&1; echo $? > $out/load.rc
+            cat $cg/cpuset.cpus.effective > $out/root-cpus.txt
+            cat $cg/hv-*-rt/cpuset.cpus.partition > $out/partition.txt 2>&1
+            sh -c 'while :; do :; done' & busy=$!
+            sleep 1; grep Cpus_allowed_list /proc/$busy/status > $out/busy.txt; kill $busy
+            hv guest start guestrtlinux > $out/start.txt 2>&1 &
+            i=0; while [ $i -lt 180 ]; do
+                hv guest list --json > $out/list.json 2>&1
+                grep -q '"policy"' $out/list.json && break
+                sleep 1; i=$((i+1))
+            done
+            cat $cg/hv-*-rt/cgroup.threads > $out/rt-threads.txt 2>&1
+            pid=$(cat /root/hv/run/guestrtlinux/qemu.pid)
+            cat /proc/$pid/cgroup > $out/qemu-cgroup.txt
+            for t in $(cat $cg/hv-*-rt/cgroup.threads); do cat /proc/$pid/task/$t/cgroup > $out/vcpu-cgroup.txt; done
+            hv_vmf_stop --yes > $out/unload.txt 2>&1; echo $? > $out/unload.rc
+            sh -c 'grep Cpus_allowed_list /proc/self/status' > $out/busy-after.txt
+            ls $cg > $out/groups-after.txt
+            cat $cg/cgroup.subtree_control > $out/controllers-after.txt
+            echo done > $out/done
+
+            """
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import HVCore
+import HVEngine
+
+/// Debian's PREEMPT_RT kernel (the RT-Linux image) with two vCPUs under plain
+/// QEMU, used as a second real kernel: it has the cgroup v2 layout of a
+/// Debian 12 host, which this machine (cpuset bound to cgroup v1) cannot
+/// switch to. Host programs run in it from a folder shared over 9p (its
+/// /hv/guests), with the libraries `ldd` names; a script's results come back
+/// through the same folder.
+final class KernelGuest {
+    let share: URL
+    let results: URL
+    private var qemu: Session?
+
+    init(host: TestHost) throws {
+        share = host.root.appendingPathComponent("kernel-guest")
+        results = share.appendingPathComponent("results")
+        try FileManager.default.createDirectory(at: share.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: share.appendingPathComponent("lib"), withIntermediateDirectories: true)
+    }
+
+    /// Copies executables into bin/ and every library they (and `alsoLibsOf`) load into lib/.
+    func provide(_ executables: [URL], alsoLibsOf: [URL] = []) throws {
+        let fm = FileManager.default
+        for exe in executables {
+            let dest = share.appendingPathComponent("bin").appendingPathComponent(exe.lastPathComponent)
+            if !fm.fileExists(atPath: dest.path) { try fm.copyItem(at: exe.resolvingSymlinksInPath(), to: dest) }
+        }
+        for path in try (executables + alsoLibsOf).flatMap(Self.libraries) {
+            let dest = share.appendingPathComponent("lib").appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent)
+            if !fm.fileExists(atPath: dest.path) { try fm.copyItem(at: URL(fileURLWithPath: path).resolvingSymlinksInPath(), to: dest) }
+        }
+    }
+
+    /// The shared objects `ldd` lists, with the dynamic loader.
+    static func libraries(of binary: URL) throws -> [String] {
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [binary.resolvingSymlinksInPath().path]
+        let out = Pipe()
+        ldd.standardOutput = out
+        ldd.standardError = FileHandle.nullDevice
+        try ldd.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitUntilExit()
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" and "/lib64/ld-linux-x86-64.so.2 (0x…)"
+        return text.split(separator: "\n").compactMap { line -> String? in
+            let words = line.split { $0 == " " || $0 == "\t" }
+            if let arrow = words.firstIndex(of: "=>"), arrow + 1 < words.count, words[arrow + 1].hasPrefix("/") { return String(words[arrow + 1]) }
+            return words.first.map(String.init).flatMap { $0.hasPrefix("/") ? $0 : nil }
+        }
+    }
+
+    /// Boots the kernel (hv's TCG boot line) and waits for its shell.
+    func boot(memory: String = "256M") throws {
+        let template = HostLayout(root: TestHost.imageRoot).template("rt-linux")
+        // tsc_early_khz as hv passes it: microvm's TSC calibration can hang without it.
+        let tsc = HostFacts.probe().tscKHz.map { " tsc_early_khz=\($0)" } ?? ""
+        let s = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
+            "-nodefaults", "-no-user-config", "-no-reboot", "-machine", "microvm", "-accel", "tcg",
+            "-cpu", "qemu64,+arat", "-smp", "2", "-m", memory,
+            "-kernel", template.appendingPathComponent("vmlinux").path,
+            "-initrd", template.appendingPathComponent("initramfs.cpio").path,
+            "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests pci=off tsc=reliable" + tsc,
+            "-serial", "stdio", "-display", "none",
+            "-fsdev", "local,id=hvguests,path=\(share.path),security_model=none",
+            "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=hvguests",
+        ], cwd: nil)
+        qemu = s
+        try #require(s.waitFor("hv-guest: ready", timeout: 120), "the kernel guest did not boot: \(s.output.suffix(800))")
+        try #require(s.output.contains("2 CPU"), "two vCPUs expected: \(s.output.suffix(400))")
+    }
+
+    /// Runs a script in the guest (it ends by writing results/done); false if it did not finish in time.
+    func run(_ script: String, timeout: Double) throws -> Bool {
+        try script.write(to: share.appendingPathComponent("run.sh"), atomically: true, encoding: .utf8)
+        qemu?.send("sh /hv/guests/run.sh\n")
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: results.appendingPathComponent("done").path) { return true }
+            usleep(250_000)
+        }
+        return false
+    }
+
+    func result(_ name: String) -> String {
+        ((try? String(contentsOf: results.appendingPathComponent(name), encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    var console: String { qemu?.output ?? "" }
+
+    /// Powers the guest off; QEMU is killed by pid if it does not end.
+    func stop() {
+        guard let qemu else { return }
+        qemu.send("poweroff -f\n")
+        _ = qemu.finish(timeout: 30)
+        self.qemu = nil
+    }
+}
