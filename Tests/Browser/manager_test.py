@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
 
 
 def free_port():
@@ -74,6 +75,29 @@ def row(d, folder):
     return d.find_element(By.CSS_SELECTOR, f'tr[data-folder="{folder}"]')
 
 
+def act(d, folder, action):
+    """Clicks a row's button; a redraw between finding and clicking it means: find it again."""
+    def click():
+        row(d, folder).find_element(By.CSS_SELECTOR, f"button[data-act={action}]").click()
+        return True
+    wait(d, f"the {action} button of {folder}", click, 10)
+
+
+def confirm_dialog(d):
+    """The page's confirmation; it may open only after the page asked hvd what the action touches."""
+    wait(d, "the confirmation dialog", lambda: d.switch_to.alert is not None, 10)
+    return d.switch_to.alert
+
+
+def row_text(d, folder):
+    for _ in range(40):
+        try:
+            return row(d, folder).text
+        except StaleElementReferenceException:
+            time.sleep(0.25)
+    return row(d, folder).text
+
+
 def state(d, folder):
     try:
         return row(d, folder).find_element(By.CSS_SELECTOR, "[data-role=state]").text
@@ -82,8 +106,10 @@ def state(d, folder):
 
 
 def wait(d, what, condition, seconds=90):
+    # The page redraws its list on every event: an element read a moment ago may be gone, so look again.
     try:
-        WebDriverWait(d, seconds, poll_frequency=0.25).until(lambda _: condition())
+        WebDriverWait(d, seconds, poll_frequency=0.25,
+                      ignored_exceptions=(NoAlertPresentException, NoSuchElementException, StaleElementReferenceException)).until(lambda _: condition())
     except Exception:
         raise AssertionError(f"timed out waiting for {what}")
 
@@ -108,17 +134,17 @@ def test_start_and_stop_a_guest_live(host, d):
     shot(d, "guests-stopped")
     d.find_element(By.ID, "vmf-load").click()
     wait(d, "the VMF to load", lambda: d.find_element(By.ID, "vmf-state").text == "loaded")
-    row(d, "guestrtlinux").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    act(d, "guestrtlinux", "start")
     wait(d, "RT-Linux running", lambda: state(d, "guestrtlinux").startswith("running"))
     wait(d, "RT-Linux booted", lambda: state(d, "guestrtlinux") == "running")
     shot(d, "guests-running")
     # A change made from the CLI shows up by itself.
     host.hv("guest", "stop", "guestrtlinux")
     wait(d, "the CLI's stop to show", lambda: state(d, "guestrtlinux") == "stopped", 30)
-    row(d, "guestrtlinux").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    act(d, "guestrtlinux", "start")
     wait(d, "RT-Linux running again", lambda: state(d, "guestrtlinux") == "running")
-    row(d, "guestrtlinux").find_element(By.CSS_SELECTOR, "button[data-act=stop]").click()
-    alert = d.switch_to.alert
+    act(d, "guestrtlinux", "stop")
+    alert = confirm_dialog(d)
     assert "Stop RT-Linux?" in alert.text, alert.text
     alert.accept()
     wait(d, "RT-Linux stopped from the page", lambda: state(d, "guestrtlinux") == "stopped")
@@ -197,27 +223,27 @@ def test_create_sync_start_console_edit_delete(host, d):
     mem.clear(); mem.send_keys("128")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(d, "the new guest in the list", lambda: state(d, "guest0002") == "stopped", 15)
-    assert "Controller" in row(d, "guest0002").text
+    assert "Controller" in row_text(d, "guest0002")
     # Sync: the loaded VMF knows only the old configuration; reloading it takes the new guest in.
     d.find_element(By.ID, "vmf-unload").click()
     wait(d, "the VMF to unload", lambda: d.find_element(By.ID, "vmf-state").text == "not loaded")
     d.find_element(By.ID, "vmf-load").click()
     wait(d, "the VMF to load", lambda: d.find_element(By.ID, "vmf-state").text == "loaded")
-    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    act(d, "guest0002", "start")
     wait(d, "Controller running", lambda: state(d, "guest0002") == "running")
     shot(d, "guests-added")
     console_uname(d, "guest0002")
     shot(d, "console-new-guest")
     close_console(d)
     d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
-    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=stop]").click()
-    d.switch_to.alert.accept()
+    act(d, "guest0002", "stop")
+    confirm_dialog(d).accept()
     wait(d, "Controller stopped", lambda: state(d, "guest0002") == "stopped")
 
     # Edit: a bad value is refused next to its field and nothing is written; then a good one is saved.
     guest_config = os.path.join(host.root, "guests", "guest0002", "guest.config")
     before = open(guest_config).read()
-    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=edit]").click()
+    act(d, "guest0002", "edit")
     edit = d.find_element(By.ID, "edit-form")
     wait(d, "the edit form", lambda: d.find_element(By.ID, "edit").is_displayed() and edit.find_element(By.NAME, "name").get_attribute("value") == "Controller", 10)
     assert edit.find_element(By.NAME, "memoryMiB").get_attribute("value") == "128"
@@ -236,11 +262,11 @@ def test_create_sync_start_console_edit_delete(host, d):
     text = open(guest_config).read()
     assert '"SizeMiB"="192"' in text and '"Name"="Press line"' in text and '"RtPriority"="70"' in text, text
     wait(d, "the new name in the list", lambda: "Press line" in row(d, "guest0002").text, 10)
-    assert "192 MiB" in row(d, "guest0002").text
+    assert "192 MiB" in row_text(d, "guest0002")
     shot(d, "guests-edited")
 
-    row(d, "guest0002").find_element(By.CSS_SELECTOR, "button[data-act=delete]").click()
-    alert = d.switch_to.alert
+    act(d, "guest0002", "delete")
+    alert = confirm_dialog(d)
     assert "guest0002" in alert.text and "backup" in alert.text, alert.text
     alert.accept()
     wait(d, "Press line gone", lambda: not d.find_elements(By.CSS_SELECTOR, 'tr[data-folder="guest0002"]'), 15)
@@ -266,14 +292,14 @@ def test_kvm_desktop_through_novnc(host, d):
     wait(d, "the desktop guest in the list", lambda: state(d, "desktop1") == "stopped", 15)
     # The test ISO installs and powers off within a minute; shown then, the screen may already be dark.
     # Its installed system stays up with its console on the screen, so the desktop is checked on that.
-    row(d, "desktop1").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    act(d, "desktop1", "start")
     wait(d, "the desktop guest installing", lambda: state(d, "desktop1") == "running", 30)
     wait(d, "the installer to finish and power off", lambda: state(d, "desktop1") == "stopped", 240)
-    row(d, "desktop1").find_element(By.CSS_SELECTOR, "button[data-act=start]").click()
+    act(d, "desktop1", "start")
     wait(d, "the installed desktop guest running", lambda: state(d, "desktop1") == "running", 30)
     wait(d, "its Desktop button", lambda: row(d, "desktop1").find_element(By.CSS_SELECTOR, "button[data-act=desktop]").is_enabled(), 10)
     main_window = d.current_window_handle
-    row(d, "desktop1").find_element(By.CSS_SELECTOR, "button[data-act=desktop]").click()
+    act(d, "desktop1", "desktop")
     wait(d, "the noVNC window", lambda: len(d.window_handles) > 1, 10)
     d.switch_to.window([w for w in d.window_handles if w != main_window][0])
     lit = ("const c = document.querySelector('#screen canvas'); if (!c || !c.width) return 0;"
@@ -320,6 +346,10 @@ def main():
             except Exception:
                 print(f"✘ browser {test.__name__} failed:\n{traceback.format_exc()}", flush=True)
                 if d:
+                    try:  # a confirmation left open would refuse every later command
+                        d.switch_to.alert.dismiss()
+                    except NoAlertPresentException:
+                        pass
                     shot(d, f"failed-{test.__name__}")
                     # A test that failed in a second window (noVNC) must not take the next tests with it.
                     for w in d.window_handles[1:]:
