@@ -67,6 +67,7 @@ enum GuestOperations {
         for (folder, cores) in s.reservedCores.sorted(by: { $0.key < $1.key }) where !cores.isEmpty {
             Out.say("  \(folder): reserved core \(cores.map(String.init).joined(separator: ","))")
         }
+        if let p = s.partition { Out.say("  \(p.summary)") }
         for n in s.notes { Out.say("  note: \(n)") }
     }
 

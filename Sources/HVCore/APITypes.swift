@@ -87,11 +87,39 @@ public struct VMFStatus: Sendable, Codable, Equatable {
     public var daemonPid: Int
     /// The host's online CPUs (the System Manager draws one box per core).
     public var cpuCount: Int
+    /// How the RT cores are kept from the host while loaded (nil when nothing is reserved).
+    public var partition: VMFPartition?
 
     public init(loaded: Bool, config: String?, loadedAt: String?, reservedCores: [String: [Int]], notes: [String], daemonPid: Int,
-                cpuCount: Int) {
+                cpuCount: Int, partition: VMFPartition? = nil) {
         self.loaded = loaded; self.config = config; self.loadedAt = loadedAt
         self.reservedCores = reservedCores; self.notes = notes; self.daemonPid = daemonPid; self.cpuCount = cpuCount
+        self.partition = partition
+    }
+}
+
+/// The partition hv_vmf_start set up, from its own record.
+public struct VMFPartition: Sendable, Codable, Equatable {
+    /// "cpuset-v1", "cpuset-v2" or "none" (affinity and SCHED_FIFO only).
+    public var mode: String
+    public var rtCores: [Int]
+    /// The cgroup holding the RT cores ("" with mode none).
+    public var group: String
+    public var interruptsMoved: Int
+
+    public init(mode: String, rtCores: [Int], group: String, interruptsMoved: Int) {
+        self.mode = mode; self.rtCores = rtCores; self.group = group; self.interruptsMoved = interruptsMoved
+    }
+
+    /// One line for people: how the cores are kept.
+    public var summary: String {
+        let cores = "core\(rtCores.count == 1 ? "" : "s") \(rtCores.map(String.init).joined(separator: ","))"
+        let how: String = switch mode {
+        case "cpuset-v2": "taken from the host as an isolated cgroup v2 partition (\(group))"
+        case "cpuset-v1": "taken from the host with cgroup v1 cpusets (\(group))"
+        default: "kept by thread affinity and SCHED_FIFO only (no cpuset; see the notes)"
+        }
+        return "\(cores) \(how); \(interruptsMoved) interrupt\(interruptsMoved == 1 ? "" : "s") moved off"
     }
 }
 

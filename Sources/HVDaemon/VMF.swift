@@ -102,7 +102,10 @@ final class VMF: @unchecked Sendable {
         return VMFStatus(loaded: r != nil, config: r?.configPath,
                          loadedAt: r.map { ISO8601DateFormatter().string(from: $0.loadedAt) },
                          reservedCores: r?.reservedCores ?? [:], notes: r?.notes ?? [], daemonPid: Int(getpid()),
-                         cpuCount: facts.cpuCount)
+                         cpuCount: facts.cpuCount,
+                         partition: r == nil ? nil : partition.current.map {
+                             VMFPartition(mode: $0.mode, rtCores: $0.rtCores, group: $0.rtGroup, interruptsMoved: $0.irqs.count)
+                         })
     }
 
     /// All cores that no RTOS guest reserved.

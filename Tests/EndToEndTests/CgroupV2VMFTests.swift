@@ -32,6 +32,7 @@ extension EndToEnd {
             let r = guest.result
 
             #expect(r("load.rc") == "0" && r("load.txt").contains("reserved core 1"), "\(r("load.txt"))")
+            #expect(r("load.txt").contains("core 1 taken from the host as an isolated cgroup v2 partition"), "\(r("load.txt"))")
             #expect(r("partition.txt") == "isolated", "\(r("partition.txt"))")
             #expect(r("root-cpus.txt") == "0", "the root cgroup keeps core 1: \(r("root-cpus.txt"))")
             #expect(r("busy.txt").hasSuffix("\t0"), "a host process may run on the RT core: \(r("busy.txt"))")

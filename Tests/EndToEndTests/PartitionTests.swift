@@ -52,6 +52,9 @@ extension EndToEnd {
                 #expect(vmf.notes.contains { $0.contains("cpuset") }, "a host without cpusets is told so: \(vmf.notes)")
                 return
             }
+            // hv vmf status says how the core is kept, from the partition's own record.
+            #expect(vmf.partition?.mode == mode && vmf.partition?.rtCores == [last] && vmf.partition?.group == partition?["rtGroup"] as? String,
+                    "\(String(describing: vmf.partition))")
             // A busy host process started now cannot run on the RT core.
             let busy = try busyProcess()
             var seen = Set<Int>()
@@ -81,6 +84,8 @@ extension EndToEnd {
             // Unloading gives the core back.
             let stop = host.run("hv_vmf_stop", ["--yes"], cwd: dir)
             #expect(stop.status == 0 && stop.out.contains("belong to the host again"), "\(stop.all)")
+            let unloaded = try JSONDecoder().decode(VMFStatus.self, from: Data(host.run("hv", ["vmf", "status"]).out.utf8))
+            #expect(!unloaded.loaded && unloaded.partition == nil)
             let after = try busyProcess()
             #expect(placement(after.processIdentifier).allowed == allowedBefore)
             after.terminate()
