@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `hv rt try-partition`: the VMF's core partition, set up for a moment and
 /// checked on this host's kernel, then given back.
@@ -29,7 +32,11 @@ struct RTTryPartition: ParsableCommand {
         }
         try FileManager.default.createDirectory(at: layout.runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let trial = PartitionTrial(partition: CPUPartition(stateFile: layout.runDir.appendingPathComponent("partition-trial.json")))
+        // Interrupted halfway, the trial would leave the host's tasks in its cpusets until the next trial:
+        // it takes about a second, so it finishes first and the signals are ignored meanwhile.
+        let held = [SIGINT, SIGTERM, SIGHUP, SIGQUIT].map { ($0, signal($0, SIG_IGN)) }
         let report = trial.run(rtCores: rt, hostCores: (0..<cpuCount).filter { !rt.contains($0) })
+        for (sig, handler) in held { signal(sig, handler) }
         if json {
             FileHandle.standardOutput.write(APIJSON.encode(report) + Data("\n".utf8))
         } else {
