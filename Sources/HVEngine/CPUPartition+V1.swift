@@ -33,8 +33,17 @@ extension CPUPartition {
     func releaseV1(_ s: State) -> [String] {
         var notes: [String] = []
         for group in [s.rtGroup, s.hostGroup] where FileManager.default.fileExists(atPath: group) {
-            _ = moveTasks(from: group + "/tasks", to: cpusetRoot + "/tasks")
-            if rmdir(group) != 0 { notes.append("could not remove \(group): \(String(cString: strerror(errno)))") }
+            // A task forked while its parent was being moved lands in the group again, and rmdir
+            // answers EBUSY: move what is there once more, for up to a second.
+            var error: Int32 = 0
+            for attempt in 0..<50 {
+                _ = moveTasks(from: group + "/tasks", to: cpusetRoot + "/tasks")
+                if rmdir(group) == 0 || errno == ENOENT { error = 0; break }
+                error = errno
+                guard error == EBUSY else { break }
+                if attempt < 49 { usleep(20_000) }
+            }
+            if error != 0 { notes.append("could not remove \(group): \(String(cString: strerror(error)))") }
         }
         return notes
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVEngine
 
 /// A scratch hv host for end-to-end tests: its own HV_ROOT, the built `hv`
 /// and `hvd` with every hv_* link, and the RT-Linux image (built once per
@@ -176,8 +177,14 @@ final class TestHost: @unchecked Sendable {
     /// Stops what this host started: each QEMU of ours and hvd, by pid.
     func cleanup() {
         // Unloading gives the RT cores back to the host (the partition is machine-wide).
-        if FileManager.default.fileExists(atPath: layout.partitionState.path) {
+        if let data = try? Data(contentsOf: layout.partitionState) {
+            let groups = (try? JSONDecoder().decode(CPUPartition.State.self, from: data)).map { [$0.rtGroup, $0.hostGroup] } ?? []
             run("hv_vmf_stop", ["--yes"], timeout: 60)
+            // Every test that loads the VMF checks this way that unloading leaves no cgroup behind.
+            for group in groups where !group.isEmpty && FileManager.default.fileExists(atPath: group) {
+                Issue.record("hv_vmf_stop left \(group) behind")
+                rmdir(group)
+            }
         }
         let runDirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
         for d in runDirs {
