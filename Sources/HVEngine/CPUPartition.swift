@@ -30,8 +30,11 @@ public struct CPUPartition: Sendable {
     public let procRoot: String
     public let stateFile: URL
 
+    /// Pure cgroup v2 first, then the hybrid layout's v2 mount.
+    public static let cgroup2Mounts = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+
     public init(stateFile: URL, cpusetRoot: String = "/sys/fs/cgroup/cpuset",
-                cgroup2Roots: [String] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"], procRoot: String = "/proc") {
+                cgroup2Roots: [String] = CPUPartition.cgroup2Mounts, procRoot: String = "/proc") {
         self.stateFile = stateFile
         self.cpusetRoot = cpusetRoot
         self.cgroup2Roots = cgroup2Roots
@@ -52,10 +55,10 @@ public struct CPUPartition: Sendable {
 
     /// The cgroup v2 root whose controllers include cpuset (nil when the
     /// controller is bound to v1 or missing).
-    var cgroup2WithCpuset: String? {
-        cgroup2Roots.first { root in
-            (read(root + "/cgroup.controllers") ?? "").split(separator: " ").contains("cpuset")
-        }
+    var cgroup2WithCpuset: String? { Self.cgroup2WithCpuset(in: cgroup2Roots, sys: SysFS()) }
+
+    static func cgroup2WithCpuset(in roots: [String], sys: SysFS) -> String? {
+        roots.first { (sys.text($0 + "/cgroup.controllers") ?? "").split(separator: " ").contains("cpuset") }
     }
 
     public func apply(rtCores: [Int], hostCores: [Int]) -> [String] {

@@ -12,8 +12,8 @@ extension RealTimeAudit {
         if fm.fileExists(atPath: sysRoot + "/sys/fs/cgroup/cpuset/tasks") {
             return AuditItem(id, title, .ok, "cgroup v1 cpuset: hv_vmf_start moves every task that may move off core \(cores)", fix: trial)
         }
-        let v2 = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"].filter { fm.fileExists(atPath: sysRoot + $0 + "/cgroup.controllers") }
-        if let root = v2.first(where: { (read($0 + "/cgroup.controllers") ?? "").split(separator: " ").contains("cpuset") }) {
+        let v2 = CPUPartition.cgroup2Mounts.filter { fm.fileExists(atPath: sysRoot + $0 + "/cgroup.controllers") }
+        if let root = CPUPartition.cgroup2WithCpuset(in: v2, sys: SysFS(root: sysRoot)) {
             let claims = CPUPartition.cpusetClaims(below: root, on: rtCores, sys: SysFS(root: sysRoot))
             guard claims.isEmpty else {
                 let who = claims.map { "\($0.group.dropFirst(root.count + 1)) (\(CPUList.format($0.cpus)))" }.joined(separator: ", ")
