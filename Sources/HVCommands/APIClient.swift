@@ -9,8 +9,10 @@ import Glibc
 struct APIClient {
     let layout: HostLayout
 
-    func connect() throws -> UnixSocket {
+    /// `start: false` only reaches a running hvd (read-only questions).
+    func connect(start: Bool = true) throws -> UnixSocket {
         if let s = try? UnixSocket.connect(to: layout.daemonSocket.path, timeout: 0) { return s }
+        guard start else { throw HVError(.daemonUnavailable, "hvd is not running") }
         try startDaemon()
         do { return try UnixSocket.connect(to: layout.daemonSocket.path, timeout: 10) } catch {
             throw HVError(.daemonUnavailable, "hvd did not come up: \(error)",
@@ -28,8 +30,8 @@ struct APIClient {
         _ = try Spawn.detached([hvd], log: layout.daemonLog, environment: env)
     }
 
-    func request(_ method: String, _ path: String, body: Data = Data(), timeout: Double = 600) throws -> Data {
-        let conn = try connect()
+    func request(_ method: String, _ path: String, body: Data = Data(), timeout: Double = 600, start: Bool = true) throws -> Data {
+        let conn = try connect(start: start)
         defer { conn.close() }
         try conn.write(HTTPRequest(method: method, path: path, body: body).serialized())
         let resp = try HTTPResponse.read(from: LineReader(conn), timeout: timeout)
@@ -47,9 +49,7 @@ struct APIClient {
     /// A GET only if hvd is already running: read-only commands (an audit)
     /// should not leave a daemon behind just to ask.
     func peek<R: Decodable>(_ path: String, as: R.Type) -> R? {
-        guard let conn = try? UnixSocket.connect(to: layout.daemonSocket.path, timeout: 0) else { return nil }
-        conn.close()
-        return try? get(path, as: R.self)
+        try? decode(R.self, try request("GET", path, start: false))
     }
 
     func post<R: Decodable, B: Encodable>(_ path: String, _ body: B, as: R.Type, timeout: Double = 600) throws -> R {

@@ -57,7 +57,8 @@ struct RTTryPartition: ParsableCommand {
             throw HVError(.invalidArgument, "--cores \(text): not a core list", hint: "e.g. --cores 1 or --cores 2-3")
         }
         guard let high = set.max(), high < cpuCount else {
-            throw HVError(.invalidArgument, "--cores \(text): this host has cores 0-\(cpuCount - 1)")
+            throw HVError(.invalidArgument, "--cores \(text): this host has cores 0-\(cpuCount - 1)",
+                          hint: "name cores from 0 to \(cpuCount - 1), leaving at least one for the host")
         }
         guard set.count < cpuCount else {
             throw HVError(.invalidArgument, "--cores \(text) leaves the host no core", hint: "keep at least one core for the host")

@@ -30,10 +30,12 @@ public struct CPUPartition: Sendable {
     public let procRoot: String
     public let stateFile: URL
 
+    /// Where a cgroup v1 cpuset hierarchy is mounted.
+    public static let cgroup1CpusetMount = "/sys/fs/cgroup/cpuset"
     /// Pure cgroup v2 first, then the hybrid layout's v2 mount.
     public static let cgroup2Mounts = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
 
-    public init(stateFile: URL, cpusetRoot: String = "/sys/fs/cgroup/cpuset",
+    public init(stateFile: URL, cpusetRoot: String = CPUPartition.cgroup1CpusetMount,
                 cgroup2Roots: [String] = CPUPartition.cgroup2Mounts, procRoot: String = "/proc") {
         self.stateFile = stateFile
         self.cpusetRoot = cpusetRoot

@@ -9,7 +9,7 @@ extension RealTimeAudit {
         let trial = "hv rt try-partition takes the RT cores for a moment and shows what this kernel makes of it"
         guard !rtCores.isEmpty else { return AuditItem(id, title, .info, "no RT core reserved") }
         let fm = FileManager.default
-        if fm.fileExists(atPath: sysRoot + "/sys/fs/cgroup/cpuset/tasks") {
+        if fm.fileExists(atPath: sysRoot + CPUPartition.cgroup1CpusetMount + "/tasks") {
             return AuditItem(id, title, .ok, "cgroup v1 cpuset: hv_vmf_start moves every task that may move off core \(cores)", fix: trial)
         }
         let v2 = CPUPartition.cgroup2Mounts.filter { fm.fileExists(atPath: sysRoot + $0 + "/cgroup.controllers") }
