@@ -30,7 +30,8 @@ struct APIClient {
         _ = try Spawn.detached([hvd], log: layout.daemonLog, environment: env)
     }
 
-    func request(_ method: String, _ path: String, body: Data = Data(), timeout: Double = 600, start: Bool = true) throws -> Data {
+    func request(_ endpoint: Endpoint, body: Data = Data(), timeout: Double = 600, start: Bool = true) throws -> Data {
+        let (method, path) = (endpoint.method, endpoint.path)
         let conn = try connect(start: start)
         defer { conn.close() }
         try conn.write(HTTPRequest(method: method, path: path, body: body).serialized())
@@ -42,18 +43,18 @@ struct APIClient {
         return resp.body
     }
 
-    func get<R: Decodable>(_ path: String, as: R.Type) throws -> R {
-        try decode(R.self, try request("GET", path))
+    func get<R: Decodable>(_ endpoint: Endpoint, as: R.Type) throws -> R {
+        try decode(R.self, try request(endpoint))
     }
 
     /// A GET only if hvd is already running: read-only commands (an audit)
     /// should not leave a daemon behind just to ask.
-    func peek<R: Decodable>(_ path: String, as: R.Type) -> R? {
-        try? decode(R.self, try request("GET", path, start: false))
+    func peek<R: Decodable>(_ endpoint: Endpoint, as: R.Type) -> R? {
+        try? decode(R.self, try request(endpoint, start: false))
     }
 
-    func post<R: Decodable, B: Encodable>(_ path: String, _ body: B, as: R.Type, timeout: Double = 600) throws -> R {
-        try decode(R.self, try request("POST", path, body: APIJSON.encode(body), timeout: timeout))
+    func post<R: Decodable, B: Encodable>(_ endpoint: Endpoint, _ body: B, as: R.Type, timeout: Double = 600) throws -> R {
+        try decode(R.self, try request(endpoint, body: APIJSON.encode(body), timeout: timeout))
     }
 
     private func decode<R: Decodable>(_ t: R.Type, _ data: Data) throws -> R {
@@ -67,7 +68,7 @@ struct APIClient {
     /// and the first bytes of the stream if they came with hvd's answer.
     func openConsole(_ ref: String, replay: String, client: String) throws -> (UnixSocket, Data) {
         let conn = try connect()
-        let req = HTTPRequest(method: "POST", path: "/v1/guests/\(ref)/console", query: ["replay": replay],
+        let req = HTTPRequest(method: Endpoint.guestConsole(ref).method, path: Endpoint.guestConsole(ref).path, query: ["replay": replay],
                               headers: ["X-HV-Client": client])
         try conn.write(req.serialized())
         let reader = LineReader(conn)

@@ -15,7 +15,7 @@ struct NetGroup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The network, its guests and their addresses.")
         @Flag(help: "JSON for scripts.") var json = false
         func run() throws {
-            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            let c = try Context().api.get(.commStatus, as: CommStatus.self)
             if json { return FileHandle.standardOutput.write(APIJSON.encode(c) + Data("\n".utf8)) }
             Out.say("network \(c.subnet) (\(c.mode)\(c.bridgeInterface.map { " onto \($0)" } ?? ""))")
             var rows = [["GUEST", "ADDRESS", "MAC"]]
@@ -29,7 +29,7 @@ struct NetGroup: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Give the host an interface on the network, inside hv's own network namespace (never routed).")
         func run() throws {
-            let c = try Context().api.post("/v1/net/attach", [String: String](), as: CommStatus.self)
+            let c = try Context().api.post(.netAttach, [String: String](), as: CommStatus.self)
             Out.say("the host is \(c.hostAddress) on \(c.subnet), in network namespace \(c.namespace)")
             Out.say("reach the guests with: hv net exec -- ping \(c.members.first?.address ?? "ADDRESS")   (or: ip netns exec \(c.namespace) …)")
         }
@@ -37,7 +37,7 @@ struct NetGroup: ParsableCommand {
     struct Detach: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove the host's interface (and hv's namespace).")
         func run() throws {
-            _ = try Context().api.post("/v1/net/detach", [String: String](), as: CommStatus.self)
+            _ = try Context().api.post(.netDetach, [String: String](), as: CommStatus.self)
             Out.say("the host left the VMF network")
         }
     }
@@ -45,7 +45,7 @@ struct NetGroup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run a command in hv's network namespace: hv net exec -- ping 10.77.0.1")
         @Argument(parsing: .captureForPassthrough, help: "The command and its arguments") var command: [String] = []
         func run() throws {
-            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            let c = try Context().api.get(.commStatus, as: CommStatus.self)
             guard c.hostAttached else {
                 throw HVError(.conflict, "the host is not attached to the VMF network", hint: "run hv net attach first")
             }
@@ -69,7 +69,7 @@ struct ShmGroup: ParsableCommand {
         subcommands: [List.self, Read.self, Write.self])
 
     static func region(_ name: String) throws -> CommStatus.Region {
-        let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+        let c = try Context().api.get(.commStatus, as: CommStatus.self)
         guard let r = c.regions.first(where: { $0.name == name }) else {
             throw HVError(.notFound, "there is no shared-memory region \"\(name)\"",
                           hint: c.regions.isEmpty ? "declare one in hv.config: [SharedMemory\\NAME] with \"SizeKiB\" and \"Guests\""
@@ -87,7 +87,7 @@ struct ShmGroup: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The regions, their sizes, files and guests.")
         func run() throws {
-            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            let c = try Context().api.get(.commStatus, as: CommStatus.self)
             var rows = [["REGION", "SIZE", "GUESTS", "FILE"]]
             for r in c.regions { rows.append([r.name, "\(r.sizeKiB) KiB", r.guests.joined(separator: ","), r.path]) }
             Out.say(Out.table(rows))
@@ -139,7 +139,7 @@ struct EventGroup: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The events, their guests and how often each was signalled.")
         func run() throws {
-            let c = try Context().api.get("/v1/comm", as: CommStatus.self)
+            let c = try Context().api.get(.commStatus, as: CommStatus.self)
             var rows = [["EVENT", "SIGNALLED", "GUESTS"]]
             for e in c.events { rows.append([e.name, String(e.count), e.guests.joined(separator: ",")]) }
             Out.say(Out.table(rows))
@@ -149,7 +149,7 @@ struct EventGroup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Signal an event: wakes every waiter (guests and host).")
         @Argument var name: String
         func run() throws {
-            let r = try Context().api.post("/v1/events/\(name)/signal", EventRequest(), as: EventResult.self)
+            let r = try Context().api.post(.eventSignal(name), EventRequest(), as: EventResult.self)
             Out.say("signalled \(r.name) (count \(r.count))")
         }
     }
@@ -158,7 +158,7 @@ struct EventGroup: ParsableCommand {
         @Argument var name: String
         @Option(help: "Give up after this many seconds (exit 12).") var timeout: Double = 60
         func run() throws {
-            let r = try Context().api.post("/v1/events/\(name)/wait", EventRequest(timeoutSeconds: timeout),
+            let r = try Context().api.post(.eventWait(name), EventRequest(timeoutSeconds: timeout),
                                            as: EventResult.self, timeout: timeout + 10)
             Out.say("\(r.name) signalled (count \(r.count))")
         }

@@ -15,7 +15,7 @@ enum ExampleOperations {
         if !existing.isEmpty || hasConfig {
             // A running guest is never deleted from under itself.
             if !existing.isEmpty {
-                let running = try ctx.api.get("/v1/guests", as: [GuestStatus].self)
+                let running = try ctx.api.get(.guestList, as: [GuestStatus].self)
                     .filter { $0.state != .stopped && $0.state != .crashed && existing.contains($0.folder) }
                 if !running.isEmpty {
                     throw HVError(.conflict, "these guests are running: \(running.map(\.folder).joined(separator: ", "))",
@@ -60,7 +60,7 @@ enum ExampleOperations {
         Out.say(preview.changes.isEmpty ? "Nothing to change: the host already has \"\(example.name)\"" : "Synced \"\(example.name)\":")
         for change in preview.changes { Out.say("  \(change)") }
         let hv = try HypervisorConfig.load(layout.hvConfig)
-        if let loaded = try? ctx.api.get("/v1/vmf", as: VMFStatus.self), loaded.loaded {
+        if let loaded = try? ctx.api.get(.vmfStatus, as: VMFStatus.self), loaded.loaded {
             Out.say("note: the VMF is loaded with the previous configuration; reload it: hv_vmf_stop && hv_vmf_start")
         }
         if let first = hv.guests.first(where: { $0.kind == .rtos }) ?? hv.guests.first {

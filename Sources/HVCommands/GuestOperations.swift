@@ -7,13 +7,13 @@ enum GuestOperations {
     static func start(_ ctx: Context, ref: String, view: Bool, wait: Bool) throws {
         let api = ctx.api
         if view {
-            let r = try api.post("/v1/guests/\(ref)/start", StartRequest(wait: false), as: ActionResult.self)
+            let r = try api.post(.guestStart(ref), StartRequest(wait: false), as: ActionResult.self)
             Out.say(r.message)
             if r.guest.display != nil { return try DesktopViewer.open(r.guest) }
             try ConsoleClient.run(api: api, ref: ref, title: "\(r.guest.name) (\(r.guest.folder))", replay: "boot")
             return
         }
-        let r = try api.post("/v1/guests/\(ref)/start", StartRequest(wait: wait), as: ActionResult.self)
+        let r = try api.post(.guestStart(ref), StartRequest(wait: wait), as: ActionResult.self)
         Out.say(r.message)
         for n in r.guest.notes { Out.say("  note: \(n)") }
         if let d = r.guest.display {
@@ -26,19 +26,19 @@ enum GuestOperations {
 
     static func restart(_ ctx: Context, ref: String, view: Bool) throws {
         let api = ctx.api
-        let r = try api.post("/v1/guests/\(ref)/restart", StartRequest(wait: !view), as: ActionResult.self)
+        let r = try api.post(.guestRestart(ref), StartRequest(wait: !view), as: ActionResult.self)
         Out.say(r.message)
         if view { try ConsoleClient.run(api: api, ref: ref, title: "\(r.guest.name) (\(r.guest.folder))", replay: "boot") }
     }
 
     static func stop(_ ctx: Context, ref: String, force: Bool) throws {
-        let r = try ctx.api.post("/v1/guests/\(ref)/stop", StopRequest(force: force), as: ActionResult.self)
+        let r = try ctx.api.post(.guestStop(ref), StopRequest(force: force), as: ActionResult.self)
         Out.say(r.message)
     }
 
     static func console(_ ctx: Context, ref: String, serial: Bool = false) throws {
         let api = ctx.api
-        let g = try api.get("/v1/guests/\(ref)", as: GuestStatus.self)
+        let g = try api.get(.guestStatus(ref), as: GuestStatus.self)
         if g.kind == GuestKind.kvm.rawValue && !serial {
             return try DesktopViewer.open(g)
         }
@@ -47,7 +47,7 @@ enum GuestOperations {
 
     static func screenshot(_ ctx: Context, ref: String, to file: String) throws {
         let target = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
-        let r = try ctx.api.post("/v1/guests/\(ref)/screenshot", [String: String](), as: ScreenshotResult.self, timeout: 60)
+        let r = try ctx.api.post(.guestScreenshot(ref), [String: String](), as: ScreenshotResult.self, timeout: 60)
         let data = try Data(contentsOf: URL(fileURLWithPath: r.path))
         try AtomicFile.write(data, to: target)
         Out.say("saved the screen (\(r.width)×\(r.height) PNG) to \(target.path)")
@@ -62,7 +62,7 @@ enum GuestOperations {
             path = ctx.layout.hvConfig.path
             if (try? ctx.currentGuest()) == nil { Out.say("(not in a guest folder: using \(path))") }
         }
-        let s = try ctx.api.post("/v1/vmf/load", VMFLoadRequest(config: path), as: VMFStatus.self)
+        let s = try ctx.api.post(.vmfLoad, VMFLoadRequest(config: path), as: VMFStatus.self)
         Out.say("VMF loaded with \(s.config ?? path)")
         for (folder, cores) in s.reservedCores.sorted(by: { $0.key < $1.key }) where !cores.isEmpty {
             Out.say("  \(folder): reserved core \(cores.map(String.init).joined(separator: ","))")
@@ -73,8 +73,8 @@ enum GuestOperations {
 
     static func vmfStop(_ ctx: Context, yes: Bool) throws {
         let api = ctx.api
-        let vmf = try api.get("/v1/vmf", as: VMFStatus.self)
-        let running = try api.get("/v1/guests", as: [GuestStatus].self)
+        let vmf = try api.get(.vmfStatus, as: VMFStatus.self)
+        let running = try api.get(.guestList, as: [GuestStatus].self)
             .filter { $0.kind == GuestKind.rtos.rawValue && ($0.state != .stopped && $0.state != .crashed) }
         if !running.isEmpty {
             Out.say("These RTOS guests are running and will be stopped:")
@@ -82,14 +82,14 @@ enum GuestOperations {
             try Confirm.ask("Stop them and unload the VMF?", yes: yes)
         }
         guard vmf.loaded || !running.isEmpty else { Out.say("VMF is not loaded (nothing to do)"); return }
-        let after = try api.post("/v1/vmf/unload", VMFUnloadRequest(stopGuests: true), as: VMFStatus.self, timeout: 900)
+        let after = try api.post(.vmfUnload, VMFUnloadRequest(stopGuests: true), as: VMFStatus.self, timeout: 900)
         Out.say("VMF unloaded" + (running.isEmpty ? "" : " (stopped \(running.map(\.folder).joined(separator: ", ")))")
                 + "; the RT cores belong to the host again")
         for n in after.notes { Out.say("  note: \(n)") }
     }
 
     static func list(_ ctx: Context, json: Bool) throws {
-        let guests = try ctx.api.get("/v1/guests", as: [GuestStatus].self)
+        let guests = try ctx.api.get(.guestList, as: [GuestStatus].self)
         if json {
             FileHandle.standardOutput.write(APIJSON.encode(guests) + Data("\n".utf8))
             return

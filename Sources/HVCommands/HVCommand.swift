@@ -79,7 +79,7 @@ struct GuestGroup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One guest's state as JSON.")
         @Argument(help: "Guest name or folder") var guest: String
         func run() throws {
-            let g = try Context().api.get("/v1/guests/\(guest)", as: GuestStatus.self)
+            let g = try Context().api.get(.guestStatus(guest), as: GuestStatus.self)
             FileHandle.standardOutput.write(APIJSON.encode(g) + Data("\n".utf8))
         }
     }
@@ -145,7 +145,7 @@ struct VmfGroup: ParsableCommand {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The VMF's state as JSON.")
         func run() throws {
-            let s = try Context().api.get("/v1/vmf", as: VMFStatus.self)
+            let s = try Context().api.get(.vmfStatus, as: VMFStatus.self)
             FileHandle.standardOutput.write(APIJSON.encode(s) + Data("\n".utf8))
         }
     }
@@ -182,7 +182,7 @@ struct DaemonGroup: ParsableCommand {
                   (try? UnixSocket.connect(to: ctx.layout.daemonSocket.path, timeout: 0)) != nil else {
                 Out.say("hvd is not running"); return
             }
-            _ = try ctx.api.request("POST", "/v1/daemon/shutdown")
+            _ = try ctx.api.request(.daemonShutdown)
             // Gone only when its lock is free: the next command must reach a new hvd.
             let deadline = Date().addingTimeInterval(10)
             while GuestLock.isHeld(ctx.layout.daemonLock) && Date() < deadline { usleep(20_000) }
@@ -219,7 +219,7 @@ struct ManagerGroup: ParsableCommand {
             commandName: "url", abstract: "Print the System Manager's address with its token (open it in a browser on this host, or through ssh -L).")
         func run() throws {
             let ctx = Context()
-            let info = try ctx.api.get("/v1/manager", as: ManagerInfo.self)
+            let info = try ctx.api.get(.manager, as: ManagerInfo.self)
             guard let token = try? String(contentsOf: ctx.layout.managerToken, encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
                 throw HVError(.notFound, "\(ctx.layout.managerToken.path) is missing or unreadable", hint: "run as root")

@@ -24,7 +24,7 @@ struct RTBench: ParsableCommand {
     func run() throws {
         let ctx = Context()
         let api = ctx.api
-        let g = try api.get("/v1/guests/\(guest)", as: GuestStatus.self)
+        let g = try api.get(.guestStatus(guest), as: GuestStatus.self)
         guard g.os == GuestOS.rtLinux.rawValue else {
             throw HVError(.unsupported, "\(g.name) is not an RT-Linux guest: hv rt bench runs cyclictest inside RT-Linux")
         }
@@ -42,12 +42,12 @@ struct RTBench: ParsableCommand {
         steal.append(placed.steal)
         if compare {
             Out.say("restarting \(g.name) without hv's placement for the comparison")
-            _ = try api.post("/v1/guests/\(g.folder)/stop", StopRequest(force: false), as: ActionResult.self)
-            _ = try api.post("/v1/guests/\(g.folder)/start", StartRequest(wait: true, placement: false), as: ActionResult.self)
+            _ = try api.post(.guestStop(g.folder), StopRequest(force: false), as: ActionResult.self)
+            _ = try api.post(.guestStart(g.folder), StartRequest(wait: true, placement: false), as: ActionResult.self)
             let unplaced = Result { try measure(api, g, label: "unplaced") }
             // Back as it was, whatever the measurement did.
-            _ = try api.post("/v1/guests/\(g.folder)/stop", StopRequest(force: false), as: ActionResult.self)
-            _ = try api.post("/v1/guests/\(g.folder)/start", StartRequest(wait: true), as: ActionResult.self)
+            _ = try api.post(.guestStop(g.folder), StopRequest(force: false), as: ActionResult.self)
+            _ = try api.post(.guestStart(g.folder), StartRequest(wait: true), as: ActionResult.self)
             let other = try unplaced.get()
             series.append(.init(label: "without placement", histogram: other.histogram))
             steal.append(other.steal)
@@ -73,13 +73,14 @@ struct RTBench: ParsableCommand {
         }
         defer { if let s = stress, s.isRunning { s.terminate(); s.waitUntilExit() } }
         Out.say("measuring \(label): cyclictest -m -p \(priority) -i \(interval) -l \(loops) in \(g.name)…")
-        // The result goes through the shared /hv/guests folder, not the console.
-        let cmd = "cyclictest -m -p \(priority) -i \(interval) -l \(loops) -q -h 20000 > /hv/guests/\(g.folder)/\(file) 2>&1"
+        // The result goes through the guest's exchange folder in /hv/guests, not the console.
+        let cmd = "cyclictest -m -p \(priority) -i \(interval) -l \(loops) -q -h 20000 > /hv/guests/\(g.folder)/exchange/\(file) 2>&1"
         let before = CPUSteal.sample()
         _ = try GuestShell.run(api, guest: g.folder, command: cmd, doneMarker: "hv-bench-done-", timeout: Double(duration) * 3 + 60)
         let steal = CPUSteal.delta(before, CPUSteal.sample())
-        let host = Context().layout.guest(g.folder).url.appendingPathComponent(file)
-        return (try LatencyHistogram.parse(String(contentsOf: host, encoding: .utf8)), steal)
+        // The guest wrote it: read without following links, bounded, and parse strictly.
+        let host = Context().layout.guest(g.folder).exchangeDir.appendingPathComponent(file)
+        return (try LatencyHistogram.parse(GuestWritten.readText(host, maxBytes: 4 << 20)), steal)
     }
 
     func report(_ series: [LatencyPlot.Series], steal: [[Int: Int]], _ g: GuestStatus) {

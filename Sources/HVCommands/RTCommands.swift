@@ -19,7 +19,7 @@ struct RTGroup: ParsableCommand {
             let ctx = Context()
             let facts = HostFacts.probe()
             // Without hvd running, the partition's own record says whether cores are reserved.
-            let vmf = ctx.api.peek("/v1/vmf", as: VMFStatus.self)
+            let vmf = ctx.api.peek(.vmfStatus, as: VMFStatus.self)
             let partitioned = CPUPartition(stateFile: ctx.layout.partitionState).current?.rtCores
             var rtCores = (vmf?.reservedCores.values.flatMap { $0 } ?? partitioned ?? []).sorted()
             var note: String?

@@ -35,7 +35,7 @@ struct VmfIsLoaded: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv_vmf_is_loaded", abstract: "Say whether the VMF is loaded (exit 0 when loaded, 1 when not).")
     func run() throws {
-        let s = try Context().api.get("/v1/vmf", as: VMFStatus.self)
+        let s = try Context().api.get(.vmfStatus, as: VMFStatus.self)
         Out.say(s.loaded ? "VMF is loaded (\(s.config ?? "?"))" : "VMF is not loaded")
         if !s.loaded { throw ExitCode(1) }
     }

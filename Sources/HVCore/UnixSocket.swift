@@ -9,6 +9,8 @@ import Glibc
 public final class UnixSocket: @unchecked Sendable {
     public private(set) var fd: Int32
     private let closeLock = NSLock()
+    /// One writer at a time: a frame or an answer is never interleaved with another.
+    private let writeLock = NSLock()
 
     public init(fd: Int32) { self.fd = fd }
 
@@ -114,6 +116,7 @@ public final class UnixSocket: @unchecked Sendable {
     }
 
     public func write(_ data: Data) throws {
+        writeLock.lock(); defer { writeLock.unlock() }
         try data.withUnsafeBytes { buf in
             guard let base = buf.baseAddress else { return }
             var off = 0
@@ -156,6 +159,12 @@ public final class UnixSocket: @unchecked Sendable {
         }
     }
 
+    /// A send that cannot proceed for `seconds` fails (EAGAIN) instead of blocking.
+    public func setSendTimeout(seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     public func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     public func close() {
@@ -167,20 +176,39 @@ public final class UnixSocket: @unchecked Sendable {
     public func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 }
 
-/// Reads newline-terminated lines from a socket.
+/// Reads newline-terminated lines from a socket. Every line is bounded: a
+/// peer that never sends a newline (a hostile QEMU on QMP, a client on the
+/// API) gets an error instead of hvd's memory.
 public final class LineReader: @unchecked Sendable {
     public let socket: UnixSocket
     private var buffer = Data()
-    public init(_ socket: UnixSocket) { self.socket = socket }
+    /// The longest line `nextLine(timeout:)` accepts.
+    public let maxLineBytes: Int
+    public init(_ socket: UnixSocket, maxLineBytes: Int = 4 << 20) {
+        self.socket = socket
+        self.maxLineBytes = maxLineBytes
+    }
 
     public func nextLine(timeout: Double? = nil) throws -> Data? {
+        try nextLine(maxBytes: maxLineBytes, deadline: timeout.map { Date().addingTimeInterval($0) })
+    }
+
+    /// One line (without its newline) by `deadline` (nil: none); nil at the
+    /// end of the stream; throws `HTTPError(431)` past `maxBytes`.
+    public func nextLine(maxBytes: Int, deadline: Date?) throws -> Data? {
+        var searched = 0
         while true {
-            if let nl = buffer.firstIndex(of: 0x0A) {
+            if let nl = buffer[(buffer.startIndex + searched)...].firstIndex(of: 0x0A) {
+                guard nl - buffer.startIndex <= maxBytes else { throw HTTPError(431, "a line is longer than \(maxBytes) bytes") }
                 let line = buffer[buffer.startIndex..<nl]
                 buffer = Data(buffer[buffer.index(after: nl)...])
                 return Data(line)
             }
-            guard let chunk = try socket.read(timeout: timeout) else {
+            searched = buffer.count
+            guard buffer.count <= maxBytes else { throw HTTPError(431, "a line is longer than \(maxBytes) bytes") }
+            let left = deadline.map { $0.timeIntervalSinceNow }
+            if let left, left <= 0 { throw HVError(.timeout, "no complete line in time") }
+            guard let chunk = try socket.read(timeout: left) else {
                 if buffer.isEmpty { return nil }
                 defer { buffer = Data() }
                 return buffer
@@ -192,8 +220,16 @@ public final class LineReader: @unchecked Sendable {
     /// Bytes read past the last line returned.
     public func takeBuffered() -> Data { defer { buffer = Data() }; return buffer }
 
+    /// At most `limit` of the buffered bytes; the rest stays buffered.
+    public func takeBuffered(upTo limit: Int) -> Data {
+        let n = min(limit, buffer.count)
+        defer { buffer = Data(buffer.dropFirst(n)) }
+        return Data(buffer.prefix(n))
+    }
+
     /// Exactly `count` bytes (after whatever is buffered); throws at the end of the stream.
     public func readExactly(_ count: Int, timeout: Double? = nil) throws -> [UInt8] {
+        guard count >= 0 else { throw HVError(.invalidArgument, "a negative length") }
         while buffer.count < count {
             guard let chunk = try socket.read(timeout: timeout) else {
                 throw HVError(.io, "the connection ended")

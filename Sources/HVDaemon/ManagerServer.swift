@@ -50,10 +50,7 @@ final class ManagerServer: @unchecked Sendable {
             ctx.managerPort = port
             ctx.log.info("System Manager on http://127.0.0.1:\(port)/ (hv manager url prints it with its token)")
             Thread.detachNewThread { [self] in
-                while true {
-                    guard let conn = try? listener.accept() else { continue }
-                    Thread.detachNewThread { [self] in serve(conn) }
-                }
+                Listener(listener, name: "127.0.0.1:\(port)", maxConnections: 64).run(log: ctx.log) { [self] conn in serve(conn) }
             }
         } catch {
             ctx.managerProblem = "\(error)"
@@ -62,9 +59,12 @@ final class ManagerServer: @unchecked Sendable {
     }
 
     func serve(_ conn: UnixSocket) {
-        defer { conn.close() }
         let reader = LineReader(conn)
-        guard let req = try? HTTPRequest.read(from: reader, timeout: 10) else { return }
+        guard let req = readRequest(conn, reader) else { return }
+        // DNS rebinding: a page of evil.example resolved to 127.0.0.1 sends its own Host.
+        guard let host = req.headers["host"], allowedHosts.contains(host.lowercased()) else {
+            return reply(conn, HTTPError(421, "this server answers only as 127.0.0.1:\(port) or localhost:\(port)").response)
+        }
         if req.method == "GET" && req.path == "/" && req.query["token"] != nil {
             // Trade the token in the address for a cookie, and drop it from the address bar.
             guard constantTimeEqual(req.query["token"] ?? "", token) else { return reply(conn, denied()) }
@@ -78,15 +78,18 @@ final class ManagerServer: @unchecked Sendable {
                 "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
                 "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
                 "X-Frame-Options": "DENY"]))
-        case ("GET", "/v1/watch"):
+        case ("GET", Endpoint.watch.path):
             return watch(conn)
         default:
-            let parts = req.path.split(separator: "/")
-            if req.method == "GET", parts.count == 5, parts[1] == "guests", parts[4] == "ws" {
-                if parts[3] == "console" { return serveConsole(conn, reader, req, ref: String(parts[2])) }
-                if parts[3] == "display" { return serveDisplay(conn, reader, req, ref: String(parts[2])) }
-            }
             if req.method == "GET" && req.path.hasPrefix("/novnc/") { return serveNoVNC(conn, path: req.path) }
+        }
+        // Sockets of the page (WebSocket upgrades) are the manager's own endpoints.
+        if case .endpoint(let e) = Endpoint.match(method: req.method, segments: (try? req.segments()) ?? []) {
+            switch e {
+            case .consoleSocket(let ref): return serveConsole(conn, reader, req, ref: ref)
+            case .displaySocket(let ref): return serveDisplay(conn, reader, req, ref: ref)
+            default: break
+            }
         }
         guard req.path.hasPrefix("/v1/") else { return reply(conn, .error(HVError(.notFound, "no page \(req.path)"))) }
         if req.method != "GET" {
@@ -102,6 +105,8 @@ final class ManagerServer: @unchecked Sendable {
         case .console: reply(conn, .error(HVError(.unsupported, "consoles are not served over TCP yet; use hv guest console")))
         }
     }
+
+    var allowedHosts: [String] { ["127.0.0.1:\(port)", "localhost:\(port)"] }
 
     func authorized(_ req: HTTPRequest) -> Bool {
         if let auth = req.headers["authorization"], auth.hasPrefix("Bearer ") {

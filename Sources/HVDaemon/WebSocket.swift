@@ -8,36 +8,18 @@ enum WebSocket {
         Data(SHA1.hash(Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
     }
 
-    enum Opcode: UInt8 { case continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10 }
+    typealias Opcode = WebSocketFrame.Opcode
 
     static func frame(_ payload: [UInt8], opcode: Opcode = .binary) -> Data {
-        var out: [UInt8] = [0x80 | opcode.rawValue]
-        switch payload.count {
-        case ..<126: out.append(UInt8(payload.count))
-        case ..<65536: out += [126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
-        default: out.append(127); out += (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
-        }
-        return Data(out + payload)
+        WebSocketFrame.encode(payload, opcode: opcode)
     }
 
-    /// Reads one frame (nil at the end of the stream or on a malformed frame).
+    /// Reads one frame from the browser (nil at the end of the stream or on
+    /// a frame that breaks the protocol: the connection is then closed).
+    /// An idle page sends nothing for long; an hour without a byte ends it.
     static func readFrame(_ reader: LineReader) -> (Opcode, [UInt8])? {
-        guard let head = try? reader.readExactly(2) else { return nil }
-        let opcode = Opcode(rawValue: head[0] & 0x0f) ?? .close
-        let masked = head[1] & 0x80 != 0
-        var length = Int(head[1] & 0x7f)
-        if length == 126 {
-            guard let ext = try? reader.readExactly(2) else { return nil }
-            length = Int(ext[0]) << 8 | Int(ext[1])
-        } else if length == 127 {
-            guard let ext = try? reader.readExactly(8) else { return nil }
-            length = ext.reduce(0) { $0 << 8 | Int($1) }
-        }
-        guard length <= 1 << 20 else { return nil }
-        let mask = masked ? (try? reader.readExactly(4)) ?? [] : []
-        guard !masked || mask.count == 4, var payload = try? reader.readExactly(length) else { return nil }
-        if masked { for i in payload.indices { payload[i] ^= mask[i % 4] } }
-        return (opcode, payload)
+        guard let f = try? WebSocketFrame.readClientFrame({ try reader.readExactly($0, timeout: 3600) }) else { return nil }
+        return (f.opcode, f.payload)
     }
 }
 

@@ -94,7 +94,7 @@ def main():
                     raise TimeoutError("hv's guest did not come up")
                 time.sleep(0.25)
             time.sleep(SETTLE)
-            pid = int(open(os.path.join(root, "run", "guestubuntu", "qemu.pid")).read())
+            pid = int(open(os.path.join(root, "run", "guestubuntu", "qemu", "qemu.pid")).read())
             results["hv"].append(measure(pid, ram_mib))
             hv(env, "guest", "stop", "guestubuntu")
 

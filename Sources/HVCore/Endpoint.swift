@@ -1,0 +1,133 @@
+import Foundation
+
+/// Every endpoint of hvd's API, once: the CLI builds its requests from these
+/// values and the server's routing matches requests back to them, so an
+/// endpoint cannot be spelled two ways. Parameters (guest references, event
+/// and project names) travel percent-encoded, so any name works.
+public enum Endpoint: Hashable, Sendable {
+    case vmfStatus, vmfLoad, vmfUnload
+    case guestList, guestCreate
+    case guestStatus(String), guestStart(String), guestStop(String), guestRestart(String)
+    case guestDeletionPlan(String), guestDelete(String), guestScreenshot(String), guestConsole(String)
+    case guestSettings(String), guestUpdateSettings(String), guestCores(String)
+    case commStatus, netAttach, netDetach
+    case eventSignal(String), eventWait(String)
+    case projectList, projectSave, projectPreview(String), projectSync(String)
+    case templates, host, manager, daemonShutdown
+    /// The System Manager's own (TCP listener only).
+    case watch, consoleSocket(String), displaySocket(String)
+
+    public var method: String {
+        switch self {
+        case .vmfStatus, .guestList, .guestStatus, .guestDeletionPlan, .guestSettings, .commStatus,
+             .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket: "GET"
+        case .guestUpdateSettings: "PATCH"
+        default: "POST"
+        }
+    }
+
+    /// The path's segments after /v1, not encoded.
+    public var segments: [String] {
+        switch self {
+        case .vmfStatus: ["vmf"]
+        case .vmfLoad: ["vmf", "load"]
+        case .vmfUnload: ["vmf", "unload"]
+        case .guestList, .guestCreate: ["guests"]
+        case .guestStatus(let g): ["guests", g]
+        case .guestStart(let g): ["guests", g, "start"]
+        case .guestStop(let g): ["guests", g, "stop"]
+        case .guestRestart(let g): ["guests", g, "restart"]
+        case .guestDeletionPlan(let g): ["guests", g, "deletion"]
+        case .guestDelete(let g): ["guests", g, "delete"]
+        case .guestScreenshot(let g): ["guests", g, "screenshot"]
+        case .guestConsole(let g): ["guests", g, "console"]
+        case .guestSettings(let g), .guestUpdateSettings(let g): ["guests", g, "settings"]
+        case .guestCores(let g): ["guests", g, "cores"]
+        case .commStatus: ["comm"]
+        case .netAttach: ["net", "attach"]
+        case .netDetach: ["net", "detach"]
+        case .eventSignal(let e): ["events", e, "signal"]
+        case .eventWait(let e): ["events", e, "wait"]
+        case .projectList, .projectSave: ["projects"]
+        case .projectPreview(let p): ["projects", p, "preview"]
+        case .projectSync(let p): ["projects", p, "sync"]
+        case .templates: ["templates"]
+        case .host: ["host"]
+        case .manager: ["manager"]
+        case .daemonShutdown: ["daemon", "shutdown"]
+        case .watch: ["watch"]
+        case .consoleSocket(let g): ["guests", g, "console", "ws"]
+        case .displaySocket(let g): ["guests", g, "display", "ws"]
+        }
+    }
+
+    /// The request target, each segment percent-encoded.
+    public var path: String { "/v1/" + segments.map(HTTPHead.percentEncode).joined(separator: "/") }
+
+    /// A parameter's place is `*` in a pattern.
+    struct Pattern: Sendable {
+        var method: String
+        var segments: [String]
+        var make: @Sendable (String) -> Endpoint
+    }
+
+    static let patterns: [Pattern] = [
+        .init(method: "GET", segments: ["vmf"]) { _ in .vmfStatus },
+        .init(method: "POST", segments: ["vmf", "load"]) { _ in .vmfLoad },
+        .init(method: "POST", segments: ["vmf", "unload"]) { _ in .vmfUnload },
+        .init(method: "GET", segments: ["guests"]) { _ in .guestList },
+        .init(method: "POST", segments: ["guests"]) { _ in .guestCreate },
+        .init(method: "GET", segments: ["guests", "*"]) { .guestStatus($0) },
+        .init(method: "POST", segments: ["guests", "*", "start"]) { .guestStart($0) },
+        .init(method: "POST", segments: ["guests", "*", "stop"]) { .guestStop($0) },
+        .init(method: "POST", segments: ["guests", "*", "restart"]) { .guestRestart($0) },
+        .init(method: "GET", segments: ["guests", "*", "deletion"]) { .guestDeletionPlan($0) },
+        .init(method: "POST", segments: ["guests", "*", "delete"]) { .guestDelete($0) },
+        .init(method: "POST", segments: ["guests", "*", "screenshot"]) { .guestScreenshot($0) },
+        .init(method: "POST", segments: ["guests", "*", "console"]) { .guestConsole($0) },
+        .init(method: "GET", segments: ["guests", "*", "settings"]) { .guestSettings($0) },
+        .init(method: "PATCH", segments: ["guests", "*", "settings"]) { .guestUpdateSettings($0) },
+        .init(method: "POST", segments: ["guests", "*", "cores"]) { .guestCores($0) },
+        .init(method: "GET", segments: ["comm"]) { _ in .commStatus },
+        .init(method: "POST", segments: ["net", "attach"]) { _ in .netAttach },
+        .init(method: "POST", segments: ["net", "detach"]) { _ in .netDetach },
+        .init(method: "POST", segments: ["events", "*", "signal"]) { .eventSignal($0) },
+        .init(method: "POST", segments: ["events", "*", "wait"]) { .eventWait($0) },
+        .init(method: "GET", segments: ["projects"]) { _ in .projectList },
+        .init(method: "POST", segments: ["projects"]) { _ in .projectSave },
+        .init(method: "GET", segments: ["projects", "*", "preview"]) { .projectPreview($0) },
+        .init(method: "POST", segments: ["projects", "*", "sync"]) { .projectSync($0) },
+        .init(method: "GET", segments: ["templates"]) { _ in .templates },
+        .init(method: "GET", segments: ["host"]) { _ in .host },
+        .init(method: "GET", segments: ["manager"]) { _ in .manager },
+        .init(method: "POST", segments: ["daemon", "shutdown"]) { _ in .daemonShutdown },
+        .init(method: "GET", segments: ["watch"]) { _ in .watch },
+        .init(method: "GET", segments: ["guests", "*", "console", "ws"]) { .consoleSocket($0) },
+        .init(method: "GET", segments: ["guests", "*", "display", "ws"]) { .displaySocket($0) },
+    ]
+
+    public enum Match: Equatable, Sendable {
+        case endpoint(Endpoint)
+        /// The path names an endpoint, the method does not: answer 405 with these.
+        case methodNotAllowed(allowed: [String])
+        case notFound
+    }
+
+    /// `segments`: the decoded path segments, "v1" first.
+    public static func match(method: String, segments: [String]) -> Match {
+        guard segments.first == "v1", segments.count >= 2, segments.count <= 5 else { return .notFound }
+        let rest = Array(segments.dropFirst())
+        var allowed: [String] = []
+        for p in patterns where p.segments.count == rest.count {
+            var parameter = ""
+            let fits = zip(p.segments, rest).allSatisfy { pat, seg in
+                if pat == "*" { parameter = seg; return !seg.isEmpty }
+                return pat == seg
+            }
+            guard fits else { continue }
+            if p.method == method { return .endpoint(p.make(parameter)) }
+            allowed.append(p.method)
+        }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed.sorted())
+    }
+}
