@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <sched.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <errno.h>
 #include <unistd.h>
@@ -133,4 +134,78 @@ int hv_eventfd(void) { int fd = eventfd(0, EFD_CLOEXEC); return fd < 0 ? -errno 
 uint16_t hv_atomic_load16(uint16_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 int hv_atomic_cas16(uint16_t *p, uint16_t expected, uint16_t desired) {
     return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static void child_fail(int pipe_fd, int err) {
+    ssize_t unused = write(pipe_fd, &err, sizeof err);
+    (void)unused;
+    _exit(127);
+}
+
+pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
+                  const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, int keep_fd,
+                  int unlimited_memlock) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    /* No signal handler of ours may run in the child before exec. */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        if (setsid() < 0) child_fail(p[1], errno);
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0) child_fail(p[1], errno);
+        /* Move our descriptors above 3 first so dup2 below cannot clobber one we still need. */
+        int out = fcntl(stdout_fd, F_DUPFD, 10), err = fcntl(stderr_fd, F_DUPFD, 10);
+        int keep = keep_fd >= 0 ? fcntl(keep_fd, F_DUPFD, 10) : -1;
+        int pipefd = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
+        if (out < 0 || err < 0 || (keep_fd >= 0 && keep < 0) || pipefd < 0) child_fail(p[1], errno);
+        if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) child_fail(pipefd, errno);
+        if (keep >= 0 && dup2(keep, 3) < 0) child_fail(pipefd, errno);
+        int first = keep >= 0 ? 4 : 3;
+        if (syscall(SYS_close_range, first, pipefd - 1, 0) != 0 || syscall(SYS_close_range, pipefd + 1, ~0U, 0) != 0)
+            for (int fd = first; fd < 65536; fd++) if (fd != pipefd) close(fd);
+        if (unlimited_memlock) {
+            struct rlimit r = { RLIM_INFINITY, RLIM_INFINITY };
+            if (setrlimit(RLIMIT_MEMLOCK, &r) != 0) child_fail(pipefd, errno);
+        }
+        umask(077);
+        if (uid != 0) {
+            if (setgroups((size_t)ngroups, groups) != 0) child_fail(pipefd, errno);
+            if (setresgid(gid, gid, gid) != 0) child_fail(pipefd, errno);
+            if (setresuid(uid, uid, uid) != 0) child_fail(pipefd, errno);
+        }
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(pipefd, errno);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(path, argv, envp);
+        child_fail(pipefd, errno);
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(p[1]);
+    if (pid < 0) { close(p[0]); return -saved; }
+    int child_err = 0;
+    ssize_t n;
+    do { n = read(p[0], &child_err, sizeof child_err); } while (n < 0 && errno == EINTR);
+    close(p[0]);
+    if (n == (ssize_t)sizeof child_err) {
+        int status;
+        waitpid(pid, &status, 0);
+        return -child_err;
+    }
+    return pid;
 }

@@ -9,8 +9,10 @@ public enum AtomicFile {
     public static func write(_ data: Data, to url: URL, mode: mode_t = 0o644) throws {
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        // Unique per write (two threads of hvd may write at once), created
+        // new: never a file or link that was already there.
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw HVError.posix("cannot write \(tmp.path)", errno: errno) }
         var ok = true
         data.withUnsafeBytes { buf in
@@ -54,10 +56,7 @@ public enum RegistryFile {
 
     public static func readIfPresent(_ url: URL) throws -> RegistryDocument? {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw HVError(.io, "cannot read \(url.path): \(error.localizedDescription)")
-        }
+        let data = try TrustedFile.readConfig(url)
         guard let text = String(data: data, encoding: .utf8) else {
             throw HVError(.invalidConfig, "\(url.path) is not UTF-8 text", hint: "save it as UTF-8")
         }
@@ -67,6 +66,11 @@ public enum RegistryFile {
     }
 
     public static func write(_ doc: RegistryDocument, to url: URL) throws {
-        try AtomicFile.write(doc.render(), to: url)
+        let text = doc.render()
+        // Whatever went into it, a file hv writes must read back.
+        do { _ = try RegistryDocument(parsing: text, fileName: url.path) } catch let e as ConfigError {
+            throw HVError(.invalidArgument, "not written: \(e.message)", hint: "a value may not contain a line break or other control characters")
+        }
+        try AtomicFile.write(text, to: url)
     }
 }

@@ -80,6 +80,11 @@ public struct ConfigSchema: Sendable {
         let bad = { ConfigError(file: file, line: line,
                                 message: "bad value \"\(value)\" for \"\(key)\" in [\(section)]",
                                 expected: kind.expectation) }
+        // A line break or NUL in a value would write a file that no longer parses.
+        if value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) {
+            throw ConfigError(file: file, line: line, message: "the value for \"\(key)\" in [\(section)] contains a control character (a line break, NUL, …)",
+                              expected: "text on one line")
+        }
         switch kind {
         case .text: return
         case .integer(let range):

@@ -47,7 +47,8 @@ public struct HostLayout: Sendable, Equatable {
     /// The communication subsystem's runtime: the switch's and guests' network sockets, the ivshmem server.
     public var netDir: URL { runDir.appendingPathComponent("net") }
     public var switchSocket: URL { netDir.appendingPathComponent("switch.sock") }
-    public func guestNetSocket(_ folder: String) -> URL { netDir.appendingPathComponent("\(folder).sock") }
+    /// QEMU binds its end of the VMF network in its own folder (it cannot write run/net).
+    public func guestNetSocket(_ folder: String) -> URL { guest(folder).qemuDir.appendingPathComponent("net.sock") }
     public var ivshmemSocket: URL { runDir.appendingPathComponent("ivshmem.sock") }
     /// The System Manager's token (root only) and its port's configuration.
     public var managerToken: URL { runDir.appendingPathComponent("manager.token") }
@@ -70,10 +71,11 @@ public struct HostLayout: Sendable, Equatable {
         GuestFolder(url: guestsDir.appendingPathComponent(folder), runDir: runDir.appendingPathComponent(folder))
     }
 
-    /// The directories every host has; created with mode 0755 (run/ 0700: it holds sockets).
+    /// The directories every host has; created with mode 0755 (run/ 0710:
+    /// it holds sockets; the group hv-qemu may pass through to its guests' folders).
     public var standardDirectories: [(URL, Int)] {
         [(root, 0o755), (configDir, 0o755), (guestsDir, 0o755), (templatesDir, 0o755),
-         (projectsDir, 0o755), (isoDir, 0o755), (vmsDir, 0o755), (runDir, 0o700),
+         (projectsDir, 0o755), (isoDir, 0o755), (vmsDir, 0o755), (runDir, 0o710),
          (logDir, 0o755), (backupDir, 0o700)]
     }
 
@@ -116,24 +118,31 @@ public struct GuestFolder: Sendable, Equatable {
     public var consoleLog: URL { url.appendingPathComponent("console.log") }
     public var consoleLogPrevious: URL { url.appendingPathComponent("console.log.1") }
 
-    public var qmpSocket: URL { runDir.appendingPathComponent("qmp.sock") }
-    public var serialSocket: URL { runDir.appendingPathComponent("serial.sock") }
-    public var pidFile: URL { runDir.appendingPathComponent("qemu.pid") }
+    /// What QEMU itself creates (its sockets, its pid file, a screendump):
+    /// the only place under run/ the guest's user may write. hvd's own
+    /// files (state.json, lock, qemu.log) stay in runDir, root's.
+    public var qemuDir: URL { runDir.appendingPathComponent("qemu") }
+    public var qmpSocket: URL { qemuDir.appendingPathComponent("qmp.sock") }
+    public var serialSocket: URL { qemuDir.appendingPathComponent("serial.sock") }
+    public var pidFile: URL { qemuDir.appendingPathComponent("qemu.pid") }
     public var lockFile: URL { runDir.appendingPathComponent("lock") }
     public var stateFile: URL { runDir.appendingPathComponent("state.json") }
     public var qemuLog: URL { runDir.appendingPathComponent("qemu.log") }
 
     // KVM guests.
     /// The guest's display (VNC) on a Unix socket: reachable only by root on this host.
-    public var vncSocket: URL { runDir.appendingPathComponent("vnc.sock") }
-    public var swtpmSocket: URL { runDir.appendingPathComponent("swtpm.sock") }
-    public var swtpmLog: URL { runDir.appendingPathComponent("swtpm.log") }
+    public var vncSocket: URL { qemuDir.appendingPathComponent("vnc.sock") }
+    public var swtpmSocket: URL { qemuDir.appendingPathComponent("swtpm.sock") }
+    public var swtpmLog: URL { qemuDir.appendingPathComponent("swtpm.log") }
     /// Where QEMU writes a screendump before hv hands it over.
-    public var screendump: URL { runDir.appendingPathComponent("screen.png") }
+    public var screendump: URL { qemuDir.appendingPathComponent("screen.png") }
     /// The guest's own UEFI variables (boot entries, Secure Boot keys): part of the guest.
     public var nvram: URL { url.appendingPathComponent("OVMF_VARS.fd") }
     /// The guest's TPM 2.0 state (swtpm): part of the guest, like its disk.
     public var tpmDir: URL { url.appendingPathComponent("tpm") }
+    /// The one place in the shared /hv/guests a guest may write: its own,
+    /// owned by its QEMU's user (everything else there is root's and read-only to guests).
+    public var exchangeDir: URL { url.appendingPathComponent("exchange") }
     /// The disk of a guest whose configuration names none.
     public var defaultDisk: URL { url.appendingPathComponent("disk.qcow2") }
 

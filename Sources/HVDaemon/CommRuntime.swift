@@ -29,8 +29,12 @@ final class CommRuntime: @unchecked Sendable {
     func start() throws {
         guard !isEmpty else { return }
         let fm = FileManager.default
-        try fm.createDirectory(at: layout.netDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try fm.createDirectory(at: layout.sharedMemoryDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let group = GuestIdentity.sharedGroup()
+        try fm.createDirectory(at: layout.netDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o710])
+        try HostPermissions.restrict(layout.netDir, group: group, mode: 0o710)
+        // /dev/shm is everyone's: both levels are checked to be hvd's own.
+        try HostPermissions.ensureOwnedDirectory(layout.sharedMemoryDir.deletingLastPathComponent(), group: 0, mode: 0o711)
+        try HostPermissions.ensureOwnedDirectory(layout.sharedMemoryDir, group: group, mode: 0o710)
         for r in config.regions { try provideRegion(r) }
         if !config.members.isEmpty {
             let sw = NetworkSwitch(socketPath: layout.switchSocket.path,
@@ -59,9 +63,12 @@ final class CommRuntime: @unchecked Sendable {
     /// Keeps an existing region's content (a guest restart or a new hvd must not lose it).
     private func provideRegion(_ r: CommunicationConfig.Region) throws {
         let path = layout.sharedRegion(r.name).path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw HVError.posix("create \(path)", errno: errno) }
         defer { close(fd) }
+        // The guests' QEMUs map it (group hv-qemu); nobody else.
+        if GuestIdentity.dropsPrivileges { _ = fchown(fd, 0, GuestIdentity.sharedGroup()) }
+        _ = fchmod(fd, 0o660)
         var st = stat()
         fstat(fd, &st)
         if Int(st.st_size) != r.bytes {

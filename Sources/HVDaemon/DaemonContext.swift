@@ -20,6 +20,16 @@ final class DaemonContext: @unchecked Sendable {
     }
     private var manager: (port: Int?, problem: String?) = (nil, nil)
     private let lock = NSLock()
+    /// hvd is the one writer of hv.config and the guest folders' files: every
+    /// read-modify-write of them (creating, editing, moving cores, deleting,
+    /// syncing a project, loading and unloading the VMF) runs under this lock,
+    /// so two requests at once can neither lose an update nor see half of one.
+    private let configWriter = NSLock()
+
+    func writingConfig<T>(_ body: () throws -> T) rethrows -> T {
+        configWriter.lock(); defer { configWriter.unlock() }
+        return try body()
+    }
     private var supervisors: [String: GuestSupervisor] = [:]
 
     init(layout: HostLayout) {

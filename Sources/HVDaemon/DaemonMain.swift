@@ -21,6 +21,7 @@ public enum DaemonMain {
     static func serve(_ layout: HostLayout) throws -> Never {
         signal(SIGPIPE, SIG_IGN)
         try layout.ensureDirectories()
+        HostPermissions.prepareRunDir(layout)
         // One hvd per host root: the lock answers "is one running?".
         let lockFD = open(layout.daemonLock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFD >= 0 else { throw HVError.posix("cannot open \(layout.daemonLock.path)", errno: errno) }
@@ -57,17 +58,14 @@ public enum DaemonMain {
         do { try ManagerServer(ctx: ctx, routes: routes).start() } catch {
             ctx.log.info("System Manager not started: \(error)")
         }
-        while true {
-            guard let conn = try? listener.accept() else { continue }
-            let t = Thread { serveConnection(conn, routes: routes) }
-            t.start()
+        Listener(listener, name: layout.daemonSocket.path, maxConnections: 256).run(log: ctx.log) { conn in
+            serveConnection(conn, routes: routes)
         }
     }
 
     nonisolated(unsafe) static var signalSources: [DispatchSourceSignal] = []
 
     static func serveConnection(_ conn: UnixSocket, routes: Routes) {
-        defer { conn.close() }
         // The socket is root's only (0600), and peers are checked again here.
         let cred = conn.peerCredentials()
         if let uid = cred?.uid, uid != 0 && uid != geteuid() {
@@ -75,7 +73,7 @@ public enum DaemonMain {
             return
         }
         let reader = LineReader(conn)
-        guard let req = try? HTTPRequest.read(from: reader, timeout: 10) else { return }
+        guard let req = readRequest(conn, reader) else { return }
         switch routes.handle(req, peerPid: cred?.pid) {
         case .response(let r):
             try? conn.write(r.serialized())

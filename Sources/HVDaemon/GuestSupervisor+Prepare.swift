@@ -12,6 +12,10 @@ struct LaunchSpec {
     var reservedCores: [Int] = []
     var hostCores: [Int] = []
     var rtPriority = 0
+    /// Who QEMU runs as (see GuestIdentity).
+    var identity = GuestIdentity(uid: 0, gid: 0, groups: [])
+    /// The guest's RAM is locked: its QEMU needs an unlimited RLIMIT_MEMLOCK.
+    var locksMemory: Bool { argv.contains { $0.contains("mem-lock=on") } }
     /// Under TCG QEMU's main thread is on the guest's timing path (see Placement.place).
     var emulatorPriority: Int {
         accelerator == .tcg && !reservedCores.isEmpty && rtPriority > 1 ? rtPriority - 1 : 0
@@ -40,6 +44,9 @@ extension GuestSupervisor {
                           hint: "reload it: hv_vmf_stop, then hv_vmf_start")
         }
         let image = try RTOSImage.locate(for: config, layout: ctx.layout)
+        for file in [image.kernel, image.initrd].compactMap({ $0 }) {
+            try GuestIdentity.checkReadable(file, what: "the boot image")
+        }
         if config.hugePages {
             let needed = (config.memoryMiB + 1) / 2, (reserved, free) = HostFacts.hugePages()
             guard free >= needed else {
@@ -54,11 +61,12 @@ extension GuestSupervisor {
                                   kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
                                   hostTSCKHz: ctx.facts.tscKHz)
         plan.comm = CommPlan(folder: folder.name, config: vmf.config.communication, layout: ctx.layout)
+        let identity = self.identity
         return LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
                           readyMarker: image.readyMarker,
                           reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
                           hostCores: placed ? ctx.vmf.hostCores() : [],
-                          rtPriority: config.rtPriority, partition: placed ? ctx.vmf.partition : nil,
+                          rtPriority: config.rtPriority, identity: identity, partition: placed ? ctx.vmf.partition : nil,
                           notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
     }
 
@@ -75,7 +83,13 @@ extension GuestSupervisor {
         } else if let hv = try? HypervisorConfig.load(ctx.layout.hvConfig), CommPlan(folder: folder.name, config: hv.communication, layout: ctx.layout) != nil {
             notes.append("not on the VMF network and without shared memory or events: the VMF is not loaded (hv_vmf_start, then restart this guest)")
         }
-        var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil)
+        if let iso = plan.iso { try GuestIdentity.checkReadable(URL(fileURLWithPath: iso), what: "the installation ISO") }
+        // The disk, the UEFI variables and the TPM state are this guest's alone.
+        let identity = self.identity
+        try identity.own(URL(fileURLWithPath: plan.disk), mode: 0o600)
+        if FileManager.default.fileExists(atPath: folder.nvram.path) { try identity.own(folder.nvram, mode: 0o600) }
+        var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
+                              identity: identity)
         spec.notes = notes
         spec.hostCores = ctx.vmf.current == nil ? [] : ctx.vmf.hostCores()
         spec.steps = prepared.steps
@@ -83,7 +97,7 @@ extension GuestSupervisor {
         spec.diskImage = plan.disk
         spec.installing = plan.installing && plan.iso != nil
         if plan.tpmSocket != nil {
-            spec.beforeLaunch = { try SoftwareTPM.start(folder: folder) }
+            spec.beforeLaunch = { try SoftwareTPM.start(folder: folder, identity: identity) }
             spec.notes.append("TPM 2.0 (swtpm), state in \(folder.tpmDir.path)")
         }
         let created = prepared.created
@@ -92,6 +106,12 @@ extension GuestSupervisor {
             for url in created { try? FileManager.default.removeItem(at: url) }
         }
         return spec
+    }
+
+    /// The user this guest's QEMU runs as: from its Id in hv.config.
+    var identity: GuestIdentity {
+        let hv = ctx.vmf.current?.config ?? (try? HypervisorConfig.load(ctx.layout.hvConfig))
+        return GuestIdentity.forGuest(id: hv?.guest(folder: folder.name)?.id, folder: folder.name)
     }
 
     /// Every guest's configured RAM is promised to it; the host keeps its reserve.

@@ -204,11 +204,23 @@ enum ConsoleLog {
 }
 
 enum LogRotation {
-    /// Past `maxBytes`, the content moves to `previous` and the log starts
-    /// again. Its writers append (O_APPEND), so truncating in place is safe.
+    /// Past `maxBytes`, the content moves to `previous` (mode 0600: a
+    /// guest's output is nobody else's) and the log starts again. Its
+    /// writers append (O_APPEND), so truncating in place is safe; the log is
+    /// opened without following links, and read again until it stops
+    /// growing, so what a writer added meanwhile is moved too.
     static func rotateIfNeeded(_ log: URL, to previous: URL, maxBytes: UInt64) {
-        guard FileSize.of(log) > maxBytes, let data = try? Data(contentsOf: log) else { return }
-        try? AtomicFile.write(data, to: previous)
-        truncate(log.path, 0)
+        guard FileSize.of(log) > maxBytes else { return }
+        let fd = open(log.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var data = Data()
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { data.append(chunk) }
+        guard (try? AtomicFile.write(data, to: previous, mode: 0o600)) != nil else { return }
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            data.append(chunk)
+            try? AtomicFile.write(data, to: previous, mode: 0o600)
+        }
+        ftruncate(fd, 0)
     }
 }

@@ -59,6 +59,7 @@ final class GuestSupervisor: @unchecked Sendable {
             launched = try GuestLauncher.launch(
                 argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
                 rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition, netSocket: ctx.layout.guestNetSocket(folder.name),
+                identity: spec.identity, locksMemory: spec.locksMemory,
                 onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEngine
 import CHVSys
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +39,7 @@ final class IvshmemServer: @unchecked Sendable {
 
     func start() throws {
         let l = try UnixSocket.listen(at: socketPath)
+        HostPermissions.shareSocket(URL(fileURLWithPath: socketPath))
         listener = l
         Thread.detachNewThread { [self] in acceptLoop(l) }
         Thread.detachNewThread { [self] in hostLoop() }
@@ -136,7 +138,7 @@ final class EventMemory: @unchecked Sendable {
 
     init(path: String, names: [String]) throws {
         let size = EventTable.regionSize
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw HVError.posix("open \(path)", errno: errno) }
         guard ftruncate(fd, off_t(size)) == 0,
               let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {

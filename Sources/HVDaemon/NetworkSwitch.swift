@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEngine
 import CHVSys
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +40,7 @@ final class NetworkSwitch: @unchecked Sendable {
             throw HVError.posix("bind \(socketPath)", errno: e)
         }
         chmod(socketPath, 0o600)
+        HostPermissions.shareSocket(URL(fileURLWithPath: socketPath))
         running = true
         Thread.detachNewThread { [self] in loop() }
     }

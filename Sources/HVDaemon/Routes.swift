@@ -18,99 +18,115 @@ struct Routes {
             return try route(req, peerPid: peerPid)
         } catch let e as HVError {
             return .response(.error(e))
+        } catch let e as HTTPError {
+            return .response(e.response)
         } catch {
             return .response(.error(HVError(.internal, "\(error)")))
         }
     }
 
-    private func route(_ req: HTTPRequest, peerPid: Int32?) throws -> Outcome {
-        var parts = req.path.split(separator: "/").map(String.init)
-        guard parts.first == "v1" else {
-            throw HVError(.notFound, "no API endpoint \(req.method) \(req.path)", hint: "the API lives under /v1")
+    /// The endpoints that change hv.config or guest folders.
+    static func writesConfig(_ e: Endpoint) -> Bool {
+        switch e {
+        case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync: true
+        default: false
         }
-        parts.removeFirst()
-        // Guest routes name the guest in the second place: guests/<ref>/<action>.
-        var ref = ""
-        if parts.count >= 2 && parts[0] == "guests" { ref = parts[1]; parts[1] = "*" }
-        if parts.count == 3 && parts[0] == "projects" { ref = parts[1]; parts[1] = "*" }
-        let rawParts = parts
-        if parts.count == 3 && parts[0] == "events" { parts[1] = "*" }
-        switch "\(req.method) \(parts.joined(separator: "/"))" {
-        case "GET vmf":
+    }
+
+    private func route(_ req: HTTPRequest, peerPid: Int32?) throws -> Outcome {
+        let endpoint: Endpoint
+        switch Endpoint.match(method: req.method, segments: try req.segments()) {
+        case .endpoint(let e): endpoint = e
+        case .methodNotAllowed(let allowed):
+            var r = HTTPError(405, "\(req.path) does not take \(req.method); it takes \(allowed.joined(separator: ", "))").response
+            r.headers["Allow"] = allowed.joined(separator: ", ")
+            return .response(r)
+        case .notFound:
+            throw HVError(.notFound, "no API endpoint \(req.method) \(req.path)", hint: "the API lives under /v1 (docs/openapi.json)")
+        }
+        if Self.writesConfig(endpoint) {
+            return try ctx.writingConfig { try dispatch(endpoint, req, peerPid: peerPid) }
+        }
+        return try dispatch(endpoint, req, peerPid: peerPid)
+    }
+
+    private func dispatch(_ endpoint: Endpoint, _ req: HTTPRequest, peerPid: Int32?) throws -> Outcome {
+        switch endpoint {
+        case .vmfStatus:
             return .response(.json(ctx.vmf.status()))
-        case "POST vmf/load":
+        case .vmfLoad:
             let body = try APIJSON.decode(VMFLoadRequest.self, req.body)
             return .response(.json(try loadVMF(body.config.isEmpty ? ctx.layout.hvConfig.path : body.config)))
-        case "POST vmf/unload":
+        case .vmfUnload:
             let body = try APIJSON.decode(VMFUnloadRequest.self, req.body)
             return .response(.json(try unloadVMF(stopGuests: body.stopGuests)))
-        case "GET guests":
+        case .guestList:
             return .response(.json(ctx.allStatuses()))
-        case "GET guests/*":
+        case .guestStatus(let ref):
             return .response(.json(try ctx.resolve(ref).status()))
-        case "POST guests/*/start":
+        case .guestStart(let ref):
             let body = try APIJSON.decode(StartRequest.self, req.body)
-            return .response(.json(try ctx.resolve(ref).start(wait: body.wait, timeout: body.timeoutSeconds,
+            return .response(.json(try ctx.resolve(ref).start(wait: body.wait, timeout: try seconds(body.timeoutSeconds, "timeoutSeconds"),
                                                               placed: body.placement ?? true)))
-        case "POST guests/*/stop":
+        case .guestStop(let ref):
             let body = try APIJSON.decode(StopRequest.self, req.body)
             return .response(.json(try ctx.resolve(ref).stop(force: body.force)))
-        case "POST guests/*/restart":
+        case .guestRestart(let ref):
             let body = try APIJSON.decode(StartRequest.self, req.body)
-            return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: body.timeoutSeconds)))
-        case "GET guests/*/deletion":
+            return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: try seconds(body.timeoutSeconds, "timeoutSeconds"))))
+        case .guestDeletionPlan(let ref):
             let sup = try ctx.resolve(ref)
             return .response(.json(try DeletionPlan.make(layout: ctx.layout, folder: sup.folder.name)))
-        case "POST guests/*/delete":
+        case .guestDelete(let ref):
             let body = try APIJSON.decode(DeleteRequest.self, req.body)
             return .response(.json(try ctx.resolve(ref).delete(confirmed: body.confirm)))
-        case "POST guests/*/screenshot":
+        case .guestScreenshot(let ref):
             return .response(.json(try ctx.resolve(ref).screenshot()))
-        case "POST guests/*/console":
+        case .guestConsole(let ref):
             let sup = try ctx.resolve(ref)
             let replay = GuestSupervisor.Replay(rawValue: req.query["replay"] ?? "tail") ?? .tail
             let who = (req.headers["x-hv-client"] ?? "a client") + (peerPid.map { " (pid \($0))" } ?? "")
             return .console(sup, replay, who)
-        case "GET comm":
+        case .commStatus:
             let (comm, _) = try loadedComm()
             return .response(.json(comm.status(runningGuests: [])))
-        case "POST net/attach":
+        case .netAttach:
             let (comm, _) = try loadedComm()
             _ = try comm.attachHost()
             return .response(.json(comm.status(runningGuests: [])))
-        case "POST net/detach":
+        case .netDetach:
             let (comm, _) = try loadedComm()
             comm.detachHost()
             return .response(.json(comm.status(runningGuests: [])))
-        case "POST events/*/signal", "POST events/*/wait":
-            let (comm, name) = (try loadedComm().0, rawParts[1])
+        case .eventSignal(let name), .eventWait(let name):
+            let comm = try loadedComm().0
             guard let server = comm.events, let index = server.table.index(of: name) else {
                 let known = comm.config.events.map(\.name)
                 throw HVError(.notFound, "there is no event \"\(name)\" in the loaded configuration",
                               hint: known.isEmpty ? "declare one in hv.config: [Event\\NAME] with \"Guests\"" : "the events are: " + known.joined(separator: ", "))
             }
             let body = try APIJSON.decode(EventRequest.self, req.body.isEmpty ? Data("{}".utf8) : req.body)
-            if parts.last == "signal" {
+            if case .eventSignal = endpoint {
                 return .response(.json(EventResult(name: name, count: server.signal(index))))
             }
-            let timeout = body.timeoutSeconds ?? 60
+            let timeout = try seconds(body.timeoutSeconds ?? 60, "timeoutSeconds")
             guard let count = server.wait(index, after: body.after ?? server.table.counter(index), timeout: timeout) else {
                 throw HVError(.timeout, "event \(name) was not signalled within \(timeout) s")
             }
             return .response(.json(EventResult(name: name, count: count)))
-        case "POST guests":
+        case .guestCreate:
             let body = try APIJSON.decode(NewGuestRequest.self, req.body)
             let result = try GuestCreation.create(body, layout: ctx.layout)
             ctx.log.info("\(result.folder): \(result.message)")
             return .response(.json(result))
-        case "GET projects":
+        case .projectList:
             return .response(.json(ProjectSync.list(layout: ctx.layout)))
-        case "POST projects":
+        case .projectSave:
             let body = try APIJSON.decode(ProjectRequest.self, req.body)
             return .response(.json(try ProjectSync.save(body.name ?? "", layout: ctx.layout)))
-        case "GET projects/*/preview":
+        case .projectPreview(let ref):
             return .response(.json(try ProjectSync.preview(ref, layout: ctx.layout)))
-        case "POST projects/*/sync":
+        case .projectSync(let ref):
             let body = try APIJSON.decode(ProjectRequest.self, req.body)
             guard body.confirm == true else {
                 let p = try ProjectSync.preview(ref, layout: ctx.layout)
@@ -122,28 +138,28 @@ struct Routes {
                 throw HVError(.conflict, "guests are running: \(running.joined(separator: ", "))", hint: "stop them first; a running guest is never replaced")
             }
             return .response(.json(try ProjectSync.sync(ref, layout: ctx.layout)))
-        case "GET templates":
+        case .templates:
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: ctx.layout.templatesDir.path)) ?? [])
                 .filter { !$0.hasPrefix(".") }.sorted()
             return .response(.json(names))
-        case "GET host":
+        case .host:
             return .response(.json(ctx.hostInfo()))
-        case "GET guests/*/settings":
+        case .guestSettings(let ref):
             return .response(.json(try GuestEditing.settings(try ctx.resolve(ref).folder.name, layout: ctx.layout)))
-        case "PATCH guests/*/settings":
+        case .guestUpdateSettings(let ref):
             let body = try APIJSON.decode(GuestSettings.self, req.body)
             let sup = try ctx.resolve(ref)
             let result = try GuestEditing.update(sup.folder.name, with: body, layout: ctx.layout,
                                                  running: ![.stopped, .crashed].contains(sup.currentState), vmfLoaded: ctx.vmf.current != nil)
             if !result.changes.isEmpty { ctx.log.info("\(result.folder): \(result.message)") }
             return .response(.json(result))
-        case "POST guests/*/cores":
+        case .guestCores(let ref):
             let body = try APIJSON.decode(CoreRequest.self, req.body)
             let sup = try ctx.resolve(ref)
             let running = Set(ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) }.map(\.folder.name))
             return .response(.json(try CoreAssignment.assign(body.cores, to: sup.folder.name, layout: ctx.layout,
                                                              hostCPUs: ctx.facts.cpuCount, running: running)))
-        case "GET manager":
+        case .manager:
             guard let port = ctx.managerPort else {
                 throw HVError(.unsupported, "the System Manager is not running: \(ctx.managerProblem ?? "hvd could not start it")",
                               hint: "set a free \"Port\" in [Manager] of \(ctx.layout.managerConfig.path), then restart hvd (hv daemon stop)")
@@ -152,11 +168,11 @@ struct Routes {
                 ctx.log.info("System Manager: the configured port changed; it moves there when hvd restarts (hv daemon stop)")
             }
             return .response(.json(ManagerInfo(port: port, url: "http://127.0.0.1:\(port)/")))
-        case "POST daemon/shutdown":
+        case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
-        default:
-            throw HVError(.notFound, "no API endpoint \(req.method) \(req.path)")
+        case .watch, .consoleSocket, .displaySocket:
+            throw HVError(.notFound, "\(req.path) is served by the System Manager only", hint: "open the page that `hv manager url` prints")
         }
     }
 
@@ -203,6 +219,14 @@ struct Routes {
         var status = ctx.vmf.status()
         status.notes = notes
         return status
+    }
+
+    /// A duration from a request, before it reaches a deadline or a sleep.
+    private func seconds(_ value: Double, _ field: String) throws -> Double {
+        guard value.isFinite, (0...3600).contains(value) else {
+            throw HVError(.invalidArgument, "\(field) must be a number of seconds from 0 to 3600", field: field)
+        }
+        return value
     }
 
     private func loadedComm() throws -> (CommRuntime, VMF.Record) {

@@ -1,19 +1,26 @@
 import Foundation
 import HVCore
 import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a guest's vm_shutdown_hook.sh after it stopped, however it stopped.
 enum ShutdownHook {
     static func run(folder: GuestFolder, name: String, reason: String, extraEnv: [String: String], log: Logger) {
         let hook = folder.shutdownHook
         guard FileManager.default.fileExists(atPath: hook.path) else { return }
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in extraEnv { env[k] = v }
+        var env = CleanEnvironment.make(extraEnv)
         env["HV_GUEST_NAME"] = name
         env["HV_GUEST_FOLDER"] = folder.name
         env["HV_STOP_REASON"] = reason
         env["HV_STOP_TIME"] = ISO8601DateFormatter().string(from: Date())
         let header = "--- \(env["HV_STOP_TIME"] ?? "") \(folder.name) stopped (\(reason))\n"
+        do { try TrustedFile.check(hook, use: "hv runs it as root at every stop") } catch {
+            append(header + "not run: \(error)\n", to: folder.shutdownHookLog)
+            log.info("\(folder.name): vm_shutdown_hook.sh not run: \(error)")
+            return
+        }
         do {
             let out = try Command.run(["bash", hook.path], timeout: 60, cwd: folder.url, environment: env)
             var text = header + out.stdout + out.stderr
@@ -26,15 +33,12 @@ enum ShutdownHook {
         }
     }
 
+    /// Appends without following a link planted in the log's place.
     static func append(_ text: String, to url: URL) {
-        if let h = FileHandle(forWritingAtPath: url.path) ?? {
-            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
-            return FileHandle(forWritingAtPath: url.path)
-        }() {
-            h.seekToEndOfFile()
-            h.write(Data(text.utf8))
-            try? h.close()
-        }
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let h = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        h.write(Data(text.utf8))
     }
 }
 

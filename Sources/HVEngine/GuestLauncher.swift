@@ -17,9 +17,9 @@ public enum GuestLauncher {
 
     public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
                               rtPriority: Int, emulatorPriority: Int = 0, partition: CPUPartition? = nil, netSocket: URL? = nil,
+                              identity: GuestIdentity, locksMemory: Bool = false,
                               onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
-        try FileManager.default.createDirectory(at: folder.runDir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try prepareRunDirs(folder, identity: identity)
         for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
         // QEMU binds its end of the VMF network itself; a stale socket file would stop it.
         if let netSocket { unlink(netSocket.path) }
@@ -28,7 +28,8 @@ public enum GuestLauncher {
         }
         let pid: pid_t
         do {
-            pid = try Spawn.detached(argv, log: folder.qemuLog, inheritFD: lockFD)
+            pid = try Spawn.detached(argv, log: folder.qemuLog, inheritFD: lockFD, environment: CleanEnvironment.make(),
+                                     identity: identity, unlimitedMemlock: locksMemory)
         } catch {
             close(lockFD)
             throw error
@@ -53,6 +54,28 @@ public enum GuestLauncher {
             _ = waitpid(pid, &status, 0)
             for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
             throw error
+        }
+    }
+
+    /// run/<guest>/ is root's (hvd's records; the group hv-qemu may pass
+    /// through), run/<guest>/qemu/ the guest user's (what QEMU creates), and
+    /// the console log, which QEMU appends to, the guest user's alone.
+    public static func prepareRunDirs(_ folder: GuestFolder, identity: GuestIdentity) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: folder.runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o710])
+        try fm.createDirectory(at: folder.qemuDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if mkdir(folder.exchangeDir.path, 0o700) != 0 && errno != EEXIST {
+            throw HVError.posix("cannot create \(folder.exchangeDir.path)", errno: errno)
+        }
+        guard GuestIdentity.dropsPrivileges else { return }
+        try HostPermissions.restrict(folder.runDir, group: identity.gid, mode: 0o710)
+        try identity.own(folder.exchangeDir, mode: 0o700)
+        try identity.own(folder.qemuDir, mode: 0o700)
+        for log in [folder.consoleLog] {
+            let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw HVError.posix("cannot create \(log.path)", errno: errno) }
+            close(fd)
+            try identity.own(log, mode: 0o600)
         }
     }
 

@@ -12,6 +12,11 @@ public struct GuestScriptVariables: Sendable, Equatable {
 
     public static func read(_ folder: GuestFolder) throws -> GuestScriptVariables {
         guard FileManager.default.fileExists(atPath: folder.guestConfigScript.path) else { return GuestScriptVariables() }
+        // bash runs them as root: only root may be able to change them.
+        try TrustedFile.check(folder.guestConfigScript, use: "hv sources it as root at every start")
+        if FileManager.default.fileExists(atPath: folder.userConfigScript.path) {
+            try TrustedFile.check(folder.userConfigScript, use: "hv sources it as root at every start")
+        }
         // NUL-separated: kernel words, then each QEMU argument, then each hook variable.
         let script = """
             set -e
@@ -22,7 +27,7 @@ public struct GuestScriptVariables: Sendable, Equatable {
             for a in "${HV_HOOK_ENV[@]}"; do printf '%s\\0' "$a"; done
             """
         let out = try Command.run(["bash", "-c", script, "hv", folder.guestConfigScript.path],
-                                  timeout: 10, cwd: folder.url)
+                                  timeout: 10, cwd: folder.url, environment: CleanEnvironment.make())
         guard out.status == 0, !out.timedOut else {
             let why = out.timedOut ? "did not finish within 10 s" : "failed (exit \(out.status))"
             throw HVError(.invalidConfig,

@@ -78,6 +78,7 @@ public enum QemuCommandLine {
         var a = [binary,
                  "-name", "guest=\(plan.folderName),debug-threads=on",
                  "-nodefaults", "-no-user-config",
+                 "-sandbox", sandbox(spawn: false),
                  "-machine", "microvm" + (plan.comm?.needsPCI == true ? ",pcie=on" : "") + (plan.config.hugePages ? ",memory-backend=mem" : "")]
         let lock = locksMemory(plan)
         // Locked memory includes TCG's code buffer: keep it at 64 MiB instead of 1 GiB.
@@ -114,6 +115,14 @@ public enum QemuCommandLine {
         a += plan.extraArgs
         return a
     }
+}
+
+/// QEMU's seccomp filter: no obsolete system calls, no gaining privileges,
+/// no changing its own scheduling (hvd places its threads from outside).
+/// Spawning stays allowed only where QEMU must start a helper itself (smbd
+/// for a Windows guest's share).
+func sandbox(spawn: Bool) -> String {
+    "on,obsolete=deny,elevateprivileges=deny,spawn=\(spawn ? "allow" : "deny"),resourcecontrol=deny"
 }
 
 /// QEMU's option syntax doubles a comma inside a value.

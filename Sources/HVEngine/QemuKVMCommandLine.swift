@@ -42,9 +42,11 @@ extension QemuCommandLine {
     /// without extra drivers (SATA, e1000e, USB tablet, VGA); Linux gets virtio.
     public static func kvm(_ plan: KVMLaunchPlan) -> [String] {
         let secure = plan.firmware?.secureBoot ?? false
+        let smb = plan.isWindows && plan.smbAvailable && plan.sharedGuestsDir != nil && plan.config.networkMode == "user"
         var a = [binary,
                  "-name", "guest=\(plan.folderName),debug-threads=on",
                  "-nodefaults", "-no-user-config",
+                 "-sandbox", sandbox(spawn: smb),
                  "-machine", "q35" + (secure ? ",smm=on" : "") + ",vmport=off",
                  "-accel", plan.accelerator.rawValue,
                  "-cpu", cpuModel(plan),

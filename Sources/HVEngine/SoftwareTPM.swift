@@ -11,15 +11,16 @@ import Glibc
 public enum SoftwareTPM {
     public static var isInstalled: Bool { Executables.find("swtpm") != nil }
 
-    public static func start(folder: GuestFolder) throws {
+    public static func start(folder: GuestFolder, identity: GuestIdentity) throws {
         guard let swtpm = Executables.find("swtpm") else {
             throw HVError(.notFound, "swtpm is not installed, and this guest is configured with a TPM",
                           hint: "install swtpm and swtpm-tools (hv setup does), or set \"Tpm\"=\"no\" in [Guest\\Security] of usr.config")
         }
-        try FileManager.default.createDirectory(at: folder.runDir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try GuestLauncher.prepareRunDirs(folder, identity: identity)
         try FileManager.default.createDirectory(at: folder.tpmDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        // The state is the guest's own: its user alone reads it.
+        try identity.ownTree(folder.tpmDir)
         unlink(folder.swtpmSocket.path)
         let argv = [swtpm, "socket", "--tpm2",
                     "--tpmstate", "dir=\(folder.tpmDir.path),mode=0600",
@@ -27,7 +28,8 @@ public enum SoftwareTPM {
                     "--log", "file=\(folder.swtpmLog.path),level=1",
                     "--pid", "file=\(pidFile(folder).path)",
                     "--terminate", "--daemon"]
-        let pid = try Spawn.detached(argv, log: folder.swtpmLog)
+        let pid = try Spawn.detached(argv, log: folder.qemuDir.appendingPathComponent("swtpm.out"),
+                                     environment: CleanEnvironment.make(), identity: identity)
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
         let deadline = Date().addingTimeInterval(5)
@@ -39,7 +41,7 @@ public enum SoftwareTPM {
                       hint: "see \(folder.swtpmLog.path)")
     }
 
-    static func pidFile(_ folder: GuestFolder) -> URL { folder.runDir.appendingPathComponent("swtpm.pid") }
+    static func pidFile(_ folder: GuestFolder) -> URL { folder.qemuDir.appendingPathComponent("swtpm.pid") }
 
     /// Ends a swtpm that QEMU never connected to (a start that failed after it).
     public static func stop(folder: GuestFolder) {

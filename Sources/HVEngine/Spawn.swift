@@ -12,11 +12,17 @@ import Glibc
 /// descriptor of ours is close-on-exec.
 public enum Spawn {
     public static func detached(_ argv: [String], log: URL, inheritFD: Int32? = nil,
-                                environment: [String: String]? = nil) throws -> pid_t {
+                                environment: [String: String]? = nil, identity: GuestIdentity? = nil,
+                                unlimitedMemlock: Bool = false) throws -> pid_t {
         guard let exe = argv.first else { throw HVError(.internal, "empty command") }
-        let logFD = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        // Not through a link planted in the log's place.
+        let logFD = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard logFD >= 0 else { throw HVError.posix("cannot open \(log.path)", errno: errno) }
         defer { close(logFD) }
+        if let identity, GuestIdentity.dropsPrivileges {
+            return try spawnAs(identity, argv, environment: environment ?? CleanEnvironment.make(), logFD: logFD,
+                               keepFD: inheritFD, unlimitedMemlock: unlimitedMemlock)
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -56,11 +62,50 @@ public enum Spawn {
         return pid
     }
 
+    /// fork + drop to the guest's user + exec, in C (CHVSys.hv_spawn_as):
+    /// posix_spawn cannot change the user.
+    static func spawnAs(_ identity: GuestIdentity, _ argv: [String], environment: [String: String], logFD: Int32,
+                        keepFD: Int32?, unlimitedMemlock: Bool) throws -> pid_t {
+        guard let first = argv.first, let exe = first.contains("/") ? first : Executables.find(first) else {
+            throw HVError(.notFound, "cannot start \(argv.first ?? "?"): not installed", hint: "hv setup installs what hv needs")
+        }
+        let env = environment.map { "\($0.key)=\($0.value)" }
+        let pid = withCStrings(argv) { cargv in
+            withCStrings(env) { cenv in
+                identity.groups.withUnsafeBufferPointer { groups in
+                    hv_spawn_as(exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
+                                logFD, logFD, keepFD ?? -1, unlimitedMemlock ? 1 : 0)
+                }
+            }
+        }
+        guard pid > 0 else {
+            let err = -pid
+            throw HVError(err == ENOENT ? .notFound : .io, "cannot start \(exe) as user \(identity.uid): \(String(cString: strerror(err)))",
+                          hint: err == EACCES ? "the guest's user may not run or reach it; see docs/SECURITY.md" : nil)
+        }
+        return pid
+    }
+
     static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
         var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
         ptrs.append(nil)
         defer { for p in ptrs { free(p) } }
         return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// The environment hv gives QEMU, swtpm, scripts and hooks: fixed, never
+/// whatever the shell that first started hvd had (no LD_PRELOAD, BASH_ENV,
+/// IFS or PATH of someone else's choosing), plus what hv itself sets.
+public enum CleanEnvironment {
+    public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    public static func make(_ extra: [String: String] = [:], root: URL? = nil) -> [String: String] {
+        var env = ["PATH": path, "LANG": "C.UTF-8", "HOME": geteuid() == 0 ? "/root" : (ProcessInfo.processInfo.environment["HOME"] ?? "/"),
+                   "TERM": "dumb"]
+        if let root { env["HV_ROOT"] = root.path }
+        for (k, v) in extra where !k.hasPrefix("LD_") && k != "BASH_ENV" && k != "ENV" && k != "IFS" && k != "PATH" { env[k] = v }
+        return env
     }
 }
 

@@ -52,7 +52,7 @@ class Host:
         self.hv("vmf", "stop", "--yes", check=False)
         run = os.path.join(self.root, "run")
         for d in os.listdir(run) if os.path.isdir(run) else []:
-            pidfile = os.path.join(run, d, "qemu.pid")
+            pidfile = os.path.join(run, d, "qemu", "qemu.pid")
             try:
                 pid = int(open(pidfile).read())
                 if self.root in open(f"/proc/{pid}/cmdline").read():

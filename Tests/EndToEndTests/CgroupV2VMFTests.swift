@@ -73,6 +73,12 @@ extension EndToEnd {
             mkdir -p /sys/fs/cgroup; mount -t cgroup2 none /sys/fs/cgroup; cg=/sys/fs/cgroup
             mkdir -p /opt/hv; cp -a /hv/guests/bin /hv/guests/lib /hv/guests/share /hv/guests/qemu-modules /hv/guests/template /opt/hv/
             for n in hv_open_example hv_sync_example hv_vmf_start hv_vmf_stop; do ln -s hv /opt/hv/bin/$n; done
+            # hvd starts QEMU with a clean environment (no LD_LIBRARY_PATH, no QEMU_MODULE_DIR): the
+            # libraries and modules go where the loader and QEMU look by themselves.
+            mkdir -p /usr/lib/x86_64-linux-gnu/qemu; cp -an /opt/hv/lib/. /usr/lib/x86_64-linux-gnu/
+            cp -a /opt/hv/qemu-modules/. /usr/lib/x86_64-linux-gnu/qemu/
+            # QEMU runs as the guest's own user: it must be able to pass through to HV_ROOT.
+            chmod 755 /root
             export QEMU_MODULE_DIR=/opt/hv/qemu-modules LD_LIBRARY_PATH=/opt/hv/lib PATH=/opt/hv/bin:$PATH HV_ROOT=/root/hv
             mkdir -p /root/hv/templates; ln -s /opt/hv/template /root/hv/templates/rt-linux
             hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
@@ -89,7 +95,7 @@ extension EndToEnd {
                 sleep 1; i=$((i+1))
             done
             cat $cg/hv-*-rt/cgroup.threads > $out/rt-threads.txt 2>&1
-            pid=$(cat /root/hv/run/guestrtlinux/qemu.pid)
+            pid=$(cat /root/hv/run/guestrtlinux/qemu/qemu.pid)
             cat /proc/$pid/cgroup > $out/qemu-cgroup.txt
             for t in $(cat $cg/hv-*-rt/cgroup.threads); do cat /proc/$pid/task/$t/cgroup > $out/vcpu-cgroup.txt; done
             hv_vmf_stop --yes > $out/unload.txt 2>&1; echo $? > $out/unload.rc

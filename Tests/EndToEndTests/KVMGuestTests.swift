@@ -125,7 +125,7 @@ extension EndToEnd {
                 #expect(cmd.contains(part), "\(part) missing from \(cmd)")
             }
             let run = host.layout.guest("guestwindows").runDir
-            let tpmPid = Int32(host.text(run.appendingPathComponent("swtpm.pid")).trimmingCharacters(in: .whitespacesAndNewlines))
+            let tpmPid = Int32(host.text(run.appendingPathComponent("qemu/swtpm.pid")).trimmingCharacters(in: .whitespacesAndNewlines))
             let swtpm = try #require(tpmPid)
             #expect(TestHost.isAlive(swtpm))
             #expect(!((try? FileManager.default.contentsOfDirectory(atPath: host.folder("guestwindows").appendingPathComponent("tpm").path)) ?? []).isEmpty,

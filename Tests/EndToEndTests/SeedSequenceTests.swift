@@ -31,7 +31,7 @@ extension EndToEnd {
             let view = host.session("hv_guest_start", ["-view"], cwd: dir)
             #expect(view.waitFor("hv-guest: ready", timeout: 120), "no ready line: \(view.output)")
             #expect(view.waitFor("rt-linux:/# ", timeout: 30))
-            view.send("uname -a; ls /hv/guests; echo written-by-guest > /hv/guests/guestrtlinux/from-guest.txt; echo DONE-$((40+2))\n")
+            view.send("uname -a; ls /hv/guests; echo written-by-guest > /hv/guests/guestrtlinux/exchange/from-guest.txt; echo DONE-$((40+2))\n")
             #expect(view.waitFor("DONE-42", timeout: 30), "\(view.output)")
             #expect(view.output.contains("PREEMPT_RT"))
             #expect(view.output.contains("guestrtlinux"))
@@ -41,7 +41,8 @@ extension EndToEnd {
             view.send("\u{1D}")
             let detached = view.finish(timeout: 20)
             #expect(detached.status == 0 && detached.err.contains("detached"))
-            #expect(try String(contentsOf: dir.appendingPathComponent("from-guest.txt"), encoding: .utf8) == "written-by-guest\n")
+            // The guest writes to its exchange folder only (docs/SECURITY.md).
+            #expect(try String(contentsOf: dir.appendingPathComponent("exchange/from-guest.txt"), encoding: .utf8) == "written-by-guest\n")
 
             // Detaching left it running; starting it again is refused.
             let twice = host.run("hv_guest_start", cwd: dir)

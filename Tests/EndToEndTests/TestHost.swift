@@ -195,7 +195,7 @@ final class TestHost: @unchecked Sendable {
         }
         // A swtpm whose QEMU never connected would wait forever.
         for d in runDirs {
-            let pidFile = layout.runDir.appendingPathComponent(d).appendingPathComponent("swtpm.pid")
+            let pidFile = layout.runDir.appendingPathComponent(d).appendingPathComponent("qemu/swtpm.pid")
             guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
                   let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.isAlive(pid),
                   let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),

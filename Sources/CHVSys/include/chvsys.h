@@ -34,4 +34,16 @@ uint16_t hv_atomic_load16(uint16_t *p);
 int hv_atomic_cas16(uint16_t *p, uint16_t expected, uint16_t desired);
 /* An eventfd (close-on-exec), or -errno. */
 int hv_eventfd(void);
+
+/* Starts path with argv/envp as uid/gid with exactly the supplementary groups
+   given, in a session of its own, like posix_spawn with setsid: stdin from
+   /dev/null, fds stdout_fd/stderr_fd as 1 and 2, keep_fd (if >= 0) as 3,
+   every other descriptor closed, signals default and unblocked, umask 077,
+   no new privileges, RLIMIT_MEMLOCK unlimited when unlimited_memlock (the
+   guest's locked RAM: the limit survives the change of user). uid 0 keeps
+   root. Between fork and exec only async-signal-safe calls. Returns the pid,
+   or -errno (the child's failure comes back through a close-on-exec pipe). */
+pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
+                  const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, int keep_fd,
+                  int unlimited_memlock);
 #endif

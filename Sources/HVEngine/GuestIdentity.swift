@@ -1,0 +1,166 @@
+import Foundation
+import HVCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who a guest's QEMU (and its swtpm and smbd) runs as. Guests are
+/// untrusted: a guest that breaks out of its device model must find itself
+/// an ordinary user, like libvirt's qemu user and Firecracker's jailer.
+/// Each guest gets a user id of its own (`uidBase` + its Id in hv.config),
+/// so one guest's QEMU cannot read another's disk, NVRAM or TPM state, and
+/// all share the group `hv-qemu`, which may reach hvd's sockets (the VMF
+/// network switch, the ivshmem server) and nothing else of hvd's. No
+/// password entry is needed for the user ids (as with Firecracker's
+/// `--uid`); `hv setup` creates the group. hvd does all that needs root
+/// (placement, cgroups, shared memory, sockets) before QEMU starts.
+public struct GuestIdentity: Sendable, Equatable {
+    public var uid: uid_t
+    public var gid: gid_t
+    /// Supplementary groups: hv-qemu, and kvm when /dev/kvm is the kvm group's.
+    public var groups: [gid_t]
+
+    public init(uid: uid_t, gid: gid_t, groups: [gid_t]) {
+        self.uid = uid; self.gid = gid; self.groups = groups
+    }
+
+    public static let groupName = "hv-qemu"
+    /// Far above the ids of people and system users (and below 2^31).
+    public static let uidBase: uid_t = 1_700_000_000
+    /// Guests without an Id (not in hv.config) take one from their folder's name, above every Id.
+    static let idRange = 10_000...60_000
+
+    /// False when hvd is not root (development): QEMU then runs as hvd's own user.
+    public static var dropsPrivileges: Bool { geteuid() == 0 }
+
+    public static func forGuest(id: Int?, folder: String) -> GuestIdentity {
+        let n: Int
+        if let id, id > 0 && id < idRange.lowerBound { n = id } else {
+            var h: UInt32 = 2_166_136_261
+            for b in folder.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+            n = idRange.lowerBound + Int(h % UInt32(idRange.count))
+        }
+        let group = sharedGroup()
+        var groups = [group]
+        if let kvm = getgrnam("kvm")?.pointee.gr_gid { groups.append(kvm) }
+        return GuestIdentity(uid: uidBase + uid_t(n), gid: group, groups: groups)
+    }
+
+    /// The hv-qemu group's id; created (groupadd --system) when missing.
+    /// Without groupadd (a minimal system) a fixed id without a name serves.
+    public static func sharedGroup() -> gid_t {
+        if let g = getgrnam(groupName) { return g.pointee.gr_gid }
+        if dropsPrivileges, Executables.find("groupadd") != nil,
+           (try? Command.run(["groupadd", "--system", groupName], timeout: 20))?.status == 0,
+           let g = getgrnam(groupName) {
+            return g.pointee.gr_gid
+        }
+        return uidBase
+    }
+
+    /// Makes `url` this guest's own: owner, and mode (0600 files, 0700 folders).
+    /// Never follows a link, so a link planted in the guest's place cannot
+    /// turn this into a chown of a host file.
+    public func own(_ url: URL, mode: mode_t) throws {
+        guard Self.dropsPrivileges else { return }
+        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw HVError.posix("cannot open \(url.path)", errno: errno) }
+        defer { close(fd) }
+        guard fchown(fd, uid, gid) == 0, fchmod(fd, mode) == 0 else {
+            throw HVError.posix("cannot give \(url.path) to the guest's user \(uid)", errno: errno)
+        }
+    }
+
+    /// A folder and everything in it (the TPM state), links left alone.
+    public func ownTree(_ dir: URL) throws {
+        try own(dir, mode: 0o700)
+        let items = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        for name in items {
+            let url = dir.appendingPathComponent(name)
+            var st = stat()
+            guard lstat(url.path, &st) == 0 else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: try ownTree(url)
+            case S_IFREG: try own(url, mode: 0o600)
+            default: continue
+            }
+        }
+    }
+
+    /// A file QEMU only reads (an ISO, an RTOS image): it must be readable by
+    /// a user that is not root. Says what to do when it is not.
+    public static func checkReadable(_ url: URL, what: String) throws {
+        guard dropsPrivileges else { return }
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return }
+        let t = st.st_mode & S_IFMT
+        guard t == S_IFREG || t == S_IFBLK else {
+            throw HVError(.invalidConfig, "\(what) \(url.path) is not a regular file", hint: "name the file itself")
+        }
+        guard st.st_mode & 0o004 != 0 else {
+            throw HVError(.invalidConfig, "\(what) \(url.path) can be read by its owner only (mode \(String(st.st_mode & 0o777, radix: 8))), and QEMU runs as an unprivileged user",
+                          hint: "chmod o+r \(url.path); nothing was started")
+        }
+    }
+}
+
+/// hvd's own folders and sockets that guests' QEMUs must reach: root's,
+/// with the group hv-qemu allowed in and nobody else.
+public enum HostPermissions {
+    public static func restrict(_ url: URL, group: gid_t, mode: mode_t) throws {
+        guard GuestIdentity.dropsPrivileges else { return }
+        // lchown/chmod on a path hvd itself created (never a guest's).
+        guard lchown(url.path, 0, group) == 0, chmod(url.path, mode) == 0 else {
+            throw HVError.posix("cannot set the owner of \(url.path)", errno: errno)
+        }
+    }
+
+    /// run/ and the shared sockets, at hvd's start and when the VMF loads.
+    public static func prepareRunDir(_ layout: HostLayout) {
+        let group = GuestIdentity.sharedGroup()
+        try? restrict(layout.runDir, group: group, mode: 0o710)
+    }
+}
+
+extension HostPermissions {
+    /// A folder of hvd's in a place others can write too (/dev/shm): made
+    /// if absent, and refused if it exists as a link or belongs to someone
+    /// else (who could then swap the files hvd puts in it).
+    public static func ensureOwnedDirectory(_ url: URL, group: gid_t, mode: mode_t) throws {
+        if mkdir(url.path, 0o700) != 0 && errno != EEXIST {
+            throw HVError.posix("cannot create \(url.path)", errno: errno)
+        }
+        var st = stat()
+        guard lstat(url.path, &st) == 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid() else {
+            throw HVError(.io, "refusing \(url.path): it exists and is not a folder of hvd's own (owner uid \(st.st_uid))",
+                          hint: "someone else made it; look at what it holds, remove it, then load the VMF again")
+        }
+        if GuestIdentity.dropsPrivileges { _ = lchown(url.path, 0, group) }
+        guard chmod(url.path, mode) == 0 else { throw HVError.posix("cannot set the mode of \(url.path)", errno: errno) }
+    }
+
+    /// A socket hvd listens on for guests' QEMUs: root's, the group hv-qemu may connect.
+    public static func shareSocket(_ url: URL) {
+        guard GuestIdentity.dropsPrivileges else { return }
+        _ = lchown(url.path, 0, GuestIdentity.sharedGroup())
+        _ = chmod(url.path, 0o660)
+    }
+}
+
+/// Reading what a guest wrote (its exchange folder): never through a link
+/// the guest planted, never more than `maxBytes`.
+public enum GuestWritten {
+    public static func readText(_ url: URL, maxBytes: Int) throws -> String {
+        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw HVError(.io, "\(url.path) is not a regular file")
+        }
+        let data = (try? handle.read(upToCount: maxBytes + 1)) ?? Data()
+        guard data.count <= maxBytes else { throw HVError(.io, "\(url.path) is larger than \(maxBytes) bytes") }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
