@@ -15,7 +15,7 @@ public enum Endpoint: Hashable, Sendable {
     case projectList, projectSave, projectPreview(String), projectSync(String)
     case templates, host, manager, daemonShutdown
     /// The System Manager's own (TCP listener only).
-    case watch, consoleSocket(String), displaySocket(String)
+    case watch, consoleSocket(String), displaySocket(String), ticket
 
     public var method: String {
         switch self {
@@ -58,6 +58,7 @@ public enum Endpoint: Hashable, Sendable {
         case .watch: ["watch"]
         case .consoleSocket(let g): ["guests", g, "console", "ws"]
         case .displaySocket(let g): ["guests", g, "display", "ws"]
+        case .ticket: ["tickets"]
         }
     }
 
@@ -104,6 +105,7 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "GET", segments: ["watch"]) { _ in .watch },
         .init(method: "GET", segments: ["guests", "*", "console", "ws"]) { .consoleSocket($0) },
         .init(method: "GET", segments: ["guests", "*", "display", "ws"]) { .displaySocket($0) },
+        .init(method: "POST", segments: ["tickets"]) { _ in .ticket },
     ]
 
     public enum Match: Equatable, Sendable {

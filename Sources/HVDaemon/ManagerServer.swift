@@ -6,9 +6,11 @@ import Glibc
 #endif
 
 /// The System Manager: the web page and the same JSON API as the Unix
-/// socket, on loopback TCP. Every request needs the token (run/manager.token,
-/// root only): as `?token=` once (the page then keeps it in a SameSite=Strict,
-/// HttpOnly cookie) or as `Authorization: Bearer`. Requests that change
+/// socket, on loopback TCP. Every API request needs the token
+/// (run/manager.token, root only) as `Authorization: Bearer`; the page gets
+/// it once in its address and keeps it in the tab's session storage. The
+/// event stream and WebSockets use single-use tickets the page asks for
+/// with the token (`POST /v1/tickets`). Requests that change
 /// something must also carry `X-HV-Request: 1` (a page of another site cannot
 /// send it without a CORS preflight, which hvd never grants) and, when the
 /// browser says where it comes from, an Origin of this server.
@@ -18,6 +20,7 @@ final class ManagerServer: @unchecked Sendable {
     let routes: Routes
     let port: Int
     let token: String
+    let tickets = TicketBook()
 
     init(ctx: DaemonContext, routes: Routes) throws {
         self.ctx = ctx
@@ -65,32 +68,25 @@ final class ManagerServer: @unchecked Sendable {
         guard let host = req.headers["host"], allowedHosts.contains(host.lowercased()) else {
             return reply(conn, HTTPError(421, "this server answers only as 127.0.0.1:\(port) or localhost:\(port)").response)
         }
-        if req.method == "GET" && req.path == "/" && req.query["token"] != nil {
-            // Trade the token in the address for a cookie, and drop it from the address bar.
-            guard constantTimeEqual(req.query["token"] ?? "", token) else { return reply(conn, denied()) }
-            return reply(conn, HTTPResponse(status: 303, headers: [
-                "Location": "/", "Set-Cookie": "hv_token=\(token); HttpOnly; SameSite=Strict; Path=/"]))
-        }
-        guard authorized(req) else { return reply(conn, denied()) }
-        switch (req.method, req.path) {
-        case ("GET", "/"):
-            return reply(conn, HTTPResponse(status: 200, body: Data(ManagerPage.html.utf8), headers: [
-                "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-                "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        // The page, its style and script, and noVNC are public files: no secret in them.
+        if req.method == "GET", let asset = Self.assets[req.path] {
+            return reply(conn, HTTPResponse(status: 200, body: Data(asset.body.utf8), headers: [
+                "Content-Type": asset.type, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
                 "X-Frame-Options": "DENY"]))
-        case ("GET", Endpoint.watch.path):
-            return watch(conn)
-        default:
-            if req.method == "GET" && req.path.hasPrefix("/novnc/") { return serveNoVNC(conn, path: req.path) }
         }
-        // Sockets of the page (WebSocket upgrades) are the manager's own endpoints.
-        if case .endpoint(let e) = Endpoint.match(method: req.method, segments: (try? req.segments()) ?? []) {
+        if req.method == "GET" && req.path.hasPrefix("/novnc/") { return serveNoVNC(conn, path: req.path) }
+        let match = Endpoint.match(method: req.method, segments: (try? req.segments()) ?? [])
+        // The event stream and the page's WebSockets cannot send a header: a ticket instead.
+        if case .endpoint(let e) = match, [.watch, .consoleSocket(""), .displaySocket("")].contains(Self.withoutParameter(e)) {
+            guard authorized(req) || tickets.redeem(req.query["ticket"] ?? "") else { return reply(conn, denied()) }
             switch e {
             case .consoleSocket(let ref): return serveConsole(conn, reader, req, ref: ref)
             case .displaySocket(let ref): return serveDisplay(conn, reader, req, ref: ref)
-            default: break
+            default: return watch(conn)
             }
         }
+        guard authorized(req) else { return reply(conn, denied()) }
         guard req.path.hasPrefix("/v1/") else { return reply(conn, .error(HVError(.notFound, "no page \(req.path)"))) }
         if req.method != "GET" {
             guard req.headers["x-hv-request"] == "1" else {
@@ -100,6 +96,12 @@ final class ManagerServer: @unchecked Sendable {
                 return reply(conn, HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "requests from \(origin) are refused")), status: 403))
             }
         }
+        if case .endpoint(.ticket) = match {
+            guard let t = tickets.issue() else {
+                return reply(conn, HTTPError(503, "too many tickets outstanding; try again in a minute").response)
+            }
+            return reply(conn, .json(TicketResponse(ticket: t, expiresInSeconds: Int(TicketBook.lifetime))))
+        }
         switch routes.handle(req, peerPid: nil) {
         case .response(let r): reply(conn, r)
         case .console: reply(conn, .error(HVError(.unsupported, "consoles are not served over TCP yet; use hv guest console")))
@@ -108,12 +110,25 @@ final class ManagerServer: @unchecked Sendable {
 
     var allowedHosts: [String] { ["127.0.0.1:\(port)", "localhost:\(port)"] }
 
+    /// The token as `Authorization: Bearer`, nothing else: never a cookie
+    /// (cookies ignore ports, so every local web server would get it).
     func authorized(_ req: HTTPRequest) -> Bool {
-        if let auth = req.headers["authorization"], auth.hasPrefix("Bearer ") {
-            return constantTimeEqual(String(auth.dropFirst(7)), token)
+        guard let auth = req.headers["authorization"], auth.hasPrefix("Bearer ") else { return false }
+        return constantTimeEqual(String(auth.dropFirst(7)), token)
+    }
+
+    static let assets: [String: (type: String, body: String)] = [
+        "/": ("text/html; charset=utf-8", ManagerAssets.html),
+        "/manager.css": ("text/css; charset=utf-8", ManagerAssets.css),
+        "/manager.js": ("text/javascript; charset=utf-8", ManagerAssets.script),
+    ]
+
+    static func withoutParameter(_ e: Endpoint) -> Endpoint {
+        switch e {
+        case .consoleSocket: .consoleSocket("")
+        case .displaySocket: .displaySocket("")
+        default: e
         }
-        let cookies = (req.headers["cookie"] ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-        return cookies.contains { $0.hasPrefix("hv_token=") && constantTimeEqual(String($0.dropFirst(9)), token) }
     }
 
     func denied() -> HTTPResponse {

@@ -121,9 +121,12 @@ def shot(d, name):
 
 def test_wrong_token_is_refused(host, d):
     d.get(f"http://127.0.0.1:{host.port}/?token=not-the-token")
-    assert "valid token" in d.page_source, d.page_source[:300]
+    wait(d, "the refusal", lambda: "valid token" in d.find_element(By.ID, "denied").text, 15)
+    assert "?token" not in d.current_url, "the token leaves the address bar"
+    d.execute_script("sessionStorage.clear()")
     d.get(f"http://127.0.0.1:{host.port}/")
-    assert "valid token" in d.page_source, "no cookie, no page"
+    wait(d, "the refusal without a token", lambda: "valid token" in d.find_element(By.ID, "denied").text, 15)
+    assert d.get_cookies() == [], f"the token is never a cookie: {d.get_cookies()}"
 
 
 def test_start_and_stop_a_guest_live(host, d):
@@ -131,6 +134,8 @@ def test_start_and_stop_a_guest_live(host, d):
     d.get(url)
     wait(d, "the guests table", lambda: state(d, "guestrtlinux") == "stopped")
     assert "?token" not in d.current_url, "the token leaves the address bar"
+    assert d.get_cookies() == [], f"the token is never a cookie: {d.get_cookies()}"
+    assert d.execute_script("return sessionStorage.getItem('hv_token')"), "the token lives in the tab's session storage"
     shot(d, "guests-stopped")
     d.find_element(By.ID, "vmf-load").click()
     wait(d, "the VMF to load", lambda: d.find_element(By.ID, "vmf-state").text == "loaded")

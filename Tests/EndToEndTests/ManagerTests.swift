@@ -223,20 +223,29 @@ extension EndToEnd {
             // The token, the header and the origin.
             #expect(Self.request(port, "GET", "/v1/guests")?.status == 401)
             #expect(Self.request(port, "GET", "/v1/guests", headers: ["Authorization": "Bearer wrong"])?.status == 401)
-            #expect(Self.request(port, "GET", "/?token=wrong")?.status == 401)
+            #expect(Self.request(port, "GET", "/v1/guests", headers: ["Cookie": "hv_token=\(token)"])?.status == 401, "a cookie is no token")
             #expect(Self.request(port, "POST", "/v1/vmf/load", headers: auth.merging(["Content-Type": "application/json"]) { $1 }, body: #"{"config":""}"#)?.status == 403,
                     "no X-HV-Request header: refused")
             #expect(Self.request(port, "POST", "/v1/vmf/load", headers: post.merging(["Origin": "http://evil.example"]) { $1 }, body: #"{"config":""}"#)?.status == 403)
             #expect(!FileManager.default.fileExists(atPath: host.layout.vmfState.path), "nothing was loaded by the refused requests")
-            // The page: the token in the address becomes a strict cookie.
-            let login = Self.request(port, "GET", "/?token=\(token)")
-            #expect(login?.status == 303 && login?.headers["set-cookie"]?.contains("SameSite=Strict") == true && login?.headers["set-cookie"]?.contains("HttpOnly") == true)
-            let page = Self.request(port, "GET", "/", headers: ["Cookie": "hv_token=\(token)"])
+            // The page and its script are files (no secret in them); no cookie is ever set; the CSP allows no inline script.
+            let page = Self.request(port, "GET", "/?token=\(token)")
             #expect(page?.status == 200 && String(decoding: page?.body ?? Data(), as: UTF8.self).contains("hv System Manager"))
-            // The live stream starts with the state.
+            #expect(page?.headers["set-cookie"] == nil && page?.headers["x-content-type-options"] == "nosniff")
+            let csp = page?.headers["content-security-policy"] ?? ""
+            #expect(csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "\(csp)")
+            #expect(Self.request(port, "GET", "/manager.js")?.headers["content-type"]?.hasPrefix("text/javascript") == true)
+            // The live stream: with the token, or with a ticket that is good once.
             let watch = Self.request(port, "GET", "/v1/watch", headers: auth, readFor: 2)
             let first = String(decoding: watch?.body ?? Data(), as: UTF8.self)
             #expect(first.hasPrefix("event: state\ndata: {") && first.contains("guestrtlinux"), "\(first.prefix(200))")
+            #expect(Self.request(port, "POST", "/v1/tickets", headers: auth, body: "{}")?.status == 403, "no X-HV-Request: no ticket")
+            let ticket = (Self.request(port, "POST", "/v1/tickets", headers: post, body: "{}")?.json as? [String: Any])?["ticket"] as? String ?? ""
+            #expect(ticket.count == 64)
+            let byTicket = Self.request(port, "GET", "/v1/watch?ticket=\(ticket)", readFor: 2)
+            let ticketText = String(decoding: byTicket?.body ?? Data(), as: UTF8.self)
+            #expect(ticketText.hasPrefix("event: state"), "\(ticketText.prefix(200))")
+            #expect(Self.request(port, "GET", "/v1/watch?ticket=\(ticket)", readFor: 2)?.status == 401, "a ticket is good once")
             _ = rt
         }
     }

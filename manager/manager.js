@@ -1,9 +1,3 @@
-/// The System Manager page's script: live state over server-sent events,
-/// actions and forms through the JSON API (field errors placed next to their
-/// field), the serial console over a WebSocket. Kept apart from the markup
-/// in ManagerPage.swift so each stays readable.
-enum ManagerScript {
-    static let source = #"""
 "use strict";
 let state = { guests: [], vmf: { loaded: false, reservedCores: {} } };
 const $ = (id) => document.getElementById(id);
@@ -14,13 +8,32 @@ function toast(text, err) {
   clearTimeout(toast.timer); toast.timer = setTimeout(() => t.style.display = "none", err ? 9000 : 4000);
 }
 
+// The token comes once in the address (hv manager url) and then lives in this
+// tab's session storage: never in a cookie, which other servers on this host
+// (cookies ignore ports) would receive too. It goes out as a header; the
+// event stream and WebSockets, which cannot send headers, get short-lived
+// single-use tickets instead.
+const token = (() => {
+  const given = new URLSearchParams(location.search).get("token");
+  if (given) { sessionStorage.setItem("hv_token", given); history.replaceState(null, "", "/"); }
+  return sessionStorage.getItem("hv_token") || "";
+})();
+
+function denied(message) {
+  $("denied").hidden = false;
+  $("denied-text").textContent = message;
+}
+
 async function api(method, path, body) {
-  const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1" },
-                                body: body ? JSON.stringify(body) : undefined, credentials: "same-origin" });
+  const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1", "Authorization": "Bearer " + token },
+                                body: body ? JSON.stringify(body) : undefined, credentials: "omit" });
   const data = await r.json().catch(() => ({}));
+  if (r.status === 401) denied((data.message || "a valid token is needed") + (data.hint ? " — " + data.hint : ""));
   if (!r.ok) throw new Error((data.message || r.statusText) + (data.hint ? "\n→ " + data.hint : ""));
   return data;
 }
+
+async function ticket() { return (await api("POST", "/v1/tickets", {})).ticket; }
 
 function uptime(g) {
   if (!g.startedAt || g.state === "stopped" || g.state === "crashed") return "–";
@@ -109,7 +122,8 @@ function showFieldError(formEl, data) {
   slot.textContent = data.message + (data.hint ? "\n→ " + data.hint : "");
 }
 async function send(method, path, body) {
-  const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1" }, body: JSON.stringify(body) });
+  const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1", "Authorization": "Bearer " + token },
+                                body: JSON.stringify(body), credentials: "omit" });
   return { ok: r.ok, data: await r.json().catch(() => ({ message: r.statusText })) };
 }
 
@@ -242,10 +256,12 @@ function consoleClosed(why) {
   ws = null; $("con-open").disabled = false; $("con-close").disabled = true; $("con-input").disabled = true;
   $("con-state").textContent = why;
 }
-$("con-open").onclick = () => {
+$("con-open").onclick = async () => {
   const folder = $("con-guest").value; if (!folder || ws) return;
   $("term").textContent = "";
-  ws = new WebSocket(`ws://${location.host}/v1/guests/${encodeURIComponent(folder)}/console/ws`);
+  let t;
+  try { t = await ticket(); } catch (e) { toast(e.message, true); return; }
+  ws = new WebSocket(`ws://${location.host}/v1/guests/${encodeURIComponent(folder)}/console/ws?ticket=${t}`);
   ws.binaryType = "arraybuffer";
   ws.onopen = () => { $("con-open").disabled = true; $("con-close").disabled = false; $("con-input").disabled = false;
                       $("con-state").textContent = "connected to " + folder; $("con-input").focus(); };
@@ -266,7 +282,10 @@ async function act(folder, action) {
   if (action === "stop" && !confirm(`Stop ${g.name}? It gets the ACPI power button and is forced off after its timeout.`)) return;
   if (action === "edit") return openEdit(folder);
   if (action === "desktop") {
-    window.open(`/novnc/vnc_lite.html?path=${encodeURIComponent("v1/guests/" + folder + "/display/ws")}&scale=true&title=${encodeURIComponent(g.name)}`, "_blank");
+    let t;
+    try { t = await ticket(); } catch (e) { toast(e.message, true); return; }
+    const path = "v1/guests/" + encodeURIComponent(folder) + "/display/ws?ticket=" + t;
+    window.open(`/novnc/vnc_lite.html?path=${encodeURIComponent(path)}&scale=true&title=${encodeURIComponent(g.name)}`, "_blank");
     return;
   }
   if (action === "delete") {
@@ -303,16 +322,21 @@ document.querySelectorAll("nav button").forEach((b) => b.onclick = () => {
   document.querySelectorAll("main > section").forEach((s) => s.hidden = s.id !== "tab-" + b.dataset.tab);
 });
 
-function connect() {
-  const es = new EventSource("/v1/watch");
+async function connect() {
+  let t;
+  try { t = await ticket(); } catch (e) {
+    $("live").className = "live off"; $("live").lastChild.textContent = "not connected";
+    if ($("denied").hidden) setTimeout(connect, 2000);
+    return;
+  }
+  const es = new EventSource("/v1/watch?ticket=" + t);
   es.addEventListener("state", (m) => { state = JSON.parse(m.data); render(); });
   es.onopen = () => { $("live").className = "live"; $("live").lastChild.textContent = "live"; };
-  es.onerror = () => { $("live").className = "live off"; $("live").lastChild.textContent = "reconnecting…"; };
+  // A ticket is good once: reconnect with a new one.
+  es.onerror = () => { es.close(); $("live").className = "live off"; $("live").lastChild.textContent = "reconnecting…"; setTimeout(connect, 1000); };
 }
 $("host").textContent = location.host;
 setInterval(() => document.querySelectorAll("[data-role=uptime]").forEach((td) => {
   const g = state.guests.find((x) => x.folder === td.closest("tr").dataset.folder); if (g) td.textContent = uptime(g);
 }), 1000);
 connect();
-"""#
-}
