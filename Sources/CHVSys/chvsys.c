@@ -209,3 +209,8 @@ pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_
     }
     return pid;
 }
+
+#include <sys/xattr.h>
+int hv_fsetxattr(int fd, const char *name, const void *value, size_t size) {
+    return fsetxattr(fd, name, value, size, 0) == 0 ? 0 : -errno;
+}

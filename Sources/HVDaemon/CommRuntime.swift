@@ -19,9 +19,17 @@ final class CommRuntime: @unchecked Sendable {
     private(set) var events: IvshmemServer?
     private(set) var notes: [String] = []
 
-    init(layout: HostLayout, config: CommunicationConfig) {
+    /// Guest folder → its Id in hv.config: whose QEMU user may map which region.
+    let guestIDs: [String: Int]
+
+    init(layout: HostLayout, config: CommunicationConfig, guestIDs: [String: Int] = [:]) {
         self.layout = layout
         self.config = config
+        self.guestIDs = guestIDs
+    }
+
+    static func ids(_ hv: HypervisorConfig) -> [String: Int] {
+        Dictionary(hv.guests.map { ($0.folder, $0.id) }, uniquingKeysWith: { a, _ in a })
     }
 
     var isEmpty: Bool { config.members.isEmpty && config.regions.isEmpty && config.events.isEmpty }
@@ -37,8 +45,12 @@ final class CommRuntime: @unchecked Sendable {
         try HostPermissions.ensureOwnedDirectory(layout.sharedMemoryDir, group: group, mode: 0o710)
         for r in config.regions { try provideRegion(r) }
         if !config.members.isEmpty {
-            let sw = NetworkSwitch(socketPath: layout.switchSocket.path,
-                                   guestSockets: config.members.map { layout.guestNetSocket($0.folder).path })
+            let paths = config.members.map { layout.guestNetSocket($0.folder).path }
+            let macs = Dictionary(config.members.map { m in
+                (layout.guestNetSocket(m.folder).path,
+                 CommPlan.mac(forFolder: m.folder).split(separator: ":").compactMap { UInt8($0, radix: 16) })
+            }, uniquingKeysWith: { a, _ in a })
+            let sw = NetworkSwitch(socketPath: layout.switchSocket.path, guestSockets: paths, assignedMACs: macs)
             try sw.start()
             netSwitch = sw
             if config.network.mode == "bridge" {
@@ -66,9 +78,15 @@ final class CommRuntime: @unchecked Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw HVError.posix("create \(path)", errno: errno) }
         defer { close(fd) }
-        // The guests' QEMUs map it (group hv-qemu); nobody else.
-        if GuestIdentity.dropsPrivileges { _ = fchown(fd, 0, GuestIdentity.sharedGroup()) }
-        _ = fchmod(fd, 0o660)
+        // Only the QEMUs of the guests the region lists may map it: an access
+        // list naming their users. Where the file system has no access lists,
+        // the group hv-qemu (every guest's QEMU) is the fallback.
+        let users = r.guests.map { GuestIdentity.forGuest(id: guestIDs[$0], folder: $0).uid }
+        if GuestIdentity.dropsPrivileges && !PosixACL.grant(fd: fd, readWrite: users) {
+            _ = fchown(fd, 0, GuestIdentity.sharedGroup())
+            _ = fchmod(fd, 0o660)
+            notes.append("shared memory \(r.name): the file system has no access lists; every guest's QEMU could map it")
+        }
         var st = stat()
         fstat(fd, &st)
         if Int(st.st_size) != r.bytes {

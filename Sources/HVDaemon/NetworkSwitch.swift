@@ -25,9 +25,15 @@ final class NetworkSwitch: @unchecked Sendable {
     private var running = false
     private let wake = Pipe()
 
-    init(socketPath: String, guestSockets: [String]) {
+    /// Each guest's own MAC (the one hv gives its card): frames it sends with another source are dropped.
+    private let assignedMACs: [String: [UInt8]]
+    /// A learning table that a guest sending from random MACs cannot grow without end.
+    static let maxTableEntries = 4096
+
+    init(socketPath: String, guestSockets: [String], assignedMACs: [String: [UInt8]] = [:]) {
         self.socketPath = socketPath
         guestPaths = guestSockets
+        self.assignedMACs = assignedMACs
     }
 
     func start() throws {
@@ -101,8 +107,16 @@ final class NetworkSwitch: @unchecked Sendable {
     private func forward(_ frame: [UInt8], from source: Port) {
         guard frame.count >= 14 else { return }
         let dst = Array(frame[0..<6]), src = Array(frame[6..<12])
+        if case .guest(let path) = source {
+            // Only the members' sockets are ports; a guest speaks with its own MAC only.
+            guard guestPaths.contains(path) else { return }
+            if let mac = assignedMACs[path], mac != src { return }
+        }
         lock.lock()
-        if src[0] & 1 == 0 { table[src] = source }
+        if src[0] & 1 == 0 {
+            if table[src] == nil && table.count >= Self.maxTableEntries { table.removeAll(keepingCapacity: true) }
+            table[src] = source
+        }
         let known = dst[0] & 1 == 0 ? table[dst] : nil
         var targets: [Port] = known.map { [$0] } ?? (guestPaths.map { .guest($0) } + [.tap, .bridge])
         targets.removeAll { $0 == source }

@@ -45,7 +45,7 @@ final class VMF: @unchecked Sendable {
         }
         // A new hvd under a loaded VMF brings the subsystem back (regions keep their content).
         if let r = record {
-            let rt = CommRuntime(layout: layout, config: r.config.communication)
+            let rt = CommRuntime(layout: layout, config: r.config.communication, guestIDs: CommRuntime.ids(r.config))
             do { try rt.start(); comm = rt } catch { record?.notes.append("communication subsystem: \(error)") }
         }
     }
@@ -69,7 +69,7 @@ final class VMF: @unchecked Sendable {
         lock.lock(); let old = comm; comm = nil; lock.unlock()
         let keepAttached = old?.wasAttached ?? false
         old?.stopKeepingRegions()
-        let runtime = CommRuntime(layout: layout, config: config.communication)
+        let runtime = CommRuntime(layout: layout, config: config.communication, guestIDs: CommRuntime.ids(config))
         try runtime.start()
         if keepAttached { _ = try? runtime.attachHost() }
         lock.lock(); comm = runtime; lock.unlock()

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import CHVSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -162,5 +163,35 @@ public enum GuestWritten {
         let data = (try? handle.read(upToCount: maxBytes + 1)) ?? Data()
         guard data.count <= maxBytes else { throw HVError(.io, "\(url.path) is larger than \(maxBytes) bytes") }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A POSIX access list (the `system.posix_acl_access` attribute, as
+/// setfacl writes it): root and the named users read and write, nobody else.
+public enum PosixACL {
+    static let version: UInt32 = 2
+    static let userObj: UInt16 = 0x01, user: UInt16 = 0x02, groupObj: UInt16 = 0x04, mask: UInt16 = 0x10, other: UInt16 = 0x20
+    static let undefinedID: UInt32 = 0xFFFF_FFFF
+
+    /// The attribute's bytes: entries in the kernel's order (users sorted by id).
+    public static func encode(readWrite uids: [uid_t]) -> [UInt8] {
+        var out: [UInt8] = []
+        func u16(_ v: UInt16) { out += [UInt8(v & 0xff), UInt8(v >> 8)] }
+        func u32(_ v: UInt32) { out += (0..<4).map { UInt8(truncatingIfNeeded: v >> ($0 * 8)) } }
+        func entry(_ tag: UInt16, _ perm: UInt16, _ id: UInt32) { u16(tag); u16(perm); u32(id) }
+        u32(version)
+        entry(userObj, 6, undefinedID)
+        for uid in Set(uids).sorted() where uid != 0 { entry(user, 6, uid) }
+        entry(groupObj, 0, undefinedID)
+        entry(mask, 6, undefinedID)
+        entry(other, 0, undefinedID)
+        return out
+    }
+
+    /// Root's file, mode 0600, plus read-write for `uids`; false when the file system refuses access lists.
+    public static func grant(fd: Int32, readWrite uids: [uid_t]) -> Bool {
+        guard fchown(fd, 0, 0) == 0, fchmod(fd, 0o600) == 0 else { return false }
+        let bytes = encode(readWrite: uids)
+        return bytes.withUnsafeBytes { hv_fsetxattr(fd, "system.posix_acl_access", $0.baseAddress, bytes.count) } == 0
     }
 }

@@ -97,6 +97,41 @@ import Glibc
         #expect(got(0) == reply)
         #expect(got(2) == nil, "a learned address is not flooded")
     }
+
+    /// A hostile guest: frames from another source MAC than its card's, or
+    /// from a socket that is no member, are dropped.
+    @Test func theSwitchDropsSpoofedAndStrangeSenders() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paths = ["a", "b", "x"].map { dir.appendingPathComponent("\($0).sock").path }
+        let macA: [UInt8] = [2, 0, 0, 0, 0, 0xa], macB: [UInt8] = [2, 0, 0, 0, 0, 0xb]
+        let sw = NetworkSwitch(socketPath: dir.appendingPathComponent("switch.sock").path, guestSockets: Array(paths.prefix(2)),
+                               assignedMACs: [paths[0]: macA, paths[1]: macB])
+        try sw.start()
+        defer { sw.stop() }
+        let socks = paths.map { path -> Int32 in
+            let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            _ = UnixSocket.bindPath(fd, path: path)
+            var tv = timeval(tv_sec: 0, tv_usec: 300_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        defer { socks.forEach { close($0) } }
+        func got(_ i: Int) -> [UInt8]? {
+            var buf = [UInt8](repeating: 0, count: 2048)
+            let n = recv(socks[i], &buf, buf.count, 0)
+            return n > 0 ? Array(buf[0..<n]) : nil
+        }
+        let bcast = [UInt8](repeating: 0xff, count: 6)
+        let spoofed = bcast + macB + [0x08, 0x06] + Array(repeating: 1, count: 50)
+        UnixSocket.sendDatagram(socks[0], spoofed, to: sw.socketPath)
+        #expect(got(1) == nil, "a sends as b: dropped")
+        let stranger = bcast + [2, 0, 0, 0, 0, 0xc] + [0x08, 0x06] + Array(repeating: 1, count: 50)
+        UnixSocket.sendDatagram(socks[2], stranger, to: sw.socketPath)
+        #expect(got(0) == nil && got(1) == nil, "a socket that is no member is no port")
+        let honest = bcast + macA + [0x08, 0x06] + Array(repeating: 1, count: 50)
+        UnixSocket.sendDatagram(socks[0], honest, to: sw.socketPath)
+        #expect(got(1) == honest)
+    }
 }
 
 extension Thread {

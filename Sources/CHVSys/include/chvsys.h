@@ -43,6 +43,9 @@ int hv_eventfd(void);
    guest's locked RAM: the limit survives the change of user). uid 0 keeps
    root. Between fork and exec only async-signal-safe calls. Returns the pid,
    or -errno (the child's failure comes back through a close-on-exec pipe). */
+/* fsetxattr (sys/xattr.h is not in Swift's Glibc module); 0 or -errno. */
+int hv_fsetxattr(int fd, const char *name, const void *value, size_t size);
+
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
                   const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, int keep_fd,
                   int unlimited_memlock);
