@@ -55,8 +55,9 @@ enum ExampleOperations {
                           hint: "open it first: hv_open_example \(example.name)")
         }
         try layout.ensureDirectories()
-        // The System Manager's sync: validated first, then written file by file, atomically.
-        let preview = try ProjectSync.sync(example.name, layout: layout)
+        // Through hvd, the one writer of configuration, as the System Manager does:
+        // validated first, then written file by file, atomically; refused while a guest it would change runs.
+        let preview = try ctx.api.post(.projectSync(example.name), ProjectRequest(confirm: true), as: SyncPreview.self)
         Out.say(preview.changes.isEmpty ? "Nothing to change: the host already has \"\(example.name)\"" : "Synced \"\(example.name)\":")
         for change in preview.changes { Out.say("  \(change)") }
         let hv = try HypervisorConfig.load(layout.hvConfig)

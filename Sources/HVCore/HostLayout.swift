@@ -127,6 +127,9 @@ public struct GuestFolder: Sendable, Equatable {
     public var pidFile: URL { qemuDir.appendingPathComponent("qemu.pid") }
     public var lockFile: URL { runDir.appendingPathComponent("lock") }
     public var stateFile: URL { runDir.appendingPathComponent("state.json") }
+    /// QEMU's pid from its spawn until state.json exists: a new hvd ends a
+    /// QEMU whose start was cut short (it would wait paused forever).
+    public var startingFile: URL { runDir.appendingPathComponent("starting.pid") }
     public var qemuLog: URL { runDir.appendingPathComponent("qemu.log") }
 
     // KVM guests.

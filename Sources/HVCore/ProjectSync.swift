@@ -14,7 +14,11 @@ public struct SyncPreview: Sendable, Codable, Equatable {
     public var project: String
     /// One line per change, e.g. "guests/guest0002: new guest (RT-Linux)".
     public var changes: [String]
-    public init(project: String, changes: [String]) { self.project = project; self.changes = changes }
+    /// The guest folders the sync writes, creates or moves away (a running one must not be).
+    public var affectedGuests: [String]
+    public init(project: String, changes: [String], affectedGuests: [String] = []) {
+        self.project = project; self.changes = changes; self.affectedGuests = affectedGuests
+    }
 }
 
 public struct ProjectRequest: Sendable, Codable {
@@ -57,6 +61,7 @@ public enum ProjectSync {
     public static func preview(_ name: String, layout: HostLayout) throws -> SyncPreview {
         let (hv, guests) = try load(name, layout: layout)
         var changes: [String] = []
+        var affected: [String] = []
         let current = try? HypervisorConfig.load(layout.hvConfig)
         var projectHV = hv
         projectHV.set("Hypervisor", "Project", name)
@@ -69,16 +74,20 @@ public enum ProjectSync {
             let gf = layout.guest(folder)
             if !gf.exists {
                 changes.append("guests/\(folder): new guest (\(doc.value("Guest", "Name") ?? folder))")
+                affected.append(folder)
             } else if let now = try? RegistryFile.read(gf.guestConfig) {
-                changes += keyChanges(from: now, to: doc, label: "guests/\(folder)/guest.config")
+                let own = keyChanges(from: now, to: doc, label: "guests/\(folder)/guest.config")
+                if !own.isEmpty { affected.append(folder) }
+                changes += own
             }
         }
         for g in current?.guests ?? [] where !guests.contains(where: { $0.0 == g.folder }) {
+            affected.append(g.folder)
             let disks = Backup.diskImages(in: layout.guest(g.folder).url)
             changes.append("guests/\(g.folder): removed from the configuration, moved to backup/" +
                            (disks.isEmpty ? "" : " with its disk " + disks.map { "\($0.lastPathComponent) (\(Backup.sizeText($0)))" }.joined(separator: ", ")))
         }
-        return SyncPreview(project: name, changes: changes)
+        return SyncPreview(project: name, changes: changes, affectedGuests: affected.sorted())
     }
 
     /// Applies the project: guests it no longer has move to backup/<time>/ (with the old hv.config), then each file is written atomically.

@@ -40,6 +40,9 @@ public final class UnixSocket: @unchecked Sendable {
 
     /// A TCP listener on 127.0.0.1 only (the System Manager); the same stream API.
     public static func listenLoopback(port: Int, backlog: Int32 = 64) throws -> UnixSocket {
+        guard (1...65535).contains(port) else {
+            throw HVError(.invalidConfig, "port \(port) is not a TCP port", hint: "use a number from 1 to 65535")
+        }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HVError.posix("socket", errno: errno) }
         var one: Int32 = 1

@@ -110,7 +110,13 @@ final class DaemonContext: @unchecked Sendable {
         let dirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
         for d in dirs.sorted() {
             let folder = layout.guest(d)
-            guard let rec = RunRecord.load(folder.stateFile) else { continue }
+            guard let rec = RunRecord.load(folder.stateFile) else {
+                if let pid = GuestLauncher.endInterruptedStart(folder) {
+                    log.info("\(d): a start cut short by hvd's end left QEMU pid \(pid) paused; it was stopped")
+                }
+                continue
+            }
+            unlink(folder.startingFile.path)
             supervisor(d).adopt(rec)
         }
     }

@@ -78,6 +78,7 @@ final class GuestSupervisor: @unchecked Sendable {
         rec.diskImage = spec.diskImage
         rec.installing = spec.installing
         rec.save(folder.stateFile)
+        unlink(folder.startingFile.path)
         cond.lock()
         record = rec
         qmp = launched.qmp

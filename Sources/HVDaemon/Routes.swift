@@ -133,9 +133,13 @@ struct Routes {
                 throw HVError(.needsConfirmation, "syncing \(ref) changes: " + (p.changes.isEmpty ? "nothing" : p.changes.joined(separator: "; ")),
                               hint: "show the preview to the user and send {\"confirm\": true}")
             }
-            let running = ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) }.map(\.folder.name).sorted()
+            // A running guest is never rewritten or moved from under itself; others may run on.
+            let affected = Set(try ProjectSync.preview(ref, layout: ctx.layout).affectedGuests)
+            let running = ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) && affected.contains($0.folder.name) }
+                .map(\.folder.name).sorted()
             guard running.isEmpty else {
-                throw HVError(.conflict, "guests are running: \(running.joined(separator: ", "))", hint: "stop them first; a running guest is never replaced")
+                throw HVError(.conflict, "syncing \(ref) would change running guests: \(running.joined(separator: ", "))",
+                              hint: "stop them first; a running guest is never replaced")
             }
             return .response(.json(try ProjectSync.sync(ref, layout: ctx.layout)))
         case .templates:
@@ -171,7 +175,7 @@ struct Routes {
         case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
-        case .watch, .consoleSocket, .displaySocket:
+        case .watch, .consoleSocket, .displaySocket, .ticket:
             throw HVError(.notFound, "\(req.path) is served by the System Manager only", hint: "open the page that `hv manager url` prints")
         }
     }

@@ -36,6 +36,7 @@ public enum GuestLauncher {
         }
         // QEMU holds the lock from here on; ours goes.
         close(lockFD)
+        try? AtomicFile.write("\(pid)\n", to: folder.startingFile, mode: 0o600)
         do {
             let qmp = try connectQMP(folder: folder, pid: pid, onEvent: onEvent)
             let cpus = try qmp.execute("query-cpus-fast")
@@ -52,9 +53,24 @@ public enum GuestLauncher {
             kill(pid, SIGKILL)
             var status: Int32 = 0
             _ = waitpid(pid, &status, 0)
-            for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
+            for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile, folder.startingFile] { unlink(f.path) }
             throw error
         }
+    }
+
+    /// A start cut short (hvd killed between spawn and state.json) leaves a
+    /// QEMU paused with -S that nobody would adopt: the next hvd ends it.
+    /// Only a process that still holds the guest's lock and whose command
+    /// line names this guest's QMP socket is killed (pids are reused).
+    public static func endInterruptedStart(_ folder: GuestFolder) -> pid_t? {
+        defer { unlink(folder.startingFile.path) }
+        guard let text = try? String(contentsOf: folder.startingFile, encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+              GuestLock.isHeld(folder.lockFile) else { return nil }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        guard String(decoding: cmdline, as: UTF8.self).contains(folder.qmpSocket.path) else { return nil }
+        kill(pid, SIGKILL)
+        return pid
     }
 
     /// run/<guest>/ is root's (hvd's records; the group hv-qemu may pass

@@ -56,6 +56,10 @@ public struct HostSetup: Sendable {
     public func run(rebuildImage: Bool, installPackages install: Bool = true) throws {
         if install { try installPackages() }
         try layout.ensureDirectories()
+        if GuestIdentity.dropsPrivileges {
+            // Guests' QEMUs run in this group (docs/SECURITY.md); hvd makes it too when it is missing.
+            log("guests' QEMU processes: group \(GuestIdentity.groupName) (\(GuestIdentity.sharedGroup())), a user of their own each")
+        }
         try RTLinuxImageBuilder(layout: layout, cacheDir: Self.cacheDir.appendingPathComponent("debs"), log: log)
             .build(force: rebuildImage)
     }
