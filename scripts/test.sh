@@ -14,12 +14,14 @@ swift test "$@" 2>&1 | tee "$log" || status=$?
 # The System Manager in a real browser (skipped when a filter selects Swift tests only).
 if [ $# -eq 0 ]; then
     python3 Tests/Browser/manager_test.py 2>&1 | tee -a "$log" || status=$?
+    # A short pass of each fuzz target (bench/fuzz/run.sh runs a million inputs each).
+    bash bench/fuzz/run.sh 20000 2>&1 | tee -a "$log" || status=$?
 fi
 # One plain summary line (XCTest's own says "Executed 0 tests": all tests are Swift Testing ones).
 summary=$(grep -E 'Test run with [0-9]+ tests? .*(passed|failed)' "$log" | tail -n 1 || true)
 total=$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
-btotal=$(grep -cE '^(✔|✘) browser ' "$log" || true)
-bfailed=$(grep -cE '^✘ browser ' "$log" || true)
+btotal=$(grep -cE '^(✔|✘) (browser|fuzz) ' "$log" || true)
+bfailed=$(grep -cE '^✘ (browser|fuzz) ' "$log" || true)
 if [ -n "$total" ]; then echo "$((total + btotal - failed - bfailed)) passed, $((failed + bfailed)) failed"; fi
 exit "$status"

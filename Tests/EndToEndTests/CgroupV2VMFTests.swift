@@ -38,7 +38,7 @@ extension EndToEnd {
             #expect(r("busy.txt").hasSuffix("\t0"), "a host process may run on the RT core: \(r("busy.txt"))")
             let list = try JSONDecoder().decode([GuestStatus].self, from: Data(r("list.json").utf8))
             let g = try #require(list.first, "\(r("list.json")) \(r("start.txt"))")
-            let vcpu = try #require(g.vcpuPlacement.first, "no vCPU placement read back: \(r("list.json")) \(r("start.txt"))")
+            let vcpu = try #require(g.vcpuPlacement.first, "no vCPU placement read back: \(r("start.txt")) \(r("list.json").prefix(600))")
             #expect(vcpu.cores == [1] && vcpu.policy == "fifo", "\(vcpu)")
             #expect(!g.notes.contains { $0.contains("could not") }, "\(g.notes)")
             #expect(g.emulatorPlacement.map { $0.cores == [0] && $0.policy == "fifo" && $0.priority == vcpu.priority - 1 } == true,
@@ -75,8 +75,11 @@ extension EndToEnd {
             for n in hv_open_example hv_sync_example hv_vmf_start hv_vmf_stop; do ln -s hv /opt/hv/bin/$n; done
             # hvd starts QEMU with a clean environment (no LD_LIBRARY_PATH, no QEMU_MODULE_DIR): the
             # libraries and modules go where the loader and QEMU look by themselves.
-            mkdir -p /usr/lib/x86_64-linux-gnu/qemu; cp -an /opt/hv/lib/. /usr/lib/x86_64-linux-gnu/
+            mkdir -p /usr/lib/x86_64-linux-gnu/qemu
+            for f in /opt/hv/lib/*; do [ -e /usr/lib/x86_64-linux-gnu/${f##*/} ] || cp -a $f /usr/lib/x86_64-linux-gnu/; done
             cp -a /opt/hv/qemu-modules/. /usr/lib/x86_64-linux-gnu/qemu/
+            # Scripts run with a fixed PATH: bash where a Debian host has it.
+            [ -e /bin/bash ] || ln -s /opt/hv/bin/bash /bin/bash
             # QEMU runs as the guest's own user: it must be able to pass through to HV_ROOT.
             chmod 755 /root
             export QEMU_MODULE_DIR=/opt/hv/qemu-modules LD_LIBRARY_PATH=/opt/hv/lib PATH=/opt/hv/bin:$PATH HV_ROOT=/root/hv
@@ -88,7 +91,7 @@ extension EndToEnd {
             cat $cg/hv-*-rt/cpuset.cpus.partition > $out/partition.txt 2>&1
             sh -c 'while :; do :; done' & busy=$!
             sleep 1; grep Cpus_allowed_list /proc/$busy/status > $out/busy.txt; kill $busy
-            hv guest start guestrtlinux > $out/start.txt 2>&1 &
+            (hv guest start guestrtlinux > $out/start.txt 2>&1; cat /root/hv/run/guestrtlinux/qemu.log >> $out/start.txt 2>&1) &
             i=0; while [ $i -lt 180 ]; do
                 hv guest list --json > $out/list.json 2>&1
                 grep -q '"policy"' $out/list.json && break

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 import HVCore
+import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension EndToEnd {
     /// KVM guests under QEMU q35 + OVMF (TCG here), installed from the test
@@ -43,9 +47,18 @@ extension EndToEnd {
             let status = try host.status("guestubuntu")
             #expect(!status.installing)
             #expect(status.display?.vncSocket == host.layout.guest("guestubuntu").vncSocket.path)
-            let hello = ubuntu.appendingPathComponent("hello-from-installed-system.txt")
+            let hello = ubuntu.appendingPathComponent("exchange/hello-from-installed-system.txt")
             let up = host.waitUntil(240) { host.text(hello).contains("PREEMPT_RT") }
-            #expect(up, "the installed system did not write into /hv/guests: \(host.text(console).suffix(800))")
+            #expect(up, "the installed system did not write into its exchange folder: \(host.text(console).suffix(800))")
+            // Hostile from inside: its own hook and RT-Linux's files are out of its reach.
+            #expect(host.waitUntil(30) { host.text(console).contains("hv-test: cannot reach /hv/guests/guestrtlinux/") }, "\(host.text(console).suffix(800))")
+            #expect(host.text(console).contains("hv-test: own hook is read-only") && !host.text(console).contains("PLANTED")
+                    && !host.text(console).contains("REACHED"), "\(host.text(console).suffix(800))")
+            // Its disk and UEFI variables are its QEMU user's alone; its QEMU is not root.
+            var st = stat()
+            #expect(stat(disk.path, &st) == 0 && st.st_uid >= GuestIdentity.uidBase && st.st_mode & 0o777 == 0o600, "disk \(st.st_uid) \(String(st.st_mode, radix: 8))")
+            let qemuUID = host.text(URL(fileURLWithPath: "/proc/\(status.pid ?? 0)/status")).split(separator: "\n").first { $0.hasPrefix("Uid:") }
+            #expect(qemuUID.map { $0.contains(String(st.st_uid)) } == true, "\(String(describing: qemuUID))")
             #expect(try host.status("guestrtlinux").state == .running, "RT-Linux runs beside it")
             #expect(try host.status("guestrtlinux").cores != status.cores)
 

@@ -6,10 +6,11 @@ import Foundation
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    if let doc = try? RegistryDocument(parsing: text, file: "fuzz.config") {
+    if let doc = try? RegistryDocument(parsing: text, fileName: "fuzz.config") {
         _ = try? HypervisorConfig(doc)
         _ = try? GuestConfig.schema.validate(doc)
-        _ = doc.serialized()
+        // What hv writes back must read back.
+        if (try? RegistryDocument(parsing: doc.render(), fileName: "again")) == nil { fatalError("render does not parse again") }
     }
     return 0
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer through the Swift toolchain) of hv's
+# parsers of outside bytes: the API's HTTP request heads and route match,
+# the System Manager's WebSocket frames, and .config files with both
+# schemas. Each target runs RUNS inputs (default one million) from a small
+# seed corpus; prints executions and crashes per target; exits non-zero on
+# a crash (the input is kept in bench/out/fuzz/<target>/).
+#   bash bench/fuzz/run.sh            # a million inputs each
+#   bash bench/fuzz/run.sh 20000      # the short pass the test command runs
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="/opt/swift/usr/bin:$PATH"
+runs=${1:-1000000}
+out=bench/out/fuzz
+mkdir -p "$out"
+core=$(ls Sources/HVCore/*.swift)
+status=0
+for target in http websocket config; do
+    dir="$out/$target"; mkdir -p "$dir/corpus"
+    bin="$dir/fuzz-$target"
+    if [ ! -x "$bin" ] || [ -n "$(find Sources/HVCore bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
+        swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz \
+            $core "bench/fuzz/targets/$target.swift" -o "$bin" 2> "$dir/build.log" || { cat "$dir/build.log"; exit 1; }
+    fi
+    case $target in
+        http) printf 'GET /v1/guests/Plant%%20HMI/start?replay=boot HTTP/1.1\r\nHost: hvd\r\nContent-Length: 2\r\n' > "$dir/corpus/seed1"
+              printf 'POST /v1/vmf/load HTTP/1.1\r\nHost: 127.0.0.1:7480\r\nX-HV-Request: 1\r\nAuthorization: Bearer x\r\n' > "$dir/corpus/seed2" ;;
+        websocket) printf '\x81\x82\x01\x02\x03\x04\x69\x6b\x89\x80\x00\x00\x00\x00' > "$dir/corpus/seed1" ;;
+        config) printf '[Hypervisor]\n    "Project"="p"\n[Guests\\guestrtlinux]\n    "Id"="1"\n    "Name"="RT-Linux"\n    "Os"="rt-linux"\n    "RtCores"="auto"\n' > "$dir/corpus/seed1"
+                printf '[Guest]\n    "Name"="A \\"b\\""\n[Guest\\Cpu]\n    "Cores"="1"\n; c\n' > "$dir/corpus/seed2" ;;
+    esac
+    log="$dir/run.log"
+    set +e
+    (cd "$dir" && "./fuzz-$target" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus > run.log 2>&1)
+    rc=$?
+    set -e
+    execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+    crashes=$(ls "$dir" | grep -cE '^(crash|leak|timeout|oom)-' || true)
+    if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+        status=1; tail -30 "$log"
+        echo "✘ fuzz $target: ${execs:-0} executions, $crashes crashes (exit $rc; inputs in $dir)"
+    else
+        echo "✔ fuzz $target: ${execs:-0} executions, 0 crashes"
+    fi
+done
+exit $status
