@@ -17,7 +17,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-# The System Manager's browser tests drive Chromium with Selenium (from PyPI).
-if ! python3 -c 'import selenium' 2>/dev/null; then
-    python3 -m pip install -q selenium 2>/dev/null || python3 -m pip install -q --break-system-packages selenium
-fi
+# The System Manager's browser tests drive Chromium with Selenium; the API
+# contract test runs schemathesis against docs/openapi.json (both from PyPI).
+for py in selenium schemathesis; do
+    if ! python3 -c "import $py" 2>/dev/null; then
+        python3 -m pip install -q "$py" 2>/dev/null || python3 -m pip install -q --break-system-packages "$py"
+    fi
+done

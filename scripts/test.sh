@@ -14,6 +14,8 @@ swift test "$@" 2>&1 | tee "$log" || status=$?
 # The System Manager in a real browser (skipped when a filter selects Swift tests only).
 if [ $# -eq 0 ]; then
     python3 Tests/Browser/manager_test.py 2>&1 | tee -a "$log" || status=$?
+    # The API against its OpenAPI document (schemathesis), on a live hvd in a scratch root.
+    bash Tests/Contract/run.sh 2>&1 | tee -a "$log" || status=$?
     # A short pass of each fuzz target (bench/fuzz/run.sh runs a million inputs each).
     bash bench/fuzz/run.sh 20000 2>&1 | tee -a "$log" || status=$?
 fi
@@ -21,7 +23,7 @@ fi
 summary=$(grep -E 'Test run with [0-9]+ tests? .*(passed|failed)' "$log" | tail -n 1 || true)
 total=$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
-btotal=$(grep -cE '^(✔|✘) (browser|fuzz) ' "$log" || true)
-bfailed=$(grep -cE '^✘ (browser|fuzz) ' "$log" || true)
+btotal=$(grep -cE '^(✔|✘) (browser|fuzz|contract)[ :]' "$log" || true)
+bfailed=$(grep -cE '^✘ (browser|fuzz|contract)[ :]' "$log" || true)
 if [ -n "$total" ]; then echo "$((total + btotal - failed - bfailed)) passed, $((failed + bfailed)) failed"; fi
 exit "$status"

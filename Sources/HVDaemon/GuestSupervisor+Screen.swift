@@ -24,10 +24,15 @@ extension GuestSupervisor {
         let path = folder.screendump.path
         unlink(path)
         try q.execute("screendump", ["filename": .string(path), "format": .string("png")], timeout: 30)
-        guard let data = try? Data(contentsOf: folder.screendump), let size = PNGHeader.size(data) else {
+        // QEMU (the guest's user) wrote it: read without following a link, bounded,
+        // and hand the client a copy in root's own run folder.
+        guard let data = try? GuestWritten.readData(folder.screendump, maxBytes: 64 << 20), let size = PNGHeader.size(data) else {
             throw HVError(.io, "QEMU wrote no PNG to \(path)", hint: "see \(folder.qemuLog.path)")
         }
-        return ScreenshotResult(path: path, width: size.width, height: size.height)
+        let copy = folder.runDir.appendingPathComponent("screen.png")
+        try AtomicFile.write(data, to: copy, mode: 0o600)
+        unlink(path)
+        return ScreenshotResult(path: copy.path, width: size.width, height: size.height)
     }
 }
 

@@ -153,6 +153,10 @@ extension HostPermissions {
 /// the guest planted, never more than `maxBytes`.
 public enum GuestWritten {
     public static func readText(_ url: URL, maxBytes: Int) throws -> String {
+        String(decoding: try readData(url, maxBytes: maxBytes), as: UTF8.self)
+    }
+
+    public static func readData(_ url: URL, maxBytes: Int) throws -> Data {
         let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
@@ -162,7 +166,7 @@ public enum GuestWritten {
         }
         let data = (try? handle.read(upToCount: maxBytes + 1)) ?? Data()
         guard data.count <= maxBytes else { throw HVError(.io, "\(url.path) is larger than \(maxBytes) bytes") }
-        return String(decoding: data, as: UTF8.self)
+        return data
     }
 }
 

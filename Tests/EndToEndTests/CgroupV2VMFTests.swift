@@ -74,10 +74,11 @@ extension EndToEnd {
             mkdir -p /opt/hv; cp -a /hv/guests/bin /hv/guests/lib /hv/guests/share /hv/guests/qemu-modules /hv/guests/template /opt/hv/
             for n in hv_open_example hv_sync_example hv_vmf_start hv_vmf_stop; do ln -s hv /opt/hv/bin/$n; done
             # hvd starts QEMU with a clean environment (no LD_LIBRARY_PATH, no QEMU_MODULE_DIR): the
-            # libraries and modules go where the loader and QEMU look by themselves.
-            mkdir -p /usr/lib/x86_64-linux-gnu/qemu
+            # libraries go where the loader looks by itself, the modules where Debian's (relocatable)
+            # QEMU looks beside its binary (../lib/x86_64-linux-gnu/qemu).
+            mkdir -p /usr/lib/x86_64-linux-gnu /opt/hv/lib/x86_64-linux-gnu/qemu
             for f in /opt/hv/lib/*; do [ -e /usr/lib/x86_64-linux-gnu/${f##*/} ] || cp -a $f /usr/lib/x86_64-linux-gnu/; done
-            cp -a /opt/hv/qemu-modules/. /usr/lib/x86_64-linux-gnu/qemu/
+            cp -a /opt/hv/qemu-modules/. /opt/hv/lib/x86_64-linux-gnu/qemu/
             # Scripts run with a fixed PATH: bash where a Debian host has it.
             [ -e /bin/bash ] || ln -s /opt/hv/bin/bash /bin/bash
             # QEMU runs as the guest's own user: it must be able to pass through to HV_ROOT.
@@ -91,7 +92,7 @@ extension EndToEnd {
             cat $cg/hv-*-rt/cpuset.cpus.partition > $out/partition.txt 2>&1
             sh -c 'while :; do :; done' & busy=$!
             sleep 1; grep Cpus_allowed_list /proc/$busy/status > $out/busy.txt; kill $busy
-            (hv guest start guestrtlinux > $out/start.txt 2>&1; cat /root/hv/run/guestrtlinux/qemu.log >> $out/start.txt 2>&1) &
+            (hv guest start guestrtlinux > $out/start.txt 2>&1 || cat /root/hv/run/guestrtlinux/qemu.log >> $out/start.txt 2>&1) &
             i=0; while [ $i -lt 180 ]; do
                 hv guest list --json > $out/list.json 2>&1
                 grep -q '"policy"' $out/list.json && break

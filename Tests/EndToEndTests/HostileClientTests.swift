@@ -14,6 +14,11 @@ extension EndToEnd {
     @Suite struct HostileClient {
         /// Raw bytes to a stream socket; what came back (empty: closed without an answer).
         static func raw(_ fd: Int32, _ bytes: Data, readFor seconds: Int = 5) -> String {
+            String(decoding: raw(fd, bytes, readFor: seconds) as Data, as: UTF8.self)
+        }
+
+        /// Raw bytes to a stream socket, then everything it answers until it closes (or `seconds` of silence); closes `fd`.
+        static func raw(_ fd: Int32, _ bytes: Data, readFor seconds: Int = 5) -> Data {
             var tv = timeval(tv_sec: seconds, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
@@ -26,11 +31,12 @@ extension EndToEnd {
                 out.append(contentsOf: buf[0..<n])
             }
             close(fd)
-            return String(decoding: out, as: UTF8.self)
+            return out
         }
 
         static func tcp(_ port: Int) -> Int32 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return -1 }
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")

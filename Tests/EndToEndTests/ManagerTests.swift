@@ -15,29 +15,12 @@ extension EndToEnd {
         /// One HTTP/1.1 request to 127.0.0.1:port (connection closed after the answer).
         static func request(_ port: Int, _ method: String, _ path: String, headers: [String: String] = [:], body: String? = nil,
                             readFor seconds: Double = 10) -> Reply? {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = UInt16(port).bigEndian
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
-            guard ok else { return nil }
-            var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let fd = HostileClient.tcp(port)
+            guard fd >= 0 else { return nil }
             let payload = Data((body ?? "").utf8)
             var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: \(payload.count)\r\n"
             for (k, v) in headers { head += "\(k): \(v)\r\n" }
-            let out = Data((head + "\r\n").utf8) + payload
-            _ = out.withUnsafeBytes { send(fd, $0.baseAddress, out.count, 0) }
-            var data = Data()
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = recv(fd, &buf, buf.count, 0)
-                if n <= 0 { break }
-                data.append(contentsOf: buf[0..<n])
-            }
+            let data = HostileClient.raw(fd, Data((head + "\r\n").utf8) + payload, readFor: Int(seconds.rounded(.up)))
             guard let split = data.range(of: Data("\r\n\r\n".utf8)) else { return nil }
             let lines = String(decoding: data[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
             let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0

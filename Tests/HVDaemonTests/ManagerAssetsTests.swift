@@ -10,7 +10,7 @@ import Testing
     @Test func embeddedPageMatchesTheFiles() throws {
         for (embedded, path) in [(ManagerAssets.html, "index.html"), (ManagerAssets.css, "manager.css"), (ManagerAssets.script, "manager.js")] {
             let file = try String(contentsOf: Self.dir.appendingPathComponent(path), encoding: .utf8)
-            #expect(embedded == file, "manager/\(path) changed: run python3 scripts/embed-manager-page.py")
+            #expect(embedded == file, "manager/\(path) changed: run python3 scripts/embed-sources.py")
         }
     }
 

@@ -12,7 +12,7 @@ import Testing
                                  (GuestToolSources.ivshmemKbuild, "hv_ivshmem/Kbuild"),
                                  (GuestToolSources.commTool, "hv-comm/hv-comm.c")] {
             let file = try String(contentsOf: Self.guest.appendingPathComponent(path), encoding: .utf8)
-            #expect(embedded == file, "\(path) changed: run python3 scripts/embed-guest-tools.py")
+            #expect(embedded == file, "\(path) changed: run python3 scripts/embed-sources.py")
         }
     }
 
