@@ -17,7 +17,7 @@ cleanup() {
     "$links/hv_vmf_stop" --yes >/dev/null 2>&1
     for f in "$root"/run/*/qemu/qemu.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
     "$bin/hv" daemon stop >/dev/null 2>&1
-    rm -rf "$root" "$links"
+    [ -n "${KEEP:-}" ] || rm -rf "$root" "$links"
 }
 trap cleanup EXIT
 mkdir -p "$root/config" "$root/templates"
@@ -38,7 +38,7 @@ schemathesis run docs/openapi.json --url "http://127.0.0.1:$port" \
 rc=$?
 pid=$(cat "$root/run/hvd.pid" 2>/dev/null)
 alive=no; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=yes
-summary=$(grep -E '(passed|failed|errors?)[, ]' "$out" | tail -n 3 | tr '\n' ' ')
+summary=$(grep -A1 'Test cases:' "$out" | tail -n 1 | xargs)
 if [ $rc -eq 0 ] && [ $alive = yes ]; then
     echo "✔ contract: schemathesis against docs/openapi.json: $summary"
 else
