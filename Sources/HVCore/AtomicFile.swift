@@ -8,7 +8,7 @@ import Glibc
 public enum AtomicFile {
     public static func write(_ data: Data, to url: URL, mode: mode_t = 0o644) throws {
         let dir = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         // Unique per write (two threads of hvd may write at once), created
         // new: never a file or link that was already there.
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")

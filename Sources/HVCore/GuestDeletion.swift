@@ -52,9 +52,12 @@ public struct DeletionPlan: Sendable, Codable, Equatable {
             .filter { (doc.value($0, "Guests") ?? "").split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == folder } }
     }
 
-    /// Moves the folder to backup/<time>/ and drops the guest from hv.config. Returns the backup folder.
+    /// Drops the guest from hv.config, then moves the folder to
+    /// backup/<time>/; returns the backup folder. In that order: cut short
+    /// between the two, hv.config never names a folder that is gone (the
+    /// folder is left whole, outside the configuration).
     public func perform(layout: HostLayout) throws -> URL {
-        let backup = try Backup.move(layout: layout, folders: [folder], config: false, stamp: Backup.stamp())
+        let backup = try Backup.newFolder(layout: layout, stamp: Backup.stamp())
         let section = "Guests\\\(folder)"
         if var doc = try RegistryFile.readIfPresent(layout.hvConfig), !doc.entries(in: section).isEmpty {
             try FileManager.default.createDirectory(at: backup.appendingPathComponent("config"), withIntermediateDirectories: true)
@@ -68,6 +71,7 @@ public struct DeletionPlan: Sendable, Codable, Equatable {
             }
             try RegistryFile.write(doc, to: layout.hvConfig)
         }
+        try Backup.move([folder], config: false, layout: layout, into: backup)
         return backup
     }
 }
@@ -83,11 +87,23 @@ public enum Backup {
 
     /// Moves (never copies, never deletes) guest folders and hv.config into backup/<stamp>/.
     public static func move(layout: HostLayout, folders: [String], config: Bool, stamp: String) throws -> URL {
+        let dir = try newFolder(layout: layout, stamp: stamp)
+        try move(folders, config: config, layout: layout, into: dir)
+        return dir
+    }
+
+    /// backup/<stamp>/ (or <stamp>-2, …): a folder of its own, created.
+    public static func newFolder(layout: HostLayout, stamp: String) throws -> URL {
         let fm = FileManager.default
         var dir = layout.backupDir.appendingPathComponent(stamp)
         var n = 1
         while fm.fileExists(atPath: dir.path) { n += 1; dir = layout.backupDir.appendingPathComponent("\(stamp)-\(n)") }
         try fm.createDirectory(at: dir.appendingPathComponent("guests"), withIntermediateDirectories: true)
+        return dir
+    }
+
+    public static func move(_ folders: [String], config: Bool, layout: HostLayout, into dir: URL) throws {
+        let fm = FileManager.default
         for f in folders {
             try fm.moveItem(at: layout.guestsDir.appendingPathComponent(f), to: dir.appendingPathComponent("guests").appendingPathComponent(f))
             // Runtime leftovers of a stopped guest go too.
@@ -97,7 +113,6 @@ public enum Backup {
             try fm.createDirectory(at: dir.appendingPathComponent("config"), withIntermediateDirectories: true)
             try fm.moveItem(at: layout.hvConfig, to: dir.appendingPathComponent("config/hv.config"))
         }
-        return dir
     }
 
     public static func diskImages(in dir: URL) -> [URL] {

@@ -101,7 +101,8 @@ public enum GuestFiles {
     /// Writes a guest folder from its guest.config. Returns the paths written.
     @discardableResult
     public static func write(guestConfig: RegistryDocument, into folder: GuestFolder) throws -> [URL] {
-        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        // 0755 whatever the umask: guests read their folders through the share.
+        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         var written: [URL] = []
         try RegistryFile.write(guestConfig, to: folder.guestConfig)
         written.append(folder.guestConfig)

@@ -20,6 +20,8 @@ public enum DaemonMain {
 
     static func serve(_ layout: HostLayout) throws -> Never {
         signal(SIGPIPE, SIG_IGN)
+        // Nothing hvd creates is readable or writable by others unless its mode says so explicitly.
+        umask(0o077)
         try layout.ensureDirectories()
         HostPermissions.prepareRunDir(layout)
         // One hvd per host root: the lock answers "is one running?".

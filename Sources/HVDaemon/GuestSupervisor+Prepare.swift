@@ -86,6 +86,7 @@ extension GuestSupervisor {
         if let iso = plan.iso { try GuestIdentity.checkReadable(URL(fileURLWithPath: iso), what: "the installation ISO") }
         // The disk, the UEFI variables and the TPM state are this guest's alone.
         let identity = self.identity
+        try GuestIdentity.checkDisk(URL(fileURLWithPath: plan.disk))
         try identity.own(URL(fileURLWithPath: plan.disk), mode: 0o600)
         if FileManager.default.fileExists(atPath: folder.nvram.path) { try identity.own(folder.nvram, mode: 0o600) }
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,

@@ -92,7 +92,8 @@ public struct DiskImage: Sendable, Equatable {
     /// to a temporary name first: a failed create leaves no half image behind.
     public func create(sizeGiB: Int) throws {
         let fm = FileManager.default
-        try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // 0755 whatever the umask: the guest's QEMU user passes through to its disk.
+        try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).creating")
         try? fm.removeItem(at: tmp)
         let r = try Command.run(["qemu-img", "create", "-q", "-f", format.rawValue,

@@ -72,6 +72,23 @@ public struct GuestIdentity: Sendable, Equatable {
         }
     }
 
+    /// A disk is a regular file or a block device the configuration names
+    /// itself: never a link (whose target could change), a character device,
+    /// a folder or a pipe, which `own` would otherwise hand to the guest.
+    public static func checkDisk(_ url: URL) throws {
+        var st = stat()
+        guard lstat(url.path, &st) == 0 else { return }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG, S_IFBLK: return
+        case S_IFLNK:
+            throw HVError(.invalidConfig, "the disk image \(url.path) is a symbolic link",
+                          hint: "name the file (or block device) itself in the configuration; nothing was started")
+        default:
+            throw HVError(.invalidConfig, "the disk image \(url.path) is neither a regular file nor a block device",
+                          hint: "name a disk image file or a block device; nothing was started")
+        }
+    }
+
     /// A folder and everything in it (the TPM state), links left alone.
     public func ownTree(_ dir: URL) throws {
         try own(dir, mode: 0o700)

@@ -13,8 +13,8 @@ extension EndToEnd {
     /// answering the CLI throughout. Concurrent writers lose nothing.
     @Suite struct HostileClient {
         /// Raw bytes to a stream socket; what came back (empty: closed without an answer).
-        static func raw(_ fd: Int32, _ bytes: Data, readFor seconds: Int = 5) -> String {
-            String(decoding: raw(fd, bytes, readFor: seconds) as Data, as: UTF8.self)
+        static func rawText(_ fd: Int32, _ bytes: Data, readFor seconds: Int = 5) -> String {
+            String(decoding: raw(fd, bytes, readFor: seconds), as: UTF8.self)
         }
 
         /// Raw bytes to a stream socket, then everything it answers until it closes (or `seconds` of silence); closes `fd`.
@@ -84,7 +84,7 @@ extension EndToEnd {
             for (i, req) in Self.catalogue.enumerated() {
                 for (name, fd) in [("tcp", Self.tcp(port)), ("unix", Self.unix(sock))] {
                     let text = req.replacingOccurrences(of: "HOST", with: "127.0.0.1:\(port)")
-                    let answer = Self.raw(fd, Data(text.utf8))
+                    let answer = Self.rawText(fd, Data(text.utf8))
                     let status = Int(answer.split(separator: " ").dropFirst().first ?? "") ?? 0
                     // The first two are odd but valid (an empty query item is skipped); the rest are refused.
                     let allowed = i < 2 ? 200..<600 : 400..<600
@@ -93,10 +93,10 @@ extension EndToEnd {
                 }
             }
             // A page of another name resolved to 127.0.0.1 (DNS rebinding) is refused.
-            let rebound = Self.raw(Self.tcp(port), Data("GET /v1/vmf HTTP/1.1\r\nHost: evil.example:\(port)\r\n\r\n".utf8))
+            let rebound = Self.rawText(Self.tcp(port), Data("GET /v1/vmf HTTP/1.1\r\nHost: evil.example:\(port)\r\n\r\n".utf8))
             #expect(rebound.hasPrefix("HTTP/1.1 421"), "\(rebound.prefix(200))")
             // An undeclared method on a known path: 405 with Allow.
-            let wrong = Self.raw(Self.unix(sock), Data("PUT /v1/vmf HTTP/1.1\r\nHost: hvd\r\n\r\n".utf8))
+            let wrong = Self.rawText(Self.unix(sock), Data("PUT /v1/vmf HTTP/1.1\r\nHost: hvd\r\n\r\n".utf8))
             #expect(wrong.hasPrefix("HTTP/1.1 405") && wrong.contains("Allow: GET"), "\(wrong.prefix(300))")
 
             // Three hundred idle connections on the port and forty slow ones on the socket: the CLI still answers.
@@ -110,7 +110,7 @@ extension EndToEnd {
             }
             let list = host.run("hv", ["guest", "list", "--json"], timeout: 30)
             #expect(list.status == 0, "\(list.all)")
-            let busy = Self.raw(Self.tcp(port), Data("GET /v1/vmf HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8))
+            let busy = Self.rawText(Self.tcp(port), Data("GET /v1/vmf HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8))
             #expect(busy.hasPrefix("HTTP/1.1 503") || busy.hasPrefix("HTTP/1.1 401"), "\(busy.prefix(200))")
             for fd in held { close(fd) }
             held = []
