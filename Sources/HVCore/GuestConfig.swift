@@ -70,6 +70,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var rtPriority: Int
     /// Whether the host folder /hv/guests is shared into the guest.
     public var shareGuestsFolder: Bool
+    /// The exchange folder's file system, in MiB.
+    public var exchangeMiB: Int
     /// KVM guests: the disk image (relative to HV_ROOT unless absolute; empty: one in the guest folder).
     public var diskImage: String
     public var diskSizeGiB: Int
@@ -120,6 +122,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         ]),
         .init("Guest\\Share", [
             .init("GuestsFolder", .boolean, help: "share the host folder /hv/guests into the guest"),
+            .init("ExchangeMiB", .integer(16...1_048_576), help: "the size of the guest's exchange folder, its one writable place in /hv/guests (its own file system, made on first start; a new size applies to a new exchange.img)"),
         ]),
         .init("Guest\\Disk", [
             .init("Image", .text, help: "KVM guests: disk image path; empty puts one in the guest folder"),
@@ -186,6 +189,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         consoleLogMaxKiB = v.int("Guest\\Console", "LogMaxKiB") ?? 1024
         stopTimeoutSeconds = v.int("Guest\\Stop", "TimeoutSeconds") ?? (os.kind == .rtos ? 10 : 120)
         shareGuestsFolder = v.get("Guest\\Share", "GuestsFolder").flatMap { ConfigSchema.parseBool($0.value) } ?? true
+        exchangeMiB = v.int("Guest\\Share", "ExchangeMiB") ?? 256
         diskImage = v.get("Guest\\Disk", "Image")?.value ?? ""
         diskSizeGiB = v.int("Guest\\Disk", "SizeGiB") ?? 64
         installISO = v.get("Guest\\Install", "Iso")?.value ?? ""

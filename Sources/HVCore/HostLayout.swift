@@ -146,6 +146,8 @@ public struct GuestFolder: Sendable, Equatable {
     /// The one place in the shared /hv/guests a guest may write: its own,
     /// owned by its QEMU's user (everything else there is root's and read-only to guests).
     public var exchangeDir: URL { url.appendingPathComponent("exchange") }
+    /// The exchange folder's own file system (root's; mounted on exchangeDir).
+    public var exchangeImage: URL { url.appendingPathComponent("exchange.img") }
     /// The disk of a guest whose configuration names none.
     public var defaultDisk: URL { url.appendingPathComponent("disk.qcow2") }
 

@@ -106,6 +106,18 @@ final class DaemonContext: @unchecked Sendable {
     }
 
     /// Re-adopts the guests that a previous hvd left running.
+    /// After a reboot the guests' exchange folders are plain folders again
+    /// until mounted: hvd mounts every one that has its image.
+    func mountExchangeFolders() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? []
+        for name in names.sorted() where FileManager.default.fileExists(atPath: layout.guest(name).exchangeImage.path) {
+            let sup = supervisor(name)
+            if let note = ExchangeFolder.provide(sup.folder, identity: sup.identity, sizeMiB: ExchangeFolder.defaultSizeMiB) {
+                log.info("\(name): \(note)")
+            }
+        }
+    }
+
     func adoptRunningGuests() {
         let dirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
         for d in dirs.sorted() {

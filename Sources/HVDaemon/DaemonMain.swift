@@ -38,6 +38,7 @@ public enum DaemonMain {
         let ctx = DaemonContext(layout: layout)
         ctx.log.info("hvd \(getpid()) starting for \(layout.root.path); \(ctx.facts.cpuCount) CPUs; VMF \(ctx.vmf.current == nil ? "not loaded" : "loaded")")
         ctx.adoptRunningGuests()
+        ctx.mountExchangeFolders()
 
         let listener = try UnixSocket.listen(at: layout.daemonSocket.path, mode: 0o600)
         let stop: @Sendable () -> Void = {

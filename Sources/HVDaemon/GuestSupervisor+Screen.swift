@@ -63,6 +63,7 @@ extension GuestSupervisor {
             throw HVError(.conflict, "guest \(folder.name) is \(current.rawValue)\(pid.map { " (pid \($0))" } ?? ""); a running guest is never deleted",
                           hint: "stop it first: hv guest stop \(folder.name)")
         }
+        ExchangeFolder.release(folder)
         let backup = try plan.perform(layout: ctx.layout)
         ctx.log.info("\(folder.name): deleted; saved in \(backup.path)")
         return DeleteResult(message: "Deleted guest \(folder.name); saved in \(backup.path)", backup: backup.path)

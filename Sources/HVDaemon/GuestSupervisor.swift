@@ -46,8 +46,11 @@ final class GuestSupervisor: @unchecked Sendable {
         }
         try checkHostMemory(config)
         let vars = try GuestScriptVariables.read(folder)
-        let spec = config.kind == .rtos ? try prepareRTOS(config, placed: placed, vars: vars)
+        var spec = config.kind == .rtos ? try prepareRTOS(config, placed: placed, vars: vars)
                                         : try prepareKVM(config, vars: vars)
+        if config.shareGuestsFolder, let note = ExchangeFolder.provide(folder, identity: spec.identity, sizeMiB: config.exchangeMiB) {
+            spec.notes.append(note)
+        }
         let cap = UInt64(config.consoleLogMaxKiB) * 1024
         ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
         let offset = FileSize.of(folder.consoleLog)

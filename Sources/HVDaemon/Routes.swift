@@ -141,6 +141,8 @@ struct Routes {
                 throw HVError(.conflict, "syncing \(ref) would change running guests: \(running.joined(separator: ", "))",
                               hint: "stop them first; a running guest is never replaced")
             }
+            // A folder the sync moves to backup/ takes no mounted exchange folder along (the next start mounts it again).
+            for folder in affected { ExchangeFolder.release(ctx.layout.guest(folder)) }
             return .response(.json(try ProjectSync.sync(ref, layout: ctx.layout)))
         case .templates:
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: ctx.layout.templatesDir.path)) ?? [])

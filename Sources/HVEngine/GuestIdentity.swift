@@ -89,6 +89,25 @@ public struct GuestIdentity: Sendable, Equatable {
         }
     }
 
+    /// QEMU, as this user, must pass through every folder above `dir`
+    /// (HV_ROOT under a private folder such as /root or a mkdtemp folder
+    /// would stop it with a bare "permission denied" from QEMU).
+    public func checkReachable(_ dir: URL) throws {
+        guard Self.dropsPrivileges else { return }
+        var d = dir.standardizedFileURL
+        while d.path != "/" {
+            d = d.deletingLastPathComponent().standardizedFileURL
+            var st = stat()
+            guard stat(d.path, &st) == 0 else { continue }
+            let mode = st.st_mode
+            let passes = mode & 0o001 != 0 || (st.st_gid == gid && mode & 0o010 != 0) || (st.st_uid == uid && mode & 0o100 != 0)
+            guard passes else {
+                throw HVError(.io, "the guest's QEMU runs as an unprivileged user (\(uid)) and cannot pass through \(d.path) (mode \(String(mode & 0o777, radix: 8)))",
+                              hint: "chmod o+x \(d.path), or keep HV_ROOT under a folder others may pass through; nothing was started")
+            }
+        }
+    }
+
     /// A folder and everything in it (the TPM state), links left alone.
     public func ownTree(_ dir: URL) throws {
         try own(dir, mode: 0o700)

@@ -77,15 +77,13 @@ public enum GuestLauncher {
     /// through), run/<guest>/qemu/ the guest user's (what QEMU creates), and
     /// the console log, which QEMU appends to, the guest user's alone.
     public static func prepareRunDirs(_ folder: GuestFolder, identity: GuestIdentity) throws {
+        try identity.checkReachable(folder.runDir)
+        try identity.checkReachable(folder.url)
         let fm = FileManager.default
         try fm.createDirectory(at: folder.runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o710])
         try fm.createDirectory(at: folder.qemuDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        if mkdir(folder.exchangeDir.path, 0o700) != 0 && errno != EEXIST {
-            throw HVError.posix("cannot create \(folder.exchangeDir.path)", errno: errno)
-        }
         guard GuestIdentity.dropsPrivileges else { return }
         try HostPermissions.restrict(folder.runDir, group: identity.gid, mode: 0o710)
-        try identity.own(folder.exchangeDir, mode: 0o700)
         try identity.own(folder.qemuDir, mode: 0o700)
         for log in [folder.consoleLog] {
             let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)

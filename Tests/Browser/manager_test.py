@@ -31,6 +31,8 @@ def free_port():
 class Host:
     def __init__(self):
         self.root = tempfile.mkdtemp(prefix="hv-browser-")
+        # Guests' QEMUs run as users of their own: they must pass through the root (mkdtemp makes it 0700).
+        os.chmod(self.root, 0o755)
         self.env = dict(os.environ, HV_ROOT=self.root)
         os.makedirs(os.path.join(self.root, "templates"))
         if not os.path.exists(os.path.join(IMAGE, "templates", "rt-linux", "vmlinux")):
@@ -60,6 +62,15 @@ class Host:
             except (OSError, ValueError):
                 pass
         self.hv("daemon", "stop", check=False)
+        # Guests' exchange folders are file systems of their own: unmount them first.
+        points = []
+        for line in open("/proc/self/mountinfo"):
+            point = line.split(" ")[4].replace("\\040", " ")
+            if point.startswith(self.root + "/"):
+                points.append(point)
+        for point in sorted(points, key=len, reverse=True):
+            if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", point], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ cleanup() {
     "$links/hv_vmf_stop" --yes >/dev/null 2>&1
     for f in "$root"/run/*/qemu/qemu.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
     "$bin/hv" daemon stop >/dev/null 2>&1
+    awk -v r="$root/" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
     [ -n "${KEEP:-}" ] || rm -rf "$root" "$links"
 }
 trap cleanup EXIT

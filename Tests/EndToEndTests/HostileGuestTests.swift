@@ -15,6 +15,8 @@ extension EndToEnd {
             let host = try TestHost()
             defer { host.cleanup() }
             let dir = try host.prepare()
+            // A small exchange folder, so that filling it is quick (the user's override, root's file).
+            try "[Guest\\Share]\n    \"ExchangeMiB\"=\"16\"\n".write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
             let marker = "/tmp/hv-planted-\(UUID().uuidString.prefix(8))"
             defer { unlink(marker) }
             let before = Dictionary(uniqueKeysWithValues: Self.targets.map { ($0, host.text(dir.appendingPathComponent($0))) })
@@ -28,6 +30,13 @@ extension EndToEnd {
                       + "echo \"RES $f $(( $? + 100 ))\"; done; ln -s /etc/shadow console.log.1 2>/dev/null; echo \"RES link $(( $? + 100 ))\"; "
                       + "echo mine > exchange/note.txt; echo \"RES exchange $(( $? + 100 ))\"; echo END-$((6*7))\n")
             #expect(view.waitFor("END-42", timeout: 90), "\(view.output.suffix(1500))")
+            // Filling the share fills the guest's own exchange file system, not the host's disk.
+            view.send("dd if=/dev/zero of=exchange/fill bs=1M count=64 2>/dev/null; echo \"RES fill $(( $? + 100 ))\"; "
+                      + "rm exchange/fill; echo again > exchange/again.txt; echo \"RES again $(( $? + 100 ))\"; echo FULL-$((6*8))\n")
+            #expect(view.waitFor("FULL-48", timeout: 90), "\(view.output.suffix(1500))")
+            #expect(view.output.contains("RES fill 1") && !view.output.contains("RES fill 100"), "the guest wrote 64 MiB into 16: \(view.output.suffix(800))")
+            #expect(view.output.contains("RES again 100"), "after making room the guest writes again: \(view.output.suffix(800))")
+            #expect(host.text(dir.appendingPathComponent("exchange/again.txt")) == "again\n")
             for f in Self.targets + ["../x.config", "link"] {
                 #expect(!view.output.contains("RES \(f) 100") && view.output.contains("RES \(f) 1"), "\(f): \(view.output.suffix(1500))")
             }
@@ -59,6 +68,12 @@ extension EndToEnd {
                     && refused.err.contains("chmod go-w"), "\(refused.all)")
             #expect(try host.status("guestrtlinux").state == .stopped)
             chmod(dir.appendingPathComponent("usr_guest_config.sh").path, 0o644)
+            // A root the guest's user cannot pass through is named, with the fix, before QEMU runs.
+            chmod(host.root.path, 0o700)
+            let unreachable = host.run("hv_guest_start", cwd: dir)
+            chmod(host.root.path, 0o755)
+            #expect(unreachable.status != 0 && unreachable.err.contains("cannot pass through \(host.root.path)")
+                    && unreachable.err.contains("chmod o+x"), "\(unreachable.all)")
 
             // Nothing planted ran; nothing hv reads changed.
             #expect(!FileManager.default.fileExists(atPath: marker), "a planted script ran as root")

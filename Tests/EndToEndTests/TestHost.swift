@@ -206,6 +206,10 @@ final class TestHost: @unchecked Sendable {
            let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmd.contains("hvd") {
             kill(pid, SIGKILL)
         }
+        // Guests' exchange folders are file systems of their own (and may sit in backup/ after a deletion).
+        for point in ExchangeFolder.mounts(under: root) {
+            if (try? Command.run(["umount", point], timeout: 20))?.status != 0 { _ = try? Command.run(["umount", "-l", point], timeout: 20) }
+        }
         try? FileManager.default.removeItem(at: root)
         try? FileManager.default.removeItem(at: bin)
     }
