@@ -49,6 +49,14 @@ public enum GuestCreation {
             }
             os = o
         }
+        // A field of the other kind of guest is refused, not silently dropped.
+        let foreign: [(field: String, given: Bool)] = os.kind == .rtos
+            ? [("os", r.os != nil), ("diskImage", r.diskImage != nil), ("diskSizeGiB", r.diskSizeGiB != nil), ("iso", r.iso != nil)]
+            : [("image", r.image != nil)]
+        if let f = foreign.first(where: \.given) {
+            throw HVError(.invalidArgument, "\(f.field) applies to \(os.kind == .rtos ? "general-purpose" : "RTOS") guests, not to a \(r.type.rawValue) guest",
+                          hint: "leave it out", field: f.field)
+        }
         let hvDoc = try RegistryFile.readIfPresent(layout.hvConfig)
         let existing = try hvDoc.map { try HypervisorConfig($0) }
         let id = (existing?.guests.map(\.id).max() ?? 0) + 1

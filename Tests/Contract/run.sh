@@ -30,12 +30,14 @@ url=$("$bin/hv" manager url) || { echo "✘ contract: no System Manager"; exit 1
 token=${url##*token=}
 out=$root/schemathesis.txt
 # Every check but those that need a notion of users or resources the API does not have.
-schemathesis run docs/openapi.json --url "http://127.0.0.1:$port" \
+# Run from the scratch root: schemathesis and hypothesis keep their caches in the working folder.
+repo=$PWD
+(cd "$root" && schemathesis run "$repo/docs/openapi.json" --url "http://127.0.0.1:$port" \
     -H "Authorization: Bearer $token" -H "X-HV-Request: 1" -H "Host: 127.0.0.1:$port" \
     --checks all --exclude-checks ignored_auth,use_after_free,ensure_resource_availability,positive_data_acceptance \
     --exclude-path /v1/daemon/shutdown --exclude-path '/v1/guests/{ref}/console' \
     --exclude-path '/v1/guests/{ref}/console/ws' --exclude-path '/v1/guests/{ref}/display/ws' --exclude-path /v1/watch \
-    --max-examples "${CONTRACT_EXAMPLES:-30}" --workers 1 --phases examples,coverage,fuzzing > "$out" 2>&1
+    --max-examples "${CONTRACT_EXAMPLES:-30}" --seed "${CONTRACT_SEED:-20261201}" --workers 1 --phases examples,coverage,fuzzing) > "$out" 2>&1
 rc=$?
 pid=$(cat "$root/run/hvd.pid" 2>/dev/null)
 alive=no; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=yes
