@@ -32,6 +32,20 @@ enum GuestOperations {
     }
 
     static func stop(_ ctx: Context, ref: String, force: Bool) throws {
+        // A guest that ignores the power button (an installer, say) takes its whole
+        // TimeoutSeconds: on a terminal, say what is being waited for while it lasts.
+        let waiting = WaitingNote()
+        if !force && isatty(STDERR_FILENO) == 1 {
+            let guest = (try? ctx.api.get(.guestStatus(ref), as: GuestStatus.self))?.name ?? ref
+            Thread.detachNewThread {
+                var seconds = 0
+                while waiting.sleep(5) {
+                    seconds += 5
+                    Out.warn("waiting for \(guest) to power off after the ACPI power button (\(seconds) s); it is forced off after its TimeoutSeconds, or now with hv_guest_stop --force")
+                }
+            }
+        }
+        defer { waiting.finish() }
         let r = try ctx.api.post(.guestStop(ref), StopRequest(force: force), as: ActionResult.self)
         Out.say(r.message)
     }

@@ -53,3 +53,19 @@ enum Out {
         }.joined(separator: "\n")
     }
 }
+
+/// Lets a reporting thread sleep until the work it reports on is done.
+final class WaitingNote: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var done = false
+
+    /// False once finished (at once, not after the rest of the sleep).
+    func sleep(_ seconds: Double) -> Bool {
+        cond.lock(); defer { cond.unlock() }
+        let deadline = Date().addingTimeInterval(seconds)
+        while !done { if !cond.wait(until: deadline) { break } }
+        return !done
+    }
+
+    func finish() { cond.lock(); done = true; cond.broadcast(); cond.unlock() }
+}

@@ -94,7 +94,7 @@ public enum GuestFiles {
         #   HV_GUEST_FOLDER   its folder name
         #   HV_STOP_REASON    requested | forced | guest-poweroff | crashed | vmf-unload | lost
         #   HV_STOP_TIME      when it stopped (ISO 8601)
-        exit 0
+        # Add your commands below (lines appended with >> run too).
 
         """
 

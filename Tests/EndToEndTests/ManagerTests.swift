@@ -141,7 +141,9 @@ extension EndToEnd {
                                   (#"{"type":"general","name":"D","diskSizeGiB":0}"#, "diskSizeGiB"),
                                   (#"{"type":"rt-linux","name":"C","folder":"../x"}"#, "folder"),
                                   (#"{"type":"rt-linux","name":"C","folder":"guestubuntu"}"#, "folder"),
-                                  (#"{"type":"vxworks","name":"V","image":"nothing-here"}"#, "image")] {
+                                  (#"{"type":"vxworks","name":"V","image":"nothing-here"}"#, "image"),
+                                  (#"{"type":"rt-linux","name":"R","diskSizeGiB":65537}"#, "diskSizeGiB"),
+                                  (#"{"type":"general","name":"G","image":"templates/rt-linux"}"#, "image")] {
                 let r = Self.request(port, "POST", "/v1/guests", headers: post, body: body)
                 #expect((400..<500).contains(r?.status ?? 0), "\(body): \(r?.status ?? 0)")
                 let error = r?.json as? [String: Any]
