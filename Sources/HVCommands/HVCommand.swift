@@ -9,7 +9,8 @@ struct HV: ParsableCommand {
         abstract: "hv: a real-time hypervisor host. RTOS guests on reserved cores beside general-purpose guests.",
         discussion: "The seed's commands (hv_open_example, hv_guest_start, ...) are links to this program; `hv install` creates them.",
         subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
-                      RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, ConfigReferenceCommand.self])
+                      RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, BackupGroup.self,
+                      ConfigReferenceCommand.self])
 }
 
 struct ConfigReferenceCommand: ParsableCommand {

@@ -134,6 +134,8 @@ public enum Backup {
         return "\(bytes(virtual)) disk, \(bytes(UInt64(st.st_blocks) * 512)) in use"
     }
 
+    public static func sizeText(bytes n: UInt64) -> String { bytes(n) }
+
     static func bytes(_ n: UInt64) -> String {
         let v = Double(n)
         switch v {
@@ -141,5 +143,54 @@ public enum Backup {
         case Double(1 << 20)...: return String(format: "%.1f MiB", v / Double(1 << 20))
         default: return String(format: "%.0f KiB", v / 1024)
         }
+    }
+}
+
+/// The folders of backup/, newest first.
+public struct BackupStore: Sendable {
+    public struct Entry: Sendable, Codable, Equatable {
+        public var name: String
+        public var bytes: UInt64
+        /// "guests/guest0001", "config/hv.config", …
+        public var holds: [String]
+    }
+
+    public let layout: HostLayout
+    public init(layout: HostLayout) { self.layout = layout }
+
+    public func entries() -> [Entry] {
+        let fm = FileManager.default
+        let names = ((try? fm.contentsOfDirectory(atPath: layout.backupDir.path)) ?? []).filter { !$0.hasPrefix(".") }
+        return names.sorted(by: >).compactMap { name in
+            let dir = layout.backupDir.appendingPathComponent(name)
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else { return nil }
+            var holds: [String] = []
+            for top in ["guests", "config"] {
+                let items = ((try? fm.contentsOfDirectory(atPath: dir.appendingPathComponent(top).path)) ?? []).sorted()
+                holds += items.map { "\(top)/\($0)" }
+            }
+            return Entry(name: name, bytes: Self.size(of: dir), holds: holds)
+        }
+    }
+
+    /// Removes one backup folder; only a folder directly in backup/.
+    public func delete(_ entry: Entry) throws {
+        guard !entry.name.isEmpty, !entry.name.contains("/"), entry.name != "..", entry.name != "." else {
+            throw HVError(.invalidArgument, "\"\(entry.name)\" is not a backup")
+        }
+        try FileManager.default.removeItem(at: layout.backupDir.appendingPathComponent(entry.name))
+    }
+
+    /// Bytes on disk (sparse disk images count what they use), links not followed.
+    static func size(of dir: URL) -> UInt64 {
+        guard let e = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.totalFileAllocatedSizeKey, .isSymbolicLinkKey]) else { return 0 }
+        var total: UInt64 = 0
+        for case let url as URL in e {
+            let v = try? url.resourceValues(forKeys: [.totalFileAllocatedSizeKey, .isSymbolicLinkKey])
+            if v?.isSymbolicLink == true { continue }
+            total += UInt64(v?.totalFileAllocatedSize ?? 0)
+        }
+        return total
     }
 }

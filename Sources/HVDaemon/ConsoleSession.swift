@@ -41,7 +41,7 @@ extension GuestSupervisor {
         case .tail: size > 4096 ? size - 4096 : 0
         case .none: size
         }
-        if from < size { try? client.write(FileSize.read(folder.consoleLog, from: from, max: Int(size - from))) }
+        if from < size { try? client.write(ConsoleReplay.scrub(FileSize.read(folder.consoleLog, from: from, max: Int(size - from)))) }
         ctx.log.info("\(folder.name): console attached (\(who))")
 
         // Input: client → guest, on its own thread; output on this one.
@@ -58,5 +58,25 @@ extension GuestSupervisor {
         client.shutdown()
         serial.shutdown()
         ctx.log.info("\(folder.name): console detached (\(who))")
+    }
+}
+
+/// What the console log replays to a newly attached terminal.
+enum ConsoleReplay {
+    /// busybox's shell asks the terminal for the cursor position (ESC [ 6 n)
+    /// after each prompt. Replayed from the log, those old questions made
+    /// the new terminal answer them, and the answers arrived at the guest's
+    /// prompt as typed garbage (`^[[24;1R`): they are left out of the replay.
+    static func scrub(_ data: Data) -> Data {
+        let query: [UInt8] = [0x1B, 0x5B, 0x36, 0x6E]
+        let bytes = [UInt8](data)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 0x1B, i + 4 <= bytes.count, Array(bytes[i..<(i + 4)]) == query { i += 4; continue }
+            out.append(bytes[i]); i += 1
+        }
+        return Data(out)
     }
 }

@@ -10,7 +10,8 @@ enum ShutdownHook {
     static func run(folder: GuestFolder, name: String, reason: String, extraEnv: [String: String], log: Logger) {
         let hook = folder.shutdownHook
         guard FileManager.default.fileExists(atPath: hook.path) else { return }
-        var env = CleanEnvironment.make(extraEnv)
+        // HV_ROOT as before: hooks may use it; nothing else of hvd's environment.
+        var env = CleanEnvironment.make(extraEnv, root: folder.url.deletingLastPathComponent().deletingLastPathComponent())
         env["HV_GUEST_NAME"] = name
         env["HV_GUEST_FOLDER"] = folder.name
         env["HV_STOP_REASON"] = reason

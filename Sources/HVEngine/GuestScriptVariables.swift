@@ -27,7 +27,8 @@ public struct GuestScriptVariables: Sendable, Equatable {
             for a in "${HV_HOOK_ENV[@]}"; do printf '%s\\0' "$a"; done
             """
         let out = try Command.run(["bash", "-c", script, "hv", folder.guestConfigScript.path],
-                                  timeout: 10, cwd: folder.url, environment: CleanEnvironment.make())
+                                  timeout: 10, cwd: folder.url,
+                                  environment: CleanEnvironment.make(root: folder.url.deletingLastPathComponent().deletingLastPathComponent()))
         guard out.status == 0, !out.timedOut else {
             let why = out.timedOut ? "did not finish within 10 s" : "failed (exit \(out.status))"
             throw HVError(.invalidConfig,

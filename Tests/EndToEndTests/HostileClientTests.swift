@@ -72,9 +72,7 @@ extension EndToEnd {
         @Test func malformedRequestsFloodsAndSlowClientsLeaveHvdAnswering() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            let port = try freePort()
-            try FileManager.default.createDirectory(at: host.layout.configDir, withIntermediateDirectories: true)
-            try "[Manager]\n    \"Port\"=\"\(port)\"\n".write(to: host.layout.managerConfig, atomically: true, encoding: .utf8)
+            let port = try host.useFreeManagerPort()
             try host.prepare(loadVMF: false)
             let url = host.run("hv", ["manager", "url"])
             try #require(url.status == 0 && url.out.contains(":\(port)/"), "\(url.all)")
@@ -99,10 +97,10 @@ extension EndToEnd {
             let wrong = Self.rawText(Self.unix(sock), Data("PUT /v1/vmf HTTP/1.1\r\nHost: hvd\r\n\r\n".utf8))
             #expect(wrong.hasPrefix("HTTP/1.1 405") && wrong.contains("Allow: GET"), "\(wrong.prefix(300))")
 
-            // Three hundred idle connections on the port and forty slow ones on the socket: the CLI still answers.
+            // A thousand idle connections on the port and forty slow ones on the socket: the CLI still answers.
             var held: [Int32] = []
             defer { for fd in held { close(fd) } }
-            for _ in 0..<300 { held.append(Self.tcp(port)) }
+            for _ in 0..<1000 { held.append(Self.tcp(port)) }
             for _ in 0..<40 {
                 let fd = Self.unix(sock)
                 _ = "GET /v1/vm".withCString { send(fd, $0, 10, Int32(MSG_NOSIGNAL)) }
@@ -138,6 +136,28 @@ extension EndToEnd {
             #expect(results.names.count == 8, "\(results.names)")
             for name in results.names { #expect(config.guests.contains { $0.name == name }, "\(name) was answered but lost") }
             #expect(Set(config.guests.map(\.id)).count == config.guests.count, "two guests got one id")
+
+            // Edits of eight guests and core moves at once: every edit lands, every file still parses.
+            let parallel = config.guests.filter { $0.name.hasPrefix("Parallel ") }
+            let edits = Results()
+            DispatchQueue.concurrentPerform(iterations: parallel.count + 2) { i in
+                if i < parallel.count {
+                    let g = parallel[i]
+                    let r = Manager.request(port, "PATCH", "/v1/guests/\(g.folder)/settings", headers: post,
+                                            body: #"{"memoryMiB":\#(1000 + g.id)}"#, readFor: 60)
+                    edits.add(r?.status == 200 ? g.folder : nil)
+                } else {
+                    let rtos = i == parallel.count ? "guestrtlinux" : HTTPHead.percentEncode("Plant HMI?a=b")
+                    _ = Manager.request(port, "POST", "/v1/guests/\(rtos)/cores", headers: post, body: #"{"cores":"auto"}"#, readFor: 60)
+                }
+            }
+            #expect(edits.names.count == parallel.count, "\(edits.names)")
+            let after = try HypervisorConfig.load(host.layout.hvConfig)
+            #expect(after.guests.count == config.guests.count)
+            for g in parallel {
+                let guest = try GuestConfig.load(from: host.layout.guest(g.folder))
+                #expect(guest.memoryMiB == 1000 + g.id, "\(g.folder): an edit was lost")
+            }
             #expect(TestHost.isAlive(hvd))
         }
 

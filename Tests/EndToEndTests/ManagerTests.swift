@@ -81,9 +81,7 @@ extension EndToEnd {
         @Test func theAPIAnswersAsDocumentedAndOnlyWithTheToken() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            let port = try freePort()
-            try FileManager.default.createDirectory(at: host.layout.configDir, withIntermediateDirectories: true)
-            try "[Manager]\n    \"Port\"=\"\(port)\"\n".write(to: host.layout.managerConfig, atomically: true, encoding: .utf8)
+            let port = try host.useFreeManagerPort()
             let rt = try host.prepare("ubuntu_rtlinux", loadVMF: false)
             let url = host.run("hv", ["manager", "url"])
             try #require(url.status == 0, "\(url.all)")

@@ -111,6 +111,14 @@ final class TestHost: @unchecked Sendable {
 
     func folder(_ name: String) -> URL { layout.guest(name).url }
 
+    /// Puts the System Manager on a free loopback port (before hvd starts); returns the port.
+    func useFreeManagerPort() throws -> Int {
+        let port = try freePort()
+        try FileManager.default.createDirectory(at: layout.configDir, withIntermediateDirectories: true)
+        try "[Manager]\n    \"Port\"=\"\(port)\"\n".write(to: layout.managerConfig, atomically: true, encoding: .utf8)
+        return port
+    }
+
     /// Opens and syncs an example (and loads the VMF); returns the folder of its RTOS guest.
     @discardableResult
     func prepare(_ example: String = "rt-linux", loadVMF: Bool = true) throws -> URL {
