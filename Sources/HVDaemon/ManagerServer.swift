@@ -78,12 +78,14 @@ final class ManagerServer: @unchecked Sendable {
         if req.method == "GET" && req.path.hasPrefix("/novnc/") { return serveNoVNC(conn, path: req.path) }
         let match = Endpoint.match(method: req.method, segments: (try? req.segments()) ?? [])
         // The event stream and the page's WebSockets cannot send a header: a ticket instead.
-        if case .endpoint(let e) = match, [.watch, .consoleSocket(""), .displaySocket("")].contains(Self.withoutParameter(e)) {
-            guard authorized(req) || tickets.redeem(req.query["ticket"] ?? "") else { return reply(conn, denied()) }
+        if case .endpoint(let e) = match {
             switch e {
-            case .consoleSocket(let ref): return serveConsole(conn, reader, req, ref: ref)
-            case .displaySocket(let ref): return serveDisplay(conn, reader, req, ref: ref)
-            default: return watch(conn)
+            case .watch, .consoleSocket, .displaySocket:
+                guard authorized(req) || tickets.redeem(req.query["ticket"] ?? "") else { return reply(conn, denied()) }
+                if case .consoleSocket(let ref) = e { return serveConsole(conn, reader, req, ref: ref) }
+                if case .displaySocket(let ref) = e { return serveDisplay(conn, reader, req, ref: ref) }
+                return watch(conn)
+            default: break
             }
         }
         guard authorized(req) else { return reply(conn, denied()) }
@@ -123,13 +125,6 @@ final class ManagerServer: @unchecked Sendable {
         "/manager.js": ("text/javascript; charset=utf-8", ManagerAssets.script),
     ]
 
-    static func withoutParameter(_ e: Endpoint) -> Endpoint {
-        switch e {
-        case .consoleSocket: .consoleSocket("")
-        case .displaySocket: .displaySocket("")
-        default: e
-        }
-    }
 
     func denied() -> HTTPResponse {
         HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "a valid token is needed",
