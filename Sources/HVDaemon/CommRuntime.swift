@@ -97,6 +97,8 @@ final class CommRuntime: @unchecked Sendable {
     func stop() {
         stopKeepingRegions()
         try? FileManager.default.removeItem(at: layout.sharedMemoryDir)
+        // /dev/shm/hv too, once no other hv root uses it (rmdir leaves a folder that is not empty).
+        rmdir(layout.sharedMemoryDir.deletingLastPathComponent().path)
         try? FileManager.default.removeItem(at: layout.netDir)
     }
 
