@@ -55,9 +55,14 @@ struct RTBench: ParsableCommand {
         report(series, steal: steal, g)
         let dir = ctx.layout.guest(g.folder).url
         let title = "cyclictest in \(g.name): \(duration) s, \(interval) µs interval\(load ? ", host under stress-ng" : "")"
-        try AtomicFile.write(LatencyPlot.svg(series, title: title), to: dir.appendingPathComponent("rt-bench.svg"))
-        try AtomicFile.write(LatencyPlot.png(series), to: dir.appendingPathComponent("rt-bench.png"))
-        Out.say("plot: \(dir.appendingPathComponent("rt-bench.svg").path) and rt-bench.png")
+        let svg = dir.appendingPathComponent("rt-bench.svg"), png = dir.appendingPathComponent("rt-bench.png")
+        try AtomicFile.write(LatencyPlot.svg(series, title: title), to: svg)
+        do {
+            try LatencyPlot.renderPNG(svg: svg, to: png)
+            Out.say("plot: \(svg.path) and rt-bench.png")
+        } catch let e as HVError {
+            Out.say("plot: \(svg.path) (\(e.message); \(e.hint ?? ""))")
+        }
     }
 
     func measure(_ api: APIClient, _ g: GuestStatus, label: String) throws -> (histogram: LatencyHistogram, steal: [Int: Int]) {

@@ -12,6 +12,8 @@ public struct HostSetup: Sendable {
                                   "ovmf", "swtpm", "swtpm-tools", "samba",
                                   // The guest's communication tools are compiled for its kernel.
                                   "gcc", "make", "libc6-dev", "iproute2",
+                                  // hv rt bench renders its plot's PNG from the SVG.
+                                  "librsvg2-bin", "fonts-dejavu-core",
                                   // The System Manager shows KVM desktops with Debian's noVNC.
                                   "novnc"]
 
