@@ -2,6 +2,9 @@ import Foundation
 import Testing
 import HVCore
 import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Debian's PREEMPT_RT kernel (the RT-Linux image) with two vCPUs under plain
 /// QEMU, used as a second real kernel: it has the cgroup v2 layout of a
@@ -58,18 +61,30 @@ final class KernelGuest {
         let template = HostLayout(root: TestHost.imageRoot).template("rt-linux")
         // tsc_early_khz as hv passes it: microvm's TSC calibration can hang without it.
         let tsc = HostFacts.probe().tscKHz.map { " tsc_early_khz=\($0)" } ?? ""
-        let s = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
-            "-nodefaults", "-no-user-config", "-no-reboot", "-machine", "microvm", "-accel", "tcg",
-            "-cpu", "qemu64,+arat", "-smp", "2", "-m", memory,
-            "-kernel", template.appendingPathComponent("vmlinux").path,
-            "-initrd", template.appendingPathComponent("initramfs.cpio").path,
-            "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests pci=off tsc=reliable" + tsc,
-            "-serial", "stdio", "-display", "none",
-            "-fsdev", "local,id=hvguests,path=\(share.path),security_model=none",
-            "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=hvguests",
-        ], cwd: nil)
+        // Two vCPUs under TCG on microvm still stall in early boot now and then (seen once in
+        // many runs, after "PCI: Fatal"); as hv's own boot watch does, a stalled boot is tried once more.
+        var s: Session?
+        for attempt in 1...2 {
+            let session = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
+                "-nodefaults", "-no-user-config", "-no-reboot", "-machine", "microvm", "-accel", "tcg",
+                "-cpu", "qemu64,+arat", "-smp", "2", "-m", memory,
+                "-kernel", template.appendingPathComponent("vmlinux").path,
+                "-initrd", template.appendingPathComponent("initramfs.cpio").path,
+                "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests pci=off tsc=reliable" + tsc,
+                "-serial", "stdio", "-display", "none",
+                "-fsdev", "local,id=hvguests,path=\(share.path),security_model=none",
+                "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=hvguests",
+            ], cwd: nil)
+            if session.waitFor("hv-guest: ready", timeout: 90) { s = session; break }
+            if attempt == 2 {
+                qemu = session
+                throw HVError(.timeout, "the kernel guest did not boot twice: \(session.output.suffix(800))")
+            }
+            kill(session.process.processIdentifier, SIGKILL)
+            session.process.waitUntilExit()
+        }
+        guard let s else { return }
         qemu = s
-        try #require(s.waitFor("hv-guest: ready", timeout: 120), "the kernel guest did not boot: \(s.output.suffix(800))")
         try #require(s.output.contains("2 CPU"), "two vCPUs expected: \(s.output.suffix(400))")
     }
 
