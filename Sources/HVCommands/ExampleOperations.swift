@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEngine
 
 /// hv_open_example and hv_sync_example. Opening replaces the host's guests:
 /// it names what goes, asks, and moves it to backup/<time>/ first.
@@ -35,6 +36,8 @@ enum ExampleOperations {
             let stamp = Backup.stamp()
             Out.say("They are first moved to \(layout.backupDir.appendingPathComponent(stamp).path)/ (nothing is lost; disks under \(layout.vmsDir.path) are not touched).")
             try Confirm.ask("Delete these guests and open \"\(example.name)\"?", yes: yes)
+            // Guests' exchange folders are file systems of their own: unmounted before their folders move.
+            for f in existing { ExchangeFolder.release(layout.guest(f)) }
             let backup = try Backup.move(layout: layout, folders: existing, config: hasConfig, stamp: stamp)
             Out.say("Saved the previous guests and configuration in \(backup.path)")
         }

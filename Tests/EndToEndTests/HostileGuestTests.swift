@@ -80,6 +80,12 @@ extension EndToEnd {
             for f in Self.targets { #expect(host.text(dir.appendingPathComponent(f)) == before[f], "\(f) changed") }
             #expect(host.text(host.layout.hvConfig) == hvConfigBefore)
             #expect(!FileManager.default.fileExists(atPath: host.layout.guestsDir.appendingPathComponent("x.config").path))
+
+            // Opening an example again moves the guest (its exchange file system unmounted first) to backup/.
+            #expect(!ExchangeFolder.mounts(under: host.layout.guestsDir).isEmpty, "the exchange folder stays mounted after the stop")
+            let reopened = host.run("hv_open_example", ["rt-linux", "--yes"])
+            #expect(reopened.status == 0, "\(reopened.all)")
+            #expect(ExchangeFolder.mounts(under: host.root).isEmpty, "a mount was carried along: \(ExchangeFolder.mounts(under: host.root))")
         }
     }
 }
