@@ -85,7 +85,8 @@ final class KernelGuest {
         }
         guard let s else { return }
         qemu = s
-        try #require(s.output.contains("2 CPU"), "two vCPUs expected: \(s.output.suffix(400))")
+        // The ready line may still be arriving: wait for its end.
+        try #require(s.waitFor("2 CPU", timeout: 10), "two vCPUs expected: \(s.output.suffix(400))")
     }
 
     /// Runs a script in the guest (it ends by writing results/done); false if it did not finish in time.

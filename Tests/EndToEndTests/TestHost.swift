@@ -22,6 +22,8 @@ final class TestHost: @unchecked Sendable {
     var netns: String?
 
     init() throws {
+        // A session whose command already ended must not take the test process with it when written to.
+        signal(SIGPIPE, SIG_IGN)
         let id = UUID().uuidString.prefix(6)
         root = URL(fileURLWithPath: "/tmp/hve-\(id)")
         bin = URL(fileURLWithPath: "/tmp/hve-\(id)-bin")
@@ -39,6 +41,10 @@ final class TestHost: @unchecked Sendable {
             try fm.createSymbolicLink(atPath: bin.appendingPathComponent(name).path, withDestinationPath: "hv")
         }
         try Self.buildImageOnce(using: bin)
+        // 0755 by chmod, not by umask: guests' QEMUs (users of their own) pass through the root, and
+        // tests running beside this one may have the process's umask at 077 for a moment (socket binds).
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        chmod(root.path, 0o755)
         try fm.createDirectory(at: layout.templatesDir, withIntermediateDirectories: true)
         try fm.createSymbolicLink(at: layout.template("rt-linux"),
                                   withDestinationURL: HostLayout(root: Self.imageRoot).template("rt-linux"))
