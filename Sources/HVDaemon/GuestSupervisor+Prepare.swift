@@ -12,10 +12,11 @@ struct LaunchSpec {
     var reservedCores: [Int] = []
     var hostCores: [Int] = []
     var rtPriority = 0
-    /// Who QEMU runs as (see GuestIdentity).
-    var identity = GuestIdentity(uid: 0, gid: 0, groups: [])
+    /// Who QEMU runs as (see GuestIdentity). No default: a path that forgot
+    /// it must not compile rather than run QEMU as root.
+    var identity: GuestIdentity
     /// The guest's RAM is locked: its QEMU needs an unlimited RLIMIT_MEMLOCK.
-    var locksMemory: Bool { argv.contains { $0.contains("mem-lock=on") } }
+    var locksMemory = false
     /// Under TCG QEMU's main thread is on the guest's timing path (see Placement.place).
     var emulatorPriority: Int {
         accelerator == .tcg && !reservedCores.isEmpty && rtPriority > 1 ? rtPriority - 1 : 0
@@ -66,7 +67,8 @@ extension GuestSupervisor {
                           readyMarker: image.readyMarker,
                           reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
                           hostCores: placed ? ctx.vmf.hostCores() : [],
-                          rtPriority: config.rtPriority, identity: identity, partition: placed ? ctx.vmf.partition : nil,
+                          rtPriority: config.rtPriority, identity: identity, locksMemory: QemuCommandLine.locksMemory(plan),
+                          partition: placed ? ctx.vmf.partition : nil,
                           notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
     }
 

@@ -217,10 +217,10 @@ enum LogRotation {
         var data = Data()
         while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { data.append(chunk) }
         guard (try? AtomicFile.write(data, to: previous, mode: 0o600)) != nil else { return }
-        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            data.append(chunk)
-            try? AtomicFile.write(data, to: previous, mode: 0o600)
-        }
+        // What the writer added while the copy was written goes along too (one more write, if any).
+        let before = data.count
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { data.append(chunk) }
+        if data.count > before { try? AtomicFile.write(data, to: previous, mode: 0o600) }
         ftruncate(fd, 0)
     }
 }

@@ -85,12 +85,10 @@ public enum GuestLauncher {
         guard GuestIdentity.dropsPrivileges else { return }
         try HostPermissions.restrict(folder.runDir, group: identity.gid, mode: 0o710)
         try identity.own(folder.qemuDir, mode: 0o700)
-        for log in [folder.consoleLog] {
-            let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw HVError.posix("cannot create \(log.path)", errno: errno) }
-            close(fd)
-            try identity.own(log, mode: 0o600)
-        }
+        let fd = open(folder.consoleLog.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HVError.posix("cannot create \(folder.consoleLog.path)", errno: errno) }
+        close(fd)
+        try identity.own(folder.consoleLog, mode: 0o600)
     }
 
     static func connectQMP(folder: GuestFolder, pid: pid_t, onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> QMPClient {

@@ -23,6 +23,10 @@ public struct LatencyHistogram: Sendable, Equatable, Codable {
         return max
     }
 
+    /// hv rt bench asks for -h 20000; a count past a day at 1 µs is no count.
+    static let maxBuckets = 1_000_000
+    static let maxCount = 1_000_000_000_000
+
     /// Parses `cyclictest -q -h N` output (one thread).
     public static func parse(_ text: String) throws -> LatencyHistogram {
         var counts: [Int] = []
@@ -38,7 +42,13 @@ public struct LatencyHistogram: Sendable, Equatable, Codable {
                 continue
             }
             let cols = line.split(separator: " ", omittingEmptySubsequences: true)
+            // The guest wrote this: a bucket far past any -h or a negative count would
+            // cost the host's memory or trap, so such lines are refused.
             guard cols.count >= 2, let us = Int(cols[0]), let n = Int(cols[1]) else { continue }
+            guard (0...Self.maxBuckets).contains(us), (0...Self.maxCount).contains(n) else {
+                throw HVError(.io, "cyclictest's histogram has an impossible line: \(line.prefix(80))",
+                              hint: "run hv rt bench again; the guest wrote the file it was read from")
+            }
             if counts.count <= us { counts += Array(repeating: 0, count: us + 1 - counts.count) }
             counts[us] = n
         }

@@ -28,7 +28,8 @@ public enum SoftwareTPM {
                     "--log", "file=\(folder.swtpmLog.path),level=1",
                     "--pid", "file=\(pidFile(folder).path)",
                     "--terminate", "--daemon"]
-        let pid = try Spawn.detached(argv, log: folder.qemuDir.appendingPathComponent("swtpm.out"),
+        // Its output goes to root's run folder: hvd opens no file in the guest user's folder for writing.
+        let pid = try Spawn.detached(argv, log: folder.runDir.appendingPathComponent("swtpm.out"),
                                      environment: CleanEnvironment.make(), identity: identity)
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
@@ -46,7 +47,8 @@ public enum SoftwareTPM {
     /// Ends a swtpm that QEMU never connected to (a start that failed after it).
     public static func stop(folder: GuestFolder) {
         defer { unlink(pidFile(folder).path); unlink(folder.swtpmSocket.path) }
-        guard let text = try? String(contentsOf: pidFile(folder), encoding: .utf8),
+        // The guest's user could have put anything there (a FIFO would block a plain read).
+        guard let text = try? GuestWritten.readText(pidFile(folder), maxBytes: 64),
               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1 else { return }
         // Only if that pid is still this guest's swtpm (pids are reused).
         let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()

@@ -30,6 +30,13 @@ import HVCore
         #expect(throws: HVError.self) { try LatencyHistogram.parse("sh: cyclictest: not found") }
     }
 
+    /// The histogram comes from a file the guest wrote: impossible lines are refused, never a trap or a huge allocation.
+    @Test func aHostileHistogramIsRefused() {
+        for line in ["-5 1", "999999999999 1", "3 -1", "3 99999999999999999"] {
+            #expect(throws: HVError.self, "\(line)") { try LatencyHistogram.parse(line + "\n# Max Latencies: 00003\n") }
+        }
+    }
+
     @Test func plotsAreWellFormed() throws {
         let h = try LatencyHistogram.parse(Self.sample)
         let series = [LatencyPlot.Series(label: "hv <placed>", histogram: h)]
