@@ -214,3 +214,8 @@ pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_
 int hv_fsetxattr(int fd, const char *name, const void *value, size_t size) {
     return fsetxattr(fd, name, value, size, 0) == 0 ? 0 : -errno;
 }
+
+#ifndef HV_COMMIT
+#define HV_COMMIT "dev"
+#endif
+const char *hv_build_commit(void) { return HV_COMMIT; }

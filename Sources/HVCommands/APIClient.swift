@@ -21,6 +21,16 @@ struct APIClient {
     }
 
     func startDaemon() throws {
+        // Where hvd is an installed service, systemd starts it (its environment,
+        // cgroup, journal and restart policy); `systemctl start` returns once it is ready.
+        if SystemdService.manages(layout) {
+            let out = try Command.run(["systemctl", "start", SystemdService.daemonUnit], timeout: 120)
+            guard out.status == 0 else {
+                throw HVError(.daemonUnavailable, "systemctl start \(SystemdService.daemonUnit) failed: \(out.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
+                              hint: "journalctl -u \(SystemdService.daemonUnit) -n 50 says why")
+            }
+            return
+        }
         try layout.ensureDirectories()
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("hvd")
@@ -30,11 +40,11 @@ struct APIClient {
         _ = try Spawn.detached([hvd], log: layout.daemonLog, environment: env)
     }
 
-    func request(_ endpoint: Endpoint, body: Data = Data(), timeout: Double = 600, start: Bool = true) throws -> Data {
+    func request(_ endpoint: Endpoint, query: [String: String] = [:], body: Data = Data(), timeout: Double = 600, start: Bool = true) throws -> Data {
         let (method, path) = (endpoint.method, endpoint.path)
         let conn = try connect(start: start)
         defer { conn.close() }
-        try conn.write(HTTPRequest(method: method, path: path, body: body).serialized())
+        try conn.write(HTTPRequest(method: method, path: path, query: query, body: body).serialized())
         let resp = try HTTPResponse.read(from: LineReader(conn), timeout: timeout)
         guard resp.status == 200 else {
             if let err = try? JSONDecoder().decode(APIErrorBody.self, from: resp.body) { throw err.error }
@@ -55,6 +65,14 @@ struct APIClient {
 
     func post<R: Decodable, B: Encodable>(_ endpoint: Endpoint, _ body: B, as: R.Type, timeout: Double = 600) throws -> R {
         try decode(R.self, try request(endpoint, body: APIJSON.encode(body), timeout: timeout))
+    }
+
+    func put<B: Codable>(_ endpoint: Endpoint, _ body: B) throws -> B {
+        try decode(B.self, try request(endpoint, body: APIJSON.encode(body)))
+    }
+
+    func get<R: Decodable>(_ endpoint: Endpoint, query: [String: String], as: R.Type, timeout: Double = 600, start: Bool = true) throws -> R {
+        try decode(R.self, try request(endpoint, query: query, timeout: timeout, start: start))
     }
 
     private func decode<R: Decodable>(_ t: R.Type, _ data: Data) throws -> R {

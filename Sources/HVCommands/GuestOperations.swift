@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEngine
 
 /// The guest and VMF operations behind both the seed's hv_* commands and
 /// `hv guest ...` / `hv vmf ...`.
@@ -72,9 +73,16 @@ enum GuestOperations {
         if let config {
             path = URL(fileURLWithPath: config, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
         } else {
-            // The hypervisor configuration that the guest folders belong to.
-            path = ctx.layout.hvConfig.path
-            if (try? ctx.currentGuest()) == nil { Out.say("(not in a guest folder: using \(path))") }
+            // The hypervisor configuration the current guest folder names (its
+            // guest_config.sh's HV_CONFIG), else the one all guest folders belong to.
+            if let folder = try? ctx.currentGuest() {
+                let named = try GuestScriptVariables.read(ctx.layout.guest(folder)).hypervisorConfig
+                path = named.isEmpty ? ctx.layout.hvConfig.path : ctx.layout.resolve(named).path
+                if !named.isEmpty { Out.say("(\(folder) names \(path) in HV_CONFIG)") }
+            } else {
+                path = ctx.layout.hvConfig.path
+                Out.say("(not in a guest folder: using \(path))")
+            }
         }
         let s = try ctx.api.post(.vmfLoad, VMFLoadRequest(config: path), as: VMFStatus.self)
         Out.say("VMF loaded with \(s.config ?? path)")

@@ -8,9 +8,10 @@ struct HV: ParsableCommand {
         commandName: "hv",
         abstract: "hv: a real-time hypervisor host. RTOS guests on reserved cores beside general-purpose guests.",
         discussion: "The seed's commands (hv_open_example, hv_guest_start, ...) are links to this program; `hv install` creates them.",
+        version: "hv \(BuildInfo.description)",
         subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
                       RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, BackupGroup.self,
-                      ConfigReferenceCommand.self])
+                      AutostartGroup.self, EventsCommand.self, ConfigReferenceCommand.self])
 }
 
 struct ConfigReferenceCommand: ParsableCommand {
@@ -179,6 +180,12 @@ struct DaemonGroup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop hvd (guests keep running; the next hv command starts it again).")
         func run() throws {
             let ctx = Context()
+            if SystemdService.manages(ctx.layout) {
+                let out = try Command.run(["systemctl", "stop", SystemdService.daemonUnit], timeout: 120)
+                guard out.status == 0 else { throw HVError(.io, "systemctl stop \(SystemdService.daemonUnit) failed: \(out.stderr)") }
+                Out.say("hvd stopped (systemctl stop \(SystemdService.daemonUnit)); guests keep running")
+                return
+            }
             guard FileManager.default.fileExists(atPath: ctx.layout.daemonSocket.path),
                   (try? UnixSocket.connect(to: ctx.layout.daemonSocket.path, timeout: 0)) != nil else {
                 Out.say("hvd is not running"); return

@@ -256,3 +256,39 @@ public struct DeleteResult: Sendable, Codable, Equatable {
     public var backup: String
     public init(message: String, backup: String) { self.message = message; self.backup = backup }
 }
+
+/// One thing that happened to a guest, the VMF or hvd (`hv events`, GET /v1/lifecycle).
+public struct LifecycleEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case daemonStarted = "daemon-started", vmfLoaded = "vmf-loaded", vmfUnloaded = "vmf-unloaded"
+        case started, booted, stopped, crashed, stalled, adopted
+        case restarting, restartLimit = "restart-limit", watchdog, heartbeatMissed = "heartbeat-missed"
+    }
+    /// Increases by one per event within one hvd (`daemon`).
+    public var seq: Int
+    public var time: String
+    public var kind: Kind
+    /// The guest's folder name; nil for the VMF and hvd.
+    public var guest: String?
+    public var detail: String
+
+    public init(seq: Int, time: String, kind: Kind, guest: String?, detail: String) {
+        self.seq = seq; self.time = time; self.kind = kind; self.guest = guest; self.detail = detail
+    }
+}
+
+/// GET /v1/lifecycle?after=N&wait=S: the events after N (waiting up to S
+/// seconds for one). `daemon` changes when hvd restarts; its sequence starts again.
+public struct LifecycleEvents: Sendable, Codable, Equatable {
+    public var daemon: String
+    public var events: [LifecycleEvent]
+    public init(daemon: String, events: [LifecycleEvent]) { self.daemon = daemon; self.events = events }
+}
+
+/// POST /v1/host/reset (hv_resethv).
+public struct ResetResult: Sendable, Codable, Equatable {
+    /// The backup folder holding the old config/ and projects/ (nil: nothing to reset).
+    public var backup: String?
+    public var message: String
+    public init(backup: String?, message: String) { self.backup = backup; self.message = message }
+}

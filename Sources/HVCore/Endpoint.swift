@@ -14,14 +14,17 @@ public enum Endpoint: Hashable, Sendable {
     case eventSignal(String), eventWait(String)
     case projectList, projectSave, projectPreview(String), projectSync(String)
     case templates, host, manager, daemonShutdown
+    case lifecycle, autostart, autostartSet, resetHost
     /// The System Manager's own (TCP listener only).
     case watch, consoleSocket(String), displaySocket(String), ticket
 
     public var method: String {
         switch self {
         case .vmfStatus, .guestList, .guestStatus, .guestDeletionPlan, .guestSettings, .commStatus,
-             .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket: "GET"
+             .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket,
+             .lifecycle, .autostart: "GET"
         case .guestUpdateSettings: "PATCH"
+        case .autostartSet: "PUT"
         default: "POST"
         }
     }
@@ -55,6 +58,9 @@ public enum Endpoint: Hashable, Sendable {
         case .host: ["host"]
         case .manager: ["manager"]
         case .daemonShutdown: ["daemon", "shutdown"]
+        case .lifecycle: ["lifecycle"]
+        case .autostart, .autostartSet: ["autostart"]
+        case .resetHost: ["host", "reset"]
         case .watch: ["watch"]
         case .consoleSocket(let g): ["guests", g, "console", "ws"]
         case .displaySocket(let g): ["guests", g, "display", "ws"]
@@ -102,6 +108,10 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "GET", segments: ["host"]) { _ in .host },
         .init(method: "GET", segments: ["manager"]) { _ in .manager },
         .init(method: "POST", segments: ["daemon", "shutdown"]) { _ in .daemonShutdown },
+        .init(method: "GET", segments: ["lifecycle"]) { _ in .lifecycle },
+        .init(method: "GET", segments: ["autostart"]) { _ in .autostart },
+        .init(method: "PUT", segments: ["autostart"]) { _ in .autostartSet },
+        .init(method: "POST", segments: ["host", "reset"]) { _ in .resetHost },
         .init(method: "GET", segments: ["watch"]) { _ in .watch },
         .init(method: "GET", segments: ["guests", "*", "console", "ws"]) { .consoleSocket($0) },
         .init(method: "GET", segments: ["guests", "*", "display", "ws"]) { .displaySocket($0) },

@@ -87,6 +87,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var webSocketPort: Int
     /// KVM guests: "user" (QEMU's private NAT network, with SMB for Windows) or "none".
     public var networkMode: String
+    /// What hvd does when the guest's QEMU ends without being asked to.
+    public var onCrash: CrashPolicy
 
     public static let schema = ConfigSchema(sections: [
         .init("Guest", [
@@ -140,6 +142,12 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         .init("Guest\\Security", [
             .init("Tpm", .choice(["auto", "yes", "no"]),
                   help: "KVM guests: a TPM 2.0 (swtpm, state in the guest folder's tpm/); auto: for Windows when swtpm is installed"),
+        ]),
+        .init("Guest\\Recovery", [
+            .init("OnCrash", .choice(CrashPolicy.Action.allCases.map(\.rawValue)),
+                  help: "what hvd does when the guest's QEMU ends unasked (killed, crashed): stay (the default) leaves it crashed; restart starts it again, at most RestartLimitBurst times within RestartLimitIntervalSeconds"),
+            .init("RestartLimitBurst", .integer(1...100), help: "OnCrash restart: at most this many restarts (default 3) ..."),
+            .init("RestartLimitIntervalSeconds", .integer(10...86_400), help: "... within this many seconds (default 600); past the limit the guest stays crashed"),
         ]),
         .init("Guest\\Network", [
             .init("Mode", .choice(["user", "none"]),
@@ -198,6 +206,9 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         tpm = v.get("Guest\\Security", "Tpm")?.value.lowercased() ?? "auto"
         webSocketPort = v.int("Guest\\Display", "WebSocketPort") ?? 0
         networkMode = v.get("Guest\\Network", "Mode")?.value.lowercased() ?? "user"
+        onCrash = CrashPolicy(action: CrashPolicy.Action(rawValue: v.get("Guest\\Recovery", "OnCrash")?.value.lowercased() ?? "") ?? .stay,
+                              burst: v.int("Guest\\Recovery", "RestartLimitBurst") ?? 3,
+                              intervalSeconds: v.int("Guest\\Recovery", "RestartLimitIntervalSeconds") ?? 600)
         if name.trimmingCharacters(in: .whitespaces).isEmpty {
             let e = v.get("Guest", "Name")
             throw ConfigError(file: e?.file ?? base.fileName, line: e?.line ?? 0,
@@ -230,4 +241,22 @@ struct LayeredValues {
 
     /// Validated already: integers parse.
     func int(_ section: String, _ key: String) -> Int? { get(section, key).flatMap { Int($0.value) } }
+}
+
+/// OnCrash with its limit, as systemd's Restart= with StartLimitBurst/StartLimitIntervalSec.
+public struct CrashPolicy: Sendable, Equatable, Codable {
+    public enum Action: String, Sendable, Codable, CaseIterable { case stay, restart }
+    public var action: Action
+    public var burst: Int
+    public var intervalSeconds: Int
+
+    public init(action: Action = .stay, burst: Int = 3, intervalSeconds: Int = 600) {
+        self.action = action; self.burst = burst; self.intervalSeconds = intervalSeconds
+    }
+
+    /// Whether one more restart fits, given the times of the earlier ones.
+    public func allowsRestart(now: Date, after earlier: [Date]) -> Bool {
+        guard action == .restart else { return false }
+        return earlier.filter { now.timeIntervalSince($0) < Double(intervalSeconds) }.count < burst
+    }
 }

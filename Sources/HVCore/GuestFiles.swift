@@ -58,6 +58,10 @@ public enum GuestFiles {
         # change them. The script must not print to stdout or wait for input.
         HV_GUEST_FOLDER=\(shellQuoted(folder))
         HV_GUEST_NAME=\(shellQuoted(name))
+        # The hypervisor configuration this guest belongs to: hv_vmf_start run in
+        # this folder without an argument loads it (relative to HV_ROOT; empty:
+        # config/hv.config).
+        HV_CONFIG=""
         # Extra words for the kernel command line of an RT-Linux guest.
         HV_KERNEL_APPEND=""
         # Extra QEMU arguments, one array element per argument.

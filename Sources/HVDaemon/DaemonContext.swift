@@ -8,7 +8,9 @@ final class DaemonContext: @unchecked Sendable {
     let layout: HostLayout
     let facts: HostFacts
     let vmf: VMF
-    let log = Logger()
+    let log: Logger
+    /// What happened, for `hv events` (and every event a line in the log).
+    let events: LifecycleLog
     /// Where the System Manager listens (nil: it could not start; `managerProblem` says why).
     var managerPort: Int? {
         get { lock.lock(); defer { lock.unlock() }; return manager.port }
@@ -34,6 +36,9 @@ final class DaemonContext: @unchecked Sendable {
 
     init(layout: HostLayout) {
         self.layout = layout
+        let log = Logger()
+        self.log = log
+        events = LifecycleLog(log: log)
         facts = HostFacts.probe()
         vmf = VMF(layout: layout, facts: facts)
     }

@@ -42,6 +42,7 @@ public enum DaemonMain {
 
         let listener = try UnixSocket.listen(at: layout.daemonSocket.path, mode: 0o600)
         let stop: @Sendable () -> Void = {
+            SystemdNotify.send("STOPPING=1")
             ctx.log.info("hvd \(getpid()) stopping; guests keep running")
             unlink(layout.daemonSocket.path)
             exit(0)
@@ -61,6 +62,11 @@ public enum DaemonMain {
         do { try ManagerServer(ctx: ctx, routes: routes).start() } catch {
             ctx.log.info("System Manager not started: \(error)")
         }
+        // Ready only now: the socket answers and running guests are adopted
+        // (systemd's Type=notify; `systemctl start hvd` returns here).
+        let running = ctx.allSupervisors.filter { $0.currentState == .running }.count
+        ctx.events.post(.daemonStarted, "pid \(getpid()), version \(BuildInfo.version); \(running) running guest\(running == 1 ? "" : "s") adopted")
+        SystemdNotify.send("READY=1\nSTATUS=serving \(layout.daemonSocket.path); \(running) guest\(running == 1 ? "" : "s") running")
         Listener(listener, name: layout.daemonSocket.path, maxConnections: 256).run(log: ctx.log) { conn in
             serveConnection(conn, routes: routes)
         }

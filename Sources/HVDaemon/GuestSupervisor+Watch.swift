@@ -44,6 +44,38 @@ extension GuestSupervisor {
         guestPoweredOff = false
         cond.broadcast()
         cond.unlock()
+        if reason == "crashed" {
+            ctx.events.post(.crashed, guest: folder.name, "QEMU (pid \(rec?.pid ?? 0)) ended without being asked; see \(folder.qemuLog.path)")
+            recoverFromCrash()
+        } else {
+            ctx.events.post(.stopped, guest: folder.name, reason)
+        }
+    }
+
+    /// OnCrash=restart: starts the guest again unless it used up its restarts
+    /// within the interval (then it stays crashed, said once in the log and events).
+    private func recoverFromCrash() {
+        let policy = (try? GuestConfig.load(from: folder))?.onCrash ?? CrashPolicy()
+        guard policy.action == .restart else { return }
+        let now = Date()
+        cond.lock()
+        let allowed = policy.allowsRestart(now: now, after: crashRestarts)
+        if allowed { crashRestarts = (crashRestarts + [now]).suffix(policy.burst + 1) }
+        let count = crashRestarts.filter { now.timeIntervalSince($0) < Double(policy.intervalSeconds) }.count
+        cond.unlock()
+        guard allowed else {
+            ctx.events.post(.restartLimit, guest: folder.name,
+                            "crashed \(policy.burst + 1) times within \(policy.intervalSeconds) s (RestartLimitBurst=\(policy.burst)): it stays crashed until it is started by hand")
+            return
+        }
+        ctx.events.post(.restarting, guest: folder.name, "OnCrash=restart: restart \(count) of at most \(policy.burst) within \(policy.intervalSeconds) s")
+        Thread.detachNewThread { [self] in
+            // A moment for the exit's own clean-up (sockets, the exchange mount) to settle.
+            usleep(500_000)
+            do { _ = try start(wait: false, timeout: 0) } catch {
+                ctx.events.post(.crashed, guest: folder.name, "the restart after a crash failed: \((error as? HVError)?.message ?? "\(error)")")
+            }
+        }
     }
 
     /// Follows console.log from the start of the current boot: the ready line
@@ -95,7 +127,7 @@ extension GuestSupervisor {
                     _ = try? q?.execute("system_reset")
                     lastProgress = Date()
                 } else {
-                    ctx.log.info("\(what) again after a reset: stalled")
+                    ctx.events.post(.stalled, guest: folder.name, "\(what) again after a reset")
                     cond.lock()
                     state = .stalled
                     stallMessage = "\(what), again after hv reset it once"
@@ -118,7 +150,8 @@ extension GuestSupervisor {
         record = rec
         rec.save(folder.stateFile)
         cond.broadcast()
-        ctx.log.info("\(folder.name): booted in \(String(format: "%.2f", rec.bootedAt!.timeIntervalSince(rec.bootStartedAt))) s")
+        let seconds = String(format: "%.2f", (rec.bootedAt ?? Date()).timeIntervalSince(rec.bootStartedAt))
+        ctx.events.post(.booted, guest: folder.name, "in \(seconds) s")
     }
 
     /// Takes over a guest that a previous hvd started, or runs the hook of
@@ -144,7 +177,7 @@ extension GuestSupervisor {
         qmp = q
         if q == nil { record?.notes.append("re-adopted without QMP (its socket did not answer)") }
         cond.unlock()
-        ctx.log.info("\(folder.name): re-adopted running guest pid \(rec.pid)")
+        ctx.events.post(.adopted, guest: folder.name, "running guest pid \(rec.pid), started by an earlier hvd")
         startMonitor(generation: gen, pid: rec.pid, isChild: false)
         startBootWatcher()
     }

@@ -25,6 +25,8 @@ final class GuestSupervisor: @unchecked Sendable {
     var busy = false
     var generation = 0
     var bootGeneration = 0
+    /// When OnCrash=restart restarted the guest (for its limit).
+    var crashRestarts: [Date] = []
     /// guest.config + usr.config as last parsed (status is asked for often).
     let configCache = ConfigCache<GuestConfig>()
 
@@ -88,7 +90,7 @@ final class GuestSupervisor: @unchecked Sendable {
         state = .running
         cond.broadcast()
         cond.unlock()
-        ctx.log.info("\(folder.name): started pid \(launched.pid) (\(spec.acceleratorReason)), cores \(launched.placement.cores)")
+        ctx.events.post(.started, guest: folder.name, "pid \(launched.pid) (\(spec.acceleratorReason)), cores \(launched.placement.cores)")
         startMonitor(generation: gen, pid: launched.pid, isChild: true)
         // Waiting for the boot is no operation: a stop may come meanwhile.
         endOperation()

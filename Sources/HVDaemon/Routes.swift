@@ -28,7 +28,8 @@ struct Routes {
     /// The endpoints that change hv.config or guest folders.
     static func writesConfig(_ e: Endpoint) -> Bool {
         switch e {
-        case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync: true
+        case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync,
+             .autostartSet, .resetHost: true
         default: false
         }
     }
@@ -177,6 +178,8 @@ struct Routes {
         case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
+        case .lifecycle, .autostart, .autostartSet, .resetHost:
+            return .response(try serviceRoute(endpoint, req))
         case .watch, .consoleSocket, .displaySocket, .ticket:
             throw HVError(.notFound, "\(req.path) is served by the System Manager only", hint: "open the page that `hv manager url` prints")
         }
@@ -198,7 +201,7 @@ struct Routes {
         }
         let before = ctx.vmf.current?.config.communication
         let r = try ctx.vmf.load(configPath: path)
-        ctx.log.info("VMF loaded with \(r.configPath); reserved cores \(r.reservedCores)")
+        ctx.events.post(.vmfLoaded, "with \(r.configPath); reserved cores \(r.reservedCores)")
         var status = ctx.vmf.status()
         // Running (KVM) guests see a changed network, region or event only after a restart.
         if let before {
@@ -221,14 +224,14 @@ struct Routes {
             _ = try ctx.supervisor(folder).stop(force: false, reason: "vmf-unload")
         }
         let notes = ctx.vmf.unload()
-        ctx.log.info("VMF unloaded" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; ")))
+        ctx.events.post(.vmfUnloaded, notes.isEmpty ? "the RT cores belong to the host again" : notes.joined(separator: "; "))
         var status = ctx.vmf.status()
         status.notes = notes
         return status
     }
 
     /// A duration from a request, before it reaches a deadline or a sleep.
-    private func seconds(_ value: Double, _ field: String) throws -> Double {
+    func seconds(_ value: Double, _ field: String) throws -> Double {
         guard value.isFinite, (0...3600).contains(value) else {
             throw HVError(.invalidArgument, "\(field) must be a number of seconds from 0 to 3600", field: field)
         }

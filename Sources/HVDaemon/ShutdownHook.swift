@@ -43,12 +43,3 @@ enum ShutdownHook {
     }
 }
 
-/// hvd's log: one line per event, with the time, on stderr (log/hvd.log).
-final class Logger: @unchecked Sendable {
-    private let lock = NSLock()
-    private let formatter = ISO8601DateFormatter()
-    func info(_ message: String) {
-        lock.lock(); defer { lock.unlock() }
-        FileHandle.standardError.write(Data("\(formatter.string(from: Date())) \(message)\n".utf8))
-    }
-}

@@ -7,6 +7,8 @@ public struct GuestScriptVariables: Sendable, Equatable {
     public var kernelAppend = ""
     public var qemuExtraArgs: [String] = []
     public var hookEnvironment: [String: String] = [:]
+    /// HV_CONFIG: the hypervisor configuration the folder names ("" for config/hv.config).
+    public var hypervisorConfig = ""
 
     public init() {}
 
@@ -21,6 +23,7 @@ public struct GuestScriptVariables: Sendable, Equatable {
         let script = """
             set -e
             . "$1" >&2
+            printf '%s\\0' "${HV_CONFIG-}"
             printf '%s\\0' "${HV_KERNEL_APPEND-}"
             printf '%s\\0' "${#HV_QEMU_EXTRA_ARGS[@]}"
             for a in "${HV_QEMU_EXTRA_ARGS[@]}"; do printf '%s\\0' "$a"; done
@@ -38,6 +41,10 @@ public struct GuestScriptVariables: Sendable, Equatable {
         var fields = out.stdout.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
         if fields.last == "" { fields.removeLast() }
         var v = GuestScriptVariables()
+        guard !fields.isEmpty else {
+            throw HVError(.invalidConfig, "\(folder.guestConfigScript.path) printed nothing", hint: "it must not exit early")
+        }
+        v.hypervisorConfig = fields.removeFirst()
         guard fields.count >= 2, let n = Int(fields[1]), fields.count >= 2 + n else {
             throw HVError(.invalidConfig, "\(folder.guestConfigScript.path) printed something unexpected",
                           hint: "usr_guest_config.sh must not print to stdout (send messages to stderr: echo ... >&2)")

@@ -49,4 +49,8 @@ int hv_fsetxattr(int fd, const char *name, const void *value, size_t size);
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
                   const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, int keep_fd,
                   int unlimited_memlock);
+
+/* The commit this binary was built from: scripts/package.sh passes
+   -Xcc -DHV_COMMIT=\"<sha>\"; a development build says "dev". */
+const char *hv_build_commit(void);
 #endif

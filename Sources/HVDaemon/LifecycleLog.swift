@@ -1,0 +1,37 @@
+import Foundation
+import HVCore
+
+/// The last lifecycle events in hvd (bounded), for `hv events` and the log.
+/// Every event is also a line in hvd's log (the journal under systemd).
+final class LifecycleLog: Sendable {
+    static let kept = 512
+    private struct State { var events: [LifecycleEvent] = []; var next = 1 }
+    private let monitor = Monitor(State())
+    private let log: Logger
+    /// This hvd: its pid and start time (a new hvd numbers from 1 again).
+    let daemon = "\(getpid())@\(ISO8601DateFormatter().string(from: Date()))"
+
+    init(log: Logger) { self.log = log }
+
+    func post(_ kind: LifecycleEvent.Kind, guest: String? = nil, _ detail: String) {
+        let line = (guest.map { "\($0): " } ?? "") + "\(kind.rawValue): \(detail)"
+        switch kind {
+        case .crashed, .stalled, .restartLimit, .watchdog, .heartbeatMissed: log.warning(line)
+        default: log.info(line)
+        }
+        monitor.withLock { s in
+            s.events.append(LifecycleEvent(seq: s.next, time: ISO8601DateFormatter().string(from: Date()),
+                                           kind: kind, guest: guest, detail: detail))
+            s.next += 1
+            if s.events.count > Self.kept { s.events.removeFirst(s.events.count - Self.kept) }
+        }
+    }
+
+    /// The events after `seq`, waiting up to `wait` seconds for the first.
+    func after(_ seq: Int, wait: Double) -> LifecycleEvents {
+        let events = monitor.wait(until: Date().addingTimeInterval(wait), for: { ($0.events.last?.seq ?? 0) > seq }) { s in
+            s.events.filter { $0.seq > seq }
+        }
+        return LifecycleEvents(daemon: daemon, events: events)
+    }
+}
