@@ -11,7 +11,14 @@ struct HV: ParsableCommand {
         version: "hv \(BuildInfo.description)",
         subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
                       RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, BackupGroup.self,
-                      AutostartGroup.self, EventsCommand.self, ConfigReferenceCommand.self])
+                      AutostartGroup.self, EventsCommand.self, ConfigReferenceCommand.self, SeedCommandNames.self])
+}
+
+/// For scripts/package.sh: the names the hv executable also answers to.
+struct SeedCommandNames: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed-commands", abstract: "Print the hv_* command names, one a line.", shouldDisplay: false)
+    func run() throws { for name in seedCommands.keys.sorted() { print(name) } }
 }
 
 struct ConfigReferenceCommand: ParsableCommand {

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import HVCore
+
+/// The boot list: its file format, the checks hvd makes before writing it, and the crash policy's limit.
+@Suite struct AutostartTests {
+    func scratch() throws -> HostLayout {
+        let layout = HostLayout(root: URL(fileURLWithPath: "/tmp/hv-autostart-\(UUID().uuidString.prefix(6))"))
+        try layout.ensureDirectories()
+        for g in ["guestrtlinux", "guestubuntu"] {
+            try FileManager.default.createDirectory(at: layout.guest(g).url, withIntermediateDirectories: true)
+            try "[Guest]\n".write(to: layout.guest(g).guestConfig, atomically: true, encoding: .utf8)
+        }
+        return layout
+    }
+
+    @Test func theListFileTakesNamesPathsDelaysAndComments() throws {
+        let layout = try scratch()
+        defer { try? FileManager.default.removeItem(at: layout.root) }
+        let text = "# boot order\nguestrtlinux\n\n\(layout.guestsDir.path)/guestubuntu 15   # the HMI after the controller\n"
+        let entries = try AutostartFiles.parseList(text, file: "list", layout: layout)
+        #expect(entries == [.init(folder: "guestrtlinux"), .init(folder: "guestubuntu", delaySeconds: 15)])
+    }
+
+    @Test func aBadLineIsNamedWithItsNumber() throws {
+        let layout = try scratch()
+        defer { try? FileManager.default.removeItem(at: layout.root) }
+        for (text, words) in [("guestrtlinux\nguestubuntu soon\n", "line 2"), ("a b c\n", "line 1"),
+                              ("guestrtlinux 99999\n", "line 1"), ("/etc/passwd\n", "not a folder in")] {
+            do {
+                _ = try AutostartFiles.parseList(text, file: "usr_guest_autostart.config", layout: layout)
+                Issue.record("accepted: \(text)")
+            } catch let e as HVError {
+                #expect(e.message.contains(words) && e.code == .invalidConfig, "\(e.message)")
+            }
+        }
+    }
+
+    @Test func problemsNameTheEntryAndAGoodPlanRoundTrips() throws {
+        let layout = try scratch()
+        defer { try? FileManager.default.removeItem(at: layout.root) }
+        let bad = AutostartPlan(enabled: true, hypervisorConfig: layout.hvConfig.path,
+                                guests: [.init(folder: "guestrtlinux"), .init(folder: "guestrtlinux"), .init(folder: "nope"),
+                                         .init(folder: "../etc"), .init(folder: "guestubuntu", delaySeconds: -1)])
+        let problems = AutostartFiles.problems(bad, layout: layout)
+        #expect(problems.contains { $0.contains("guest 2 (guestrtlinux): listed twice") }, "\(problems)")
+        #expect(problems.contains { $0.contains("guest 3 (nope)") && $0.contains("no guest.config") })
+        #expect(problems.contains { $0.contains("guest 4 (../etc): not a guest folder") })
+        #expect(problems.contains { $0.contains("guest 5") && $0.contains("delay") })
+        #expect(problems.contains { $0.contains("hv.config does not exist") })
+
+        try "[Hypervisor]\n".write(to: layout.hvConfig, atomically: true, encoding: .utf8)
+        let good = AutostartPlan(enabled: true, hypervisorConfig: layout.hvConfig.path,
+                                 guests: [.init(folder: "guestrtlinux"), .init(folder: "guestubuntu", delaySeconds: 10)])
+        #expect(AutostartFiles.problems(good, layout: layout).isEmpty)
+        try AutostartFiles.write(good, layout: layout)
+        #expect(try AutostartFiles.read(layout) == good)
+        // The product's own file is plain lines a user can edit.
+        let list = try String(contentsOf: AutostartFiles.listFile(layout), encoding: .utf8)
+        #expect(list.hasSuffix("guestrtlinux\nguestubuntu 10\n"))
+        // Off, with the files missing.
+        try FileManager.default.removeItem(at: AutostartFiles.stateFile(layout))
+        try FileManager.default.removeItem(at: AutostartFiles.listFile(layout))
+        #expect(try AutostartFiles.read(layout) == AutostartPlan(enabled: false, hypervisorConfig: layout.hvConfig.path, guests: []))
+    }
+
+    @Test func restartsStopAtTheBurstWithinTheInterval() {
+        let policy = CrashPolicy(action: .restart, burst: 2, intervalSeconds: 60)
+        let now = Date()
+        #expect(policy.allowsRestart(now: now, after: []))
+        #expect(policy.allowsRestart(now: now, after: [now.addingTimeInterval(-10)]))
+        #expect(!policy.allowsRestart(now: now, after: [now.addingTimeInterval(-10), now.addingTimeInterval(-5)]))
+        // Old restarts age out of the interval.
+        #expect(policy.allowsRestart(now: now, after: [now.addingTimeInterval(-120), now.addingTimeInterval(-5)]))
+        #expect(!CrashPolicy(action: .stay).allowsRestart(now: now, after: []))
+    }
+}

@@ -1,0 +1,91 @@
+#!/bin/bash
+# One stage of Tests/Service/run.sh per boot, inside the Debian 12 guest (as
+# root, by hv-test.service, after hv-autostart.service). Results go to the
+# 9p share; the last stage powers the machine off.
+set -u
+r=/mnt/hvtest/results
+here=/root/hv-test
+stage=$(cat "$here/stage")
+g=/hv/guests/guestrtlinux
+running() { hv guest status guestrtlinux 2>&1 | grep -q '"state" : "running"'; }
+qemu_pid() { cat /hv/run/guestrtlinux/qemu/qemu.pid 2>/dev/null; }
+next() { echo "$1" > "$here/stage"; sync; systemctl reboot; exit 0; }
+
+case "$stage" in
+1)
+    {
+        command -v swift && echo "a Swift toolchain is installed here"
+        dpkg -i "$here/hv.deb"; rc=$?
+        echo "dpkg rc=$rc"
+        if [ "$rc" = 0 ] && ! command -v swift >/dev/null && ! ldd /usr/bin/hv /usr/bin/hvd | grep -qi swift; then echo INSTALLED-NO-SWIFT; fi
+        echo "hvd=$(systemctl is-active hvd.service)"
+        systemctl show -p Type,KillMode,Restart hvd.service
+        hv --version
+        ls -l /usr/share/man/man1/hv_guest_start.1.gz /usr/share/bash-completion/completions/hv_guest_start
+    } > "$r/install.txt" 2>&1
+    {
+        mkdir -p /hv/templates && cp -a "$here/rt-linux" /hv/templates/
+        hv setup --skip-packages && hv_open_example rt-linux --yes && hv_sync_example rt-linux || exit 1
+        # QEMU under QEMU: a slow early boot is no stall, and a graceful stop may take a while.
+        printf '[Guest\\Boot]\n"BootStallSeconds"="900"\n[Guest\\Stop]\n"TimeoutSeconds"="300"\n' >> "$g/usr.config"
+        echo 'echo "reason=$HV_STOP_REASON" >> /hv/guests/hook-ran.txt' >> "$g/vm_shutdown_hook.sh"
+        hv autostart set guestrtlinux && hv autostart list && echo SETUP-DONE
+    } > "$r/setup.txt" 2>&1
+    next 2
+    ;;
+2)
+    {
+        systemctl status --no-pager hv-autostart.service | head -n 20
+        hv_vmf_is_loaded
+        running && echo guest=running
+        hv guest status guestrtlinux
+    } > "$r/boot2.txt" 2>&1
+    { sleep 5; printf 'echo hv$((6*7))ok\n'; sleep 10; } | timeout 40 hv guest console guestrtlinux > "$r/console.txt" 2>&1
+    {
+        pid=$(qemu_pid); echo "QEMU pid $pid"
+        old=$(systemctl show -p MainPID --value hvd.service)
+        systemctl restart hvd.service; echo "restart rc=$? hvd $old -> $(systemctl show -p MainPID --value hvd.service)"
+        hv guest status guestrtlinux | grep -E '"(state|pid)"'
+        kill -0 "$pid" && running && hv guest status guestrtlinux | grep -q "\"pid\" : $pid" \
+            && journalctl -u hvd.service -b --no-pager | grep -q "adopted" && echo RESTART-KEPT
+    } > "$r/restart.txt" 2>&1
+    {
+        pid=$(qemu_pid)
+        old=$(systemctl show -p MainPID --value hvd.service)
+        kill -9 "$old"; echo "killed hvd $old"
+        for _ in $(seq 60); do
+            new=$(systemctl show -p MainPID --value hvd.service)
+            [ "$new" != "$old" ] && [ "$new" != 0 ] && [ "$(systemctl is-active hvd.service)" = active ] && break
+            sleep 1
+        done
+        echo "hvd now $new ($(systemctl is-active hvd.service))"
+        kill -0 "$pid" && running && hv guest status guestrtlinux | grep -q "\"pid\" : $pid" && echo KILL-KEPT
+    } > "$r/kill.txt" 2>&1
+    {
+        journalctl -u hvd.service -b --no-pager -o json | grep -c '"PRIORITY":"6"' | sed 's/^/priority-6 entries: /'
+        journalctl -u hvd.service -b --no-pager | tail -n 15
+        if journalctl -u hvd.service -b -o json --no-pager | grep -q '"PRIORITY":"6".*daemon-started\|daemon-started.*"PRIORITY":"6"' \
+           && ! journalctl -u hvd.service -b --no-pager | grep -q '<6>'; then echo JOURNAL-OK; fi
+    } > "$r/journal2.txt" 2>&1
+    rm -f /hv/guests/hook-ran.txt
+    next 3
+    ;;
+3)
+    {
+        echo "hook: $(cat /hv/guests/hook-ran.txt 2>&1)"
+        grep -q "reason=requested" /hv/guests/hook-ran.txt && echo HOOK-REQUESTED
+        systemctl status --no-pager hv-autostart.service | head -n 12
+        running && echo guest=running
+    } > "$r/boot3.txt" 2>&1
+    {
+        pid=$(qemu_pid)
+        dpkg -r hv; echo "dpkg -r rc=$?"
+        ls /hv/guests/guestrtlinux /hv/config
+        [ ! -e /usr/bin/hv ] && [ -f /hv/config/hv.config ] && [ -f "$g/guest.config" ] && kill -0 "$pid" && echo REMOVE-KEPT
+        kill -9 "$pid"
+    } > "$r/remove.txt" 2>&1
+    echo done > "$r/done"
+    sync
+    systemctl poweroff
+    ;;
+esac
