@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # From a fresh Debian 12 host (as root) to the console of the RT-Linux guest:
-# builds and installs hv, runs `hv setup`, then the seed's own commands.
+# builds hv's Debian package and installs it (as a plant host would), runs
+# `hv setup`, then the seed's own commands.
 # Ctrl-] detaches from the console; the guest keeps running (hv_guest_stop stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:/usr/local/bin:$PATH"
 bash scripts/deps.sh
-swift build
-.build/debug/hv install --prefix /usr/local
+bash scripts/package.sh
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "./$(ls dist/hv_*_amd64.deb | head -n 1)"
+# The package's commands, not an older `hv install` in /usr/local/bin.
+export PATH="/usr/bin:$PATH"
+hash -r
 hv setup
 root="${HV_ROOT:-/hv}"
 if [ -f "$root/guests/guestrtlinux/guest.config" ]; then

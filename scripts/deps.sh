@@ -6,7 +6,7 @@ set -euo pipefail
 # the guest's communication tools (gcc, make, libc6-dev).
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
       ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
-      gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core
+      gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core mmdebstrap
       chromium chromium-driver python3-pip novnc)
 missing=()
 for p in "${deps[@]}"; do

@@ -119,7 +119,9 @@ public struct RTLinuxImageBuilder: Sendable {
             .first { $0.hasPrefix(package + "_") && $0.hasSuffix(".deb") } }
         if let f = have() { log("using cached \(f)"); return cacheDir.appendingPathComponent(f) }
         log("downloading \(package) (about 70 MB) into \(cacheDir.path)")
-        try Command.check(["apt-get", "download", package], timeout: 900, cwd: cacheDir, what: "apt-get download \(package)")
+        // On a terminal apt-get shows its own progress (70 MB take a while on a slow line).
+        try Command.check(["apt-get", "download", package], timeout: 900, cwd: cacheDir, what: "apt-get download \(package)",
+                          passThrough: isatty(1) == 1)
         guard let f = have() else { throw HVError(.io, "apt-get download \(package) left no .deb in \(cacheDir.path)") }
         return cacheDir.appendingPathComponent(f)
     }

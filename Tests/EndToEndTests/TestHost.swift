@@ -37,7 +37,7 @@ final class TestHost: @unchecked Sendable {
             try fm.createSymbolicLink(at: bin.appendingPathComponent(exe), withDestinationURL: src)
         }
         for name in ["hv_open_example", "hv_sync_example", "hv_vmf_start", "hv_vmf_is_loaded", "hv_vmf_stop",
-                     "hv_guest_start", "hv_guest_restart", "hv_guest_console", "hv_guest_stop"] {
+                     "hv_guest_start", "hv_guest_restart", "hv_guest_console", "hv_guest_stop", "hv_set_autostart", "hv_resethv"] {
             try fm.createSymbolicLink(atPath: bin.appendingPathComponent(name).path, withDestinationPath: "hv")
         }
         try Self.buildImageOnce(using: bin)

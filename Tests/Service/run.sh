@@ -79,8 +79,9 @@ fi
 echo "  (the installed-service guest ran $(( $(date +%s) - t0 )) s)"
 
 r=$share/results
+failures=0
 ok() { echo "✔ service: $1"; }
-no() { echo "✘ service: $1"; shift; for f in "$@"; do [ -f "$r/$f" ] && sed 's/^/    /' "$r/$f" | tail -n 20; done; }
+no() { echo "✘ service: $1"; failures=$((failures + 1)); shift; for f in "$@"; do [ -f "$r/$f" ] && sed 's/^/    /' "$r/$f" | tail -n 20; done; }
 check() { # NAME RESULT-FILE EXPECTED-WORD [FILES TO SHOW]
     local name=$1 file=$2 want=$3; shift 3
     if [ -f "$r/$file" ] && grep -q -- "$want" "$r/$file"; then ok "$name"; else no "$name" "$file" "$@"; fi
@@ -99,4 +100,4 @@ check "at reboot the guest stopped gracefully (its shutdown hook ran with HV_STO
 check "after the second reboot RT-Linux is up again by itself" boot3.txt "guest=running" boot3.txt
 check "dpkg -r hv keeps /hv (guests, config) and the running guest" remove.txt "REMOVE-KEPT" remove.txt
 [ -f "$r/done" ] || { echo "  console tail:"; tail -n 40 "$work/console.log" | sed 's/^/    /'; }
-exit 0
+[ "$failures" = 0 ]
