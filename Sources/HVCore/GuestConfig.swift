@@ -89,6 +89,9 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var networkMode: String
     /// What hvd does when the guest's QEMU ends without being asked to.
     public var onCrash: CrashPolicy
+    /// A hung guest: the KVM watchdog device's action, RT-Linux's heartbeat.
+    public var watchdog: WatchdogAction
+    public var heartbeatTimeoutSeconds: Int
 
     public static let schema = ConfigSchema(sections: [
         .init("Guest", [
@@ -148,6 +151,9 @@ public struct GuestConfig: Sendable, Equatable, Codable {
                   help: "what hvd does when the guest's QEMU ends unasked (killed, crashed): stay (the default) leaves it crashed; restart starts it again, at most RestartLimitBurst times within RestartLimitIntervalSeconds"),
             .init("RestartLimitBurst", .integer(1...100), help: "OnCrash restart: at most this many restarts (default 3) ..."),
             .init("RestartLimitIntervalSeconds", .integer(10...86_400), help: "... within this many seconds (default 600); past the limit the guest stays crashed"),
+            .init("Watchdog", .choice(WatchdogAction.allCases.map(\.rawValue)),
+                  help: "a hung guest: KVM guests get an emulated i6300esb watchdog (the guest's driver arms it), RT-Linux keeps a heartbeat (its init writes exchange/.hv-heartbeat every second); off (the default), report (an event and a log line) or reset (that, and the guest is reset)"),
+            .init("HeartbeatTimeoutSeconds", .integer(2...3600), help: "RT-Linux: a heartbeat older than this (default 10) is a missed beat"),
         ]),
         .init("Guest\\Network", [
             .init("Mode", .choice(["user", "none"]),
@@ -209,6 +215,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         onCrash = CrashPolicy(action: CrashPolicy.Action(rawValue: v.get("Guest\\Recovery", "OnCrash")?.value.lowercased() ?? "") ?? .stay,
                               burst: v.int("Guest\\Recovery", "RestartLimitBurst") ?? 3,
                               intervalSeconds: v.int("Guest\\Recovery", "RestartLimitIntervalSeconds") ?? 600)
+        watchdog = WatchdogAction(rawValue: v.get("Guest\\Recovery", "Watchdog")?.value.lowercased() ?? "") ?? .off
+        heartbeatTimeoutSeconds = v.int("Guest\\Recovery", "HeartbeatTimeoutSeconds") ?? 10
         if name.trimmingCharacters(in: .whitespaces).isEmpty {
             let e = v.get("Guest", "Name")
             throw ConfigError(file: e?.file ?? base.fileName, line: e?.line ?? 0,
@@ -259,4 +267,9 @@ public struct CrashPolicy: Sendable, Equatable, Codable {
         guard action == .restart else { return false }
         return earlier.filter { now.timeIntervalSince($0) < Double(intervalSeconds) }.count < burst
     }
+}
+
+/// What a watchdog that expires (or a heartbeat that stops) leads to.
+public enum WatchdogAction: String, Sendable, Codable, CaseIterable {
+    case off, report, reset
 }

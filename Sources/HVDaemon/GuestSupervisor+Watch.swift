@@ -180,6 +180,9 @@ extension GuestSupervisor {
         ctx.events.post(.adopted, guest: folder.name, "running guest pid \(rec.pid), started by an earlier hvd")
         startMonitor(generation: gen, pid: rec.pid, isChild: false)
         startBootWatcher()
+        if let config = try? GuestConfig.load(from: folder), config.kind == .rtos, config.watchdog != .off {
+            startHeartbeatWatch(generation: gen, config: config)
+        }
     }
 
     func rotateConsoleLog() {

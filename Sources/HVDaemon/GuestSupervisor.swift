@@ -92,6 +92,7 @@ final class GuestSupervisor: @unchecked Sendable {
         cond.unlock()
         ctx.events.post(.started, guest: folder.name, "pid \(launched.pid) (\(spec.acceleratorReason)), cores \(launched.placement.cores)")
         startMonitor(generation: gen, pid: launched.pid, isChild: true)
+        if config.kind == .rtos && config.watchdog != .off { startHeartbeatWatch(generation: gen, config: config) }
         // Waiting for the boot is no operation: a stop may come meanwhile.
         endOperation()
         operating = false
@@ -245,8 +246,14 @@ final class GuestSupervisor: @unchecked Sendable {
     }
 
     func handle(_ event: QMPEvent, generation gen: Int) {
-        cond.lock(); defer { cond.unlock() }
-        guard gen == generation else { return }
+        cond.lock()
+        guard gen == generation else { cond.unlock(); return }
         if event.name == "SHUTDOWN", event.data["guest"]?.bool == true { guestPoweredOff = true }
+        cond.unlock()
+        if event.name == "WATCHDOG" {
+            // QEMU already acted (reset, or nothing for "report"); hvd says so.
+            let action = event.data["action"]?.string ?? "?"
+            ctx.events.post(.watchdog, guest: folder.name, "the guest's watchdog expired (it stopped feeding it); QEMU's action: \(action)")
+        }
     }
 }

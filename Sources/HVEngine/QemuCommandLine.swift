@@ -65,7 +65,9 @@ public enum QemuCommandLine {
         if plan.comm?.needsPCI == true {
             imageArgs = imageArgs.split(separator: " ").filter { $0 != "pci=off" }.joined(separator: " ")
         }
-        return [imageArgs, tsc, "hv.guest=\(plan.folderName)", plan.comm?.guestWords ?? "", plan.config.kernelArgs, plan.kernelAppend]
+        // hv.hb: the guest's init keeps a heartbeat only when hvd watches it (no wake-ups otherwise).
+        let heartbeat = plan.config.watchdog != .off ? "hv.hb" : ""
+        return [imageArgs, tsc, "hv.guest=\(plan.folderName)", heartbeat, plan.comm?.guestWords ?? "", plan.config.kernelArgs, plan.kernelAppend]
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
             .joined(separator: " ")

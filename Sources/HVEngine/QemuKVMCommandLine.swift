@@ -80,6 +80,11 @@ extension QemuCommandLine {
                   "-tpmdev", "emulator,id=tpm0,chardev=tpmchr",
                   "-device", "tpm-crb,tpmdev=tpm0"]
         }
+        // A watchdog the guest's driver arms (Linux: i6300esb, Windows: its built-in driver);
+        // QEMU resets the guest when it expires, or only tells hvd (report).
+        if plan.config.watchdog != .off {
+            a += ["-device", "i6300esb", "-action", "watchdog=" + (plan.config.watchdog == .reset ? "reset" : "none")]
+        }
         if !plan.isWindows {
             a += ["-device", "virtio-rng-pci"]
             if let dir = plan.sharedGuestsDir {

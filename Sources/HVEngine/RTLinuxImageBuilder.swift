@@ -6,7 +6,7 @@ import HVCore
 /// cyclictest and the kernel modules the guest needs.
 public struct RTLinuxImageBuilder: Sendable {
     /// Bumped whenever the image's content changes, so `hv setup` rebuilds.
-    public static let formatVersion = "7"
+    public static let formatVersion = "8"
     static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic"]
 
     public let layout: HostLayout

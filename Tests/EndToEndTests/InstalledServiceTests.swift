@@ -56,6 +56,41 @@ extension EndToEnd {
             #expect(host.run("hv_guest_stop", ["--force"], cwd: dir).status == 0)
         }
 
+        /// The user's application starts at boot (autorun.sh in the guest folder); a
+        /// heartbeat that stops is reported and, with Watchdog=reset, the guest is reset.
+        @Test func autorunStartsAndAStoppedHeartbeatResetsTheGuest() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let dir = try host.prepare()
+            let usr = dir.appendingPathComponent("usr.config")
+            try (try String(contentsOf: usr, encoding: .utf8)
+                 + "[Guest\\Recovery]\n    \"Watchdog\"=\"reset\"\n    \"HeartbeatTimeoutSeconds\"=\"4\"\n")
+                .write(to: usr, atomically: true, encoding: .utf8)
+            let autorun = dir.appendingPathComponent("autorun.sh")
+            try "echo \"controller up on $(uname -r)\" > /hv/guests/guestrtlinux/exchange/autorun.txt\n"
+                .write(to: autorun, atomically: true, encoding: .utf8)
+            chmod(autorun.path, 0o644)
+            let events = host.session("hv", ["events", "--json"])
+            defer { kill(events.process.processIdentifier, SIGKILL); _ = events.finish(timeout: 5) }
+            let start = host.run("hv_guest_start", cwd: dir)
+            try #require(start.status == 0, "\(start.all)")
+            let ran = dir.appendingPathComponent("exchange/autorun.txt")
+            #expect(host.waitUntil(30) { host.text(ran).contains("controller up on") }, "autorun.sh did not run: \(host.text(dir.appendingPathComponent("console.log")).suffix(600))")
+            // Beating: nothing reported while the guest lives.
+            sleep(7)
+            #expect(!events.output.contains("heartbeat-missed"), "\(events.output.suffix(600))")
+            let beat = dir.appendingPathComponent("exchange/.hv-heartbeat")
+            #expect(FileManager.default.fileExists(atPath: beat.path))
+            // The loop stops (as when a real-time task starves the guest): reported, then reset.
+            _ = host.guestRun("guestrtlinux", "kill $(cat /run/hv-heartbeat.pid)")
+            #expect(events.waitFor("heartbeat-missed", timeout: 30), "\(events.output.suffix(600))")
+            #expect(events.output.contains("resetting the guest"))
+            let console = dir.appendingPathComponent("console.log")
+            #expect(host.waitUntil(120) { host.text(console).components(separatedBy: "hv-guest: ready").count >= 3 }, "no boot after the reset: \(host.text(console).suffix(600))")
+            #expect(try status(host).state == .running)
+            #expect(host.run("hv_guest_stop", ["--force"], cwd: dir).status == 0)
+        }
+
         @Test func autostartRunsTheListInOrderAndStopsItInReverse() throws {
             let host = try TestHost()
             defer { host.cleanup() }

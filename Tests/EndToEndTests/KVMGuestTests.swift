@@ -41,6 +41,9 @@ extension EndToEnd {
             #expect(host.text(console).contains("hv-test: installed"))
             #expect(host.text(ubuntu.appendingPathComponent("shutdown_hook.log")).contains("(guest-poweroff)"))
 
+            // From now on with a watchdog (an emulated i6300esb) that resets the guest.
+            let usr = ubuntu.appendingPathComponent("usr.config")
+            try (host.text(usr) + "[Guest\\Recovery]\n    \"Watchdog\"=\"reset\"\n").write(to: usr, atomically: true, encoding: .utf8)
             let boot = host.run("hv_guest_start", cwd: ubuntu)
             try #require(boot.status == 0, "\(boot.all)")
             #expect(!boot.out.contains("installer") && !boot.out.contains("created the disk"), "\(boot.out)")
@@ -84,8 +87,22 @@ extension EndToEnd {
             usleep(500_000)
             serial.send("echo hv-$((6*7))\n")
             #expect(serial.waitFor("hv-42", timeout: 30), "\(serial.output.suffix(400))")
+            // A hung guest: the watchdog is armed once and never fed again; QEMU resets
+            // the guest, hvd says so, and the guest boots again in the same QEMU.
+            let events = host.session("hv", ["events", "--json"])
+            defer { kill(events.process.processIdentifier, SIGKILL); _ = events.finish(timeout: 5) }
+            let pidBefore = try host.status("guestubuntu").pid
+            let boots = { host.text(console).components(separatedBy: "hv-test: ready").count }
+            let bootsBefore = boots()
+            serial.send("modprobe i6300esb heartbeat=2 && echo 1 > /dev/watchdog && echo armed-$((6*7))\n")
+            #expect(serial.waitFor("armed-42", timeout: 30), "\(serial.output.suffix(400))")
             serial.send("\u{1d}")
             _ = serial.finish(timeout: 20)
+            #expect(events.waitFor("\"watchdog\"", timeout: 60), "no watchdog event: \(events.output.suffix(600))")
+            #expect(events.output.contains("action: reset"), "\(events.output.suffix(600))")
+            #expect(host.waitUntil(240) { boots() > bootsBefore },
+                    "no boot after the watchdog reset: \(host.text(console).suffix(800))")
+            #expect(try host.status("guestubuntu").pid == pidBefore, "reset in place, not a new QEMU")
 
             let restart = host.run("hv_guest_restart", cwd: ubuntu)
             #expect(restart.status == 9 && restart.err.contains("only supported for RTOS guests"), "\(restart.all)")

@@ -29,7 +29,7 @@ copy /sbin/sfdisk
 for lib in $(ldd /sbin/sfdisk | grep -o '/[^ ]*'); do copy "$lib"; done
 # Modules and what they need, resolved by depmod.
 depmod -b "$work/k" "$kver"
-mods="virtio_pci virtio_blk virtio_net ahci sd_mod 9pnet_virtio 9p vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859_1 qemu_fw_cfg button evdev"
+mods="virtio_pci virtio_blk virtio_net ahci sd_mod 9pnet_virtio 9p vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859_1 qemu_fw_cfg button evdev i6300esb"
 for m in $mods; do
     modprobe -d "$work/k" -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1=="insmod"{print $2}'
 done | sort -u | while read -r f; do
