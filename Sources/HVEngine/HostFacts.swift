@@ -30,10 +30,12 @@ public struct HostFacts: Sendable, Equatable {
         let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
         if fd >= 0 { close(fd) }
         let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        // With constant_tsc the TSC ticks at the nominal rate that "cpu MHz" shows.
+        // With constant_tsc the TSC ticks at the nominal rate that "cpu MHz" shows; inside a
+        // virtual machine (the "hypervisor" flag) "cpu MHz" is the TSC rate its hypervisor gives
+        // (under QEMU's TCG there is no constant_tsc, and a microvm guest's calibration can hang).
         let mhz = cpuinfo.split(separator: "\n").first { $0.hasPrefix("cpu MHz") }?
             .split(separator: ":").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        let khz = flags.contains("constant_tsc") ? mhz.map { Int($0 * 1000) } : nil
+        let khz = flags.contains("constant_tsc") || flags.contains("hypervisor") ? mhz.map { Int($0 * 1000) } : nil
         return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0, tscKHz: khz)
     }
 

@@ -69,7 +69,8 @@ qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 4096 -nodefaults -
     -append "root=/dev/vda rw console=ttyS0,115200 quiet systemd.show_status=0 net.ifnames=0" \
     -drive file="$image",if=virtio,format=raw,cache=unsafe \
     -virtfs local,path="$share",mount_tag=hvtest,security_model=none,id=hvtest \
-    -serial file:"$work/console.log" -display none -monitor none &
+    -chardev socket,id=s0,path="$work/serial.sock",server=on,wait=off,logfile="$work/console.log" -serial chardev:s0 \
+    -display none -monitor none &
 qemu_pid=$!
 limit=${SERVICE_TIMEOUT:-1500}
 while kill -0 "$qemu_pid" 2>/dev/null && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do sleep 2; done
