@@ -79,10 +79,7 @@ public struct DeletionPlan: Sendable, Codable, Equatable {
 /// backup/<time>/: where whatever hv replaces or deletes goes.
 public enum Backup {
     public static func stamp() -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: Date())
+        Timestamp.compact()
     }
 
     /// Moves (never copies, never deletes) guest folders and hv.config into backup/<stamp>/.

@@ -22,9 +22,7 @@ extension GuestSupervisor {
             throw HVError(.conflict, "the console of \(folder.name) is already open: \(holder)",
                           hint: "only one console per RTOS guest; detach the other one with Ctrl-]")
         }
-        let f = DateFormatter()
-        f.dateFormat = "HH:mm:ss"
-        let since = f.string(from: Date())
+        let since = Timestamp.clock() + " UTC"
         consoleHolder = "held by \(who) since \(since)"
         let bootOffset = record?.bootLogOffset ?? 0
         cond.unlock()

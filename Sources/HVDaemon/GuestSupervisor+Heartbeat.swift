@@ -50,7 +50,7 @@ extension GuestSupervisor {
                     rec.bootLogOffset = offset
                     rec.bootStartedAt = Date()
                     rec.bootedAt = nil
-                    rec.notes.append("reset at \(ISO8601DateFormatter().string(from: Date())): \(what)")
+                    rec.notes.append("reset at \(Timestamp.iso8601()): \(what)")
                     record = rec
                     rec.save(folder.stateFile)
                 }

@@ -38,7 +38,7 @@ extension GuestSupervisor {
         try? FileManager.default.removeItem(at: folder.stateFile)
         cond.lock()
         state = reason == "crashed" ? .crashed : .stopped
-        lastStop = "\(reason) at \(ISO8601DateFormatter().string(from: Date()))"
+        lastStop = "\(reason) at \(Timestamp.iso8601())"
         record = nil
         stopReason = nil
         guestPoweredOff = false
@@ -212,7 +212,7 @@ extension GuestSupervisor {
             s.schedFIFO = r.placement.schedFIFO
             s.accelerator = r.accelerator.rawValue
             s.acceleratorReason = r.acceleratorReason
-            s.startedAt = ISO8601DateFormatter().string(from: r.startedAt)
+            s.startedAt = Timestamp.iso8601(r.startedAt)
             s.booted = r.bootedAt != nil
             s.bootSeconds = r.bootedAt.map { $0.timeIntervalSince(r.bootStartedAt) }
             s.notes = r.notes

@@ -9,7 +9,7 @@ final class LifecycleLog: Sendable {
     private let monitor = Monitor(State())
     private let log: Logger
     /// This hvd: its pid and start time (a new hvd numbers from 1 again).
-    let daemon = "\(getpid())@\(ISO8601DateFormatter().string(from: Date()))"
+    let daemon = "\(getpid())@\(Timestamp.iso8601())"
 
     init(log: Logger) { self.log = log }
 
@@ -20,7 +20,7 @@ final class LifecycleLog: Sendable {
         default: log.info(line)
         }
         monitor.withLock { s in
-            s.events.append(LifecycleEvent(seq: s.next, time: ISO8601DateFormatter().string(from: Date()),
+            s.events.append(LifecycleEvent(seq: s.next, time: Timestamp.iso8601(),
                                            kind: kind, guest: guest, detail: detail))
             s.next += 1
             if s.events.count > Self.kept { s.events.removeFirst(s.events.count - Self.kept) }

@@ -1,4 +1,5 @@
 import Foundation
+import HVCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,6 @@ final class Logger: @unchecked Sendable {
     enum Level: Int { case error = 3, warning = 4, info = 6 }
 
     private let lock = NSLock()
-    private let formatter = ISO8601DateFormatter()
     /// systemd sets JOURNAL_STREAM when stderr is the journal.
     private let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
 
@@ -28,7 +28,7 @@ final class Logger: @unchecked Sendable {
             line = "<\(level.rawValue)>\(text)\n"
         } else {
             let tag = level == .info ? "" : (level == .warning ? "warning: " : "error: ")
-            line = "\(formatter.string(from: Date())) \(tag)\(text)\n"
+            line = "\(Timestamp.iso8601()) \(tag)\(text)\n"
         }
         lock.lock(); defer { lock.unlock() }
         FileHandle.standardError.write(Data(line.utf8))

@@ -15,7 +15,7 @@ enum ShutdownHook {
         env["HV_GUEST_NAME"] = name
         env["HV_GUEST_FOLDER"] = folder.name
         env["HV_STOP_REASON"] = reason
-        env["HV_STOP_TIME"] = ISO8601DateFormatter().string(from: Date())
+        env["HV_STOP_TIME"] = Timestamp.iso8601()
         let header = "--- \(env["HV_STOP_TIME"] ?? "") \(folder.name) stopped (\(reason))\n"
         do { try TrustedFile.check(hook, use: "hv runs it as root at every stop") } catch {
             append(header + "not run: \(error)\n", to: folder.shutdownHookLog)

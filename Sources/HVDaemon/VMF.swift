@@ -100,7 +100,7 @@ final class VMF: @unchecked Sendable {
     func status() -> VMFStatus {
         let r = current
         return VMFStatus(loaded: r != nil, config: r?.configPath,
-                         loadedAt: r.map { ISO8601DateFormatter().string(from: $0.loadedAt) },
+                         loadedAt: r.map { Timestamp.iso8601($0.loadedAt) },
                          reservedCores: r?.reservedCores ?? [:], notes: r?.notes ?? [], daemonPid: Int(getpid()),
                          cpuCount: facts.cpuCount,
                          partition: r == nil ? nil : partition.current.map {

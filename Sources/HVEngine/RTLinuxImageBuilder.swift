@@ -70,7 +70,7 @@ public struct RTLinuxImageBuilder: Sendable {
         manifest.set("Image", "Format", Self.formatVersion)
         manifest.set("Image", "KernelPackage", package)
         manifest.set("Image", "KernelVersion", version)
-        manifest.set("Image", "Built", ISO8601DateFormatter().string(from: Date()))
+        manifest.set("Image", "Built", Timestamp.iso8601())
         try RegistryFile.write(manifest, to: out.manifest)
         // Swap in the new image whole: a half-built image is never seen.
         let final = files.dir
