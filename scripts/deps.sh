@@ -6,7 +6,7 @@ set -euo pipefail
 # the guest's communication tools (gcc, make, libc6-dev).
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
       ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
-      gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core mmdebstrap
+      gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core mmdebstrap prometheus
       chromium chromium-driver python3-pip novnc)
 missing=()
 for p in "${deps[@]}"; do
@@ -16,11 +16,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+    # The metrics test starts its own Prometheus on a free loopback port; the
+    # package's service (on :9090, where systemd runs) is not wanted.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
 fi
 # The System Manager's browser tests drive Chromium with Selenium; the API
-# contract test runs schemathesis against docs/openapi.json (both from PyPI).
-for py in selenium schemathesis; do
-    if ! python3 -c "import $py" 2>/dev/null; then
-        python3 -m pip install -q "$py" 2>/dev/null || python3 -m pip install -q --break-system-packages "$py"
+# contract test runs schemathesis against docs/openapi.json; the Ansible
+# collection's tests run ansible-core (all from PyPI).
+for py in selenium:selenium schemathesis:schemathesis ansible:ansible-core; do
+    if ! python3 -c "import ${py%%:*}" 2>/dev/null; then
+        python3 -m pip install -q "${py#*:}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${py#*:}"
     fi
 done

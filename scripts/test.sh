@@ -18,6 +18,9 @@ if [ $# -eq 0 ]; then
     bash Tests/Contract/run.sh 2>&1 | tee -a "$log" || status=$?
     # A short pass of each fuzz target (bench/fuzz/run.sh runs a million inputs each).
     bash bench/fuzz/run.sh 20000 2>&1 | tee -a "$log" || status=$?
+    # hvd's metrics scraped by a real Prometheus; the Ansible collection against two hv hosts.
+    bash Tests/Metrics/run.sh 2>&1 | tee -a "$log" || status=$?
+    bash Tests/Ansible/run.sh 2>&1 | tee -a "$log" || status=$?
     # The Debian package on a Debian 12 guest with systemd as PID 1 (boot, autostart, restarts, removal).
     { bash scripts/package.sh && bash Tests/Service/run.sh; } 2>&1 | tee -a "$log" || status=$?
 fi
@@ -25,7 +28,7 @@ fi
 summary=$(grep -E 'Test run with [0-9]+ tests? .*(passed|failed)' "$log" | tail -n 1 || true)
 total=$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
-btotal=$(grep -cE '^(✔|✘) (browser|fuzz|contract|service)[ :]' "$log" || true)
-bfailed=$(grep -cE '^✘ (browser|fuzz|contract|service)[ :]' "$log" || true)
+btotal=$(grep -cE '^(✔|✘) (browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
+bfailed=$(grep -cE '^✘ (browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
 if [ -n "$total" ]; then echo "$((total + btotal - failed - bfailed)) passed, $((failed + bfailed)) failed"; fi
 exit "$status"

@@ -53,6 +53,11 @@ struct RTBench: ParsableCommand {
             steal.append(other.steal)
         }
         report(series, steal: steal, g)
+        // The placed run's figures for hvd's metrics (root's file in the guest folder, not the guest's).
+        let h = placed.histogram
+        try AtomicFile.write(APIJSON.encode(RTBenchSummary(endedAt: Date().timeIntervalSince1970.rounded(), durationSeconds: duration, samples: h.samples,
+                                                           minMicroseconds: h.min, avgMicroseconds: h.avg, maxMicroseconds: h.max, overflows: h.overflows)),
+                             to: RTBenchSummary.file(in: ctx.layout.guest(g.folder)))
         let dir = ctx.layout.guest(g.folder).url
         let title = "cyclictest in \(g.name): \(duration) s, \(interval) µs interval\(load ? ", host under stress-ng" : "")"
         let svg = dir.appendingPathComponent("rt-bench.svg"), png = dir.appendingPathComponent("rt-bench.png")

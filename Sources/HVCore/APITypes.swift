@@ -292,3 +292,28 @@ public struct ResetResult: Sendable, Codable, Equatable {
     public var message: String
     public init(backup: String?, message: String) { self.backup = backup; self.message = message }
 }
+
+/// The last `hv rt bench` of a guest, written by the CLI (root) into the
+/// guest folder as rt-bench.json; hvd shows it in its metrics.
+public struct RTBenchSummary: Sendable, Codable, Equatable {
+    public var endedAt: Double
+    public var durationSeconds: Int
+    public var samples: Int
+    public var minMicroseconds: Int
+    public var avgMicroseconds: Int
+    public var maxMicroseconds: Int
+    public var overflows: Int
+    public init(endedAt: Double, durationSeconds: Int, samples: Int, minMicroseconds: Int, avgMicroseconds: Int, maxMicroseconds: Int, overflows: Int) {
+        self.endedAt = endedAt; self.durationSeconds = durationSeconds; self.samples = samples
+        self.minMicroseconds = minMicroseconds; self.avgMicroseconds = avgMicroseconds; self.maxMicroseconds = maxMicroseconds; self.overflows = overflows
+    }
+
+    public static func file(in folder: GuestFolder) -> URL { folder.url.appendingPathComponent("rt-bench.json") }
+
+    /// Only a file root wrote and nobody else can change (TrustedFile), at most 64 KiB.
+    public static func read(from folder: GuestFolder) -> RTBenchSummary? {
+        let url = file(in: folder)
+        guard FileManager.default.fileExists(atPath: url.path), let data = try? TrustedFile.readConfig(url), data.count <= 65_536 else { return nil }
+        return try? JSONDecoder().decode(RTBenchSummary.self, from: data)
+    }
+}

@@ -14,7 +14,8 @@ public enum Endpoint: Hashable, Sendable {
     case eventSignal(String), eventWait(String)
     case projectList, projectSave, projectPreview(String), projectSync(String)
     case templates, host, manager, daemonShutdown
-    case lifecycle, autostart, autostartSet, resetHost
+    case lifecycle, autostart, autostartSet, resetHost, metrics
+    case projectPlan(String), projectStore(String)
     /// The System Manager's own (TCP listener only).
     case watch, consoleSocket(String), displaySocket(String), ticket
 
@@ -22,9 +23,9 @@ public enum Endpoint: Hashable, Sendable {
         switch self {
         case .vmfStatus, .guestList, .guestStatus, .guestDeletionPlan, .guestSettings, .commStatus,
              .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket,
-             .lifecycle, .autostart: "GET"
+             .lifecycle, .autostart, .metrics: "GET"
         case .guestUpdateSettings: "PATCH"
-        case .autostartSet: "PUT"
+        case .autostartSet, .projectStore: "PUT"
         default: "POST"
         }
     }
@@ -61,6 +62,9 @@ public enum Endpoint: Hashable, Sendable {
         case .lifecycle: ["lifecycle"]
         case .autostart, .autostartSet: ["autostart"]
         case .resetHost: ["host", "reset"]
+        case .metrics: ["metrics"]
+        case .projectPlan(let p): ["projects", p, "plan"]
+        case .projectStore(let p): ["projects", p]
         case .watch: ["watch"]
         case .consoleSocket(let g): ["guests", g, "console", "ws"]
         case .displaySocket(let g): ["guests", g, "display", "ws"]
@@ -112,6 +116,9 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "GET", segments: ["autostart"]) { _ in .autostart },
         .init(method: "PUT", segments: ["autostart"]) { _ in .autostartSet },
         .init(method: "POST", segments: ["host", "reset"]) { _ in .resetHost },
+        .init(method: "GET", segments: ["metrics"]) { _ in .metrics },
+        .init(method: "POST", segments: ["projects", "*", "plan"]) { .projectPlan($0) },
+        .init(method: "PUT", segments: ["projects", "*"]) { .projectStore($0) },
         .init(method: "GET", segments: ["watch"]) { _ in .watch },
         .init(method: "GET", segments: ["guests", "*", "console", "ws"]) { .consoleSocket($0) },
         .init(method: "GET", segments: ["guests", "*", "display", "ws"]) { .displaySocket($0) },

@@ -21,6 +21,14 @@ public struct SyncPreview: Sendable, Codable, Equatable {
     }
 }
 
+/// A project's files as text (the Ansible collection sends them): hv.config
+/// and each guest's guest.config by folder.
+public struct ProjectContent: Sendable, Codable, Equatable {
+    public var hvConfig: String
+    public var guests: [String: String]
+    public init(hvConfig: String, guests: [String: String]) { self.hvConfig = hvConfig; self.guests = guests }
+}
+
 public struct ProjectRequest: Sendable, Codable {
     public var name: String?
     public var confirm: Bool?
@@ -60,6 +68,59 @@ public enum ProjectSync {
     /// What syncing `name` would change, validated first (a broken project syncs nothing).
     public static func preview(_ name: String, layout: HostLayout) throws -> SyncPreview {
         let (hv, guests) = try load(name, layout: layout)
+        return preview(name, hv: hv, guests: guests, layout: layout)
+    }
+
+    /// What syncing a project with these files would change (nothing is written).
+    public static func preview(_ name: String, content: ProjectContent, layout: HostLayout) throws -> SyncPreview {
+        let (hv, guests) = try parse(content, name: name, layout: layout)
+        return preview(name, hv: hv, guests: guests, layout: layout)
+    }
+
+    /// Stores a project's files in projects/<name>/ (validated first; the host's configuration is not touched).
+    public static func store(_ name: String, content: ProjectContent, layout: HostLayout) throws -> ProjectInfo {
+        let (hv, guests) = try parse(content, name: name, layout: layout)
+        let store = ProjectStore(layout: layout)
+        for (folder, doc) in guests {
+            var d = doc
+            d.fileName = store.guestConfig(of: name, folder: folder).path
+            try RegistryFile.write(d, to: store.guestConfig(of: name, folder: folder))
+        }
+        var h = hv
+        h.fileName = store.hvConfig(of: name).path
+        try RegistryFile.write(h, to: store.hvConfig(of: name))
+        return ProjectInfo(name: name, guests: guests.map(\.0), open: store.openProject() == name)
+    }
+
+    /// A project given as text: valid names, a valid hv.config, one valid guest.config for each of its guests and no other.
+    static func parse(_ content: ProjectContent, name: String, layout: HostLayout) throws -> (RegistryDocument, [(String, RegistryDocument)]) {
+        guard HypervisorConfig.isValidFolderName(name) else {
+            throw HVError(.invalidArgument, "\"\(name)\" is not a project name: letters, digits, - and _ only", field: "name")
+        }
+        let store = ProjectStore(layout: layout)
+        let hv: RegistryDocument
+        do { hv = try RegistryDocument(parsing: content.hvConfig, fileName: "\(name): hv.config") } catch let e as ConfigError { throw e.asHVError }
+        let config = try HypervisorConfig(hv)
+        let listed = Set(config.guests.map(\.folder))
+        let extra = Set(content.guests.keys).subtracting(listed).sorted()
+        guard extra.isEmpty else {
+            throw HVError(.invalidArgument, "\(name): guests \(extra.joined(separator: ", ")) have a guest.config but are not in its hv.config",
+                          hint: "add them as [Guests\\FOLDER] to hv.config, or leave their guest.config out")
+        }
+        var guests: [(String, RegistryDocument)] = []
+        for g in config.guests {
+            guard let text = content.guests[g.folder] else {
+                throw HVError(.invalidArgument, "\(name): hv.config lists \(g.folder), but its guest.config is missing", hint: "give guests.\(g.folder)")
+            }
+            let doc: RegistryDocument
+            do { doc = try RegistryDocument(parsing: text, fileName: store.guestConfig(of: name, folder: g.folder).path) } catch let e as ConfigError { throw e.asHVError }
+            _ = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+            guests.append((g.folder, doc))
+        }
+        return (hv, guests)
+    }
+
+    static func preview(_ name: String, hv: RegistryDocument, guests: [(String, RegistryDocument)], layout: HostLayout) -> SyncPreview {
         var changes: [String] = []
         var affected: [String] = []
         let current = try? HypervisorConfig.load(layout.hvConfig)
@@ -97,11 +158,21 @@ public enum ProjectSync {
         let current = try? HypervisorConfig.load(layout.hvConfig)
         let dropped = (current?.guests ?? []).map(\.folder).filter { f in !guests.contains { $0.0 == f } && layout.guest(f).exists }
         let hvChanges = preview.changes.contains { $0.hasPrefix("config/hv.config") }
-        if !dropped.isEmpty || (hvChanges && FileManager.default.fileExists(atPath: layout.hvConfig.path)) {
+        // Guests that stay but get another guest.config: the old one goes to the backup too.
+        let rewritten = guests.map(\.0).filter { f in
+            layout.guest(f).exists && preview.changes.contains { $0.hasPrefix("guests/\(f)/guest.config") }
+        }
+        if !dropped.isEmpty || !rewritten.isEmpty || (hvChanges && FileManager.default.fileExists(atPath: layout.hvConfig.path)) {
+            let fm = FileManager.default
             let backup = try Backup.move(layout: layout, folders: dropped, config: false, stamp: Backup.stamp())
-            if FileManager.default.fileExists(atPath: layout.hvConfig.path) {
-                try FileManager.default.createDirectory(at: backup.appendingPathComponent("config"), withIntermediateDirectories: true)
-                try FileManager.default.copyItem(at: layout.hvConfig, to: backup.appendingPathComponent("config/hv.config"))
+            if fm.fileExists(atPath: layout.hvConfig.path) {
+                try fm.createDirectory(at: backup.appendingPathComponent("config"), withIntermediateDirectories: true)
+                try fm.copyItem(at: layout.hvConfig, to: backup.appendingPathComponent("config/hv.config"))
+            }
+            for f in rewritten {
+                let dir = backup.appendingPathComponent("guests").appendingPathComponent(f)
+                try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+                try fm.copyItem(at: layout.guest(f).guestConfig, to: dir.appendingPathComponent("guest.config"))
             }
         }
         for (folder, doc) in guests { try GuestFiles.write(guestConfig: doc, into: layout.guest(folder)) }

@@ -11,6 +11,9 @@ final class DaemonContext: @unchecked Sendable {
     let log: Logger
     /// What happened, for `hv events` (and every event a line in the log).
     let events: LifecycleLog
+    /// API request counts for GET /v1/metrics.
+    let metrics = DaemonMetrics()
+    let startedAt = Date()
     /// Where the System Manager listens (nil: it could not start; `managerProblem` says why).
     var managerPort: Int? {
         get { lock.lock(); defer { lock.unlock() }; return manager.port }

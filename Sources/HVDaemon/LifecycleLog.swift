@@ -5,7 +5,7 @@ import HVCore
 /// Every event is also a line in hvd's log (the journal under systemd).
 final class LifecycleLog: Sendable {
     static let kept = 512
-    private struct State { var events: [LifecycleEvent] = []; var next = 1 }
+    private struct State { var events: [LifecycleEvent] = []; var next = 1; var counts: [String: [LifecycleEvent.Kind: Int]] = [:] }
     private let monitor = Monitor(State())
     private let log: Logger
     /// This hvd: its pid and start time (a new hvd numbers from 1 again).
@@ -23,9 +23,13 @@ final class LifecycleLog: Sendable {
             s.events.append(LifecycleEvent(seq: s.next, time: Timestamp.iso8601(),
                                            kind: kind, guest: guest, detail: detail))
             s.next += 1
+            if let guest { s.counts[guest, default: [:]][kind, default: 0] += 1 }
             if s.events.count > Self.kept { s.events.removeFirst(s.events.count - Self.kept) }
         }
     }
+
+    /// Events per guest and kind since this hvd started (for the metrics; never trimmed).
+    var counts: [String: [LifecycleEvent.Kind: Int]] { monitor.withLock { $0.counts } }
 
     /// The events after `seq`, waiting up to `wait` seconds for the first.
     func after(_ seq: Int, wait: Double) -> LifecycleEvents {

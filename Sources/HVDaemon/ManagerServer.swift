@@ -104,7 +104,7 @@ final class ManagerServer: @unchecked Sendable {
             }
             return reply(conn, .json(TicketResponse(ticket: t, expiresInSeconds: Int(TicketBook.lifetime))))
         }
-        switch routes.handle(req, peerPid: nil) {
+        switch routes.handle(req, peerPid: nil, listener: "manager") {
         case .response(let r): reply(conn, r)
         case .console: reply(conn, .error(HVError(.unsupported, "consoles are not served over TCP yet; use hv guest console")))
         }

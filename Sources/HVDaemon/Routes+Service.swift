@@ -30,6 +30,14 @@ extension Routes {
             return .json(plan)
         case .resetHost:
             return .json(try resetHost(try APIJSON.decode(DeleteRequest.self, req.body)))
+        case .projectPlan(let name):
+            return .json(try ProjectSync.preview(name, content: try APIJSON.decode(ProjectContent.self, req.body), layout: ctx.layout))
+        case .projectStore(let name):
+            let info = try ProjectSync.store(name, content: try APIJSON.decode(ProjectContent.self, req.body), layout: ctx.layout)
+            ctx.log.info("project \(name) stored (\(info.guests.count) guests)")
+            return .json(info)
+        case .metrics:
+            return HTTPResponse(status: 200, body: Data(ctx.metricsText().utf8), headers: ["Content-Type": MetricsText.contentType])
         default:
             throw HVError(.internal, "\(endpoint) is not a service endpoint")
         }

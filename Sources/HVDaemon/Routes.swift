@@ -13,23 +13,30 @@ struct Routes {
         case console(GuestSupervisor, GuestSupervisor.Replay, String)
     }
 
-    func handle(_ req: HTTPRequest, peerPid: Int32?) -> Outcome {
+    /// `listener`: "socket" or "manager", for the request counts in the metrics.
+    func handle(_ req: HTTPRequest, peerPid: Int32?, listener: String = "socket") -> Outcome {
+        let outcome: Outcome
         do {
-            return try route(req, peerPid: peerPid)
+            outcome = try route(req, peerPid: peerPid)
         } catch let e as HVError {
-            return .response(.error(e))
+            outcome = .response(.error(e))
         } catch let e as HTTPError {
-            return .response(e.response)
+            outcome = .response(e.response)
         } catch {
-            return .response(.error(HVError(.internal, "\(error)")))
+            outcome = .response(.error(HVError(.internal, "\(error)")))
         }
+        switch outcome {
+        case .response(let r): ctx.metrics.countRequest(listener: listener, status: r.status)
+        case .console: ctx.metrics.countRequest(listener: listener, status: 101)
+        }
+        return outcome
     }
 
     /// The endpoints that change hv.config or guest folders.
     static func writesConfig(_ e: Endpoint) -> Bool {
         switch e {
         case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync,
-             .autostartSet, .resetHost: true
+             .autostartSet, .resetHost, .projectStore: true
         default: false
         }
     }
@@ -178,7 +185,7 @@ struct Routes {
         case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
-        case .lifecycle, .autostart, .autostartSet, .resetHost:
+        case .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan, .projectStore:
             return .response(try serviceRoute(endpoint, req))
         case .watch, .consoleSocket, .displaySocket, .ticket:
             throw HVError(.notFound, "\(req.path) is served by the System Manager only", hint: "open the page that `hv manager url` prints")
