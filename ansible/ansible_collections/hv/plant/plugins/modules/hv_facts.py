@@ -14,19 +14,13 @@ description:
   - Sets C(ansible_facts.hv) with C(guests) (as C(hv guest list --json)), C(vmf), C(autostart), C(version) and C(rt_audit) (as C(hv rt check --json)).
 version_added: "0.13.0"
 author: hv developers (@hv-developers)
+extends_documentation_fragment:
+  - hv.plant.hv
 options:
   audit:
     description: Also run the real-time audit (C(hv rt check)).
     type: bool
     default: true
-  hv_root:
-    description: The host's hv root.
-    type: path
-    default: /hv
-  hv_bin:
-    description: The hv command (it starts hvd when hvd is not running).
-    type: path
-    default: hv
 '''
 
 EXAMPLES = r'''

@@ -15,6 +15,8 @@ description:
   - C(absent) moves the guest's folder (and a disk in it) to backup/, as hv does; a running guest is refused.
 version_added: "0.13.0"
 author: hv developers (@hv-developers)
+extends_documentation_fragment:
+  - hv.plant.hv
 options:
   name:
     description: The guest's folder or name.
@@ -37,14 +39,6 @@ options:
     description: Seconds a start may take to come up.
     type: int
     default: 600
-  hv_root:
-    description: The host's hv root.
-    type: path
-    default: /hv
-  hv_bin:
-    description: The hv command (it starts hvd when hvd is not running).
-    type: path
-    default: hv
 '''
 
 EXAMPLES = r'''

@@ -18,6 +18,8 @@ description:
   - A running guest the project would change makes the task fail with hv's message (stop it first).
 version_added: "0.13.0"
 author: hv developers (@hv-developers)
+extends_documentation_fragment:
+  - hv.plant.hv
 options:
   name:
     description: The project's name (letters, digits, - and _).
@@ -32,14 +34,6 @@ options:
   src:
     description: A folder on the host holding hv.config and guests/FOLDER/guest.config (instead of I(hv_config) and I(guests)).
     type: path
-  hv_root:
-    description: The host's hv root.
-    type: path
-    default: /hv
-  hv_bin:
-    description: The hv command (it starts hvd when hvd is not running).
-    type: path
-    default: hv
 '''
 
 EXAMPLES = r'''

@@ -14,6 +14,8 @@ description:
   - Loads the VMF (the RT cores are taken from the host) with a hypervisor configuration, or unloads it, as C(hv_vmf_start) and C(hv_vmf_stop) do.
 version_added: "0.13.0"
 author: hv developers (@hv-developers)
+extends_documentation_fragment:
+  - hv.plant.hv
 options:
   state:
     description: Whether the VMF is loaded.
@@ -27,14 +29,6 @@ options:
     description: With C(unloaded), stop running RTOS guests first (without it their running makes the task fail).
     type: bool
     default: false
-  hv_root:
-    description: The host's hv root.
-    type: path
-    default: /hv
-  hv_bin:
-    description: The hv command (it starts hvd when hvd is not running).
-    type: path
-    default: hv
 '''
 
 EXAMPLES = r'''
