@@ -59,7 +59,7 @@ enum Autostart {
     static func stopAll(_ ctx: Context) throws {
         let api = ctx.api
         let plan = (try? api.get(.autostart, as: AutostartPlan.self))
-        let running = try api.get(.guestList, as: [GuestStatus].self).filter { $0.state != .stopped && $0.state != .crashed }.map(\.folder)
+        let running = try api.get(.guestList, as: [GuestStatus].self).filter { $0.state.isActive }.map(\.folder)
         let listed = (plan?.guests.map(\.folder) ?? []).reversed().filter { running.contains($0) }
         let order = running.filter { !listed.contains($0) } + listed
         for folder in order {

@@ -17,7 +17,7 @@ enum ExampleOperations {
             // A running guest is never deleted from under itself.
             if !existing.isEmpty {
                 let running = try ctx.api.get(.guestList, as: [GuestStatus].self)
-                    .filter { $0.state != .stopped && $0.state != .crashed && existing.contains($0.folder) }
+                    .filter { $0.state.isActive && existing.contains($0.folder) }
                 if !running.isEmpty {
                     throw HVError(.conflict, "these guests are running: \(running.map(\.folder).joined(separator: ", "))",
                                   hint: "stop them first (hv_guest_stop in their folders, or hv_vmf_stop), then open the example")

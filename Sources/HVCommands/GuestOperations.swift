@@ -97,7 +97,7 @@ enum GuestOperations {
         let api = ctx.api
         let vmf = try api.get(.vmfStatus, as: VMFStatus.self)
         let running = try api.get(.guestList, as: [GuestStatus].self)
-            .filter { $0.kind == GuestKind.rtos.rawValue && ($0.state != .stopped && $0.state != .crashed) }
+            .filter { $0.kind == GuestKind.rtos.rawValue && $0.state.isActive }
         if !running.isEmpty {
             Out.say("These RTOS guests are running and will be stopped:")
             for g in running { Out.say("  \(g.folder) (\(g.name), pid \(g.pid.map(String.init) ?? "?"))") }

@@ -40,7 +40,7 @@ struct RTTryPartition: ParsableCommand {
         if json {
             FileHandle.standardOutput.write(APIJSON.encode(report) + Data("\n".utf8))
         } else {
-            Out.say("partition trial on core \(CPUList.format(Set(rt))) (\(report.mode), kernel \(report.kernel))")
+            Out.say("partition trial on core \(CPUList.format(Set(rt))) (\(report.mode.rawValue), kernel \(report.kernel))")
             for c in report.checks { Out.say("\(c.ok ? "[ ok ]" : "[FAIL]") \(c.name): \(c.detail)") }
             for n in report.notes { Out.say("note: \(n)") }
             Out.say(report.passed ? "the partition holds on this host; the cores are back" : "the partition does not hold on this host (see above)")

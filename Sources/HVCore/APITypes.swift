@@ -1,8 +1,29 @@
 import Foundation
 
 /// The lifecycle of one guest, as hvd tracks it.
-public enum GuestState: String, Sendable, Codable {
+public enum GuestState: String, Sendable, Codable, CaseIterable {
     case stopped, starting, running, stopping, stalled, crashed
+
+    /// A QEMU exists for the guest (or is being made or ended): it must not be
+    /// rewritten, moved or started again. The one definition of "active".
+    public var isActive: Bool { self != .stopped && self != .crashed }
+}
+
+/// Why a guest stopped: HV_STOP_REASON for vm_shutdown_hook.sh, the
+/// guest's lastStop, and the lifecycle event.
+public enum StopReason: String, Sendable, Codable, CaseIterable {
+    /// Asked for (hv_guest_stop, the System Manager) and shut down gracefully.
+    case requested
+    /// Asked for, but it did not shut down within TimeoutSeconds.
+    case forced
+    /// The guest powered itself off.
+    case guestPoweroff = "guest-poweroff"
+    /// Its QEMU ended without being asked.
+    case crashed
+    /// hv_vmf_stop stopped it.
+    case vmfUnload = "vmf-unload"
+    /// It ended while no hvd was watching.
+    case lost
 }
 
 /// What `hv guest list --json` and GET /v1/guests return for each guest.
@@ -98,16 +119,25 @@ public struct VMFStatus: Sendable, Codable, Equatable {
     }
 }
 
+/// How the RT cores are kept from the host while the VMF is loaded.
+public enum PartitionMode: String, Sendable, Codable, CaseIterable {
+    /// cgroup v1: a host cpuset and an RT cpuset, every task moved.
+    case cpusetV1 = "cpuset-v1"
+    /// cgroup v2: an isolated partition the kernel takes out of every other cgroup.
+    case cpusetV2 = "cpuset-v2"
+    /// No cpuset: thread affinity, SCHED_FIFO and interrupt affinity only.
+    case none
+}
+
 /// The partition hv_vmf_start set up, from its own record.
 public struct VMFPartition: Sendable, Codable, Equatable {
-    /// "cpuset-v1", "cpuset-v2" or "none" (affinity and SCHED_FIFO only).
-    public var mode: String
+    public var mode: PartitionMode
     public var rtCores: [Int]
     /// The cgroup holding the RT cores ("" with mode none).
     public var group: String
     public var interruptsMoved: Int
 
-    public init(mode: String, rtCores: [Int], group: String, interruptsMoved: Int) {
+    public init(mode: PartitionMode, rtCores: [Int], group: String, interruptsMoved: Int) {
         self.mode = mode; self.rtCores = rtCores; self.group = group; self.interruptsMoved = interruptsMoved
     }
 
@@ -115,9 +145,9 @@ public struct VMFPartition: Sendable, Codable, Equatable {
     public var summary: String {
         let cores = "core\(rtCores.count == 1 ? "" : "s") \(rtCores.map(String.init).joined(separator: ","))"
         let how: String = switch mode {
-        case "cpuset-v2": "taken from the host as an isolated cgroup v2 partition (\(group))"
-        case "cpuset-v1": "taken from the host with cgroup v1 cpusets (\(group))"
-        default: "kept by thread affinity and SCHED_FIFO only (no cpuset; see the notes)"
+        case .cpusetV2: "taken from the host as an isolated cgroup v2 partition (\(group))"
+        case .cpusetV1: "taken from the host with cgroup v1 cpusets (\(group))"
+        case .none: "kept by thread affinity and SCHED_FIFO only (no cpuset; see the notes)"
         }
         return "\(cores) \(how); \(interruptsMoved) interrupt\(interruptsMoved == 1 ? "" : "s") moved off"
     }

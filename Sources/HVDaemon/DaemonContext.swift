@@ -58,6 +58,9 @@ final class DaemonContext: @unchecked Sendable {
 
     var allSupervisors: [GuestSupervisor] { lock.lock(); defer { lock.unlock() }; return Array(supervisors.values) }
 
+    /// The guest folders whose QEMU is active (`GuestState.isActive`), sorted.
+    func activeGuests() -> [String] { allSupervisors.filter { $0.currentState.isActive }.map(\.folder.name).sorted() }
+
     /// Guest folders in display order: those of the loaded (or on-disk)
     /// hypervisor configuration by id, then any other folder with a guest.config
     /// or a running guest.

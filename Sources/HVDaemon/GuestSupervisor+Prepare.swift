@@ -121,7 +121,7 @@ extension GuestSupervisor {
     func checkHostMemory(_ config: GuestConfig) throws {
         let reserve = (ctx.vmf.current?.config ?? (try? HypervisorConfig.load(ctx.layout.hvConfig)))?.remainingHostMemoryMiB ?? 2048
         let running = ctx.allSupervisors.filter { $0 !== self }.map { $0.status() }
-            .filter { $0.state != .stopped && $0.state != .crashed }
+            .filter { $0.state.isActive }
             .map { (name: $0.name, memoryMiB: $0.memoryMiB) }
         try HostMemory.checkStart(guest: config.name, requestMiB: config.memoryMiB, running: running,
                                   reserveMiB: reserve, totalMiB: HostMemory.totalMiB())

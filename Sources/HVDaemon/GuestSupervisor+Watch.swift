@@ -25,30 +25,30 @@ extension GuestSupervisor {
     private func guestExited(generation gen: Int) {
         cond.lock()
         guard gen == generation else { cond.unlock(); return }
-        let reason = stopReason ?? (guestPoweredOff ? "guest-poweroff" : "crashed")
+        let reason = stopReason ?? (guestPoweredOff ? .guestPoweroff : .crashed)
         let rec = record
         qmp?.close()
         qmp = nil
         cond.unlock()
         for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
-        ctx.log.info("\(folder.name): QEMU exited (\(reason))")
+        ctx.log.info("\(folder.name): QEMU exited (\(reason.rawValue))")
         ShutdownHook.run(folder: folder, name: rec?.name ?? folder.name, reason: reason,
                          extraEnv: rec?.hookEnvironment ?? [:], log: ctx.log)
         // Removed only after the hook ran: a new hvd runs a hook that did not.
         try? FileManager.default.removeItem(at: folder.stateFile)
         cond.lock()
-        state = reason == "crashed" ? .crashed : .stopped
-        lastStop = "\(reason) at \(Timestamp.iso8601())"
+        state = reason == .crashed ? .crashed : .stopped
+        lastStop = "\(reason.rawValue) at \(Timestamp.iso8601())"
         record = nil
         stopReason = nil
         guestPoweredOff = false
         cond.broadcast()
         cond.unlock()
-        if reason == "crashed" {
+        if reason == .crashed {
             ctx.events.post(.crashed, guest: folder.name, "QEMU (pid \(rec?.pid ?? 0)) ended without being asked; see \(folder.qemuLog.path)")
             recoverFromCrash()
         } else {
-            ctx.events.post(.stopped, guest: folder.name, reason)
+            ctx.events.post(.stopped, guest: folder.name, reason.rawValue)
         }
     }
 
@@ -159,7 +159,7 @@ extension GuestSupervisor {
     func adopt(_ rec: RunRecord) {
         guard GuestLock.isHeld(folder.lockFile) else {
             ctx.log.info("\(folder.name): stopped while hvd was not running")
-            ShutdownHook.run(folder: folder, name: rec.name, reason: "lost", extraEnv: rec.hookEnvironment, log: ctx.log)
+            ShutdownHook.run(folder: folder, name: rec.name, reason: .lost, extraEnv: rec.hookEnvironment, log: ctx.log)
             try? FileManager.default.removeItem(at: folder.stateFile)
             for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
             cond.lock(); lastStop = "stopped while hvd was not running"; cond.unlock()

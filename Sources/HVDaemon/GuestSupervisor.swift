@@ -17,7 +17,7 @@ final class GuestSupervisor: @unchecked Sendable {
     var state: GuestState = .stopped
     var record: RunRecord?
     var qmp: QMPClient?
-    var stopReason: String?
+    var stopReason: StopReason?
     var guestPoweredOff = false
     var consoleHolder: String?
     var lastStop: String?
@@ -102,9 +102,9 @@ final class GuestSupervisor: @unchecked Sendable {
                              booted: { "\(config.name) is up in \($0) s (pid \(launched.pid), \(spec.acceleratorReason))" + steps })
     }
 
-    func stop(force: Bool, reason: String = "requested") throws -> ActionResult {
+    func stop(force: Bool, reason: StopReason = .requested) throws -> ActionResult {
         cond.lock()
-        if state == .stopped || state == .crashed {
+        if !state.isActive {
             cond.unlock()
             return ActionResult(message: "\(displayName) is not running (nothing to stop)", guest: status())
         }
@@ -128,7 +128,7 @@ final class GuestSupervisor: @unchecked Sendable {
             }
             ctx.log.info("\(folder.name): no graceful stop within \(Int(timeout)) s; forcing")
         }
-        cond.lock(); stopReason = force || !canShutDown ? reason : "forced"; cond.unlock()
+        cond.lock(); stopReason = force || !canShutDown ? reason : .forced; cond.unlock()
         _ = try? q?.execute("quit", timeout: 3)
         if waitStopped(5) { return forcedResult(force: force, timeout: timeout, canShutDown: canShutDown) }
         for sig in [SIGTERM, SIGKILL] where pid > 0 && GuestLock.isHeld(folder.lockFile) {
@@ -217,8 +217,8 @@ final class GuestSupervisor: @unchecked Sendable {
     private func waitStopped(_ seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         cond.lock(); defer { cond.unlock() }
-        while state != .stopped && state != .crashed {
-            if !cond.wait(until: deadline) { return state == .stopped || state == .crashed }
+        while state.isActive {
+            if !cond.wait(until: deadline) { return !state.isActive }
         }
         return true
     }

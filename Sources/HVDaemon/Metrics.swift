@@ -33,7 +33,7 @@ extension DaemonContext {
         for g in guests { m.sample("hv_guest_info", [("guest", g.folder), ("name", g.name), ("os", g.os), ("kind", g.kind)], 1) }
         m.family("hv_guest_state", .gauge, "1 for the guest's current state, 0 for the others.")
         for g in guests {
-            for s in [GuestState.stopped, .starting, .running, .stopping, .stalled, .crashed] {
+            for s in GuestState.allCases {
                 m.sample("hv_guest_state", [("guest", g.folder), ("state", s.rawValue)], g.state == s ? 1 : 0)
             }
         }

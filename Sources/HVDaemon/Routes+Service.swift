@@ -60,7 +60,7 @@ extension Routes {
             throw HVError(.conflict, "the VMF is loaded with \(ctx.vmf.current?.configPath ?? "a configuration"): it would lose the configuration in force",
                           hint: "unload it first: hv_vmf_stop")
         }
-        let running = ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) }.map(\.folder.name).sorted()
+        let running = ctx.activeGuests()
         guard running.isEmpty else {
             throw HVError(.conflict, "guests are running: \(running.joined(separator: ", "))", hint: "stop them first")
         }

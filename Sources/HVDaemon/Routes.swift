@@ -143,8 +143,7 @@ struct Routes {
             }
             // A running guest is never rewritten or moved from under itself; others may run on.
             let affected = Set(try ProjectSync.preview(ref, layout: ctx.layout).affectedGuests)
-            let running = ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) && affected.contains($0.folder.name) }
-                .map(\.folder.name).sorted()
+            let running = ctx.activeGuests().filter { affected.contains($0) }
             guard running.isEmpty else {
                 throw HVError(.conflict, "syncing \(ref) would change running guests: \(running.joined(separator: ", "))",
                               hint: "stop them first; a running guest is never replaced")
@@ -164,13 +163,13 @@ struct Routes {
             let body = try APIJSON.decode(GuestSettings.self, req.body)
             let sup = try ctx.resolve(ref)
             let result = try GuestEditing.update(sup.folder.name, with: body, layout: ctx.layout,
-                                                 running: ![.stopped, .crashed].contains(sup.currentState), vmfLoaded: ctx.vmf.current != nil)
+                                                 running: sup.currentState.isActive, vmfLoaded: ctx.vmf.current != nil)
             if !result.changes.isEmpty { ctx.log.info("\(result.folder): \(result.message)") }
             return .response(.json(result))
         case .guestCores(let ref):
             let body = try APIJSON.decode(CoreRequest.self, req.body)
             let sup = try ctx.resolve(ref)
-            let running = Set(ctx.allSupervisors.filter { ![.stopped, .crashed].contains($0.currentState) }.map(\.folder.name))
+            let running = Set(ctx.activeGuests())
             return .response(.json(try CoreAssignment.assign(body.cores, to: sup.folder.name, layout: ctx.layout,
                                                              hostCPUs: ctx.facts.cpuCount, running: running)))
         case .manager:
@@ -228,7 +227,7 @@ struct Routes {
                           hint: "hv_vmf_stop stops them after you confirm (or with --yes)")
         }
         for folder in running {
-            _ = try ctx.supervisor(folder).stop(force: false, reason: "vmf-unload")
+            _ = try ctx.supervisor(folder).stop(force: false, reason: .vmfUnload)
         }
         let notes = ctx.vmf.unload()
         ctx.events.post(.vmfUnloaded, notes.isEmpty ? "the RT cores belong to the host again" : notes.joined(separator: "; "))
@@ -255,7 +254,7 @@ struct Routes {
 
     private func runningRTOS() -> [String] {
         ctx.allSupervisors.map { $0.status() }
-            .filter { $0.kind == GuestKind.rtos.rawValue && $0.state != .stopped && $0.state != .crashed }
+            .filter { $0.kind == GuestKind.rtos.rawValue && $0.state.isActive }
             .map(\.folder).sorted()
     }
 }

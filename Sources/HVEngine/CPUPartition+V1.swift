@@ -18,7 +18,7 @@ extension CPUPartition {
                 try write(dir + "/cpuset.cpus", CPUList.format(Set(cores)))
             }
             let (moved, refused) = moveTasks(from: cpusetRoot + "/tasks", to: host + "/tasks")
-            state.mode = "cpuset-v1"
+            state.mode = .cpusetV1
             state.hostGroup = host
             state.rtGroup = rt
             guard refused > 0 else { return [] }

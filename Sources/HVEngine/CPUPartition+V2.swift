@@ -26,7 +26,7 @@ extension CPUPartition {
             if enabled { try? write(root + "/cgroup.subtree_control", "-cpuset") }
             return ["could not set up the cgroup v2 cpuset under \(root) (\(error)): the RT cores are kept by thread affinity only"]
         }
-        state.mode = "cpuset-v2"
+        state.mode = .cpusetV2
         state.rtGroup = rt
         state.cgroup2Root = root
         state.enabledCpusetController = enabled

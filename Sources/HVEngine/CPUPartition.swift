@@ -10,8 +10,7 @@ import HVCore
 /// notes, never skipped silently.
 public struct CPUPartition: Sendable {
     public struct State: Codable, Sendable, Equatable {
-        /// "cpuset-v1", "cpuset-v2" or "none" (IRQs only).
-        public var mode: String
+        public var mode: PartitionMode
         public var hostGroup: String
         public var rtGroup: String
         public var rtCores: [Int]
@@ -67,7 +66,7 @@ public struct CPUPartition: Sendable {
         var notes: [String] = []
         if current != nil { notes += release() }
         guard !rtCores.isEmpty else { return notes }
-        var state = State(mode: "none", hostGroup: "", rtGroup: "", rtCores: rtCores, hostCores: hostCores, irqs: [:])
+        var state = State(mode: .none, hostGroup: "", rtGroup: "", rtCores: rtCores, hostCores: hostCores, irqs: [:])
         let cores = CPUList.format(Set(rtCores))
         if FileManager.default.fileExists(atPath: cpusetRoot + "/tasks") {
             notes += applyV1(&state)
@@ -88,13 +87,13 @@ public struct CPUPartition: Sendable {
     public func admit(thread: Int32) -> String? {
         guard let s = current else { return nil }
         switch s.mode {
-        case "cpuset-v1":
+        case .cpusetV1:
             do { try write(s.rtGroup + "/tasks", String(thread)) } catch {
                 return "could not move vCPU thread \(thread) into the RT cpuset: \(error)"
             }
-        case "cpuset-v2":
+        case .cpusetV2:
             return admitV2(thread: thread, state: s)
-        default: break
+        case .none: break
         }
         return nil
     }
@@ -103,9 +102,9 @@ public struct CPUPartition: Sendable {
         guard let s = current else { return [] }
         var notes: [String] = []
         switch s.mode {
-        case "cpuset-v1": notes += releaseV1(s)
-        case "cpuset-v2": notes += releaseV2(s)
-        default: break
+        case .cpusetV1: notes += releaseV1(s)
+        case .cpusetV2: notes += releaseV2(s)
+        case .none: break
         }
         for (irq, old) in s.irqs { try? write("\(procRoot)/irq/\(irq)/smp_affinity_list", old) }
         try? FileManager.default.removeItem(at: stateFile)

@@ -19,8 +19,8 @@ public struct PartitionTrial {
 
     public struct Report: Codable, Sendable {
         public var kernel: String
-        /// "cpuset-v1", "cpuset-v2" or "none", as `CPUPartition` chose it.
-        public var mode: String
+        /// As `CPUPartition` chose it.
+        public var mode: PartitionMode
         public var rtCores: [Int]
         public var hostCores: [Int]
         /// What the partition reported while being set up and released.
@@ -51,7 +51,7 @@ public struct PartitionTrial {
         for (tid, cores) in ownThreads where !cores.isEmpty { _ = Placement.setAffinity(tid, cores: cores) }
         checks.append(givenBack(state, before: before))
         let kernel = SysFS().text("/proc/sys/kernel/osrelease") ?? "unknown"
-        return Report(kernel: kernel, mode: state?.mode ?? "none", rtCores: rtCores, hostCores: hostCores,
+        return Report(kernel: kernel, mode: state?.mode ?? .none, rtCores: rtCores, hostCores: hostCores,
                       notes: notes, checks: checks, passed: checks.allSatisfy(\.ok))
     }
 
@@ -60,19 +60,19 @@ public struct PartitionTrial {
         let rt = Self.list(rtCores)
         guard let state else { return Check(name: name, ok: false, detail: "hv could not record the partition") }
         switch state.mode {
-        case "cpuset-v1":
+        case .cpusetV1:
             let rtHas = partition.read(state.rtGroup + "/cpuset.cpus").flatMap(CPUList.parse)
             let hostHas = partition.read(state.hostGroup + "/cpuset.cpus").flatMap(CPUList.parse)
             let ok = rtHas == Set(rtCores) && hostHas == Set(state.hostCores)
             return Check(name: name, ok: ok, detail: "cgroup v1: cpuset \(state.rtGroup) holds core \(Self.list(rtHas)), "
                          + "\(state.hostGroup) holds \(Self.list(hostHas)) and every task that may move")
-        case "cpuset-v2":
+        case .cpusetV2:
             let kind = partition.read(state.rtGroup + "/cpuset.cpus.partition") ?? "unreadable"
             let rootKeeps = state.cgroup2Root.flatMap { partition.read($0 + "/cpuset.cpus.effective") }.flatMap(CPUList.parse)
             let ok = (kind == "isolated" || kind == "root") && rootKeeps.map { $0.isDisjoint(with: rtCores) && !$0.isEmpty } == true
             return Check(name: name, ok: ok, detail: "cgroup v2: \(state.rtGroup) is a partition of type \"\(kind)\" on core \(rt); "
                          + "the root cgroup keeps \(Self.list(rootKeeps))")
-        default:
+        case .none:
             return Check(name: name, ok: false, detail: "no cpuset hierarchy hv can use on this host (see the notes): core \(rt) stays shared")
         }
     }

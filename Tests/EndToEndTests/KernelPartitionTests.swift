@@ -15,7 +15,7 @@ extension EndToEnd {
             defer { host.cleanup() }
             let r = host.run("hv", ["rt", "try-partition", "--json"])
             let report = try JSONDecoder().decode(PartitionTrial.Report.self, from: Data(r.out.utf8))
-            guard report.mode != "none" else {
+            guard report.mode != .none else {
                 // A host without cpusets must say so and fail the trial, not pass it.
                 #expect(r.status == 1 && !report.passed && report.notes.contains { $0.contains("cpuset") }, "\(r.all)")
                 return
@@ -47,7 +47,7 @@ extension EndToEnd {
             // 1. The cpuset controller off at the root: hv turns it on, isolates core 1, and turns it off again.
             let fresh = try report("fresh")
             #expect(fresh.kernel.hasPrefix("6.1.") && fresh.kernel.hasSuffix("-rt-amd64"), "\(fresh.kernel)")
-            #expect(fresh.mode == "cpuset-v2" && fresh.rtCores == [1] && fresh.hostCores == [0])
+            #expect(fresh.mode == .cpusetV2 && fresh.rtCores == [1] && fresh.hostCores == [0])
             #expect(text("fresh.rc") == "0" && fresh.passed, "\(fresh.checks) \(fresh.notes)")
             #expect(fresh.checks.first { $0.name == "partition" }?.detail.contains("\"isolated\"") == true, "\(fresh.checks)")
             #expect(text("fresh.controllers").isEmpty, "hv left the cpuset controller on: \(text("fresh.controllers"))")

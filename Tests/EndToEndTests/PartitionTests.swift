@@ -53,7 +53,7 @@ extension EndToEnd {
                 return
             }
             // hv vmf status says how the core is kept, from the partition's own record.
-            #expect(vmf.partition?.mode == mode && vmf.partition?.rtCores == [last] && vmf.partition?.group == partition?["rtGroup"] as? String,
+            #expect(vmf.partition?.mode.rawValue == mode && vmf.partition?.rtCores == [last] && vmf.partition?.group == partition?["rtGroup"] as? String,
                     "\(String(describing: vmf.partition))")
             // A busy host process started now cannot run on the RT core.
             let busy = try busyProcess()

@@ -51,7 +51,7 @@ import HVCore
         #expect(t.text(t.dir + "/proc/irq/5/smp_affinity_list") == "0-2")
         #expect(t.text(t.dir + "/proc/irq/6/smp_affinity_list") == "0")
         let state = try #require(t.partition.current)
-        #expect(state.mode == "cpuset-v2" && state.rtGroup == t.rt && state.enabledCpusetController == true)
+        #expect(state.mode == .cpusetV2 && state.rtGroup == t.rt && state.enabledCpusetController == true)
 
         // A vCPU thread: its process joins the thread root, the thread joins the group.
         #expect(t.partition.admit(thread: 4242) == nil)
@@ -89,7 +89,7 @@ import HVCore
         defer { t.cleanup() }
         let notes = t.partition.apply(rtCores: [3], hostCores: [0, 1, 2])
         #expect(notes.contains { $0.contains("has no cpuset controller") && $0.contains("core 3") }, "\(notes)")
-        #expect(t.partition.current?.mode == "none")
+        #expect(t.partition.current?.mode == PartitionMode.none)
         #expect(t.text(t.rt + "/cgroup.type") == "", "nothing written")
         #expect(t.text(t.dir + "/proc/irq/5/smp_affinity_list") == "0-2", "interrupts still move")
         _ = t.partition.release()
