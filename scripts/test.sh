@@ -10,7 +10,8 @@ swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-swift test "$@" 2>&1 | tee "$log" || status=$?
+# HV_E2E=1: the end-to-end suite (real guests) too; a plain `swift test` runs the fast tiers only.
+HV_E2E=1 swift test "$@" 2>&1 | tee "$log" || status=$?
 # The System Manager in a real browser (skipped when a filter selects Swift tests only).
 if [ $# -eq 0 ]; then
     python3 Tests/Browser/manager_test.py 2>&1 | tee -a "$log" || status=$?
