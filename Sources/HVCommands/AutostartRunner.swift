@@ -105,13 +105,12 @@ struct EventFollower {
                 if next.daemon != daemon {
                     // A new hvd numbers its events from 1 again: take all it has.
                     daemon = next.daemon
-                    let all = try api.get(.lifecycle, query: ["after": "0"], as: LifecycleEvents.self, start: false)
-                    batch = all.events
+                    batch = try api.get(.lifecycle, query: ["after": "0"], as: LifecycleEvents.self, start: false).events
+                    after = batch.last?.seq ?? 0
                 } else {
                     batch = next.events
+                    after = batch.last?.seq ?? after
                 }
-                after = batch.last?.seq ?? after
-                if batch.first.map({ $0.seq == 1 }) == true { after = batch.last?.seq ?? 0 }
                 announcedGone = false
             } catch let e as HVError where e.code == .daemonUnavailable {
                 if !announcedGone && !json { Out.warn("(hvd is not answering; waiting for it)") }

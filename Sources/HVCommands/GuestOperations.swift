@@ -71,7 +71,7 @@ enum GuestOperations {
     static func vmfStart(_ ctx: Context, config: String?) throws {
         let path: String
         if let config {
-            path = URL(fileURLWithPath: config, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+            path = absolute(config)
         } else {
             // The hypervisor configuration the current guest folder names (its
             // guest_config.sh's HV_CONFIG), else the one all guest folders belong to.

@@ -6,21 +6,17 @@ import HVEngine
 /// Manager's listener with its token, or the Unix socket). Counters count
 /// since this hvd started (Prometheus handles the reset when it restarts).
 final class DaemonMetrics: Sendable {
-    private struct State { var requests: [String: Int] = [:] }
-    private let monitor = Monitor(State())
+    struct Key: Hashable { var listener: String; var status: Int }
+    private let requests = Monitor([Key: Int]())
 
     /// One API request answered, by listener and status code (bounded: a few codes, two listeners).
     func countRequest(listener: String, status: Int) {
-        monitor.withLock { $0.requests["\(listener)|\(status)", default: 0] += 1 }
+        requests.withLock { $0[Key(listener: listener, status: status), default: 0] += 1 }
     }
 
-    var requestCounts: [(listener: String, code: String, count: Int)] {
-        monitor.withLock { s in
-            s.requests.sorted { $0.key < $1.key }.map { key, n in
-                let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-                return (parts.first ?? "?", parts.last ?? "?", n)
-            }
-        }
+    /// The counts, ordered by listener, then status.
+    var requestCounts: [(key: Key, count: Int)] {
+        requests.withLock { $0.sorted { ($0.key.listener, $0.key.status) < ($1.key.listener, $1.key.status) }.map { ($0.key, $0.value) } }
     }
 }
 
@@ -81,11 +77,12 @@ extension DaemonContext {
             m.sample("hv_rt_bench_time_seconds", [("guest", g.folder)], b.endedAt)
         }
         m.family("hv_api_requests_total", .counter, "API requests hvd answered, by listener and HTTP status.")
-        for r in metrics.requestCounts { m.sample("hv_api_requests_total", [("code", r.code), ("listener", r.listener)], Double(r.count)) }
+        let requests = metrics.requestCounts
+        for r in requests { m.sample("hv_api_requests_total", [("code", String(r.key.status)), ("listener", r.key.listener)], Double(r.count)) }
         m.family("hv_api_errors_total", .counter, "API requests answered with a status of 400 or more.")
         for listener in ["manager", "socket"] {
             m.sample("hv_api_errors_total", [("listener", listener)],
-                     Double(metrics.requestCounts.filter { $0.listener == listener && (Int($0.code) ?? 0) >= 400 }.reduce(0) { $0 + $1.count }))
+                     Double(requests.filter { $0.key.listener == listener && $0.key.status >= 400 }.reduce(0) { $0 + $1.count }))
         }
         m.family("hv_daemon_start_time_seconds", .gauge, "When this hvd started (Unix time).")
         m.sample("hv_daemon_start_time_seconds", [], startedAt.timeIntervalSince1970.rounded())
