@@ -2,12 +2,13 @@
 # Installs the Debian packages that building and testing hv need, if missing.
 set -euo pipefail
 # The KVM-guest tests also build an installer ISO (grub-mkrescue, xorriso,
-# mtools) and boot it with UEFI (ovmf) and a TPM (swtpm); hv setup compiles
+# mtools) and boot it with UEFI (ovmf), a TPM (swtpm) and, for Windows, the
+# guests folder over SMB (samba); hv setup compiles
 # the guest's communication tools (gcc, make, libc6-dev).
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
       ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
       gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core mmdebstrap prometheus
-      chromium chromium-driver python3-pip novnc)
+      chromium chromium-driver python3-pip novnc samba)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -20,6 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     # package's service (on :9090, where systemd runs) is not wanted.
     if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
         systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
+    # samba is here for QEMU, which starts its own smbd for a Windows guest's
+    # share; the host's SMB server is not wanted.
+    if [[ " ${missing[*]} " == *" samba "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now smbd.service nmbd.service samba-ad-dc.service >/dev/null 2>&1 || true
     fi
 fi
 # The System Manager's browser tests drive Chromium with Selenium; the API

@@ -90,6 +90,7 @@ extension GuestSupervisor {
         let identity = self.identity
         try GuestIdentity.checkDisk(URL(fileURLWithPath: plan.disk))
         try identity.own(URL(fileURLWithPath: plan.disk), mode: 0o600)
+        if plan.servesSMB { try identity.ensureAccount() }
         if FileManager.default.fileExists(atPath: folder.nvram.path) { try identity.own(folder.nvram, mode: 0o600) }
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
                               identity: identity)

@@ -59,6 +59,31 @@ public struct GuestIdentity: Sendable, Equatable {
         return uidBase
     }
 
+    /// The account name of a guest's user: `hv-guest-<n>`.
+    public var accountName: String { "hv-guest-\(uid &- Self.uidBase)" }
+
+    /// Gives this guest's user a passwd entry when it has none. QEMU's SMB
+    /// share needs one: QEMU names the user in the smb.conf it writes
+    /// (`force user`) and refuses to start without it ("Failed to retrieve
+    /// user name"). A system account without a home, a shell, a password or
+    /// a login record (`--no-log-init`: a uid this high would otherwise make
+    /// lastlog a sparse file of hundreds of gigabytes).
+    public func ensureAccount() throws {
+        guard Self.dropsPrivileges, getpwuid(uid) == nil else { return }
+        guard Executables.find("useradd") != nil else {
+            throw HVError(.notFound, "the guest's QEMU runs as user \(uid), which has no name, and useradd is missing to give it one",
+                          hint: "create it (useradd --system --no-log-init -M -d /nonexistent -s /usr/sbin/nologin -u \(uid) -g \(gid) -N \(accountName)), or set \"ShareGuestsFolder\"=\"false\"")
+        }
+        let r = try Command.run(["useradd", "--system", "--no-log-init", "--no-create-home", "--home-dir", "/nonexistent",
+                                 "--shell", "/usr/sbin/nologin", "--uid", String(uid), "--gid", String(gid), "--no-user-group",
+                                 accountName], timeout: 30)
+        // Another start may have created it in the meantime (exit 4: uid taken, 9: name taken).
+        guard r.status == 0 || getpwuid(uid) != nil else {
+            throw HVError(.io, "cannot give the guest's user \(uid) the name \(accountName) (useradd: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))",
+                          hint: "QEMU's SMB share for Windows needs a named user; create it by hand or set \"ShareGuestsFolder\"=\"false\"")
+        }
+    }
+
     /// Makes `url` this guest's own: owner, and mode (0600 files, 0700 folders).
     /// Never follows a link, so a link planted in the guest's place cannot
     /// turn this into a chown of a host file.

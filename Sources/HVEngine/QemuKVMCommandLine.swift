@@ -34,6 +34,10 @@ public struct KVMLaunchPlan: Sendable, Equatable {
     public var comm: CommPlan? = nil
 
     public var isWindows: Bool { config.os == .windows }
+
+    /// QEMU's user network serves /hv/guests to Windows over SMB: it starts
+    /// smbd itself, as the guest's user, which must then have a name.
+    public var servesSMB: Bool { isWindows && smbAvailable && sharedGuestsDir != nil && config.networkMode == "user" }
 }
 
 extension QemuCommandLine {
@@ -42,7 +46,7 @@ extension QemuCommandLine {
     /// without extra drivers (SATA, e1000e, USB tablet, VGA); Linux gets virtio.
     public static func kvm(_ plan: KVMLaunchPlan) -> [String] {
         let secure = plan.firmware?.secureBoot ?? false
-        let smb = plan.isWindows && plan.smbAvailable && plan.sharedGuestsDir != nil && plan.config.networkMode == "user"
+        let smb = plan.servesSMB
         var a = [binary,
                  "-name", "guest=\(plan.folderName),debug-threads=on",
                  "-nodefaults", "-no-user-config",
@@ -68,7 +72,7 @@ extension QemuCommandLine {
         if plan.config.networkMode == "user" {
             var netdev = "user,id=net0"
             // Windows has no 9p driver: it reaches /hv/guests as \\10.0.2.4\qemu.
-            if plan.isWindows, plan.smbAvailable, let dir = plan.sharedGuestsDir { netdev += ",smb=\(esc(dir))" }
+            if plan.servesSMB, let dir = plan.sharedGuestsDir { netdev += ",smb=\(esc(dir))" }
             a += ["-netdev", netdev,
                   "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
         }

@@ -146,6 +146,17 @@ extension EndToEnd {
             defer { host.cleanup() }
             try host.prepare("windows_rtlinux", loadVMF: false)
             try host.provideISO("windows.iso")
+            // With samba installed QEMU serves /hv/guests over SMB as the
+            // guest's own user, which then needs a name: hv gives it one.
+            let smb = FileManager.default.isExecutableFile(atPath: "/usr/sbin/smbd")
+            let hv = try HypervisorConfig.load(host.layout.hvConfig)
+            let identity = GuestIdentity.forGuest(id: hv.guest(folder: "guestwindows")?.id, folder: "guestwindows")
+            let hadAccount = getpwuid(identity.uid) != nil
+            defer {
+                if !hadAccount && getpwuid(identity.uid) != nil {
+                    _ = try? Command.run(["userdel", identity.accountName], timeout: 30)
+                }
+            }
             let start = host.run("hv", ["guest", "start", "guestwindows"])
             try #require(start.status == 0, "\(start.all)")
             #expect(start.out.contains("TPM 2.0"), "\(start.out)")
@@ -153,6 +164,15 @@ extension EndToEnd {
             let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? ""
             for part in ["tpm-crb", "ide-hd", "e1000e", "OVMF_CODE_4M.ms.fd", "usb-tablet"] {
                 #expect(cmd.contains(part), "\(part) missing from \(cmd)")
+            }
+            if smb {
+                #expect(cmd.contains(",smb=\(host.layout.guestsDir.path)"), "\(cmd)")
+                let account = getpwuid(identity.uid).map { String(cString: $0.pointee.pw_name) }
+                #expect(account == identity.accountName, "QEMU's user has a name for its smb.conf")
+                #expect(getpwuid(identity.uid).map { String(cString: $0.pointee.pw_shell) } == "/usr/sbin/nologin")
+            } else {
+                #expect(!cmd.contains("smb="), "\(cmd)")
+                #expect(start.out.contains("install samba"), "\(start.out)")
             }
             let run = host.layout.guest("guestwindows").runDir
             let tpmPid = Int32(host.text(run.appendingPathComponent("qemu/swtpm.pid")).trimmingCharacters(in: .whitespacesAndNewlines))

@@ -66,5 +66,21 @@ import Glibc
         let noID = GuestIdentity.forGuest(id: nil, folder: "guest0042")
         #expect(noID.uid > GuestIdentity.uidBase + 9999, "above every Id")
         #expect(noID == GuestIdentity.forGuest(id: nil, folder: "guest0042"), "stable")
+        #expect(x.accountName == "hv-guest-1")
+    }
+
+    /// QEMU's SMB share needs its user to have a name: one is given once,
+    /// without a login record, and a second call changes nothing.
+    @Test func aGuestsUserGetsAnAccountOnce() throws {
+        let who = GuestIdentity(uid: GuestIdentity.uidBase + 9003, gid: GuestIdentity.sharedGroup(), groups: [])
+        try #require(getpwuid(who.uid) == nil, "no account left from before")
+        defer { _ = try? Command.run(["userdel", who.accountName], timeout: 30) }
+        try who.ensureAccount()
+        let entry = try #require(getpwuid(who.uid))
+        #expect(String(cString: entry.pointee.pw_name) == "hv-guest-9003")
+        #expect(String(cString: entry.pointee.pw_shell) == "/usr/sbin/nologin")
+        #expect(entry.pointee.pw_gid == who.gid)
+        try who.ensureAccount()
+        #expect(try run(who, "test \"$(id -un)\" = hv-guest-9003") == 0)
     }
 }
