@@ -4,9 +4,8 @@ import HVCore
 /// Parsed configuration files, kept until a file changes (size or
 /// modification time): the guests page reads 50 guest folders per request.
 final class ConfigCache<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stamp: [String]?
-    private var value: Value?
+    /// The files' stamps when `value` was loaded from them.
+    private let cached = Monitor<(stamp: [String], value: Value)?>(nil)
 
     /// The cached value while `files` are unchanged, else `load()` again.
     func get(_ files: [URL], load: () throws -> Value) rethrows -> Value {
@@ -15,11 +14,9 @@ final class ConfigCache<Value>: @unchecked Sendable {
             let m = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
             return "\((a[.size] as? NSNumber)?.intValue ?? 0)@\(m)"
         }
-        lock.lock()
-        if let v = value, stamp == now { lock.unlock(); return v }
-        lock.unlock()
+        if let c = cached.withLock({ $0 }), c.stamp == now { return c.value }
         let v = try load()
-        lock.lock(); stamp = now; value = v; lock.unlock()
+        cached.withLock { $0 = (now, v) }
         return v
     }
 }

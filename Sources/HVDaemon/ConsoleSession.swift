@@ -10,23 +10,19 @@ extension GuestSupervisor {
     enum Replay: String { case boot, tail, none }
 
     func attachConsole(client: UnixSocket, who: String, replay: Replay) throws {
-        cond.lock()
-        guard state == .running || state == .stalled || state == .starting else {
-            let s = state
-            cond.unlock()
-            throw HVError(.conflict, "guest \(folder.name) is \(s.rawValue): there is no console to open",
-                          hint: "start it with hv_guest_start (or hv_guest_start -view to watch it boot)")
+        let bootOffset = try shared.withLock { s in
+            guard s.state == .running || s.state == .stalled || s.state == .starting else {
+                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue): there is no console to open",
+                              hint: "start it with hv_guest_start (or hv_guest_start -view to watch it boot)")
+            }
+            if let holder = s.consoleHolder {
+                throw HVError(.conflict, "the console of \(folder.name) is already open: \(holder)",
+                              hint: "only one console per RTOS guest; detach the other one with Ctrl-]")
+            }
+            s.consoleHolder = "held by \(who) since \(Timestamp.clock()) UTC"
+            return s.record?.bootLogOffset ?? 0
         }
-        if let holder = consoleHolder {
-            cond.unlock()
-            throw HVError(.conflict, "the console of \(folder.name) is already open: \(holder)",
-                          hint: "only one console per RTOS guest; detach the other one with Ctrl-]")
-        }
-        let since = Timestamp.clock() + " UTC"
-        consoleHolder = "held by \(who) since \(since)"
-        let bootOffset = record?.bootLogOffset ?? 0
-        cond.unlock()
-        defer { cond.lock(); consoleHolder = nil; cond.unlock() }
+        defer { shared.withLock { $0.consoleHolder = nil } }
 
         let serial: UnixSocket
         do { serial = try UnixSocket.connect(to: folder.serialSocket.path, timeout: 3) } catch {

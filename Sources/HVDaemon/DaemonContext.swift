@@ -16,15 +16,14 @@ final class DaemonContext: @unchecked Sendable {
     let startedAt = Date()
     /// Where the System Manager listens (nil: it could not start; `managerProblem` says why).
     var managerPort: Int? {
-        get { lock.lock(); defer { lock.unlock() }; return manager.port }
-        set { lock.lock(); manager.port = newValue; lock.unlock() }
+        get { manager.withLock { $0.port } }
+        set { manager.withLock { $0.port = newValue } }
     }
     var managerProblem: String? {
-        get { lock.lock(); defer { lock.unlock() }; return manager.problem }
-        set { lock.lock(); manager.problem = newValue; lock.unlock() }
+        get { manager.withLock { $0.problem } }
+        set { manager.withLock { $0.problem = newValue } }
     }
-    private var manager: (port: Int?, problem: String?) = (nil, nil)
-    private let lock = NSLock()
+    private let manager = Monitor<(port: Int?, problem: String?)>((nil, nil))
     /// hvd is the one writer of hv.config and the guest folders' files: every
     /// read-modify-write of them (creating, editing, moving cores, deleting,
     /// syncing a project, loading and unloading the VMF) runs under this lock,
@@ -35,7 +34,8 @@ final class DaemonContext: @unchecked Sendable {
         configWriter.lock(); defer { configWriter.unlock() }
         return try body()
     }
-    private var supervisors: [String: GuestSupervisor] = [:]
+    /// One per guest folder, made on first use and kept.
+    private let supervisors = Monitor<[String: GuestSupervisor]>([:])
 
     init(layout: HostLayout) {
         self.layout = layout
@@ -47,16 +47,17 @@ final class DaemonContext: @unchecked Sendable {
     }
 
     func supervisor(_ folder: String) -> GuestSupervisor {
-        lock.lock(); defer { lock.unlock() }
-        if let s = supervisors[folder] { return s }
-        let s = GuestSupervisor(folder: layout.guest(folder), ctx: self)
-        supervisors[folder] = s
-        return s
+        supervisors.withLock { all in
+            if let s = all[folder] { return s }
+            let s = GuestSupervisor(folder: layout.guest(folder), ctx: self)
+            all[folder] = s
+            return s
+        }
     }
 
-    func supervisorIfAny(_ folder: String) -> GuestSupervisor? { lock.lock(); defer { lock.unlock() }; return supervisors[folder] }
+    func supervisorIfAny(_ folder: String) -> GuestSupervisor? { supervisors.withLock { $0[folder] } }
 
-    var allSupervisors: [GuestSupervisor] { lock.lock(); defer { lock.unlock() }; return Array(supervisors.values) }
+    var allSupervisors: [GuestSupervisor] { supervisors.withLock { Array($0.values) } }
 
     /// The guest folders whose QEMU is active (`GuestState.isActive`), sorted.
     func activeGuests() -> [String] { allSupervisors.filter { $0.currentState.isActive }.map(\.folder.name).sorted() }

@@ -23,11 +23,7 @@ extension GuestSupervisor {
             var graceFrom = Date()
             while true {
                 sleep(1)
-                cond.lock()
-                let current = gen == generation && state == .running
-                let booted = record?.bootedAt
-                let q = qmp
-                cond.unlock()
+                let (current, booted, q) = shared.withLock { s in (gen == s.generation && s.state == .running, s.record?.bootedAt, s.qmp) }
                 guard current else { return }
                 // Counted from the end of the boot (or hv's last reset), never before.
                 guard let booted else { reported = false; continue }
@@ -45,16 +41,15 @@ extension GuestSupervisor {
                 ctx.events.post(.heartbeatMissed, guest: folder.name, what + "; resetting the guest")
                 let offset = FileSize.of(folder.consoleLog)
                 guard (try? q.execute("system_reset")) != nil else { continue }
-                cond.lock()
-                if var rec = record {
+                shared.withLock { s in
+                    guard var rec = s.record else { return }
                     rec.bootLogOffset = offset
                     rec.bootStartedAt = Date()
                     rec.bootedAt = nil
                     rec.notes.append("reset at \(Timestamp.iso8601()): \(what)")
-                    record = rec
+                    s.record = rec
                     rec.save(folder.stateFile)
                 }
-                cond.unlock()
                 graceFrom = Date()
                 reported = false
                 startBootWatcher()

@@ -10,9 +10,7 @@ extension GuestSupervisor {
     /// The guest's screen as a PNG, written by QEMU (QMP screendump) into the
     /// guest's run directory; the client copies it where the user wants it.
     func screenshot() throws -> ScreenshotResult {
-        cond.lock()
-        let q = qmp, rec = record, current = state
-        cond.unlock()
+        let (q, rec, current) = shared.withLock { ($0.qmp, $0.record, $0.state) }
         guard let q, let rec, current == .running || current == .stalled || current == .starting else {
             throw HVError(.conflict, "guest \(folder.name) is not running, so it has no screen to save",
                           hint: "start it with hv_guest_start")
@@ -56,9 +54,7 @@ extension GuestSupervisor {
             throw HVError(.needsConfirmation, "deleting \(folder.name) removes: " + plan.goes.joined(separator: "; "),
                           hint: "show this to the user and send {\"confirm\": true}")
         }
-        cond.lock()
-        let current = state, pid = record?.pid
-        cond.unlock()
+        let (current, pid) = shared.withLock { ($0.state, $0.record?.pid) }
         guard current == .stopped || current == .crashed, !GuestLock.isHeld(folder.lockFile) else {
             throw HVError(.conflict, "guest \(folder.name) is \(current.rawValue)\(pid.map { " (pid \($0))" } ?? ""); a running guest is never deleted",
                           hint: "stop it first: hv guest stop \(folder.name)")

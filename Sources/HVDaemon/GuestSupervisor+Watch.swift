@@ -23,27 +23,26 @@ extension GuestSupervisor {
     }
 
     private func guestExited(generation gen: Int) {
-        cond.lock()
-        guard gen == generation else { cond.unlock(); return }
-        let reason = stopReason ?? (guestPoweredOff ? .guestPoweroff : .crashed)
-        let rec = record
-        qmp?.close()
-        qmp = nil
-        cond.unlock()
+        let ending: (StopReason, RunRecord?)? = shared.withLock { s in
+            guard gen == s.generation else { return nil }
+            s.qmp?.close()
+            s.qmp = nil
+            return (s.stopReason ?? (s.guestPoweredOff ? .guestPoweroff : .crashed), s.record)
+        }
+        guard let (reason, rec) = ending else { return }
         for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
         ctx.log.info("\(folder.name): QEMU exited (\(reason.rawValue))")
         ShutdownHook.run(folder: folder, name: rec?.name ?? folder.name, reason: reason,
                          extraEnv: rec?.hookEnvironment ?? [:], log: ctx.log)
         // Removed only after the hook ran: a new hvd runs a hook that did not.
         try? FileManager.default.removeItem(at: folder.stateFile)
-        cond.lock()
-        state = reason == .crashed ? .crashed : .stopped
-        lastStop = "\(reason.rawValue) at \(Timestamp.iso8601())"
-        record = nil
-        stopReason = nil
-        guestPoweredOff = false
-        cond.broadcast()
-        cond.unlock()
+        shared.withLock { s in
+            s.state = reason == .crashed ? .crashed : .stopped
+            s.lastStop = "\(reason.rawValue) at \(Timestamp.iso8601())"
+            s.record = nil
+            s.stopReason = nil
+            s.guestPoweredOff = false
+        }
         if reason == .crashed {
             ctx.events.post(.crashed, guest: folder.name, "QEMU (pid \(rec?.pid ?? 0)) ended without being asked; see \(folder.qemuLog.path)")
             recoverFromCrash()
@@ -58,11 +57,11 @@ extension GuestSupervisor {
         let policy = (try? GuestConfig.load(from: folder))?.onCrash ?? CrashPolicy()
         guard policy.action == .restart else { return }
         let now = Date()
-        cond.lock()
-        let allowed = policy.allowsRestart(now: now, after: crashRestarts)
-        if allowed { crashRestarts = (crashRestarts + [now]).suffix(policy.burst + 1) }
-        let count = crashRestarts.filter { now.timeIntervalSince($0) < Double(policy.intervalSeconds) }.count
-        cond.unlock()
+        let (allowed, count) = shared.withLock { s in
+            let allowed = policy.allowsRestart(now: now, after: s.crashRestarts)
+            if allowed { s.crashRestarts = (s.crashRestarts + [now]).suffix(policy.burst + 1) }
+            return (allowed, s.crashRestarts.filter { now.timeIntervalSince($0) < Double(policy.intervalSeconds) }.count)
+        }
         guard allowed else {
             ctx.events.post(.restartLimit, guest: folder.name,
                             "crashed \(policy.burst + 1) times within \(policy.intervalSeconds) s (RestartLimitBurst=\(policy.burst)): it stays crashed until it is started by hand")
@@ -82,11 +81,12 @@ extension GuestSupervisor {
     /// ends the boot; a boot that prints nothing for BootStallSeconds is reset
     /// once, and reported as stalled if it stalls again.
     func startBootWatcher() {
-        cond.lock()
-        bootGeneration += 1
-        let gen = bootGeneration
-        guard let rec = record, let marker = rec.readyMarker, rec.bootedAt == nil else { cond.unlock(); return }
-        cond.unlock()
+        let watched: (Int, RunRecord, String)? = shared.withLock { s in
+            s.bootGeneration += 1
+            guard let rec = s.record, let marker = rec.readyMarker, rec.bootedAt == nil else { return nil }
+            return (s.bootGeneration, rec, marker)
+        }
+        guard let (gen, rec, marker) = watched else { return }
         let t = Thread { [self] in
             var offset = rec.bootLogOffset
             var lastProgress = Date()
@@ -95,9 +95,7 @@ extension GuestSupervisor {
             let stall = Double(rec.bootStallSeconds)
             while true {
                 usleep(50_000)
-                cond.lock()
-                let current = gen == bootGeneration && (state == .running || state == .starting)
-                cond.unlock()
+                let current = shared.withLock { s in gen == s.bootGeneration && (s.state == .running || s.state == .starting) }
                 guard current else { return }
                 let size = FileSize.of(folder.consoleLog)
                 if size < offset { offset = 0 }  // rotated
@@ -117,23 +115,22 @@ extension GuestSupervisor {
                 if !retried {
                     retried = true
                     ctx.log.info("\(what); resetting it once")
-                    cond.lock()
-                    record?.notes.append("\(what); hv reset it once")
-                    record?.bootStartedAt = Date()
-                    let q = qmp
-                    cond.unlock()
+                    let q = shared.withLock { s in
+                        s.record?.notes.append("\(what); hv reset it once")
+                        s.record?.bootStartedAt = Date()
+                        return s.qmp
+                    }
                     offset = FileSize.of(folder.consoleLog)
                     tail = ""
                     _ = try? q?.execute("system_reset")
                     lastProgress = Date()
                 } else {
                     ctx.events.post(.stalled, guest: folder.name, "\(what) again after a reset")
-                    cond.lock()
-                    state = .stalled
-                    stallMessage = "\(what), again after hv reset it once"
-                    record?.notes.append(stallMessage ?? "")
-                    cond.broadcast()
-                    cond.unlock()
+                    shared.withLock { s in
+                        s.state = .stalled
+                        s.stallMessage = "\(what), again after hv reset it once"
+                        s.record?.notes.append(s.stallMessage ?? "")
+                    }
                     return
                 }
             }
@@ -143,13 +140,15 @@ extension GuestSupervisor {
     }
 
     private func booted(generation gen: Int) {
-        cond.lock()
-        defer { cond.unlock() }
-        guard gen == bootGeneration, var rec = record else { return }
-        rec.bootedAt = Date()
-        record = rec
-        rec.save(folder.stateFile)
-        cond.broadcast()
+        let done: RunRecord? = shared.withLock { s in
+            guard gen == s.bootGeneration, var rec = s.record else { return nil }
+            rec.bootedAt = Date()
+            s.record = rec
+            // Saved under the lock: a reset meanwhile must not be overwritten by this older boot.
+            rec.save(folder.stateFile)
+            return rec
+        }
+        guard let rec = done else { return }
         let seconds = String(format: "%.2f", (rec.bootedAt ?? Date()).timeIntervalSince(rec.bootStartedAt))
         ctx.events.post(.booted, guest: folder.name, "in \(seconds) s")
     }
@@ -162,21 +161,21 @@ extension GuestSupervisor {
             ShutdownHook.run(folder: folder, name: rec.name, reason: .lost, extraEnv: rec.hookEnvironment, log: ctx.log)
             try? FileManager.default.removeItem(at: folder.stateFile)
             for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
-            cond.lock(); lastStop = "stopped while hvd was not running"; cond.unlock()
+            shared.withLock { $0.lastStop = "stopped while hvd was not running" }
             return
         }
-        cond.lock()
-        generation += 1
-        let gen = generation
-        record = rec
-        state = .running
-        cond.unlock()
+        let gen = shared.withLock { s in
+            s.generation += 1
+            s.record = rec
+            s.state = .running
+            return s.generation
+        }
         let q = try? QMPClient(path: folder.qmpSocket.path, timeout: 5,
                                onEvent: { [weak self] in self?.handle($0, generation: gen) })
-        cond.lock()
-        qmp = q
-        if q == nil { record?.notes.append("re-adopted without QMP (its socket did not answer)") }
-        cond.unlock()
+        shared.withLock { s in
+            s.qmp = q
+            if q == nil { s.record?.notes.append("re-adopted without QMP (its socket did not answer)") }
+        }
         ctx.events.post(.adopted, guest: folder.name, "running guest pid \(rec.pid), started by an earlier hvd")
         startMonitor(generation: gen, pid: rec.pid, isChild: false)
         startBootWatcher()
@@ -186,14 +185,11 @@ extension GuestSupervisor {
     }
 
     func rotateConsoleLog() {
-        cond.lock()
-        let cap = record?.consoleLogMaxBytes
-        cond.unlock()
-        if let cap { ConsoleLog.rotateIfNeeded(folder, maxBytes: cap) }
+        if let cap = shared.withLock({ $0.record?.consoleLogMaxBytes }) { ConsoleLog.rotateIfNeeded(folder, maxBytes: cap) }
     }
 
     /// The state alone, without reading any file (for filters over all guests).
-    var currentState: GuestState { cond.lock(); defer { cond.unlock() }; return state }
+    var currentState: GuestState { shared.withLock { $0.state } }
 
     /// `comm`: the communication subsystem to take the guest's address from,
     /// when the caller read it once for many guests.
@@ -201,7 +197,7 @@ extension GuestSupervisor {
         let config = try? configCache.get([folder.guestConfig, folder.userConfig]) { try GuestConfig.load(from: folder) }
         let comm = given ?? ctx.communication()
         let address = comm?.member(folder.name)?.address.description
-        cond.lock(); defer { cond.unlock() }
+        let (state, record, consoleHolder, lastStop) = shared.withLock { ($0.state, $0.record, $0.consoleHolder, $0.lastStop) }
         let os = record?.os ?? config?.os
         var s = GuestStatus(name: record?.name ?? config?.name ?? folder.name, folder: folder.name,
                             kind: os?.kind.rawValue ?? "unknown", os: os?.rawValue ?? "unknown", state: state,

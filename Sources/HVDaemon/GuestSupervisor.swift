@@ -8,31 +8,22 @@ import Glibc
 
 /// The one owner of one guest inside hvd: its state, its QEMU, its console
 /// and its stop ladder. Operations (start, stop, restart) run one at a time.
-final class GuestSupervisor: @unchecked Sendable {
+final class GuestSupervisor: Sendable {
     let folder: GuestFolder
     let ctx: DaemonContext
-    let cond = NSCondition()
-
-    // Guarded by `cond`.
-    var state: GuestState = .stopped
-    var record: RunRecord?
-    var qmp: QMPClient?
-    var stopReason: StopReason?
-    var guestPoweredOff = false
-    var consoleHolder: String?
-    var lastStop: String?
-    var stallMessage: String?
-    var busy = false
-    var generation = 0
-    var bootGeneration = 0
-    /// When OnCrash=restart restarted the guest (for its limit).
-    var crashRestarts: [Date] = []
+    /// Everything that changes while the guest runs; reached only under its lock.
+    let shared = Monitor(SupervisedGuest())
     /// guest.config + usr.config as last parsed (status is asked for often).
     let configCache = ConfigCache<GuestConfig>()
+    /// Turns a start's configuration into what to launch; nil: QEMU, as
+    /// prepareRTOS / prepareKVM decide. Component tests launch a stand-in.
+    let launchSpec: (@Sendable (GuestSupervisor, GuestConfig, GuestScriptVariables) throws -> LaunchSpec)?
 
-    init(folder: GuestFolder, ctx: DaemonContext) {
+    init(folder: GuestFolder, ctx: DaemonContext,
+         launchSpec: (@Sendable (GuestSupervisor, GuestConfig, GuestScriptVariables) throws -> LaunchSpec)? = nil) {
         self.folder = folder
         self.ctx = ctx
+        self.launchSpec = launchSpec
     }
 
     // MARK: operations
@@ -48,16 +39,19 @@ final class GuestSupervisor: @unchecked Sendable {
         }
         try checkHostMemory(config)
         let vars = try GuestScriptVariables.read(folder)
-        var spec = config.kind == .rtos ? try prepareRTOS(config, placed: placed, vars: vars)
-                                        : try prepareKVM(config, vars: vars)
+        var spec = try launchSpec?(self, config, vars)
+            ?? (config.kind == .rtos ? try prepareRTOS(config, placed: placed, vars: vars) : try prepareKVM(config, vars: vars))
         if config.shareGuestsFolder, let note = ExchangeFolder.provide(folder, identity: spec.identity, sizeMiB: config.exchangeMiB) {
             spec.notes.append(note)
         }
         let cap = UInt64(config.consoleLogMaxKiB) * 1024
         ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
         let offset = FileSize.of(folder.consoleLog)
-        cond.lock(); state = .starting; generation += 1; let gen = generation
-        guestPoweredOff = false; stopReason = nil; stallMessage = nil; cond.unlock()
+        let gen = shared.withLock { s in
+            s.state = .starting; s.generation += 1
+            s.guestPoweredOff = false; s.stopReason = nil; s.stallMessage = nil
+            return s.generation
+        }
         let launched: GuestLauncher.Launched
         do {
             try spec.beforeLaunch()
@@ -68,7 +62,7 @@ final class GuestSupervisor: @unchecked Sendable {
                 onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()
-            cond.lock(); state = .stopped; cond.unlock()
+            shared.withLock { $0.state = .stopped }
             throw error
         }
         let now = Date()
@@ -84,12 +78,11 @@ final class GuestSupervisor: @unchecked Sendable {
         rec.installing = spec.installing
         rec.save(folder.stateFile)
         unlink(folder.startingFile.path)
-        cond.lock()
-        record = rec
-        qmp = launched.qmp
-        state = .running
-        cond.broadcast()
-        cond.unlock()
+        shared.withLock { s in
+            s.record = rec
+            s.qmp = launched.qmp
+            s.state = .running
+        }
         ctx.events.post(.started, guest: folder.name, "pid \(launched.pid) (\(spec.acceleratorReason)), cores \(launched.placement.cores)")
         startMonitor(generation: gen, pid: launched.pid, isChild: true)
         if config.kind == .rtos && config.watchdog != .off { startHeartbeatWatch(generation: gen, config: config) }
@@ -103,23 +96,18 @@ final class GuestSupervisor: @unchecked Sendable {
     }
 
     func stop(force: Bool, reason: StopReason = .requested) throws -> ActionResult {
-        cond.lock()
-        if !state.isActive {
-            cond.unlock()
+        if !currentState.isActive {
             return ActionResult(message: "\(displayName) is not running (nothing to stop)", guest: status())
         }
-        cond.unlock()
         try beginOperation(allowed: [.running, .stalled, .starting], verb: "stop")
         defer { endOperation() }
-        cond.lock()
-        let q = qmp
-        let pid = record?.pid ?? 0
-        let timeout = Double(record?.stopTimeoutSeconds ?? 10)
-        // A guest still booting has no shutdown handler yet: asking it would only wait out the timeout.
-        let canShutDown = record.map { $0.readyMarker == nil || $0.bootedAt != nil } ?? false
-        stopReason = reason
-        state = .stopping
-        cond.unlock()
+        let (q, pid, timeout, canShutDown) = shared.withLock { s in
+            s.stopReason = reason
+            s.state = .stopping
+            // A guest still booting has no shutdown handler yet: asking it would only wait out the timeout.
+            return (s.qmp, s.record?.pid ?? 0, Double(s.record?.stopTimeoutSeconds ?? 10),
+                    s.record.map { $0.readyMarker == nil || $0.bootedAt != nil } ?? false)
+        }
         let t0 = Date()
         if !force && canShutDown {
             _ = try? q?.execute("system_powerdown", timeout: 5)
@@ -128,7 +116,7 @@ final class GuestSupervisor: @unchecked Sendable {
             }
             ctx.log.info("\(folder.name): no graceful stop within \(Int(timeout)) s; forcing")
         }
-        cond.lock(); stopReason = force || !canShutDown ? reason : .forced; cond.unlock()
+        shared.withLock { $0.stopReason = force || !canShutDown ? reason : .forced }
         _ = try? q?.execute("quit", timeout: 3)
         if waitStopped(5) { return forcedResult(force: force, timeout: timeout, canShutDown: canShutDown) }
         for sig in [SIGTERM, SIGKILL] where pid > 0 && GuestLock.isHeld(folder.lockFile) {
@@ -154,16 +142,17 @@ final class GuestSupervisor: @unchecked Sendable {
         try beginOperation(allowed: [.running, .stalled], verb: "restart")
         var operating = true
         defer { if operating { endOperation() } }
-        cond.lock()
-        guard let q = qmp, var rec = record else { cond.unlock(); throw HVError(.internal, "running guest without QMP") }
-        cond.unlock()
+        guard let (q, found) = shared.withLock({ s in s.qmp.flatMap { q in s.record.map { (q, $0) } } }) else {
+            throw HVError(.internal, "running guest without QMP")
+        }
+        var rec = found
         let offset = FileSize.of(folder.consoleLog)
         try q.execute("system_reset")
         rec.bootLogOffset = offset
         rec.bootStartedAt = Date()
         rec.bootedAt = nil
         rec.save(folder.stateFile)
-        cond.lock(); record = rec; state = .running; stallMessage = nil; cond.unlock()
+        shared.withLock { s in s.record = rec; s.state = .running; s.stallMessage = nil }
         endOperation()
         operating = false
         return try watchBoot(wait: wait && rec.readyMarker != nil, timeout: timeout,
@@ -183,18 +172,20 @@ final class GuestSupervisor: @unchecked Sendable {
     // MARK: helpers
 
     var displayName: String {
-        cond.lock(); defer { cond.unlock() }
-        return record?.name ?? (try? GuestConfig.load(from: folder).name) ?? folder.name
+        shared.withLock { $0.record?.name } ?? (try? GuestConfig.load(from: folder).name) ?? folder.name
     }
 
     private func beginOperation(allowed: [GuestState], verb: String) throws {
-        cond.lock(); defer { cond.unlock() }
-        if busy {
-            throw HVError(.conflict, "guest \(folder.name) is busy (\(state.rawValue)); try again in a moment")
+        try shared.withLock { s in try claimOperation(&s, allowed: allowed, verb: verb) }
+    }
+
+    private func claimOperation(_ s: inout SupervisedGuest, allowed: [GuestState], verb: String) throws {
+        if s.busy {
+            throw HVError(.conflict, "guest \(folder.name) is busy (\(s.state.rawValue)); try again in a moment")
         }
-        guard allowed.contains(state) else {
-            let pid = record.map { " (pid \($0.pid))" } ?? ""
-            switch (verb, state) {
+        guard allowed.contains(s.state) else {
+            let pid = s.record.map { " (pid \($0.pid))" } ?? ""
+            switch (verb, s.state) {
             case ("start", _):
                 throw HVError(.conflict, "guest \(folder.name) is already running\(pid)",
                               hint: "open its console with hv_guest_console, or stop it with hv_guest_stop")
@@ -202,43 +193,37 @@ final class GuestSupervisor: @unchecked Sendable {
                 throw HVError(.conflict, "guest \(folder.name) is not running, so it cannot be restarted",
                               hint: "start it with hv_guest_start")
             default:
-                throw HVError(.conflict, "guest \(folder.name) is \(state.rawValue); cannot \(verb) it now")
+                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue); cannot \(verb) it now")
             }
         }
         if verb == "start" && GuestLock.isHeld(folder.lockFile) {
             throw HVError(.conflict, "guest \(folder.name) is already running (a QEMU holds \(folder.lockFile.path))")
         }
-        busy = true
+        s.busy = true
     }
 
-    private func endOperation() { cond.lock(); busy = false; cond.broadcast(); cond.unlock() }
+    private func endOperation() { shared.withLock { $0.busy = false } }
 
     /// Waits until the monitor has seen QEMU exit.
     private func waitStopped(_ seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        cond.lock(); defer { cond.unlock() }
-        while state.isActive {
-            if !cond.wait(until: deadline) { return !state.isActive }
-        }
-        return true
+        shared.wait(until: Date().addingTimeInterval(seconds), for: { !$0.state.isActive }) { !$0.state.isActive }
     }
 
     /// Waits for the ready line; returns the boot's seconds.
     func waitForBoot(timeout: Double) throws -> Double {
-        let deadline = Date().addingTimeInterval(timeout)
-        cond.lock(); defer { cond.unlock() }
-        while true {
-            if let rec = record, let booted = rec.bootedAt { return booted.timeIntervalSince(rec.bootStartedAt) }
-            switch state {
+        let ended: (SupervisedGuest) -> Bool = { s in
+            s.record?.bootedAt != nil || [.stalled, .stopped, .crashed].contains(s.state)
+        }
+        return try shared.wait(until: Date().addingTimeInterval(timeout), for: ended) { s in
+            if let rec = s.record, let booted = rec.bootedAt { return booted.timeIntervalSince(rec.bootStartedAt) }
+            switch s.state {
             case .stalled:
-                throw HVError(.bootStalled, stallMessage ?? "the boot of \(folder.name) stalled",
+                throw HVError(.bootStalled, s.stallMessage ?? "the boot of \(folder.name) stalled",
                               hint: "the guest is left as it is: see \(folder.consoleLog.path), then hv_guest_restart or hv_guest_stop")
             case .stopped, .crashed:
-                throw HVError(.io, "guest \(folder.name) stopped during boot (\(lastStop ?? "unknown reason"))",
+                throw HVError(.io, "guest \(folder.name) stopped during boot (\(s.lastStop ?? "unknown reason"))",
                               hint: "see \(folder.consoleLog.path) and \(folder.qemuLog.path)")
-            default: break
-            }
-            if !cond.wait(until: deadline) {
+            default:
                 throw HVError(.timeout, "guest \(folder.name) did not finish booting within \(Int(timeout)) s",
                               hint: "it keeps running; watch it with hv_guest_console")
             }
@@ -246,14 +231,35 @@ final class GuestSupervisor: @unchecked Sendable {
     }
 
     func handle(_ event: QMPEvent, generation gen: Int) {
-        cond.lock()
-        guard gen == generation else { cond.unlock(); return }
-        if event.name == "SHUTDOWN", event.data["guest"]?.bool == true { guestPoweredOff = true }
-        cond.unlock()
+        shared.withLock { s in
+            guard gen == s.generation else { return }
+            if event.name == "SHUTDOWN", event.data["guest"]?.bool == true { s.guestPoweredOff = true }
+        }
         if event.name == "WATCHDOG" {
             // QEMU already acted (reset, or nothing for "report"); hvd says so.
             let action = event.data["action"]?.string ?? "?"
             ctx.events.post(.watchdog, guest: folder.name, "the guest's watchdog expired (it stopped feeding it); QEMU's action: \(action)")
         }
     }
+}
+
+/// A supervised guest's changing part: what its supervisor and the threads
+/// watching it share, behind `GuestSupervisor.shared`.
+struct SupervisedGuest {
+    var state: GuestState = .stopped
+    var record: RunRecord?
+    var qmp: QMPClient?
+    var stopReason: StopReason?
+    var guestPoweredOff = false
+    var consoleHolder: String?
+    var lastStop: String?
+    var stallMessage: String?
+    /// An operation (start, stop, restart) is under way.
+    var busy = false
+    /// Counts QEMU runs: threads of an earlier run see it changed and end.
+    var generation = 0
+    /// Counts boots within a run (a reset starts a new one).
+    var bootGeneration = 0
+    /// When OnCrash=restart restarted the guest (for its limit).
+    var crashRestarts: [Date] = []
 }

@@ -5,7 +5,7 @@ import HVEngine
 /// The VMF's loaded state: which hypervisor configuration is loaded and the
 /// cores it reserves. Kept in run/vmf.json so that a restarted hvd is still
 /// loaded with the same configuration.
-final class VMF: @unchecked Sendable {
+final class VMF: Sendable {
     struct Record: Codable {
         var configPath: String
         var config: HypervisorConfig
@@ -22,35 +22,41 @@ final class VMF: @unchecked Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private let lock = NSLock()
-    private var record: Record?
+    /// What is loaded, and its communication subsystem.
+    private struct Loaded {
+        var record: Record?
+        var comm: CommRuntime?
+    }
+    private let loaded: Monitor<Loaded>
     private let layout: HostLayout
     private let facts: HostFacts
-    /// The communication subsystem of the loaded configuration.
-    private(set) var comm: CommRuntime?
 
     init(layout: HostLayout, facts: HostFacts) {
         self.layout = layout
         self.facts = facts
+        var state = Loaded()
         if let data = try? Data(contentsOf: layout.vmfState) {
             let d = JSONDecoder()
             d.dateDecodingStrategy = .iso8601
-            record = try? d.decode(Record.self, from: data)
+            state.record = try? d.decode(Record.self, from: data)
         }
-        if let r = record, r.bootID != Self.bootID {
+        if let r = state.record, r.bootID != Self.bootID {
             // Loaded before a reboot: nothing of it is in force any more.
-            record = nil
+            state.record = nil
             try? FileManager.default.removeItem(at: layout.vmfState)
             try? FileManager.default.removeItem(at: layout.partitionState)
         }
         // A new hvd under a loaded VMF brings the subsystem back (regions keep their content).
-        if let r = record {
+        if let r = state.record {
             let rt = CommRuntime(layout: layout, config: r.config.communication, guestIDs: CommRuntime.ids(r.config))
-            do { try rt.start(); comm = rt } catch { record?.notes.append("communication subsystem: \(error)") }
+            do { try rt.start(); state.comm = rt } catch { state.record?.notes.append("communication subsystem: \(error)") }
         }
+        loaded = Monitor(state)
     }
 
-    var current: Record? { lock.lock(); defer { lock.unlock() }; return record }
+    var current: Record? { loaded.withLock { $0.record } }
+    /// The communication subsystem of the loaded configuration.
+    var comm: CommRuntime? { loaded.withLock { $0.comm } }
 
     /// Validates the configuration and every guest folder it names, then loads it.
     func load(configPath: String) throws -> Record {
@@ -66,13 +72,13 @@ final class VMF: @unchecked Sendable {
         }
         var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount)
         // The old subsystem goes first (its sockets and namespace have the same names).
-        lock.lock(); let old = comm; comm = nil; lock.unlock()
+        let old = loaded.withLock { s in defer { s.comm = nil }; return s.comm }
         let keepAttached = old?.wasAttached ?? false
         old?.stopKeepingRegions()
         let runtime = CommRuntime(layout: layout, config: config.communication, guestIDs: CommRuntime.ids(config))
         try runtime.start()
         if keepAttached { _ = try? runtime.attachHost() }
-        lock.lock(); comm = runtime; lock.unlock()
+        loaded.withLock { $0.comm = runtime }
         let rt = Set(cores.values.flatMap { $0 })
         notes += partition.apply(rtCores: rt.sorted(), hostCores: (0..<facts.cpuCount).filter { !rt.contains($0) })
         let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes,
@@ -81,7 +87,7 @@ final class VMF: @unchecked Sendable {
         e.dateEncodingStrategy = .iso8601
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try e.encode(r), to: layout.vmfState, mode: 0o600)
-        lock.lock(); record = r; lock.unlock()
+        loaded.withLock { $0.record = r }
         return r
     }
 
@@ -89,7 +95,7 @@ final class VMF: @unchecked Sendable {
     @discardableResult
     func unload() -> [String] {
         let notes = partition.release()
-        lock.lock(); let c = comm; comm = nil; record = nil; lock.unlock()
+        let c = loaded.withLock { s in defer { s = Loaded() }; return s.comm }
         c?.stop()
         try? FileManager.default.removeItem(at: layout.vmfState)
         return notes
