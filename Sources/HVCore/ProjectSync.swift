@@ -151,9 +151,24 @@ public enum ProjectSync {
         return SyncPreview(project: name, changes: changes, affectedGuests: affected.sorted())
     }
 
-    /// Applies the project: guests it no longer has move to backup/<time>/ (with the old hv.config), then each file is written atomically.
-    public static func sync(_ name: String, layout: HostLayout) throws -> SyncPreview {
+    /// Applies the project once the user `confirmed` its preview: guests it
+    /// no longer has move to backup/<time>/ (with the old hv.config), then
+    /// each file is written atomically. A `running` guest is never rewritten
+    /// or moved from under itself (others may run on); `releasing` is called
+    /// for each guest folder the sync touches before it does.
+    public static func sync(_ name: String, layout: HostLayout, confirmed: Bool = true, running: [String] = [],
+                            releasing: (String) -> Void = { _ in }) throws -> SyncPreview {
         let preview = try preview(name, layout: layout)
+        guard confirmed else {
+            throw HVError(.needsConfirmation, "syncing \(name) changes: " + (preview.changes.isEmpty ? "nothing" : preview.changes.joined(separator: "; ")),
+                          hint: "show the preview to the user and send {\"confirm\": true}")
+        }
+        let touched = running.filter { preview.affectedGuests.contains($0) }
+        guard touched.isEmpty else {
+            throw HVError(.conflict, "syncing \(name) would change running guests: \(touched.joined(separator: ", "))",
+                          hint: "stop them first; a running guest is never replaced")
+        }
+        preview.affectedGuests.forEach(releasing)
         let (hv, guests) = try load(name, layout: layout)
         let current = try? HypervisorConfig.load(layout.hvConfig)
         let dropped = (current?.guests ?? []).map(\.folder).filter { f in !guests.contains { $0.0 == f } && layout.guest(f).exists }

@@ -67,7 +67,7 @@ final class DaemonContext: @unchecked Sendable {
     /// or a running guest.
     func guestFolders() -> [String] {
         var ordered: [String] = []
-        let config = vmf.current?.config ?? (try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) })
+        let config = configInForce()
         // A guest deleted since the VMF loaded is gone unless it still runs.
         ordered += (config?.guests.map(\.folder) ?? []).filter { layout.guest($0).exists || supervisorIfAny($0)?.currentState ?? .stopped != .stopped }
         let onDisk = ((try? FileManager.default.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? [])
@@ -79,7 +79,16 @@ final class DaemonContext: @unchecked Sendable {
 
     /// The loaded configuration's communication subsystem, or the one on disk.
     func communication() -> CommunicationConfig? {
-        (vmf.current?.config ?? (try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) }))?.communication
+        configInForce()?.communication
+    }
+
+    /// The hypervisor configuration in force: the loaded one, else hv.config
+    /// on disk (nil when it is missing or does not validate).
+    func configInForce() -> HypervisorConfig? { vmf.current?.config ?? configOnDisk() }
+
+    /// config/hv.config as on disk, parsed again only when it changed.
+    func configOnDisk() -> HypervisorConfig? {
+        try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) }
     }
     private let hvConfigCache = ConfigCache<HypervisorConfig>()
 
@@ -90,12 +99,12 @@ final class DaemonContext: @unchecked Sendable {
     }
 
     func hostInfo() -> HostInfo {
-        let hv = vmf.current?.config ?? (try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) })
+        let hv = configInForce()
         return HostInfo(cpuCount: facts.cpuCount, memoryMiB: HostMemory.totalMiB(), reserveMiB: hv?.remainingHostMemoryMiB ?? 2048)
     }
 
     func managerSnapshot() -> ManagerSnapshot {
-        let hv = try? hvConfigCache.get([layout.hvConfig]) { try HypervisorConfig.load(layout.hvConfig) }
+        let hv = configOnDisk()
         let cores = Dictionary(uniqueKeysWithValues: (hv?.guests ?? []).filter { $0.kind == .rtos }.map { ($0.folder, $0.rtCores) })
         return ManagerSnapshot(guests: allStatuses(), vmf: vmf.status(), host: hostInfo(), rtCores: cores)
     }

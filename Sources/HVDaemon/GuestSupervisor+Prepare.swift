@@ -82,7 +82,7 @@ extension GuestSupervisor {
         var notes: [String] = []
         if let vmf = ctx.vmf.current {
             plan.comm = CommPlan(folder: folder.name, config: vmf.config.communication, layout: ctx.layout)
-        } else if let hv = try? HypervisorConfig.load(ctx.layout.hvConfig), CommPlan(folder: folder.name, config: hv.communication, layout: ctx.layout) != nil {
+        } else if let hv = ctx.configOnDisk(), CommPlan(folder: folder.name, config: hv.communication, layout: ctx.layout) != nil {
             notes.append("not on the VMF network and without shared memory or events: the VMF is not loaded (hv_vmf_start, then restart this guest)")
         }
         if let iso = plan.iso { try GuestIdentity.checkReadable(URL(fileURLWithPath: iso), what: "the installation ISO") }
@@ -114,13 +114,13 @@ extension GuestSupervisor {
 
     /// The user this guest's QEMU runs as: from its Id in hv.config.
     var identity: GuestIdentity {
-        let hv = ctx.vmf.current?.config ?? (try? HypervisorConfig.load(ctx.layout.hvConfig))
+        let hv = ctx.configInForce()
         return GuestIdentity.forGuest(id: hv?.guest(folder: folder.name)?.id, folder: folder.name)
     }
 
     /// Every guest's configured RAM is promised to it; the host keeps its reserve.
     func checkHostMemory(_ config: GuestConfig) throws {
-        let reserve = (ctx.vmf.current?.config ?? (try? HypervisorConfig.load(ctx.layout.hvConfig)))?.remainingHostMemoryMiB ?? 2048
+        let reserve = ctx.configInForce()?.remainingHostMemoryMiB ?? 2048
         let running = ctx.allSupervisors.filter { $0 !== self }.map { $0.status() }
             .filter { $0.state.isActive }
             .map { (name: $0.name, memoryMiB: $0.memoryMiB) }

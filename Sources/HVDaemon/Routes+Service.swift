@@ -16,20 +16,12 @@ extension Routes {
             plan.problems = AutostartFiles.problems(plan, layout: ctx.layout)
             return .json(plan)
         case .autostartSet:
-            var plan = try APIJSON.decode(AutostartPlan.self, req.body)
-            plan.problems = nil
-            plan.hypervisorConfig = ctx.layout.resolve(plan.hypervisorConfig.isEmpty ? ctx.layout.hvConfig.path : plan.hypervisorConfig).path
-            let problems = AutostartFiles.problems(plan, layout: ctx.layout)
-            guard problems.isEmpty else {
-                throw HVError(.invalidArgument, "autostart not changed: " + problems.joined(separator: "; "),
-                              hint: "list guest folders that exist in \(ctx.layout.guestsDir.path), each once")
-            }
-            try AutostartFiles.write(plan, layout: ctx.layout)
+            let plan = try AutostartFiles.replace(with: try APIJSON.decode(AutostartPlan.self, req.body), layout: ctx.layout)
             ctx.log.info("autostart \(plan.enabled ? "on" : "off"): VMF with \(plan.hypervisorConfig); guests: "
                          + (plan.guests.isEmpty ? "none" : plan.guests.map(\.folder).joined(separator: ", ")))
             return .json(plan)
         case .resetHost:
-            return .json(try resetHost(try APIJSON.decode(DeleteRequest.self, req.body)))
+            return .json(try ctx.resetHost(confirmed: try APIJSON.decode(DeleteRequest.self, req.body).confirm))
         case .projectPlan(let name):
             return .json(try ProjectSync.preview(name, content: try APIJSON.decode(ProjectContent.self, req.body), layout: ctx.layout))
         case .projectStore(let name):
@@ -41,37 +33,6 @@ extension Routes {
         default:
             throw HVError(.internal, "\(endpoint) is not a service endpoint")
         }
-    }
-
-    /// hv_resethv: config/ and projects/ (the opened examples) go to backup/,
-    /// both start again empty, as after `hv setup`. Guest folders and disks stay.
-    private func resetHost(_ body: DeleteRequest) throws -> ResetResult {
-        let layout = ctx.layout
-        let fm = FileManager.default
-        let moved = [layout.configDir, layout.projectsDir].filter {
-            !((try? fm.contentsOfDirectory(atPath: $0.path)) ?? []).isEmpty
-        }
-        guard !moved.isEmpty else { return ResetResult(backup: nil, message: "config/ and projects/ are already empty: nothing to reset") }
-        guard body.confirm else {
-            throw HVError(.needsConfirmation, "hv_resethv moves \(moved.map(\.path).joined(separator: " and ")) to \(layout.backupDir.path) and starts them again empty (guest folders and disks stay)",
-                          hint: "confirm to go on")
-        }
-        guard ctx.vmf.current == nil else {
-            throw HVError(.conflict, "the VMF is loaded with \(ctx.vmf.current?.configPath ?? "a configuration"): it would lose the configuration in force",
-                          hint: "unload it first: hv_vmf_stop")
-        }
-        let running = ctx.activeGuests()
-        guard running.isEmpty else {
-            throw HVError(.conflict, "guests are running: \(running.joined(separator: ", "))", hint: "stop them first")
-        }
-        let backup = try Backup.newFolder(layout: layout, stamp: Backup.stamp())
-        for dir in moved {
-            try fm.moveItem(at: dir, to: backup.appendingPathComponent(dir.lastPathComponent))
-        }
-        try layout.ensureDirectories()
-        let message = "moved \(moved.map(\.lastPathComponent).joined(separator: " and ")) to \(backup.path); both are empty again"
-        ctx.log.info("hv_resethv: " + message)
-        return ResetResult(backup: backup.path, message: message)
     }
 
     private func queryInt(_ req: HTTPRequest, _ name: String, _ range: ClosedRange<Int>) throws -> Int? {

@@ -64,10 +64,10 @@ struct Routes {
             return .response(.json(ctx.vmf.status()))
         case .vmfLoad:
             let body = try APIJSON.decode(VMFLoadRequest.self, req.body)
-            return .response(.json(try loadVMF(body.config.isEmpty ? ctx.layout.hvConfig.path : body.config)))
+            return .response(.json(try ctx.loadVMF(body.config.isEmpty ? ctx.layout.hvConfig.path : body.config)))
         case .vmfUnload:
             let body = try APIJSON.decode(VMFUnloadRequest.self, req.body)
-            return .response(.json(try unloadVMF(stopGuests: body.stopGuests)))
+            return .response(.json(try ctx.unloadVMF(stopGuests: body.stopGuests)))
         case .guestList:
             return .response(.json(ctx.allStatuses()))
         case .guestStatus(let ref):
@@ -136,21 +136,10 @@ struct Routes {
             return .response(.json(try ProjectSync.preview(ref, layout: ctx.layout)))
         case .projectSync(let ref):
             let body = try APIJSON.decode(ProjectRequest.self, req.body)
-            guard body.confirm == true else {
-                let p = try ProjectSync.preview(ref, layout: ctx.layout)
-                throw HVError(.needsConfirmation, "syncing \(ref) changes: " + (p.changes.isEmpty ? "nothing" : p.changes.joined(separator: "; ")),
-                              hint: "show the preview to the user and send {\"confirm\": true}")
-            }
-            // A running guest is never rewritten or moved from under itself; others may run on.
-            let affected = Set(try ProjectSync.preview(ref, layout: ctx.layout).affectedGuests)
-            let running = ctx.activeGuests().filter { affected.contains($0) }
-            guard running.isEmpty else {
-                throw HVError(.conflict, "syncing \(ref) would change running guests: \(running.joined(separator: ", "))",
-                              hint: "stop them first; a running guest is never replaced")
-            }
             // A folder the sync moves to backup/ takes no mounted exchange folder along (the next start mounts it again).
-            for folder in affected { ExchangeFolder.release(ctx.layout.guest(folder)) }
-            return .response(.json(try ProjectSync.sync(ref, layout: ctx.layout)))
+            let layout = ctx.layout
+            return .response(.json(try ProjectSync.sync(ref, layout: layout, confirmed: body.confirm == true, running: ctx.activeGuests(),
+                                                        releasing: { ExchangeFolder.release(layout.guest($0)) })))
         case .templates:
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: ctx.layout.templatesDir.path)) ?? [])
                 .filter { !$0.hasPrefix(".") }.sorted()
@@ -191,51 +180,6 @@ struct Routes {
         }
     }
 
-    private func loadVMF(_ path: String) throws -> VMFStatus {
-        if let current = ctx.vmf.current {
-            let running = runningRTOS()
-            if !running.isEmpty && current.configPath != path {
-                throw HVError(.conflict, "the VMF is loaded with \(current.configPath) and RTOS guests run: \(running.joined(separator: ", "))",
-                              hint: "stop them first (hv_vmf_stop), then load the other configuration")
-            }
-            // Loading again under running guests would redo the partition beneath them.
-            if !running.isEmpty {
-                var s = ctx.vmf.status()
-                s.notes.insert("already loaded; RTOS guests run (\(running.joined(separator: ", "))), so nothing was reloaded", at: 0)
-                return s
-            }
-        }
-        let before = ctx.vmf.current?.config.communication
-        let r = try ctx.vmf.load(configPath: path)
-        ctx.events.post(.vmfLoaded, "with \(r.configPath); reserved cores \(r.reservedCores)")
-        var status = ctx.vmf.status()
-        // Running (KVM) guests see a changed network, region or event only after a restart.
-        if let before {
-            let running = Set(ctx.allSupervisors.map { $0.status() }.filter { $0.state == .running }.map(\.folder))
-            let affected = r.config.communication.guestsAffected(comparedTo: before).filter { running.contains($0) }
-            if !affected.isEmpty {
-                status.notes.append("the communication subsystem changed for running guests; restart them to see it: " + affected.joined(separator: ", "))
-            }
-        }
-        return status
-    }
-
-    private func unloadVMF(stopGuests: Bool) throws -> VMFStatus {
-        let running = runningRTOS()
-        if !running.isEmpty && !stopGuests {
-            throw HVError(.needsConfirmation, "RTOS guests are running: \(running.joined(separator: ", "))",
-                          hint: "hv_vmf_stop stops them after you confirm (or with --yes)")
-        }
-        for folder in running {
-            _ = try ctx.supervisor(folder).stop(force: false, reason: .vmfUnload)
-        }
-        let notes = ctx.vmf.unload()
-        ctx.events.post(.vmfUnloaded, notes.isEmpty ? "the RT cores belong to the host again" : notes.joined(separator: "; "))
-        var status = ctx.vmf.status()
-        status.notes = notes
-        return status
-    }
-
     /// A duration from a request, before it reaches a deadline or a sleep.
     func seconds(_ value: Double, _ field: String) throws -> Double {
         guard value.isFinite, (0...3600).contains(value) else {
@@ -250,11 +194,5 @@ struct Routes {
                           hint: "run hv_vmf_start")
         }
         return (comm, record)
-    }
-
-    private func runningRTOS() -> [String] {
-        ctx.allSupervisors.map { $0.status() }
-            .filter { $0.kind == GuestKind.rtos.rawValue && $0.state.isActive }
-            .map(\.folder).sorted()
     }
 }

@@ -91,6 +91,26 @@ final class VMF: Sendable {
         return r
     }
 
+    /// Loading again under running RTOS guests would redo the partition
+    /// beneath them: the same configuration is kept (the note says so), another
+    /// is refused. nil: go on and load.
+    func keepsLoaded(_ path: String, runningRTOS running: [String]) throws -> String? {
+        guard let current, !running.isEmpty else { return nil }
+        guard current.configPath == path else {
+            throw HVError(.conflict, "the VMF is loaded with \(current.configPath) and RTOS guests run: \(running.joined(separator: ", "))",
+                          hint: "stop them first (hv_vmf_stop), then load the other configuration")
+        }
+        return "already loaded; RTOS guests run (\(running.joined(separator: ", "))), so nothing was reloaded"
+    }
+
+    /// Unloading stops the RTOS guests: only when the caller said so.
+    static func checkUnload(runningRTOS running: [String], stopGuests: Bool) throws {
+        guard running.isEmpty || stopGuests else {
+            throw HVError(.needsConfirmation, "RTOS guests are running: \(running.joined(separator: ", "))",
+                          hint: "hv_vmf_stop stops them after you confirm (or with --yes)")
+        }
+    }
+
     /// Gives the RT cores back; returns what the host refused.
     @discardableResult
     func unload() -> [String] {
