@@ -15,20 +15,29 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "HVCore", swiftSettings: strict),
-        .target(name: "QMP", dependencies: ["HVCore"], swiftSettings: strict),
+        // Errors, sockets, atomic files, Monitor: what every room needs and nothing of hv's model.
+        .target(name: "HVSystem", swiftSettings: strict),
+        .target(name: "HVCore", dependencies: ["HVSystem"], swiftSettings: strict),
+        .target(name: "QMP", dependencies: ["HVSystem"], swiftSettings: strict),
         .target(name: "CHVSys"),
         .target(name: "HVEngine", dependencies: ["HVCore", "QMP", "CHVSys"], swiftSettings: strict),
+        // hv setup's RT-Linux image and guest tools; the real-time audit, latency bench and plots.
+        // The CLI links them, hvd does not.
+        .target(name: "HVSetup", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
+        .target(name: "HVRealTime", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
         .target(name: "HVDaemon", dependencies: ["HVCore", "HVEngine", "QMP"], swiftSettings: strict),
         .target(
             name: "HVCommands",
-            dependencies: ["HVCore", "HVEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["HVCore", "HVEngine", "HVSetup", "HVRealTime",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "hv", dependencies: ["HVCommands"], swiftSettings: strict),
         .executableTarget(name: "hvd", dependencies: ["HVDaemon"], swiftSettings: strict),
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"], swiftSettings: strict),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVSetup", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "HVSetupTests", dependencies: ["HVSetup", "HVEngine", "HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVRealTimeTests", dependencies: ["HVRealTime", "HVEngine", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVDaemonTests", dependencies: ["HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
     ],

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the Swift files that carry texts hv needs wherever it is installed:
-Sources/HVEngine/GuestToolSources.swift from guest/ (the C sources hv setup
-compiles into the RT-Linux image) and Sources/HVDaemon/ManagerAssets.swift
+Sources/HVSetup/GuestToolSources.swift from guest/ (the C sources hv setup
+compiles into the RT-Linux image) and Sources/HVDaemon/Manager/ManagerAssets.swift
 from manager/ (the System Manager's page, style and script). Tests check
 that each Swift file matches its folder: run this after changing either."""
 import os
@@ -16,9 +16,9 @@ def embed(swift, enum, doc, access, folder, items):
     out.append("}")
     open(os.path.join(repo, swift), "w").write("\n".join(out) + "\n")
 
-embed("Sources/HVEngine/GuestToolSources.swift", "GuestToolSources",
+embed("Sources/HVSetup/GuestToolSources.swift", "GuestToolSources",
       "The C sources of the guest-side tools that hv setup compiles into the RT-Linux image.", "public ", "guest",
       [("ivshmemModule", "hv_ivshmem/hv_ivshmem.c"), ("ivshmemKbuild", "hv_ivshmem/Kbuild"), ("commTool", "hv-comm/hv-comm.c")])
-embed("Sources/HVDaemon/ManagerAssets.swift", "ManagerAssets",
+embed("Sources/HVDaemon/Manager/ManagerAssets.swift", "ManagerAssets",
       "The System Manager's page, style and script (manager/ in the repository).", "", "manager",
       [("html", "index.html"), ("css", "manager.css"), ("script", "manager.js")])

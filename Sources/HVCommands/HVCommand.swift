@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVEngine
+import HVSetup
 
 struct HV: ParsableCommand {
     static let configuration = CommandConfiguration(

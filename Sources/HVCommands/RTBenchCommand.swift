@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVEngine
+import HVRealTime
 
 /// `hv rt bench GUEST`: cyclictest inside the RTOS guest; histogram, numbers
 /// and a plot; with --compare, the same guest without hv's placement too.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVEngine
+import HVRealTime
 #if canImport(Glibc)
 import Glibc
 #endif

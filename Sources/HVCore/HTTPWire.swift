@@ -253,6 +253,8 @@ func readHead(_ reader: LineReader, deadline: Date, limits: HTTPLimits) throws -
                 throw HTTPError(400, "the connection ended inside the request head")
             }
             line = l
+        } catch let e as LineTooLong {
+            throw HTTPError(431, e.description)
         } catch let e as HVError where e.code == .timeout {
             throw HTTPError(408, "the request did not arrive in time")
         }

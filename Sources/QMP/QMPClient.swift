@@ -1,5 +1,5 @@
 import Foundation
-import HVCore
+import HVSystem
 
 /// An event QEMU sent on its own (SHUTDOWN, RESET, STOP, ...).
 public struct QMPEvent: Sendable, Equatable {

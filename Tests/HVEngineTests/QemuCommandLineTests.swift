@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HVCore
 @testable import HVEngine
+import HVSetup
 
 /// The QEMU command line is a pure function of the configuration: checked
 /// against golden files (HV_UPDATE_GOLDEN=1 rewrites them after a deliberate change).

@@ -13,12 +13,13 @@ export PATH="/opt/swift/usr/bin:$PATH"
 runs=${1:-1000000}
 out=bench/out/fuzz
 mkdir -p "$out"
-core=$(ls Sources/HVCore/*.swift)
+# HVSystem and HVCore compiled as one module (Exports.swift only re-exports HVSystem).
+core=$(ls Sources/HVSystem/*.swift Sources/HVCore/*.swift | grep -v '/Exports.swift$')
 status=0
 for target in http websocket config; do
     dir="$out/$target"; mkdir -p "$dir/corpus"
     bin="$dir/fuzz-$target"
-    if [ ! -x "$bin" ] || [ -n "$(find Sources/HVCore bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
+    if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
         swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz \
             $core "bench/fuzz/targets/$target.swift" -o "$bin" 2> "$dir/build.log" || { cat "$dir/build.log"; exit 1; }
     fi

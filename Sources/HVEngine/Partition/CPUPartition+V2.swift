@@ -58,7 +58,7 @@ extension CPUPartition {
     }
 
     /// The child cgroups of `root` whose own cpuset.cpus names an RT core.
-    static func cpusetClaims(below root: String, on rtCores: [Int], sys: SysFS) -> [(group: String, cpus: Set<Int>)] {
+    public static func cpusetClaims(below root: String, on rtCores: [Int], sys: SysFS) -> [(group: String, cpus: Set<Int>)] {
         sys.entries(root).map { root + "/" + $0 }.compactMap { group in
             guard let own = sys.text(group + "/cpuset.cpus").flatMap(CPUList.parse), !own.isDisjoint(with: rtCores) else { return nil }
             return (group, own)

@@ -44,33 +44,3 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: url, mode: mode)
     }
 }
-
-/// Reading `.config` files from disk.
-public enum RegistryFile {
-    public static func read(_ url: URL) throws -> RegistryDocument {
-        guard let doc = try readIfPresent(url) else {
-            throw HVError(.notFound, "\(url.path) does not exist")
-        }
-        return doc
-    }
-
-    public static func readIfPresent(_ url: URL) throws -> RegistryDocument? {
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let data = try TrustedFile.readConfig(url)
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw HVError(.invalidConfig, "\(url.path) is not UTF-8 text", hint: "save it as UTF-8")
-        }
-        do { return try RegistryDocument(parsing: text, fileName: url.path) } catch let e as ConfigError {
-            throw e.asHVError
-        }
-    }
-
-    public static func write(_ doc: RegistryDocument, to url: URL) throws {
-        let text = doc.render()
-        // Whatever went into it, a file hv writes must read back.
-        do { _ = try RegistryDocument(parsing: text, fileName: url.path) } catch let e as ConfigError {
-            throw HVError(.invalidArgument, "not written: \(e.message)", hint: "a value may not contain a line break or other control characters")
-        }
-        try AtomicFile.write(text, to: url)
-    }
-}

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import HVCore
-@testable import HVEngine
+import HVEngine
+@testable import HVRealTime
 
 @Suite struct LatencyTests {
     static let sample = """

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import HVCore
-@testable import HVEngine
+import HVEngine
+@testable import HVRealTime
 
 @Suite struct RealTimeAuditTests {
     /// A fake /proc and /sys: a tuned 4-core host with core 3 reserved.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import HVEngine
+import HVEngine
+@testable import HVSetup
 
 /// hv setup compiles the guest tools from texts embedded in hv; they must be guest/'s.
 @Suite struct GuestToolSourcesTests {

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEngine
 
 /// Lays out the RT-Linux guest's root file system in a folder.
 struct RootFSAssembler {

@@ -58,7 +58,7 @@ public struct CPUPartition: Sendable {
     /// controller is bound to v1 or missing).
     var cgroup2WithCpuset: String? { Self.cgroup2WithCpuset(in: cgroup2Roots, sys: SysFS()) }
 
-    static func cgroup2WithCpuset(in roots: [String], sys: SysFS) -> String? {
+    public static func cgroup2WithCpuset(in roots: [String], sys: SysFS) -> String? {
         roots.first { (sys.text($0 + "/cgroup.controllers") ?? "").split(separator: " ").contains("cpuset") }
     }
 

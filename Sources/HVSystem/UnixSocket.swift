@@ -197,18 +197,18 @@ public final class LineReader: @unchecked Sendable {
     }
 
     /// One line (without its newline) by `deadline` (nil: none); nil at the
-    /// end of the stream; throws `HTTPError(431)` past `maxBytes`.
+    /// end of the stream; throws `LineTooLong` past `maxBytes`.
     public func nextLine(maxBytes: Int, deadline: Date?) throws -> Data? {
         var searched = 0
         while true {
             if let nl = buffer[(buffer.startIndex + searched)...].firstIndex(of: 0x0A) {
-                guard nl - buffer.startIndex <= maxBytes else { throw HTTPError(431, "a line is longer than \(maxBytes) bytes") }
+                guard nl - buffer.startIndex <= maxBytes else { throw LineTooLong(maxBytes: maxBytes) }
                 let line = buffer[buffer.startIndex..<nl]
                 buffer = Data(buffer[buffer.index(after: nl)...])
                 return Data(line)
             }
             searched = buffer.count
-            guard buffer.count <= maxBytes else { throw HTTPError(431, "a line is longer than \(maxBytes) bytes") }
+            guard buffer.count <= maxBytes else { throw LineTooLong(maxBytes: maxBytes) }
             let left = deadline.map { $0.timeIntervalSinceNow }
             if let left, left <= 0 { throw HVError(.timeout, "no complete line in time") }
             guard let chunk = try socket.read(timeout: left) else {
@@ -243,6 +243,12 @@ public final class LineReader: @unchecked Sendable {
         buffer = Data(buffer.dropFirst(count))
         return out
     }
+}
+
+/// A peer sent more than `maxBytes` without a newline.
+public struct LineTooLong: Error, Sendable, Equatable, CustomStringConvertible {
+    public let maxBytes: Int
+    public var description: String { "a line is longer than \(maxBytes) bytes" }
 }
 
 /// Datagram helpers for the VMF network's switch.
