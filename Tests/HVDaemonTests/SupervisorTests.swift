@@ -52,14 +52,17 @@ struct SupervisorTests {
             ctx = DaemonContext(layout: layout)
         }
 
-        /// A supervisor whose starts launch the stand-in in `mode`.
-        func supervisor(mode: String) -> GuestSupervisor {
+        /// A supervisor whose starts launch the stand-in in `mode`, after
+        /// `launchDelay` seconds of preparation (swtpm's start, say).
+        func supervisor(mode: String, launchDelay: Double = 0) -> GuestSupervisor {
             let script = script.path, marker = marker, identity = identity, folder = folder
             return GuestSupervisor(folder: folder, ctx: ctx) { _, _, _ in
-                LaunchSpec(argv: ["/usr/bin/python3", script, "-fake-mode", mode, "-fake-marker", marker,
-                                  "-qmp", "unix:\(folder.qmpSocket.path),server=on,wait=off",
-                                  "-chardev", "socket,id=serial0,path=\(folder.serialSocket.path),logfile=\(folder.consoleLog.path)"],
-                           accelerator: .tcg, acceleratorReason: "a stand-in for QEMU", readyMarker: marker, identity: identity)
+                var spec = LaunchSpec(argv: ["/usr/bin/python3", script, "-fake-mode", mode, "-fake-marker", marker,
+                                             "-qmp", "unix:\(folder.qmpSocket.path),server=on,wait=off",
+                                             "-chardev", "socket,id=serial0,path=\(folder.serialSocket.path),logfile=\(folder.consoleLog.path)"],
+                                      accelerator: .tcg, acceleratorReason: "a stand-in for QEMU", readyMarker: marker, identity: identity)
+                spec.beforeLaunch = { usleep(useconds_t(launchDelay * 1_000_000)) }
+                return spec
             }
         }
 
@@ -110,6 +113,31 @@ struct SupervisorTests {
         #expect(!FileManager.default.fileExists(atPath: host.folder.stateFile.path), "the run record goes with the guest")
         let again = try sup.stop(force: false)
         #expect(again.message.contains("not running"), "\(again.message)")
+    }
+
+    /// A stop that comes while a start is still launching waits for it, then
+    /// stops the guest (still booting: at once); the waiting start says so.
+    @Test func aStopDuringALaunchWaitsItsTurn() throws {
+        let host = try Scratch()
+        defer { host.cleanup() }
+        let sup = host.supervisor(mode: "stalls", launchDelay: 1.5)
+        let started = Monitor<Result<ActionResult, Error>?>(nil)
+        Thread.detachNewThread {
+            let r = Result { try sup.start(wait: true, timeout: 30) }
+            started.withLock { $0 = r }
+        }
+        #expect(host.waitUntil(5) { sup.shared.withLock { $0.busy } })
+        let stopped = try sup.stop(force: false)
+        host.remember(sup)
+        #expect(stopped.message.contains("was still booting and was stopped at once"), "\(stopped.message)")
+        #expect(sup.currentState == .stopped)
+        #expect(host.waitUntil(10) { started.withLock { $0 != nil } })
+        let answer = started.withLock { $0 }
+        guard case .failure(let error as HVError)? = answer else {
+            Issue.record("the start should fail: \(String(describing: answer))")
+            return
+        }
+        #expect(error.message.contains("stopped during boot"), "\(error.message)")
     }
 
     /// The ladder: the power button unanswered within TimeoutSeconds, then QMP quit.

@@ -96,10 +96,16 @@ final class GuestSupervisor: Sendable {
     }
 
     func stop(force: Bool, reason: StopReason = .requested) throws -> ActionResult {
-        if !currentState.isActive {
+        // A start still launching (QMP, placement) finishes first: a stop is
+        // never refused as "busy", it waits its turn (the launch has deadlines of its own).
+        let claimed = try shared.wait(until: Date().addingTimeInterval(60), for: { !$0.busy }) { s -> Bool in
+            guard s.state.isActive else { return false }
+            try claimOperation(&s, allowed: [.running, .stalled, .starting], verb: "stop")
+            return true
+        }
+        guard claimed else {
             return ActionResult(message: "\(displayName) is not running (nothing to stop)", guest: status())
         }
-        try beginOperation(allowed: [.running, .stalled, .starting], verb: "stop")
         defer { endOperation() }
         let (q, pid, timeout, canShutDown) = shared.withLock { s in
             s.stopReason = reason
