@@ -49,10 +49,10 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
 
     public static let schemaSections: [ConfigSchema.Section] = [
         .init(networkSection, [
-            .init("Subnet", .text, help: "the VMF's virtual network, such as \"10.77.0.0/24\"; it is never routed off the host"),
-            .init("HostAddress", .text, help: "the host's address on it when joined with `hv net attach` (default: the last one of the subnet)"),
-            .init("Mode", .choice(["switch", "bridge"]), help: "switch: guests and hvd only; bridge: also onto BridgeInterface"),
-            .init("BridgeInterface", .text, help: "bridge mode: the host interface the switch exchanges frames with"),
+            .init("Subnet", .text, default: .value(defaultSubnet), help: "the VMF's virtual network, such as \"10.77.0.0/24\"; it is never routed off the host"),
+            .init("HostAddress", .text, default: .described("the last address of the subnet"), help: "the host's address on it when joined with `hv net attach`"),
+            .init("Mode", .choice(["switch", "bridge"]), default: .value("switch"), help: "switch: guests and hvd only; bridge: also onto BridgeInterface"),
+            .init("BridgeInterface", .text, default: .value(""), help: "bridge mode: the host interface the switch exchanges frames with"),
         ]),
         .init(regionPrefix, [
             .init("SizeKiB", .integer(4...1_048_576), required: true, help: "the region's size in KiB, a power of two"),

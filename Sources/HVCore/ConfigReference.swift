@@ -43,11 +43,11 @@ public enum ConfigReference {
     }
 
     static func table(_ schema: ConfigSchema) -> String {
-        var out = "| section | key | value | meaning |\n|---|---|---|---|\n"
+        var out = "| section | key | value | default | meaning |\n|---|---|---|---|---|\n"
         for s in schema.sections {
             let name = s.name.hasSuffix("\\") ? "[\(s.name)<folder>]" : "[\(s.name)]"
             for k in s.keys {
-                out += "| `\(name)` | `\(k.name)`\(k.required ? " (required)" : "") | \(k.kind.expectation) | \(k.help) |\n"
+                out += "| `\(name)` | `\(k.name)`\(k.required ? " (required)" : "") | \(k.kind.expectation) | \(k.defaultValue.documented) | \(k.help) |\n"
             }
         }
         return out

@@ -20,6 +20,38 @@ public struct ConfigSchema: Sendable {
         }
     }
 
+    /// The value a key has when no file sets it.
+    public enum DefaultValue: Sendable, Equatable {
+        /// None: required, or free text that is empty unless set.
+        case none
+        case value(String)
+        /// RTOS and KVM guests differ.
+        case byKind(rtos: String, kvm: String)
+        /// Computed by hv (e.g. "the Os"); said in words, read by the caller.
+        case described(String)
+
+        /// The default for a guest of `kind` (nil: none, or described only).
+        public func text(for kind: GuestKind?) -> String? {
+            switch self {
+            case .none, .described: nil
+            case .value(let v): v
+            case .byKind(let rtos, let kvm): kind == .kvm ? kvm : rtos
+            }
+        }
+
+        /// For the reference: `"1024"`, `"50" (RTOS), "0" (KVM)`, or the words.
+        var documented: String {
+            switch self {
+            case .none: ""
+            case .value(let v): "`\(v.isEmpty ? "\"\"" : v)`"
+            case .byKind(let rtos, let kvm): "`\(rtos)` (RTOS), `\(kvm)` (KVM)"
+            case .described(let d): d
+            }
+        }
+    }
+
+    /// A key, declared once: where it is, what it takes, its default, its
+    /// help, and (when the System Manager's edit form shows it) its field.
     public struct Key: Sendable {
         public let name: String
         public let kind: ValueKind
@@ -27,8 +59,19 @@ public struct ConfigSchema: Sendable {
         public let help: String
         /// Names people write for this key by habit (suggested, never accepted).
         public let aliases: [String]
-        public init(_ name: String, _ kind: ValueKind, required: Bool = false, aliases: [String] = [], help: String) {
+        public let defaultValue: DefaultValue
+        /// The edit form's field and label (nil: not in the form).
+        public let field: Field?
+        public struct Field: Sendable {
+            public let name: String, label: String
+            /// nil: every guest; else only guests of this kind.
+            public let only: GuestKind?
+            public init(_ name: String, _ label: String, only: GuestKind? = nil) { self.name = name; self.label = label; self.only = only }
+        }
+        public init(_ name: String, _ kind: ValueKind, required: Bool = false, aliases: [String] = [],
+                    default defaultValue: DefaultValue = .none, field: Field? = nil, help: String) {
             self.name = name; self.kind = kind; self.required = required; self.aliases = aliases; self.help = help
+            self.defaultValue = defaultValue; self.field = field
         }
     }
 
@@ -74,6 +117,16 @@ public struct ConfigSchema: Sendable {
     }
 
     public func section(for name: String) -> Section? { sections.first { $0.matches(name) } }
+
+    /// The declaration of `key` in `section` (nil: not declared).
+    public func key(_ section: String, _ key: String) -> Key? {
+        self.section(for: section)?.keys.first { $0.name.caseInsensitiveEquals(key) }
+    }
+
+    /// The keys the edit form shows, with their sections and fields, in declaration order.
+    public var formKeys: [(section: String, key: Key, field: Key.Field)] {
+        sections.flatMap { s in s.keys.compactMap { k in k.field.map { (s.name, k, $0) } } }
+    }
 
     public static func check(_ value: String, as kind: ValueKind, key: String, section: String,
                              file: String, line: Int) throws {

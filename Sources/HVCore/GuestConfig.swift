@@ -93,70 +93,85 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var watchdog: WatchdogAction
     public var heartbeatTimeoutSeconds: Int
 
+    /// Every key of guest.config and usr.config, declared once: the parser,
+    /// the defaults below, the edit form, the generated guest.config and
+    /// docs/CONFIG.md all read it.
     public static let schema = ConfigSchema(sections: [
         .init("Guest", [
-            .init("Name", .text, required: true, help: "the guest's name as shown everywhere"),
+            .init("Name", .text, required: true, field: .init("name", "Name"), help: "the guest's name as shown everywhere"),
             .init("Os", .choice(GuestOS.allCases.map(\.rawValue)), required: true, help: "the guest operating system"),
-            .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), help: "rtos or kvm; must match Os"),
+            .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), default: .described("from Os"), help: "rtos or kvm; must match Os"),
             .init("Description", .text, help: "free text"),
         ]),
         .init("Guest\\Cpu", [
-            .init("Cores", .integer(1...64), aliases: ["Cpus", "Cpu", "VCpus", "Vcpu", "Cpu"], help: "number of virtual CPUs"),
-            .init("Accelerator", .choice(AcceleratorChoice.allCases.map(\.rawValue)),
+            .init("Cores", .integer(1...64), aliases: ["Cpus", "Cpu", "VCpus", "Vcpu", "Cpu"], default: .value("1"),
+                  field: .init("cores", "Cores"), help: "number of virtual CPUs"),
+            .init("Accelerator", .choice(AcceleratorChoice.allCases.map(\.rawValue)), default: .value("auto"),
                   help: "auto: KVM only where the CPU shows vmx/svm, else TCG"),
-            .init("RtPriority", .integer(0...99), help: "SCHED_FIFO priority of the vCPU threads of an RTOS guest; 0 leaves them SCHED_OTHER"),
+            .init("RtPriority", .integer(0...99), default: .byKind(rtos: "50", kvm: "0"), field: .init("rtPriority", "RT priority", only: .rtos),
+                  help: "SCHED_FIFO priority of the vCPU threads of an RTOS guest; 0 leaves them SCHED_OTHER"),
         ]),
         .init("Guest\\Memory", [
-            .init("SizeMiB", .integer(16...1_048_576), aliases: ["Size", "Memory", "Mem", "Ram", "MiB", "SizeMB"], help: "guest RAM in MiB"),
-            .init("HugePages", .boolean, help: "back the guest's memory with 2 MiB huge pages (reserve them first: /proc/sys/vm/nr_hugepages)"),
-            .init("Lock", .choice(["auto", "yes", "no"]),
+            .init("SizeMiB", .integer(16...1_048_576), aliases: ["Size", "Memory", "Mem", "Ram", "MiB", "SizeMB"],
+                  default: .byKind(rtos: "256", kvm: "4096"), field: .init("memoryMiB", "Memory MiB"), help: "guest RAM in MiB"),
+            .init("HugePages", .boolean, default: .value("no"),
+                  help: "back the guest's memory with 2 MiB huge pages (reserve them first: /proc/sys/vm/nr_hugepages)"),
+            .init("Lock", .choice(["auto", "yes", "no"]), default: .value("auto"),
                   help: "RTOS guests: preallocate and lock the guest's memory; auto: with KVM only (under TCG it guarantees nothing and costs ~250 MiB more)"),
         ]),
         .init("Guest\\Boot", [
-            .init("Image", .text, help: "RTOS guests: the image folder under templates/"),
-            .init("KernelArgs", .text, help: "RT-Linux: extra kernel command-line arguments"),
-            .init("BootStallSeconds", .integer(3...3600), help: "report a boot that prints nothing for this long"),
-            .init("Firmware", .choice(Firmware.allCases.map(\.rawValue)),
+            .init("Image", .text, default: .described("the Os (e.g. `rt-linux`)"), field: .init("image", "Image", only: .rtos),
+                  help: "RTOS guests: the image folder under templates/"),
+            .init("KernelArgs", .text, default: .value(""), help: "RT-Linux: extra kernel command-line arguments"),
+            .init("BootStallSeconds", .integer(3...3600), default: .value("30"), help: "report a boot that prints nothing for this long"),
+            .init("Firmware", .choice(Firmware.allCases.map(\.rawValue)), default: .value(Firmware.uefi.rawValue),
                   help: "KVM guests: uefi (OVMF; the guest's NVRAM is OVMF_VARS.fd in its folder) or bios"),
         ]),
         .init("Guest\\Console", [
-            .init("LogMaxKiB", .integer(16...1_048_576), help: "console.log is rotated to console.log.1 past this size"),
+            .init("LogMaxKiB", .integer(16...1_048_576), default: .value("1024"), help: "console.log is rotated to console.log.1 past this size"),
         ]),
         .init("Guest\\Stop", [
-            .init("TimeoutSeconds", .integer(1...3600), help: "how long a graceful stop may take before it is forced"),
+            .init("TimeoutSeconds", .integer(1...3600), default: .byKind(rtos: "10", kvm: "120"),
+                  help: "how long a graceful stop may take before it is forced"),
         ]),
         .init("Guest\\Share", [
-            .init("GuestsFolder", .boolean, help: "share the host folder /hv/guests into the guest"),
-            .init("ExchangeMiB", .integer(16...1_048_576), help: "the size of the guest's exchange folder, its one writable place in /hv/guests (its own file system, made on first start; a new size applies to a new exchange.img)"),
+            .init("GuestsFolder", .boolean, default: .value("yes"), help: "share the host folder /hv/guests into the guest"),
+            .init("ExchangeMiB", .integer(16...1_048_576), default: .value("256"),
+                  help: "the size of the guest's exchange folder, its one writable place in /hv/guests (its own file system, made on first start; a new size applies to a new exchange.img)"),
         ]),
         .init("Guest\\Disk", [
-            .init("Image", .text, help: "KVM guests: disk image path; empty puts one in the guest folder"),
-            .init("SizeGiB", .integer(1...65_536), help: "size of a disk image created at first start"),
+            .init("Image", .text, default: .value(""), field: .init("diskImage", "Disk image", only: .kvm),
+                  help: "KVM guests: disk image path; empty puts one in the guest folder"),
+            .init("SizeGiB", .integer(1...65_536), default: .value("64"), field: .init("diskSizeGiB", "Disk size GiB", only: .kvm),
+                  help: "size of a disk image created at first start"),
         ]),
         .init("Guest\\Install", [
-            .init("Iso", .text, help: "KVM guests: the installation ISO (relative to HV_ROOT unless absolute)"),
-            .init("Attach", .choice(ISOAttach.allCases.map(\.rawValue)),
+            .init("Iso", .text, default: .value(""), field: .init("iso", "Installation ISO", only: .kvm),
+                  help: "KVM guests: the installation ISO (relative to HV_ROOT unless absolute)"),
+            .init("Attach", .choice(ISOAttach.allCases.map(\.rawValue)), default: .value(ISOAttach.untilInstalled.rawValue),
+                  field: .init("isoAttach", "ISO attached", only: .kvm),
                   help: "until-installed: the ISO is attached and booted only while the disk holds no system; always: it stays attached (the disk boots first)"),
         ]),
         .init("Guest\\Display", [
-            .init("WebSocketPort", .integer(0...65535),
-                  help: "KVM guests: a loopback TCP port for QEMU's own VNC WebSocket (a local noVNC client); 0, the default: none, because it has no authentication (any local user could use the desktop); the System Manager shows the desktop behind its token without it"),
+            .init("WebSocketPort", .integer(0...65535), default: .value("0"),
+                  help: "KVM guests: a loopback TCP port for QEMU's own VNC WebSocket (a local noVNC client); 0: none, because it has no authentication (any local user could use the desktop); the System Manager shows the desktop behind its token without it"),
         ]),
         .init("Guest\\Security", [
-            .init("Tpm", .choice(["auto", "yes", "no"]),
+            .init("Tpm", .choice(["auto", "yes", "no"]), default: .value("auto"),
                   help: "KVM guests: a TPM 2.0 (swtpm, state in the guest folder's tpm/); auto: for Windows when swtpm is installed"),
         ]),
         .init("Guest\\Recovery", [
-            .init("OnCrash", .choice(CrashPolicy.Action.allCases.map(\.rawValue)),
-                  help: "what hvd does when the guest's QEMU ends unasked (killed, crashed): stay (the default) leaves it crashed; restart starts it again, at most RestartLimitBurst times within RestartLimitIntervalSeconds"),
-            .init("RestartLimitBurst", .integer(1...100), help: "OnCrash restart: at most this many restarts (default 3) ..."),
-            .init("RestartLimitIntervalSeconds", .integer(10...86_400), help: "... within this many seconds (default 600); past the limit the guest stays crashed"),
-            .init("Watchdog", .choice(WatchdogAction.allCases.map(\.rawValue)),
-                  help: "a hung guest: KVM guests get an emulated i6300esb watchdog (the guest's driver arms it), RT-Linux keeps a heartbeat (its init writes exchange/.hv-heartbeat every second); off (the default), report (an event and a log line) or reset (that, and the guest is reset)"),
-            .init("HeartbeatTimeoutSeconds", .integer(2...3600), help: "RT-Linux: a heartbeat older than this (default 10) is a missed beat"),
+            .init("OnCrash", .choice(CrashPolicy.Action.allCases.map(\.rawValue)), default: .value(CrashPolicy.Action.stay.rawValue),
+                  help: "what hvd does when the guest's QEMU ends unasked (killed, crashed): stay leaves it crashed; restart starts it again, at most RestartLimitBurst times within RestartLimitIntervalSeconds"),
+            .init("RestartLimitBurst", .integer(1...100), default: .value("3"), help: "OnCrash restart: at most this many restarts ..."),
+            .init("RestartLimitIntervalSeconds", .integer(10...86_400), default: .value("600"),
+                  help: "... within this many seconds; past the limit the guest stays crashed"),
+            .init("Watchdog", .choice(WatchdogAction.allCases.map(\.rawValue)), default: .value(WatchdogAction.off.rawValue),
+                  help: "a hung guest: KVM guests get an emulated i6300esb watchdog (the guest's driver arms it), RT-Linux keeps a heartbeat (its init writes exchange/.hv-heartbeat every second); off, report (an event and a log line) or reset (that, and the guest is reset)"),
+            .init("HeartbeatTimeoutSeconds", .integer(2...3600), default: .value("10"), help: "RT-Linux: a heartbeat older than this is a missed beat"),
         ]),
         .init("Guest\\Network", [
-            .init("Mode", .choice(["user", "none"]),
+            .init("Mode", .choice(["user", "none"]), default: .value("user"), field: .init("networkMode", "Network", only: .kvm),
                   help: "KVM guests: user = QEMU's private NAT network (Windows reaches /hv/guests there as \\\\10.0.2.4\\qemu); none = no network card"),
         ]),
     ])
@@ -191,32 +206,33 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         }
         name = try v.required("Guest", "Name").value
         self.os = os
-        vcpus = v.int("Guest\\Cpu", "Cores") ?? 1
-        accelerator = AcceleratorChoice(rawValue: v.get("Guest\\Cpu", "Accelerator")?.value.lowercased() ?? "auto") ?? .auto
-        rtPriority = v.int("Guest\\Cpu", "RtPriority") ?? (os.kind == .rtos ? 50 : 0)
-        memoryMiB = v.int("Guest\\Memory", "SizeMiB") ?? (os.kind == .rtos ? 256 : 4096)
-        lockMemory = v.get("Guest\\Memory", "Lock")?.value.lowercased() ?? "auto"
-        hugePages = v.get("Guest\\Memory", "HugePages").flatMap { ConfigSchema.parseBool($0.value) } ?? false
+        let d = SchemaValues(values: v, schema: Self.schema, kind: os.kind)
+        vcpus = d.int("Guest\\Cpu", "Cores")
+        accelerator = AcceleratorChoice(rawValue: d.choice("Guest\\Cpu", "Accelerator")) ?? .auto
+        rtPriority = d.int("Guest\\Cpu", "RtPriority")
+        memoryMiB = d.int("Guest\\Memory", "SizeMiB")
+        lockMemory = d.choice("Guest\\Memory", "Lock")
+        hugePages = d.bool("Guest\\Memory", "HugePages")
         image = v.get("Guest\\Boot", "Image")?.value ?? os.rawValue
-        kernelArgs = v.get("Guest\\Boot", "KernelArgs")?.value ?? ""
-        bootStallSeconds = v.int("Guest\\Boot", "BootStallSeconds") ?? 30
-        consoleLogMaxKiB = v.int("Guest\\Console", "LogMaxKiB") ?? 1024
-        stopTimeoutSeconds = v.int("Guest\\Stop", "TimeoutSeconds") ?? (os.kind == .rtos ? 10 : 120)
-        shareGuestsFolder = v.get("Guest\\Share", "GuestsFolder").flatMap { ConfigSchema.parseBool($0.value) } ?? true
-        exchangeMiB = v.int("Guest\\Share", "ExchangeMiB") ?? 256
-        diskImage = v.get("Guest\\Disk", "Image")?.value ?? ""
-        diskSizeGiB = v.int("Guest\\Disk", "SizeGiB") ?? 64
-        installISO = v.get("Guest\\Install", "Iso")?.value ?? ""
-        isoAttach = ISOAttach(rawValue: v.get("Guest\\Install", "Attach")?.value.lowercased() ?? "") ?? .untilInstalled
-        firmware = Firmware(rawValue: v.get("Guest\\Boot", "Firmware")?.value.lowercased() ?? "") ?? .uefi
-        tpm = v.get("Guest\\Security", "Tpm")?.value.lowercased() ?? "auto"
-        webSocketPort = v.int("Guest\\Display", "WebSocketPort") ?? 0
-        networkMode = v.get("Guest\\Network", "Mode")?.value.lowercased() ?? "user"
-        onCrash = CrashPolicy(action: CrashPolicy.Action(rawValue: v.get("Guest\\Recovery", "OnCrash")?.value.lowercased() ?? "") ?? .stay,
-                              burst: v.int("Guest\\Recovery", "RestartLimitBurst") ?? 3,
-                              intervalSeconds: v.int("Guest\\Recovery", "RestartLimitIntervalSeconds") ?? 600)
-        watchdog = WatchdogAction(rawValue: v.get("Guest\\Recovery", "Watchdog")?.value.lowercased() ?? "") ?? .off
-        heartbeatTimeoutSeconds = v.int("Guest\\Recovery", "HeartbeatTimeoutSeconds") ?? 10
+        kernelArgs = d.text("Guest\\Boot", "KernelArgs")
+        bootStallSeconds = d.int("Guest\\Boot", "BootStallSeconds")
+        consoleLogMaxKiB = d.int("Guest\\Console", "LogMaxKiB")
+        stopTimeoutSeconds = d.int("Guest\\Stop", "TimeoutSeconds")
+        shareGuestsFolder = d.bool("Guest\\Share", "GuestsFolder")
+        exchangeMiB = d.int("Guest\\Share", "ExchangeMiB")
+        diskImage = d.text("Guest\\Disk", "Image")
+        diskSizeGiB = d.int("Guest\\Disk", "SizeGiB")
+        installISO = d.text("Guest\\Install", "Iso")
+        isoAttach = ISOAttach(rawValue: d.choice("Guest\\Install", "Attach")) ?? .untilInstalled
+        firmware = Firmware(rawValue: d.choice("Guest\\Boot", "Firmware")) ?? .uefi
+        tpm = d.choice("Guest\\Security", "Tpm")
+        webSocketPort = d.int("Guest\\Display", "WebSocketPort")
+        networkMode = d.choice("Guest\\Network", "Mode")
+        onCrash = CrashPolicy(action: CrashPolicy.Action(rawValue: d.choice("Guest\\Recovery", "OnCrash")) ?? .stay,
+                              burst: d.int("Guest\\Recovery", "RestartLimitBurst"),
+                              intervalSeconds: d.int("Guest\\Recovery", "RestartLimitIntervalSeconds"))
+        watchdog = WatchdogAction(rawValue: d.choice("Guest\\Recovery", "Watchdog")) ?? .off
+        heartbeatTimeoutSeconds = d.int("Guest\\Recovery", "HeartbeatTimeoutSeconds")
         if name.trimmingCharacters(in: .whitespaces).isEmpty {
             let e = v.get("Guest", "Name")
             throw ConfigError(file: e?.file ?? base.fileName, line: e?.line ?? 0,
@@ -249,6 +265,28 @@ struct LayeredValues {
 
     /// Validated already: integers parse.
     func int(_ section: String, _ key: String) -> Int? { get(section, key).flatMap { Int($0.value) } }
+}
+
+/// Values with the schema's defaults: what a file sets, else the default
+/// its declaration names for this kind of guest. The files were validated
+/// first, so a value parses; an undeclared key is a mistake in hv (a unit
+/// test reads every key through here).
+struct SchemaValues {
+    let values: LayeredValues
+    let schema: ConfigSchema
+    let kind: GuestKind
+
+    func text(_ section: String, _ key: String) -> String {
+        if let found = values.get(section, key) { return found.value }
+        let declared = schema.key(section, key)
+        assert(declared != nil, "[\(section)] \(key) is not declared in the schema")
+        return declared?.defaultValue.text(for: kind) ?? ""
+    }
+
+    /// A choice, lower-cased as the schema compares it.
+    func choice(_ section: String, _ key: String) -> String { text(section, key).lowercased() }
+    func int(_ section: String, _ key: String) -> Int { Int(text(section, key)) ?? 0 }
+    func bool(_ section: String, _ key: String) -> Bool { ConfigSchema.parseBool(text(section, key)) ?? false }
 }
 
 /// OnCrash with its limit, as systemd's Restart= with StartLimitBurst/StartLimitIntervalSec.

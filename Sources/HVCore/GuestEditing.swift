@@ -50,25 +50,20 @@ public struct GuestEditResult: Sendable, Codable, Equatable {
 /// and both are written atomically only when everything passed.
 public enum GuestEditing {
     enum Place { case guest, hv }
-    enum Applies { case all, rtos, kvm }
+    enum Applies {
+        case all, rtos, kvm
+        init(_ only: GuestKind?) { self = only == .rtos ? .rtos : only == .kvm ? .kvm : .all }
+    }
     struct Field {
         let name: String, label: String, place: Place, section: String, key: String, applies: Applies
     }
 
-    static let fields: [Field] = [
-        .init(name: "name", label: "Name", place: .guest, section: "Guest", key: "Name", applies: .all),
-        .init(name: "cores", label: "Cores", place: .guest, section: "Guest\\Cpu", key: "Cores", applies: .all),
-        .init(name: "memoryMiB", label: "Memory MiB", place: .guest, section: "Guest\\Memory", key: "SizeMiB", applies: .all),
-        .init(name: "rtPriority", label: "RT priority", place: .guest, section: "Guest\\Cpu", key: "RtPriority", applies: .rtos),
-        .init(name: "image", label: "Image", place: .guest, section: "Guest\\Boot", key: "Image", applies: .rtos),
-        .init(name: "diskImage", label: "Disk image", place: .guest, section: "Guest\\Disk", key: "Image", applies: .kvm),
-        .init(name: "diskSizeGiB", label: "Disk size GiB", place: .guest, section: "Guest\\Disk", key: "SizeGiB", applies: .kvm),
-        .init(name: "iso", label: "Installation ISO", place: .guest, section: "Guest\\Install", key: "Iso", applies: .kvm),
-        .init(name: "isoAttach", label: "ISO attached", place: .guest, section: "Guest\\Install", key: "Attach", applies: .kvm),
-        .init(name: "networkMode", label: "Network", place: .guest, section: "Guest\\Network", key: "Mode", applies: .kvm),
-        .init(name: "communication", label: "Communication subsystem", place: .hv, section: "", key: "Communication", applies: .kvm),
-        .init(name: "address", label: "VMF address", place: .hv, section: "", key: "Address", applies: .all),
-    ]
+    /// The form's fields: the keys the schemas declare with a field (guest.config's, then hv.config's).
+    static let fields: [Field] = GuestConfig.schema.formKeys.map { k in
+        Field(name: k.field.name, label: k.field.label, place: .guest, section: k.section, key: k.key.name, applies: Applies(k.field.only))
+    } + HypervisorConfig.schema.formKeys.map { k in
+        Field(name: k.field.name, label: k.field.label, place: .hv, section: "", key: k.key.name, applies: Applies(k.field.only))
+    }
 
     static func value(of field: String, in s: GuestSettings) -> String? {
         switch field {

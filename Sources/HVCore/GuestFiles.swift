@@ -12,28 +12,29 @@ public enum GuestFiles {
         doc.set("Guest", "Os", g.os.rawValue)
         doc.set("Guest", "Kind", g.os.kind.rawValue)
         doc.set("Guest\\Cpu", "Cores", String(g.vcpus))
-        doc.set("Guest\\Cpu", "Accelerator", "auto")
+        // The rest shows the schema's defaults, so the user sees what is in force.
+        let shown: [(String, String)] = switch g.os.kind {
+        case .rtos: [("Guest\\Cpu", "RtPriority"), ("Guest\\Boot", "KernelArgs"), ("Guest\\Boot", "BootStallSeconds"),
+                     ("Guest\\Stop", "TimeoutSeconds")]
+        case .kvm: [("Guest\\Install", "Attach"), ("Guest\\Boot", "Firmware"), ("Guest\\Security", "Tpm"),
+                    ("Guest\\Network", "Mode"), ("Guest\\Display", "WebSocketPort"), ("Guest\\Stop", "TimeoutSeconds")]
+        }
+        func setDefault(_ section: String, _ key: String) {
+            doc.set(section, key, GuestConfig.schema.key(section, key)?.defaultValue.text(for: g.os.kind) ?? "")
+        }
+        setDefault("Guest\\Cpu", "Accelerator")
         doc.set("Guest\\Memory", "SizeMiB", String(g.memoryMiB))
         switch g.os.kind {
         case .rtos:
-            doc.set("Guest\\Cpu", "RtPriority", "50")
             doc.set("Guest\\Boot", "Image", g.os.rawValue)
-            doc.set("Guest\\Boot", "KernelArgs", "")
-            doc.set("Guest\\Boot", "BootStallSeconds", "30")
-            doc.set("Guest\\Stop", "TimeoutSeconds", "10")
         case .kvm:
             doc.set("Guest\\Disk", "Image", g.diskImage)
             doc.set("Guest\\Disk", "SizeGiB", String(g.diskSizeGiB))
             doc.set("Guest\\Install", "Iso", g.installISO)
-            doc.set("Guest\\Install", "Attach", ISOAttach.untilInstalled.rawValue)
-            doc.set("Guest\\Boot", "Firmware", Firmware.uefi.rawValue)
-            doc.set("Guest\\Security", "Tpm", "auto")
-            doc.set("Guest\\Network", "Mode", "user")
-            doc.set("Guest\\Display", "WebSocketPort", "0")
-            doc.set("Guest\\Stop", "TimeoutSeconds", "120")
         }
-        doc.set("Guest\\Console", "LogMaxKiB", "1024")
-        doc.set("Guest\\Share", "GuestsFolder", "yes")
+        for (section, key) in shown { setDefault(section, key) }
+        setDefault("Guest\\Console", "LogMaxKiB")
+        setDefault("Guest\\Share", "GuestsFolder")
         return doc
     }
 

@@ -34,16 +34,16 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
             .init("Version", .integer(1...1), help: "format version"),
         ]),
         .init("Hypervisor\\Host", [
-            .init("RemainingHostMemoryMiB", .integer(0...1_048_576), help: "memory kept for the host itself"),
+            .init("RemainingHostMemoryMiB", .integer(0...1_048_576), default: .value("2048"), help: "memory kept for the host itself"),
         ]),
         .init(sectionPrefix, [
             .init("Id", .integer(1...9999), required: true, help: "the guest's id, unique on this host"),
             .init("Name", .text, required: true, help: "the guest's name"),
             .init("Os", .choice(GuestOS.allCases.map(\.rawValue)), required: true, help: "the guest operating system"),
-            .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), help: "rtos or kvm; must match Os"),
-            .init("RtCores", .coreList, help: "RTOS guests: reserved CPU cores"),
-            .init("Communication", .boolean, help: "KVM guests: join the communication subsystem (virtual network, shared memory, events); RTOS guests always do"),
-            .init("Address", .text, help: "the guest's IPv4 address on the VMF network (default: the subnet's address number Id)"),
+            .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), default: .described("from Os"), help: "rtos or kvm; must match Os"),
+            .init("RtCores", .coreList, default: .value("auto"), help: "RTOS guests: reserved CPU cores"),
+            .init("Communication", .boolean, default: .value("no"), field: .init("communication", "Communication subsystem", only: .kvm), help: "KVM guests: join the communication subsystem (virtual network, shared memory, events); RTOS guests always do"),
+            .init("Address", .text, default: .described("the subnet's address number Id"), field: .init("address", "VMF address"), help: "the guest's IPv4 address on the VMF network"),
         ]),
     ] + CommunicationConfig.schemaSections)
 
@@ -73,7 +73,8 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
         do { try Self.schema.validate(doc) } catch let e as ConfigError { throw e.asHVError }
         let v = LayeredValues(layers: [doc])
         project = v.get("Hypervisor", "Project")?.value ?? ""
-        remainingHostMemoryMiB = v.int("Hypervisor\\Host", "RemainingHostMemoryMiB") ?? 2048
+        remainingHostMemoryMiB = v.int("Hypervisor\\Host", "RemainingHostMemoryMiB")
+            ?? Self.schema.key("Hypervisor\\Host", "RemainingHostMemoryMiB")?.defaultValue.text(for: nil).flatMap { Int($0) } ?? 0
         var guests: [Guest] = []
         for section in doc.sections where section.lowercased().hasPrefix(Self.sectionPrefix.lowercased()) {
             let folder = String(section.dropFirst(Self.sectionPrefix.count))

@@ -60,4 +60,52 @@ import Testing
         let doc = try RegistryDocument(parsing: "[Guest]\n    \"Os\"=\"rt-linux\"\n", fileName: "guest.config")
         #expect(throws: HVError.self) { _ = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config")) }
     }
+
+    /// Each key is declared once with its default: a guest.config naming only
+    /// Name and Os gets exactly the declared defaults, per kind.
+    @Test func unsetKeysTakeTheDeclaredDefaults() throws {
+        for (os, kind) in [("rt-linux", GuestKind.rtos), ("ubuntu", .kvm)] {
+            let doc = try RegistryDocument(parsing: "[Guest]\n    \"Name\"=\"g\"\n    \"Os\"=\"\(os)\"\n", fileName: "guest.config")
+            let c = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+            func declared(_ section: String, _ key: String) -> String? {
+                GuestConfig.schema.key(section, key)?.defaultValue.text(for: kind)
+            }
+            #expect(String(c.vcpus) == declared("Guest\\Cpu", "Cores"))
+            #expect(String(c.rtPriority) == declared("Guest\\Cpu", "RtPriority"))
+            #expect(String(c.memoryMiB) == declared("Guest\\Memory", "SizeMiB"))
+            #expect(String(c.stopTimeoutSeconds) == declared("Guest\\Stop", "TimeoutSeconds"))
+            #expect(String(c.bootStallSeconds) == declared("Guest\\Boot", "BootStallSeconds"))
+            #expect(String(c.onCrash.burst) == declared("Guest\\Recovery", "RestartLimitBurst"))
+            #expect(c.networkMode == declared("Guest\\Network", "Mode"))
+            #expect(c.image == os, "Image is described: the Os")
+        }
+        #expect(GuestConfig.schema.key("Guest\\Cpu", "RtPriority")?.defaultValue == .byKind(rtos: "50", kvm: "0"))
+    }
+
+    /// Every key that is neither required nor free text says what it is when unset.
+    @Test func everyOptionalKeyDeclaresItsDefault() {
+        for schema in [GuestConfig.schema, HypervisorConfig.schema] {
+            for section in schema.sections {
+                for key in section.keys where !key.required && key.name != "Description" && key.name != "Project" && key.name != "Version" {
+                    #expect(key.defaultValue != .none, "[\(section.name)] \(key.name) declares no default")
+                }
+            }
+        }
+        #expect(ConfigReference.markdown().contains("| `[Guest\\Stop]` | `TimeoutSeconds` | a whole number from 1 to 3600 | `10` (RTOS), `120` (KVM) |"))
+    }
+
+    /// The edit form's fields come from the declarations and name real settings.
+    @Test func theFormsFieldsAreTheDeclaredOnes() throws {
+        let names = GuestEditing.fields.map(\.name)
+        #expect(names.contains("cores") && names.contains("rtPriority") && names.contains("communication") && names.contains("address"))
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(GuestSettings(
+            name: "", cores: 0, memoryMiB: 0, rtPriority: 0, image: "", diskImage: "", diskSizeGiB: 0, iso: "", isoAttach: "",
+            networkMode: "", communication: false, address: ""))) as? [String: Any]
+        for field in GuestEditing.fields {
+            #expect(encoded?[field.name] != nil, "\(field.name) is not a GuestSettings field")
+            #expect(GuestEditing.value(of: field.name, in: GuestSettings(name: "x", cores: 1, memoryMiB: 1, rtPriority: 1, image: "x",
+                                       diskImage: "x", diskSizeGiB: 1, iso: "x", isoAttach: "x", networkMode: "x",
+                                       communication: true, address: "x")) != nil, "\(field.name) has no value in the form")
+        }
+    }
 }
