@@ -10,14 +10,21 @@ import Glibc
 /// files, hvd's network switch, the host's seat on the network and the
 /// ivshmem server for events. Started at load (and by a new hvd when the VMF
 /// is loaded), stopped at unload, which also removes the regions.
-final class CommRuntime: @unchecked Sendable {
+final class CommRuntime: Sendable {
     struct NetState: Codable { var attached: Bool }
 
     let layout: HostLayout
     let config: CommunicationConfig
-    private(set) var netSwitch: NetworkSwitch?
-    private(set) var events: IvshmemServer?
-    private(set) var notes: [String] = []
+    /// What start() made: read by requests while stop() may end it.
+    private struct Parts {
+        var netSwitch: NetworkSwitch?
+        var events: IvshmemServer?
+        var notes: [String] = []
+    }
+    private let parts = Monitor(Parts())
+    var netSwitch: NetworkSwitch? { parts.withLock { $0.netSwitch } }
+    var events: IvshmemServer? { parts.withLock { $0.events } }
+    var notes: [String] { parts.withLock { $0.notes } }
 
     /// Guest folder → its Id in hv.config: whose QEMU user may map which region.
     let guestIDs: [String: Int]
@@ -52,7 +59,7 @@ final class CommRuntime: @unchecked Sendable {
             }, uniquingKeysWith: { a, _ in a })
             let sw = NetworkSwitch(socketPath: layout.switchSocket.path, guestSockets: paths, assignedMACs: macs)
             try sw.start()
-            netSwitch = sw
+            parts.withLock { $0.netSwitch = sw }
             if config.network.mode == "bridge" {
                 let fd = hv_packet_open(config.network.bridgeInterface)
                 guard fd >= 0 else {
@@ -68,7 +75,7 @@ final class CommRuntime: @unchecked Sendable {
             let table = try EventMemory(path: layout.eventsRegion.path, names: config.events.map(\.name))
             let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path, table: table)
             try server.start()
-            events = server
+            parts.withLock { $0.events = server }
         }
     }
 
@@ -85,7 +92,7 @@ final class CommRuntime: @unchecked Sendable {
         if GuestIdentity.dropsPrivileges && !PosixACL.grant(fd: fd, readWrite: users) {
             _ = fchown(fd, 0, GuestIdentity.sharedGroup())
             _ = fchmod(fd, 0o660)
-            notes.append("shared memory \(r.name): the file system has no access lists; every guest's QEMU could map it")
+            parts.withLock { $0.notes.append("shared memory \(r.name): the file system has no access lists; every guest's QEMU could map it") }
         }
         var st = stat()
         fstat(fd, &st)
