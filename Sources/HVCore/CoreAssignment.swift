@@ -5,7 +5,7 @@ import Foundation
 /// hv.config atomically, and the answer says which guests must restart.
 public enum CoreAssignment {
     public static func assign(_ cores: String, to folder: String, layout: HostLayout, hostCPUs: Int,
-                              running: Set<String>) throws -> CoreChange {
+                              topology: CoreTopology? = nil, running: Set<String>) throws -> CoreChange {
         var doc = try RegistryFile.read(layout.hvConfig)
         let old = try HypervisorConfig(doc)
         guard let guest = old.guest(folder: folder) else {
@@ -19,10 +19,14 @@ public enum CoreAssignment {
         catch let e as ConfigError { throw HVError(.invalidArgument, e.message, hint: "expected \(e.expected)") }
         doc.set("Guests\\\(folder)", "RtCores", text)
         let new = try HypervisorConfig(doc)
-        let before = try old.reservedCores(hostCPUs: hostCPUs).cores
-        let after = try new.reservedCores(hostCPUs: hostCPUs).cores
+        // One core per vCPU: each RTOS guest's Cores, as its folder says.
+        let vcpus = Dictionary(uniqueKeysWithValues: old.guests.filter { $0.kind == .rtos }.map { g in
+            (g.folder, (try? GuestConfig.load(from: layout.guest(g.folder)))?.vcpus ?? 1)
+        })
+        let before = try? old.reservedCores(hostCPUs: hostCPUs, vcpus: vcpus, topology: topology).cores
+        let after = try new.reservedCores(hostCPUs: hostCPUs, vcpus: vcpus, topology: topology).cores
         try RegistryFile.write(doc, to: layout.hvConfig)
-        let moved = after.keys.filter { before[$0] != after[$0] }.sorted()
+        let moved = after.keys.filter { before?[$0] != after[$0] }.sorted()
         return CoreChange(folder: folder, cores: after[folder] ?? [], moved: moved,
                           mustRestart: moved.filter { running.contains($0) })
     }

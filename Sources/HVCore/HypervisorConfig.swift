@@ -159,41 +159,70 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
     /// the product we model, the first RTOS guest takes the last core, the next
     /// the one below. At least one core always stays with the host; where none
     /// can be reserved the guest gets no core of its own and `notes` says so.
-    public func reservedCores(hostCPUs: Int) throws -> (cores: [String: [Int]], notes: [String]) {
+    /// The cores each RTOS guest reserves: its `RtCores`, or with "auto" one
+    /// physical core per vCPU (`vcpus`, its Cores; 1 when not given) from the
+    /// top. Physical cores go whole (`topology`'s SMT siblings never split
+    /// between a guest and the host); core 0's stays with the host. In each
+    /// list the vCPUs' cores come first (vCPU i on the i-th), idle siblings after.
+    public func reservedCores(hostCPUs: Int, vcpus: [String: Int] = [:], topology: CoreTopology? = nil) throws
+        -> (cores: [String: [Int]], notes: [String]) {
+        let topology = topology ?? .flat(hostCPUs)
+        let hostCore = Set(topology.siblings(of: 0))
         var taken = Set<Int>()
         var result: [String: [Int]] = [:]
         var notes: [String] = []
         let rtos = guests.filter { $0.kind == .rtos }
         for g in rtos {
-            if case .cores(let list)? = CoreSpec(g.rtCores) {
-                for c in list {
-                    guard c < hostCPUs else {
-                        throw HVError(.invalidConfig, "guest \(g.folder) reserves core \(c), but this host has cores 0–\(hostCPUs - 1)",
-                                      hint: "set \"RtCores\" of [Guests\\\(g.folder)] to \"auto\" or a core below \(hostCPUs)")
-                    }
-                    guard c != 0 || hostCPUs == 1 else {
-                        throw HVError(.invalidConfig, "guest \(g.folder) reserves core 0, which stays with the host",
-                                      hint: "reserve a higher core, or \"auto\"")
-                    }
-                    guard taken.insert(c).inserted else {
-                        throw HVError(.invalidConfig, "core \(c) is reserved by two guests (\(g.folder) and another)",
-                                      hint: "give each RTOS guest its own cores")
-                    }
+            guard case .cores(let list)? = CoreSpec(g.rtCores) else { continue }
+            var reserved = list
+            for c in list {
+                guard c < hostCPUs else {
+                    throw HVError(.invalidConfig, "guest \(g.folder) reserves core \(c), but this host has cores 0–\(hostCPUs - 1)",
+                                  hint: "set \"RtCores\" of [Guests\\\(g.folder)] to \"auto\" or a core below \(hostCPUs)")
                 }
-                result[g.folder] = list
+                guard c != 0 || hostCPUs == 1 else {
+                    throw HVError(.invalidConfig, "guest \(g.folder) reserves core 0, which stays with the host",
+                                  hint: "reserve a higher core, or \"auto\"")
+                }
+                guard !hostCore.contains(c) || hostCPUs == 1 else {
+                    throw HVError(.invalidConfig, "guest \(g.folder) reserves CPU \(c), a sibling of CPU 0 on the same physical core (SMT: \(topology.description)); that core stays with the host",
+                                  hint: "reserve CPUs of another physical core, or \"auto\"")
+                }
+                // The rest of the physical core goes along, idle.
+                for s in topology.siblings(of: c) where !reserved.contains(s) { reserved.append(s) }
             }
+            let want = vcpus[g.folder] ?? 1
+            guard want <= list.count else {
+                throw HVError(.invalidConfig, "guest \(g.folder) has \(want) vCPUs (Cores=\(want)) but \"RtCores\"=\"\(g.rtCores)\" gives it \(list.count) core\(list.count == 1 ? "" : "s"): each vCPU needs a reserved core of its own",
+                              hint: "list \(want) cores in RtCores, set it to \"auto\", or lower Cores")
+            }
+            for c in reserved {
+                guard taken.insert(c).inserted else {
+                    throw HVError(.invalidConfig, "core \(c) is reserved by two guests (\(g.folder) and another)",
+                                  hint: "give each RTOS guest its own cores" + (topology.hasSMT ? " (SMT siblings count: \(topology.description))" : ""))
+                }
+            }
+            result[g.folder] = reserved
         }
-        var next = hostCPUs - 1
         for g in rtos where CoreSpec(g.rtCores) == .auto {
-            while next >= 1 && taken.contains(next) { next -= 1 }
-            if next >= 1 {
-                result[g.folder] = [next]
-                taken.insert(next)
-                next -= 1
-            } else {
-                result[g.folder] = []
-                notes.append("no core left to reserve for \(g.folder) (the host has \(hostCPUs) CPU\(hostCPUs == 1 ? "" : "s")): it shares the host's cores")
+            let want = max(1, vcpus[g.folder] ?? 1)
+            // Whole physical cores from the top, none of them the host's or taken.
+            let free = topology.groups.reversed().filter { group in group.allSatisfy { !taken.contains($0) && !hostCore.contains($0) } }
+            guard free.count >= want else {
+                if want == 1 {
+                    result[g.folder] = []
+                    notes.append("no core left to reserve for \(g.folder) (the host has \(hostCPUs) CPU\(hostCPUs == 1 ? "" : "s")): it shares the host's cores")
+                    continue
+                }
+                let left = free.flatMap { $0 }.sorted()
+                throw HVError(.invalidConfig,
+                              "guest \(g.folder) wants \(want) reserved cores (Cores=\(want)), and the host can give \(free.count) more\(left.isEmpty ? "" : " (\(left.map(String.init).joined(separator: ",")))") of its \(hostCPUs) CPUs: core 0\(hostCore.count > 1 ? " and its siblings" : "") stay\(hostCore.count > 1 ? "" : "s") with the host\(taken.isEmpty ? "" : ", \(taken.sorted().map(String.init).joined(separator: ",")) are taken")",
+                              hint: "lower Cores of \(g.folder) (usr.config) to \(max(1, free.count)), or free cores from other RTOS guests; nothing was changed")
             }
+            let chosen = Array(free.prefix(want))
+            let reserved = chosen.compactMap(\.first) + chosen.flatMap { $0.dropFirst() }
+            reserved.forEach { taken.insert($0) }
+            result[g.folder] = reserved
         }
         return (result, notes)
     }

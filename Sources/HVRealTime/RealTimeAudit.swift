@@ -93,8 +93,12 @@ public struct RealTimeAudit: Sendable {
             let others = sib.subtracting(rtCores).sorted()
             if !others.isEmpty { shared.append("core \(c) shares its physical core with \(others.map(String.init).joined(separator: ","))") }
         }
-        if shared.isEmpty { return AuditItem("smt", title, .ok, rtCores.isEmpty ? "no RT core reserved" : "no RT core shares a physical core with the host") }
-        return AuditItem("smt", title, .warn, shared.joined(separator: "; "),
+        let topology = HostFacts.topology(cpus: facts.cpuCount, sysRoot: sysRoot)
+        let layout = topology.hasSMT ? "SMT on; physical cores: \(topology.description)" : "no SMT: \(facts.cpuCount) CPUs, each a core of its own"
+        if shared.isEmpty {
+            return AuditItem("smt", title, .ok, layout + "; " + (rtCores.isEmpty ? "no RT core reserved" : "no RT core shares a physical core with the host"))
+        }
+        return AuditItem("smt", title, .warn, layout + "; " + shared.joined(separator: "; "),
                          fix: "reserve both siblings, or switch SMT off: echo off > /sys/devices/system/cpu/smt/control (or nosmt on the kernel command line)")
     }
 

@@ -75,6 +75,19 @@ import HVSetup
 }
 
 @Suite struct HostFactsTests {
+    /// SMT siblings as the kernel lists them (a fake sysfs tree).
+    @Test func topologyComesFromThreadSiblings() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-topology-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        for (cpu, siblings) in [(0, "0,2"), (1, "1-1,3"), (2, "0,2"), (3, "1,3")] {
+            let dir = root.appendingPathComponent("sys/devices/system/cpu/cpu\(cpu)/topology")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try "\(siblings)\n".write(to: dir.appendingPathComponent("thread_siblings_list"), atomically: true, encoding: .utf8)
+        }
+        #expect(HostFacts.topology(cpus: 4, sysRoot: root.path).groups == [[0, 2], [1, 3]])
+        #expect(HostFacts.topology(cpus: 2, sysRoot: root.appendingPathComponent("missing").path) == .flat(2))
+    }
+
     @Test func autoTakesKVMOnlyWithHardwareVirtualisation() throws {
         let nested = HostFacts(cpuCount: 2, cpuFlags: ["sse2", "tsc"], kvmDeviceOpens: true)
         #expect(try nested.accelerator(for: .auto).0 == .tcg)

@@ -160,7 +160,7 @@ struct Routes {
             let sup = try ctx.resolve(ref)
             let running = Set(ctx.activeGuests())
             return .response(.json(try CoreAssignment.assign(body.cores, to: sup.folder.name, layout: ctx.layout,
-                                                             hostCPUs: ctx.facts.cpuCount, running: running)))
+                                                             hostCPUs: ctx.facts.cpuCount, topology: ctx.facts.topology, running: running)))
         case .manager:
             guard let port = ctx.managerPort else {
                 throw HVError(.unsupported, "the System Manager is not running: \(ctx.managerProblem ?? "hvd could not start it")",

@@ -44,6 +44,12 @@ extension GuestSupervisor {
             throw HVError(.notLoaded, "guest \(folder.name) is not part of the loaded configuration \(vmf.configPath)",
                           hint: "reload it: hv_vmf_stop, then hv_vmf_start")
         }
+        // One reserved core per vCPU, as the VMF was loaded; Cores raised since then needs a reload.
+        let reserved = vmf.reservedCores[folder.name] ?? []
+        if placed && !reserved.isEmpty && reserved.count < config.vcpus {
+            throw HVError(.conflict, "\(config.name) has \(config.vcpus) vCPUs (Cores=\(config.vcpus)) but the VMF reserved \(reserved.count) core\(reserved.count == 1 ? "" : "s") for it (\(reserved.map(String.init).joined(separator: ","))) when it was loaded",
+                          hint: "reload the VMF so that each vCPU gets a core of its own: hv_vmf_stop, then hv_vmf_start")
+        }
         let image = try RTOSImage.locate(for: config, layout: ctx.layout)
         for file in [image.kernel, image.initrd].compactMap({ $0 }) {
             try GuestIdentity.checkReadable(file, what: "the boot image")

@@ -62,15 +62,16 @@ final class VMF: Sendable {
     func load(configPath: String) throws -> Record {
         let url = URL(fileURLWithPath: configPath)
         let config = try HypervisorConfig.load(url)
+        var vcpus: [String: Int] = [:]
         for g in config.guests {
             let folder = layout.guest(g.folder)
             guard folder.exists else {
                 throw HVError(.notFound, "\(url.path) names guest \(g.folder), but \(folder.guestConfig.path) does not exist",
                               hint: "write the guest folders with hv_sync_example NAME (or the System Manager)")
             }
-            _ = try GuestConfig.load(from: folder)
+            vcpus[g.folder] = try GuestConfig.load(from: folder).vcpus
         }
-        var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount)
+        var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount, vcpus: vcpus, topology: facts.topology)
         // The old subsystem goes first (its sockets and namespace have the same names).
         let old = loaded.withLock { s in defer { s.comm = nil }; return s.comm }
         let keepAttached = old?.wasAttached ?? false

@@ -15,12 +15,26 @@ public struct HostFacts: Sendable, Equatable {
     public var kvmDeviceOpens: Bool
     /// The TSC rate in kHz, from /proc/cpuinfo (nil when unknown).
     public var tscKHz: Int?
+    /// Which CPUs share a physical core (SMT siblings).
+    public var topology: CoreTopology
 
-    public init(cpuCount: Int, cpuFlags: Set<String>, kvmDeviceOpens: Bool, tscKHz: Int? = nil) {
+    public init(cpuCount: Int, cpuFlags: Set<String>, kvmDeviceOpens: Bool, tscKHz: Int? = nil, topology: CoreTopology? = nil) {
         self.cpuCount = cpuCount
         self.cpuFlags = cpuFlags
         self.kvmDeviceOpens = kvmDeviceOpens
         self.tscKHz = tscKHz
+        self.topology = topology ?? .flat(cpuCount)
+    }
+
+    /// The SMT sibling groups the kernel reports (thread_siblings_list), for CPUs 0..<cpus.
+    public static func topology(cpus: Int, sysRoot: String = "") -> CoreTopology {
+        let sys = SysFS(root: sysRoot)
+        var groups: [[Int]] = []
+        for c in 0..<max(1, cpus) where !groups.contains(where: { $0.contains(c) }) {
+            let listed = sys.text("/sys/devices/system/cpu/cpu\(c)/topology/thread_siblings_list").flatMap(CPUList.parse) ?? [c]
+            groups.append(listed.filter { $0 < cpus }.sorted() + (listed.contains(c) ? [] : [c]))
+        }
+        return CoreTopology(groups: groups)
     }
 
     public static func probe() -> HostFacts {
@@ -36,7 +50,8 @@ public struct HostFacts: Sendable, Equatable {
         let mhz = cpuinfo.split(separator: "\n").first { $0.hasPrefix("cpu MHz") }?
             .split(separator: ":").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         let khz = flags.contains("constant_tsc") || flags.contains("hypervisor") ? mhz.map { Int($0 * 1000) } : nil
-        return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0, tscKHz: khz)
+        return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0, tscKHz: khz,
+                         topology: topology(cpus: max(1, online)))
     }
 
     /// 2 MiB huge pages right now: how many are reserved, how many are free.
