@@ -87,7 +87,7 @@ enum GuestOperations {
         let s = try ctx.api.post(.vmfLoad, VMFLoadRequest(config: path), as: VMFStatus.self)
         Out.say("VMF loaded with \(s.config ?? path)")
         for (folder, cores) in s.reservedCores.sorted(by: { $0.key < $1.key }) where !cores.isEmpty {
-            Out.say("  \(folder): reserved core \(cores.map(String.init).joined(separator: ","))")
+            Out.say("  \(folder): reserved core\(cores.count == 1 ? "" : "s") \(cores.map(String.init).joined(separator: ","))")
         }
         if let p = s.partition { Out.say("  \(p.summary)") }
         for n in s.notes { Out.say("  note: \(n)") }

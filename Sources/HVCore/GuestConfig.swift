@@ -105,7 +105,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         ]),
         .init("Guest\\Cpu", [
             .init("Cores", .integer(1...64), aliases: ["Cpus", "Cpu", "VCpus", "Vcpu", "Cpu"], default: .value("1"),
-                  field: .init("cores", "Cores"), help: "number of virtual CPUs"),
+                  field: .init("cores", "Cores"),
+                  help: "number of virtual CPUs; an RTOS guest gets one reserved physical core per vCPU (each vCPU SCHED_FIFO on its own core)"),
             .init("Accelerator", .choice(AcceleratorChoice.allCases.map(\.rawValue)), default: .value("auto"),
                   help: "auto: KVM only where the CPU shows vmx/svm, else TCG"),
             .init("RtPriority", .integer(0...99), default: .byKind(rtos: "50", kvm: "0"), field: .init("rtPriority", "RT priority", only: .rtos),

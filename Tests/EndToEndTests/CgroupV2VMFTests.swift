@@ -15,16 +15,7 @@ extension EndToEnd {
             defer { host.cleanup() }
             let guest = try KernelGuest(host: host)
             defer { guest.stop() }
-            let modules = URL(fileURLWithPath: "/usr/lib/x86_64-linux-gnu/qemu")
-            let moduleFiles = ((try? FileManager.default.contentsOfDirectory(at: modules, includingPropertiesForKeys: nil)) ?? [])
-                .filter { $0.pathExtension == "so" }
-            try guest.provide([TestHost.products.appendingPathComponent("hv"), TestHost.products.appendingPathComponent("hvd"),
-                               URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64"), URL(fileURLWithPath: "/bin/bash")],
-                              alsoLibsOf: moduleFiles)
-            // QEMU finds its firmware beside its binary (../share/qemu) and its accelerator modules by QEMU_MODULE_DIR.
-            try copyResolved(URL(fileURLWithPath: "/usr/share/qemu"), to: guest.share.appendingPathComponent("share/qemu"))
-            try copyResolved(modules, to: guest.share.appendingPathComponent("qemu-modules"))
-            try copyResolved(HostLayout(root: TestHost.imageRoot).template("rt-linux"), to: guest.share.appendingPathComponent("template"))
+            try provision(guest)
             // RemainingHostMemoryMiB (2048) + the RT-Linux guest + what the copies take.
             try guest.boot(memory: "3584M")
             let finished = try guest.run(Self.script, timeout: 420)
@@ -54,6 +45,54 @@ extension EndToEnd {
             #expect(r("controllers-after.txt").isEmpty, "hv left the cpuset controller on: \(r("controllers-after.txt"))")
         }
 
+        /// A 2-core RT guest on a 4-CPU kernel: two reserved cores, one SCHED_FIFO
+        /// vCPU on each, read back from the kernel; then Cores=4 is more than
+        /// the host can give: refused with the numbers, nothing changed.
+        @Test func aTwoCoreRTGuestGetsACorePerVCPU() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let guest = try KernelGuest(host: host)
+            defer { guest.stop() }
+            try provision(guest)
+            try guest.boot(memory: "3584M", cpus: 4)
+            let finished = try guest.run(Self.setup + Self.multiCore, timeout: 420)
+            try #require(finished, "the script did not finish: \(guest.console.suffix(2000))")
+            let r = guest.result
+
+            #expect(r("load.rc") == "0" && r("load.txt").contains("reserved cores 3,2"), "\(r("load.txt"))")
+            let list = try JSONDecoder().decode([GuestStatus].self, from: Data(r("list.json").utf8))
+            let g = try #require(list.first, "\(r("list.json")) \(r("start.txt"))")
+            #expect(g.vcpus == 2)
+            #expect(g.vcpuPlacement.count == 2, "\(g.vcpuPlacement) \(r("start.txt"))")
+            #expect(Set(g.vcpuPlacement.map(\.cores)) == [[3], [2]], "one vCPU on each reserved core: \(g.vcpuPlacement)")
+            #expect(g.vcpuPlacement.allSatisfy { $0.policy == "fifo" }, "\(g.vcpuPlacement)")
+            // The kernel's own view of each vCPU thread: its allowed CPU and its policy (1 = SCHED_FIFO).
+            let threads = r("vcpu-threads.txt").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            #expect(Set(threads.compactMap { $0.count == 3 && $0[2] == "1" ? $0[1] : nil }) == ["2", "3"], "\(r("vcpu-threads.txt"))")
+            #expect(r("rt-cpus.txt") == "2-3", "the RT partition holds both cores: \(r("rt-cpus.txt"))")
+
+            #expect(r("unload.rc") == "0", "\(r("unload.txt"))")
+            #expect(r("toomany.rc") != "0" && r("toomany.txt").contains("wants 4 reserved cores (Cores=4), and the host can give 3 more"),
+                    "\(r("toomany.txt"))")
+            #expect(r("status-after.txt").contains("\"loaded\" : false"), "\(r("status-after.txt"))")
+            #expect(r("root-cpus-after.txt") == "0-3", "nothing changed: \(r("root-cpus-after.txt"))")
+            #expect(!r("groups-after.txt").contains("hv-"), "left behind: \(r("groups-after.txt"))")
+        }
+
+        /// hv, hvd, QEMU, bash and the RT-Linux template, copied into the kernel guest's share.
+        func provision(_ guest: KernelGuest) throws {
+            let modules = URL(fileURLWithPath: "/usr/lib/x86_64-linux-gnu/qemu")
+            let moduleFiles = ((try? FileManager.default.contentsOfDirectory(at: modules, includingPropertiesForKeys: nil)) ?? [])
+                .filter { $0.pathExtension == "so" }
+            try guest.provide([TestHost.products.appendingPathComponent("hv"), TestHost.products.appendingPathComponent("hvd"),
+                               URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64"), URL(fileURLWithPath: "/bin/bash")],
+                              alsoLibsOf: moduleFiles)
+            // QEMU finds its firmware beside its binary (../share/qemu) and its accelerator modules by QEMU_MODULE_DIR.
+            try copyResolved(URL(fileURLWithPath: "/usr/share/qemu"), to: guest.share.appendingPathComponent("share/qemu"))
+            try copyResolved(modules, to: guest.share.appendingPathComponent("qemu-modules"))
+            try copyResolved(HostLayout(root: TestHost.imageRoot).template("rt-linux"), to: guest.share.appendingPathComponent("template"))
+        }
+
         /// cp -rL: Debian's /usr/share/qemu links into other packages the guest does not have.
         func copyResolved(_ from: URL, to: URL) throws {
             try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -68,7 +107,7 @@ extension EndToEnd {
 
         /// In the guest: local copies first (9p here has no page cache, and
         /// QEMU pages in the kernel it boots), then the seed's own commands.
-        static let script = """
+        static let setup = """
             out=/hv/guests/results; mkdir -p $out
             mkdir -p /sys/fs/cgroup; mount -t cgroup2 none /sys/fs/cgroup; cg=/sys/fs/cgroup
             mkdir -p /opt/hv; cp -a /hv/guests/bin /hv/guests/lib /hv/guests/share /hv/guests/qemu-modules /hv/guests/template /opt/hv/
@@ -87,6 +126,11 @@ extension EndToEnd {
             mkdir -p /root/hv/templates; ln -s /opt/hv/template /root/hv/templates/rt-linux
             hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
             cd /root/hv/guests/guestrtlinux
+
+            """
+
+        /// The cgroup v2 path with the example as it is (one vCPU).
+        static let script = setup + """
             hv_vmf_start > $out/load.txt 2>&1; echo $? > $out/load.rc
             cat $cg/cpuset.cpus.effective > $out/root-cpus.txt
             cat $cg/hv-*-rt/cpuset.cpus.partition > $out/partition.txt 2>&1
@@ -106,6 +150,35 @@ extension EndToEnd {
             sh -c 'grep Cpus_allowed_list /proc/self/status' > $out/busy-after.txt
             ls $cg > $out/groups-after.txt
             cat $cg/cgroup.subtree_control > $out/controllers-after.txt
+            echo done > $out/done
+
+            """
+
+        /// Cores=2: two reserved cores; then Cores=4, more than the host can give.
+        static let multiCore = """
+            printf '[Guest\\\\Cpu]\\n    "Cores"="2"\\n[Guest\\\\Share]\\n    "GuestsFolder"="no"\\n' > usr.config
+            hv_vmf_start > $out/load.txt 2>&1; echo $? > $out/load.rc
+            cat $cg/hv-*-rt/cpuset.cpus.effective > $out/rt-cpus.txt 2>&1
+            (hv guest start guestrtlinux > $out/start.txt 2>&1 || cat /root/hv/run/guestrtlinux/qemu.log >> $out/start.txt 2>&1) &
+            i=0; while [ $i -lt 180 ]; do
+                hv guest list --json > $out/list.json 2>&1
+                [ "$(grep -o '"policy"' $out/list.json | wc -l)" -ge 3 ] && break
+                sleep 1; i=$((i+1))
+            done
+            pid=$(cat /root/hv/run/guestrtlinux/qemu/qemu.pid)
+            : > $out/vcpu-threads.txt
+            for t in $(cat $cg/hv-*-rt/cgroup.threads); do
+                allowed=$(grep Cpus_allowed_list /proc/$pid/task/$t/status | awk '{print $2}')
+                # The policy is the 41st field of stat, counted after the name (which has spaces: "CPU 0/TCG").
+                policy=$(sed 's/.*) //' /proc/$pid/task/$t/stat | awk '{print $39}')
+                echo "$t $allowed $policy" >> $out/vcpu-threads.txt
+            done
+            hv_vmf_stop --yes > $out/unload.txt 2>&1; echo $? > $out/unload.rc
+            printf '[Guest\\\\Cpu]\\n    "Cores"="4"\\n[Guest\\\\Share]\\n    "GuestsFolder"="no"\\n' > usr.config
+            hv_vmf_start > $out/toomany.txt 2>&1; echo $? > $out/toomany.rc
+            hv vmf status > $out/status-after.txt 2>&1
+            cat $cg/cpuset.cpus.effective > $out/root-cpus-after.txt
+            ls $cg > $out/groups-after.txt
             echo done > $out/done
 
             """

@@ -57,7 +57,7 @@ final class KernelGuest {
     }
 
     /// Boots the kernel (hv's TCG boot line) and waits for its shell.
-    func boot(memory: String = "256M") throws {
+    func boot(memory: String = "256M", cpus: Int = 2) throws {
         let template = HostLayout(root: TestHost.imageRoot).template("rt-linux")
         // tsc_early_khz as hv passes it: microvm's TSC calibration can hang without it.
         let tsc = HostFacts.probe().tscKHz.map { " tsc_early_khz=\($0)" } ?? ""
@@ -67,7 +67,7 @@ final class KernelGuest {
         for attempt in 1...2 {
             let session = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
                 "-nodefaults", "-no-user-config", "-no-reboot", "-machine", "microvm", "-accel", "tcg",
-                "-cpu", "qemu64,+arat", "-smp", "2", "-m", memory,
+                "-cpu", "qemu64,+arat", "-smp", String(cpus), "-m", memory,
                 "-kernel", template.appendingPathComponent("vmlinux").path,
                 "-initrd", template.appendingPathComponent("initramfs.cpio").path,
                 "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests pci=off tsc=reliable" + tsc,
@@ -86,7 +86,7 @@ final class KernelGuest {
         guard let s else { return }
         qemu = s
         // The ready line may still be arriving: wait for its end.
-        try #require(s.waitFor("2 CPU", timeout: 10), "two vCPUs expected: \(s.output.suffix(400))")
+        try #require(s.waitFor("\(cpus) CPU", timeout: 10), "\(cpus) vCPUs expected: \(s.output.suffix(400))")
     }
 
     /// Runs a script in the guest (it ends by writing results/done); false if it did not finish in time.

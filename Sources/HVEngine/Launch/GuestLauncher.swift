@@ -42,7 +42,7 @@ public enum GuestLauncher {
             let cpus = try qmp.execute("query-cpus-fast")
             let threads = (cpus.array ?? []).compactMap { $0["thread-id"]?.int }.map { pid_t($0) }
             // Into the RT cpuset first: a thread of the host cpuset may not run on an RT core.
-            let admitted = reservedCores.isEmpty ? [] : threads.compactMap { partition?.admit(thread: $0) }
+            let admitted = reservedCores.isEmpty ? [] : partition?.admit(threads: threads) ?? []
             var placement = Placement.place(pid: pid, vcpuThreads: threads, reserved: reservedCores,
                                             hostCores: hostCores, priority: rtPriority,
                                             emulatorPriority: emulatorPriority)

@@ -67,19 +67,23 @@ extension CPUPartition {
 
     /// The vCPU thread's process joins the root cgroup (the RT group's thread
     /// root, from wherever hvd's cgroup put it), then the thread joins the group.
-    func admitV2(thread: Int32, state s: State) -> String? {
-        guard let root = s.cgroup2Root else { return nil }
-        let status = read("\(procRoot)/\(thread)/status") ?? ""
-        let tgid = status.split(separator: "\n").first { $0.hasPrefix("Tgid:") }
-            .flatMap { Int($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
-        do {
-            guard let tgid else { throw HVError(.notFound, "thread \(thread) has no process") }
-            try write(root + "/cgroup.procs", String(tgid))
-            try write(s.rtGroup + "/cgroup.threads", String(thread))
-        } catch {
-            return "could not move vCPU thread \(thread) into the RT cgroup: \(error)"
+    func admitV2(threads: [Int32], state s: State) -> [String] {
+        guard let root = s.cgroup2Root else { return [] }
+        var refused: [String] = []
+        var moved = Set<Int>()
+        for thread in threads {
+            let status = read("\(procRoot)/\(thread)/status") ?? ""
+            let tgid = status.split(separator: "\n").first { $0.hasPrefix("Tgid:") }
+                .flatMap { Int($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
+            do {
+                guard let tgid else { throw HVError(.notFound, "thread \(thread) has no process") }
+                if moved.insert(tgid).inserted { try write(root + "/cgroup.procs", String(tgid)) }
+                try write(s.rtGroup + "/cgroup.threads", String(thread))
+            } catch {
+                refused.append("could not move vCPU thread \(thread) into the RT cgroup: \(error)")
+            }
         }
-        return nil
+        return refused
     }
 
     func releaseV2(_ s: State) -> [String] {

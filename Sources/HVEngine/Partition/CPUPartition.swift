@@ -84,18 +84,25 @@ public struct CPUPartition: Sendable {
     }
 
     /// Puts a vCPU thread into the RT group (before it is pinned).
-    public func admit(thread: Int32) -> String? {
-        guard let s = current else { return nil }
+    public func admit(thread: Int32) -> String? { admit(threads: [thread]).first }
+
+    /// Moves a guest's vCPU threads into the RT partition, all of one
+    /// process at once (under cgroup v2 the process is first moved to the
+    /// threaded root, which takes all its threads along: done once, or each
+    /// thread would undo the one before). Returns what was refused.
+    public func admit(threads: [Int32]) -> [String] {
+        guard let s = current, !threads.isEmpty else { return [] }
         switch s.mode {
         case .cpusetV1:
-            do { try write(s.rtGroup + "/tasks", String(thread)) } catch {
-                return "could not move vCPU thread \(thread) into the RT cpuset: \(error)"
+            return threads.compactMap { thread in
+                do { try write(s.rtGroup + "/tasks", String(thread)); return nil } catch {
+                    return "could not move vCPU thread \(thread) into the RT cpuset: \(error)"
+                }
             }
         case .cpusetV2:
-            return admitV2(thread: thread, state: s)
-        case .none: break
+            return admitV2(threads: threads, state: s)
+        case .none: return []
         }
-        return nil
     }
 
     public func release() -> [String] {
