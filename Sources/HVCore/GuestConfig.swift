@@ -62,6 +62,10 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     /// RTOS guests: the folder under templates/ holding the boot image.
     public var image: String
     public var kernelArgs: String
+    /// RTOS guests: the console line that ends the boot ("": the image prints none).
+    public var readyLine: String
+    /// What the RT-Linux image's init prints when its shell is ready.
+    public static let rtLinuxReadyLine = "hv-guest: ready"
     public var consoleLogMaxKiB: Int
     public var stopTimeoutSeconds: Int
     /// A boot that prints nothing for this long is reported (and retried once).
@@ -124,6 +128,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
             .init("Image", .text, default: .described("the Os (e.g. `rt-linux`)"), field: .init("image", "Image", only: .rtos),
                   help: "RTOS guests: the image folder under templates/"),
             .init("KernelArgs", .text, default: .value(""), help: "RT-Linux: extra kernel command-line arguments"),
+            .init("ReadyLine", .text, default: .described("`hv-guest: ready` for RT-Linux (its init prints it); none for other images"),
+                  help: "RTOS guests: text the image prints on its console when it is up; hv_guest_start waits for it, and a boot that prints nothing for BootStallSeconds before it is reset once, then reported. Empty: the image prints none (the start answers at once)"),
             .init("BootStallSeconds", .integer(3...3600), default: .value("30"), help: "report a boot that prints nothing for this long"),
             .init("Firmware", .choice(Firmware.allCases.map(\.rawValue)), default: .value(Firmware.uefi.rawValue),
                   help: "KVM guests: uefi (OVMF; the guest's NVRAM is OVMF_VARS.fd in its folder) or bios"),
@@ -216,6 +222,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         hugePages = d.bool("Guest\\Memory", "HugePages")
         image = v.get("Guest\\Boot", "Image")?.value ?? os.rawValue
         kernelArgs = d.text("Guest\\Boot", "KernelArgs")
+        readyLine = v.get("Guest\\Boot", "ReadyLine")?.value ?? (os == .rtLinux ? Self.rtLinuxReadyLine : "")
         bootStallSeconds = d.int("Guest\\Boot", "BootStallSeconds")
         consoleLogMaxKiB = d.int("Guest\\Console", "LogMaxKiB")
         stopTimeoutSeconds = d.int("Guest\\Stop", "TimeoutSeconds")

@@ -11,7 +11,7 @@ public struct RTOSImage: Sendable, Equatable {
     public var kernelArgs: String
 
     /// The ready line printed by the RT-Linux image's init.
-    public static let rtLinuxReadyMarker = "hv-guest: ready"
+    public static let rtLinuxReadyMarker = GuestConfig.rtLinuxReadyLine
 
     public static func locate(for config: GuestConfig, layout: HostLayout) throws -> RTOSImage {
         let dir = layout.template(config.image)
@@ -23,16 +23,16 @@ public struct RTOSImage: Sendable, Equatable {
                 throw HVError(.missingImage, "the RT-Linux image is not built: \(image.vmlinux.path) is missing",
                               hint: "run `hv setup` (it builds the image from Debian's PREEMPT_RT kernel)")
             }
-            return RTOSImage(kernel: image.vmlinux, initrd: image.initramfs, readyMarker: rtLinuxReadyMarker,
+            return RTOSImage(kernel: image.vmlinux, initrd: image.initramfs, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine,
                              kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
         case .vxworks, .rtos32:
             let file = dir.appendingPathComponent(config.os == .vxworks ? "vxWorks" : "rtos32.bin")
             guard FileManager.default.fileExists(atPath: file.path) else {
                 throw HVError(.missingImage,
                               "cannot start \(config.name): the \(config.os.displayName) image \(file.path) is missing",
-                              hint: "hv cannot ship \(config.os.displayName); build a multiboot kernel image with its SDK and copy it to \(file.path)")
+                              hint: "hv cannot ship \(config.os.displayName); build a multiboot ELF image with its SDK and copy it to \(file.path) (docs/IMAGES.md)")
             }
-            return RTOSImage(kernel: file, initrd: nil, readyMarker: nil, kernelArgs: "")
+            return RTOSImage(kernel: file, initrd: nil, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine, kernelArgs: "")
         case .windows, .ubuntu:
             throw HVError(.internal, "\(config.os.displayName) is not an RTOS")
         }
