@@ -91,6 +91,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var webSocketPort: Int
     /// KVM guests: "user" (QEMU's private NAT network, with SMB for Windows) or "none".
     public var networkMode: String
+    /// KVM guests on the user-mode network: host ports forwarded into the guest.
+    public var hostForwards: [PortForward]
     /// What hvd does when the guest's QEMU ends without being asked to.
     public var onCrash: CrashPolicy
     /// A hung guest: the KVM watchdog device's action, RT-Linux's heartbeat.
@@ -180,6 +182,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         .init("Guest\\Network", [
             .init("Mode", .choice(["user", "none"]), default: .value("user"), field: .init("networkMode", "Network", only: .kvm),
                   help: "KVM guests: user = QEMU's private NAT network (Windows reaches /hv/guests there as \\\\10.0.2.4\\qemu); none = no network card"),
+            .init("HostForward", .text, default: .value(""),
+                  help: "KVM guests with Mode user: host ports forwarded into the guest, comma-separated protocol:[host address:]host port:guest port, e.g. tcp:8080:80 (loopback only) or tcp:0.0.0.0:3389:3389 (every address: the plant network too); host ports from 1024"),
         ]),
     ])
 
@@ -236,6 +240,18 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         tpm = d.choice("Guest\\Security", "Tpm")
         webSocketPort = d.int("Guest\\Display", "WebSocketPort")
         networkMode = d.choice("Guest\\Network", "Mode")
+        let forwards = v.get("Guest\\Network", "HostForward")
+        switch PortForward.parseList(forwards?.value ?? "") {
+        case .success(let list): hostForwards = list
+        case .failure(let e):
+            throw ConfigError(file: forwards?.file ?? base.fileName, line: forwards?.line ?? 0,
+                              message: "\"HostForward\": " + e.message, expected: PortForward.expected).asHVError
+        }
+        if !hostForwards.isEmpty && (os.kind != .kvm || networkMode != "user") {
+            throw ConfigError(file: forwards?.file ?? base.fileName, line: forwards?.line ?? 0,
+                              message: "\"HostForward\" needs a KVM guest on the user-mode network (\"Mode\"=\"user\")",
+                              expected: "no HostForward, or \"Mode\"=\"user\" in [Guest\\Network]").asHVError
+        }
         onCrash = CrashPolicy(action: CrashPolicy.Action(rawValue: d.choice("Guest\\Recovery", "OnCrash")) ?? .stay,
                               burst: d.int("Guest\\Recovery", "RestartLimitBurst"),
                               intervalSeconds: d.int("Guest\\Recovery", "RestartLimitIntervalSeconds"))

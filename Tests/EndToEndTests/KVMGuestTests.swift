@@ -140,6 +140,48 @@ extension EndToEnd {
             #expect(host.qemuPid("guestubuntu") == nil)
         }
 
+        /// HostForward: a host port held by someone else is refused before
+        /// anything is created; a free one is QEMU's listener on loopback.
+        @Test func hostForwardListensOnTheHost() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            try host.provideISO("ubuntu.iso")
+            let ubuntu = host.folder("guestubuntu")
+            let usr = ubuntu.appendingPathComponent("usr.config")
+            let disk = host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
+            // A port this test holds.
+            let held = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(held) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(held, $0, len) == 0 && listen(held, 1) == 0 && getsockname(held, $0, &len) == 0 }
+            }
+            try #require(bound)
+            let heldPort = Int(UInt16(bigEndian: addr.sin_port))
+            try "[Guest\\Network]\n    \"HostForward\"=\"tcp:\(heldPort):22\"\n".write(to: usr, atomically: true, encoding: .utf8)
+            let refused = host.run("hv_guest_start", cwd: ubuntu)
+            #expect(refused.status != 0 && refused.err.contains("forwards tcp port \(heldPort) on 127.0.0.1, which another program or guest already uses"),
+                    "\(refused.all)")
+            #expect(!FileManager.default.fileExists(atPath: disk.path), "nothing was created")
+
+            let free = heldPort == 65000 ? 65001 : 65000
+            try "[Guest\\Network]\n    \"HostForward\"=\"tcp:\(free):22\"\n".write(to: usr, atomically: true, encoding: .utf8)
+            let start = host.run("hv_guest_start", cwd: ubuntu)
+            try #require(start.status == 0, "\(start.all)")
+            let pid = try #require(host.qemuPid("guestubuntu"))
+            let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? ""
+            #expect(cmd.contains("hostfwd=tcp:127.0.0.1:\(free)-:22"), "\(cmd)")
+            // QEMU (the guest's user) listens on the host's loopback.
+            let hex = String(format: "0100007F:%04X", free)
+            #expect(host.waitUntil(10) { host.text(URL(fileURLWithPath: "/proc/net/tcp")).split(separator: "\n").contains { $0.contains(hex) && $0.contains(" 0A ") } },
+                    "no listener on 127.0.0.1:\(free)")
+            #expect(host.run("hv", ["guest", "stop", "guestubuntu", "--force"]).status == 0)
+        }
+
         /// Windows: UEFI with Secure Boot, a TPM 2.0 from swtpm, SATA and e1000e.
         @Test func windowsStartsWithSecureBootFirmwareAndATPM() throws {
             let host = try TestHost()

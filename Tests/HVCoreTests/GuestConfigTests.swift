@@ -108,4 +108,23 @@ import Testing
                                        communication: true, address: "x")) != nil, "\(field.name) has no value in the form")
         }
     }
+
+    /// HostForward: rules parsed and checked, errors name the file, the line and the rule.
+    @Test func hostForwardRules() throws {
+        func load(_ usr: String, os: String = "ubuntu") throws -> GuestConfig {
+            let base = try RegistryDocument(parsing: "[Guest]\n    \"Name\"=\"g\"\n    \"Os\"=\"\(os)\"\n", fileName: "guest.config")
+            return try GuestConfig(base: base, user: try RegistryDocument(parsing: usr, fileName: "usr.config"))
+        }
+        let ok = try load("[Guest\\Network]\n    \"HostForward\"=\"tcp:8080:80, udp:0.0.0.0:5000:5001\"\n")
+        #expect(ok.hostForwards.map(\.qemuRule) == ["tcp:127.0.0.1:8080-:80", "udp:0.0.0.0:5000-:5001"])
+        for (rule, words) in [("tcp:80:80", "below 1024"), ("sctp:8080:80", "tcp or udp"), ("tcp:8080:70000", "1 to 65535"),
+                              ("tcp:10.0.0:8080:80", "not an IPv4 address"), ("tcp:8080:80,tcp:8080:81", "again")] {
+            let e = #expect(throws: HVError.self) { try load("[Guest\\Network]\n    \"HostForward\"=\"\(rule)\"\n") }
+            #expect(e?.message.contains(words) == true && e?.message.contains("usr.config:2:") == true,
+                    "\(rule): \(String(describing: e?.message))")
+        }
+        let rtos = #expect(throws: HVError.self) { try load("[Guest\\Network]\n    \"HostForward\"=\"tcp:8080:80\"\n", os: "rt-linux") }
+        #expect(rtos?.message.contains("needs a KVM guest on the user-mode network") == true)
+        #expect(throws: HVError.self) { try load("[Guest\\Network]\n    \"Mode\"=\"none\"\n    \"HostForward\"=\"tcp:8080:80\"\n") }
+    }
 }

@@ -33,6 +33,13 @@ import HVCore
         try QemuCommandLineTests().check(argv, name)
     }
 
+    /// HostForward rules go onto the user network as QEMU's hostfwd.
+    @Test func hostForwardsOnTheUserNetwork() throws {
+        let argv = QemuCommandLine.kvm(try plan("ubuntu_rtlinux", usr: "[Guest\\Network]\n    \"HostForward\"=\"tcp:2222:22,udp:0.0.0.0:5000:5000\"\n"))
+        let netdev = try #require(argv.firstIndex(of: "-netdev").map { argv[$0 + 1] })
+        #expect(netdev == "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp:0.0.0.0:5000-:5000", "\(netdev)")
+    }
+
     @Test func windowsInstallingUnderKVM() throws {
         try check(QemuCommandLine.kvm(try plan("windows_rtlinux")), "windows-kvm-install.args")
     }

@@ -38,6 +38,10 @@ public struct KVMGuestSetup {
         let installing = !(inspection?.hasSystem ?? false)
         let iso = try isoToAttach(installing: installing, disk: disk)
         let tpm = try wantsTPM()
+        if config.networkMode == "user", let taken = config.hostForwards.first(where: { !PortProbe.isFree($0) }) {
+            throw HVError(.conflict, "\(config.name) forwards \(taken.proto.rawValue) port \(taken.hostPort) on \(taken.hostAddress), which another program or guest already uses",
+                          hint: "choose another host port in \"HostForward\" of [Guest\\Network] (usr.config), or stop what holds it (ss -lntup)")
+        }
         // All checks passed: from here on, things are created.
         var steps: [String] = [], created: [URL] = []
         if inspection == nil {

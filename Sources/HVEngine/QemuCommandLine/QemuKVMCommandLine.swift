@@ -73,6 +73,7 @@ extension QemuCommandLine {
             var netdev = "user,id=net0"
             // Windows has no 9p driver: it reaches /hv/guests as \\10.0.2.4\qemu.
             if plan.servesSMB, let dir = plan.sharedGuestsDir { netdev += ",smb=\(esc(dir))" }
+            for f in plan.config.hostForwards { netdev += ",hostfwd=\(f.qemuRule)" }
             a += ["-netdev", netdev,
                   "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
         }
