@@ -158,7 +158,7 @@ form.onsubmit = async (ev) => {
 };
 
 const editForm = $("edit-form");
-const editFields = ["name", "cores", "memoryMiB", "rtPriority", "image", "diskImage", "diskSizeGiB", "iso", "isoAttach", "networkMode", "communication", "address"];
+const editFields = ["name", "cores", "memoryMiB", "rtPriority", "image", "diskImage", "diskSizeGiB", "iso", "isoAttach", "networkMode", "bridge", "hostForward", "communication", "address"];
 let editing = null;
 async function openEdit(folder) {
   let s;

@@ -152,8 +152,9 @@ static void child_fail(int pipe_fd, int err) {
 }
 
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
-                  const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, int keep_fd,
+                  const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, const int *keep_fds, int nkeep,
                   int unlimited_memlock) {
+    if (nkeep < 0 || nkeep > 4) return -EINVAL;
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return -errno;
     sigset_t all, old;
@@ -169,12 +170,17 @@ pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_
         if (null < 0) child_fail(p[1], errno);
         /* Move our descriptors above 3 first so dup2 below cannot clobber one we still need. */
         int out = fcntl(stdout_fd, F_DUPFD, 10), err = fcntl(stderr_fd, F_DUPFD, 10);
-        int keep = keep_fd >= 0 ? fcntl(keep_fd, F_DUPFD, 10) : -1;
+        int keep[4];
+        for (int i = 0; i < nkeep; i++) {
+            keep[i] = fcntl(keep_fds[i], F_DUPFD, 10);
+            if (keep[i] < 0) child_fail(p[1], errno);
+        }
         int pipefd = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
-        if (out < 0 || err < 0 || (keep_fd >= 0 && keep < 0) || pipefd < 0) child_fail(p[1], errno);
+        if (out < 0 || err < 0 || pipefd < 0) child_fail(p[1], errno);
         if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) child_fail(pipefd, errno);
-        if (keep >= 0 && dup2(keep, 3) < 0) child_fail(pipefd, errno);
-        int first = keep >= 0 ? 4 : 3;
+        /* The kept descriptors become 3, 4, ... in order (inherited across exec). */
+        for (int i = 0; i < nkeep; i++) if (dup2(keep[i], 3 + i) < 0) child_fail(pipefd, errno);
+        int first = 3 + nkeep;
         if (syscall(SYS_close_range, first, pipefd - 1, 0) != 0 || syscall(SYS_close_range, pipefd + 1, ~0U, 0) != 0)
             for (int fd = first; fd < 65536; fd++) if (fd != pipefd) close(fd);
         if (unlimited_memlock) {

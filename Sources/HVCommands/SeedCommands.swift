@@ -97,5 +97,5 @@ let seedCommands: [String: ParsableCommand.Type] = [
     "hv_vmf_start": VmfStart.self, "hv_vmf_is_loaded": VmfIsLoaded.self, "hv_vmf_stop": VmfStop.self,
     "hv_guest_start": GuestStart.self, "hv_guest_restart": GuestRestart.self,
     "hv_guest_console": GuestConsole.self, "hv_guest_stop": GuestStop.self,
-    "hv_set_autostart": SetAutostart.self, "hv_resethv": ResetHV.self,
+    "hv_set_autostart": SetAutostart.self, "hv_resethv": ResetHV.self, "hv_brdelall": BrDelAll.self,
 ]

@@ -121,6 +121,18 @@ struct ResetHV: ParsableCommand {
     }
 }
 
+/// hv_brdelall: the product's clean-up of guest bridges. hv removes its
+/// bridges and TAPs when their last guest stops, so this is rarely needed.
+struct BrDelAll: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hv_brdelall",
+        abstract: "Remove the bridges and TAPs hv made for bridged KVM guests (never the host's own; refused while a guest uses one).")
+    func run() throws {
+        let r = try Context().api.post(.bridgesDelete, [String: String](), as: BridgeRemoval.self)
+        Out.say(r.message)
+    }
+}
+
 /// `hv events`: lifecycle events as they happen, like `virsh event --loop`.
 struct EventsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -316,6 +316,13 @@ public struct LifecycleEvents: Sendable, Codable, Equatable {
 }
 
 /// POST /v1/host/reset (hv_resethv).
+/// hv_brdelall: what went (hv's own bridges and TAPs only).
+public struct BridgeRemoval: Sendable, Codable, Equatable {
+    public var removed: [String]
+    public var message: String
+    public init(removed: [String], message: String) { self.removed = removed; self.message = message }
+}
+
 public struct ResetResult: Sendable, Codable, Equatable {
     /// The backup folder holding the old config/ and projects/ (nil: nothing to reset).
     public var backup: String?

@@ -14,7 +14,7 @@ public enum Endpoint: Hashable, Sendable {
     case eventSignal(String), eventWait(String)
     case projectList, projectSave, projectPreview(String), projectSync(String)
     case templates, host, manager, daemonShutdown
-    case lifecycle, autostart, autostartSet, resetHost, metrics
+    case lifecycle, autostart, autostartSet, resetHost, metrics, bridgesDelete
     case projectPlan(String), projectStore(String)
     /// The System Manager's own (TCP listener only).
     case watch, consoleSocket(String), displaySocket(String), ticket
@@ -62,6 +62,7 @@ public enum Endpoint: Hashable, Sendable {
         case .lifecycle: ["lifecycle"]
         case .autostart, .autostartSet: ["autostart"]
         case .resetHost: ["host", "reset"]
+        case .bridgesDelete: ["host", "bridges", "delete"]
         case .metrics: ["metrics"]
         case .projectPlan(let p): ["projects", p, "plan"]
         case .projectStore(let p): ["projects", p]
@@ -116,6 +117,7 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "GET", segments: ["autostart"]) { _ in .autostart },
         .init(method: "PUT", segments: ["autostart"]) { _ in .autostartSet },
         .init(method: "POST", segments: ["host", "reset"]) { _ in .resetHost },
+        .init(method: "POST", segments: ["host", "bridges", "delete"]) { _ in .bridgesDelete },
         .init(method: "GET", segments: ["metrics"]) { _ in .metrics },
         .init(method: "POST", segments: ["projects", "*", "plan"]) { .projectPlan($0) },
         .init(method: "PUT", segments: ["projects", "*"]) { .projectStore($0) },

@@ -93,6 +93,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var networkMode: String
     /// KVM guests on the user-mode network: host ports forwarded into the guest.
     public var hostForwards: [PortForward]
+    /// KVM guests with Mode bridge: the host bridge or free interface their NIC joins.
+    public var bridge: String
     /// What hvd does when the guest's QEMU ends without being asked to.
     public var onCrash: CrashPolicy
     /// A hung guest: the KVM watchdog device's action, RT-Linux's heartbeat.
@@ -180,9 +182,11 @@ public struct GuestConfig: Sendable, Equatable, Codable {
             .init("HeartbeatTimeoutSeconds", .integer(2...3600), default: .value("10"), help: "RT-Linux: a heartbeat older than this is a missed beat"),
         ]),
         .init("Guest\\Network", [
-            .init("Mode", .choice(["user", "none"]), default: .value("user"), field: .init("networkMode", "Network", only: .kvm),
-                  help: "KVM guests: user = QEMU's private NAT network (Windows reaches /hv/guests there as \\\\10.0.2.4\\qemu); none = no network card"),
-            .init("HostForward", .text, default: .value(""),
+            .init("Mode", .choice(["user", "bridge", "none"]), default: .value("user"), field: .init("networkMode", "Network", only: .kvm),
+                  help: "KVM guests: user = QEMU's private NAT network (Windows reaches /hv/guests there as \\\\10.0.2.4\\qemu); bridge = on a host network (see Bridge); none = no network card"),
+            .init("Bridge", .text, default: .value(""), field: .init("bridge", "Bridge", only: .kvm),
+                  help: "KVM guests with Mode bridge: a host bridge (e.g. br0) the guest's NIC joins, or a free host interface (no address) that hv bridges while guests use it and gives back when the last one stops"),
+            .init("HostForward", .text, default: .value(""), field: .init("hostForward", "Forwarded ports", only: .kvm),
                   help: "KVM guests with Mode user: host ports forwarded into the guest, comma-separated protocol:[host address:]host port:guest port, e.g. tcp:8080:80 (loopback only) or tcp:0.0.0.0:3389:3389 (every address: the plant network too); host ports from 1024"),
         ]),
     ])
@@ -246,6 +250,16 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         case .failure(let e):
             throw ConfigError(file: forwards?.file ?? base.fileName, line: forwards?.line ?? 0,
                               message: "\"HostForward\": " + e.message, expected: PortForward.expected).asHVError
+        }
+        bridge = d.text("Guest\\Network", "Bridge").trimmingCharacters(in: .whitespaces)
+        if networkMode == "bridge" {
+            let entry = v.get("Guest\\Network", "Bridge") ?? v.get("Guest\\Network", "Mode")
+            let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+            guard (1...15).contains(bridge.count), bridge.allSatisfy({ allowed.contains($0) }) else {
+                throw ConfigError(file: entry?.file ?? base.fileName, line: entry?.line ?? 0,
+                                  message: bridge.isEmpty ? "\"Mode\"=\"bridge\" names no \"Bridge\"" : "\"Bridge\"=\"\(bridge)\" is not an interface name",
+                                  expected: "\"Bridge\"=\"br0\" (a bridge or a free interface that `ip link` lists: up to 15 letters, digits, _ . -)").asHVError
+            }
         }
         if !hostForwards.isEmpty && (os.kind != .kvm || networkMode != "user") {
             throw ConfigError(file: forwards?.file ?? base.fileName, line: forwards?.line ?? 0,

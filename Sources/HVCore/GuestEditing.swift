@@ -19,6 +19,10 @@ public struct GuestSettings: Sendable, Codable, Equatable {
     public var iso: String?
     public var isoAttach: String?
     public var networkMode: String?
+    /// Mode bridge: the host bridge or free interface.
+    public var bridge: String?
+    /// Mode user: host ports forwarded in ("tcp:8080:80,...").
+    public var hostForward: String?
     /// KVM guests: a second card on the VMF network (RTOS guests always have one).
     public var communication: Bool?
     /// The address on the VMF network; "" = the default (subnet + Id).
@@ -77,6 +81,8 @@ public enum GuestEditing {
         case "iso": s.iso
         case "isoAttach": s.isoAttach
         case "networkMode": s.networkMode
+        case "bridge": s.bridge
+        case "hostForward": s.hostForward
         case "communication": s.communication.map { $0 ? "yes" : "no" }
         case "address": s.address
         default: nil
@@ -123,6 +129,10 @@ public enum GuestEditing {
             s.iso = c.installISO
             s.isoAttach = c.isoAttach.rawValue
             s.networkMode = c.networkMode
+            s.bridge = c.bridge
+            s.hostForward = c.hostForwards.map { f in
+                "\(f.proto.rawValue):" + (f.hostAddress == "127.0.0.1" ? "" : f.hostAddress + ":") + "\(f.hostPort):\(f.guestPort)"
+            }.joined(separator: ",")
             s.communication = d.entry.communication
         }
         s.overridden = overridden(d)

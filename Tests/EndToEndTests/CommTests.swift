@@ -6,18 +6,7 @@ extension EndToEnd {
     /// The communication subsystem with real guests: RT-Linux and the test
     /// image installed as the Ubuntu example's KVM guest.
     @Suite struct Communication {
-        func ip(_ args: [String]) -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            p.arguments = args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try? p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, text)
-        }
+        func ip(_ args: [String]) -> (Int32, String) { TestHost.ip(args) }
 
         @Test func networkSharedMemoryAndEventsBetweenRTLinuxAKVMGuestAndTheHost() throws {
             let host = try TestHost()

@@ -140,6 +140,63 @@ extension EndToEnd {
             #expect(host.qemuPid("guestubuntu") == nil)
         }
 
+        /// Mode bridge, inside namespaces the test makes: hv (so hvd and QEMU)
+        /// runs in one whose free veth leads to another holding 192.168.77.1.
+        /// An interface carrying an address is refused; the veth gets a bridge
+        /// of hv's with the guest's TAP, the installed guest reaches the other
+        /// side, and bridge and TAP are gone when it stops (hv_brdelall then
+        /// finds nothing).
+        @Test func aBridgedGuestReachesTheOtherSideAndItsBridgeGoes() throws {
+            let id = UUID().uuidString.prefix(6).lowercased()
+            let (a, b) = ("hvka-\(id)", "hvkb-\(id)")
+            defer { _ = TestHost.ip(["netns", "delete", a]); _ = TestHost.ip(["netns", "delete", b]) }
+            for step in [["netns", "add", a], ["netns", "add", b],
+                         ["-n", a, "link", "add", "vA", "type", "veth", "peer", "name", "vB", "netns", b],
+                         ["-n", a, "link", "set", "lo", "up"],
+                         ["-n", a, "link", "add", "busy0", "type", "veth", "peer", "name", "busy1"], ["-n", a, "addr", "add", "10.9.9.9/24", "dev", "busy0"],
+                         ["-n", b, "addr", "add", "192.168.77.1/24", "dev", "vB"], ["-n", b, "link", "set", "vB", "up"]] {
+                let (status, out) = TestHost.ip(step)
+                try #require(status == 0, "ip \(step.joined(separator: " ")): \(out)")
+            }
+            let host = try TestHost()
+            host.netns = a
+            defer { host.cleanup() }
+            try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            try host.provideISO("ubuntu.iso")
+            let ubuntu = host.folder("guestubuntu")
+            let usr = ubuntu.appendingPathComponent("usr.config")
+            let install = host.run("hv_guest_start", cwd: ubuntu)
+            try #require(install.status == 0, "\(install.all)")
+            try #require(host.waitUntil(300) { (try? host.status("guestubuntu").state) == .stopped }, "the installer did not finish")
+
+            try "[Guest\\Network]\n    \"Mode\"=\"bridge\"\n    \"Bridge\"=\"busy0\"\n".write(to: usr, atomically: true, encoding: .utf8)
+            let refused = host.run("hv_guest_start", cwd: ubuntu)
+            #expect(refused.status != 0 && refused.err.contains("busy0 carries the host's address 10.9.9.9/24"), "\(refused.all)")
+            #expect(!TestHost.ip(["-n", a, "link"]).1.contains("hvg"), "no TAP left by a refused start")
+
+            try "[Guest\\Network]\n    \"Mode\"=\"bridge\"\n    \"Bridge\"=\"vA\"\n".write(to: usr, atomically: true, encoding: .utf8)
+            let console = ubuntu.appendingPathComponent("console.log")
+            let boots = { host.text(console).components(separatedBy: "hv-test: ready").count }
+            let bootsBefore = boots()
+            let start = host.run("hv_guest_start", cwd: ubuntu)
+            try #require(start.status == 0, "\(start.all)")
+            let links = TestHost.ip(["-n", a, "-o", "link"]).1
+            #expect(links.contains("vA@") && links.contains("master hvb"), "the veth is on hv's bridge: \(links)")
+            #expect(links.split(separator: "\n").contains { $0.contains(": hvg") && $0.contains("master hvb") }, "the guest's TAP: \(links)")
+            #expect(host.waitUntil(240) { boots() > bootsBefore }, "the installed system did not boot: \(host.text(console).suffix(600))")
+            let ping = host.guestRun("guestubuntu", "ip link set eth0 up; ip addr add 192.168.77.2/24 dev eth0; ping -c 3 -w 30 192.168.77.1",
+                                     serial: true, timeout: 90)
+            #expect(ping.contains(" 0% packet loss"), "\(ping.suffix(600))")
+            let busy = host.run("hv_brdelall")
+            #expect(busy.status != 0 && busy.err.contains("running guests use hv's bridges"), "\(busy.all)")
+
+            #expect(host.run("hv", ["guest", "stop", "guestubuntu", "--force"]).status == 0)
+            let after = TestHost.ip(["-n", a, "-o", "link"]).1
+            #expect(!after.contains("hvb") && !after.contains("hvg") && after.contains("vA@"), "bridge and TAP go with the guest: \(after)")
+            let none = host.run("hv_brdelall")
+            #expect(none.status == 0 && none.out.contains("nothing to remove"), "\(none.all)")
+        }
+
         /// HostForward: a host port held by someone else is refused before
         /// anything is created; a free one is QEMU's listener on loopback.
         @Test func hostForwardListensOnTheHost() throws {

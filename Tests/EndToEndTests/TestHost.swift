@@ -37,7 +37,8 @@ final class TestHost: @unchecked Sendable {
             try fm.createSymbolicLink(at: bin.appendingPathComponent(exe), withDestinationURL: src)
         }
         for name in ["hv_open_example", "hv_sync_example", "hv_vmf_start", "hv_vmf_is_loaded", "hv_vmf_stop",
-                     "hv_guest_start", "hv_guest_restart", "hv_guest_console", "hv_guest_stop", "hv_set_autostart", "hv_resethv"] {
+                     "hv_guest_start", "hv_guest_restart", "hv_guest_console", "hv_guest_stop", "hv_set_autostart", "hv_resethv",
+                     "hv_brdelall"] {
             try fm.createSymbolicLink(atPath: bin.appendingPathComponent(name).path, withDestinationPath: "hv")
         }
         try Self.buildImageOnce(using: bin)
@@ -180,6 +181,20 @@ final class TestHost: @unchecked Sendable {
     func qemuPid(_ folder: String) -> Int32? {
         (try? String(contentsOf: layout.guest(folder).pidFile, encoding: .utf8))
             .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// `ip ARGS`: its status and output (stdout and stderr).
+    static func ip(_ args: [String]) -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try? p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
     }
 
     static func isAlive(_ pid: Int32) -> Bool {

@@ -94,6 +94,31 @@ import Testing
         #expect(try h.bytes() == before)
     }
 
+    /// The network fields: a bridge and forwarded ports set from the form,
+    /// read back; a bad rule or a bridge without a name names its field and changes nothing.
+    @Test func networkFieldsFromTheForm() throws {
+        let h = try Host()
+        defer { h.cleanup() }
+        var forward = GuestSettings()
+        forward.hostForward = "tcp:2222:22,udp:0.0.0.0:5000:5000"
+        _ = try GuestEditing.update("guest0002", with: forward, layout: h.layout, running: false, vmfLoaded: false)
+        #expect(try GuestEditing.settings("guest0002", layout: h.layout).hostForward == "tcp:2222:22,udp:0.0.0.0:5000:5000")
+        let before = try h.bytes()
+        var bad = GuestSettings()
+        bad.hostForward = "tcp:80:80"
+        let e = try #require(throws: HVError.self) { try GuestEditing.update("guest0002", with: bad, layout: h.layout, running: false, vmfLoaded: false) }
+        #expect(e.message.contains("below 1024"), "\(e.message)")
+        var bridged = GuestSettings(networkMode: "bridge")
+        let noName = try #require(throws: HVError.self) { try GuestEditing.update("guest0002", with: bridged, layout: h.layout, running: false, vmfLoaded: false) }
+        #expect(noName.message.contains("names no \"Bridge\""), "\(noName.message)")
+        #expect(try h.bytes() == before)
+        bridged.bridge = "br0"
+        bridged.hostForward = ""
+        _ = try GuestEditing.update("guest0002", with: bridged, layout: h.layout, running: false, vmfLoaded: false)
+        let s = try GuestEditing.settings("guest0002", layout: h.layout)
+        #expect(s.networkMode == "bridge" && s.bridge == "br0" && s.hostForward == "")
+    }
+
     @Test func usrConfigOverridesAreTheUsersAndStay() throws {
         let h = try Host()
         defer { h.cleanup() }

@@ -61,7 +61,7 @@ struct SupervisorTests {
                                              "-qmp", "unix:\(folder.qmpSocket.path),server=on,wait=off",
                                              "-chardev", "socket,id=serial0,path=\(folder.serialSocket.path),logfile=\(folder.consoleLog.path)"],
                                       accelerator: .tcg, acceleratorReason: "a stand-in for QEMU", readyMarker: marker, identity: identity)
-                spec.beforeLaunch = { usleep(useconds_t(launchDelay * 1_000_000)) }
+                spec.beforeLaunch = { usleep(useconds_t(launchDelay * 1_000_000)); return [] }
                 return spec
             }
         }

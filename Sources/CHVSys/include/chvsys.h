@@ -47,7 +47,7 @@ int hv_eventfd(void);
 int hv_fsetxattr(int fd, const char *name, const void *value, size_t size);
 
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
-                  const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, int keep_fd,
+                  const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, const int *keep_fds, int nkeep,
                   int unlimited_memlock);
 
 /* The commit this binary was built from: scripts/package.sh passes

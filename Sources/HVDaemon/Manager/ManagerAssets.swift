@@ -55,7 +55,9 @@ enum ManagerAssets {
           <label data-for="kvm">Disk size (GiB)<input name="diskSizeGiB" type="number"><span class="field-error" data-field="diskSizeGiB"></span></label>
           <label data-for="kvm">Installation ISO<input name="iso"><span class="field-error" data-field="iso"></span></label>
           <label data-for="kvm">ISO attached<select name="isoAttach"><option value="until-installed">until a system is installed</option><option value="always">always</option></select><span class="field-error" data-field="isoAttach"></span></label>
-          <label data-for="kvm">Network<select name="networkMode"><option value="user">user (NAT through the host)</option><option value="none">none</option></select><span class="field-error" data-field="networkMode"></span></label>
+          <label data-for="kvm">Network<select name="networkMode"><option value="user">user (NAT through the host)</option><option value="bridge">bridge (on a host network)</option><option value="none">none</option></select><span class="field-error" data-field="networkMode"></span></label>
+          <label data-for="kvm">Bridge<input name="bridge" placeholder="br0, or a free interface"><span class="field-error" data-field="bridge"></span></label>
+          <label data-for="kvm">Forwarded ports<input name="hostForward" placeholder="tcp:8080:80"><span class="field-error" data-field="hostForward"></span></label>
           <label data-for="kvm">Communication subsystem<select name="communication"><option value="yes">yes: VMF network, shared memory, events</option><option value="no">no</option></select><span class="field-error" data-field="communication"></span></label>
           <label>VMF network address<input name="address" placeholder="default: subnet + Id"><span class="field-error" data-field="address"></span></label>
         </div>
@@ -347,7 +349,7 @@ form.onsubmit = async (ev) => {
 };
 
 const editForm = $("edit-form");
-const editFields = ["name", "cores", "memoryMiB", "rtPriority", "image", "diskImage", "diskSizeGiB", "iso", "isoAttach", "networkMode", "communication", "address"];
+const editFields = ["name", "cores", "memoryMiB", "rtPriority", "image", "diskImage", "diskSizeGiB", "iso", "isoAttach", "networkMode", "bridge", "hostForward", "communication", "address"];
 let editing = null;
 async function openEdit(folder) {
   let s;

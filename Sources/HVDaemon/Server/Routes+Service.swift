@@ -22,6 +22,10 @@ extension Routes {
             return .json(plan)
         case .resetHost:
             return .json(try ctx.resetHost(confirmed: try APIJSON.decode(DeleteRequest.self, req.body).confirm))
+        case .bridgesDelete:
+            let removed = try GuestBridge(layout: ctx.layout).removeAll(running: Set(ctx.activeGuests()))
+            return .json(BridgeRemoval(removed: removed, message: removed.isEmpty ? "hv has no bridge or TAP on this host: nothing to remove"
+                                                                    : "removed " + removed.joined(separator: ", ")))
         case .projectPlan(let name):
             return .json(try ProjectSync.preview(name, content: try APIJSON.decode(ProjectContent.self, req.body), layout: ctx.layout))
         case .projectStore(let name):

@@ -36,7 +36,7 @@ struct Routes {
     static func writesConfig(_ e: Endpoint) -> Bool {
         switch e {
         case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync,
-             .autostartSet, .resetHost, .projectStore: true
+             .autostartSet, .resetHost, .bridgesDelete, .projectStore: true
         default: false
         }
     }
@@ -173,7 +173,7 @@ struct Routes {
         case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
-        case .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan, .projectStore:
+        case .lifecycle, .autostart, .autostartSet, .resetHost, .bridgesDelete, .metrics, .projectPlan, .projectStore:
             return .response(try serviceRoute(endpoint, req))
         case .watch, .consoleSocket, .displaySocket, .ticket:
             throw HVError(.notFound, "\(req.path) is served by the System Manager only", hint: "open the page that `hv manager url` prints")

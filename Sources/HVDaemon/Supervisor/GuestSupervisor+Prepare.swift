@@ -28,8 +28,11 @@ struct LaunchSpec {
     var display: GuestDisplay?
     var diskImage: String?
     var installing = false
-    /// Run just before QEMU (swtpm must listen first).
-    var beforeLaunch: () throws -> Void = {}
+    /// Mode bridge: the guest's TAP, removed when it stops.
+    var tap: String?
+    /// Run just before QEMU (swtpm must listen first); returns descriptors
+    /// QEMU inherits as 4, 5, ... (a TAP), which hvd closes once it runs.
+    var beforeLaunch: () throws -> [Int32] = { [] }
     /// Undoes this start's side effects when QEMU does not come up.
     var undo: () -> Void = {}
 }
@@ -94,6 +97,8 @@ extension GuestSupervisor {
         if let iso = plan.iso { try GuestIdentity.checkReadable(URL(fileURLWithPath: iso), what: "the installation ISO") }
         // The disk, the UEFI variables and the TPM state are this guest's alone.
         let identity = self.identity
+        let bridge = GuestBridge(layout: ctx.layout)
+        if config.networkMode == "bridge" { plan.tapName = bridge.tapName(guestNumber: identity.uid &- GuestIdentity.uidBase) }
         try GuestIdentity.checkDisk(URL(fileURLWithPath: plan.disk))
         try identity.own(URL(fileURLWithPath: plan.disk), mode: 0o600)
         if plan.servesSMB { try identity.ensureAccount() }
@@ -106,13 +111,19 @@ extension GuestSupervisor {
         spec.display = GuestDisplay(vncSocket: plan.vncSocket, webSocketPort: plan.webSocketPort)
         spec.diskImage = plan.disk
         spec.installing = plan.installing && plan.iso != nil
-        if plan.tpmSocket != nil {
-            spec.beforeLaunch = { try SoftwareTPM.start(folder: folder, identity: identity) }
-            spec.notes.append("TPM 2.0 (swtpm), state in \(folder.tpmDir.path)")
+        let tpm = plan.tpmSocket != nil, tap = plan.tapName, interface = config.bridge
+        if tpm { spec.notes.append("TPM 2.0 (swtpm), state in \(folder.tpmDir.path)") }
+        if let tap { spec.notes.append("on the host network of \(interface) (TAP \(tap))") }
+        spec.tap = tap
+        spec.beforeLaunch = {
+            if tpm { try SoftwareTPM.start(folder: folder, identity: identity) }
+            guard let tap else { return [] }
+            return [try bridge.attach(guest: folder.name, interface: interface, tap: tap)]
         }
         let created = prepared.created
         spec.undo = {
             SoftwareTPM.stop(folder: folder)
+            if let tap { bridge.detach(tap: tap) }
             for url in created { try? FileManager.default.removeItem(at: url) }
         }
         return spec

@@ -31,6 +31,7 @@ extension GuestSupervisor {
         }
         guard let (reason, rec) = ending else { return }
         for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
+        if let tap = rec?.tap { GuestBridge(layout: ctx.layout).detach(tap: tap) }
         ctx.log.info("\(folder.name): QEMU exited (\(reason.rawValue))")
         ShutdownHook.run(folder: folder, name: rec?.name ?? folder.name, reason: reason,
                          extraEnv: rec?.hookEnvironment ?? [:], log: ctx.log)
@@ -158,6 +159,7 @@ extension GuestSupervisor {
     func adopt(_ rec: RunRecord) {
         guard GuestLock.isHeld(folder.lockFile) else {
             ctx.log.info("\(folder.name): stopped while hvd was not running")
+            if let tap = rec.tap { GuestBridge(layout: ctx.layout).detach(tap: tap) }
             ShutdownHook.run(folder: folder, name: rec.name, reason: .lost, extraEnv: rec.hookEnvironment, log: ctx.log)
             try? FileManager.default.removeItem(at: folder.stateFile)
             for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }

@@ -53,12 +53,15 @@ final class GuestSupervisor: Sendable {
             return s.generation
         }
         let launched: GuestLauncher.Launched
+        var passed: [Int32] = []
+        // QEMU holds its own copies; hvd's go either way.
+        defer { passed.forEach { close($0) } }
         do {
-            try spec.beforeLaunch()
+            passed = try spec.beforeLaunch()
             launched = try GuestLauncher.launch(
                 argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
                 rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition, netSocket: ctx.layout.guestNetSocket(folder.name),
-                identity: spec.identity, locksMemory: spec.locksMemory,
+                identity: spec.identity, locksMemory: spec.locksMemory, alsoFDs: passed,
                 onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()
@@ -76,6 +79,7 @@ final class GuestSupervisor: Sendable {
         rec.display = spec.display
         rec.diskImage = spec.diskImage
         rec.installing = spec.installing
+        rec.tap = spec.tap
         rec.save(folder.stateFile)
         unlink(folder.startingFile.path)
         shared.withLock { s in

@@ -28,6 +28,8 @@ struct RunRecord: Codable, Sendable {
     var display: GuestDisplay? = nil
     var diskImage: String? = nil
     var installing: Bool? = nil
+    /// Mode bridge: the TAP hvd made for the guest (nil: none).
+    var tap: String? = nil
 
     static func load(_ url: URL) -> RunRecord? {
         guard let data = try? Data(contentsOf: url) else { return nil }

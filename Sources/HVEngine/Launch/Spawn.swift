@@ -11,7 +11,7 @@ import Glibc
 /// optional file descriptor (a held lock) passed as fd 3. Every other
 /// descriptor of ours is close-on-exec.
 public enum Spawn {
-    public static func detached(_ argv: [String], log: URL, inheritFD: Int32? = nil,
+    public static func detached(_ argv: [String], log: URL, inheritFD: Int32? = nil, alsoFDs: [Int32] = [],
                                 environment: [String: String]? = nil, identity: GuestIdentity? = nil,
                                 unlimitedMemlock: Bool = false) throws -> pid_t {
         guard let exe = argv.first else { throw HVError(.internal, "empty command") }
@@ -21,7 +21,7 @@ public enum Spawn {
         defer { close(logFD) }
         if let identity, GuestIdentity.dropsPrivileges {
             return try spawnAs(identity, argv, environment: environment ?? CleanEnvironment.make(), logFD: logFD,
-                               keepFD: inheritFD, unlimitedMemlock: unlimitedMemlock)
+                               keepFDs: (inheritFD.map { [$0] } ?? []) + alsoFDs, unlimitedMemlock: unlimitedMemlock)
         }
 
         var actions = posix_spawn_file_actions_t()
@@ -30,11 +30,13 @@ public enum Spawn {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, logFD, 1)
         posix_spawn_file_actions_adddup2(&actions, logFD, 2)
-        if let fd = inheritFD { posix_spawn_file_actions_adddup2(&actions, fd, 3) }
+        // The lock as fd 3, then the others in order (a TAP as 4).
+        let kept = (inheritFD.map { [$0] } ?? []) + alsoFDs
+        for (i, fd) in kept.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + i)) }
         // Nothing else of ours reaches the child: not hvd's sockets, and not a
         // descriptor our own parent left open (Foundation watches for its
         // children's exit through one, and would wait for a detached child forever).
-        hv_spawn_closefrom(&actions, inheritFD == nil ? 3 : 4)
+        hv_spawn_closefrom(&actions, Int32(3 + kept.count))
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
@@ -65,7 +67,7 @@ public enum Spawn {
     /// fork + drop to the guest's user + exec, in C (CHVSys.hv_spawn_as):
     /// posix_spawn cannot change the user.
     static func spawnAs(_ identity: GuestIdentity, _ argv: [String], environment: [String: String], logFD: Int32,
-                        keepFD: Int32?, unlimitedMemlock: Bool) throws -> pid_t {
+                        keepFDs: [Int32], unlimitedMemlock: Bool) throws -> pid_t {
         guard let first = argv.first, let exe = first.contains("/") ? first : Executables.find(first) else {
             throw HVError(.notFound, "cannot start \(argv.first ?? "?"): not installed", hint: "hv setup installs what hv needs")
         }
@@ -73,8 +75,10 @@ public enum Spawn {
         let pid = withCStrings(argv) { cargv in
             withCStrings(env) { cenv in
                 identity.groups.withUnsafeBufferPointer { groups in
-                    hv_spawn_as(exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
-                                logFD, logFD, keepFD ?? -1, unlimitedMemlock ? 1 : 0)
+                    keepFDs.withUnsafeBufferPointer { keep in
+                        hv_spawn_as(exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
+                                    logFD, logFD, keep.baseAddress, Int32(keep.count), unlimitedMemlock ? 1 : 0)
+                    }
                 }
             }
         }

@@ -32,6 +32,8 @@ public struct KVMLaunchPlan: Sendable, Equatable {
     public var extraArgs: [String]
     /// The communication subsystem's wiring (nil: not part of it).
     public var comm: CommPlan? = nil
+    /// Mode bridge: the guest's TAP device (hvd makes it before QEMU starts).
+    public var tapName: String? = nil
 
     public var isWindows: Bool { config.os == .windows }
 
@@ -75,6 +77,11 @@ extension QemuCommandLine {
             if plan.servesSMB, let dir = plan.sharedGuestsDir { netdev += ",smb=\(esc(dir))" }
             for f in plan.config.hostForwards { netdev += ",hostfwd=\(f.qemuRule)" }
             a += ["-netdev", netdev,
+                  "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
+        } else if plan.config.networkMode == "bridge", plan.tapName != nil {
+            // The TAP is opened by hvd and inherited as fd 4 (after the lock, 3): QEMU,
+            // unprivileged, needs no access to /dev/net/tun and runs no scripts.
+            a += ["-netdev", "tap,id=net0,fd=4",
                   "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
         }
         a += ["-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0",
