@@ -12,7 +12,7 @@ struct HV: ParsableCommand {
         version: "hv \(BuildInfo.description)",
         subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
                       RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, BackupGroup.self,
-                      AutostartGroup.self, EventsCommand.self, ConfigReferenceCommand.self, SeedCommandNames.self])
+                      AutostartGroup.self, EventsCommand.self, ConfigReferenceCommand.self, SeedCommandNames.self, DevicesGroup.self])
 }
 
 /// For scripts/package.sh: the names the hv executable also answers to.

@@ -15,6 +15,8 @@ public struct HostSetup: Sendable {
                                   "gcc", "make", "libc6-dev", "iproute2",
                                   // hv rt bench renders its plot's PNG from the SVG.
                                   "librsvg2-bin", "fonts-dejavu-core",
+                                  // hv devices list names PCI devices.
+                                  "pci.ids",
                                   // The System Manager shows KVM desktops with Debian's noVNC.
                                   "novnc"]
 

@@ -1,0 +1,208 @@
+import Foundation
+import HVCore
+
+/// The host's PCI devices as passthrough sees them: each with its names, IOMMU
+/// group, current driver, and whether it can be given to a guest (and why
+/// not). Read from sysfs below `sysRoot` (a fake tree in tests); nothing is
+/// changed here.
+public struct PCIDevices: Sendable {
+    public var sysRoot: String
+    /// pci.ids (Debian's `pci.ids` package); without it devices show their numbers.
+    public var idsFile: String?
+    /// Whether a network interface carries an address (the host uses it).
+    public var interfaceAddresses: @Sendable (String) -> [String]
+    /// Mounted block devices (their /dev names), from /proc/self/mounts.
+    public var mountedDevices: @Sendable () -> Set<String>
+
+    public init(sysRoot: String = "", idsFile: String? = PCIDevices.defaultIDsFile,
+                interfaceAddresses: @escaping @Sendable (String) -> [String] = PCIDevices.addresses(of:),
+                mountedDevices: @escaping @Sendable () -> Set<String> = PCIDevices.mounted) {
+        self.sysRoot = sysRoot; self.idsFile = idsFile
+        self.interfaceAddresses = interfaceAddresses; self.mountedDevices = mountedDevices
+    }
+
+    public static var defaultIDsFile: String? {
+        ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"].first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    var sys: SysFS { SysFS(root: sysRoot) }
+
+    /// The IOMMU is on when the kernel made groups.
+    public var iommuEnabled: Bool { !sys.entries("/sys/kernel/iommu_groups").isEmpty }
+
+    public func list() -> [PCIDevice] {
+        let names = PCIIDs(file: idsFile)
+        let addresses = sys.entries("/sys/bus/pci/devices").filter(PCIDevice.isAddress)
+        var raw: [PCIDevice] = addresses.map { addr in
+            let base = "/sys/bus/pci/devices/\(addr)"
+            let vendor = hex(sys.text(base + "/vendor")), device = hex(sys.text(base + "/device"))
+            let cls = UInt32(hex(sys.text(base + "/class")), radix: 16) ?? 0
+            let group = link(base + "/iommu_group").flatMap { Int($0) }
+            var d = PCIDevice(address: addr, vendorID: vendor, deviceID: device, classCode: cls,
+                              vendorName: names.vendor(vendor), deviceName: names.device(vendor, device),
+                              className: PCIDevice.className(cls), driver: link(base + "/driver"), iommuGroup: group)
+            d.interfaces = below(base, named: "net")
+            d.inUse = inUse(d, base: base)
+            return d
+        }
+        let iommu = iommuEnabled
+        for i in raw.indices {
+            var why: [String] = []
+            if !iommu {
+                why.append("the IOMMU is off: enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD)")
+            }
+            if raw[i].isBridge { why.append("a PCI bridge or host bridge stays with the host") }
+            why += raw[i].inUse
+            if let g = raw[i].iommuGroup {
+                let others = raw.filter { $0.iommuGroup == g && $0.address != raw[i].address && !$0.isBridge }
+                raw[i].groupMembers = others.map(\.address)
+                if !others.isEmpty {
+                    let list = others.map { "\($0.address) (\($0.driver ?? "no driver"))" }.joined(separator: ", ")
+                    why.append("its IOMMU group \(g) also holds \(list): a group goes to one guest whole, so name those too")
+                }
+            }
+            raw[i].notAssignable = why
+        }
+        return raw
+    }
+
+    /// What on the host uses the device: a NIC with an address, a controller with a mounted disk.
+    func inUse(_ d: PCIDevice, base: String) -> [String] {
+        var out: [String] = []
+        for nic in d.interfaces {
+            let addrs = interfaceAddresses(nic)
+            if !addrs.isEmpty { out.append("the host uses it: its interface \(nic) has the address \(addrs.joined(separator: ", "))") }
+        }
+        let mounted = mountedDevices()
+        if !mounted.isEmpty {
+            let disks = below(base, named: "block").filter { disk in mounted.contains { $0 == disk || $0.hasPrefix(disk) } }
+            if !disks.isEmpty { out.append("the host uses it: \(disks.map { "/dev/\($0)" }.joined(separator: ", ")) \(disks.count == 1 ? "is" : "are") mounted") }
+        }
+        return out
+    }
+
+    /// The entries of every `named` folder below the device: its network
+    /// interfaces ("net"), its disks ("block"), also behind a virtio or SCSI child.
+    func below(_ base: String, named: String, depth: Int = 0) -> [String] {
+        guard depth < 6 else { return [] }
+        var out: [String] = []
+        for e in sys.entries(base) where !["driver", "subsystem", "iommu_group", "firmware_node", "physfn", "power", "port"].contains(e) {
+            if e == named { out += sys.entries(base + "/" + named); continue }
+            var st = stat()
+            // Real folders only: sysfs links lead back up the tree.
+            guard lstat(sysRoot + base + "/" + e, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { continue }
+            out += below(base + "/" + e, named: named, depth: depth + 1)
+        }
+        return out
+    }
+
+    func link(_ path: String) -> String? {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: sysRoot + path)).map { URL(fileURLWithPath: $0).lastPathComponent }
+    }
+
+    func hex(_ text: String?) -> String {
+        String((text ?? "").lowercased().replacingOccurrences(of: "0x", with: "").prefix(8))
+    }
+
+    /// Addresses of `interface` (global scope), from `ip`.
+    public static func addresses(of interface: String) -> [String] {
+        guard let r = try? Command.run(["ip", "-o", "addr", "show", "dev", interface, "scope", "global"], timeout: 5), r.status == 0 else { return [] }
+        return r.stdout.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            return words.firstIndex { $0 == "inet" || $0 == "inet6" }.flatMap { i in i + 1 < words.count ? String(words[i + 1]) : nil }
+        }
+    }
+
+    /// The /dev names mounted now (e.g. "sda1", "nvme0n1p2").
+    public static func mounted() -> Set<String> {
+        let text = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        return Set(text.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first.flatMap { $0.hasPrefix("/dev/") ? String($0.dropFirst(5)) : nil }
+        })
+    }
+}
+
+/// One PCI device: what `hv devices list` shows.
+public struct PCIDevice: Sendable, Codable, Equatable {
+    public var address: String
+    public var vendorID: String
+    public var deviceID: String
+    public var classCode: UInt32
+    public var vendorName: String?
+    public var deviceName: String?
+    public var className: String
+    public var driver: String?
+    public var iommuGroup: Int?
+    /// The other devices of its IOMMU group (bridges left out).
+    public var groupMembers: [String] = []
+    /// Its network interfaces (a NIC).
+    public var interfaces: [String] = []
+    /// How the host uses it now.
+    public var inUse: [String] = []
+    /// Why it cannot be given to a guest (empty: it can).
+    public var notAssignable: [String] = []
+
+    public var assignable: Bool { notAssignable.isEmpty }
+    public var isBridge: Bool { classCode >> 16 == 0x06 }
+
+    /// "0000:03:00.0": domain, bus, device, function.
+    public static func isAddress(_ s: String) -> Bool {
+        let parts = s.split(separator: ":")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2 else { return false }
+        let df = parts[2].split(separator: ".")
+        return df.count == 2 && df[0].count == 2 && df[1].count == 1
+            && s.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+    }
+
+    static func className(_ code: UInt32) -> String {
+        switch code >> 16 {
+        case 0x01: "storage controller"
+        case 0x02: "network controller"
+        case 0x03: "display controller"
+        case 0x04: "multimedia controller"
+        case 0x06: "bridge"
+        case 0x07: "communication controller"
+        case 0x08: "system peripheral"
+        case 0x0c: code >> 8 & 0xff == 0x03 ? "USB controller" : code >> 8 & 0xff == 0x05 ? "SMBus" : "serial bus controller"
+        case 0x11: "signal processing (data acquisition) controller"
+        case 0xff: "unassigned class"
+        default: String(format: "class %06x", code)
+        }
+    }
+}
+
+/// Names from pci.ids: vendor lines at column 0, device lines after one tab.
+/// Read once, bounded (the file is ~1.5 MB; anything past 8 MB is ignored).
+struct PCIIDs {
+    private var vendors: [String: String] = [:]
+    private var devices: [String: String] = [:]
+
+    init(file: String?) {
+        guard let file, let handle = FileHandle(forReadingAtPath: file),
+              let data = try? handle.read(upToCount: 8 << 20) else { return }
+        try? handle.close()
+        var vendor: String?
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true) {
+            guard let first = line.first, first != "#" else { continue }
+            if first == "\t" {
+                guard let v = vendor, line.dropFirst().first != "\t" else { continue }
+                let body = line.dropFirst()
+                guard body.count > 6 else { continue }
+                devices[v + ":" + body.prefix(4).lowercased()] = String(body.dropFirst(4)).trimmingCharacters(in: .whitespaces)
+            } else if line.hasPrefix("C ") {
+                vendor = nil  // the class list at the end
+            } else if line.count > 6 {
+                let id = line.prefix(4).lowercased()
+                vendor = id
+                vendors[id] = String(line.dropFirst(4)).trimmingCharacters(in: .whitespaces)
+            }
+        }
+    }
+
+    func vendor(_ id: String) -> String? { vendors[id] }
+    func device(_ vendor: String, _ device: String) -> String? { devices[vendor + ":" + device] }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
