@@ -57,7 +57,9 @@ final class KernelGuest {
     }
 
     /// Boots the kernel (hv's TCG boot line) and waits for its shell.
-    func boot(memory: String = "256M", cpus: Int = 2) throws {
+    /// `iommu`: a q35 machine with an emulated Intel IOMMU (interrupt
+    /// remapping) and an e1000e NIC on PCIe, instead of microvm without PCI.
+    func boot(memory: String = "256M", cpus: Int = 2, iommu: Bool = false) throws {
         let template = HostLayout(root: TestHost.imageRoot).template("rt-linux")
         // tsc_early_khz as hv passes it: microvm's TSC calibration can hang without it.
         let tsc = HostFacts.probe().tscKHz.map { " tsc_early_khz=\($0)" } ?? ""
@@ -65,15 +67,17 @@ final class KernelGuest {
         // many runs, after "PCI: Fatal"); as hv's own boot watch does, a stalled boot is tried once more.
         var s: Session?
         for attempt in 1...2 {
+            let machine = iommu ? ["-machine", "q35", "-device", "intel-iommu,intremap=on",
+                                   "-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0"] : ["-machine", "microvm"]
             let session = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
-                "-nodefaults", "-no-user-config", "-no-reboot", "-machine", "microvm", "-accel", "tcg",
+                "-nodefaults", "-no-user-config", "-no-reboot"] + machine + ["-accel", "tcg",
                 "-cpu", "qemu64,+arat", "-smp", String(cpus), "-m", memory,
                 "-kernel", template.appendingPathComponent("vmlinux").path,
                 "-initrd", template.appendingPathComponent("initramfs.cpio").path,
-                "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests pci=off tsc=reliable" + tsc,
+                "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests tsc=reliable" + (iommu ? " intel_iommu=on" : " pci=off") + tsc,
                 "-serial", "stdio", "-display", "none",
                 "-fsdev", "local,id=hvguests,path=\(share.path),security_model=none",
-                "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=hvguests",
+                "-device", (iommu ? "virtio-9p-pci" : "virtio-9p-device") + ",fsdev=hvguests,mount_tag=hvguests",
             ], cwd: nil)
             if session.waitFor("hv-guest: ready", timeout: 90) { s = session; break }
             if attempt == 2 {
