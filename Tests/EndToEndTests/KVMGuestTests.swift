@@ -114,13 +114,8 @@ extension EndToEnd {
 
         /// Too much memory and a corrupt disk: clear errors, nothing created or changed.
         @Test func badInputChangesNothing() throws {
-            let host = try TestHost()
+            let (host, ubuntu, usr, disk) = try ubuntuExample()
             defer { host.cleanup() }
-            try host.prepare("ubuntu_rtlinux", loadVMF: false)
-            try host.provideISO("ubuntu.iso")
-            let ubuntu = host.folder("guestubuntu")
-            let usr = ubuntu.appendingPathComponent("usr.config")
-            let disk = host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
 
             try "[Guest\\Memory]\n    \"SizeMiB\"=\"1000000\"\n".write(to: usr, atomically: true, encoding: .utf8)
             let big = host.run("hv_guest_start", cwd: ubuntu)
@@ -200,13 +195,8 @@ extension EndToEnd {
         /// HostForward: a host port held by someone else is refused before
         /// anything is created; a free one is QEMU's listener on loopback.
         @Test func hostForwardListensOnTheHost() throws {
-            let host = try TestHost()
+            let (host, ubuntu, usr, disk) = try ubuntuExample()
             defer { host.cleanup() }
-            try host.prepare("ubuntu_rtlinux", loadVMF: false)
-            try host.provideISO("ubuntu.iso")
-            let ubuntu = host.folder("guestubuntu")
-            let usr = ubuntu.appendingPathComponent("usr.config")
-            let disk = host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
             // A port this test holds.
             let held = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             defer { close(held) }
@@ -237,6 +227,22 @@ extension EndToEnd {
             #expect(host.waitUntil(10) { host.text(URL(fileURLWithPath: "/proc/net/tcp")).split(separator: "\n").contains { $0.contains(hex) && $0.contains(" 0A ") } },
                     "no listener on 127.0.0.1:\(free)")
             #expect(host.run("hv", ["guest", "stop", "guestubuntu", "--force"]).status == 0)
+        }
+
+        /// A host with the ubuntu_rtlinux example (VMF not loaded) and its installer ISO:
+        /// the host, the Ubuntu guest's folder, its usr.config and where its disk goes.
+        func ubuntuExample() throws -> (TestHost, URL, URL, URL) {
+            let host = try TestHost()
+            do {
+                try host.prepare("ubuntu_rtlinux", loadVMF: false)
+                try host.provideISO("ubuntu.iso")
+            } catch {
+                host.cleanup()
+                throw error
+            }
+            let ubuntu = host.folder("guestubuntu")
+            return (host, ubuntu, ubuntu.appendingPathComponent("usr.config"),
+                    host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2"))
         }
 
         /// Windows: UEFI with Secure Boot, a TPM 2.0 from swtpm, SATA and e1000e.

@@ -1,6 +1,5 @@
 import Foundation
 import HVCore
-import CHVSys
 
 /// The host's seat on the VMF network: a TAP device inside a network
 /// namespace that hv owns (named after the host root). The host's own
@@ -14,13 +13,7 @@ public enum HostNetwork {
     /// address. Returns the TAP's descriptor (it disappears when that closes).
     public static func attach(_ layout: HostLayout, network: CommunicationConfig.Network) throws -> Int32 {
         let ns = namespace(layout), name = tapName(layout)
-        var buf = [CChar](repeating: 0, count: 16)
-        for (i, c) in name.utf8CString.prefix(15).enumerated() { buf[i] = c }
-        let fd = hv_tap_open(&buf)
-        guard fd >= 0 else {
-            throw HVError(.unsupported, "cannot create the host's network interface \(name): \(String(cString: strerror(-fd)))",
-                          hint: "hv needs /dev/net/tun (modprobe tun) and root")
-        }
+        let fd = try TapDevice.open(name, for: "the host's seat on the VMF network")
         do {
             if !(try run(["ip", "netns", "list"])).contains(ns) { _ = try run(["ip", "netns", "add", ns]) }
             _ = try run(["ip", "link", "set", name, "netns", ns])

@@ -1,6 +1,5 @@
 import Foundation
 import HVCore
-import CHVSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,13 +52,7 @@ public struct GuestBridge: Sendable {
         try Self.changing.withLock { _ in
             var r = record
             let bridge = try bridgeFor(interface, record: &r)
-            var name = [CChar](repeating: 0, count: 16)
-            for (i, c) in tap.utf8CString.prefix(15).enumerated() { name[i] = c }
-            let fd = hv_tap_open(&name)
-            guard fd >= 0 else {
-                throw HVError(.unsupported, "cannot create the TAP device \(tap) for \(guest): \(String(cString: strerror(-fd)))",
-                              hint: "hv needs /dev/net/tun (modprobe tun) and root")
-            }
+            let fd = try TapDevice.open(tap, for: "the TAP of \(guest)")
             r.taps[tap] = .init(bridge: bridge, guest: guest)
             do {
                 try save(r)
