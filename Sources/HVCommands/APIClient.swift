@@ -85,16 +85,20 @@ struct APIClient {
     /// Opens a console stream: the connection after hvd switched protocols,
     /// and the first bytes of the stream if they came with hvd's answer.
     func openConsole(_ ref: String, replay: String, client: String) throws -> (UnixSocket, Data) {
+        try openStream(.guestConsole(ref), query: ["replay": replay], headers: ["X-HV-Client": client])
+    }
+
+    /// Sends `endpoint` and returns the connection once hvd switched protocols (101).
+    func openStream(_ endpoint: Endpoint, query: [String: String] = [:], headers: [String: String] = [:]) throws -> (UnixSocket, Data) {
         let conn = try connect()
-        let req = HTTPRequest(method: Endpoint.guestConsole(ref).method, path: Endpoint.guestConsole(ref).path, query: ["replay": replay],
-                              headers: ["X-HV-Client": client])
+        let req = HTTPRequest(method: endpoint.method, path: endpoint.path, query: query, headers: headers)
         try conn.write(req.serialized())
         let reader = LineReader(conn)
         let resp = try HTTPResponse.read(from: reader, timeout: 30)
         guard resp.status == 101 else {
             conn.close()
             if let err = try? JSONDecoder().decode(APIErrorBody.self, from: resp.body) { throw err.error }
-            throw HVError(.daemonUnavailable, "hvd answered \(resp.status) to the console request")
+            throw HVError(.daemonUnavailable, "hvd answered \(resp.status) to \(endpoint.path)")
         }
         return (conn, reader.takeBuffered())
     }

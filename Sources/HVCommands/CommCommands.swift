@@ -134,7 +134,7 @@ struct ShmGroup: ParsableCommand {
 struct EventGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "event", abstract: "Named events (hv.config [Event\\NAME]): doorbells between guests and the host.",
-        subcommands: [List.self, Signal.self, Wait.self])
+        subcommands: [List.self, Signal.self, Wait.self, Session.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The events, their guests and how often each was signalled.")
@@ -151,6 +151,32 @@ struct EventGroup: ParsableCommand {
         func run() throws {
             let r = try Context().api.post(.eventSignal(name), EventRequest(), as: EventResult.self)
             Out.say("signalled \(r.name) (count \(r.count))")
+        }
+    }
+    /// One connection for many events: a program writes lines to its stdin and reads the answers from its stdout.
+    struct Session: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Signal and wait for events over one connection: a line in, a line out (for programs).",
+            discussion: """
+                Lines in: signal NAME | wait NAME AFTER [SECONDS] | count NAME. \
+                Lines out: NAME COUNT, timeout NAME COUNT, or error WHAT (the session goes on). \
+                No HTTP request per event: a program keeps one hv event session running and talks to it through pipes.
+                """)
+        func run() throws {
+            let (conn, early) = try Context().api.openStream(.eventSession)
+            defer { conn.close() }
+            // hvd's answers to stdout as they come; the session ends when either side closes.
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                if !early.isEmpty { FileHandle.standardOutput.write(early) }
+                while let chunk = try? conn.read(timeout: nil) { FileHandle.standardOutput.write(chunk) }
+                done.signal()
+            }
+            while let line = readLine(strippingNewline: false) {
+                guard (try? conn.write(Data(line.utf8))) != nil else { break }
+            }
+            conn.shutdownWrite()
+            done.wait()
         }
     }
     struct Wait: ParsableCommand {

@@ -11,7 +11,7 @@ public enum Endpoint: Hashable, Sendable {
     case guestDeletionPlan(String), guestDelete(String), guestScreenshot(String), guestConsole(String)
     case guestSettings(String), guestUpdateSettings(String), guestCores(String)
     case commStatus, netAttach, netDetach
-    case eventSignal(String), eventWait(String)
+    case eventSignal(String), eventWait(String), eventSession
     case projectList, projectSave, projectPreview(String), projectSync(String)
     case templates, host, manager, daemonShutdown
     case lifecycle, autostart, autostartSet, resetHost, metrics, bridgesDelete
@@ -52,6 +52,7 @@ public enum Endpoint: Hashable, Sendable {
         case .netDetach: ["net", "detach"]
         case .eventSignal(let e): ["events", e, "signal"]
         case .eventWait(let e): ["events", e, "wait"]
+        case .eventSession: ["events", "session"]
         case .projectList, .projectSave: ["projects"]
         case .projectPreview(let p): ["projects", p, "preview"]
         case .projectSync(let p): ["projects", p, "sync"]
@@ -118,6 +119,7 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "PUT", segments: ["autostart"]) { _ in .autostartSet },
         .init(method: "POST", segments: ["host", "reset"]) { _ in .resetHost },
         .init(method: "POST", segments: ["host", "bridges", "delete"]) { _ in .bridgesDelete },
+        .init(method: "POST", segments: ["events", "session"]) { _ in .eventSession },
         .init(method: "GET", segments: ["metrics"]) { _ in .metrics },
         .init(method: "POST", segments: ["projects", "*", "plan"]) { .projectPlan($0) },
         .init(method: "PUT", segments: ["projects", "*"]) { .projectStore($0) },

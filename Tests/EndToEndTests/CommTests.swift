@@ -73,6 +73,27 @@ extension EndToEnd {
             #expect(!ip(["netns", "list"]).1.contains(ns))
         }
 
+        /// hv event session: one connection for many events; a waiter in the
+        /// session is woken by a signal sent through the ordinary API, and
+        /// a bad line is answered without ending the session.
+        @Test func anEventSessionSignalsAndWaitsOverOneConnection() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            try host.prepare("ubuntu_rtlinux")
+            let s = host.session("hv", ["event", "session"])
+            s.send("count ev\nsignal ev\nbogus\nwait ev 1 30\n")
+            #expect(s.waitFor("ev 1\n", timeout: 30) && s.waitFor("error \"bogus\"", timeout: 10), "\(s.output)")
+            usleep(300_000)
+            #expect(host.run("hv", ["event", "signal", "ev"]).status == 0)
+            #expect(s.waitFor("ev 2\n", timeout: 30), "the waiting session was woken: \(s.output)")
+            s.send("wait nosuch 0 1\n")
+            #expect(s.waitFor("error no event \"nosuch\"", timeout: 10), "\(s.output)")
+            s.closeInput()
+            let r = s.finish(timeout: 20)
+            #expect(r.status == 0, "the session ends with its input: \(r.all)")
+            #expect(r.out.split(separator: "\n").first == "ev 0", "\(r.out)")
+        }
+
         /// Bridge mode, confined to namespaces the test makes: hv (and so
         /// hvd and the guest) runs in one whose veth leads to another holding
         /// 10.77.0.200; the guest reaches it through the bridge.

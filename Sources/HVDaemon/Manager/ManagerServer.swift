@@ -107,6 +107,7 @@ final class ManagerServer: @unchecked Sendable {
         switch routes.handle(req, peerPid: nil, listener: "manager") {
         case .response(let r): reply(conn, r)
         case .console: reply(conn, .error(HVError(.unsupported, "consoles are not served over TCP yet; use hv guest console")))
+        case .eventSession: reply(conn, .error(HVError(.unsupported, "event sessions are served on hvd's Unix socket only; use hv event session")))
         }
     }
 

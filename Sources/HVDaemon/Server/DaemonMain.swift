@@ -86,6 +86,8 @@ public enum DaemonMain {
         switch routes.handle(req, peerPid: cred?.pid) {
         case .response(let r):
             try? conn.write(r.serialized())
+        case .eventSession(let server):
+            EventSession.serve(conn, reader: reader, server: server)
         case .console(let sup, let replay, let who):
             do { try sup.attachConsole(client: conn, who: who, replay: replay) } catch let e as HVError {
                 try? conn.write(HTTPResponse.error(e).serialized())

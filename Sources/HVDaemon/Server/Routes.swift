@@ -11,6 +11,8 @@ struct Routes {
     enum Outcome {
         case response(HTTPResponse)
         case console(GuestSupervisor, GuestSupervisor.Replay, String)
+        /// An event session (hv event session): the connection becomes a line protocol.
+        case eventSession(any EventServing)
     }
 
     /// `listener`: "socket" or "manager", for the request counts in the metrics.
@@ -27,7 +29,7 @@ struct Routes {
         }
         switch outcome {
         case .response(let r): ctx.metrics.countRequest(listener: listener, status: r.status)
-        case .console: ctx.metrics.countRequest(listener: listener, status: 101)
+        case .console, .eventSession: ctx.metrics.countRequest(listener: listener, status: 101)
         }
         return outcome
     }
@@ -106,6 +108,11 @@ struct Routes {
             let (comm, _) = try loadedComm()
             comm.detachHost()
             return .response(.json(comm.status(runningGuests: [])))
+        case .eventSession:
+            guard let server = try loadedComm().0.events else {
+                throw HVError(.notFound, "the loaded configuration declares no event", hint: "declare one in hv.config: [Event\\NAME] with \"Guests\"")
+            }
+            return .eventSession(server)
         case .eventSignal(let name), .eventWait(let name):
             let comm = try loadedComm().0
             guard let server = comm.events, let index = server.table.index(of: name) else {
