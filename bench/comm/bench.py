@@ -77,6 +77,8 @@ def ping_times(text):
 
 def main():
     root = tempfile.mkdtemp(prefix="hv-bench-comm-")
+    # Each guest's QEMU runs as a user of its own and must pass through the root.
+    os.chmod(root, 0o755)
     env = dict(os.environ, HV_ROOT=root)
     try:
         prepare_ubuntu_example(env, root)

@@ -29,6 +29,8 @@ def get(port, path, token):
 
 def main():
     root = tempfile.mkdtemp(prefix="hv-bench-manager-")
+    # Each guest's QEMU runs as a user of its own and must pass through the root.
+    os.chmod(root, 0o755)
     env = dict(os.environ, HV_ROOT=root)
     run = lambda *a: subprocess.run([HV, *a], env=env, capture_output=True, text=True, check=True)
     try:

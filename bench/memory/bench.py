@@ -69,6 +69,8 @@ def wait_file(path, needle, timeout):
 
 def main():
     root = tempfile.mkdtemp(prefix="hv-bench-mem-")
+    # Each guest's QEMU runs as a user of its own and must pass through the root.
+    os.chmod(root, 0o755)
     env = dict(os.environ, HV_ROOT=root)
     try:
         prepare_ubuntu_example(env, root)
