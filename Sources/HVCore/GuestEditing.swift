@@ -182,8 +182,13 @@ public enum GuestEditing {
         guard !changes.isEmpty else {
             return GuestEditResult(folder: folder, changes: [], notes: [], message: "nothing changed for \(d.entry.name)")
         }
-        // The whole files, as they will be loaded.
-        let config = try GuestConfig(base: d.guest, user: d.user)
+        // The whole files, as they will be loaded; an error names the field of the key it is about.
+        let config: GuestConfig
+        do { config = try GuestConfig(base: d.guest, user: d.user) } catch let e as HVError {
+            let candidates = fields.filter { $0.place == .guest && ($0.applies == .all || ($0.applies == .rtos) == (kind == .rtos)) }
+            let named = candidates.compactMap { f in e.message.range(of: "\"\(f.key)\"").map { (f.name, $0.lowerBound) } }
+            throw HVError(e.code, e.message, hint: e.hint, field: e.field ?? named.min { $0.1 < $1.1 }?.0)
+        }
         if kind == .rtos, config.image != oldConfig.image, !FileManager.default.fileExists(atPath: layout.template(config.image).path) {
             throw HVError(.missingImage, "templates/\(config.image) does not exist",
                           hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")

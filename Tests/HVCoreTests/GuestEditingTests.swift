@@ -107,10 +107,10 @@ import Testing
         var bad = GuestSettings()
         bad.hostForward = "tcp:80:80"
         let e = try #require(throws: HVError.self) { try GuestEditing.update("guest0002", with: bad, layout: h.layout, running: false, vmfLoaded: false) }
-        #expect(e.message.contains("below 1024"), "\(e.message)")
+        #expect(e.message.contains("below 1024") && e.field == "hostForward", "\(e.message) \(e.field ?? "no field")")
         var bridged = GuestSettings(networkMode: "bridge")
         let noName = try #require(throws: HVError.self) { try GuestEditing.update("guest0002", with: bridged, layout: h.layout, running: false, vmfLoaded: false) }
-        #expect(noName.message.contains("names no \"Bridge\""), "\(noName.message)")
+        #expect(noName.message.contains("names no \"Bridge\"") && noName.field == "networkMode", "\(noName.message)")
         #expect(try h.bytes() == before)
         bridged.bridge = "br0"
         bridged.hostForward = ""
