@@ -22,3 +22,16 @@ def prepare_ubuntu_example(env, root):
     tools = os.path.join(root, "templates", "rt-linux", "guest-tools")
     subprocess.run(["bash", os.path.join(REPO, "Tests/Fixtures/installer-iso/build.sh"),
                     os.path.join(root, "iso", "ubuntu.iso"), "", tools], check=True, capture_output=True)
+
+
+def remove_root(root):
+    """Removes a scratch HV_ROOT: first every mount below it (the guests'
+    exchange folders are loop-mounted file systems), then the files."""
+    import shutil
+    prefix = root.rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+    for m in sorted(mounts, reverse=True):
+        if subprocess.run(["umount", m], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", m], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)

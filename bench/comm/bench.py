@@ -15,7 +15,7 @@ Usage: bench/comm/run.sh [ROUNDS]   (root; builds hv first). Prints medians, p99
 import json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import hv, prepare_ubuntu_example  # noqa: E402
+from common import hv, prepare_ubuntu_example, remove_root  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -166,7 +166,7 @@ def main():
         hv(env, "guest", "stop", "guestubuntu", "--force", check=False)
         hv(env, "vmf", "stop", "--yes", check=False)
         hv(env, "daemon", "stop", check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_root(root)
 
 
 if __name__ == "__main__":

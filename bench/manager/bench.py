@@ -71,7 +71,7 @@ def main():
         print(f"  ratio guests page / baseline: {med(page) / med(vmf):.1f}")
     finally:
         subprocess.run([HV, "daemon", "stop"], env=env, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_root(root)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Usage: bench/memory/run.sh [ROUNDS]   (root; builds hv first). Target: hv's over
 import os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import hv, prepare_ubuntu_example  # noqa: E402
+from common import hv, prepare_ubuntu_example, remove_root  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -138,7 +138,7 @@ def main():
               f" of which {med('hv', 'private'):.0f} MiB are this guest's own (target: overhead <= 64 MiB)")
     finally:
         subprocess.run([HV, "daemon", "stop"], env=env, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_root(root)
 
 
 if __name__ == "__main__":
