@@ -28,7 +28,8 @@ fi
 # One plain summary line (XCTest's own says "Executed 0 tests": all tests are Swift Testing ones).
 summary=$(grep -E 'Test run with [0-9]+ tests? .*(passed|failed)' "$log" | tail -n 1 || true)
 total=$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")
-failed=$(grep -cE '^✘ Test .* failed after' "$log" || true)
+# A failed test's own line; the run's summary line ("✘ Test run with …") is not a test.
+failed=$(grep -E '^✘ Test .* failed after' "$log" | grep -vc '^✘ Test run with' || true)
 btotal=$(grep -cE '^(✔|✘) (browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
 bfailed=$(grep -cE '^✘ (browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
 if [ -n "$total" ]; then echo "$((total + btotal - failed - bfailed)) passed, $((failed + bfailed)) failed"; fi
