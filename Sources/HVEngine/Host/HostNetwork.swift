@@ -32,6 +32,15 @@ public enum HostNetwork {
         _ = try? Command.run(["ip", "netns", "delete", namespace(layout)], timeout: 10)
     }
 
+    /// The host's addresses on `interface` (global scope: "192.168.1.5/24"), from `ip`.
+    public static func addresses(of interface: String) -> [String] {
+        guard let r = try? Command.run(["ip", "-o", "addr", "show", "dev", interface, "scope", "global"], timeout: 5), r.status == 0 else { return [] }
+        return r.stdout.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            return words.firstIndex { $0 == "inet" || $0 == "inet6" }.flatMap { i in i + 1 < words.count ? String(words[i + 1]) : nil }
+        }
+    }
+
     @discardableResult
     static func run(_ argv: [String]) throws -> String {
         let r = try Command.run(argv, timeout: 10)

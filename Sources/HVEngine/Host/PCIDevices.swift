@@ -15,7 +15,7 @@ public struct PCIDevices: Sendable {
     public var mountedDevices: @Sendable () -> Set<String>
 
     public init(sysRoot: String = "", idsFile: String? = PCIDevices.defaultIDsFile,
-                interfaceAddresses: @escaping @Sendable (String) -> [String] = PCIDevices.addresses(of:),
+                interfaceAddresses: @escaping @Sendable (String) -> [String] = HostNetwork.addresses(of:),
                 mountedDevices: @escaping @Sendable () -> Set<String> = PCIDevices.mounted) {
         self.sysRoot = sysRoot; self.idsFile = idsFile
         self.interfaceAddresses = interfaceAddresses; self.mountedDevices = mountedDevices
@@ -102,15 +102,6 @@ public struct PCIDevices: Sendable {
 
     func hex(_ text: String?) -> String {
         String((text ?? "").lowercased().replacingOccurrences(of: "0x", with: "").prefix(8))
-    }
-
-    /// Addresses of `interface` (global scope), from `ip`.
-    public static func addresses(of interface: String) -> [String] {
-        guard let r = try? Command.run(["ip", "-o", "addr", "show", "dev", interface, "scope", "global"], timeout: 5), r.status == 0 else { return [] }
-        return r.stdout.split(separator: "\n").compactMap { line in
-            let words = line.split(separator: " ")
-            return words.firstIndex { $0 == "inet" || $0 == "inet6" }.flatMap { i in i + 1 < words.count ? String(words[i + 1]) : nil }
-        }
     }
 
     /// The /dev names mounted now (e.g. "sda1", "nvme0n1p2").

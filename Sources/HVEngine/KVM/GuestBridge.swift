@@ -52,7 +52,15 @@ public struct GuestBridge: Sendable {
         try Self.changing.withLock { _ in
             var r = record
             let bridge = try bridgeFor(interface, record: &r)
-            let fd = try TapDevice.open(tap, for: "the TAP of \(guest)")
+            let fd: Int32
+            do {
+                fd = try TapDevice.open(tap, for: "the TAP of \(guest)")
+            } catch {
+                // A bridge made for this start goes again: the interface is the host's.
+                releaseIfUnused(bridge, record: &r)
+                try? save(r)
+                throw error
+            }
             r.taps[tap] = .init(bridge: bridge, guest: guest)
             do {
                 try save(r)
@@ -79,12 +87,15 @@ public struct GuestBridge: Sendable {
 
     private func detachLocked(tap: String, record r: inout Record) {
         _ = try? ip(["link", "delete", tap])
-        let bridge = r.taps.removeValue(forKey: tap)?.bridge
-        if let bridge, let nic = r.bridges[bridge], !r.taps.values.contains(where: { $0.bridge == bridge }) {
-            _ = try? ip(["link", "set", nic, "nomaster"])
-            _ = try? ip(["link", "delete", bridge, "type", "bridge"])
-            r.bridges.removeValue(forKey: bridge)
-        }
+        if let bridge = r.taps.removeValue(forKey: tap)?.bridge { releaseIfUnused(bridge, record: &r) }
+    }
+
+    /// A bridge hv made goes, its interface released, once no TAP of hv's is on it.
+    private func releaseIfUnused(_ bridge: String, record r: inout Record) {
+        guard let nic = r.bridges[bridge], !r.taps.values.contains(where: { $0.bridge == bridge }) else { return }
+        _ = try? ip(["link", "set", nic, "nomaster"])
+        _ = try? ip(["link", "delete", bridge, "type", "bridge"])
+        r.bridges.removeValue(forKey: bridge)
     }
 
     /// hv_brdelall: every bridge and TAP hv made, unless a running guest uses one.
@@ -102,11 +113,9 @@ public struct GuestBridge: Sendable {
                 removed.append("TAP \(tap)")
             }
             for (bridge, nic) in r.bridges.sorted(by: { $0.key < $1.key }) {
-                _ = try? ip(["link", "set", nic, "nomaster"])
-                _ = try? ip(["link", "delete", bridge, "type", "bridge"])
+                releaseIfUnused(bridge, record: &r)
                 removed.append("bridge \(bridge) (over \(nic))")
             }
-            r.bridges = [:]
             try save(r)
             return removed
         }
@@ -130,9 +139,7 @@ public struct GuestBridge: Sendable {
             }
             return name
         }
-        let addresses = (try? ip(["-o", "addr", "show", "dev", interface, "scope", "global"])) ?? ""
-        guard addresses.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            let first = addresses.split(separator: " ").drop { $0 != "inet" && $0 != "inet6" }.dropFirst().first.map(String.init) ?? "an address"
+        if let first = HostNetwork.addresses(of: interface).first {
             throw HVError(.conflict, "\(interface) carries the host's address \(first): bridging it would take that network from the host",
                           hint: "make a bridge (br0) that holds the address and the interface, and name br0 in \"Bridge\"; or use a free interface")
         }
@@ -149,12 +156,5 @@ public struct GuestBridge: Sendable {
     }
 
     @discardableResult
-    private func ip(_ args: [String]) throws -> String {
-        let r = try Command.run(["ip"] + args, timeout: 10)
-        guard r.status == 0 else {
-            throw HVError(.io, "ip \(args.joined(separator: " ")) failed: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
-                          hint: "hv needs iproute2 (ip), /dev/net/tun and root")
-        }
-        return r.stdout
-    }
+    private func ip(_ args: [String]) throws -> String { try HostNetwork.run(["ip"] + args) }
 }
