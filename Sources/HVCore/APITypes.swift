@@ -59,6 +59,8 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var installing: Bool
     /// The guest's address on the VMF network (nil: not part of it).
     public var address: String?
+    /// Host devices the running guest holds, with their interrupts as the kernel has them now.
+    public var devices: [AssignedDevice] = []
     public var notes: [String]
 
     public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {
@@ -85,6 +87,27 @@ public struct ScreenshotResult: Sendable, Codable, Equatable {
     public var width: Int
     public var height: Int
     public init(path: String, width: Int, height: Int) { self.path = path; self.width = width; self.height = height }
+}
+
+/// A host device a running guest holds (VFIO PCI, or USB).
+public struct AssignedDevice: Sendable, Codable, Equatable {
+    /// "0000:03:00.0", or a USB device "usb 046d:c52b" / "usb 1-2".
+    public var device: String
+    /// The host driver bound now ("vfio-pci" while the guest has it; nil for USB).
+    public var driver: String?
+    public var interrupts: [DeviceInterrupt]
+    public init(device: String, driver: String?, interrupts: [DeviceInterrupt]) {
+        self.device = device; self.driver = driver; self.interrupts = interrupts
+    }
+}
+
+/// One host interrupt of an assigned device: its cores and the thread serving it.
+public struct DeviceInterrupt: Sendable, Codable, Equatable {
+    public var irq: Int
+    public var cores: [Int]
+    /// nil: not threaded (a kernel without PREEMPT_RT or threadirqs).
+    public var thread: VCPUPlacement?
+    public init(irq: Int, cores: [Int], thread: VCPUPlacement?) { self.irq = irq; self.cores = cores; self.thread = thread }
 }
 
 public struct VCPUPlacement: Sendable, Codable, Equatable {

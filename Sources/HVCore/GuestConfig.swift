@@ -100,6 +100,14 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     /// A hung guest: the KVM watchdog device's action, RT-Linux's heartbeat.
     public var watchdog: WatchdogAction
     public var heartbeatTimeoutSeconds: Int
+    /// Host PCI devices the guest gets for itself (VFIO), in sysfs spelling.
+    public var pciDevices: [String]
+    /// KVM guests: host USB devices (QEMU's usb-host).
+    public var usbDevices: [USBDeviceSpec]
+    /// Take a device although the host uses it (a NIC with an address, a mounted disk).
+    public var takeDevicesInUse: Bool
+    /// SCHED_FIFO priority of the threads of the devices' interrupts (PREEMPT_RT hosts).
+    public var irqPriority: Int
 
     /// Every key of guest.config and usr.config, declared once: the parser,
     /// the defaults below, the edit form, the generated guest.config and
@@ -180,6 +188,16 @@ public struct GuestConfig: Sendable, Equatable, Codable {
             .init("Watchdog", .choice(WatchdogAction.allCases.map(\.rawValue)), default: .value(WatchdogAction.off.rawValue),
                   help: "a hung guest: KVM guests get an emulated i6300esb watchdog (the guest's driver arms it), RT-Linux keeps a heartbeat (its init writes exchange/.hv-heartbeat every second); off, report (an event and a log line) or reset (that, and the guest is reset)"),
             .init("HeartbeatTimeoutSeconds", .integer(2...3600), default: .value("10"), help: "RT-Linux: a heartbeat older than this is a missed beat"),
+        ]),
+        .init("Guest\\Devices", [
+            .init("Pci", .text, default: .value(""), field: .init("pciDevices", "PCI devices"),
+                  help: "host PCI devices the guest gets for itself (VFIO: a fieldbus NIC, a CAN or I/O board), comma-separated addresses as `hv devices list` shows them, e.g. 0000:03:00.0; a device's whole IOMMU group must be listed. At the start hv binds them to vfio-pci (and an RTOS guest's interrupts to its cores); at the stop it gives them back to their driver"),
+            .init("Usb", .text, default: .value(""),
+                  help: "KVM guests: host USB devices, comma-separated vendor:product (046d:c52b) or ports as sysfs names them (1-2, 3-1.4)"),
+            .init("TakeInUse", .boolean, default: .value("no"),
+                  help: "yes: take a device although the host uses it (a NIC with an address, a controller with a mounted disk); the host loses it while the guest runs"),
+            .init("IrqPriority", .integer(1...99), default: .described("RtPriority + 1 (at most 99); 50 for KVM guests"),
+                  help: "SCHED_FIFO priority of the threads that serve the devices' interrupts (a PREEMPT_RT host threads them); an RTOS guest's run on its reserved cores"),
         ]),
         .init("Guest\\Network", [
             .init("Mode", .choice(["user", "bridge", "none"]), default: .value("user"), field: .init("networkMode", "Network", only: .kvm),
@@ -271,6 +289,9 @@ public struct GuestConfig: Sendable, Equatable, Codable {
                               intervalSeconds: d.int("Guest\\Recovery", "RestartLimitIntervalSeconds"))
         watchdog = WatchdogAction(rawValue: d.choice("Guest\\Recovery", "Watchdog")) ?? .off
         heartbeatTimeoutSeconds = d.int("Guest\\Recovery", "HeartbeatTimeoutSeconds")
+        (pciDevices, usbDevices) = try Self.devices(v, kind: os.kind, baseFile: base.fileName)
+        takeDevicesInUse = d.bool("Guest\\Devices", "TakeInUse")
+        irqPriority = v.int("Guest\\Devices", "IrqPriority") ?? (os.kind == .rtos ? min(99, rtPriority + 1) : 50)
         if name.trimmingCharacters(in: .whitespaces).isEmpty {
             let e = v.get("Guest", "Name")
             throw ConfigError(file: e?.file ?? base.fileName, line: e?.line ?? 0,

@@ -23,6 +23,8 @@ public struct GuestSettings: Sendable, Codable, Equatable {
     public var bridge: String?
     /// Mode user: host ports forwarded in ("tcp:8080:80,...").
     public var hostForward: String?
+    /// Host PCI devices the guest gets (VFIO): "0000:03:00.0,...".
+    public var pciDevices: String?
     /// KVM guests: a second card on the VMF network (RTOS guests always have one).
     public var communication: Bool?
     /// The address on the VMF network; "" = the default (subnet + Id).
@@ -83,6 +85,7 @@ public enum GuestEditing {
         case "networkMode": s.networkMode
         case "bridge": s.bridge
         case "hostForward": s.hostForward
+        case "pciDevices": s.pciDevices
         case "communication": s.communication.map { $0 ? "yes" : "no" }
         case "address": s.address
         default: nil
@@ -135,6 +138,7 @@ public enum GuestEditing {
             }.joined(separator: ",")
             s.communication = d.entry.communication
         }
+        s.pciDevices = c.pciDevices.joined(separator: ",")
         s.overridden = overridden(d)
         return s
     }

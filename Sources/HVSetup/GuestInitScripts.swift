@@ -16,6 +16,14 @@ enum GuestInitScripts {
         mount -t tmpfs tmpfs /tmp
         hostname rt-linux
         for m in virtio_pci virtio_mmio virtio_net 9pnet_virtio 9p button evdev; do modprobe "$m" 2>/dev/null; done
+        # Drivers for PCI devices given to the guest: modules.alias holds their patterns.
+        for dev in /sys/bus/pci/devices/*; do
+            [ -f "$dev/modalias" ] && [ ! -e "$dev/driver" ] || continue
+            id=$(cat "$dev/modalias")
+            while read -r word pattern module; do
+                case "$id" in $pattern) modprobe "$module" 2>/dev/null && echo "hv-guest: $module for ${dev##*/}" ;; esac
+            done < "/lib/modules/$(uname -r)/modules.alias"
+        done
         hv-net-up /proc/cmdline
         if grep -qsw hvguests /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag; then
             if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 hvguests /hv/guests; then

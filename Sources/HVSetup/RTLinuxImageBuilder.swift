@@ -7,8 +7,10 @@ import HVEngine
 /// cyclictest and the kernel modules the guest needs.
 public struct RTLinuxImageBuilder: Sendable {
     /// Bumped whenever the image's content changes, so `hv setup` rebuilds.
-    public static let formatVersion = "8"
-    static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic"]
+    public static let formatVersion = "9"
+    static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic",
+                                      // Assigned NICs (e1000e, igb: the usual fieldbus cards); VFIO for hv inside a guest.
+                                      "e1000e", "igb", "vfio_pci", "vfio_iommu_type1"]
 
     public let layout: HostLayout
     public let cacheDir: URL

@@ -67,7 +67,7 @@ final class KernelGuest {
         // many runs, after "PCI: Fatal"); as hv's own boot watch does, a stalled boot is tried once more.
         var s: Session?
         for attempt in 1...2 {
-            let machine = iommu ? ["-machine", "q35", "-device", "intel-iommu,intremap=on",
+            let machine = iommu ? ["-machine", "q35", "-device", "intel-iommu,intremap=on,caching-mode=on",
                                    "-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0"] : ["-machine", "microvm"]
             let session = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
                 "-nodefaults", "-no-user-config", "-no-reboot"] + machine + ["-accel", "tcg",

@@ -102,6 +102,7 @@ import Testing
                                 isoAttach: "x", networkMode: "x", communication: true, address: "x")
         all.bridge = "x"
         all.hostForward = "x"
+        all.pciDevices = "x"
         let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(all)) as? [String: Any]
         for field in GuestEditing.fields {
             #expect(encoded?[field.name] != nil, "\(field.name) is not a GuestSettings field")
@@ -126,5 +127,39 @@ import Testing
         let rtos = #expect(throws: HVError.self) { try load("[Guest\\Network]\n    \"HostForward\"=\"tcp:8080:80\"\n", os: "rt-linux") }
         #expect(rtos?.message.contains("needs a KVM guest on the user-mode network") == true)
         #expect(throws: HVError.self) { try load("[Guest\\Network]\n    \"Mode\"=\"none\"\n    \"HostForward\"=\"tcp:8080:80\"\n") }
+    }
+}
+
+/// [Guest\Devices]: PCI addresses and USB devices as people write them; a
+/// wrong one is refused with its line.
+@Suite struct DeviceConfigTests {
+    func config(_ devices: String, os: String = "rt-linux") throws -> GuestConfig {
+        try GuestConfig(base: RegistryDocument(parsing: "[Guest]\n    \"Name\"=\"g\"\n    \"Os\"=\"\(os)\"\n", fileName: "guest.config"),
+                        user: RegistryDocument(parsing: "[Guest\\Devices]\n" + devices, fileName: "usr.config"))
+    }
+
+    @Test func addressesAreNormalizedAndIrqPriorityFollowsTheVCPUs() throws {
+        let c = try config("    \"Pci\"=\"03:00.0, 0000:03:00.1\"\n")
+        #expect(c.pciDevices == ["0000:03:00.0", "0000:03:00.1"])
+        #expect(c.irqPriority == 51 && !c.takeDevicesInUse)
+        #expect(DeviceConfig.pciAddress("0000:03:20.0") == nil && DeviceConfig.pciAddress("0000:03:00.8") == nil)
+        let k = try config("    \"Usb\"=\"046D:C52B,1-2.3\"\n", os: "ubuntu")
+        #expect(k.usbDevices == [.ids(vendor: "046d", product: "c52b"), .port(bus: 1, path: "2.3")])
+        #expect(k.irqPriority == 50)
+    }
+
+    @Test(arguments: [
+        ("    \"Pci\"=\"03:00\"\n", "\"03:00\" is not a PCI address"),
+        ("    \"Pci\"=\"03:00.0,0000:03:00.0\"\n", "listed twice"),
+        ("    \"Usb\"=\"1-2\"\n", "is for KVM guests"),
+        ("    \"IrqPriority\"=\"0\"\n", "bad value"),
+    ])
+    func wrongDevicesNameTheLine(text: String, words: String) throws {
+        do {
+            _ = try config(text)
+            Issue.record("accepted: \(text)")
+        } catch let e as HVError {
+            #expect(e.message.contains("usr.config:2") && e.message.contains(words), "\(e.message)")
+        }
     }
 }

@@ -61,6 +61,13 @@ import HVSetup
         #expect(QemuCommandLine.kernelCommandLine(p).contains("hv.net=52:54:01:"))
     }
 
+    /// Assigned PCI devices: microvm with PCIe, no pci=off, vfio-pci at fixed slots.
+    @Test func rtLinuxWithAnAssignedNIC() throws {
+        let p = try plan(usr: "[Guest\\Devices]\n    \"Pci\"=\"03:00.0,03:00.1\"\n")
+        try check(QemuCommandLine.rtos(p), "rt-linux-devices.args")
+        #expect(!QemuCommandLine.kernelCommandLine(p).contains("pci=off"))
+    }
+
     @Test func commasInPathsAreDoubled() throws {
         var p = try plan()
         p.consoleLog = "/srv/a,b/console.log"

@@ -40,6 +40,16 @@ import HVCore
         #expect(netdev == "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp:0.0.0.0:5000-:5000", "\(netdev)")
     }
 
+    /// A KVM guest with a PCI card (VFIO) and two USB devices (by ids, by port) on its xHCI controller.
+    @Test func hostDevicesForAKVMGuest() throws {
+        let argv = QemuCommandLine.kvm(try plan("ubuntu_rtlinux", usr: "[Guest\\Devices]\n    \"Pci\"=\"0000:05:00.0\"\n    \"Usb\"=\"046d:c52b,3-1.4\"\n"))
+        let devices = argv.indices.filter { argv[$0] == "-device" && $0 + 1 < argv.count }.map { argv[$0 + 1] }
+        #expect(devices.contains("usb-host,bus=usb.0,vendorid=0x046d,productid=0xc52b,id=hostusb0"), "\(devices)")
+        #expect(devices.contains("usb-host,bus=usb.0,hostbus=3,hostport=1.4,id=hostusb1"), "\(devices)")
+        #expect(devices.contains("vfio-pci,host=0000:05:00.0,id=hostpci0"), "\(devices)")
+        #expect(devices.firstIndex(of: "qemu-xhci,id=usb")! < devices.firstIndex { $0.hasPrefix("usb-host") }!)
+    }
+
     @Test func windowsInstallingUnderKVM() throws {
         try check(QemuCommandLine.kvm(try plan("windows_rtlinux")), "windows-kvm-install.args")
     }

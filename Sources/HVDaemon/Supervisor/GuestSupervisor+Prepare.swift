@@ -30,6 +30,9 @@ struct LaunchSpec {
     var installing = false
     /// Mode bridge: the guest's TAP, removed when it stops.
     var tap: String?
+    /// PCI devices bound to vfio-pci for it, and their interrupts' thread priority.
+    var devices: [String] = []
+    var irqPriority = 0
     /// Run just before QEMU (swtpm must listen first); returns descriptors
     /// QEMU inherits as 4, 5, ... (a TAP), which hvd closes once it runs.
     var beforeLaunch: () throws -> [Int32] = { [] }
@@ -72,13 +75,15 @@ extension GuestSupervisor {
                                   hostTSCKHz: ctx.facts.tscKHz)
         plan.comm = CommPlan(folder: folder.name, config: vmf.config.communication, layout: ctx.layout)
         let identity = self.identity
-        return LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
+        var spec = LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
                           readyMarker: image.readyMarker,
                           reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
                           hostCores: placed ? ctx.vmf.hostCores() : [],
                           rtPriority: config.rtPriority, identity: identity, locksMemory: QemuCommandLine.locksMemory(plan),
                           partition: placed ? ctx.vmf.partition : nil,
                           notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
+        try attachDevices(config, to: &spec)
+        return spec
     }
 
     /// KVM guests run on the host's cores (never on a reserved one) and need no VMF.
@@ -126,6 +131,7 @@ extension GuestSupervisor {
             if let tap { bridge.detach(tap: tap) }
             for url in created { try? FileManager.default.removeItem(at: url) }
         }
+        try attachDevices(config, to: &spec)
         return spec
     }
 

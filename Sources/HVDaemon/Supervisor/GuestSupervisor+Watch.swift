@@ -31,7 +31,7 @@ extension GuestSupervisor {
         }
         guard let (reason, rec) = ending else { return }
         for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
-        if let tap = rec?.tap { GuestBridge(layout: ctx.layout).detach(tap: tap) }
+        releaseHostResources(rec)
         ctx.log.info("\(folder.name): QEMU exited (\(reason.rawValue))")
         ShutdownHook.run(folder: folder, name: rec?.name ?? folder.name, reason: reason,
                          extraEnv: rec?.hookEnvironment ?? [:], log: ctx.log)
@@ -159,7 +159,7 @@ extension GuestSupervisor {
     func adopt(_ rec: RunRecord) {
         guard GuestLock.isHeld(folder.lockFile) else {
             ctx.log.info("\(folder.name): stopped while hvd was not running")
-            if let tap = rec.tap { GuestBridge(layout: ctx.layout).detach(tap: tap) }
+            releaseHostResources(rec)
             ShutdownHook.run(folder: folder, name: rec.name, reason: .lost, extraEnv: rec.hookEnvironment, log: ctx.log)
             try? FileManager.default.removeItem(at: folder.stateFile)
             for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
@@ -181,6 +181,7 @@ extension GuestSupervisor {
         ctx.events.post(.adopted, guest: folder.name, "running guest pid \(rec.pid), started by an earlier hvd")
         startMonitor(generation: gen, pid: rec.pid, isChild: false)
         startBootWatcher()
+        startDeviceInterruptWatch(generation: gen, rec: rec)
         if let config = try? GuestConfig.load(from: folder), config.kind == .rtos, config.watchdog != .off {
             startHeartbeatWatch(generation: gen, config: config)
         }
@@ -219,6 +220,7 @@ extension GuestSupervisor {
             s.installing = r.installing ?? false
             s.vcpuPlacement = r.placement.vcpuThreads.compactMap { Placement.observe(pid_t($0)) }
             s.emulatorPlacement = Placement.observe(r.pid)
+            s.devices = observeDevices(r)
         } else if os?.kind == .rtos {
             s.cores = ctx.vmf.current?.reservedCores[folder.name] ?? []
         }

@@ -80,6 +80,9 @@ final class GuestSupervisor: Sendable {
         rec.diskImage = spec.diskImage
         rec.installing = spec.installing
         rec.tap = spec.tap
+        rec.devices = spec.devices.isEmpty ? nil : spec.devices
+        rec.usbDevices = config.usbDevices.isEmpty ? nil : config.usbDevices.map(\.description)
+        rec.irqPriority = spec.irqPriority
         rec.save(folder.stateFile)
         unlink(folder.startingFile.path)
         shared.withLock { s in
@@ -89,6 +92,7 @@ final class GuestSupervisor: Sendable {
         }
         ctx.events.post(.started, guest: folder.name, "pid \(launched.pid) (\(spec.acceleratorReason)), cores \(launched.placement.cores)")
         startMonitor(generation: gen, pid: launched.pid, isChild: true)
+        startDeviceInterruptWatch(generation: gen, rec: rec)
         if config.kind == .rtos && config.watchdog != .off { startHeartbeatWatch(generation: gen, config: config) }
         // Waiting for the boot is no operation: a stop may come meanwhile.
         endOperation()

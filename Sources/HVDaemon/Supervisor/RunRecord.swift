@@ -30,6 +30,10 @@ struct RunRecord: Codable, Sendable {
     var installing: Bool? = nil
     /// Mode bridge: the TAP hvd made for the guest (nil: none).
     var tap: String? = nil
+    /// PCI devices (vfio-pci) and USB devices it holds, and its interrupts' thread priority.
+    var devices: [String]? = nil
+    var usbDevices: [String]? = nil
+    var irqPriority: Int? = nil
 
     static func load(_ url: URL) -> RunRecord? {
         guard let data = try? Data(contentsOf: url) else { return nil }

@@ -57,12 +57,17 @@ public enum QemuCommandLine {
         }
     }
 
+    /// microvm gets a PCIe bus only when something needs one (~0.5–1 s more boot under TCG).
+    public static func needsPCI(_ plan: RTOSLaunchPlan) -> Bool {
+        plan.comm?.needsPCI == true || !plan.config.pciDevices.isEmpty
+    }
+
     public static func kernelCommandLine(_ plan: RTOSLaunchPlan) -> String {
         // Under TCG: a known TSC rate (no calibration hang), trusted across vCPUs.
         let tsc = plan.accelerator == .tcg ? plan.hostTSCKHz.map { "tsc_early_khz=\($0) tsc=reliable" } ?? "tsc=reliable" : ""
         var imageArgs = plan.image.kernelArgs
-        // ivshmem needs the PCI bus that microvm otherwise goes without.
-        if plan.comm?.needsPCI == true {
+        // ivshmem and assigned devices need the PCI bus that microvm otherwise goes without.
+        if needsPCI(plan) {
             imageArgs = imageArgs.split(separator: " ").filter { $0 != "pci=off" }.joined(separator: " ")
         }
         // hv.hb: the guest's init keeps a heartbeat only when hvd watches it (no wake-ups otherwise).
@@ -81,7 +86,7 @@ public enum QemuCommandLine {
                  "-name", "guest=\(plan.folderName),debug-threads=on",
                  "-nodefaults", "-no-user-config",
                  "-sandbox", sandbox(spawn: false),
-                 "-machine", "microvm" + (plan.comm?.needsPCI == true ? ",pcie=on" : "") + (plan.config.hugePages ? ",memory-backend=mem" : "")]
+                 "-machine", "microvm" + (needsPCI(plan) ? ",pcie=on" : "") + (plan.config.hugePages ? ",memory-backend=mem" : "")]
         let lock = locksMemory(plan)
         // Locked memory includes TCG's code buffer: keep it at 64 MiB instead of 1 GiB.
         a += ["-accel", plan.accelerator == .tcg && lock ? "tcg,tb-size=64" : plan.accelerator.rawValue]
@@ -112,6 +117,7 @@ public enum QemuCommandLine {
                   "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=\(guestsMountTag)"]
         }
         a += plan.comm?.qemuArgs(nic: "virtio-net-device") ?? []
+        a += DeviceArgs.pci(plan.config.pciDevices, fixedSlots: true)
         // Paused until its vCPU threads are placed on their cores.
         a += ["-S"]
         a += plan.extraArgs

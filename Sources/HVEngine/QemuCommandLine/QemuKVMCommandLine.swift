@@ -84,8 +84,9 @@ extension QemuCommandLine {
             a += ["-netdev", "tap,id=net0,fd=4",
                   "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
         }
-        a += ["-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0",
-              "-device", "VGA",
+        a += ["-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"]
+        a += DeviceArgs.usb(plan.config.usbDevices) + DeviceArgs.pci(plan.config.pciDevices, fixedSlots: false)
+        a += ["-device", "VGA",
               "-vnc", "unix:\(esc(plan.vncSocket))" + (plan.webSocketPort > 0 ? ",websocket=127.0.0.1:\(plan.webSocketPort)" : "")]
         if let tpm = plan.tpmSocket {
             a += ["-chardev", "socket,id=tpmchr,path=\(esc(tpm))",

@@ -66,6 +66,15 @@ public struct PCIDevices: Sendable {
         return raw
     }
 
+    /// The list, each device with the guest that holds it (from hv's record).
+    public func list(heldBy record: PCIPassthrough.Record) -> [PCIDevice] {
+        list().map { d in
+            var d = d
+            d.heldBy = record.devices[d.address]?.guest
+            return d
+        }
+    }
+
     /// What on the host uses the device: a NIC with an address, a controller with a mounted disk.
     func inUse(_ d: PCIDevice, base: String) -> [String] {
         var out: [String] = []
@@ -132,6 +141,8 @@ public struct PCIDevice: Sendable, Codable, Equatable {
     public var inUse: [String] = []
     /// Why it cannot be given to a guest (empty: it can).
     public var notAssignable: [String] = []
+    /// The guest of hv's that holds it now (bound to vfio-pci for it).
+    public var heldBy: String?
 
     public var assignable: Bool { notAssignable.isEmpty }
     public var isBridge: Bool { classCode >> 16 == 0x06 }

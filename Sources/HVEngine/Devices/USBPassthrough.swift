@@ -1,0 +1,107 @@
+import Foundation
+import HVCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Gives host USB devices to a KVM guest (QEMU's usb-host, through libusb):
+/// each device's node in /dev/bus/usb is handed to the guest's user while
+/// it runs, and given back (root's, 0664 as udev makes it) when it stops.
+/// What hv handed over is written down (run/usb-devices.json).
+public struct USBPassthrough: Sendable {
+    public let layout: HostLayout
+    public var sysRoot: String
+
+    public init(layout: HostLayout, sysRoot: String = "") { self.layout = layout; self.sysRoot = sysRoot }
+
+    /// A USB device as sysfs shows it.
+    public struct Found: Sendable, Equatable {
+        /// sysfs's name: "1-2", "3-1.4".
+        public var port: String
+        public var vendor: String, product: String
+        public var bus: Int, address: Int
+        public var node: String { String(format: "/dev/bus/usb/%03d/%03d", bus, address) }
+    }
+
+    /// node → guest
+    var recordFile: URL { layout.runDir.appendingPathComponent("usb-devices.json") }
+    private static let changing = Monitor(())
+
+    public var record: [String: String] {
+        (try? Data(contentsOf: recordFile)).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+    }
+
+    /// The host's USB devices (interfaces such as "1-2:1.0" and root hubs left out).
+    public func list() -> [Found] {
+        let sys = SysFS(root: sysRoot)
+        return sys.entries("/sys/bus/usb/devices").compactMap { name in
+            guard !name.contains(":"), !name.hasPrefix("usb") else { return nil }
+            let base = "/sys/bus/usb/devices/\(name)"
+            guard let v = sys.text(base + "/idVendor"), let p = sys.text(base + "/idProduct"),
+                  let bus = sys.int(base + "/busnum"), let dev = sys.int(base + "/devnum") else { return nil }
+            return Found(port: name, vendor: v.lowercased(), product: p.lowercased(), bus: bus, address: dev)
+        }
+    }
+
+    /// The devices each spec names now; a spec that names none is refused.
+    public static func resolve(_ specs: [USBDeviceSpec], among devices: [Found]) throws -> [Found] {
+        try specs.flatMap { spec -> [Found] in
+            let found: [Found] = switch spec {
+            case .ids(let v, let p): devices.filter { $0.vendor == v && $0.product == p }
+            case .port(let bus, let path): devices.filter { $0.port == "\(bus)-\(path)" }
+            }
+            guard !found.isEmpty else {
+                throw HVError(.notFound, "no USB device \(spec) is plugged into this host",
+                              hint: "plug it in (`lsusb` lists what is there), or correct \"Usb\" in [Guest\\Devices]")
+            }
+            return found
+        }
+    }
+
+    /// Checks and hands the devices' nodes to `owner`; refused when another guest has one.
+    public func claim(_ specs: [USBDeviceSpec], guest: String, owner: (uid: uid_t, gid: gid_t)) throws {
+        guard !specs.isEmpty else { return }
+        try Self.changing.withLock { _ in
+            var r = record
+            let found = try Self.resolve(specs, among: list())
+            for d in found {
+                if let other = r[d.node], other != guest {
+                    throw HVError(.conflict, "USB device \(d.vendor):\(d.product) at \(d.port) is in use by guest \(other)",
+                                  hint: "stop \(other) first, or take it out of one guest's \"Usb\"")
+                }
+            }
+            do {
+                for d in found {
+                    r[d.node] = guest
+                    try save(r)
+                    try PCIPassthrough.setOwner(sysRoot + d.node, uid: owner.uid, gid: owner.gid, mode: 0o600)
+                }
+            } catch {
+                releaseLocked(guest: guest, record: &r)
+                try? save(r)
+                throw error
+            }
+        }
+    }
+
+    public func release(guest: String) {
+        Self.changing.withLock { _ in
+            var r = record
+            guard r.values.contains(guest) else { return }
+            releaseLocked(guest: guest, record: &r)
+            try? save(r)
+        }
+    }
+
+    private func releaseLocked(guest: String, record r: inout [String: String]) {
+        for (node, g) in r where g == guest {
+            // A device unplugged meanwhile took its node along; a new one is udev's.
+            try? PCIPassthrough.setOwner(sysRoot + node, uid: 0, gid: 0, mode: 0o664)
+            r.removeValue(forKey: node)
+        }
+    }
+
+    private func save(_ r: [String: String]) throws {
+        try AtomicFile.write(try JSONEncoder().encode(r), to: recordFile, mode: 0o600)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import HVCore
+@testable import HVEngine
+
+/// What a start refuses before any device changes hands, the device
+/// configuration's spelling, and where VFIO's interrupts are found.
+@Suite struct PassthroughTests {
+    static func dev(_ a: String, cls: UInt32 = 0x020000, driver: String? = "e1000e", group: Int? = 1,
+                    members: [String] = [], inUse: [String] = []) -> PCIDevice {
+        var d = PCIDevice(address: a, vendorID: "8086", deviceID: "10d3", classCode: cls, vendorName: "Intel Corporation",
+                          deviceName: "82574L", className: PCIDevice.className(cls), driver: driver, iommuGroup: group)
+        d.groupMembers = members
+        d.inUse = inUse
+        return d
+    }
+
+    func refusal(_ wanted: [String], _ devices: [PCIDevice], iommu: Bool = true, heldBy: [String: String] = [:],
+                 takeInUse: Bool = false) -> HVError? {
+        do {
+            try PCIPassthrough.check(wanted, guest: "guestrtlinux", devices: devices, iommu: iommu, heldBy: heldBy, takeInUse: takeInUse)
+            return nil
+        } catch let e as HVError { return e } catch { return HVError(.internal, "\(error)") }
+    }
+
+    @Test func aFreeDeviceWithItsWholeGroupPasses() {
+        #expect(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0")]) == nil)
+        #expect(refusal(["0000:03:00.0", "0000:03:00.1"], [Self.dev("0000:03:00.0", members: ["0000:03:00.1"]),
+                                                           Self.dev("0000:03:00.1", members: ["0000:03:00.0"])]) == nil)
+        // This guest's own devices (a restart after a crash) are its own.
+        #expect(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", driver: "vfio-pci")], heldBy: ["0000:03:00.0": "guestrtlinux"]) == nil)
+    }
+
+    @Test func withoutAnIOMMUTheKernelParameterIsNamed() throws {
+        let e = try #require(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0")], iommu: false))
+        #expect(e.code == .unsupported && e.message.contains("the IOMMU is off") && (e.hint ?? "").contains("intel_iommu=on"), "\(e)")
+    }
+
+    @Test func aDeviceTheHostUsesIsRefusedUnlessTaken() throws {
+        let used = Self.dev("0000:03:00.0", inUse: ["the host uses it: its interface enp3s0 has the address 192.168.1.5/24"])
+        let e = try #require(refusal(["0000:03:00.0"], [used]))
+        #expect(e.code == .conflict && e.message.contains("enp3s0 has the address") && (e.hint ?? "").contains("\"TakeInUse\"=\"yes\""), "\(e)")
+        #expect(refusal(["0000:03:00.0"], [used], takeInUse: true) == nil)
+    }
+
+    @Test func anIncompleteGroupNamesWhatIsMissing() throws {
+        let e = try #require(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", group: 7, members: ["0000:03:00.1"]),
+                                                        Self.dev("0000:03:00.1", driver: "snd_hda_intel", group: 7, members: ["0000:03:00.0"])]))
+        #expect(e.message.contains("shares IOMMU group 7 with 0000:03:00.1 (snd_hda_intel)") && (e.hint ?? "").contains("add 0000:03:00.1"), "\(e)")
+    }
+
+    @Test func anotherGuestsDeviceABridgeAStrangersBindingAndAnUnknownAddressAreRefused() throws {
+        let held = try #require(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", driver: "vfio-pci")], heldBy: ["0000:03:00.0": "guestvxworks"]))
+        #expect(held.code == .conflict && held.message.contains("in use by guest guestvxworks"), "\(held)")
+        let stranger = try #require(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", driver: "vfio-pci")]))
+        #expect(stranger.message.contains("something other than hv"), "\(stranger)")
+        let bridge = try #require(refusal(["0000:00:1c.0"], [Self.dev("0000:00:1c.0", cls: 0x060400, driver: "pcieport")]))
+        #expect(bridge.message.contains("is a PCI bridge"), "\(bridge)")
+        let missing = try #require(refusal(["0000:09:00.0"], [Self.dev("0000:03:00.0")]))
+        #expect(missing.code == .notFound && (missing.hint ?? "").contains("hv devices list"), "\(missing)")
+        let ungrouped = try #require(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", group: nil)]))
+        #expect(ungrouped.message.contains("in no IOMMU group"), "\(ungrouped)")
+    }
+
+    @Test func vfioVectorsAreFoundByTheirDevice() {
+        let text = """
+                       CPU0       CPU1
+              0:         36          0   IO-APIC   2-edge      timer
+             24:          0         12   PCI-MSIX-0000:00:02.0    0-edge      vfio-msix[0](0000:00:02.0)
+             25:          3          0   PCI-MSIX-0000:00:02.0    1-edge      vfio-msix[1](0000:00:02.0)
+             26:          0          0   PCI-MSIX-0000:00:03.0    0-edge      vfio-msix[0](0000:00:03.0)
+             27:          9          0   PCI-MSI-0000:00:04.0   0-edge      enp0s4
+             28:          1          0   IO-APIC  11-fasteoi   vfio-intx(0000:00:05.0)
+            """
+        #expect(DeviceInterrupts.vectors(of: "0000:00:02.0", in: text) == [24, 25])
+        #expect(DeviceInterrupts.vectors(of: "0000:00:05.0", in: text) == [28])
+        #expect(DeviceInterrupts.vectors(of: "0000:00:04.0", in: text).isEmpty)
+    }
+
+    @Test func usbDevicesResolveByIdsOrPortAndAMissingOneIsNamed() throws {
+        let devices = [USBPassthrough.Found(port: "1-2", vendor: "046d", product: "c52b", bus: 1, address: 3),
+                       USBPassthrough.Found(port: "3-1.4", vendor: "0403", product: "6001", bus: 3, address: 7)]
+        #expect(try USBPassthrough.resolve([.ids(vendor: "046d", product: "c52b")], among: devices).map(\.node) == ["/dev/bus/usb/001/003"])
+        #expect(try USBPassthrough.resolve([.port(bus: 3, path: "1.4")], among: devices).map(\.node) == ["/dev/bus/usb/003/007"])
+        #expect(throws: HVError.self) { try USBPassthrough.resolve([.ids(vendor: "dead", product: "beef")], among: devices) }
+    }
+}
