@@ -236,6 +236,21 @@ $("project-save").onclick = async () => {
 };
 document.querySelector("nav button[data-tab=projects]").addEventListener("click", loadProjects);
 
+async function loadDevices() {
+  try {
+    const list = await api("GET", "/v1/host/devices");
+    const off = list.some((d) => d.notAssignable.some((w) => w.startsWith("the IOMMU is off")));
+    $("devices-note").textContent = off ? "The IOMMU is off: no device can be given to a guest. Enable VT-d / AMD-Vi in the firmware and boot with intel_iommu=on or amd_iommu=on." : "";
+    $("devices").innerHTML = list.filter((d) => !d.isBridge && (d.classCode >> 16) !== 6).map((d) => `<tr data-device="${esc(d.address)}">
+      <td><code>${esc(d.address)}</code></td>
+      <td>${esc([d.vendorName, d.deviceName].filter(Boolean).join(" ") || d.className)}<div class="sub">${esc(d.className)}${d.interfaces.length ? " · " + esc(d.interfaces.join(", ")) : ""}</div></td>
+      <td>${d.iommuGroup ?? "none"}</td><td>${esc(d.driver || "none")}</td><td>${esc(d.heldBy || "")}</td>
+      <td>${d.notAssignable.length ? '<ul class="sub">' + d.notAssignable.filter((w) => !off || !w.startsWith("the IOMMU is off")).map((w) => `<li>${esc(w)}</li>`).join("") + "</ul>" + (off ? "no" : "") : "yes"}</td></tr>`).join("")
+      || `<tr><td colspan="6" class="empty">No PCI devices.</td></tr>`;
+  } catch (e) { $("devices-note").textContent = e.message; }
+}
+document.querySelector("nav button[data-tab=devices]").addEventListener("click", loadDevices);
+
 function renderConsoleChoices() {
   const sel = $("con-guest"), keep = sel.value;
   const running = state.guests.filter((g) => !["stopped", "crashed"].includes(g.state));

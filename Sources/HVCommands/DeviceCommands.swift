@@ -17,7 +17,7 @@ struct DevicesGroup: ParsableCommand {
 
         func run() throws {
             let scan = PCIDevices()
-            let devices = scan.list().filter { all || !$0.isBridge }
+            let devices = scan.list(heldBy: PCIPassthrough(layout: Context().layout).record).filter { all || !$0.isBridge }
             if json {
                 FileHandle.standardOutput.write(APIJSON.encode(devices) + Data("\n".utf8))
                 return
@@ -32,6 +32,7 @@ struct DevicesGroup: ParsableCommand {
                 let group = d.iommuGroup.map { "group \($0)" } ?? "no IOMMU group"
                 Out.say("\(d.address)  \(what)\n    \(d.className), \(group), driver \(d.driver ?? "none")"
                         + (d.interfaces.isEmpty ? "" : ", interface \(d.interfaces.joined(separator: ", "))"))
+                if let g = d.heldBy { Out.say("    held by guest \(g) (bound to vfio-pci while it runs)") }
                 Out.say(d.assignable ? "    can be assigned" : d.notAssignable.map { "    not assignable: \($0)" }.joined(separator: "\n"))
             }
         }

@@ -14,7 +14,7 @@ public enum Endpoint: Hashable, Sendable {
     case eventSignal(String), eventWait(String), eventSession
     case projectList, projectSave, projectPreview(String), projectSync(String)
     case templates, host, manager, daemonShutdown
-    case lifecycle, autostart, autostartSet, resetHost, metrics, bridgesDelete
+    case lifecycle, autostart, autostartSet, resetHost, metrics, bridgesDelete, hostDevices
     case projectPlan(String), projectStore(String)
     /// The System Manager's own (TCP listener only).
     case watch, consoleSocket(String), displaySocket(String), ticket
@@ -23,7 +23,7 @@ public enum Endpoint: Hashable, Sendable {
         switch self {
         case .vmfStatus, .guestList, .guestStatus, .guestDeletionPlan, .guestSettings, .commStatus,
              .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket,
-             .lifecycle, .autostart, .metrics: "GET"
+             .lifecycle, .autostart, .metrics, .hostDevices: "GET"
         case .guestUpdateSettings: "PATCH"
         case .autostartSet, .projectStore: "PUT"
         default: "POST"
@@ -64,6 +64,7 @@ public enum Endpoint: Hashable, Sendable {
         case .autostart, .autostartSet: ["autostart"]
         case .resetHost: ["host", "reset"]
         case .bridgesDelete: ["host", "bridges", "delete"]
+        case .hostDevices: ["host", "devices"]
         case .metrics: ["metrics"]
         case .projectPlan(let p): ["projects", p, "plan"]
         case .projectStore(let p): ["projects", p]
@@ -119,6 +120,7 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "PUT", segments: ["autostart"]) { _ in .autostartSet },
         .init(method: "POST", segments: ["host", "reset"]) { _ in .resetHost },
         .init(method: "POST", segments: ["host", "bridges", "delete"]) { _ in .bridgesDelete },
+        .init(method: "GET", segments: ["host", "devices"]) { _ in .hostDevices },
         .init(method: "POST", segments: ["events", "session"]) { _ in .eventSession },
         .init(method: "GET", segments: ["metrics"]) { _ in .metrics },
         .init(method: "POST", segments: ["projects", "*", "plan"]) { .projectPlan($0) },

@@ -6,7 +6,7 @@ and a real RT-Linux guest under QEMU, in a temporary HV_ROOT.
 Screenshots of each page go to .build/test-output/manager-*.png.
 Usage: python3 Tests/Browser/manager_test.py   (after `swift build`; root)
 """
-import os, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HV = os.path.join(REPO, ".build", "debug", "hv")
@@ -344,6 +344,25 @@ def test_projects(host, d):
     d.find_element(By.ID, "preview-cancel").click()
 
 
+def test_devices_tab(host, d):
+    """The host's PCI devices as hv devices list sees them, with the reason a device cannot be given."""
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=devices]").click()
+    cli = json.loads(host.hv("devices", "list", "--json").stdout)
+    shown = [p for p in cli if p["classCode"] >> 16 != 6]
+    if not shown:
+        wait(d, "the empty list", lambda: "No PCI devices" in d.find_element(By.ID, "devices").text, 10)
+        return
+    first = shown[0]["address"]
+    wait(d, "the device rows", lambda: d.find_elements(By.CSS_SELECTOR, f'tr[data-device="{first}"]'), 10)
+    assert len(d.find_elements(By.CSS_SELECTOR, "#devices tr[data-device]")) == len(shown), "every non-bridge device has a row"
+    text = d.find_element(By.CSS_SELECTOR, f'tr[data-device="{first}"]').text
+    assert (shown[0]["driver"] or "none") in text, text
+    iommu_off = any(w.startswith("the IOMMU is off") for w in shown[0]["notAssignable"])
+    if iommu_off:
+        assert "intel_iommu=on" in d.find_element(By.ID, "devices-note").text
+    shot(d, "devices")
+
+
 def main():
     passed = failed = 0
     host = Host()
@@ -354,7 +373,7 @@ def main():
         d = browser()
         for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
                      test_console_in_the_page, test_create_sync_start_console_edit_delete, test_kvm_desktop_through_novnc,
-                     test_projects]:
+                     test_projects, test_devices_tab]:
             try:
                 test(host, d)
                 print(f"✔ browser {test.__name__} passed", flush=True)

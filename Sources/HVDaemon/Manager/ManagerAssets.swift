@@ -22,6 +22,7 @@ enum ManagerAssets {
   <button data-tab="memory">Memory</button>
   <button data-tab="console">Console</button>
   <button data-tab="projects">Projects</button>
+  <button data-tab="devices">Devices</button>
 </nav>
 <main>
   <section id="tab-guests">
@@ -116,6 +117,14 @@ enum ManagerAssets {
       </div>
       <div id="preview" hidden style="margin-top:16px"><h2 id="preview-title"></h2><ul id="preview-list"></ul>
         <button class="act primary" id="preview-sync">Sync now</button> <button class="act" id="preview-cancel">Cancel</button></div>
+    </div>
+  </section>
+  <section id="tab-devices" hidden>
+    <div class="card">
+      <h2>PCI devices</h2>
+      <p class="sub">A device goes to one guest for itself (VFIO): name its address under <i>PCI devices</i> in the guest's Edit form. At the start hv binds it to vfio-pci (an RTOS guest's interrupts on its cores) and gives it back to its driver at the stop.</p>
+      <p class="field-error" id="devices-note"></p>
+      <table><thead><tr><th>Address</th><th>Device</th><th>IOMMU group</th><th>Driver</th><th>Guest</th><th>Can be assigned</th></tr></thead><tbody id="devices"></tbody></table>
     </div>
   </section>
   <section id="tab-memory" hidden>
@@ -426,6 +435,21 @@ $("project-save").onclick = async () => {
   catch (e) { $("project-error").textContent = e.message; }
 };
 document.querySelector("nav button[data-tab=projects]").addEventListener("click", loadProjects);
+
+async function loadDevices() {
+  try {
+    const list = await api("GET", "/v1/host/devices");
+    const off = list.some((d) => d.notAssignable.some((w) => w.startsWith("the IOMMU is off")));
+    $("devices-note").textContent = off ? "The IOMMU is off: no device can be given to a guest. Enable VT-d / AMD-Vi in the firmware and boot with intel_iommu=on or amd_iommu=on." : "";
+    $("devices").innerHTML = list.filter((d) => !d.isBridge && (d.classCode >> 16) !== 6).map((d) => `<tr data-device="${esc(d.address)}">
+      <td><code>${esc(d.address)}</code></td>
+      <td>${esc([d.vendorName, d.deviceName].filter(Boolean).join(" ") || d.className)}<div class="sub">${esc(d.className)}${d.interfaces.length ? " · " + esc(d.interfaces.join(", ")) : ""}</div></td>
+      <td>${d.iommuGroup ?? "none"}</td><td>${esc(d.driver || "none")}</td><td>${esc(d.heldBy || "")}</td>
+      <td>${d.notAssignable.length ? '<ul class="sub">' + d.notAssignable.filter((w) => !off || !w.startsWith("the IOMMU is off")).map((w) => `<li>${esc(w)}</li>`).join("") + "</ul>" + (off ? "no" : "") : "yes"}</td></tr>`).join("")
+      || `<tr><td colspan="6" class="empty">No PCI devices.</td></tr>`;
+  } catch (e) { $("devices-note").textContent = e.message; }
+}
+document.querySelector("nav button[data-tab=devices]").addEventListener("click", loadDevices);
 
 function renderConsoleChoices() {
   const sel = $("con-guest"), keep = sel.value;

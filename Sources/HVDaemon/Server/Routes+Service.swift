@@ -26,6 +26,8 @@ extension Routes {
             let removed = try GuestBridge(layout: ctx.layout).removeAll(running: Set(ctx.activeGuests()))
             return .json(BridgeRemoval(removed: removed, message: removed.isEmpty ? "hv has no bridge or TAP on this host: nothing to remove"
                                                                     : "removed " + removed.joined(separator: ", ")))
+        case .hostDevices:
+            return .json(PCIDevices().list(heldBy: PCIPassthrough(layout: ctx.layout).record))
         case .projectPlan(let name):
             return .json(try ProjectSync.preview(name, content: try APIJSON.decode(ProjectContent.self, req.body), layout: ctx.layout))
         case .projectStore(let name):

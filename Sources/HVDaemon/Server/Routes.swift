@@ -180,7 +180,7 @@ struct Routes {
         case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
-        case .lifecycle, .autostart, .autostartSet, .resetHost, .bridgesDelete, .metrics, .projectPlan, .projectStore:
+        case .lifecycle, .autostart, .autostartSet, .resetHost, .bridgesDelete, .metrics, .projectPlan, .projectStore, .hostDevices:
             return .response(try serviceRoute(endpoint, req))
         case .watch, .consoleSocket, .displaySocket, .ticket:
             throw HVError(.notFound, "\(req.path) is served by the System Manager only", hint: "open the page that `hv manager url` prints")
