@@ -234,6 +234,9 @@ obj-m := hv_ivshmem.o
  *   hv-comm event wait NAME [TIMEOUT_SECONDS]   exit 0 when signalled, 1 on timeout
  *   hv-comm event signal NAME
  *   hv-comm event relay IN OUT [COUNT]          signals OUT each time IN is signalled (0: forever)
+ *   hv-comm bench event PING PONG ROUNDS        signals PING, waits for PONG, ROUNDS times: round trips in µs
+ *   hv-comm bench udp ADDRESS PORT ROUNDS       one-byte UDP echo round trips to ADDRESS:PORT, in µs
+ *   hv-comm udp-echo PORT                       sends every datagram back (the other side of bench udp)
  * It learns its regions and events from the words hv gives the guest
  * (hv.shm=NAME@SLOT,… hv.ev=SLOT) on the kernel command line or in fw_cfg
  * opt/hv/comm. Regions are the BAR2 of ivshmem PCI devices, mapped through
@@ -246,7 +249,10 @@ obj-m := hv_ivshmem.o
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -411,6 +417,19 @@ static int event_signal(const char *name) {
     return 0;
 }
 
+/* Sleeps on the doorbell until event i's counter passes `seen`; returns the new count. */
+static uint64_t wait_past(uint8_t *t, int i, int fd, uint64_t seen) {
+    uint64_t c;
+    while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 1000) > 0) {
+            uint32_t state[4];
+            if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
+        }
+    }
+    return c;
+}
+
 /* A reflector without a process per round (for round-trip measurements). */
 static int event_relay(const char *in, const char *out, long count) {
     size_t size;
@@ -421,29 +440,106 @@ static int event_relay(const char *in, const char *out, long count) {
     add_waiter(t, i, me);
     uint64_t seen = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
     for (long n = 0; count == 0 || n < count; n++) {
-        uint64_t c;
-        while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen) {
-            struct pollfd p = { .fd = fd, .events = POLLIN };
-            if (poll(&p, 1, 1000) > 0) {
-                uint32_t state[4];
-                if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
-            }
-        }
-        seen = c;
+        seen = wait_past(t, i, fd, seen);
         signal_index(t, o, fd, me);
     }
     return 0;
 }
 
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* "NAME rounds=N median_us=M p99_us=P": what bench/comm reads. */
+static int report(const char *what, double *us, long n) {
+    qsort(us, (size_t)n, sizeof *us, by_value);
+    long p99 = (long)(0.99 * (double)(n - 1) + 0.5);
+    printf("%s rounds=%ld median_us=%.1f p99_us=%.1f\n", what, n, us[n / 2], us[p99]);
+    free(us);
+    return 0;
+}
+
+static double *samples(long rounds) {
+    if (rounds < 1 || rounds > 1000000) die("ROUNDS must be 1 to 1000000");
+    double *us = malloc((size_t)rounds * sizeof *us);
+    if (!us) die("out of memory");
+    return us;
+}
+
+/* Round trips through another guest's relay: signal PING, wait for PONG. */
+static int bench_event(const char *ping, const char *pong, long rounds) {
+    size_t size;
+    uint8_t *t = events_table(&size);
+    int pi = event_index(t, ping), po = event_index(t, pong);
+    uint32_t me;
+    int fd = doorbell_open(&me);
+    add_waiter(t, po, me);
+    double *us = samples(rounds);
+    uint64_t seen = __atomic_load_n(counter(t, po), __ATOMIC_SEQ_CST);
+    for (long n = 0; n < rounds; n++) {
+        double t0 = now();
+        signal_index(t, pi, fd, me);
+        seen = wait_past(t, po, fd, seen);
+        us[n] = (now() - t0) * 1e6;
+    }
+    return report("event", us, rounds);
+}
+
+static int udp_socket(void) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0) die("socket");
+    return s;
+}
+
+/* The same exchange over the network: one byte out, the same byte back. */
+static int bench_udp(const char *address, int port, long rounds) {
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    if (inet_pton(AF_INET, address, &to.sin_addr) != 1) die("not an IPv4 address");
+    int s = udp_socket();
+    if (connect(s, (struct sockaddr *)&to, sizeof to) != 0) die("connect");
+    double *us = samples(rounds);
+    for (long n = 0; n < rounds; n++) {
+        char b = 'x', r = 0;
+        double t0 = now();
+        if (send(s, &b, 1, 0) != 1) die("send");
+        struct pollfd p = { .fd = s, .events = POLLIN };
+        if (poll(&p, 1, 2000) <= 0 || recv(s, &r, 1, 0) != 1 || r != b) die("no echo within 2 s");
+        us[n] = (now() - t0) * 1e6;
+    }
+    return report("udp", us, rounds);
+}
+
+static int udp_echo(int port) __attribute__((noreturn));
+static int udp_echo(int port) {
+    struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+    int s = udp_socket();
+    if (bind(s, (struct sockaddr *)&me, sizeof me) != 0) die("bind");
+    for (;;) {
+        char b[64];
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        ssize_t n = recvfrom(s, b, sizeof b, 0, (struct sockaddr *)&from, &len);
+        if (n > 0 && sendto(s, b, (size_t)n, 0, (struct sockaddr *)&from, len) < 0 && errno != EINTR) die("sendto");
+        if (n < 0 && errno != EINTR) die("recvfrom");
+    }
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: hv-comm shm list | shm read NAME [OFFSET [LENGTH]] | shm write NAME OFFSET TEXT\n"
-                    "       hv-comm event list | event wait NAME [TIMEOUT] | event signal NAME | event relay IN OUT [COUNT]\n");
+                    "       hv-comm event list | event wait NAME [TIMEOUT] | event signal NAME | event relay IN OUT [COUNT]\n"
+                    "       hv-comm bench event PING PONG ROUNDS | bench udp ADDRESS PORT ROUNDS | udp-echo PORT\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     if (argc < 3) usage();
+    if (strcmp(argv[1], "udp-echo") == 0) return udp_echo(atoi(argv[2]));
     load_words();
+    if (strcmp(argv[1], "bench") == 0 && argc > 5) {
+        if (strcmp(argv[2], "event") == 0) return bench_event(argv[3], argv[4], atol(argv[5]));
+        if (strcmp(argv[2], "udp") == 0) return bench_udp(argv[3], atoi(argv[4]), atol(argv[5]));
+    }
     if (strcmp(argv[1], "shm") == 0) {
         if (strcmp(argv[2], "list") == 0) {
             char list[1024];

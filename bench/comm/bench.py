@@ -9,6 +9,10 @@ same exchange through QEMU's user-mode network, in the same run.
   host through a user-mode NIC of the same guest (hostfwd, busybox nc + cat).
 - ping RTT RT-Linux -> KVM guest over the VMF network, against ping from the
   same RT-Linux guest to the user-mode network's gateway (10.0.2.2).
+- the HMI <-> controller path: event round trips KVM guest -> RT-Linux -> KVM
+  guest through the doorbells (`hv-comm bench event` against `hv-comm event
+  relay`; hvd is not in the path), against a one-byte UDP echo between the
+  same two guests over the VMF network (`hv-comm bench udp` / `udp-echo`).
 
 Usage: bench/comm/run.sh [ROUNDS]   (root; builds hv first). Prints medians, p99 and ratios.
 """
@@ -84,7 +88,8 @@ def main():
         prepare_ubuntu_example(env, root)
         cfg = os.path.join(root, "config", "hv.config")
         with open(cfg, "a") as f:
-            f.write('[Event\\ping]\n    "Guests"="guestrtlinux"\n[Event\\pong]\n    "Guests"="guestrtlinux"\n')
+            f.write('[Event\\ping]\n    "Guests"="guestrtlinux"\n[Event\\pong]\n    "Guests"="guestrtlinux"\n'
+                    '[Event\\kping]\n    "Guests"="guestrtlinux,guestubuntu"\n[Event\\kpong]\n    "Guests"="guestrtlinux,guestubuntu"\n')
         # The baseline: a user-mode NIC on the same RT-Linux guest, port-forwarded from the host.
         with open(os.path.join(root, "guests", "guestrtlinux", "usr_guest_config.sh"), "a") as f:
             f.write(f"HV_QEMU_EXTRA_ARGS=(-netdev user,id=bench,hostfwd=tcp:127.0.0.1:{PORT}-10.0.2.15:7 "
@@ -106,7 +111,8 @@ def main():
 
         guest(env, "guestrtlinux", "for i in /sys/class/net/*; do [ $(cat $i/address) = 52:54:00:be:0c:01 ] && d=${i##*/}; done; "
                                    "ip addr add 10.0.2.15/24 dev $d; ip link set $d up; "
-                                   "(nc -ll -p 7 -e cat >/dev/null 2>&1 &); (hv-comm event relay ping pong 0 >/dev/null 2>&1 &); sleep 1")
+                                   "(nc -ll -p 7 -e cat >/dev/null 2>&1 &); (hv-comm event relay ping pong 0 >/dev/null 2>&1 &); "
+                                   "(hv-comm event relay kping kpong 0 >/dev/null 2>&1 &); (hv-comm udp-echo 7777 >/dev/null 2>&1 &); sleep 1")
 
         # Event round trips through hvd's API.
         ev = []
@@ -150,6 +156,16 @@ def main():
         vmf = ping_times(guest(env, "guestrtlinux", f"ping -c {count} -i 0.2 10.77.0.2", timeout=count + 60))
         user = ping_times(guest(env, "guestrtlinux", f"ping -c {count} -i 0.2 10.0.2.2", timeout=count + 60))
 
+        # The HMI <-> controller path, measured inside the KVM guest (µs, converted to ms).
+        def guest_bench(command):
+            out = guest(env, "guestubuntu", command, timeout=ROUNDS * 2 + 120, serial=True)
+            m = re.search(r"rounds=\d+ median_us=([0-9.]+) p99_us=([0-9.]+)", out)
+            if not m:
+                raise RuntimeError(f"{command}: {out[-400:]}")
+            return float(m.group(1)) / 1000, float(m.group(2)) / 1000
+        kvm_ev = guest_bench(f"hv-comm bench event kping kpong {ROUNDS}")
+        kvm_udp = guest_bench(f"hv-comm bench udp 10.77.0.1 7777 {ROUNDS}")
+
         print(f"\ncommunication subsystem (TCG here), {ROUNDS} event rounds, {count} pings each way:")
         print(f"{'':42}{'median':>10}{'p99':>10}")
         rows = [("event host->RT->host (hv, HTTP)", ev), ("event host->RT->host (hv event session)", sev),
@@ -158,6 +174,9 @@ def main():
         for label, xs in rows:
             m, p = stats(xs)
             print(f"{label:42}{m:>8.2f} ms{p:>8.2f} ms")
+        for label, (m, p) in [("event KVM->RT->KVM (doorbells)", kvm_ev), ("UDP echo KVM->RT->KVM (VMF network)", kvm_udp)]:
+            print(f"{label:42}{m:>8.2f} ms{p:>8.2f} ms")
+        print(f"ratio event KVM<->RT / UDP echo KVM<->RT: median {kvm_ev[0] / kvm_udp[0]:.2f}, p99 {kvm_ev[1] / kvm_udp[1]:.2f} (target <= 0.5)")
         for label, a, b in [("event (HTTP) / user-mode TCP echo", ev, tcp), ("event (session) / user-mode TCP echo", sev, tcp),
                             ("event session / HTTP", sev, ev), ("VMF ping / user-mode ping", vmf, user)]:
             (ma, pa), (mb, pb) = stats(a), stats(b)
