@@ -141,6 +141,7 @@ final class DaemonContext: @unchecked Sendable {
 
     func adoptRunningGuests() {
         let dirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
+        var recorded = Set<String>()
         for d in dirs.sorted() {
             let folder = layout.guest(d)
             guard let rec = RunRecord.load(folder.stateFile) else {
@@ -149,8 +150,17 @@ final class DaemonContext: @unchecked Sendable {
                 }
                 continue
             }
+            recorded.insert(d)
             unlink(folder.startingFile.path)
             supervisor(d).adopt(rec)
+        }
+        // Devices that a start cut short had already taken go back to the host
+        // (a guest with a run record was adopted, or released them itself).
+        let pci = PCIPassthrough(layout: layout), usb = USBPassthrough(layout: layout)
+        for guest in Set(pci.record.devices.values.map(\.guest)).union(usb.record.values).subtracting(recorded).sorted() {
+            log.info("\(guest): giving back the devices a start cut short had taken")
+            pci.release(guest: guest)
+            usb.release(guest: guest)
         }
     }
 }

@@ -23,7 +23,7 @@ extension GuestSupervisor {
         spec.irqPriority = spec.rtPriority > 0 ? config.irqPriority : 0
         let earlier = spec.beforeLaunch, undo = spec.undo
         spec.beforeLaunch = {
-            _ = try pci.claim(config.pciDevices, guest: guest, takeInUse: take, owner: owner)
+            try pci.claim(config.pciDevices, guest: guest, takeInUse: take, owner: owner)
             try usb.claim(config.usbDevices, guest: guest, owner: owner)
             return try earlier()
         }

@@ -95,6 +95,7 @@ public struct PCIPassthrough: Sendable {
     /// Checks, then binds every device to vfio-pci and gives its group's
     /// node to `owner`. Returns the /dev/vfio nodes QEMU opens. On any
     /// failure what was taken is given back.
+    @discardableResult
     public func claim(_ wanted: [String], guest: String, takeInUse: Bool, owner: (uid: uid_t, gid: gid_t)) throws -> [String] {
         guard !wanted.isEmpty else { return [] }
         return try Self.changing.withLock { _ in

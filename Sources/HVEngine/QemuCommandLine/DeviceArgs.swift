@@ -8,7 +8,7 @@ enum DeviceArgs {
     /// communication subsystem's devices sit at 0x0f and above).
     static let firstRTOSSlot = 0x02
 
-    /// `slots`: an RTOS guest's devices at fixed slots (its bus is otherwise
+    /// `fixedSlots`: an RTOS guest's devices at fixed slots (its bus is otherwise
     /// empty); a KVM guest's go wherever q35 has room.
     static func pci(_ addresses: [String], fixedSlots: Bool) -> [String] {
         addresses.enumerated().flatMap { i, address in
