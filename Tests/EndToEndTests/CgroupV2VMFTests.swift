@@ -107,7 +107,14 @@ extension EndToEnd {
 
         /// In the guest: local copies first (9p here has no page cache, and
         /// QEMU pages in the kernel it boots), then the seed's own commands.
-        static let setup = """
+        static let setup = environment + """
+            hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
+            cd /root/hv/guests/guestrtlinux
+
+            """
+
+        /// hv's programs and libraries where a Debian host has them, HV_ROOT=/root/hv with the RT-Linux image.
+        static let environment = """
             out=/hv/guests/results; mkdir -p $out
             mkdir -p /sys/fs/cgroup; mount -t cgroup2 none /sys/fs/cgroup; cg=/sys/fs/cgroup
             mkdir -p /opt/hv; cp -a /hv/guests/bin /hv/guests/lib /hv/guests/share /hv/guests/qemu-modules /hv/guests/template /opt/hv/
@@ -124,8 +131,6 @@ extension EndToEnd {
             chmod 755 /root
             export QEMU_MODULE_DIR=/opt/hv/qemu-modules LD_LIBRARY_PATH=/opt/hv/lib PATH=/opt/hv/bin:$PATH HV_ROOT=/root/hv
             mkdir -p /root/hv/templates; ln -s /opt/hv/template /root/hv/templates/rt-linux
-            hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
-            cd /root/hv/guests/guestrtlinux
 
             """
 

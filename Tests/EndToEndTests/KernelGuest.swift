@@ -56,10 +56,52 @@ final class KernelGuest {
         }
     }
 
+    /// Copies kernel modules the RT-Linux image leaves out (USB host
+    /// drivers, say) with everything they need into modules/, in load order
+    /// (modules/order): from the kernel package hv setup cached.
+    func provideModules(_ names: [String]) throws {
+        let debs = URL(fileURLWithPath: (ProcessInfo.processInfo.environment["HV_CACHE"] ?? "/var/cache/hv") + "/debs")
+        let deb = try #require(((try? FileManager.default.contentsOfDirectory(atPath: debs.path)) ?? [])
+            .first { $0.hasPrefix("linux-image-") && $0.hasSuffix(".deb") }, "no kernel package in \(debs.path) (hv setup caches it)")
+        let tree = share.appendingPathComponent("kernel-package")
+        let modules = share.appendingPathComponent("modules")
+        try FileManager.default.createDirectory(at: modules, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tree) }
+        _ = try Self.sh("mkdir -p '\(tree.path)' && dpkg-deb --fsys-tarfile '\(debs.path)/\(deb)' | tar -x -C '\(tree.path)' --wildcards './lib/modules/*'")
+        let version = try #require(try FileManager.default.contentsOfDirectory(atPath: tree.path + "/lib/modules").first)
+        _ = try Self.sh("depmod -b '\(tree.path)' \(version)")
+        var order: [String] = []
+        for name in names {
+            // --show-depends takes one module: its dependencies first, as insmod lines.
+            for line in try Self.sh("modprobe -d '\(tree.path)' -S \(version) --show-depends \(name)").split(separator: "\n") where line.hasPrefix("insmod ") {
+                let path = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+                let file = URL(fileURLWithPath: path).lastPathComponent
+                guard !order.contains(file) else { continue }
+                try FileManager.default.copyItem(atPath: path, toPath: modules.appendingPathComponent(file).path)
+                order.append(file)
+            }
+        }
+        try (order.joined(separator: "\n") + "\n").write(to: modules.appendingPathComponent("order"), atomically: true, encoding: .utf8)
+    }
+
+    static func sh(_ script: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0, "\(script) failed")
+        return text
+    }
+
     /// Boots the kernel (hv's TCG boot line) and waits for its shell.
     /// `iommu`: a q35 machine with an emulated Intel IOMMU (interrupt
     /// remapping) and an e1000e NIC on PCIe, instead of microvm without PCI.
-    func boot(memory: String = "256M", cpus: Int = 2, iommu: Bool = false) throws {
+    /// `usb`: an xHCI controller with QEMU's USB keyboard (0627:0001) on it.
+    func boot(memory: String = "256M", cpus: Int = 2, iommu: Bool = false, usb: Bool = false) throws {
         let template = HostLayout(root: TestHost.imageRoot).template("rt-linux")
         // tsc_early_khz as hv passes it: microvm's TSC calibration can hang without it.
         let tsc = HostFacts.probe().tscKHz.map { " tsc_early_khz=\($0)" } ?? ""
@@ -69,8 +111,9 @@ final class KernelGuest {
         for attempt in 1...2 {
             let machine = iommu ? ["-machine", "q35", "-device", "intel-iommu,intremap=on,caching-mode=on",
                                    "-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0"] : ["-machine", "microvm"]
+            let usbDevices = usb ? ["-device", "qemu-xhci,id=xhci", "-device", "usb-kbd,bus=xhci.0"] : []
             let session = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
-                "-nodefaults", "-no-user-config", "-no-reboot"] + machine + ["-accel", "tcg",
+                "-nodefaults", "-no-user-config", "-no-reboot"] + machine + usbDevices + ["-accel", "tcg",
                 "-cpu", "qemu64,+arat", "-smp", String(cpus), "-m", memory,
                 "-kernel", template.appendingPathComponent("vmlinux").path,
                 "-initrd", template.appendingPathComponent("initramfs.cpio").path,

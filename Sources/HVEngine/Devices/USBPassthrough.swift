@@ -94,10 +94,23 @@ public struct USBPassthrough: Sendable {
     }
 
     private func releaseLocked(guest: String, record r: inout [String: String]) {
+        let present = list()
         for (node, g) in r where g == guest {
             // A device unplugged meanwhile took its node along; a new one is udev's.
             try? PCIPassthrough.setOwner(sysRoot + node, uid: 0, gid: 0, mode: 0o664)
+            // QEMU gives the interfaces back to their drivers when it closes the
+            // device; one killed could not: probe those left without a driver.
+            if let d = present.first(where: { $0.node == node }) { reprobe(d) }
             r.removeValue(forKey: node)
+        }
+    }
+
+    private func reprobe(_ d: Found) {
+        let sys = SysFS(root: sysRoot)
+        for interface in sys.entries("/sys/bus/usb/devices/\(d.port)") where interface.hasPrefix(d.port + ":") {
+            let base = "/sys/bus/usb/devices/\(d.port)/\(interface)"
+            guard !FileManager.default.fileExists(atPath: sysRoot + base + "/driver") else { continue }
+            try? sys.write(interface, to: "/sys/bus/usb/drivers_probe")
         }
     }
 
