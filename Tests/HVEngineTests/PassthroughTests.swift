@@ -77,6 +77,33 @@ import HVCore
         #expect(DeviceInterrupts.vectors(of: "0000:00:04.0", in: text).isEmpty)
     }
 
+    /// A vector is placed once; placed again only when the guest's driver
+    /// requested it anew (its thread is another), over a fake /proc.
+    @Test func aVectorIsPlacedOnceAndAgainWhenItsThreadChanges() throws {
+        let t = PCIDevicesTests.Tree()
+        defer { t.cleanup() }
+        try t.file("proc/interrupts", "           CPU0       CPU1\n 24:  0  3   PCI-MSIX-0000:00:02.0  0-edge  vfio-msix[0](0000:00:02.0)\n")
+        // Empty: sysfs takes one write; a plain file would keep what the write did not cover.
+        try t.file("proc/irq/24/smp_affinity_list", "")
+        try t.file("proc/500/comm", "irq/24-vfio-msix\n")
+        try t.file("proc/7/comm", "bash\n")
+        let irqs = DeviceInterrupts(sysRoot: t.root.path)
+        let affinity = t.root.appendingPathComponent("proc/irq/24/smp_affinity_list")
+        func pinned() -> String { (try? String(contentsOf: affinity, encoding: .utf8)) ?? "" }
+        var done: [Int: pid_t] = [:]
+        #expect(irqs.place(addresses: ["0000:00:02.0"], cores: [1], priority: 0, done: &done).isEmpty)
+        #expect(done == [24: 500] && pinned() == "1")
+        try "".write(to: affinity, atomically: false, encoding: .utf8)
+        _ = irqs.place(addresses: ["0000:00:02.0"], cores: [1], priority: 0, done: &done)
+        #expect(pinned() == "", "placed twice")
+        try "kworker/0:1\n".write(to: t.root.appendingPathComponent("proc/500/comm"), atomically: false, encoding: .utf8)
+        try t.file("proc/600/comm", "irq/24-vfio-msix\n")
+        try "".write(to: affinity, atomically: false, encoding: .utf8)
+        _ = irqs.place(addresses: ["0000:00:02.0"], cores: [1], priority: 0, done: &done)
+        #expect(done == [24: 600] && pinned() == "1")
+        #expect(irqs.observe(["0000:00:02.0"])["0000:00:02.0"]?.map(\.irq) == [24])
+    }
+
     @Test func usbDevicesResolveByIdsOrPortAndAMissingOneIsNamed() throws {
         let devices = [USBPassthrough.Found(port: "1-2", vendor: "046d", product: "c52b", bus: 1, address: 3),
                        USBPassthrough.Found(port: "3-1.4", vendor: "0403", product: "6001", bus: 3, address: 7)]

@@ -56,6 +56,8 @@ extension GuestSupervisor {
                 for note in irqs.place(addresses: devices, cores: cores, priority: priority, done: &placed) {
                     ctx.log.warning("\(folder.name): \(note)")
                 }
+                // The status reads these threads back without searching /proc again.
+                shared.withLock { s in if gen == s.generation { s.interruptThreads = placed } }
                 sleep(1)
             }
         }
@@ -65,9 +67,13 @@ extension GuestSupervisor {
 
     /// The devices as the kernel has them now (status).
     func observeDevices(_ rec: RunRecord) -> [AssignedDevice] {
-        let irqs = DeviceInterrupts()
-        let pci = (rec.devices ?? []).map { a in
-            AssignedDevice(device: a, driver: PCIPassthrough(layout: ctx.layout).driver(a), interrupts: irqs.observe(a))
+        let addresses = rec.devices ?? []
+        // A guest without reserved cores has no watch: its threads are looked up.
+        let known = rec.placement.cores.isEmpty ? nil : shared.withLock { $0.interruptThreads }
+        let seen = addresses.isEmpty ? [:] : DeviceInterrupts().observe(addresses, threads: known)
+        let passthrough = PCIPassthrough(layout: ctx.layout)
+        let pci = addresses.map { a in
+            AssignedDevice(device: a, driver: passthrough.driver(a), interrupts: seen[a] ?? [])
         }
         let usb = (rec.usbDevices ?? []).map { AssignedDevice(device: "usb \($0)", driver: nil, interrupts: []) }
         return pci + usb

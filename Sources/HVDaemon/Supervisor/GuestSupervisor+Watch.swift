@@ -168,6 +168,7 @@ extension GuestSupervisor {
         }
         let gen = shared.withLock { s in
             s.generation += 1
+            s.interruptThreads = [:]
             s.record = rec
             s.state = .running
             return s.generation

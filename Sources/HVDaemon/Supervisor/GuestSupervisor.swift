@@ -48,7 +48,7 @@ final class GuestSupervisor: Sendable {
         ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
         let offset = FileSize.of(folder.consoleLog)
         let gen = shared.withLock { s in
-            s.state = .starting; s.generation += 1
+            s.state = .starting; s.generation += 1; s.interruptThreads = [:]
             s.guestPoweredOff = false; s.stopReason = nil; s.stallMessage = nil
             return s.generation
         }
@@ -276,4 +276,6 @@ struct SupervisedGuest {
     var bootGeneration = 0
     /// When OnCrash=restart restarted the guest (for its limit).
     var crashRestarts: [Date] = []
+    /// Its devices' interrupt threads as the interrupt watch placed them (irq → thread, 0: none).
+    var interruptThreads: [Int: pid_t] = [:]
 }

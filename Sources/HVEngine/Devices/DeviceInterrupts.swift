@@ -24,8 +24,10 @@ public struct DeviceInterrupts: Sendable {
         }
     }
 
-    public func vectors(of address: String) -> [Int] {
-        Self.vectors(of: address, in: SysFS(root: sysRoot).text("/proc/interrupts") ?? "")
+    /// Each device's vectors, from one read of /proc/interrupts.
+    public func vectors(of addresses: [String]) -> [(address: String, irqs: [Int])] {
+        let text = SysFS(root: sysRoot).text("/proc/interrupts") ?? ""
+        return addresses.map { ($0, Self.vectors(of: $0, in: text)) }
     }
 
     /// The kernel threads serving interrupts (named "irq/N-…"), by interrupt
@@ -42,23 +44,29 @@ public struct DeviceInterrupts: Sendable {
         return out
     }
 
+    /// Whether `tid` is still the thread of interrupt `irq` (one small read).
+    func serves(_ tid: pid_t, _ irq: Int) -> Bool {
+        SysFS(root: sysRoot).text("/proc/\(tid)/comm")?.hasPrefix("irq/\(irq)-") == true
+    }
+
     /// Puts every vector of the devices on `cores` with its thread FIFO at
     /// `priority`; returns notes for what the host refused. `done` holds
-    /// each vector placed with the thread it had: the guest's driver frees
-    /// and requests vectors again (a new thread, maybe the same number), so
-    /// a vector whose thread changed is placed again.
+    /// each vector placed with the thread it had (0: not threaded): the
+    /// guest's driver frees and requests vectors again (a new thread, maybe
+    /// the same number), so a vector whose thread is gone is placed again.
+    /// /proc is searched for threads only then, not every time: the kernel
+    /// makes a vector's thread before the vector shows in /proc/interrupts.
     public func place(addresses: [String], cores: [Int], priority: Int, done: inout [Int: pid_t]) -> [String] {
         guard !cores.isEmpty else { return [] }
-        let byDevice = addresses.map { ($0, self.vectors(of: $0)) }
-        let current = Set(byDevice.flatMap { $0.1 })
-        done = done.filter { current.contains($0.key) }
-        guard !current.isEmpty else { return [] }
+        let byDevice = vectors(of: addresses)
+        let current = Set(byDevice.flatMap(\.irqs))
+        done = done.filter { irq, tid in current.contains(irq) && (tid == 0 || serves(tid, irq)) }
+        guard current.contains(where: { done[$0] == nil }) else { return [] }
         let serving = threads()
         var notes: [String] = []
         for (address, irqs) in byDevice {
-            for irq in irqs {
+            for irq in irqs where done[irq] == nil {
                 let tid = serving[irq] ?? 0
-                if let placed = done[irq], placed == tid { continue }
                 done[irq] = tid
                 do {
                     try SysFS(root: sysRoot).write(CPUList.format(Set(cores)), to: "/proc/irq/\(irq)/smp_affinity_list")
@@ -74,14 +82,20 @@ public struct DeviceInterrupts: Sendable {
         return notes
     }
 
-    /// Where each vector of `address` is now, read back from the kernel.
-    public func observe(_ address: String) -> [DeviceInterrupt] {
+    /// Where each device's vectors are now, read back from the kernel;
+    /// `threads`: the vectors' threads as `place` found them (nil: look them up).
+    public func observe(_ addresses: [String], threads known: [Int: pid_t]? = nil) -> [String: [DeviceInterrupt]] {
         let sys = SysFS(root: sysRoot)
-        let serving = sysRoot.isEmpty ? threads() : [:]
-        return vectors(of: address).map { irq in
-            let list = sys.text("/proc/irq/\(irq)/effective_affinity_list") ?? sys.text("/proc/irq/\(irq)/smp_affinity_list") ?? ""
-            return DeviceInterrupt(irq: irq, cores: (CPUList.parse(list) ?? []).sorted(),
-                                   thread: serving[irq].flatMap { Placement.observe($0) })
+        let byDevice = vectors(of: addresses)
+        let serving = known ?? (byDevice.allSatisfy(\.irqs.isEmpty) ? [:] : threads())
+        var out: [String: [DeviceInterrupt]] = [:]
+        for (address, irqs) in byDevice {
+            out[address] = irqs.map { irq in
+                let list = sys.text("/proc/irq/\(irq)/effective_affinity_list") ?? sys.text("/proc/irq/\(irq)/smp_affinity_list") ?? ""
+                let tid = serving[irq].flatMap { $0 > 0 && serves($0, irq) ? $0 : nil }
+                return DeviceInterrupt(irq: irq, cores: (CPUList.parse(list) ?? []).sorted(), thread: tid.flatMap { Placement.observe($0) })
+            }
         }
+        return out
     }
 }
