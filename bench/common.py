@@ -3,7 +3,8 @@ and preparing the ubuntu_rtlinux example with the test installer as its ISO."""
 import os, subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HV = os.path.join(REPO, ".build", "debug", "hv")
+# HV_BENCH_BIN: another build's hv (and the hvd beside it), e.g. a release build.
+HV = os.environ.get("HV_BENCH_BIN") or os.path.join(REPO, ".build", "debug", "hv")
 
 
 def hv(env, *args, check=True, timeout=600):

@@ -160,10 +160,22 @@ struct EventGroup: ParsableCommand {
             discussion: """
                 Lines in: signal NAME | wait NAME AFTER [SECONDS] | count NAME. \
                 Lines out: NAME COUNT, timeout NAME COUNT, or error WHAT (the session goes on). \
-                No HTTP request per event: a program keeps one hv event session running and talks to it through pipes.
+                No HTTP request per event: a program keeps one hv event session running and talks to it through pipes. \
+                Run by root, the session joins the guests' doorbells itself (hvd hands it the events table and \
+                their eventfds once, and is not in the path afterwards); otherwise each line goes through hvd.
                 """)
+        @Flag(help: "Join the doorbells directly or fail (root; the VMF loaded with events).") var direct = false
+        @Flag(help: "Send every line through hvd, even where the doorbells could be joined.") var throughHvd = false
+
         func run() throws {
-            let (conn, early) = try Context().api.openStream(.eventSession)
+            let ctx = Context()
+            guard !(direct && throughHvd) else {
+                throw HVError(.invalidArgument, "--direct and --through-hvd contradict each other", hint: "give one of them, or neither")
+            }
+            if !throughHvd, let peer = try DirectEventSession.join(ctx, required: direct) {
+                return try DirectEventSession.serve(peer)
+            }
+            let (conn, early) = try ctx.api.openStream(.eventSession)
             defer { conn.close() }
             // hvd's answers to stdout as they come; the session ends when either side closes.
             let done = DispatchSemaphore(value: 0)

@@ -63,6 +63,28 @@ extension EndToEnd {
             _ = host.guestRun("guestrtlinux", "hv-comm event signal ev")
             let woke = hostWait.finish(timeout: 60)
             #expect(woke.status == 0 && woke.out.contains("ev signalled"), "\(woke.all)")
+            // A host program on the doorbells itself (no hvd in the path): woken by RT-Linux, waking it.
+            let direct = host.session("hv", ["event", "session", "--direct"])
+            direct.send("count ev\n")
+            try #require(direct.waitFor("ev ", timeout: 20), "\(direct.output)")
+            usleep(300_000)
+            let seen = direct.output.split(separator: "\n").first.flatMap { $0.split(separator: " ").last }.map(String.init) ?? "0"
+            direct.send("wait ev \(seen) 60\n")
+            usleep(500_000)
+            _ = host.guestRun("guestrtlinux", "hv-comm event signal ev")
+            let next = (UInt64(seen) ?? 0) + 1
+            #expect(direct.waitFor("ev \(next)\n", timeout: 60), "the direct session was woken by RT-Linux: \(direct.output)")
+            let rtWaits = host.session("hv", ["guest", "console", "guestrtlinux"])
+            usleep(500_000)
+            rtWaits.send("\nhv-comm event wait ev 60; echo direct-$((2+2))\n")
+            usleep(1_500_000)
+            direct.send("signal ev\n")
+            #expect(rtWaits.waitFor("direct-4", timeout: 30) && rtWaits.output.contains("ev signalled"),
+                    "RT-Linux was woken by the direct session: \(rtWaits.output.suffix(300))")
+            rtWaits.send("\u{1d}")
+            _ = rtWaits.finish(timeout: 20)
+            direct.closeInput()
+            #expect(direct.finish(timeout: 20).status == 0)
 
             // Regions survive a guest restart; unloading the VMF removes them and hv's namespace.
             #expect(host.run("hv_guest_restart", cwd: rt).status == 0)
@@ -75,12 +97,14 @@ extension EndToEnd {
 
         /// hv event session: one connection for many events; a waiter in the
         /// session is woken by a signal sent through the ordinary API, and
-        /// a bad line is answered without ending the session.
-        @Test func anEventSessionSignalsAndWaitsOverOneConnection() throws {
+        /// a bad line is answered without ending the session. The same lines
+        /// whether hvd answers them or hv joins the doorbells itself.
+        @Test(arguments: ["--through-hvd", "--direct"])
+        func anEventSessionSignalsAndWaitsOverOneConnection(mode: String) throws {
             let host = try TestHost()
             defer { host.cleanup() }
             try host.prepare("ubuntu_rtlinux")
-            let s = host.session("hv", ["event", "session"])
+            let s = host.session("hv", ["event", "session", mode])
             s.send("count ev\nsignal ev\nbogus\nwait ev 1 30\n")
             #expect(s.waitFor("ev 1\n", timeout: 30) && s.waitFor("error \"bogus\"", timeout: 10), "\(s.output)")
             usleep(300_000)

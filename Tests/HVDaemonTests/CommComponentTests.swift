@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVEngine
 import CHVSys
 @testable import HVDaemon
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVEngine
 @testable import HVDaemon
 
 /// The event session's line protocol against a stand-in events server.
@@ -17,7 +18,7 @@ import HVCore
 
     @Test func aLineInALineOut() {
         let e = Events()
-        func say(_ line: String) -> String { EventSession.answer(line, server: e) }
+        func say(_ line: String) -> String { EventLines.answer(line, server: e) }
         #expect(say("count ping") == "ping 0")
         #expect(say("signal ping") == "ping 1")
         #expect(say("signal ping\r") == "ping 2", "a CRLF line too")

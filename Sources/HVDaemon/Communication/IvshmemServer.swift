@@ -27,6 +27,8 @@ final class IvshmemServer: @unchecked Sendable {
     private let hostEventFD: Int32
     private var running = true
     private var nextID: Int64 = 1
+    /// Event index → waits through hvd in progress (under `lock`).
+    private var hostWaits: [Int: Int] = [:]
 
     init(socketPath: String, table: EventMemory) throws {
         self.socketPath = socketPath
@@ -45,8 +47,15 @@ final class IvshmemServer: @unchecked Sendable {
         Thread.detachNewThread { [self] in hostLoop() }
     }
 
+    /// Ends the server and every connection to it: a host program's session
+    /// learns it is over, and a guest's QEMU keeps running without doorbells,
+    /// as when hvd dies (the protocol has no reconnect).
     func stop() {
-        lock.lock(); running = false; lock.broadcast(); lock.unlock()
+        lock.lock()
+        running = false
+        lock.broadcast()
+        for p in peers.values { p.conn?.shutdown() }
+        lock.unlock()
         listener?.shutdown()
         listener?.close()
         unlink(socketPath)
@@ -59,7 +68,8 @@ final class IvshmemServer: @unchecked Sendable {
     private func acceptLoop(_ l: UnixSocket) {
         while let conn = try? l.accept() {
             lock.lock()
-            guard peers.count <= Self.maxPeers else {
+            // Waiter entries hold id + 1 in 16 bits: an id past that could not be rung.
+            guard peers.count <= Self.maxPeers, nextID < Int64(UInt16.max) else {
                 lock.unlock()
                 conn.close()
                 continue
@@ -90,8 +100,8 @@ final class IvshmemServer: @unchecked Sendable {
         lock.lock()
         let gone = peers.removeValue(forKey: id)
         let others = peers
-        lock.unlock()
         if let gone { close(gone.eventfd) }
+        lock.unlock()
         table.forget(peer: UInt32(id))
         for (_, p) in others { if let c = p.conn { _ = hv_send_fd(c.fd, id, -1) } }
         conn.close()
@@ -101,13 +111,13 @@ final class IvshmemServer: @unchecked Sendable {
     /// eventfd non-blocking (the descriptor is shared), so poll before reading.
     private func hostLoop() {
         var value: UInt64 = 0
+        var budget = WakeBudget()
         while true {
             var p = pollfd(fd: hostEventFD, events: Int16(POLLIN), revents: 0)
             let ready = poll(&p, 1, 500)
             if ready > 0 {
                 _ = read(hostEventFD, &value, 8)
-                // A guest ringing without pause gets at most ~10,000 wake-ups a second of hvd.
-                usleep(100)
+                budget.spend()
             }
             lock.lock()
             let alive = running
@@ -121,19 +131,27 @@ final class IvshmemServer: @unchecked Sendable {
     func signal(_ index: Int) -> UInt64 {
         let count = table.increment(index)
         let waiters = table.waiters(index)
-        lock.lock()
-        let targets = waiters.compactMap { peers[Int64($0)]?.eventfd }
-        lock.unlock()
         var one: UInt64 = 1
-        for fd in targets { _ = write(fd, &one, 8) }
+        // Written under the lock: a departing peer's descriptor is closed under it too, and could be reused.
+        lock.lock()
+        for w in waiters { if let fd = peers[Int64(w)]?.eventfd { _ = write(fd, &one, 8) } }
+        lock.unlock()
         return count
     }
 
     /// Waits until the event's counter passes `seen` (or the deadline); returns the counter.
+    /// hvd is a waiter of the event only while someone waits through it: a
+    /// guest's signal rings only those who wait (a host session on the
+    /// doorbells would otherwise be rung after hvd, for nothing).
     func wait(_ index: Int, after seen: UInt64, timeout: Double) -> UInt64? {
-        table.addWaiter(index, peer: UInt32(hostID))
         let deadline = Date().addingTimeInterval(timeout)
         lock.lock(); defer { lock.unlock() }
+        hostWaits[index, default: 0] += 1
+        table.addWaiter(index, peer: UInt32(hostID))
+        defer {
+            hostWaits[index, default: 1] -= 1
+            if hostWaits[index] == 0 { table.removeWaiter(index, peer: UInt32(hostID)) }
+        }
         while table.counter(index) <= seen {
             guard running, lock.wait(until: deadline) else { return table.counter(index) > seen ? table.counter(index) : nil }
         }
@@ -143,67 +161,35 @@ final class IvshmemServer: @unchecked Sendable {
     var peerCount: Int { lock.lock(); defer { lock.unlock() }; return peers.count - 1 }
 }
 
-/// The events table in shared memory (a file under /dev/shm/hv/…), mapped by hvd.
-final class EventMemory: @unchecked Sendable {
-    let fd: Int32
-    private let base: UnsafeMutableRawPointer
-    let names: [String]
+/// hvd's wake-ups by guests' doorbells, bounded without delaying any: up to
+/// `perWindow` in a millisecond pass at once; past that the loop sleeps out
+/// the millisecond (a guest ringing without pause gets ~10,000 a second).
+struct WakeBudget {
+    static let perWindow = 10
+    static let window: UInt64 = 1_000_000
+    private let now: () -> UInt64
+    private let sleep: (UInt64) -> Void
+    private var windowStart: UInt64
+    private var spent = 0
 
-    init(path: String, names: [String]) throws {
-        let size = EventTable.regionSize
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw HVError.posix("open \(path)", errno: errno) }
-        guard ftruncate(fd, off_t(size)) == 0,
-              let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-            let e = errno
-            close(fd)
-            throw HVError.posix("map \(path)", errno: e)
-        }
-        base = p
-        self.names = names
-        // A fresh table each load: counters from 0, no waiters, the names in slot order.
-        memset(base, 0, size)
-        base.storeBytes(of: EventTable.magic.littleEndian, toByteOffset: 0, as: UInt32.self)
-        base.storeBytes(of: UInt32(names.count).littleEndian, toByteOffset: 4, as: UInt32.self)
-        for (i, name) in names.enumerated() {
-            let slot = base + EventTable.slot(i)
-            for (j, b) in name.utf8.prefix(EventTable.nameLength - 1).enumerated() { slot.storeBytes(of: b, toByteOffset: j, as: UInt8.self) }
-        }
+    /// Clock and sleep in nanoseconds (the monotonic clock and usleep unless a test says otherwise).
+    init(now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
+         sleep: @escaping (UInt64) -> Void = { usleep(useconds_t($0 / 1000)) }) {
+        self.now = now
+        self.sleep = sleep
+        windowStart = now()
     }
 
-    deinit {
-        munmap(base, EventTable.regionSize)
-        close(fd)
-    }
-
-    func index(of name: String) -> Int? { names.firstIndex(of: name) }
-    func setHostPeer(_ id: UInt32) { base.storeBytes(of: id.littleEndian, toByteOffset: EventTable.hostPeerOffset, as: UInt32.self) }
-
-    private func atomic64(_ index: Int, _ offset: Int) -> UnsafeMutablePointer<UInt64> {
-        (base + EventTable.slot(index) + offset).assumingMemoryBound(to: UInt64.self)
-    }
-
-    func counter(_ index: Int) -> UInt64 { hv_atomic_load64(atomic64(index, EventTable.counterOffset)) }
-    func increment(_ index: Int) -> UInt64 { hv_atomic_add64(atomic64(index, EventTable.counterOffset), 1) + 1 }
-    private func entry(_ index: Int, _ n: Int) -> UnsafeMutablePointer<UInt16> {
-        (base + EventTable.slot(index) + EventTable.waitersOffset + 2 * n).assumingMemoryBound(to: UInt16.self)
-    }
-
-    func waiters(_ index: Int) -> [Int] {
-        (0..<EventTable.waiterEntries).map { Int(hv_atomic_load16(entry(index, $0))) }.filter { $0 != 0 }.map { $0 - 1 }
-    }
-
-    func addWaiter(_ index: Int, peer: UInt32) {
-        let value = UInt16(truncatingIfNeeded: peer + 1)
-        let all = (0..<EventTable.waiterEntries).map { entry(index, $0) }
-        guard !all.contains(where: { hv_atomic_load16($0) == value }) else { return }
-        _ = all.first { hv_atomic_cas16($0, 0, value) != 0 }
-    }
-
-    func forget(peer: UInt32) {
-        let value = UInt16(truncatingIfNeeded: peer + 1)
-        for i in names.indices {
-            for n in 0..<EventTable.waiterEntries { _ = hv_atomic_cas16(entry(i, n), value, 0) }
-        }
+    /// One wake-up; true when it had to sleep first.
+    @discardableResult
+    mutating func spend() -> Bool {
+        let t = now()
+        if t &- windowStart >= Self.window { windowStart = t; spent = 0 }
+        spent += 1
+        guard spent > Self.perWindow else { return false }
+        sleep(Self.window - (t &- windowStart))
+        windowStart = now()
+        spent = 0
+        return true
     }
 }

@@ -1,0 +1,56 @@
+import Foundation
+import HVCore
+import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `hv event session` as a doorbell peer of its own: the same lines as the
+/// session hvd serves (`EventLines`), answered here, so a signal or a wait
+/// costs no round trip through hvd.
+enum DirectEventSession {
+    /// The peer, or nil when the doorbells cannot be joined and `required` is
+    /// false (not root, no VMF, no events): the caller then goes through hvd.
+    static func join(_ ctx: Context, required: Bool) throws -> DoorbellPeer? {
+        let socket = ctx.layout.ivshmemSocket.path
+        // Not root (the socket is root's and the QEMU group's) or no VMF: the ordinary cases for going through hvd.
+        guard access(socket, R_OK | W_OK) == 0 else {
+            guard required else { return nil }
+            throw HVError.posix("cannot use the doorbells' socket \(socket) (root only; is the VMF loaded with events?)", errno: errno)
+        }
+        do {
+            let names = try ctx.api.get(.commStatus, as: CommStatus.self).events.map(\.name)
+            guard !names.isEmpty else {
+                guard required else { return nil }  // hvd gives the same answer
+                throw HVError(.notFound, "the loaded configuration declares no event",
+                              hint: "declare one in hv.config: [Event\\NAME] with \"Guests\"")
+            }
+            return try DoorbellPeer.join(socketPath: socket, names: names)
+        } catch {
+            if required { throw error }
+            FileHandle.standardError.write(Data("hv: the doorbells could not be joined (\(error)); each line goes through hvd\n".utf8))
+            return nil
+        }
+    }
+
+    static func serve(_ peer: DoorbellPeer) throws {
+        defer { peer.leave() }
+        while let line = readLine(strippingNewline: true) {
+            guard line.utf8.count <= EventLines.maxLine else {
+                say("error a line is longer than \(EventLines.maxLine) bytes; the session ends")
+                return
+            }
+            let reply = EventLines.answer(line, server: peer)
+            guard !peer.isClosed else {
+                say("error the events server has gone (hvd stopped or the VMF was unloaded); the session ends")
+                throw HVError(.daemonUnavailable, "the events server has gone", hint: "load the VMF again, then start a new session")
+            }
+            say(reply)
+        }
+    }
+
+    /// One answer, written at once (stdout is a pipe: no buffering may hold it back).
+    private static func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+import HVCore
+import HVEngine
+import CHVSys
+@testable import HVDaemon
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A host program's own doorbell (`hv event session` run by root) against
+/// hvd's real ivshmem server, with a raw socket standing in for a guest's QEMU.
+@Suite struct DoorbellPeerTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hv-bell-\(UUID().uuidString.prefix(8))")
+    var socketPath: String { dir.appendingPathComponent("ivshmem.sock").path }
+
+    init() throws { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+
+    func server(_ names: [String]) throws -> (IvshmemServer, EventMemory) {
+        let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: names)
+        let server = try IvshmemServer(socketPath: socketPath, table: table)
+        try server.start()
+        return (server, table)
+    }
+
+    /// A guest's QEMU: joins, and keeps every (peer, fd) message it was sent.
+    final class FakeQEMU: @unchecked Sendable {
+        let sock: UnixSocket
+        private(set) var id: Int64 = -1
+        private(set) var own: Int32 = -1
+        init(_ path: String) throws {
+            sock = try UnixSocket.connect(to: path)
+            let hello = next(3)  // version, id, the table; then the others' doorbells and our own last
+            id = hello[1].0
+            while own < 0, let (peer, fd) = next(1).first, peer != -99 { if peer == id { own = fd } }
+        }
+        func next(_ count: Int) -> [(Int64, Int32)] {
+            (0..<count).map { _ in
+                var value: Int64 = 0, fd: Int32 = -1
+                var p = pollfd(fd: sock.fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&p, 1, 3000) == 1 else { return (-99, -1) }
+                _ = hv_recv_fd(sock.fd, &value, &fd)
+                return (value, fd)
+            }
+        }
+        /// Its doorbell rang within the time.
+        func rang(within ms: Int32 = 3000) -> Bool {
+            var p = pollfd(fd: own, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, ms) == 1 else { return false }
+            var v: UInt64 = 0
+            _ = read(own, &v, 8)
+            return true
+        }
+    }
+
+    @Test func aHostPeerSignalsAndWaitsWithoutHvdInThePath() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (server, table) = try server(["ping", "pong"])
+        defer { server.stop() }
+        let guest = try FakeQEMU(socketPath)
+
+        let peer = try DoorbellPeer.join(socketPath: socketPath, names: ["ping", "pong"])
+        defer { peer.leave() }
+        #expect(peer.id == 2 && peer.eventNames == ["ping", "pong"])
+        let announced = guest.next(1)
+        #expect(announced.map(\.0) == [2] && announced[0].1 >= 0, "the guest is handed the new peer's doorbell")
+        #expect(server.peerCount == 2)
+
+        // Host peer → guest: the guest waits on "ping"; our signal rings its own eventfd.
+        table.addWaiter(0, peer: UInt32(guest.id))
+        #expect(peer.signal(0) == 1 && table.counter(0) == 1)
+        #expect(guest.rang(), "the guest's doorbell rang")
+
+        // Guest → host peer: we wait on "pong"; the guest increments and rings our eventfd (as hv-comm does).
+        let waiting = Thread.detachNewThreadResult { peer.wait(1, after: 0, timeout: 10) }
+        #expect(wait(until: { table.waiters(1).contains(Int(peer.id)) }), "registered as a waiter")
+        _ = table.increment(1)
+        var one: UInt64 = 1
+        _ = write(announced[0].1, &one, 8)
+        #expect(waiting.value(timeout: 5) == .some(.some(1)))
+
+        // hvd waits on an event the host peer signals: hvd's own doorbell (peer 0) rings.
+        let hvdWaits = Thread.detachNewThreadResult { server.wait(0, after: 1, timeout: 10) }
+        #expect(wait(until: { table.waiters(0).contains(0) }))
+        #expect(peer.signal(0) == 2)
+        #expect(hvdWaits.value(timeout: 5) == .some(.some(2)))
+        #expect(!table.waiters(0).contains(0), "hvd is a waiter only while someone waits through it")
+
+        // A timeout is a timeout, and the line protocol answers the same as hvd's.
+        #expect(peer.wait(1, after: 5, timeout: 0.2) == nil)
+        #expect(EventLines.answer("count pong", server: peer) == "pong 1")
+        #expect(EventLines.answer("wait pong 1 0.1", server: peer) == "timeout pong 1")
+        #expect(EventLines.answer("signal nosuch", server: peer).hasPrefix("error no event \"nosuch\""))
+
+        // Leaving: the guest hears the peer is gone, hvd forgets its waits.
+        peer.leave()
+        #expect(guest.next(1).map(\.0) == [2], "the departure is announced")
+        #expect(wait(until: { !table.waiters(1).contains(Int(peer.id)) && server.peerCount == 1 }))
+        #expect(wait(until: { peer.isClosed }))
+    }
+
+    @Test func peersThatComeAndGoAreRungOnlyWhileThere() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (server, table) = try server(["ev"])
+        defer { server.stop() }
+        let peer = try DoorbellPeer.join(socketPath: socketPath, names: ["ev"])
+        defer { peer.leave() }
+        // A guest that joins after us is learned from the server's announcement.
+        let late = try FakeQEMU(socketPath)
+        table.addWaiter(0, peer: UInt32(late.id))
+        #expect(wait(until: { peer.signal(0) > 0 && late.rang(within: 100) }), "the late guest is rung")
+        // Once it is gone its (stale) waiter entry rings nobody and nothing breaks.
+        late.sock.close()
+        #expect(wait(until: { server.peerCount == 1 }))
+        table.addWaiter(0, peer: UInt32(late.id))
+        let before = table.counter(0)
+        #expect(peer.signal(0) == before + 1)
+    }
+
+    @Test func aTableThatIsNotTheNamedOneIsRefused() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (server, _) = try server(["ping", "pong"])
+        defer { server.stop() }
+        #expect(throws: HVError.self) { try DoorbellPeer.join(socketPath: socketPath, names: ["pong", "ping"]) }
+        #expect(throws: HVError.self) { try DoorbellPeer.join(socketPath: socketPath, names: ["ping"]) }
+        #expect(wait(until: { server.peerCount == 0 }), "a refused join leaves no peer behind")
+    }
+
+    @Test func aWaitEndsWhenTheServerGoes() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (server, _) = try server(["ev"])
+        let peer = try DoorbellPeer.join(socketPath: socketPath, names: ["ev"])
+        defer { peer.leave() }
+        let waiting = Thread.detachNewThreadResult { peer.wait(0, after: 0, timeout: 30) }
+        usleep(200_000)
+        server.stop()
+        #expect(waiting.value(timeout: 5) == .some(nil), "woken, not left for 30 s")
+        #expect(peer.isClosed)
+    }
+
+    @Test func theWakeBudgetDelaysNothingUntilAGuestRingsWithoutPause() {
+        final class Clock: @unchecked Sendable { var t: UInt64 = 5_000_000; var slept: [UInt64] = [] }
+        let clock = Clock()
+        var budget = WakeBudget(now: { clock.t }, sleep: { clock.slept.append($0); clock.t += $0 })
+        for _ in 0..<WakeBudget.perWindow {
+            let slept = budget.spend()
+            #expect(!slept)
+        }
+        clock.t += 400_000
+        let eleventh = budget.spend()
+        #expect(eleventh, "the eleventh in one millisecond sleeps")
+        #expect(clock.slept == [600_000], "out the rest of the millisecond")
+        clock.t += 2_000_000
+        let later = budget.spend()
+        #expect(!later, "a new window: at once again")
+    }
+
+    func wait(until condition: () -> Bool) -> Bool {
+        for _ in 0..<100 {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+}
