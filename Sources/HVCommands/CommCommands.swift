@@ -138,8 +138,11 @@ struct EventGroup: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The events, their guests and how often each was signalled.")
+        @Flag(help: "Only the names, in slot order, comma-separated (what hv_events_join in include/hv/hv_events.h takes).")
+        var names = false
         func run() throws {
             let c = try Context().api.get(.commStatus, as: CommStatus.self)
+            if names { return Out.say(c.events.map(\.name).joined(separator: ",")) }
             var rows = [["EVENT", "SIGNALLED", "GUESTS"]]
             for e in c.events { rows.append([e.name, String(e.count), e.guests.joined(separator: ",")]) }
             Out.say(Out.table(rows))

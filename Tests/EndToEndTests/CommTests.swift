@@ -85,6 +85,32 @@ extension EndToEnd {
             _ = rtWaits.finish(timeout: 20)
             direct.closeInput()
             #expect(direct.finish(timeout: 20).status == 0)
+            // A host program with include/hv/hv_events.h: the doorbells inside the program itself.
+            let names = host.run("hv", ["event", "list", "--names"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(names == "ev", "the names in slot order: \(names)")
+            let program = host.root.appendingPathComponent("host_events").path
+            let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
+            let cc = host.run("/usr/bin/gcc", ["-std=gnu11", "-O2", "-Wall", "-Werror", "-I", repo.appendingPathComponent("include").path, "-o", program,
+                                      repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path])
+            try #require(cc.status == 0, "\(cc.all)")
+            let sock = HostLayout(root: host.root).ivshmemSocket.path
+            let count = host.run("hv", ["event", "list"]).out
+            let before = UInt64(count.split(separator: "\n").dropFirst().first?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+            let programWaits = host.session(program, [sock, names, "wait", "ev", String(before), "60"])
+            usleep(1_000_000)
+            _ = host.guestRun("guestrtlinux", "hv-comm event signal ev")
+            let programWoke = programWaits.finish(timeout: 60)
+            #expect(programWoke.status == 0 && programWoke.out == "ev \(before + 1)\n", "woken by RT-Linux: \(programWoke.all)")
+            let rtWaitsForProgram = host.session("hv", ["guest", "console", "guestrtlinux"])
+            usleep(500_000)
+            rtWaitsForProgram.send("\nhv-comm event wait ev 60; echo program-$((3+3))\n")
+            usleep(1_500_000)
+            let programSignals = host.run(program, [sock, names, "signal", "ev"])
+            #expect(programSignals.status == 0, "\(programSignals.all)")
+            #expect(rtWaitsForProgram.waitFor("program-6", timeout: 30) && rtWaitsForProgram.output.contains("ev signalled"),
+                    "RT-Linux was woken by the program: \(rtWaitsForProgram.output.suffix(300))")
+            rtWaitsForProgram.send("\u{1d}")
+            _ = rtWaitsForProgram.finish(timeout: 20)
 
             // Regions survive a guest restart; unloading the VMF removes them and hv's namespace.
             #expect(host.run("hv_guest_restart", cwd: rt).status == 0)

@@ -254,11 +254,13 @@ final class Session: @unchecked Sendable {
     private let done = DispatchGroup()
 
     init(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?, netns: String? = nil) {
+        // hv's commands by name from the test's bin folder; anything else by its full path.
+        let exe = cmd.hasPrefix("/") ? URL(fileURLWithPath: cmd) : bin.appendingPathComponent(cmd)
         if let netns {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", netns, bin.appendingPathComponent(cmd).path] + args
+            process.arguments = ["netns", "exec", netns, exe.path] + args
         } else {
-            process.executableURL = bin.appendingPathComponent(cmd)
+            process.executableURL = exe
             process.arguments = args
         }
         var env = ProcessInfo.processInfo.environment

@@ -34,12 +34,15 @@ import Glibc
             id = hello[1].0
             while own < 0, let (peer, fd) = next(1).first, peer != -99 { if peer == id { own = fd } }
         }
+        /// The other peers' doorbells as announced so far.
+        private(set) var fds: [Int64: Int32] = [:]
         func next(_ count: Int) -> [(Int64, Int32)] {
             (0..<count).map { _ in
                 var value: Int64 = 0, fd: Int32 = -1
                 var p = pollfd(fd: sock.fd, events: Int16(POLLIN), revents: 0)
                 guard poll(&p, 1, 3000) == 1 else { return (-99, -1) }
                 _ = hv_recv_fd(sock.fd, &value, &fd)
+                if fd >= 0 { fds[value] = fd } else { fds.removeValue(forKey: value) }
                 return (value, fd)
             }
         }
@@ -136,6 +139,62 @@ import Glibc
         server.stop()
         #expect(waiting.value(timeout: 5) == .some(nil), "woken, not left for 30 s")
         #expect(peer.isClosed)
+    }
+
+    /// include/hv/hv_events.h, compiled into a host program of its own, on
+    /// the same server: woken by a guest, waking one, refused a wrong table.
+    @Test func aHostProgramWithTheCHeaderSignalsAndWaits() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
+        let program = dir.appendingPathComponent("host_events").path
+        let cc = Self.run("/usr/bin/gcc", ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", repo.appendingPathComponent("include").path,
+                                            "-o", program, repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path])
+        try #require(cc.status == 0, "the header compiles cleanly: \(cc.output)")
+        let (server, table) = try server(["ping", "pong"])
+        defer { server.stop() }
+        let guest = try FakeQEMU(socketPath)
+
+        // The guest waits on "ping": the program's signal rings it.
+        table.addWaiter(0, peer: UInt32(guest.id))
+        let signal = Self.run(program, [socketPath, "ping,pong", "signal", "ping"])
+        #expect(signal.status == 0 && signal.output == "ping 1\n", "\(signal.output)")
+        #expect(guest.rang(), "the guest's doorbell rang")
+        #expect(wait(until: { server.peerCount == 1 }), "the program left the server when it ended")
+
+        // The program waits on "pong"; the guest increments and rings everyone waiting.
+        let waiting = Thread.detachNewThreadResult { Self.run(program, [socketPath, "ping,pong", "wait", "pong", "0", "20"]) }
+        var ids: [Int64] = []
+        #expect(wait(until: {
+            ids += guest.next(1).filter { $0.1 >= 0 }.map(\.0)
+            return table.waiters(1).contains { ids.contains(Int64($0)) }
+        }), "the program registered as a waiter")
+        _ = table.increment(1)
+        for w in table.waiters(1) {
+            var one: UInt64 = 1
+            if let fd = guest.fds[Int64(w)] { _ = write(fd, &one, 8) }
+        }
+        let woke = waiting.value(timeout: 10)
+        #expect(woke?.status == 0 && woke?.output == "pong 1\n", "\(String(describing: woke))")
+
+        // A timeout, and a table that does not hold the names given.
+        let timeout = Self.run(program, [socketPath, "ping,pong", "wait", "pong", "5", "1"])
+        #expect(timeout.status == 1 && timeout.output == "timeout pong\n")
+        let wrong = Self.run(program, [socketPath, "pong,ping", "signal", "ping"])
+        #expect(wrong.status == 3 && wrong.output.contains("Protocol error"), "\(wrong.output)")
+        #expect(table.counter(0) == 1, "nothing signalled by a refused join")
+    }
+
+    static func run(_ path: String, _ args: [String]) -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        do { try p.run() } catch { return (-1, "\(error)") }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     @Test func theWakeBudgetDelaysNothingUntilAGuestRingsWithoutPause() {

@@ -9,6 +9,9 @@ same exchange through QEMU's user-mode network, in the same run.
   `hv-comm event relay ping pong` in
   the guest signals "pong", the host's wait returns; against a one-byte TCP echo host -> guest ->
   host through a user-mode NIC of the same guest (hostfwd, busybox nc + cat).
+- the same event round trip from a host program with include/hv/hv_events.h
+  (the doorbells in the program), against a one-byte TCP echo from the same
+  program to the same guest.
 - ping RTT RT-Linux -> KVM guest over the VMF network, against ping from the
   same RT-Linux guest to the user-mode network's gateway (10.0.2.2).
 - the HMI <-> controller path: event round trips KVM guest -> RT-Linux -> KVM
@@ -163,6 +166,21 @@ def main():
             tcp.append((time.perf_counter() - t0) * 1000)
         s.close()
 
+        # A host program with include/hv/hv_events.h: the doorbells in the program (no hv, no hvd),
+        # against a one-byte TCP echo from the same program to the same guest.
+        program = os.path.join(root, "host_events")
+        subprocess.run(["gcc", "-std=gnu11", "-O2", "-I", os.path.join(REPO, "include"), "-o", program,
+                        os.path.join(REPO, "Tests/Fixtures/host-events/host_events.c")], check=True)
+        names = hv(env, "event", "list", "--names").stdout.strip()
+        out = subprocess.run([program, os.path.join(root, "run", "ivshmem.sock"), names, "bench", "ping", "pong", str(ROUNDS), str(PORT)],
+                             capture_output=True, text=True, timeout=ROUNDS + 120, check=True).stdout
+        def program_row(kind):
+            m = re.search(kind + r" rounds=\d+ median_us=([0-9.]+) p99_us=([0-9.]+)", out)
+            if not m:
+                raise RuntimeError(f"host_events: {out}")
+            return float(m.group(1)) / 1000, float(m.group(2)) / 1000
+        prog_ev, prog_tcp = program_row("event"), program_row("tcp")
+
         count = max(20, ROUNDS // 4)
         vmf = ping_times(guest(env, "guestrtlinux", f"ping -c {count} -i 0.2 10.77.0.2", timeout=count + 60))
         user = ping_times(guest(env, "guestrtlinux", f"ping -c {count} -i 0.2 10.0.2.2", timeout=count + 60))
@@ -187,8 +205,11 @@ def main():
         for label, xs in rows:
             m, p = stats(xs)
             print(f"{label:42}{m:>8.2f} ms{p:>8.2f} ms")
-        for label, (m, p) in [("event KVM->RT->KVM (doorbells)", kvm_ev), ("UDP echo KVM->RT->KVM (VMF network)", kvm_udp)]:
+        for label, (m, p) in [("event host->RT->host (program, hv_events.h)", prog_ev), ("TCP echo host->RT->host (program)", prog_tcp),
+                              ("event KVM->RT->KVM (doorbells)", kvm_ev), ("UDP echo KVM->RT->KVM (VMF network)", kvm_udp)]:
             print(f"{label:42}{m:>8.2f} ms{p:>8.2f} ms")
+        print(f"ratio event (program, hv_events.h) / TCP echo (program): median {prog_ev[0] / prog_tcp[0]:.2f}, "
+              f"p99 {prog_ev[1] / prog_tcp[1]:.2f} (target <= 1)")
         print(f"ratio event KVM<->RT / UDP echo KVM<->RT: median {kvm_ev[0] / kvm_udp[0]:.2f}, p99 {kvm_ev[1] / kvm_udp[1]:.2f} (target <= 0.5)")
         for label, a, b in [("event (HTTP) / user-mode TCP echo", ev, tcp), ("event (session via hvd) / user-mode TCP echo", sev, tcp),
                             ("event (session, direct) / user-mode TCP echo", dev, tcp),

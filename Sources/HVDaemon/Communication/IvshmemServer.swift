@@ -16,33 +16,37 @@ import Glibc
 /// An event is a slot in the table (`EventTable`): a name, a counter and a
 /// bitmap of the peers waiting on it. Signalling increments the counter and
 /// rings every waiting peer; a waiter compares the counter with what it saw.
-final class IvshmemServer: @unchecked Sendable {
+final class IvshmemServer: Sendable {
     let socketPath: String
     let table: EventMemory
-    private let lock = NSCondition()
-    private var listener: UnixSocket?
-    /// Peer id → its eventfd (vector 0) and, for guests, its connection.
-    private var peers: [Int64: (eventfd: Int32, conn: UnixSocket?)] = [:]
     let hostID: Int64 = 0
     private let hostEventFD: Int32
-    private var running = true
-    private var nextID: Int64 = 1
-    /// Event index → waits through hvd in progress (under `lock`).
-    private var hostWaits: [Int: Int] = [:]
+
+    private struct Peer { var eventfd: Int32; var conn: UnixSocket? }
+    private struct State {
+        var listener: UnixSocket?
+        /// Peer id → its eventfd (vector 0) and, for guests, its connection.
+        var peers: [Int64: Peer] = [:]
+        var running = true
+        var nextID: Int64 = 1
+        /// Event index → waits through hvd in progress.
+        var hostWaits: [Int: Int] = [:]
+    }
+    private let state: Monitor<State>
 
     init(socketPath: String, table: EventMemory) throws {
         self.socketPath = socketPath
         self.table = table
         hostEventFD = hv_eventfd()
         guard hostEventFD >= 0 else { throw HVError.posix("eventfd", errno: errno) }
-        peers[hostID] = (hostEventFD, nil)
+        state = Monitor(State(peers: [0: Peer(eventfd: hostEventFD, conn: nil)]))
         table.setHostPeer(UInt32(hostID))
     }
 
     func start() throws {
         let l = try UnixSocket.listen(at: socketPath)
         HostPermissions.shareSocket(URL(fileURLWithPath: socketPath))
-        listener = l
+        state.withLock { $0.listener = l }
         Thread.detachNewThread { [self] in acceptLoop(l) }
         Thread.detachNewThread { [self] in hostLoop() }
     }
@@ -51,11 +55,11 @@ final class IvshmemServer: @unchecked Sendable {
     /// learns it is over, and a guest's QEMU keeps running without doorbells,
     /// as when hvd dies (the protocol has no reconnect).
     func stop() {
-        lock.lock()
-        running = false
-        lock.broadcast()
-        for p in peers.values { p.conn?.shutdown() }
-        lock.unlock()
+        let listener = state.withLock { s -> UnixSocket? in
+            s.running = false
+            for p in s.peers.values { p.conn?.shutdown() }
+            return s.listener
+        }
         listener?.shutdown()
         listener?.close()
         unlink(socketPath)
@@ -67,43 +71,45 @@ final class IvshmemServer: @unchecked Sendable {
 
     private func acceptLoop(_ l: UnixSocket) {
         while let conn = try? l.accept() {
-            lock.lock()
-            // Waiter entries hold id + 1 in 16 bits: an id past that could not be rung.
-            guard peers.count <= Self.maxPeers, nextID < Int64(UInt16.max) else {
-                lock.unlock()
-                conn.close()
-                continue
+            // Under the lock: the id, and copies of the descriptors to hand out (a peer
+            // leaving meanwhile closes its own, whose number could then be reused).
+            let joined = state.withLock { s -> (id: Int64, fd: Int32, others: [(Int64, Int32, UnixSocket?)])? in
+                // Waiter entries hold id + 1 in 16 bits: an id past that could not be rung.
+                guard s.running, s.peers.count <= Self.maxPeers, s.nextID < Int64(UInt16.max) else { return nil }
+                // Ids only grow: QEMU frees a departed peer's state and cannot take its id again.
+                let id = s.nextID
+                s.nextID += 1
+                let fd = hv_eventfd()
+                guard fd >= 0 else { return nil }
+                let others = s.peers.sorted { $0.key < $1.key }.map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
+                s.peers[id] = Peer(eventfd: fd, conn: conn)
+                return (id, dup(fd), others)
             }
-            // Ids only grow: QEMU frees a departed peer's state and cannot take its id again.
-            let id = nextID
-            nextID += 1
-            let fd = hv_eventfd()
-            let others = peers
-            peers[id] = (fd, conn)
-            lock.unlock()
-            // 1–3: version, id, the shared memory; 4: the others' doorbells; 5: our own.
+            guard let joined else { conn.close(); continue }
+            // 1–3: version, id, the shared memory; then the others' doorbells; last our own.
             _ = hv_send_fd(conn.fd, 0, -1)
-            _ = hv_send_fd(conn.fd, id, -1)
+            _ = hv_send_fd(conn.fd, joined.id, -1)
             _ = hv_send_fd(conn.fd, -1, table.fd)
-            for (peer, p) in others.sorted(by: { $0.key < $1.key }) {
-                _ = hv_send_fd(conn.fd, peer, p.eventfd)
-                if let c = p.conn { _ = hv_send_fd(c.fd, id, fd) }
+            for (peer, fd, other) in joined.others {
+                _ = hv_send_fd(conn.fd, peer, fd)
+                if let other { _ = hv_send_fd(other.fd, joined.id, joined.fd) }
+                close(fd)
             }
-            _ = hv_send_fd(conn.fd, id, fd)
-            Thread.detachNewThread { [self] in watch(conn, id: id) }
+            _ = hv_send_fd(conn.fd, joined.id, joined.fd)
+            close(joined.fd)
+            Thread.detachNewThread { [self] in watch(conn, id: joined.id) }
         }
     }
 
     /// A client never writes; its socket closing means the guest is gone.
     private func watch(_ conn: UnixSocket, id: Int64) {
         while let d = try? conn.read(), !d.isEmpty {}
-        lock.lock()
-        let gone = peers.removeValue(forKey: id)
-        let others = peers
-        if let gone { close(gone.eventfd) }
-        lock.unlock()
+        let others = state.withLock { s -> [UnixSocket] in
+            if let gone = s.peers.removeValue(forKey: id) { close(gone.eventfd) }
+            return s.peers.values.compactMap(\.conn)
+        }
         table.forget(peer: UInt32(id))
-        for (_, p) in others { if let c = p.conn { _ = hv_send_fd(c.fd, id, -1) } }
+        for c in others { _ = hv_send_fd(c.fd, id, -1) }
         conn.close()
     }
 
@@ -119,11 +125,8 @@ final class IvshmemServer: @unchecked Sendable {
                 _ = read(hostEventFD, &value, 8)
                 budget.spend()
             }
-            lock.lock()
-            let alive = running
-            if ready > 0 { lock.broadcast() }
-            lock.unlock()
-            if !alive { break }
+            // Leaving the lock wakes every wait to look at its counter.
+            guard state.withLock({ $0.running }) else { break }
         }
     }
 
@@ -133,9 +136,9 @@ final class IvshmemServer: @unchecked Sendable {
         let waiters = table.waiters(index)
         var one: UInt64 = 1
         // Written under the lock: a departing peer's descriptor is closed under it too, and could be reused.
-        lock.lock()
-        for w in waiters { if let fd = peers[Int64(w)]?.eventfd { _ = write(fd, &one, 8) } }
-        lock.unlock()
+        state.withLock { s in
+            for w in waiters { if let fd = s.peers[Int64(w)]?.eventfd { _ = write(fd, &one, 8) } }
+        }
         return count
     }
 
@@ -145,20 +148,19 @@ final class IvshmemServer: @unchecked Sendable {
     /// doorbells would otherwise be rung after hvd, for nothing).
     func wait(_ index: Int, after seen: UInt64, timeout: Double) -> UInt64? {
         let deadline = Date().addingTimeInterval(timeout)
-        lock.lock(); defer { lock.unlock() }
-        hostWaits[index, default: 0] += 1
-        table.addWaiter(index, peer: UInt32(hostID))
-        defer {
-            hostWaits[index, default: 1] -= 1
-            if hostWaits[index] == 0 { table.removeWaiter(index, peer: UInt32(hostID)) }
+        state.withLock { s in
+            s.hostWaits[index, default: 0] += 1
+            table.addWaiter(index, peer: UInt32(hostID))
         }
-        while table.counter(index) <= seen {
-            guard running, lock.wait(until: deadline) else { return table.counter(index) > seen ? table.counter(index) : nil }
+        return state.wait(until: deadline, for: { [table] s in table.counter(index) > seen || !s.running }) { s in
+            s.hostWaits[index, default: 1] -= 1
+            if s.hostWaits[index] == 0 { table.removeWaiter(index, peer: UInt32(hostID)) }
+            let c = table.counter(index)
+            return c > seen ? c : nil
         }
-        return table.counter(index)
     }
 
-    var peerCount: Int { lock.lock(); defer { lock.unlock() }; return peers.count - 1 }
+    var peerCount: Int { state.withLock { $0.peers.count - 1 } }
 }
 
 /// hvd's wake-ups by guests' doorbells, bounded without delaying any: up to
