@@ -35,6 +35,10 @@ import HVEngine
         #expect(say("launch ping").hasPrefix("error \"launch ping\": expected"))
         #expect(say("bogus").hasPrefix("error \"bogus\": expected"))
         #expect(say("signal ping extra").hasPrefix("error \"signal ping extra\": expected"))
+        #expect(say("\u{1b}]0;owned\u{7}") == "error \"?]0;owned?\": expected signal NAME, wait NAME AFTER [SECONDS] or count NAME",
+                "what is echoed back is printable: a terminal reading the session gets no escape sequence")
+        #expect(say("signal \u{1b}[2J") == "error no event \"?[2J\"; the events are: ping, pong")
+        #expect(say("wait ping 0 1e309").hasPrefix("error wait ping: SECONDS"))
         #expect(e.counter(0) == 2, "no error changed a count")
     }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer through the Swift toolchain) of hv's
 # parsers of outside bytes: the API's HTTP request heads and route match,
-# the System Manager's WebSocket frames, and .config files with both
-# schemas. Each target runs RUNS inputs (default one million) from a small
+# the System Manager's WebSocket frames, .config files with both schemas,
+# and the lines of an event session. Each target runs RUNS inputs (default one million) from a small
 # seed corpus; prints executions and crashes per target; exits non-zero on
 # a crash (the input is kept in bench/out/fuzz/<target>/).
 #   bash bench/fuzz/run.sh            # a million inputs each
@@ -16,12 +16,14 @@ mkdir -p "$out"
 # HVSystem and HVCore compiled as one module (Exports.swift only re-exports HVSystem).
 core=$(ls Sources/HVSystem/*.swift Sources/HVCore/*.swift | grep -v '/Exports.swift$')
 status=0
-for target in http websocket config; do
+for target in http websocket config events; do
     dir="$out/$target"; mkdir -p "$dir/corpus"
     bin="$dir/fuzz-$target"
-    if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
+    if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEngine/Events bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
+        # The events target also needs the session's lines (HVEngine/Events/EventLines.swift, Foundation only).
+        extra=(); [ "$target" = events ] && extra=(Sources/HVEngine/Events/EventLines.swift)
         swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz \
-            $core "bench/fuzz/targets/$target.swift" -o "$bin" 2> "$dir/build.log" || { cat "$dir/build.log"; exit 1; }
+            $core "${extra[@]}" "bench/fuzz/targets/$target.swift" -o "$bin" 2> "$dir/build.log" || { cat "$dir/build.log"; exit 1; }
     fi
     case $target in
         http) printf 'GET /v1/guests/Plant%%20HMI/start?replay=boot HTTP/1.1\r\nHost: hvd\r\nContent-Length: 2\r\n' > "$dir/corpus/seed1"
@@ -29,6 +31,7 @@ for target in http websocket config; do
         websocket) printf '\x81\x82\x01\x02\x03\x04\x69\x6b\x89\x80\x00\x00\x00\x00' > "$dir/corpus/seed1" ;;
         config) printf '[Hypervisor]\n    "Project"="p"\n[Guests\\guestrtlinux]\n    "Id"="1"\n    "Name"="RT-Linux"\n    "Os"="rt-linux"\n    "RtCores"="auto"\n' > "$dir/corpus/seed1"
                 printf '[Guest]\n    "Name"="A \\"b\\""\n[Guest\\Cpu]\n    "Cores"="1"\n; c\n' > "$dir/corpus/seed2" ;;
+        events) printf 'signal ping\nwait pong 3 0.5\ncount a\r\nwait ping 18446744073709551615 1e309\n' > "$dir/corpus/seed1" ;;
     esac
     log="$dir/run.log"
     set +e

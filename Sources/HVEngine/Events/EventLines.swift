@@ -24,12 +24,12 @@ public enum EventLines {
         let words = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
         guard let verb = words.first else { return "error an empty line (signal NAME, wait NAME AFTER [SECONDS], count NAME)" }
         guard ["signal", "wait", "count"].contains(verb) else {
-            return "error \"\(line.prefix(60))\": expected signal NAME, wait NAME AFTER [SECONDS] or count NAME"
+            return "error \"\(shown(line, 60))\": expected signal NAME, wait NAME AFTER [SECONDS] or count NAME"
         }
-        guard words.count >= 2 else { return "error \(verb.prefix(20)): which event? (\(verb.prefix(20)) NAME)" }
+        guard words.count >= 2 else { return "error \(shown(verb, 20)): which event? (\(shown(verb, 20)) NAME)" }
         let name = words[1]
         guard let index = server.eventNames.firstIndex(of: name) else {
-            return "error no event \"\(name.prefix(40))\"; the events are: " + server.eventNames.joined(separator: ", ")
+            return "error no event \"\(shown(name, 40))\"; the events are: " + server.eventNames.joined(separator: ", ")
         }
         switch (verb, words.count) {
         case ("signal", 2):
@@ -45,7 +45,13 @@ public enum EventLines {
             if let count = server.wait(index, after: after, timeout: seconds) { return "\(name) \(count)" }
             return "timeout \(name) \(server.counter(index))"
         default:
-            return "error \"\(line.prefix(60))\": expected signal NAME, wait NAME AFTER [SECONDS] or count NAME"
+            return "error \"\(shown(line, 60))\": expected signal NAME, wait NAME AFTER [SECONDS] or count NAME"
         }
+    }
+
+    /// What of a line goes back into an answer: its start, control characters
+    /// as "?" (an answer is one printable line, whatever was sent).
+    static func shown(_ text: String, _ limit: Int) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.prefix(limit).map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
     }
 }
