@@ -12,8 +12,8 @@ enum DirectEventSession {
     /// The peer, or nil when the doorbells cannot be joined and `required` is
     /// false (not root, no VMF, no events): the caller then goes through hvd.
     static func join(_ ctx: Context, required: Bool) throws -> DoorbellPeer? {
-        let socket = ctx.layout.ivshmemSocket.path
-        // Not root (the socket is root's and the QEMU group's) or no VMF: the ordinary cases for going through hvd.
+        let socket = ctx.layout.eventsHostSocket.path
+        // Not root (the socket is root's only) or no VMF: the ordinary cases for going through hvd.
         guard access(socket, R_OK | W_OK) == 0 else {
             guard required else { return nil }
             throw HVError.posix("cannot use the doorbells' socket \(socket) (root only; is the VMF loaded with events?)", errno: errno)

@@ -50,6 +50,8 @@ public struct HostLayout: Sendable, Equatable {
     /// QEMU binds its end of the VMF network in its own folder (it cannot write run/net).
     public func guestNetSocket(_ folder: String) -> URL { guest(folder).qemuDir.appendingPathComponent("net.sock") }
     public var ivshmemSocket: URL { runDir.appendingPathComponent("ivshmem.sock") }
+    /// The doorbells for host programs (root's only): the same protocol, a seat each.
+    public var eventsHostSocket: URL { runDir.appendingPathComponent("events-host.sock") }
     /// The System Manager's token (root only) and its port's configuration.
     public var managerToken: URL { runDir.appendingPathComponent("manager.token") }
     public var netState: URL { runDir.appendingPathComponent("net.json") }

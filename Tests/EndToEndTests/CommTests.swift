@@ -93,7 +93,7 @@ extension EndToEnd {
             let cc = host.run("/usr/bin/gcc", ["-std=gnu11", "-O2", "-Wall", "-Werror", "-I", repo.appendingPathComponent("include").path, "-o", program,
                                       repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path])
             try #require(cc.status == 0, "\(cc.all)")
-            let sock = HostLayout(root: host.root).ivshmemSocket.path
+            let sock = HostLayout(root: host.root).eventsHostSocket.path
             let count = host.run("hv", ["event", "list"]).out
             let before = UInt64(count.split(separator: "\n").dropFirst().first?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
             let programWaits = host.session(program, [sock, names, "wait", "ev", String(before), "60"])

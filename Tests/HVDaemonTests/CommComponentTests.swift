@@ -26,43 +26,47 @@ import Glibc
     @Test func theServerSpeaksQEMUsProtocolAndRingsWaiters() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: ["ev", "other"])
-        let server = try IvshmemServer(socketPath: dir.appendingPathComponent("ivshmem.sock").path, table: table)
+        let server = try IvshmemServer(socketPath: dir.appendingPathComponent("ivshmem.sock").path,
+                                       hostSocketPath: dir.appendingPathComponent("events-host.sock").path, table: table)
         try server.start()
         defer { server.stop() }
+        let seats = Array(0...IvshmemServer.hostSeats)  // hvd (0) and the host programs' seats 1…8
 
         let a = try UnixSocket.connect(to: dir.appendingPathComponent("ivshmem.sock").path)
-        // version 0, id 1, shared memory (-1 + fd), the host (peer 0) with its doorbell, then our own doorbell.
-        let first = receive(a, count: 5)
-        #expect(first.map(\.0) == [0, 1, -1, 0, 1])
-        #expect(first[0].1 == -1 && first[1].1 == -1 && first[2].1 >= 0 && first[3].1 >= 0 && first[4].1 >= 0)
+        // version 0, the first guest id after the seats, shared memory (-1 + fd), hvd and the seats with their doorbells, our own.
+        let first = receive(a, count: 4 + seats.count)
+        let idA = IvshmemServer.hostSeats + 1
+        #expect(first.map(\.0) == [0, idA, -1] + seats + [idA])
+        #expect(first[0].1 == -1 && first[1].1 == -1 && first.dropFirst(2).allSatisfy { $0.1 >= 0 })
+        let hostBell = first[3].1, ownA = first[first.count - 1].1
         var st = stat()
         fstat(first[2].1, &st)
         #expect(Int(st.st_size) == EventTable.regionSize)
 
         let b = try UnixSocket.connect(to: dir.appendingPathComponent("ivshmem.sock").path)
-        let second = receive(b, count: 6)
-        #expect(second.map(\.0) == [0, 2, -1, 0, 1, 2], "ids only grow; the new peer learns the host and peer 1")
-        #expect(receive(a, count: 1).map(\.0) == [2], "peer 1 learns of peer 2")
+        let second = receive(b, count: 5 + seats.count)
+        #expect(second.map(\.0) == [0, idA + 1, -1] + seats + [idA, idA + 1], "ids only grow; the new peer learns all before it")
+        #expect(receive(a, count: 1).map(\.0) == [idA + 1], "the first guest learns of the second")
 
-        // Peer 1 waits on "ev": the host's signal rings its doorbell (its own eventfd).
-        table.addWaiter(0, peer: 1)
+        // Guest A waits on "ev": the host's signal rings its doorbell (its own eventfd).
+        table.addWaiter(0, peer: UInt32(idA))
         #expect(server.signal(0) == 1)
-        var p = pollfd(fd: first[4].1, events: Int16(POLLIN), revents: 0)
-        #expect(poll(&p, 1, 2000) == 1, "peer 1's doorbell rang")
-        #expect(table.waiters(0) == [1] && table.waiters(1).isEmpty)
+        var p = pollfd(fd: ownA, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&p, 1, 2000) == 1, "guest A's doorbell rang")
+        #expect(table.waiters(0) == [Int(idA)] && table.waiters(1).isEmpty)
 
         // The host waits; a guest's doorbell to peer 0 (the host's eventfd) wakes it.
         let waiter = Thread.detachNewThreadResult { server.wait(1, after: 0, timeout: 5) }
         usleep(100_000)
         _ = table.increment(1)
         var one: UInt64 = 1
-        _ = write(first[3].1, &one, 8)
+        _ = write(hostBell, &one, 8)
         #expect(waiter.value(timeout: 5) == 1)
 
         // A peer that goes is announced to the others (id without fd) and leaves the waiters.
         a.close()
         let gone = receive(b, count: 1)
-        #expect(gone.map(\.0) == [1] && gone[0].1 == -1)
+        #expect(gone.map(\.0) == [idA] && gone[0].1 == -1)
         usleep(100_000)
         #expect(table.waiters(0).isEmpty)
     }

@@ -12,13 +12,15 @@ import Glibc
 /// hvd's real ivshmem server, with a raw socket standing in for a guest's QEMU.
 @Suite struct DoorbellPeerTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hv-bell-\(UUID().uuidString.prefix(8))")
+    /// The guests' socket (the stand-in QEMU) and the host programs' (DoorbellPeer, the C header).
     var socketPath: String { dir.appendingPathComponent("ivshmem.sock").path }
+    var hostSocket: String { dir.appendingPathComponent("events-host.sock").path }
 
     init() throws { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
 
     func server(_ names: [String]) throws -> (IvshmemServer, EventMemory) {
         let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: names)
-        let server = try IvshmemServer(socketPath: socketPath, table: table)
+        let server = try IvshmemServer(socketPath: socketPath, hostSocketPath: hostSocket, table: table)
         try server.start()
         return (server, table)
     }
@@ -62,11 +64,10 @@ import Glibc
         defer { server.stop() }
         let guest = try FakeQEMU(socketPath)
 
-        let peer = try DoorbellPeer.join(socketPath: socketPath, names: ["ping", "pong"])
+        let peer = try DoorbellPeer.join(socketPath: hostSocket, names: ["ping", "pong"])
         defer { peer.leave() }
-        #expect(peer.id == 2 && peer.eventNames == ["ping", "pong"])
-        let announced = guest.next(1)
-        #expect(announced.map(\.0) == [2] && announced[0].1 >= 0, "the guest is handed the new peer's doorbell")
+        #expect(peer.id == 1 && peer.eventNames == ["ping", "pong"], "the first host seat")
+        let seatBell = try #require(guest.fds[1], "the guest was handed the seat's doorbell at its own join")
         #expect(server.peerCount == 2)
 
         // Host peer → guest: the guest waits on "ping"; our signal rings its own eventfd.
@@ -79,7 +80,7 @@ import Glibc
         #expect(wait(until: { table.waiters(1).contains(Int(peer.id)) }), "registered as a waiter")
         _ = table.increment(1)
         var one: UInt64 = 1
-        _ = write(announced[0].1, &one, 8)
+        _ = write(seatBell, &one, 8)
         #expect(waiting.value(timeout: 5) == .some(.some(1)))
 
         // hvd waits on an event the host peer signals: hvd's own doorbell (peer 0) rings.
@@ -95,9 +96,8 @@ import Glibc
         #expect(EventLines.answer("wait pong 1 0.1", server: peer) == "timeout pong 1")
         #expect(EventLines.answer("signal nosuch", server: peer).hasPrefix("error no event \"nosuch\""))
 
-        // Leaving: the guest hears the peer is gone, hvd forgets its waits.
+        // Leaving: hvd forgets its waits; the guest hears nothing (the seat stays, for the next program).
         peer.leave()
-        #expect(guest.next(1).map(\.0) == [2], "the departure is announced")
         #expect(wait(until: { !table.waiters(1).contains(Int(peer.id)) && server.peerCount == 1 }))
         #expect(wait(until: { peer.isClosed }))
     }
@@ -106,7 +106,7 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: dir) }
         let (server, table) = try server(["ev"])
         defer { server.stop() }
-        let peer = try DoorbellPeer.join(socketPath: socketPath, names: ["ev"])
+        let peer = try DoorbellPeer.join(socketPath: hostSocket, names: ["ev"])
         defer { peer.leave() }
         // A guest that joins after us is learned from the server's announcement.
         let late = try FakeQEMU(socketPath)
@@ -124,15 +124,15 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: dir) }
         let (server, _) = try server(["ping", "pong"])
         defer { server.stop() }
-        #expect(throws: HVError.self) { try DoorbellPeer.join(socketPath: socketPath, names: ["pong", "ping"]) }
-        #expect(throws: HVError.self) { try DoorbellPeer.join(socketPath: socketPath, names: ["ping"]) }
+        #expect(throws: HVError.self) { try DoorbellPeer.join(socketPath: hostSocket, names: ["pong", "ping"]) }
+        #expect(throws: HVError.self) { try DoorbellPeer.join(socketPath: hostSocket, names: ["ping"]) }
         #expect(wait(until: { server.peerCount == 0 }), "a refused join leaves no peer behind")
     }
 
     @Test func aWaitEndsWhenTheServerGoes() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let (server, _) = try server(["ev"])
-        let peer = try DoorbellPeer.join(socketPath: socketPath, names: ["ev"])
+        let peer = try DoorbellPeer.join(socketPath: hostSocket, names: ["ev"])
         defer { peer.leave() }
         let waiting = Thread.detachNewThreadResult { peer.wait(0, after: 0, timeout: 30) }
         usleep(200_000)
@@ -156,30 +156,25 @@ import Glibc
 
         // The guest waits on "ping": the program's signal rings it.
         table.addWaiter(0, peer: UInt32(guest.id))
-        let signal = Self.run(program, [socketPath, "ping,pong", "signal", "ping"])
+        let signal = Self.run(program, [hostSocket, "ping,pong", "signal", "ping"])
         #expect(signal.status == 0 && signal.output == "ping 1\n", "\(signal.output)")
         #expect(guest.rang(), "the guest's doorbell rang")
         #expect(wait(until: { server.peerCount == 1 }), "the program left the server when it ended")
 
         // The program waits on "pong"; the guest increments and rings everyone waiting.
-        let waiting = Thread.detachNewThreadResult { Self.run(program, [socketPath, "ping,pong", "wait", "pong", "0", "20"]) }
-        var ids: [Int64] = []
-        #expect(wait(until: {
-            ids += guest.next(1).filter { $0.1 >= 0 }.map(\.0)
-            return table.waiters(1).contains { ids.contains(Int64($0)) }
-        }), "the program registered as a waiter")
+        let waiting = Thread.detachNewThreadResult { Self.run(program, [hostSocket, "ping,pong", "wait", "pong", "0", "20"]) }
+        // It sits on seat 1 (the first program left it free), whose doorbell the guest holds since its join.
+        #expect(wait(until: { table.waiters(1).contains(1) }), "the program registered as a waiter")
         _ = table.increment(1)
-        for w in table.waiters(1) {
-            var one: UInt64 = 1
-            if let fd = guest.fds[Int64(w)] { _ = write(fd, &one, 8) }
-        }
+        var one: UInt64 = 1
+        if let bell = guest.fds[1] { _ = write(bell, &one, 8) }
         let woke = waiting.value(timeout: 10)
         #expect(woke?.status == 0 && woke?.output == "pong 1\n", "\(String(describing: woke))")
 
         // A timeout, and a table that does not hold the names given.
-        let timeout = Self.run(program, [socketPath, "ping,pong", "wait", "pong", "5", "1"])
+        let timeout = Self.run(program, [hostSocket, "ping,pong", "wait", "pong", "5", "1"])
         #expect(timeout.status == 1 && timeout.output == "timeout pong\n")
-        let wrong = Self.run(program, [socketPath, "pong,ping", "signal", "ping"])
+        let wrong = Self.run(program, [hostSocket, "pong,ping", "signal", "ping"])
         #expect(wrong.status == 3 && wrong.output.contains("Protocol error"), "\(wrong.output)")
         #expect(table.counter(0) == 1, "nothing signalled by a refused join")
     }
@@ -195,6 +190,65 @@ import Glibc
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Ids grow; at the end a departed id comes back only once no connected
+    /// peer can have heard of it (QEMU crashes on an id it saw leave).
+    @Test func peerIDsAreTakenAgainOnlyWhenNoRunningPeerKnewThem() {
+        var ids = PeerIDs(maxID: 3)
+        #expect(ids.take() == 1 && ids.take() == 2 && ids.take() == 3)
+        #expect(ids.take() == nil, "all in use")
+        ids.give(back: 3)
+        #expect(ids.take() == nil, "1 and 2 saw 3 leave")
+        ids.give(back: 1)
+        ids.give(back: 2)
+        let reused = ids.take()
+        #expect(reused == 3, "nobody connected knew 3 any more")
+        #expect(ids.take() == 1, "nor 1: the peer holding 3 joined after it left")
+        #expect(ids.take() == 2)
+        #expect(ids.take() == nil)
+        ids.give(back: 42)
+        #expect(ids.take() == nil, "an id never handed out is not given back")
+    }
+
+    /// Host programs sit on seats: joining again and again takes the same
+    /// id, the guest never hears of a departure (it would free that peer and
+    /// crash when the id came back) and rings the new program through the
+    /// eventfd it already holds; a ninth program at once is refused.
+    @Test func hostProgramsComeAndGoOnSeatsTheGuestsAlreadyKnow() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (server, table) = try server(["ev"])
+        defer { server.stop() }
+        let guest = try FakeQEMU(socketPath)
+        #expect(guest.id == IvshmemServer.hostSeats + 1)
+        let seatBell = try #require(guest.fds[1], "the guest knows seat 1 from its join")
+        table.addWaiter(0, peer: UInt32(guest.id))
+        var count: UInt64 = 0
+        for _ in 1...20 {
+            let peer = try DoorbellPeer.join(socketPath: hostSocket, names: ["ev"])
+            #expect(peer.id == 1, "the same seat every time")
+            count += 1
+            #expect(peer.signal(0) == count && guest.rang(), "the guest is rung")
+            // The guest rings seat 1 through the descriptor it got at its own join.
+            let seen = count
+            let woke = Thread.detachNewThreadResult { peer.wait(0, after: seen, timeout: 10) }
+            #expect(wait(until: { table.waiters(0).contains(1) }))
+            count = table.increment(0)
+            var one: UInt64 = 1
+            _ = write(seatBell, &one, 8)
+            #expect(woke.value(timeout: 5) == .some(.some(count)))
+            peer.leave()
+            #expect(wait(until: { server.peerCount == 1 && !table.waiters(0).contains(1) }), "the seat is free again, its waits forgotten")
+        }
+        #expect(guest.next(1).map(\.0) == [-99], "the guest heard of no departure (nothing more was sent)")
+
+        let eight = try (1...IvshmemServer.hostSeats).map { _ in try DoorbellPeer.join(socketPath: hostSocket, names: ["ev"]) }
+        #expect(Set(eight.map(\.id)) == Set(1...IvshmemServer.hostSeats))
+        #expect(throws: (any Error).self, "a ninth program at once finds no seat") {
+            try DoorbellPeer.join(socketPath: hostSocket, names: ["ev"], timeout: 1)
+        }
+        for p in eight { p.leave() }
+        #expect(wait(until: { server.peerCount == 1 }))
     }
 
     @Test func theWakeBudgetDelaysNothingUntilAGuestRingsWithoutPause() {

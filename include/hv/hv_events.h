@@ -1,16 +1,17 @@
 /*
  * hv_events.h — hv's events for a host program, in the program itself.
  *
- * The program joins hvd's doorbell server (/hv/run/ivshmem.sock; root and
- * the group hv-qemu) as one more ivshmem peer, exactly as a guest's QEMU and
- * `hv event session` do. hvd hands it the events table and every peer's
+ * The program joins hvd's doorbell server (/hv/run/events-host.sock, root's
+ * only) as an ivshmem peer, exactly as a guest's QEMU does (its own socket
+ * gives the program one of hvd's host seats: an id and eventfd the guests
+ * already know, so programs that come and go use up no peer ids). hvd hands it the events table and every peer's
  * eventfd once; after that a signal is an increment in shared memory and a
  * write to each waiter's eventfd, a wait sleeps on the program's own
  * eventfd, which the guests ring directly. No hvd, no thread, no request per
  * event. Header only; C99 with GCC atomics; Linux.
  *
  *     struct hv_events e;
- *     if (hv_events_join(&e, "/hv/run/ivshmem.sock", "ping,pong") < 0) ...   // names: `hv event list --names`
+ *     if (hv_events_join(&e, "/hv/run/events-host.sock", "ping,pong") < 0) ...   // names: `hv event list --names`
  *     int ping = hv_events_index(&e, "ping"), pong = hv_events_index(&e, "pong");
  *     uint64_t seen = hv_events_count(&e, pong);
  *     hv_events_signal(&e, ping);

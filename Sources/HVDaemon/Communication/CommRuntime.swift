@@ -73,7 +73,8 @@ final class CommRuntime: Sendable {
         }
         if !config.events.isEmpty {
             let table = try EventMemory(path: layout.eventsRegion.path, names: config.events.map(\.name))
-            let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path, table: table)
+            let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path,
+                                           hostSocketPath: layout.eventsHostSocket.path, table: table)
             try server.start()
             parts.withLock { $0.events = server }
         }

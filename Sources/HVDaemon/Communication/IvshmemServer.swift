@@ -10,80 +10,128 @@ import Glibc
 /// serves the protocol (QEMU's docs/specs/ivshmem-spec.rst) on
 /// `run/ivshmem.sock`: every guest's `ivshmem-doorbell` device connects,
 /// gets an ID, the events table as its shared memory, and one eventfd per
-/// peer. hvd is a peer itself (the host), so the host can ring guests and
-/// be rung.
+/// peer. hvd is a peer itself (the host, id 0), so the host can ring guests
+/// and be rung.
 ///
-/// An event is a slot in the table (`EventTable`): a name, a counter and a
-/// bitmap of the peers waiting on it. Signalling increments the counter and
-/// rings every waiting peer; a waiter compares the counter with what it saw.
+/// Host programs (`hv event session`, `include/hv/hv_events.h`) join the
+/// same way on `run/events-host.sock` (root's only) and take one of
+/// `hostSeats` seats: ids 1…N with eventfds hvd made at the start and keeps,
+/// announced to every guest like any peer, never as departed. A program
+/// that comes and goes therefore uses no new id (a QEMU that saw an id leave
+/// frees its state and crashes when the id joins again, so guests' ids only
+/// grow) and the next program on the seat is rung through the same eventfd.
+///
+/// An event is a slot in the table (`EventTable`): a name, a counter and the
+/// peers waiting on it. Signalling increments the counter and rings every
+/// waiting peer; a waiter compares the counter with what it saw.
 final class IvshmemServer: Sendable {
     let socketPath: String
+    let hostSocketPath: String
     let table: EventMemory
     let hostID: Int64 = 0
+    /// Host programs on the doorbells at once.
+    static let hostSeats: Int64 = 8
     private let hostEventFD: Int32
+    /// hvd's log (stateless: the same stderr or journal as everyone's).
+    private let log = Logger()
 
-    private struct Peer { var eventfd: Int32; var conn: UnixSocket? }
+    private struct Peer {
+        var eventfd: Int32
+        /// A guest's connection, or the connection of the program on a seat (nil: hvd, a free seat).
+        var conn: UnixSocket?
+        var isSeat = false
+    }
     private struct State {
-        var listener: UnixSocket?
-        /// Peer id → its eventfd (vector 0) and, for guests, its connection.
+        var listeners: [UnixSocket] = []
         var peers: [Int64: Peer] = [:]
         var running = true
-        var nextID: Int64 = 1
         /// Event index → waits through hvd in progress.
         var hostWaits: [Int: Int] = [:]
+        var ids: PeerIDs
     }
     private let state: Monitor<State>
 
-    init(socketPath: String, table: EventMemory) throws {
+    /// `maxID`: the largest guest peer id (waiter entries hold id + 1 in 16 bits); lower in tests.
+    init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1) throws {
         self.socketPath = socketPath
+        self.hostSocketPath = hostSocketPath
         self.table = table
         hostEventFD = hv_eventfd()
         guard hostEventFD >= 0 else { throw HVError.posix("eventfd", errno: errno) }
-        state = Monitor(State(peers: [0: Peer(eventfd: hostEventFD, conn: nil)]))
+        var peers = [hostID: Peer(eventfd: hostEventFD, conn: nil)]
+        for seat in 1...Self.hostSeats {
+            let fd = hv_eventfd()
+            guard fd >= 0 else {
+                let e = errno
+                for p in peers.values { close(p.eventfd) }
+                throw HVError.posix("eventfd", errno: e)
+            }
+            peers[seat] = Peer(eventfd: fd, conn: nil, isSeat: true)
+        }
+        state = Monitor(State(peers: peers, ids: PeerIDs(first: Self.hostSeats + 1, maxID: maxID)))
         table.setHostPeer(UInt32(hostID))
     }
 
     func start() throws {
-        let l = try UnixSocket.listen(at: socketPath)
+        let guests = try UnixSocket.listen(at: socketPath)
         HostPermissions.shareSocket(URL(fileURLWithPath: socketPath))
-        state.withLock { $0.listener = l }
-        Thread.detachNewThread { [self] in acceptLoop(l) }
+        let programs: UnixSocket
+        do { programs = try UnixSocket.listen(at: hostSocketPath, mode: 0o600) } catch {
+            guests.close()
+            throw error
+        }
+        state.withLock { $0.listeners = [guests, programs] }
+        Thread.detachNewThread { [self] in acceptLoop(guests, seat: false) }
+        Thread.detachNewThread { [self] in acceptLoop(programs, seat: true) }
         Thread.detachNewThread { [self] in hostLoop() }
     }
 
-    /// Ends the server and every connection to it: a host program's session
-    /// learns it is over, and a guest's QEMU keeps running without doorbells,
-    /// as when hvd dies (the protocol has no reconnect).
+    /// Ends the server and every connection to it: a host program learns it
+    /// is over, and a guest's QEMU keeps running without doorbells, as when
+    /// hvd dies (the protocol has no reconnect).
     func stop() {
-        let listener = state.withLock { s -> UnixSocket? in
+        let listeners = state.withLock { s -> [UnixSocket] in
             s.running = false
             for p in s.peers.values { p.conn?.shutdown() }
-            return s.listener
+            return s.listeners
         }
-        listener?.shutdown()
-        listener?.close()
+        for l in listeners { l.shutdown(); l.close() }
         unlink(socketPath)
+        unlink(hostSocketPath)
     }
 
     /// More doorbell connections than guests could ever need are refused:
     /// each costs hvd an eventfd and a thread.
     static let maxPeers = 64
 
-    private func acceptLoop(_ l: UnixSocket) {
+    private func acceptLoop(_ l: UnixSocket, seat: Bool) {
         while let conn = try? l.accept() {
             // Under the lock: the id, and copies of the descriptors to hand out (a peer
             // leaving meanwhile closes its own, whose number could then be reused).
             let joined = state.withLock { s -> (id: Int64, fd: Int32, others: [(Int64, Int32, UnixSocket?)])? in
-                // Waiter entries hold id + 1 in 16 bits: an id past that could not be rung.
-                guard s.running, s.peers.count <= Self.maxPeers, s.nextID < Int64(UInt16.max) else { return nil }
-                // Ids only grow: QEMU frees a departed peer's state and cannot take its id again.
-                let id = s.nextID
-                s.nextID += 1
-                let fd = hv_eventfd()
-                guard fd >= 0 else { return nil }
-                let others = s.peers.sorted { $0.key < $1.key }.map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
-                s.peers[id] = Peer(eventfd: fd, conn: conn)
-                return (id, dup(fd), others)
+                guard s.running else { return nil }
+                let id: Int64
+                if seat {
+                    guard let free = s.peers.filter({ $0.value.isSeat && $0.value.conn == nil }).keys.min() else {
+                        log.warning("a host program was refused the doorbells: all \(Self.hostSeats) host seats are taken")
+                        return nil
+                    }
+                    id = free
+                    s.peers[id]?.conn = conn
+                } else {
+                    guard s.peers.count <= Self.maxPeers + Int(Self.hostSeats) else { return nil }
+                    guard let taken = s.ids.take() else {
+                        log.warning("the doorbells refused a guest: every peer id is in use or known to a running guest; loading the VMF again frees them")
+                        return nil
+                    }
+                    let fd = hv_eventfd()
+                    guard fd >= 0 else { s.ids.give(back: taken); return nil }
+                    id = taken
+                    s.peers[id] = Peer(eventfd: fd, conn: conn)
+                }
+                let others = s.peers.filter { $0.key != id }.sorted { $0.key < $1.key }
+                    .map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
+                return (id, s.peers[id].map { dup($0.eventfd) } ?? -1, others)
             }
             guard let joined else { conn.close(); continue }
             // 1–3: version, id, the shared memory; then the others' doorbells; last our own.
@@ -92,7 +140,8 @@ final class IvshmemServer: Sendable {
             _ = hv_send_fd(conn.fd, -1, table.fd)
             for (peer, fd, other) in joined.others {
                 _ = hv_send_fd(conn.fd, peer, fd)
-                if let other { _ = hv_send_fd(other.fd, joined.id, joined.fd) }
+                // A seat was announced to every guest when it joined; a guest is news to all.
+                if !seat, let other { _ = hv_send_fd(other.fd, joined.id, joined.fd) }
                 close(fd)
             }
             _ = hv_send_fd(conn.fd, joined.id, joined.fd)
@@ -101,15 +150,27 @@ final class IvshmemServer: Sendable {
         }
     }
 
-    /// A client never writes; its socket closing means the guest is gone.
+    /// A client never writes; its socket closing means it is gone. A guest's
+    /// departure is announced; a seat is only made free again (its eventfd
+    /// drained, its waits forgotten) for the next program.
     private func watch(_ conn: UnixSocket, id: Int64) {
         while let d = try? conn.read(), !d.isEmpty {}
-        let others = state.withLock { s -> [UnixSocket] in
-            if let gone = s.peers.removeValue(forKey: id) { close(gone.eventfd) }
+        let announce = state.withLock { s -> [UnixSocket] in
+            guard let peer = s.peers[id] else { return [] }
+            table.forget(peer: UInt32(id))
+            if peer.isSeat {
+                s.peers[id]?.conn = nil
+                var value: UInt64 = 0
+                var p = pollfd(fd: peer.eventfd, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, 0) > 0 { _ = read(peer.eventfd, &value, 8) }
+                return []
+            }
+            s.peers.removeValue(forKey: id)
+            close(peer.eventfd)
+            s.ids.give(back: id)
             return s.peers.values.compactMap(\.conn)
         }
-        table.forget(peer: UInt32(id))
-        for c in others { _ = hv_send_fd(c.fd, id, -1) }
+        for c in announce { _ = hv_send_fd(c.fd, id, -1) }
         conn.close()
     }
 
@@ -160,7 +221,48 @@ final class IvshmemServer: Sendable {
         }
     }
 
-    var peerCount: Int { state.withLock { $0.peers.count - 1 } }
+    /// Guests and host programs connected now.
+    var peerCount: Int { state.withLock { $0.peers.values.filter { $0.conn != nil }.count } }
+}
+
+/// Peer ids. A QEMU that saw a peer leave has freed that peer's state and
+/// crashes when the same id joins again (QEMU 7.2), so ids grow, and once
+/// they reach `maxID` a departed id is taken again only when every peer now
+/// connected joined after it left (no running QEMU has ever heard of it).
+/// (Host programs sit on seats and use no id of their own.)
+struct PeerIDs {
+    let maxID: Int64
+    private var next: Int64
+    private var clock: UInt64 = 0
+    /// Connected peers → when they joined; departed ids → when they left.
+    private var joined: [Int64: UInt64] = [:]
+    private var departed: [(id: Int64, at: UInt64)] = []
+
+    init(first: Int64 = 1, maxID: Int64) {
+        next = first
+        self.maxID = maxID
+    }
+
+    mutating func take() -> Int64? {
+        clock += 1
+        let id: Int64
+        if next <= maxID {
+            id = next
+            next += 1
+        } else {
+            let oldest = joined.values.min() ?? .max
+            guard let i = departed.firstIndex(where: { $0.at < oldest }) else { return nil }
+            id = departed.remove(at: i).id
+        }
+        joined[id] = clock
+        return id
+    }
+
+    mutating func give(back id: Int64) {
+        guard joined.removeValue(forKey: id) != nil else { return }
+        clock += 1
+        departed.append((id, clock))
+    }
 }
 
 /// hvd's wake-ups by guests' doorbells, bounded without delaying any: up to

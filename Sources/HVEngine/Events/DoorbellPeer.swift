@@ -6,9 +6,9 @@ import Glibc
 #endif
 
 /// A host program's own doorbell: `hv event session` joins hvd's ivshmem
-/// server (`run/ivshmem.sock`, root and the QEMU group only) as one more
-/// peer, exactly as a guest's QEMU does, and is handed the events table and
-/// every peer's eventfd once. From then on a signal is an increment in the
+/// server on its host programs' socket (`run/events-host.sock`, root's
+/// only) as a guest's QEMU joins on its own, takes one of hvd's host seats,
+/// and is handed the events table and every peer's eventfd once. From then on a signal is an increment in the
 /// table and a write to each waiter's eventfd, and a wait sleeps on its own
 /// eventfd, which the guests ring directly: no hvd, no request per event.
 ///
