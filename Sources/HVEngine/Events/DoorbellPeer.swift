@@ -20,8 +20,10 @@ public final class DoorbellPeer: EventServing {
     public let table: EventMemory
     public var eventNames: [String] { table.names }
     private let conn: UnixSocket
-    /// The eventfd the others ring for us.
+    /// The eventfd the others ring for us (the seat's: hvd drains it when a program leaves).
     private let own: Int32
+    /// Ours alone: wakes a wait when the server ends (a wake-up on `own` could be drained by hvd).
+    private let gone: Int32
 
     private struct Peers {
         var eventfds: [Int64: Int32] = [:]
@@ -30,8 +32,9 @@ public final class DoorbellPeer: EventServing {
     }
     private let peers: Monitor<Peers>
 
-    /// More messages than any handshake can need (64 peers, three headers).
+    /// More messages than any handshake can need (64 guests, 8 seats, three headers).
     static let maxHandshake = 256
+    static let maxSeatsHint = "hvd has eight; end a session or program that holds one"
 
     /// Joins the server at `socketPath`. `names` are the events in slot order
     /// as hvd reports them; the table must carry the same ones (it would not
@@ -45,20 +48,22 @@ public final class DoorbellPeer: EventServing {
             for fd in others.values { close(fd) }
             return HVError(.io, "the events server at \(socketPath): \(why)")
         }
-        guard let (version, _) = try receive(conn, until: deadline), version == 0 else { throw fail("not ivshmem protocol version 0") }
-        guard let (myID, _) = try receive(conn, until: deadline), (0...Int64(UInt16.max - 1)).contains(myID) else {
-            throw fail("no peer id")
+        func next() throws -> (Int64, Int32)? {
+            do { return try receive(conn, until: deadline) } catch { throw fail("\(error)") }
         }
-        guard let (minusOne, shm) = try receive(conn, until: deadline), minusOne == -1, shm >= 0 else {
-            throw fail("no shared memory")
+        guard let (version, _) = try next() else {
+            throw fail("it closed the connection: every host seat is taken (\(maxSeatsHint)), or the VMF is being unloaded")
         }
+        guard version == 0 else { throw fail("not ivshmem protocol version 0") }
+        guard let (myID, _) = try next(), (0...Int64(UInt16.max - 1)).contains(myID) else { throw fail("no peer id") }
+        guard let (minusOne, shm) = try next(), minusOne == -1, shm >= 0 else { throw fail("no shared memory") }
         let table: EventMemory
         do { table = try EventMemory(mapping: shm, names: names) } catch { throw fail("\(error)") }
         guard table.carries(names) else { throw fail("its table does not hold the events \(names.joined(separator: ", ")) (was the VMF loaded again?)") }
         // The others' doorbells, then our own (the server sends it last).
         var own: Int32 = -1
         for _ in 0..<maxHandshake {
-            guard let (peer, fd) = try receive(conn, until: deadline) else { break }
+            guard let (peer, fd) = try next() else { break }
             if peer == myID, fd >= 0 { own = fd; break }
             if let old = others.removeValue(forKey: peer) { close(old) }
             if fd >= 0 { others[peer] = fd }
@@ -72,6 +77,7 @@ public final class DoorbellPeer: EventServing {
         self.table = table
         self.conn = conn
         self.own = own
+        gone = hv_eventfd()
         peers = Monitor(Peers(eventfds: others))
         Thread.detachNewThread { [self] in listen() }
     }
@@ -79,6 +85,7 @@ public final class DoorbellPeer: EventServing {
     deinit {
         conn.close()
         close(own)
+        if gone >= 0 { close(gone) }
         peers.withLock { for fd in $0.eventfds.values { close(fd) } }
     }
 
@@ -99,7 +106,7 @@ public final class DoorbellPeer: EventServing {
         peers.withLock { $0.closed = true }
         // Wakes a wait in progress so the session can say the server is gone.
         var one: UInt64 = 1
-        _ = write(own, &one, 8)
+        _ = write(gone, &one, 8)
     }
 
     /// One message: a little-endian 64-bit value and perhaps a descriptor; nil at the end.
@@ -148,9 +155,10 @@ public final class DoorbellPeer: EventServing {
             if c > seen { return c }
             let left = deadline.timeIntervalSinceNow
             if left <= 0 || isClosed { return nil }
-            var p = pollfd(fd: own, events: Int16(POLLIN), revents: 0)
+            var p = [pollfd(fd: own, events: Int16(POLLIN), revents: 0), pollfd(fd: gone, events: Int16(POLLIN), revents: 0)]
             let ms = Int32(min(registered ? left : 0.01, 60) * 1000) + 1
-            if poll(&p, 1, ms) > 0 { _ = read(own, &drain, 8) }
+            // The wake-up from the server's end is left unread: every later wait returns at once.
+            if poll(&p, 2, ms) > 0, p[0].revents & Int16(POLLIN) != 0 { _ = read(own, &drain, 8) }
         }
     }
 }
