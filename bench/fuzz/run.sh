@@ -16,15 +16,15 @@ mkdir -p "$out"
 # HVSystem and HVCore compiled as one module (Exports.swift only re-exports HVSystem).
 core=$(ls Sources/HVSystem/*.swift Sources/HVCore/*.swift | grep -v '/Exports.swift$')
 status=0
+# One binary for all targets (HV_FUZZ_TARGET picks one): the sources are compiled once, not once a target.
+# The events target also needs the session's lines (HVEngine/Events/EventLines.swift, Foundation only).
+bin="$out/fuzz-hv"
+if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEngine/Events bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz \
+        $core Sources/HVEngine/Events/EventLines.swift bench/fuzz/targets/*.swift -o "$bin" 2> "$out/build.log" || { cat "$out/build.log"; exit 1; }
+fi
 for target in http websocket config events; do
     dir="$out/$target"; mkdir -p "$dir/corpus"
-    bin="$dir/fuzz-$target"
-    if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEngine/Events bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
-        # The events target also needs the session's lines (HVEngine/Events/EventLines.swift, Foundation only).
-        extra=(); [ "$target" = events ] && extra=(Sources/HVEngine/Events/EventLines.swift)
-        swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz \
-            $core "${extra[@]}" "bench/fuzz/targets/$target.swift" -o "$bin" 2> "$dir/build.log" || { cat "$dir/build.log"; exit 1; }
-    fi
     case $target in
         http) printf 'GET /v1/guests/Plant%%20HMI/start?replay=boot HTTP/1.1\r\nHost: hvd\r\nContent-Length: 2\r\n' > "$dir/corpus/seed1"
               printf 'POST /v1/vmf/load HTTP/1.1\r\nHost: 127.0.0.1:7480\r\nX-HV-Request: 1\r\nAuthorization: Bearer x\r\n' > "$dir/corpus/seed2" ;;
@@ -35,7 +35,7 @@ for target in http websocket config events; do
     esac
     log="$dir/run.log"
     set +e
-    (cd "$dir" && "./fuzz-$target" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus > run.log 2>&1)
+    (cd "$dir" && HV_FUZZ_TARGET=$target "../fuzz-hv" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus > run.log 2>&1)
     rc=$?
     set -e
     execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')

@@ -3,8 +3,7 @@
 // usr.config and hv.config.
 import Foundation
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+@Sendable func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     if let doc = try? RegistryDocument(parsing: text, fileName: "fuzz.config") {
         _ = try? HypervisorConfig(doc)

@@ -12,14 +12,13 @@ final class FuzzEvents: EventServing, @unchecked Sendable {
     }
 }
 
-let server = FuzzEvents()
+let fuzzEventServer = FuzzEvents()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+@Sendable func fuzzEvents(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // As the session's reader cuts them: lines at \n, each at most EventLines.maxLine bytes.
     let bytes = UnsafeBufferPointer(start: data, count: size)
     for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) where line.count <= EventLines.maxLine {
-        let reply = EventLines.answer(String(decoding: line, as: UTF8.self), server: server)
+        let reply = EventLines.answer(String(decoding: line, as: UTF8.self), server: fuzzEventServer)
         // One line back, printable, bounded: what a program reading the session relies on.
         precondition(!reply.isEmpty && reply.utf8.count < 1024, "reply size")
         precondition(!reply.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }, "a control character in the reply")

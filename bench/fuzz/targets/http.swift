@@ -2,8 +2,7 @@
 // the route match. Any input must end in a request or an HTTPError, never a trap.
 import Foundation
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+@Sendable func fuzzHTTP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Data(bytes: data, count: size)
     if let req = try? HTTPHead.parseRequest(bytes) {
         _ = try? HTTPHead.contentLength(req.headers, limits: .server)

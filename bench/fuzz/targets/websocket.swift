@@ -1,8 +1,7 @@
 // libFuzzer target: a stream of browser WebSocket frames.
 import Foundation
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+@Sendable func fuzzWebSocket(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
     var offset = 0
     struct End: Error {}
