@@ -1,6 +1,6 @@
 """What the benches share: running the built hv against a scratch HV_ROOT,
 and preparing the ubuntu_rtlinux example with the test installer as its ISO."""
-import os, subprocess
+import json, os, socket, statistics, subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # HV_BENCH_BIN: another build's hv (and the hvd beside it), e.g. a release build.
@@ -36,3 +36,26 @@ def remove_root(root):
         if subprocess.run(["umount", m], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", m], capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def api(root, method, path, body=None):
+    """One request to hvd's API on its Unix socket (one request per connection)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.path.join(root, "run", "hvd.sock"))
+    data = json.dumps(body or {}).encode()
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: hvd\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+    reply = b""
+    while chunk := s.recv(65536):
+        reply += chunk
+    s.close()
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n")[0]:
+        raise RuntimeError(f"{path}: {reply[:300]!r}")
+    return json.loads(payload)
+
+
+def stats(samples):
+    """Median and p99."""
+    s = sorted(samples)
+    return statistics.median(s), s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]

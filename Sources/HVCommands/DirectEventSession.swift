@@ -22,8 +22,7 @@ enum DirectEventSession {
             let names = try ctx.api.get(.commStatus, as: CommStatus.self).events.map(\.name)
             guard !names.isEmpty else {
                 guard required else { return nil }  // hvd gives the same answer
-                throw HVError(.notFound, "the loaded configuration declares no event",
-                              hint: "declare one in hv.config: [Event\\NAME] with \"Guests\"")
+                throw HVError.noEventDeclared
             }
             return try DoorbellPeer.join(socketPath: socket, names: names)
         } catch {
@@ -37,7 +36,7 @@ enum DirectEventSession {
         defer { peer.leave() }
         while let line = readLine(strippingNewline: true) {
             guard line.utf8.count <= EventLines.maxLine else {
-                say("error a line is longer than \(EventLines.maxLine) bytes; the session ends")
+                say(EventLines.tooLong)
                 return
             }
             let reply = EventLines.answer(line, server: peer)

@@ -233,3 +233,10 @@ public struct IPv4: Sendable, Hashable, Codable, CustomStringConvertible, Compar
     }
     public static func < (a: IPv4, b: IPv4) -> Bool { a.value < b.value }
 }
+
+extension HVError {
+    /// An event session asked of a VMF whose configuration has no event (hvd's and hv's own).
+    public static var noEventDeclared: HVError {
+        HVError(.notFound, "the loaded configuration declares no event", hint: "declare one in hv.config: [Event\\NAME] with \"Guests\"")
+    }
+}

@@ -21,10 +21,10 @@ same exchange through QEMU's user-mode network, in the same run.
 
 Usage: bench/comm/run.sh [ROUNDS]   (root; builds hv first). Prints medians, p99 and ratios.
 """
-import json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
+import os, re, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import hv, prepare_ubuntu_example, remove_root  # noqa: E402
+from common import api, hv, prepare_ubuntu_example, remove_root, stats  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,23 +32,6 @@ HV = os.path.join(REPO, ".build", "debug", "hv")
 PORT = 17007
 
 
-
-
-def api(root, method, path, body=None):
-    """One request to hvd's API on its Unix socket (one request per connection)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(os.path.join(root, "run", "hvd.sock"))
-    data = json.dumps(body or {}).encode()
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: hvd\r\nContent-Type: application/json\r\n"
-              f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
-    reply = b""
-    while chunk := s.recv(65536):
-        reply += chunk
-    s.close()
-    head, _, payload = reply.partition(b"\r\n\r\n")
-    if b" 200 " not in head.split(b"\r\n")[0]:
-        raise RuntimeError(f"{path}: {reply[:300]!r}")
-    return json.loads(payload)
 
 
 def guest(env, folder, command, timeout=120, serial=False):
@@ -73,11 +56,6 @@ def guest(env, folder, command, timeout=120, serial=False):
     p.stdin.flush()
     p.wait(timeout=20)
     return out.decode(errors="replace")
-
-
-def stats(samples):
-    s = sorted(samples)
-    return statistics.median(s), s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
 
 
 def ping_times(text):

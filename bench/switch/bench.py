@@ -11,28 +11,12 @@ between guests that bench/comm measures (the guests' own network stacks).
 
 Usage: bench/switch/run.sh [ROUNDS]   (root; HV_BENCH_BIN=path/to/hv for another build)
 """
-import json, os, socket, statistics, struct, sys, tempfile, time
+import os, socket, struct, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import HV, hv, remove_root  # noqa: E402
+from common import HV, api, hv, remove_root, stats  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-
-
-def api(root, path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(os.path.join(root, "run", "hvd.sock"))
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: hvd\r\nConnection: close\r\n\r\n".encode())
-    reply = b""
-    while chunk := s.recv(65536):
-        reply += chunk
-    s.close()
-    return json.loads(reply.partition(b"\r\n\r\n")[2])
-
-
-def stats(xs):
-    xs = sorted(xs)
-    return statistics.median(xs), xs[min(len(xs) - 1, int(len(xs) * 0.99))]
 
 
 def bounce(a, b, a_to, b_to, frame_ab, frame_ba):
@@ -59,7 +43,7 @@ def main():
         hv(env, "example", "open", "ubuntu_rtlinux", "--yes")
         hv(env, "example", "sync", "ubuntu_rtlinux")
         hv(env, "vmf", "start")
-        members = api(root, "/v1/comm")["members"]
+        members = api(root, "GET", "/v1/comm")["members"]
         if len(members) < 2:
             raise RuntimeError(f"the example's VMF network has {len(members)} members")
         ends = []

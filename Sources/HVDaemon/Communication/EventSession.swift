@@ -12,18 +12,16 @@ extension IvshmemServer: EventServing {
 /// /v1/events/session` answers 101, each line in gets one line back
 /// (`EventLines`); a line of more than `EventLines.maxLine` bytes ends it.
 enum EventSession {
-    static let maxLine = EventLines.maxLine
-
     static func serve(_ conn: UnixSocket, reader: LineReader, server: any EventServing) {
         let head = HTTPResponse(status: 101, headers: ["Upgrade": "hv-events", "Connection": "Upgrade"])
         guard (try? conn.write(head.serialized())) != nil else { return }
         while true {
             let line: Data
             do {
-                guard let l = try reader.nextLine(maxBytes: maxLine, deadline: nil) else { return }
+                guard let l = try reader.nextLine(maxBytes: EventLines.maxLine, deadline: nil) else { return }
                 line = l
             } catch {
-                _ = try? conn.write(Data("error a line is longer than \(maxLine) bytes; the session ends\n".utf8))
+                _ = try? conn.write(Data((EventLines.tooLong + "\n").utf8))
                 return
             }
             let reply = EventLines.answer(String(decoding: line, as: UTF8.self), server: server)

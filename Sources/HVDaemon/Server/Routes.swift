@@ -110,7 +110,7 @@ struct Routes {
             return .response(.json(comm.status(runningGuests: [])))
         case .eventSession:
             guard let server = try loadedComm().0.events else {
-                throw HVError(.notFound, "the loaded configuration declares no event", hint: "declare one in hv.config: [Event\\NAME] with \"Guests\"")
+                throw HVError.noEventDeclared
             }
             return .eventSession(server)
         case .eventSignal(let name), .eventWait(let name):

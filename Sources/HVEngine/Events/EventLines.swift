@@ -17,8 +17,9 @@ public protocol EventServing: Sendable {
 ///     count NAME                  → NAME COUNT
 ///     anything else               → error WHAT   (the session goes on)
 public enum EventLines {
-    /// A line is at most this long; a longer one ends the session.
+    /// A line is at most this long; a longer one ends the session with `tooLong`.
     public static let maxLine = 256
+    public static let tooLong = "error a line is longer than \(maxLine) bytes; the session ends"
 
     public static func answer(_ line: String, server: any EventServing) -> String {
         let words = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
