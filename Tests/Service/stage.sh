@@ -40,7 +40,10 @@ case "$stage" in
         running && echo guest=running
         hv guest status guestrtlinux
     } > "$r/boot2.txt" 2>&1
-    { sleep 5; printf 'echo hv$((6*7))ok\n'; sleep 10; } | timeout 40 hv guest console guestrtlinux > "$r/console.txt" 2>&1
+    # The line is typed again every 8 s: under nested TCG (and beside other
+    # tests) the guest's shell may be slow to answer the first time.
+    { for _ in 1 2 3 4 5; do sleep 8; grep -q hv42ok "$r/console.txt" && break; printf 'echo hv$((6*7))ok\n'; done; sleep 3; } \
+        | timeout 60 hv guest console guestrtlinux > "$r/console.txt" 2>&1
     {
         pid=$(qemu_pid); echo "QEMU pid $pid"
         old=$(systemctl show -p MainPID --value hvd.service)
