@@ -6,8 +6,27 @@ import HVEngine
 /// installed on the host: downloaded, cached and unpacked) plus busybox,
 /// cyclictest and the kernel modules the guest needs.
 public struct RTLinuxImageBuilder: Sendable {
-    /// Bumped whenever the image's content changes, so `hv setup` rebuilds.
+    /// Bumped when the image's layout changes; what hv puts into it is
+    /// covered by `format`'s digest, so a new hv rebuilds an image whose
+    /// guest tools or init scripts it would make differently.
     public static let formatVersion = "9"
+    /// The manifest's Format: the layout's version and a digest of every
+    /// source hv itself writes into the image.
+    public static var format: String { "\(formatVersion)." + digest(contentParts) }
+    /// Every source hv itself writes into the image.
+    static var contentParts: [String] {
+        [GuestToolSources.ivshmemModule, GuestToolSources.ivshmemKbuild, GuestToolSources.commTool,
+         GuestInitScripts.initScript, GuestInitScripts.netUp, GuestInitScripts.powerOff,
+         GuestInitScripts.acpiPowerButton, GuestInitScripts.profile, wantedModules.joined(separator: ",")]
+    }
+    /// FNV-1a over the parts, each closed by a NUL: stable across runs and builds.
+    static func digest(_ parts: [String]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for part in parts {
+            for b in part.utf8 + [0] { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        }
+        return String(h, radix: 16)
+    }
     static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic",
                                       // Assigned NICs (e1000e, igb: the usual fieldbus cards); VFIO for hv inside a guest.
                                       "e1000e", "igb", "vfio_pci", "vfio_iommu_type1"]
@@ -27,7 +46,7 @@ public struct RTLinuxImageBuilder: Sendable {
     /// The image's manifest when it is complete and current.
     public func currentManifest() -> RegistryDocument? {
         guard let doc = try? RegistryFile.readIfPresent(files.manifest),
-              doc.value("Image", "Format") == Self.formatVersion,
+              doc.value("Image", "Format") == Self.format,
               FileManager.default.fileExists(atPath: files.vmlinux.path),
               FileManager.default.fileExists(atPath: files.initramfs.path) else { return nil }
         return doc
@@ -70,7 +89,7 @@ public struct RTLinuxImageBuilder: Sendable {
                           what: "packing the initramfs")
         var manifest = RegistryDocument(fileName: "image.config")
         manifest.addComment("The RT-Linux guest image, built by hv setup. Rebuild with: hv setup --rebuild-image")
-        manifest.set("Image", "Format", Self.formatVersion)
+        manifest.set("Image", "Format", Self.format)
         manifest.set("Image", "KernelPackage", package)
         manifest.set("Image", "KernelVersion", version)
         manifest.set("Image", "Built", Timestamp.iso8601())
