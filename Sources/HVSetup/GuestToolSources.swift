@@ -10,8 +10,18 @@ public enum GuestToolSources {
  *   read(16 bytes)  -> { u64 interrupts so far, u32 this peer's id, u32 0 };
  *                      the first read on an open file answers at once, later
  *                      ones block until the next interrupt (poll() works);
+ *   ioctl(HV_IVSHMEM_TIMEOUT, &ms) -> later blocking reads of this file give
+ *                      up after ms milliseconds with ETIMEDOUT (0: never);
  *   write(4 bytes)  -> rings the doorbell: (peer id << 16) | vector.
  * The events table itself is the device's BAR2, mapped through sysfs.
+ *
+ * Why two ways to sleep: PREEMPT_RT runs an ordinary interrupt handler in a
+ * FIFO thread, so a wake-up through it costs the guest a switch to that
+ * thread before the reader runs. The handler here runs in hard interrupt
+ * context (IRQF_NO_THREAD) and wakes blocked readers itself through a list
+ * under a raw spinlock (the one kind of lock PREEMPT_RT leaves spinning);
+ * poll()'s wait queue takes a sleeping lock there, so poll() sleepers are
+ * woken from a thread, and only when there are any.
  */
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -22,6 +32,12 @@ public enum GuestToolSources {
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/spinlock.h>
+
+#define HV_IVSHMEM_TIMEOUT _IOW('h', 1, __u32)
 
 #define IVSHMEM_IVPOSITION 8
 #define IVSHMEM_DOORBELL 12
@@ -30,7 +46,14 @@ struct hv_ivshmem {
 	struct pci_dev *pdev;
 	void __iomem *regs;
 	atomic64_t irqs;
-	wait_queue_head_t wq;
+	wait_queue_head_t wq;		/* poll() */
+	raw_spinlock_t lock;		/* readers */
+	struct list_head readers;	/* struct hv_reader, blocked in read() */
+};
+
+struct hv_reader {
+	struct list_head node;
+	struct task_struct *task;
 };
 
 static struct hv_ivshmem *the_dev;
@@ -38,15 +61,61 @@ static struct hv_ivshmem *the_dev;
 struct hv_file {
 	u64 seen;
 	bool first;
+	long timeout;	/* jiffies, MAX_SCHEDULE_TIMEOUT: none */
 };
 
-static irqreturn_t hv_ivshmem_irq(int irq, void *data)
+static irqreturn_t hv_ivshmem_hardirq(int irq, void *data)
+{
+	struct hv_ivshmem *dev = data;
+	struct hv_reader *r;
+	unsigned long flags;
+
+	atomic64_inc(&dev->irqs);
+	raw_spin_lock_irqsave(&dev->lock, flags);
+	list_for_each_entry(r, &dev->readers, node)
+		wake_up_process(r->task);
+	raw_spin_unlock_irqrestore(&dev->lock, flags);
+	return wq_has_sleeper(&dev->wq) ? IRQ_WAKE_THREAD : IRQ_HANDLED;
+}
+
+static irqreturn_t hv_ivshmem_thread(int irq, void *data)
 {
 	struct hv_ivshmem *dev = data;
 
-	atomic64_inc(&dev->irqs);
 	wake_up_interruptible(&dev->wq);
 	return IRQ_HANDLED;
+}
+
+/* Sleeps until the count passes f->seen: 0, -ETIMEDOUT or -ERESTARTSYS. */
+static int hv_sleep(struct hv_ivshmem *dev, struct hv_file *f)
+{
+	struct hv_reader me = { .task = current };
+	long left = f->timeout;
+	int ret = 0;
+
+	raw_spin_lock_irq(&dev->lock);
+	list_add_tail(&me.node, &dev->readers);
+	for (;;) {
+		/* Set before the check: an interrupt after it finds us on the list and wakes us. */
+		set_current_state(TASK_INTERRUPTIBLE);
+		if ((u64)atomic64_read(&dev->irqs) != f->seen)
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (!left) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		raw_spin_unlock_irq(&dev->lock);
+		left = schedule_timeout(left);
+		raw_spin_lock_irq(&dev->lock);
+	}
+	__set_current_state(TASK_RUNNING);
+	list_del(&me.node);
+	raw_spin_unlock_irq(&dev->lock);
+	return ret;
 }
 
 static int hv_open(struct inode *inode, struct file *file)
@@ -59,6 +128,7 @@ static int hv_open(struct inode *inode, struct file *file)
 	if (!f)
 		return -ENOMEM;
 	f->first = true;
+	f->timeout = MAX_SCHEDULE_TIMEOUT;
 	file->private_data = f;
 	return 0;
 }
@@ -86,7 +156,7 @@ static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *
 			if ((u64)atomic64_read(&dev->irqs) == f->seen)
 				return -EAGAIN;
 		} else {
-			ret = wait_event_interruptible(dev->wq, (u64)atomic64_read(&dev->irqs) != f->seen);
+			ret = hv_sleep(dev, f);
 			if (ret)
 				return ret;
 		}
@@ -117,6 +187,20 @@ static ssize_t hv_write(struct file *file, const char __user *buf, size_t len, l
 	return sizeof(value);
 }
 
+static long hv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct hv_file *f = file->private_data;
+	u32 ms;
+
+	if (cmd != HV_IVSHMEM_TIMEOUT)
+		return -ENOTTY;
+	if (copy_from_user(&ms, (void __user *)arg, sizeof(ms)))
+		return -EFAULT;
+	/* More than a day is "never" too: msecs_to_jiffies saturates anyway. */
+	f->timeout = (ms == 0 || ms > 86400000u) ? MAX_SCHEDULE_TIMEOUT : (long)msecs_to_jiffies(ms);
+	return 0;
+}
+
 static __poll_t hv_poll(struct file *file, poll_table *wait)
 {
 	struct hv_file *f = file->private_data;
@@ -136,6 +220,7 @@ static const struct file_operations hv_fops = {
 	.read = hv_read,
 	.write = hv_write,
 	.poll = hv_poll,
+	.unlocked_ioctl = hv_ioctl,
 	.llseek = noop_llseek,
 };
 
@@ -169,10 +254,13 @@ static int hv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev->pdev = pdev;
 	atomic64_set(&dev->irqs, 0);
 	init_waitqueue_head(&dev->wq);
+	raw_spin_lock_init(&dev->lock);
+	INIT_LIST_HEAD(&dev->readers);
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (ret < 0)
 		return ret;
-	ret = request_irq(pci_irq_vector(pdev, 0), hv_ivshmem_irq, 0, "hv_ivshmem", dev);
+	ret = request_threaded_irq(pci_irq_vector(pdev, 0), hv_ivshmem_hardirq, hv_ivshmem_thread,
+				   IRQF_NO_THREAD, "hv_ivshmem", dev);
 	if (ret) {
 		pci_free_irq_vectors(pdev);
 		return ret;
@@ -237,6 +325,7 @@ obj-m := hv_ivshmem.o
  *   hv-comm bench event PING PONG ROUNDS        signals PING, waits for PONG, ROUNDS times: round trips in µs
  *   hv-comm bench udp ADDRESS PORT ROUNDS       one-byte UDP echo round trips to ADDRESS:PORT, in µs
  *   hv-comm udp-echo PORT                       sends every datagram back (the other side of bench udp)
+ * HV_COMM_WAKE=poll: event waits sleep in poll() instead of a blocking read().
  * It learns its regions and events from the words hv gives the guest
  * (hv.shm=NAME@SLOT,… hv.ev=SLOT) on the kernel command line or in fw_cfg
  * opt/hv/comm. Regions are the BAR2 of ivshmem PCI devices, mapped through
@@ -251,6 +340,7 @@ obj-m := hv_ivshmem.o
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -366,6 +456,32 @@ static int doorbell_open(uint32_t *me) {
     return fd;
 }
 
+/* hv_ivshmem's read timeout for this file, in ms (0: never). */
+#define HV_IVSHMEM_TIMEOUT _IOW('h', 1, uint32_t)
+
+/* Sleeps until the doorbell's next interrupt or `ms` have passed. A blocked
+ * read() is woken straight from the hard interrupt (one switch less on
+ * PREEMPT_RT than poll()); a module without the timeout call gets poll(),
+ * and so does HV_COMM_WAKE=poll (bench/comm compares the two). */
+static void doorbell_sleep(int fd, uint32_t ms) {
+    static uint32_t set = 0;
+    static int have_timeout = -1;
+    uint32_t state[4];
+    if (have_timeout < 0) {
+        const char *wake = getenv("HV_COMM_WAKE");
+        have_timeout = !(wake && strcmp(wake, "poll") == 0);
+    }
+    if (have_timeout && ms != set) {
+        if (ioctl(fd, HV_IVSHMEM_TIMEOUT, &ms) == 0) set = ms;
+        else have_timeout = 0;
+    }
+    if (!have_timeout) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, (int)ms) <= 0) return;
+    }
+    if (read(fd, state, sizeof state) < 0 && errno != EINTR && errno != ETIMEDOUT) die("read /dev/hv_ivshmem");
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -386,11 +502,7 @@ static int event_wait(const char *name, double timeout) {
         if (c > seen) { printf("%s signalled (count %llu)\n", name, (unsigned long long)c); return 0; }
         double left = deadline - now();
         if (left <= 0) { fprintf(stderr, "hv-comm: %s was not signalled within %.0f s\n", name, timeout); return 1; }
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, (int)(left * 1000) + 1) > 0) {
-            uint32_t state[4];
-            if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
-        }
+        doorbell_sleep(fd, (uint32_t)(left * 1000) + 1);
     }
 }
 
@@ -420,13 +532,8 @@ static int event_signal(const char *name) {
 /* Sleeps on the doorbell until event i's counter passes `seen`; returns the new count. */
 static uint64_t wait_past(uint8_t *t, int i, int fd, uint64_t seen) {
     uint64_t c;
-    while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 1000) > 0) {
-            uint32_t state[4];
-            if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
-        }
-    }
+    while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen)
+        doorbell_sleep(fd, 1000);
     return c;
 }
 

@@ -10,6 +10,7 @@
  *   hv-comm bench event PING PONG ROUNDS        signals PING, waits for PONG, ROUNDS times: round trips in µs
  *   hv-comm bench udp ADDRESS PORT ROUNDS       one-byte UDP echo round trips to ADDRESS:PORT, in µs
  *   hv-comm udp-echo PORT                       sends every datagram back (the other side of bench udp)
+ * HV_COMM_WAKE=poll: event waits sleep in poll() instead of a blocking read().
  * It learns its regions and events from the words hv gives the guest
  * (hv.shm=NAME@SLOT,… hv.ev=SLOT) on the kernel command line or in fw_cfg
  * opt/hv/comm. Regions are the BAR2 of ivshmem PCI devices, mapped through
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -139,6 +141,32 @@ static int doorbell_open(uint32_t *me) {
     return fd;
 }
 
+/* hv_ivshmem's read timeout for this file, in ms (0: never). */
+#define HV_IVSHMEM_TIMEOUT _IOW('h', 1, uint32_t)
+
+/* Sleeps until the doorbell's next interrupt or `ms` have passed. A blocked
+ * read() is woken straight from the hard interrupt (one switch less on
+ * PREEMPT_RT than poll()); a module without the timeout call gets poll(),
+ * and so does HV_COMM_WAKE=poll (bench/comm compares the two). */
+static void doorbell_sleep(int fd, uint32_t ms) {
+    static uint32_t set = 0;
+    static int have_timeout = -1;
+    uint32_t state[4];
+    if (have_timeout < 0) {
+        const char *wake = getenv("HV_COMM_WAKE");
+        have_timeout = !(wake && strcmp(wake, "poll") == 0);
+    }
+    if (have_timeout && ms != set) {
+        if (ioctl(fd, HV_IVSHMEM_TIMEOUT, &ms) == 0) set = ms;
+        else have_timeout = 0;
+    }
+    if (!have_timeout) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, (int)ms) <= 0) return;
+    }
+    if (read(fd, state, sizeof state) < 0 && errno != EINTR && errno != ETIMEDOUT) die("read /dev/hv_ivshmem");
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -159,11 +187,7 @@ static int event_wait(const char *name, double timeout) {
         if (c > seen) { printf("%s signalled (count %llu)\n", name, (unsigned long long)c); return 0; }
         double left = deadline - now();
         if (left <= 0) { fprintf(stderr, "hv-comm: %s was not signalled within %.0f s\n", name, timeout); return 1; }
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, (int)(left * 1000) + 1) > 0) {
-            uint32_t state[4];
-            if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
-        }
+        doorbell_sleep(fd, (uint32_t)(left * 1000) + 1);
     }
 }
 
@@ -193,13 +217,8 @@ static int event_signal(const char *name) {
 /* Sleeps on the doorbell until event i's counter passes `seen`; returns the new count. */
 static uint64_t wait_past(uint8_t *t, int i, int fd, uint64_t seen) {
     uint64_t c;
-    while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 1000) > 0) {
-            uint32_t state[4];
-            if (read(fd, state, sizeof state) < 0 && errno != EINTR) die("read /dev/hv_ivshmem");
-        }
-    }
+    while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen)
+        doorbell_sleep(fd, 1000);
     return c;
 }
 

@@ -5,8 +5,18 @@
  *   read(16 bytes)  -> { u64 interrupts so far, u32 this peer's id, u32 0 };
  *                      the first read on an open file answers at once, later
  *                      ones block until the next interrupt (poll() works);
+ *   ioctl(HV_IVSHMEM_TIMEOUT, &ms) -> later blocking reads of this file give
+ *                      up after ms milliseconds with ETIMEDOUT (0: never);
  *   write(4 bytes)  -> rings the doorbell: (peer id << 16) | vector.
  * The events table itself is the device's BAR2, mapped through sysfs.
+ *
+ * Why two ways to sleep: PREEMPT_RT runs an ordinary interrupt handler in a
+ * FIFO thread, so a wake-up through it costs the guest a switch to that
+ * thread before the reader runs. The handler here runs in hard interrupt
+ * context (IRQF_NO_THREAD) and wakes blocked readers itself through a list
+ * under a raw spinlock (the one kind of lock PREEMPT_RT leaves spinning);
+ * poll()'s wait queue takes a sleeping lock there, so poll() sleepers are
+ * woken from a thread, and only when there are any.
  */
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -17,6 +27,12 @@
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/spinlock.h>
+
+#define HV_IVSHMEM_TIMEOUT _IOW('h', 1, __u32)
 
 #define IVSHMEM_IVPOSITION 8
 #define IVSHMEM_DOORBELL 12
@@ -25,7 +41,14 @@ struct hv_ivshmem {
 	struct pci_dev *pdev;
 	void __iomem *regs;
 	atomic64_t irqs;
-	wait_queue_head_t wq;
+	wait_queue_head_t wq;		/* poll() */
+	raw_spinlock_t lock;		/* readers */
+	struct list_head readers;	/* struct hv_reader, blocked in read() */
+};
+
+struct hv_reader {
+	struct list_head node;
+	struct task_struct *task;
 };
 
 static struct hv_ivshmem *the_dev;
@@ -33,15 +56,61 @@ static struct hv_ivshmem *the_dev;
 struct hv_file {
 	u64 seen;
 	bool first;
+	long timeout;	/* jiffies, MAX_SCHEDULE_TIMEOUT: none */
 };
 
-static irqreturn_t hv_ivshmem_irq(int irq, void *data)
+static irqreturn_t hv_ivshmem_hardirq(int irq, void *data)
+{
+	struct hv_ivshmem *dev = data;
+	struct hv_reader *r;
+	unsigned long flags;
+
+	atomic64_inc(&dev->irqs);
+	raw_spin_lock_irqsave(&dev->lock, flags);
+	list_for_each_entry(r, &dev->readers, node)
+		wake_up_process(r->task);
+	raw_spin_unlock_irqrestore(&dev->lock, flags);
+	return wq_has_sleeper(&dev->wq) ? IRQ_WAKE_THREAD : IRQ_HANDLED;
+}
+
+static irqreturn_t hv_ivshmem_thread(int irq, void *data)
 {
 	struct hv_ivshmem *dev = data;
 
-	atomic64_inc(&dev->irqs);
 	wake_up_interruptible(&dev->wq);
 	return IRQ_HANDLED;
+}
+
+/* Sleeps until the count passes f->seen: 0, -ETIMEDOUT or -ERESTARTSYS. */
+static int hv_sleep(struct hv_ivshmem *dev, struct hv_file *f)
+{
+	struct hv_reader me = { .task = current };
+	long left = f->timeout;
+	int ret = 0;
+
+	raw_spin_lock_irq(&dev->lock);
+	list_add_tail(&me.node, &dev->readers);
+	for (;;) {
+		/* Set before the check: an interrupt after it finds us on the list and wakes us. */
+		set_current_state(TASK_INTERRUPTIBLE);
+		if ((u64)atomic64_read(&dev->irqs) != f->seen)
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (!left) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		raw_spin_unlock_irq(&dev->lock);
+		left = schedule_timeout(left);
+		raw_spin_lock_irq(&dev->lock);
+	}
+	__set_current_state(TASK_RUNNING);
+	list_del(&me.node);
+	raw_spin_unlock_irq(&dev->lock);
+	return ret;
 }
 
 static int hv_open(struct inode *inode, struct file *file)
@@ -54,6 +123,7 @@ static int hv_open(struct inode *inode, struct file *file)
 	if (!f)
 		return -ENOMEM;
 	f->first = true;
+	f->timeout = MAX_SCHEDULE_TIMEOUT;
 	file->private_data = f;
 	return 0;
 }
@@ -81,7 +151,7 @@ static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *
 			if ((u64)atomic64_read(&dev->irqs) == f->seen)
 				return -EAGAIN;
 		} else {
-			ret = wait_event_interruptible(dev->wq, (u64)atomic64_read(&dev->irqs) != f->seen);
+			ret = hv_sleep(dev, f);
 			if (ret)
 				return ret;
 		}
@@ -112,6 +182,20 @@ static ssize_t hv_write(struct file *file, const char __user *buf, size_t len, l
 	return sizeof(value);
 }
 
+static long hv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct hv_file *f = file->private_data;
+	u32 ms;
+
+	if (cmd != HV_IVSHMEM_TIMEOUT)
+		return -ENOTTY;
+	if (copy_from_user(&ms, (void __user *)arg, sizeof(ms)))
+		return -EFAULT;
+	/* More than a day is "never" too: msecs_to_jiffies saturates anyway. */
+	f->timeout = (ms == 0 || ms > 86400000u) ? MAX_SCHEDULE_TIMEOUT : (long)msecs_to_jiffies(ms);
+	return 0;
+}
+
 static __poll_t hv_poll(struct file *file, poll_table *wait)
 {
 	struct hv_file *f = file->private_data;
@@ -131,6 +215,7 @@ static const struct file_operations hv_fops = {
 	.read = hv_read,
 	.write = hv_write,
 	.poll = hv_poll,
+	.unlocked_ioctl = hv_ioctl,
 	.llseek = noop_llseek,
 };
 
@@ -164,10 +249,13 @@ static int hv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev->pdev = pdev;
 	atomic64_set(&dev->irqs, 0);
 	init_waitqueue_head(&dev->wq);
+	raw_spin_lock_init(&dev->lock);
+	INIT_LIST_HEAD(&dev->readers);
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (ret < 0)
 		return ret;
-	ret = request_irq(pci_irq_vector(pdev, 0), hv_ivshmem_irq, 0, "hv_ivshmem", dev);
+	ret = request_threaded_irq(pci_irq_vector(pdev, 0), hv_ivshmem_hardirq, hv_ivshmem_thread,
+				   IRQF_NO_THREAD, "hv_ivshmem", dev);
 	if (ret) {
 		pci_free_irq_vectors(pdev);
 		return ret;
