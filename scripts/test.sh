@@ -17,9 +17,9 @@ swift build
 swift build --build-tests
 log=$(mktemp)
 side=$(mktemp -d)
-side_pids=()
+declare -A side_pid
 cleanup() {
-    for pid in "${side_pids[@]}"; do kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+    for pid in "${side_pid[@]}"; do kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
     rm -rf "$log" "$side"
 }
 trap cleanup EXIT
@@ -34,20 +34,14 @@ beside() { # NAME COMMAND...: starts it at nice 19 in its own process group, out
     local name=$1; shift
     set -m
     ( renice -n 19 -p "$BASHPID" >/dev/null; t0=$SECONDS; rc=0; "$@" > "$side/$name.log" 2>&1 || rc=$?
-      echo "  ($name took $((SECONDS - t0)) s, beside the others)" >> "$side/$name.log"; echo "$rc" > "$side/$name.rc" ) &
+      echo "  ($name took $((SECONDS - t0)) s, beside the others)" >> "$side/$name.log"; exit "$rc" ) &
     set +m
-    side_pids+=("$!")
-    echo "$!" > "$side/$name.pid"
+    side_pid[$name]=$!
 }
-settle() { # NAME: waits for a job started by beside, puts its output into the log
-    local name=$1 rc
-    while [ ! -f "$side/$name.rc" ]; do
-        # A job that died without its word (killed) counts as failed.
-        kill -0 "$(cat "$side/$name.pid")" 2>/dev/null || { sleep 1; [ -f "$side/$name.rc" ] || echo 1 > "$side/$name.rc"; }
-        sleep 1
-    done
+settle() { # NAME: waits for a job started by beside (its status: a killed one's too), puts its output into the log
+    local name=$1 rc=0
+    wait "${side_pid[$name]}" || rc=$?
     tee -a "$log" < "$side/$name.log"
-    rc=$(cat "$side/$name.rc")
     [ "$rc" = 0 ] || status=$rc
     return "$rc"
 }

@@ -25,4 +25,20 @@ import HVEngine
                                  Self.guest.appendingPathComponent("hv-comm/hv-comm.c").path], timeout: 120)
         #expect(r.status == 0, "\(r.stderr)")
     }
+
+    /// A wait's timeout is a number from 0 to a day (its milliseconds go to the driver as a u32),
+    /// refused with the rule before the tool looks for any event.
+    @Test func aBadTimeoutIsRefusedWithTheRule() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hv-comm-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let built = try Command.run(["gcc", "-O2", "-o", out.path, Self.guest.appendingPathComponent("hv-comm/hv-comm.c").path], timeout: 120)
+        try #require(built.status == 0, "\(built.stderr)")
+        for bad in ["abc", "nan", "-1", "1e12", "2x", ""] {
+            let r = try Command.run([out.path, "event", "wait", "ev", bad], timeout: 10)
+            #expect(r.status == 2 && r.stderr.contains("TIMEOUT_SECONDS must be a number from 0 to 86400"), "\(bad): \(r.stderr)")
+        }
+        // A good one gets past the check (and then finds no events table on this machine).
+        let good = try Command.run([out.path, "event", "wait", "ev", "0.5"], timeout: 10)
+        #expect(!good.stderr.contains("TIMEOUT_SECONDS"), "\(good.stderr)")
+    }
 }

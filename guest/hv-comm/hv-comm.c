@@ -173,6 +173,14 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A wait's TIMEOUT_SECONDS: a number from 0 to a day (so its milliseconds fit the driver's u32). */
+static double seconds(const char *text) {
+    char *end;
+    double s = strtod(text, &end);
+    if (end == text || *end || !(s >= 0 && s <= 86400)) die("TIMEOUT_SECONDS must be a number from 0 to 86400");
+    return s;
+}
+
 static int event_wait(const char *name, double timeout) {
     size_t size;
     uint8_t *t = events_table(&size);
@@ -369,7 +377,7 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (argc < 4) usage();
-        if (strcmp(argv[2], "wait") == 0) return event_wait(argv[3], argc > 4 ? atof(argv[4]) : 60);
+        if (strcmp(argv[2], "wait") == 0) return event_wait(argv[3], argc > 4 ? seconds(argv[4]) : 60);
         if (strcmp(argv[2], "signal") == 0) return event_signal(argv[3]);
         if (strcmp(argv[2], "relay") == 0 && argc > 4) return event_relay(argv[3], argv[4], argc > 5 ? atol(argv[5]) : 0);
     }
