@@ -91,9 +91,11 @@ public enum GuestLauncher {
         try identity.own(folder.consoleLog, mode: 0o600)
     }
 
+    /// Waits for QEMU's QMP socket while QEMU is getting somewhere
+    /// (StartupProgress): it may first pin gigabytes for an assigned device.
     static func connectQMP(folder: GuestFolder, pid: pid_t, onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> QMPClient {
-        let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline {
+        var progress = StartupProgress(pid: pid)
+        while true {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 throw HVError(.io, "QEMU exited at once: \(tail(of: folder.qemuLog))",
@@ -103,9 +105,17 @@ public enum GuestLauncher {
                let qmp = try? QMPClient(path: folder.qmpSocket.path, timeout: 5, onEvent: onEvent) {
                 return qmp
             }
+            switch progress.check() {
+            case .waiting: break
+            case .idle:
+                throw HVError(.timeout, "QEMU did not open its QMP socket and used no CPU for \(Int(StartupProgress.idleLimit)) s: it is stuck",
+                              hint: "see \(folder.qemuLog.path)")
+            case .tooLong:
+                throw HVError(.timeout, "QEMU did not open its QMP socket within \(Int(StartupProgress.hardLimit)) s",
+                              hint: "see \(folder.qemuLog.path); a guest with an assigned device pins all its memory first")
+            }
             usleep(5_000)
         }
-        throw HVError(.timeout, "QEMU did not open its QMP socket within 15 s", hint: "see \(folder.qemuLog.path)")
     }
 
     public static func tail(of url: URL, bytes: Int = 600) -> String {
