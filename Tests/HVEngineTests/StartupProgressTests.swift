@@ -20,21 +20,31 @@ import Testing
         var ticks: UInt64 = 10
         for second in stride(from: 1.0, through: StartupProgress.hardLimit, by: 5) {
             ticks += 100
-            #expect(p.check(now: t0.addingTimeInterval(second), ticks: .some(ticks)) == .waiting, "at \(second) s")
+            #expect(p.check(now: t0.addingTimeInterval(second), ticks: ticks) == .waiting, "at \(second) s")
         }
-        #expect(p.check(now: t0.addingTimeInterval(StartupProgress.hardLimit + 1), ticks: .some(ticks + 1)) == .tooLong)
+        #expect(p.check(now: t0.addingTimeInterval(StartupProgress.hardLimit + 1), ticks: ticks + 1) == .tooLong)
     }
 
     @Test func aStartThatUsesNoCPUIsStuckAfterTheIdleLimit() {
         let t0 = Date(timeIntervalSince1970: 1000)
         var p = StartupProgress(pid: 1, now: t0)
-        #expect(p.check(now: t0.addingTimeInterval(1), ticks: .some(50)) == .waiting)
-        #expect(p.check(now: t0.addingTimeInterval(30), ticks: .some(80)) == .waiting, "it moved since the last look")
-        #expect(p.check(now: t0.addingTimeInterval(40), ticks: .some(80)) == .waiting)
-        #expect(p.check(now: t0.addingTimeInterval(30 + StartupProgress.idleLimit + 1), ticks: .some(80)) == .idle)
+        #expect(p.check(now: t0.addingTimeInterval(1), ticks: 50) == .waiting)
+        #expect(p.check(now: t0.addingTimeInterval(30), ticks: 80) == .waiting, "it moved since the last look")
+        #expect(p.check(now: t0.addingTimeInterval(40), ticks: 80) == .waiting)
+        #expect(p.check(now: t0.addingTimeInterval(30 + StartupProgress.idleLimit + 1), ticks: 80) == .idle)
         // A process whose stat cannot be read (gone, or not ours) counts as making no progress.
         var gone = StartupProgress(pid: 1, now: t0)
-        #expect(gone.check(now: t0.addingTimeInterval(StartupProgress.idleLimit + 1), ticks: .some(nil)) == .idle)
+        #expect(gone.check(now: t0.addingTimeInterval(StartupProgress.idleLimit + 1), ticks: nil) == .idle)
+    }
+
+    @Test func procIsReadAtMostTwiceASecond() {
+        let t0 = Date(timeIntervalSince1970: 1000)
+        // A pid that cannot exist: every real look reads nothing, so only looks move the verdict.
+        var p = StartupProgress(pid: Int32.max, now: t0)
+        #expect(p.sample(now: t0.addingTimeInterval(StartupProgress.idleLimit - 0.2)) == .waiting)
+        // Past the idle limit, but within the sample interval of the last look: that verdict stands.
+        #expect(p.sample(now: t0.addingTimeInterval(StartupProgress.idleLimit + 0.1)) == .waiting)
+        #expect(p.sample(now: t0.addingTimeInterval(StartupProgress.idleLimit + 0.4)) == .idle)
     }
 
     @Test func aSpinningProcessGainsTicksAndASleepingOneDoesNot() throws {

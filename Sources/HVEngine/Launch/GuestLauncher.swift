@@ -105,7 +105,7 @@ public enum GuestLauncher {
                let qmp = try? QMPClient(path: folder.qmpSocket.path, timeout: 5, onEvent: onEvent) {
                 return qmp
             }
-            switch progress.check() {
+            switch progress.sample() {
             case .waiting: break
             case .idle:
                 throw HVError(.timeout, "QEMU did not open its QMP socket and used no CPU for \(Int(StartupProgress.idleLimit)) s: it is stuck",

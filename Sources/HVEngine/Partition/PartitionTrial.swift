@@ -182,8 +182,7 @@ public struct PartitionTrial {
 
     /// Field 39 of /proc/…/stat: the CPU the task last ran on.
     static func lastCPU(_ statPath: String) -> Int? {
-        guard let stat = SysFS().text(statPath), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 36 ? Int(fields[36]) : nil
+        guard let fields = ProcStat.fields(path: statPath), fields.count > 36 else { return nil }
+        return Int(fields[36])
     }
 }
