@@ -10,12 +10,20 @@ import Glibc
 /// runs, given back when it ends, however it ends. An RTOS guest's device
 /// interrupts are put on its reserved cores as the guest's driver enables them.
 extension GuestSupervisor {
-    func attachDevices(_ config: GuestConfig, to spec: inout LaunchSpec) throws {
+    /// The refusals (no IOMMU, a device in use, an incomplete group, another
+    /// guest's device), before the start creates anything: a KVM guest's first
+    /// start would otherwise leave a new disk behind.
+    func checkDevices(_ config: GuestConfig) throws {
+        guard !config.pciDevices.isEmpty || !config.usbDevices.isEmpty else { return }
+        try PCIPassthrough(layout: ctx.layout).preflight(config.pciDevices, guest: folder.name, takeInUse: config.takeDevicesInUse)
+        if !config.usbDevices.isEmpty { _ = try USBPassthrough.resolve(config.usbDevices, among: USBPassthrough(layout: ctx.layout).list()) }
+    }
+
+    /// Takes the checked devices just before QEMU runs, gives them back if it does not.
+    func attachDevices(_ config: GuestConfig, to spec: inout LaunchSpec) {
         guard !config.pciDevices.isEmpty || !config.usbDevices.isEmpty else { return }
         let pci = PCIPassthrough(layout: ctx.layout), usb = USBPassthrough(layout: ctx.layout)
         let guest = folder.name, take = config.takeDevicesInUse
-        try pci.preflight(config.pciDevices, guest: guest, takeInUse: take)
-        if !config.usbDevices.isEmpty { _ = try USBPassthrough.resolve(config.usbDevices, among: usb.list()) }
         let owner = (uid: spec.identity.uid, gid: spec.identity.gid)
         // VFIO pins every page of the guest's RAM for the device's DMA.
         if !config.pciDevices.isEmpty { spec.locksMemory = true }

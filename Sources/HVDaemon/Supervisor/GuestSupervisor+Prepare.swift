@@ -69,6 +69,7 @@ extension GuestSupervisor {
             }
         }
         let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
+        try checkDevices(config)
         var plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
                                   sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
                                   kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
@@ -82,13 +83,14 @@ extension GuestSupervisor {
                           rtPriority: config.rtPriority, identity: identity, locksMemory: QemuCommandLine.locksMemory(plan),
                           partition: placed ? ctx.vmf.partition : nil,
                           notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
-        try attachDevices(config, to: &spec)
+        attachDevices(config, to: &spec)
         return spec
     }
 
     /// KVM guests run on the host's cores (never on a reserved one) and need no VMF.
     func prepareKVM(_ config: GuestConfig, vars: GuestScriptVariables) throws -> LaunchSpec {
         let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
+        try checkDevices(config)
         let prepared = try KVMGuestSetup(config: config, folder: folder, layout: ctx.layout, accelerator: accel,
                                          extraArgs: vars.qemuExtraArgs).prepare()
         var plan = prepared.plan
@@ -131,7 +133,7 @@ extension GuestSupervisor {
             if let tap { bridge.detach(tap: tap) }
             for url in created { try? FileManager.default.removeItem(at: url) }
         }
-        try attachDevices(config, to: &spec)
+        attachDevices(config, to: &spec)
         return spec
     }
 
