@@ -48,6 +48,7 @@ public struct RTLinuxImageBuilder: Sendable {
         guard let doc = try? RegistryFile.readIfPresent(files.manifest),
               doc.value("Image", "Format") == Self.format,
               FileManager.default.fileExists(atPath: files.vmlinux.path),
+              FileManager.default.fileExists(atPath: files.bzImage.path),
               FileManager.default.fileExists(atPath: files.initramfs.path) else { return nil }
         return doc
     }

@@ -101,7 +101,9 @@ final class KernelGuest {
     /// `iommu`: a q35 machine with an emulated Intel IOMMU (interrupt
     /// remapping) and an e1000e NIC on PCIe, instead of microvm without PCI.
     /// `usb`: an xHCI controller with QEMU's USB keyboard (0627:0001) on it.
-    func boot(memory: String = "256M", cpus: Int = 2, iommu: Bool = false, usb: Bool = false) throws {
+    /// `sharedGroup`: two e1000 NICs (8086:100e) behind a PCIe-to-PCI bridge,
+    /// which the IOMMU cannot tell apart: one IOMMU group.
+    func boot(memory: String = "256M", cpus: Int = 2, iommu: Bool = false, usb: Bool = false, sharedGroup: Bool = false) throws {
         let template = HostLayout(root: TestHost.imageRoot).template("rt-linux")
         // tsc_early_khz as hv passes it: microvm's TSC calibration can hang without it.
         let tsc = HostFacts.probe().tscKHz.map { " tsc_early_khz=\($0)" } ?? ""
@@ -112,8 +114,10 @@ final class KernelGuest {
             let machine = iommu ? ["-machine", "q35", "-device", "intel-iommu,intremap=on,caching-mode=on",
                                    "-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0"] : ["-machine", "microvm"]
             let usbDevices = usb ? ["-device", "qemu-xhci,id=xhci", "-device", "usb-kbd,bus=xhci.0"] : []
+            let bridged = sharedGroup ? ["-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1", "-device", "pcie-pci-bridge,id=pbr,bus=rp1",
+                                         "-device", "e1000,bus=pbr,addr=1", "-device", "e1000,bus=pbr,addr=2"] : []
             let session = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
-                "-nodefaults", "-no-user-config", "-no-reboot"] + machine + usbDevices + ["-accel", "tcg",
+                "-nodefaults", "-no-user-config", "-no-reboot"] + machine + usbDevices + bridged + ["-accel", "tcg",
                 "-cpu", "qemu64,+arat", "-smp", String(cpus), "-m", memory,
                 "-kernel", template.appendingPathComponent("vmlinux").path,
                 "-initrd", template.appendingPathComponent("initramfs.cpio").path,

@@ -6,12 +6,12 @@ import HVCore
 /// `hv setup` keeps an image only when hv would build the same one: an
 /// image made by an hv whose guest tools differed is built again.
 @Suite struct ImageManifestTests {
-    func image(format: String?) throws -> (RTLinuxImageBuilder, URL) {
+    func image(format: String?, withBzImage: Bool = true) throws -> (RTLinuxImageBuilder, URL) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-manifest-\(UUID().uuidString.prefix(8))")
         let builder = RTLinuxImageBuilder(layout: HostLayout(root: root), cacheDir: root, log: { _ in })
         let files = builder.files
         try FileManager.default.createDirectory(at: files.dir, withIntermediateDirectories: true)
-        for f in [files.vmlinux, files.initramfs] { try Data("x".utf8).write(to: f) }
+        for f in [files.vmlinux, files.initramfs] + (withBzImage ? [files.bzImage] : []) { try Data("x".utf8).write(to: f) }
         if let format {
             var doc = RegistryDocument(fileName: "image.config")
             doc.set("Image", "Format", format)
@@ -28,6 +28,10 @@ import HVCore
             defer { try? FileManager.default.removeItem(at: root) }
             #expect((builder.currentManifest() != nil) == current, "Format \(format ?? "missing")")
         }
+        // A guest with PCI devices boots the bzImage: an image without it is built again.
+        let (builder, root) = try image(format: RTLinuxImageBuilder.format, withBzImage: false)
+        defer { try? FileManager.default.removeItem(at: root) }
+        #expect(builder.currentManifest() == nil)
     }
 
     @Test func aChangedGuestSourceChangesTheFormat() {
