@@ -43,6 +43,14 @@ public enum ISOAttach: String, Sendable, Codable, CaseIterable {
     case always
 }
 
+/// What an RT-Linux guest boots into.
+public enum RTLinuxRoot: String, Sendable, Codable, CaseIterable {
+    /// Debian 12 on a disk of its own, made from hv's template at the first start; it persists.
+    case debian
+    /// The busybox initramfs with cyclictest: the smallest, fastest guest; nothing persists.
+    case busybox
+}
+
 public enum AcceleratorChoice: String, Sendable, Codable, CaseIterable {
     case auto, kvm, tcg
 }
@@ -62,6 +70,10 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     /// RTOS guests: the folder under templates/ holding the boot image.
     public var image: String
     public var kernelArgs: String
+    /// RT-Linux: the Debian root on its own disk, or the busybox initramfs.
+    public var root: RTLinuxRoot
+    /// RT-Linux on its Debian root (the only RTOS guest with a disk of its own).
+    public var hasRootDisk: Bool { os == .rtLinux && root == .debian }
     /// RTOS guests: the console line that ends the boot ("": the image prints none).
     public var readyLine: String
     /// What the RT-Linux image's init prints when its shell is ready.
@@ -140,6 +152,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
             .init("Image", .text, default: .described("the Os (e.g. `rt-linux`)"), field: .init("image", "Image", only: .rtos),
                   help: "RTOS guests: the image folder under templates/"),
             .init("KernelArgs", .text, default: .value(""), help: "RT-Linux: extra kernel command-line arguments"),
+            .init("Root", .choice(RTLinuxRoot.allCases.map(\.rawValue)), default: .value(RTLinuxRoot.debian.rawValue),
+                  help: "RT-Linux: debian = Debian 12 on a disk of its own (made from hv's template at the first start, where [Guest\\Disk] Image says; what you install persists; ssh, apt, systemd units); busybox = the busybox initramfs with cyclictest (the smallest, fastest guest; nothing outside exchange/ persists)"),
             .init("ReadyLine", .text, default: .described("`hv-guest: ready` for RT-Linux (its init prints it); none for other images"),
                   help: "RTOS guests: text the image prints on its console when it is up; hv_guest_start waits for it, and a boot that prints nothing for BootStallSeconds before it is reset once, then reported. Empty: the image prints none (the start answers at once)"),
             .init("BootStallSeconds", .integer(3...3600), default: .value("30"), help: "report a boot that prints nothing for this long"),
@@ -160,9 +174,9 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         ]),
         .init("Guest\\Disk", [
             .init("Image", .text, default: .value(""), field: .init("diskImage", "Disk image", only: .kvm),
-                  help: "KVM guests: disk image path; empty puts one in the guest folder"),
-            .init("SizeGiB", .integer(1...65_536), default: .value("64"), field: .init("diskSizeGiB", "Disk size GiB", only: .kvm),
-                  help: "size of a disk image created at first start"),
+                  help: "KVM guests and RT-Linux on its Debian root: disk image path (relative to HV_ROOT unless absolute; .qcow2, else raw); empty puts disk.qcow2 in the guest folder"),
+            .init("SizeGiB", .integer(1...65_536), default: .byKind(rtos: "8", kvm: "64"), field: .init("diskSizeGiB", "Disk size GiB", only: .kvm),
+                  help: "size of a disk image created at first start (RT-Linux: its Debian root grows to it at the first boot)"),
         ]),
         .init("Guest\\Install", [
             .init("Iso", .text, default: .value(""), field: .init("iso", "Installation ISO", only: .kvm),
@@ -248,6 +262,11 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         hugePages = d.bool("Guest\\Memory", "HugePages")
         image = v.get("Guest\\Boot", "Image")?.value ?? os.rawValue
         kernelArgs = d.text("Guest\\Boot", "KernelArgs")
+        root = RTLinuxRoot(rawValue: d.choice("Guest\\Boot", "Root")) ?? .debian
+        if os != .rtLinux, let set = v.get("Guest\\Boot", "Root") {
+            throw ConfigError(file: set.file, line: set.line, message: "\"Root\" is for RT-Linux guests, and this is \(os.displayName)",
+                              expected: "no \"Root\" in [Guest\\Boot]").asHVError
+        }
         readyLine = v.get("Guest\\Boot", "ReadyLine")?.value ?? (os == .rtLinux ? Self.rtLinuxReadyLine : "")
         bootStallSeconds = d.int("Guest\\Boot", "BootStallSeconds")
         consoleLogMaxKiB = d.int("Guest\\Console", "LogMaxKiB")

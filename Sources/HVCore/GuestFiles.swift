@@ -27,6 +27,11 @@ public enum GuestFiles {
         switch g.os.kind {
         case .rtos:
             doc.set("Guest\\Boot", "Image", g.os.rawValue)
+            if g.os == .rtLinux {
+                // What it boots and the size of its disk, shown because they matter to the user.
+                setDefault("Guest\\Boot", "Root")
+                setDefault("Guest\\Disk", "SizeGiB")
+            }
         case .kvm:
             doc.set("Guest\\Disk", "Image", g.diskImage)
             doc.set("Guest\\Disk", "SizeGiB", String(g.diskSizeGiB))

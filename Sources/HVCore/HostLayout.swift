@@ -61,6 +61,12 @@ public struct HostLayout: Sendable, Equatable {
     /// The events table (a region of its own, mapped by the guests' doorbell devices).
     public var eventsRegion: URL { sharedMemoryDir.appendingPathComponent(".events") }
 
+    /// hv's own SSH key pair and the host keys of the guests it made (root's alone, outside
+    /// /hv/guests, which every guest sees): `hv guest ssh` logs in with them.
+    public var keysDir: URL { root.appendingPathComponent("keys") }
+    public var sshKey: URL { keysDir.appendingPathComponent("hv_ed25519") }
+    public func guestHostKey(_ folder: String) -> URL { keysDir.appendingPathComponent("known_hosts.\(folder)") }
+
     /// A path from a configuration: absolute as given, else under HV_ROOT.
     public func resolve(_ path: String) -> URL {
         path.hasPrefix("/") ? URL(fileURLWithPath: path).standardizedFileURL

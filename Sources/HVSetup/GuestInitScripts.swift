@@ -15,6 +15,12 @@ enum GuestInitScripts {
         mount -t tmpfs tmpfs /run
         mount -t tmpfs tmpfs /tmp
         hostname rt-linux
+        # hv.root=disk: the guest's own Debian root, on a disk of its own.
+        case " $(cat /proc/cmdline) " in
+        *" hv.root=disk "*)
+            for m in virtio_mmio virtio_blk crc32c_generic ext4 overlay virtio_net 9pnet_virtio 9p button evdev; do modprobe "$m" 2>/dev/null; done
+            exec /sbin/hv-switch-root ;;
+        esac
         for m in virtio_pci virtio_mmio virtio_net 9pnet_virtio 9p button evdev; do modprobe "$m" 2>/dev/null; done
         # Drivers for PCI devices given to the guest: modules.alias holds their patterns.
         for dev in /sys/bus/pci/devices/*; do
@@ -55,6 +61,42 @@ enum GuestInitScripts {
         while true; do
             setsid cttyhack sh -l
         done
+
+        """
+
+    /// Mounts the guest's Debian root (the virtio disk with serial hv-root)
+    /// with the kernel's modules (serial hv-modules, read-only) under an
+    /// overlay at /usr/lib/modules/<version> (modules the user adds land on
+    /// the root disk), then hands over to its systemd.
+    static let switchRoot = """
+        #!/bin/sh
+        fail() { echo "hv-guest: $*; staying in the initramfs shell"; exec setsid cttyhack sh -l; }
+        rootdev=; moddev=; n=0
+        while [ $n -lt 100 ]; do
+            for b in /sys/block/vd*; do
+                [ -e "$b/serial" ] || continue
+                case "$(cat "$b/serial")" in hv-root) rootdev=/dev/${b##*/} ;; hv-modules) moddev=/dev/${b##*/} ;; esac
+            done
+            [ -b "$rootdev" ] && [ -b "$moddev" ] && break
+            n=$((n + 1)); usleep 100000
+        done
+        [ -b "$rootdev" ] || fail "no root disk (a virtio disk with serial hv-root)"
+        mkdir -p /newroot
+        mount -t ext4 -o rw "$rootdev" /newroot || fail "cannot mount the root disk $rootdev"
+        v=$(uname -r); m=/newroot/var/lib/hv
+        if [ -b "$moddev" ] && mkdir -p $m/modules-image $m/modules/$v/upper $m/modules/$v/work /newroot/usr/lib/modules/$v &&
+           mount -t ext4 -o ro,noload "$moddev" $m/modules-image &&
+           mount -t overlay overlay -o lowerdir=$m/modules-image,upperdir=$m/modules/$v/upper,workdir=$m/modules/$v/work /newroot/usr/lib/modules/$v; then
+            :
+        else
+            echo "hv-guest: the kernel's modules are not available in the Debian root"
+        fi
+        [ -L /newroot/sbin/init ] || [ -e /newroot/sbin/init ] || fail "the root disk $rootdev has no /sbin/init"
+        echo "hv-guest: booting the Debian root from $rootdev"
+        mount --move /dev /newroot/dev
+        mount --move /proc /newroot/proc
+        mount --move /sys /newroot/sys
+        exec switch_root /newroot /sbin/init
 
         """
 

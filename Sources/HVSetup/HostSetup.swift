@@ -11,6 +11,9 @@ public struct HostSetup: Sendable {
     public static let packages = ["qemu-system-x86", "qemu-utils", "busybox-static", "cpio", "rt-tests",
                                   "kmod", "xz-utils", "util-linux",
                                   "ovmf", "swtpm", "swtpm-tools", "samba",
+                                  // RT-Linux's Debian root: built from Debian's archive, each guest's disk made
+                                  // from it (debugfs, no mount), hv guest ssh and copy.
+                                  "mmdebstrap", "e2fsprogs", "openssh-client",
                                   // The guest's communication tools are compiled for its kernel.
                                   "gcc", "make", "libc6-dev", "iproute2",
                                   // hv rt bench renders its plot's PNG from the SVG.

@@ -4,20 +4,22 @@ import HVEngine
 
 /// Builds templates/rt-linux/ from Debian's PREEMPT_RT kernel package (never
 /// installed on the host: downloaded, cached and unpacked) plus busybox,
-/// cyclictest and the kernel modules the guest needs.
+/// cyclictest and the kernel modules the guest needs, and the Debian root
+/// that guests copy onto a disk of their own (`DebianRootBuilder`).
 public struct RTLinuxImageBuilder: Sendable {
     /// Bumped when the image's layout changes; what hv puts into it is
     /// covered by `format`'s digest, so a new hv rebuilds an image whose
     /// guest tools or init scripts it would make differently.
-    public static let formatVersion = "9"
+    public static let formatVersion = "10"
     /// The manifest's Format: the layout's version and a digest of every
     /// source hv itself writes into the image.
     public static var format: String { "\(formatVersion)." + digest(contentParts) }
     /// Every source hv itself writes into the image.
     static var contentParts: [String] {
         [GuestToolSources.ivshmemModule, GuestToolSources.ivshmemKbuild, GuestToolSources.commTool,
-         GuestInitScripts.initScript, GuestInitScripts.netUp, GuestInitScripts.powerOff,
+         GuestInitScripts.initScript, GuestInitScripts.netUp, GuestInitScripts.switchRoot, GuestInitScripts.powerOff,
          GuestInitScripts.acpiPowerButton, GuestInitScripts.profile, wantedModules.joined(separator: ",")]
+            + DebianRootFiles.contentParts
     }
     /// FNV-1a over the parts, each closed by a NUL: stable across runs and builds.
     static func digest(_ parts: [String]) -> String {
@@ -29,7 +31,9 @@ public struct RTLinuxImageBuilder: Sendable {
     }
     static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic",
                                       // Assigned NICs (e1000e, igb: the usual fieldbus cards); VFIO for hv inside a guest.
-                                      "e1000e", "igb", "vfio_pci", "vfio_iommu_type1"]
+                                      "e1000e", "igb", "vfio_pci", "vfio_iommu_type1",
+                                      // The Debian root: its disk, checksums ext4 needs, the modules' overlay.
+                                      "ext4", "crc32c_generic", "overlay"]
 
     public let layout: HostLayout
     public let cacheDir: URL
@@ -49,7 +53,9 @@ public struct RTLinuxImageBuilder: Sendable {
               doc.value("Image", "Format") == Self.format,
               FileManager.default.fileExists(atPath: files.vmlinux.path),
               FileManager.default.fileExists(atPath: files.bzImage.path),
-              FileManager.default.fileExists(atPath: files.initramfs.path) else { return nil }
+              FileManager.default.fileExists(atPath: files.initramfs.path),
+              FileManager.default.fileExists(atPath: files.debianRoot.path),
+              FileManager.default.fileExists(atPath: files.modules.path) else { return nil }
         return doc
     }
 
@@ -86,6 +92,8 @@ public struct RTLinuxImageBuilder: Sendable {
         try GuestToolBuilder(cacheDir: cacheDir, kernelVersion: version, log: log)
             .build(into: root, alsoCopyTo: out.guestTools)
         try Data(GuestInitScripts.netUp.utf8).write(to: out.guestTools.appendingPathComponent("hv-net-up"))
+        try DebianRootBuilder(cacheDir: cacheDir.deletingLastPathComponent(), log: log)
+            .build(kernelRoot: kroot, kernelVersion: version, tools: out.guestTools, work: work, out: out)
         try Command.check(["sh", "-c", "cd '\(root.path)' && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 > '\(out.initramfs.path)'"],
                           what: "packing the initramfs")
         var manifest = RegistryDocument(fileName: "image.config")
@@ -93,6 +101,7 @@ public struct RTLinuxImageBuilder: Sendable {
         manifest.set("Image", "Format", Self.format)
         manifest.set("Image", "KernelPackage", package)
         manifest.set("Image", "KernelVersion", version)
+        manifest.set("Image", "DebianRoot", "Debian \(DebianRootBuilder.suite): " + DebianRootBuilder.packages.joined(separator: " "))
         manifest.set("Image", "Built", Timestamp.iso8601())
         try RegistryFile.write(manifest, to: out.manifest)
         // Swap in the new image whole: a half-built image is never seen.

@@ -20,6 +20,7 @@ struct RootFSAssembler {
         try write(GuestInitScripts.initScript, "init", mode: 0o755)
         try write(GuestInitScripts.powerOff, "sbin/hv-poweroff", mode: 0o755)
         try write(GuestInitScripts.netUp, "sbin/hv-net-up", mode: 0o755)
+        try write(GuestInitScripts.switchRoot, "sbin/hv-switch-root", mode: 0o755)
         try write(GuestInitScripts.acpiPowerButton, "etc/acpi/PWRF/00000080", mode: 0o755)
         try write(GuestInitScripts.profile, "etc/profile", mode: 0o644)
         try write("root:x:0:0:root:/root:/bin/sh\n", "etc/passwd", mode: 0o644)

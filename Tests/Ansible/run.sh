@@ -92,7 +92,7 @@ cat > "$work/memory.yml" <<'PLAY'
         name: line3
         hv_config: "{{ lookup('file', project + '/hv.config') }}"
         guests:
-          guestrtlinux: "{{ lookup('file', project + '/guests/guestrtlinux/guest.config') | regex_replace('\"SizeMiB\"=\"[0-9]+\"', '\"SizeMiB\"=\"320\"') }}"
+          guestrtlinux: "{{ lookup('file', project + '/guests/guestrtlinux/guest.config') | regex_replace('\"SizeMiB\"=\"[0-9]+\"', '\"SizeMiB\"=\"320\"') | regex_replace('\"Root\"=\"debian\"', '\"Root\"=\"busybox\"') }}"
         hv_root: "{{ hv_root }}"
         hv_bin: "{{ hv_bin }}"
 PLAY

@@ -25,7 +25,8 @@ mkdir -p "$root/config" "$root/templates"
 printf '[Manager]\n    "Port"="%s"\n' "$port" > "$root/config/manager.config"
 ln -s /tmp/hv-e2e-image/templates/rt-linux "$root/templates/rt-linux" 2>/dev/null || true
 for n in hv_open_example hv_sync_example hv_vmf_stop; do ln -sf "$bin/hv" "$links/$n"; done
-"$links/hv_open_example" rt-linux --yes >/dev/null && "$links/hv_sync_example" rt-linux >/dev/null || { echo "✘ contract: could not prepare the scratch root"; exit 1; }
+"$links/hv_open_example" rt-linux --yes >/dev/null && "$links/hv_sync_example" rt-linux >/dev/null \
+  && printf '[Guest\\Boot]\n    "Root"="busybox"\n' > "$root/guests/guestrtlinux/usr.config" || { echo "✘ contract: could not prepare the scratch root"; exit 1; }
 url=$("$bin/hv" manager url) || { echo "✘ contract: no System Manager"; exit 1; }
 token=${url##*token=}
 out=$root/schemathesis.txt

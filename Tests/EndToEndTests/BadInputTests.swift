@@ -10,7 +10,7 @@ extension EndToEnd {
             defer { host.cleanup() }
             let dir = try host.prepare()
             let usr = dir.appendingPathComponent("usr.config")
-            try "; mine\n[Guest\\Memory]\n    \"SizeMiB\"=\"512\n".write(to: usr, atomically: true, encoding: .utf8)
+            try host.writeUserConfig(dir, "; mine\n[Guest\\Memory]\n    \"SizeMiB\"=\"512\n")
             let r = host.run("hv_guest_start", cwd: dir)
             #expect(r.status == 3, "\(r.all)")
             #expect(r.err.contains("\(usr.path):3:"), "\(r.err)")
@@ -92,7 +92,7 @@ extension EndToEnd {
             let host = try TestHost()
             defer { host.cleanup() }
             let dir = try host.prepare(loadVMF: false)
-            try "[Guest\\Boot]\n    \"BootStallSeconds\"=\"4\"\n".write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
+            try host.writeUserConfig(dir, "[Guest\\Boot]\n    \"BootStallSeconds\"=\"4\"\n")
             // The kernel and init then write to a screen that this guest does not have.
             try "HV_KERNEL_APPEND=\"console=tty0\"\n".write(to: dir.appendingPathComponent("usr_guest_config.sh"), atomically: true, encoding: .utf8)
             _ = host.run("hv_vmf_start", cwd: dir)

@@ -16,7 +16,7 @@ extension EndToEnd {
             defer { host.cleanup() }
             let dir = try host.prepare()
             // A small exchange folder, so that filling it is quick (the user's override, root's file).
-            try "[Guest\\Share]\n    \"ExchangeMiB\"=\"16\"\n".write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
+            try host.writeUserConfig(dir, "[Guest\\Share]\n    \"ExchangeMiB\"=\"16\"\n")
             let marker = "/tmp/hv-planted-\(UUID().uuidString.prefix(8))"
             defer { unlink(marker) }
             let before = Dictionary(uniqueKeysWithValues: Self.targets.map { ($0, host.text(dir.appendingPathComponent($0))) })

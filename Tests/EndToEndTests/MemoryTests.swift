@@ -24,7 +24,7 @@ extension EndToEnd {
             let host = try TestHost()
             defer { host.cleanup() }
             let dir = try host.prepare()
-            try "[Guest\\Memory]\n    \"HugePages\"=\"yes\"\n".write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
+            try host.writeUserConfig(dir, "[Guest\\Memory]\n    \"HugePages\"=\"yes\"\n")
             let refused = host.run("hv_guest_start", cwd: dir)
             #expect(refused.status == 9 && refused.err.contains("128 huge pages") && refused.err.contains("echo 128 > /proc/sys/vm/nr_hugepages"), "\(refused.err)")
             #expect(host.qemuPid("guestrtlinux") == nil)

@@ -19,7 +19,7 @@ extension EndToEnd {
             try host.prepare("ubuntu_rtlinux")
             let devices = "[Guest\\Devices]\n    \"Pci\"=\"\(device)\"\n"
             let rt = host.folder("guestrtlinux")
-            try devices.write(to: rt.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
+            try host.writeUserConfig(rt, devices)
             let r = host.run("hv_guest_start", cwd: rt)
             #expect(r.status != 0 && r.err.contains("the IOMMU is off") && r.err.contains("intel_iommu=on"), "\(r.all)")
             #expect(host.qemuPid("guestrtlinux") == nil)

@@ -127,18 +127,33 @@ final class TestHost: @unchecked Sendable {
     }
 
     /// Opens and syncs an example (and loads the VMF); returns the folder of its RTOS guest.
+    /// Its RT-Linux guest boots `root` (the busybox image unless a test needs the Debian root).
     @discardableResult
-    func prepare(_ example: String = "rt-linux", loadVMF: Bool = true) throws -> URL {
+    func prepare(_ example: String = "rt-linux", loadVMF: Bool = true, root: RTLinuxRoot = .busybox) throws -> URL {
         let open = run("hv_open_example", [example, "--yes"])
         let sync = run("hv_sync_example", [example])
         guard open.status == 0, sync.status == 0 else { throw HVError(.io, "preparing \(example): \(open.all)\(sync.all)") }
         let folder = try ExampleCatalogue.named(example).guests.first { $0.os.kind == .rtos }?.folder ?? "guestrtlinux"
         let dir = self.folder(folder)
+        if root == .busybox { try writeUserConfig(dir, "") }
         if loadVMF {
             let r = run("hv_vmf_start", cwd: dir)
             guard r.status == 0 else { throw HVError(.io, "hv_vmf_start: \(r.all)") }
         }
         return dir
+    }
+
+    /// Writes a guest's usr.config. An RT-Linux guest keeps booting the busybox image (these
+    /// tests need no userland) unless the text names its root; text that does not parse is
+    /// written as it is (a test of a broken file).
+    func writeUserConfig(_ dir: URL, _ text: String) throws {
+        let usr = dir.appendingPathComponent("usr.config")
+        let rtLinux = self.text(dir.appendingPathComponent("guest.config")).contains("\"Os\"=\"rt-linux\"")
+        guard rtLinux, var doc = try? RegistryDocument(parsing: text, fileName: "usr.config") else {
+            return try text.write(to: usr, atomically: true, encoding: .utf8)
+        }
+        if doc.value("Guest\\Boot", "Root") == nil { doc.set("Guest\\Boot", "Root", RTLinuxRoot.busybox.rawValue) }
+        try doc.render().write(to: usr, atomically: true, encoding: .utf8)
     }
 
     @discardableResult

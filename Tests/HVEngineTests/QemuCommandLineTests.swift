@@ -61,6 +61,18 @@ import HVSetup
         #expect(QemuCommandLine.kernelCommandLine(p).contains("hv.net=52:54:01:"))
     }
 
+    /// The Debian root: its own disk and the kernel's modules (read-only), found by serial in the guest.
+    @Test func rtLinuxOnItsDebianRoot() throws {
+        var p = try plan()
+        p.image.modulesImage = URL(fileURLWithPath: "/hv/templates/rt-linux/modules.img")
+        p.image.kernelArgs += " hv.root=disk"
+        p.rootDisk = DiskImage(url: URL(fileURLWithPath: "/hv/guests/guestrtlinux/disk.qcow2"), inGuestFolder: true)
+        try check(QemuCommandLine.rtos(p), "rt-linux-debian-root.args")
+        let a = QemuCommandLine.rtos(p)
+        #expect(a.contains { $0.contains("modules.img,format=raw,readonly=on") })
+        #expect(a.contains("virtio-blk-device,drive=hvroot,serial=hv-root"))
+    }
+
     /// Assigned PCI devices: microvm with PCIe, no pci=off, vfio-pci at fixed slots.
     @Test func rtLinuxWithAnAssignedNIC() throws {
         let p = try plan(usr: "[Guest\\Devices]\n    \"Pci\"=\"03:00.0,03:00.1\"\n")

@@ -20,7 +20,8 @@ import HVCore
         do { return .success(try RTOSImage.locate(for: config, layout: layout)) } catch let e as HVError { return .failure(e) }
     }
 
-    static let all = ["vmlinux", "bzImage", "initramfs.cpio"]
+    static let all = ["vmlinux", "bzImage", "initramfs.cpio", "debian-root.img", "modules.img"]
+    static let busybox = "[Guest\\Boot]\n    \"Root\"=\"busybox\"\n"
     static let withDevice = "[Guest\\Devices]\n    \"Pci\"=\"0000:03:00.0\"\n"
 
     @Test func withoutDevicesTheUncompressedKernelBoots() throws {
@@ -31,7 +32,7 @@ import HVCore
     @Test func withAPCIDeviceTheBzImageBoots() throws {
         let image = try located(usr: Self.withDevice, files: Self.all).get()
         #expect(image.kernel.lastPathComponent == "bzImage")
-        #expect(image.kernelArgs == RTLinuxImageFiles.defaultKernelArgs)
+        #expect(image.kernelArgs == RTLinuxImageFiles.defaultKernelArgs + " hv.root=disk")
     }
 
     @Test func anImageWithoutTheBzImageSaysToRebuild() throws {
@@ -41,6 +42,25 @@ import HVCore
         }
         #expect(e.code == .missingImage && e.message.contains("bzImage") && (e.hint ?? "").contains("hv setup --rebuild-image"), "\(e)")
         // Without a device the same image still boots.
-        #expect(try located(usr: "", files: ["vmlinux", "initramfs.cpio"]).get().kernel.lastPathComponent == "vmlinux")
+        #expect(try located(usr: "", files: ["vmlinux", "initramfs.cpio", "debian-root.img", "modules.img"]).get().kernel.lastPathComponent == "vmlinux")
+    }
+
+    @Test func theDebianRootBootsFromItsDiskWithTheKernelsModules() throws {
+        let image = try located(usr: "", files: Self.all).get()
+        #expect(image.rootTemplate?.lastPathComponent == "debian-root.img" && image.modulesImage?.lastPathComponent == "modules.img")
+        #expect(image.kernelArgs.split(separator: " ").contains("hv.root=disk"))
+        let small = try located(usr: Self.busybox, files: ["vmlinux", "bzImage", "initramfs.cpio"]).get()
+        #expect(small.rootTemplate == nil && small.modulesImage == nil && !small.kernelArgs.contains("hv.root"))
+    }
+
+    @Test func anImageWithoutTheDebianRootSaysHowToGetOne() throws {
+        for missing in ["debian-root.img", "modules.img"] {
+            guard case .failure(let e) = try located(usr: "", files: Self.all.filter { $0 != missing }) else {
+                Issue.record("an image without \(missing) was accepted for the Debian root")
+                continue
+            }
+            #expect(e.code == .missingImage && e.message.contains(missing), "\(e)")
+            #expect((e.hint ?? "").contains("hv setup --rebuild-image") && (e.hint ?? "").contains("busybox"), "\(e)")
+        }
     }
 }

@@ -6,12 +6,14 @@ import HVCore
 /// `hv setup` keeps an image only when hv would build the same one: an
 /// image made by an hv whose guest tools differed is built again.
 @Suite struct ImageManifestTests {
-    func image(format: String?, withBzImage: Bool = true) throws -> (RTLinuxImageBuilder, URL) {
+    func image(format: String?, withBzImage: Bool = true, withDebianRoot: Bool = true) throws -> (RTLinuxImageBuilder, URL) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-manifest-\(UUID().uuidString.prefix(8))")
         let builder = RTLinuxImageBuilder(layout: HostLayout(root: root), cacheDir: root, log: { _ in })
         let files = builder.files
         try FileManager.default.createDirectory(at: files.dir, withIntermediateDirectories: true)
-        for f in [files.vmlinux, files.initramfs] + (withBzImage ? [files.bzImage] : []) { try Data("x".utf8).write(to: f) }
+        for f in [files.vmlinux, files.initramfs] + (withBzImage ? [files.bzImage] : []) + (withDebianRoot ? [files.debianRoot, files.modules] : []) {
+            try Data("x".utf8).write(to: f)
+        }
         if let format {
             var doc = RegistryDocument(fileName: "image.config")
             doc.set("Image", "Format", format)
@@ -32,6 +34,10 @@ import HVCore
         let (builder, root) = try image(format: RTLinuxImageBuilder.format, withBzImage: false)
         defer { try? FileManager.default.removeItem(at: root) }
         #expect(builder.currentManifest() == nil)
+        // So is an image of an older hv that had no Debian root.
+        let (older, olderRoot) = try image(format: RTLinuxImageBuilder.format, withDebianRoot: false)
+        defer { try? FileManager.default.removeItem(at: olderRoot) }
+        #expect(older.currentManifest() == nil)
     }
 
     @Test func aChangedGuestSourceChangesTheFormat() {

@@ -28,6 +28,7 @@ mkdir -p "$root/config" "$root/templates"
 printf '[Manager]\n    "Port"="%s"\n' "$port" > "$root/config/manager.config"
 ln -s /tmp/hv-e2e-image/templates/rt-linux "$root/templates/rt-linux"
 "$bin/hv" example open rt-linux --yes >/dev/null && "$bin/hv" example sync rt-linux >/dev/null \
+  && printf '[Guest\\Boot]\n    "Root"="busybox"\n' > "$root/guests/guestrtlinux/usr.config" \
   && "$bin/hv" vmf start >/dev/null && "$bin/hv" guest start guestrtlinux > "$root/start.txt" 2>&1 \
   || { no "could not start the RT-Linux guest" "$root/start.txt"; exit 1; }
 

@@ -24,10 +24,11 @@ case "$stage" in
         ls -l /usr/share/man/man1/hv_guest_start.1.gz /usr/share/bash-completion/completions/hv_guest_start
     } > "$r/install.txt" 2>&1
     {
-        mkdir -p /hv/templates && cp -a "$here/rt-linux" /hv/templates/
+        mkdir -p /hv/templates && mv "$here/rt-linux" /hv/templates/
         hv setup --skip-packages && hv_open_example rt-linux --yes && hv_sync_example rt-linux || exit 1
         # QEMU under QEMU: a slow early boot is no stall, and a graceful stop may take a while.
-        printf '[Guest\\Boot]\n"BootStallSeconds"="900"\n[Guest\\Stop]\n"TimeoutSeconds"="300"\n' >> "$g/usr.config"
+        # The busybox image: the Debian root's own tests run outside this guest.
+        printf '[Guest\\Boot]\n"BootStallSeconds"="900"\n"Root"="busybox"\n[Guest\\Stop]\n"TimeoutSeconds"="300"\n' >> "$g/usr.config"
         echo 'echo "reason=$HV_STOP_REASON" >> /hv/guests/hook-ran.txt' >> "$g/vm_shutdown_hook.sh"
         hv autostart set guestrtlinux && hv autostart list && echo SETUP-DONE
     } > "$r/setup.txt" 2>&1

@@ -76,6 +76,28 @@ extension GuestSupervisor {
                                   hostTSCKHz: ctx.facts.tscKHz)
         plan.comm = CommPlan(folder: folder.name, config: vmf.config.communication, layout: ctx.layout)
         let identity = self.identity
+        // All checks passed: a first start of the Debian root makes its disk now.
+        var steps: [String] = [], created: [URL] = []
+        if config.hasRootDisk, let template = image.rootTemplate, let modules = image.modulesImage {
+            try GuestIdentity.checkReadable(modules, what: "the kernel's modules image")
+            let disk = DiskImage.resolve(config, layout: ctx.layout, folder: folder)
+            try GuestIdentity.checkDisk(disk.url)
+            if disk.exists {
+                _ = try disk.inspect()
+            } else {
+                steps.append(try RTLinuxRootDisk(disk: disk, template: template, folderName: folder.name, layout: ctx.layout)
+                    .create(sizeGiB: config.diskSizeGiB))
+                created.append(disk.url)
+            }
+            try identity.own(disk.url, mode: 0o600)
+            plan.rootDisk = disk
+            // Its clock and `hv guest ssh` come through the host's seat on the VMF network.
+            if plan.comm?.address != nil, let comm = ctx.vmf.comm {
+                do { _ = try comm.attachHost() } catch {
+                    steps.append("note: the host's seat on the VMF network is missing (no clock server, no hv guest ssh): \((error as? HVError)?.message ?? "\(error)")")
+                }
+            }
+        }
         var spec = LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
                           readyMarker: image.readyMarker,
                           reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
@@ -83,6 +105,9 @@ extension GuestSupervisor {
                           rtPriority: config.rtPriority, identity: identity, locksMemory: QemuCommandLine.locksMemory(plan),
                           partition: placed ? ctx.vmf.partition : nil,
                           notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
+        spec.steps = steps
+        spec.diskImage = plan.rootDisk?.url.path
+        spec.undo = { for url in created { try? FileManager.default.removeItem(at: url) } }
         attachDevices(config, to: &spec)
         return spec
     }

@@ -9,6 +9,9 @@ public struct RTOSImage: Sendable, Equatable {
     public var readyMarker: String?
     /// Kernel command line the image needs (before the guest's own arguments).
     public var kernelArgs: String
+    /// RT-Linux on its Debian root: the template a first start copies, and the kernel's modules.
+    public var rootTemplate: URL?
+    public var modulesImage: URL?
 
     /// The ready line printed by the RT-Linux image's init.
     public static let rtLinuxReadyMarker = GuestConfig.rtLinuxReadyLine
@@ -33,8 +36,18 @@ public struct RTOSImage: Sendable, Equatable {
                 throw HVError(.missingImage, "the RT-Linux image has no \(kernel.lastPathComponent), which a guest with PCI devices boots",
                               hint: "rebuild it: hv setup --rebuild-image")
             }
-            return RTOSImage(kernel: kernel, initrd: image.initramfs, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine,
-                             kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
+            var found = RTOSImage(kernel: kernel, initrd: image.initramfs, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine,
+                                  kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
+            if config.root == .debian {
+                for file in [image.debianRoot, image.modules] where !FileManager.default.fileExists(atPath: file.path) {
+                    throw HVError(.missingImage, "the RT-Linux image has no Debian root: \(file.path) is missing",
+                                  hint: "build it: hv setup --rebuild-image (or boot the busybox image: \"Root\"=\"busybox\" in [Guest\\Boot] of usr.config)")
+                }
+                found.rootTemplate = image.debianRoot
+                found.modulesImage = image.modules
+                found.kernelArgs += " hv.root=disk"
+            }
+            return found
         case .vxworks, .rtos32:
             let file = dir.appendingPathComponent(config.os == .vxworks ? "vxWorks" : "rtos32.bin")
             guard FileManager.default.fileExists(atPath: file.path) else {
@@ -42,7 +55,8 @@ public struct RTOSImage: Sendable, Equatable {
                               "cannot start \(config.name): the \(config.os.displayName) image \(file.path) is missing",
                               hint: "hv cannot ship \(config.os.displayName); build a multiboot ELF image with its SDK and copy it to \(file.path) (docs/IMAGES.md)")
             }
-            return RTOSImage(kernel: file, initrd: nil, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine, kernelArgs: "")
+            return RTOSImage(kernel: file, initrd: nil, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine, kernelArgs: "",
+                             rootTemplate: nil, modulesImage: nil)
         case .windows, .ubuntu:
             throw HVError(.internal, "\(config.os.displayName) is not an RTOS")
         }
@@ -62,6 +76,10 @@ public struct RTLinuxImageFiles: Sendable {
     public var manifest: URL { dir.appendingPathComponent("image.config") }
     /// hv-comm and hv_ivshmem.ko as built for this kernel (for other Linux guests with the same kernel).
     public var guestTools: URL { dir.appendingPathComponent("guest-tools") }
+    /// The Debian root's read-only template (ext4): each guest's disk starts as a copy.
+    public var debianRoot: URL { dir.appendingPathComponent("debian-root.img") }
+    /// The kernel's modules (ext4, attached read-only): a guest always gets those of the kernel it boots.
+    public var modules: URL { dir.appendingPathComponent("modules.img") }
 
     /// `quiet` keeps the emulated UART (slow under TCG) out of the boot's way;
     /// `cryptomgr.notests` skips crypto self-tests that cost ~0.4 s under TCG;

@@ -21,6 +21,8 @@ public struct CommPlan: Sendable, Equatable, Codable {
     public var mac: String
     /// "10.77.0.1/24"
     public var address: String?
+    /// The host's address on the VMF network: the guest's clock and package sources.
+    public var hostAddress: String?
     public var regions: [Region]
     /// The ivshmem server's socket (nil: no events for this guest).
     public var eventsSocket: String?
@@ -37,6 +39,7 @@ public struct CommPlan: Sendable, Equatable, Codable {
         switchSocket = layout.switchSocket.path
         mac = Self.mac(folder)
         address = member.map { "\($0.address)/\(config.network.prefix)" }
+        hostAddress = member.map { _ in config.network.hostAddress.description }
         self.regions = regions.enumerated().map { i, r in
             Region(name: r.name, path: layout.sharedRegion(r.name).path, bytes: r.bytes, slot: Self.firstRegionSlot + i)
         }
@@ -50,6 +53,7 @@ public struct CommPlan: Sendable, Equatable, Codable {
     public var guestWords: String {
         var w: [String] = []
         if let address { w.append("hv.net=\(mac),\(address)") }
+        if let hostAddress { w.append("hv.host=\(hostAddress)") }
         if !regions.isEmpty { w.append("hv.shm=" + regions.map { "\($0.name)@\(String(format: "%02x", $0.slot))" }.joined(separator: ",")) }
         if eventsSocket != nil { w.append("hv.ev=" + String(format: "%02x", Self.eventsSlot)) }
         return w.joined(separator: " ")

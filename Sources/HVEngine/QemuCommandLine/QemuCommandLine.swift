@@ -23,6 +23,8 @@ public struct RTOSLaunchPlan: Sendable, Equatable {
     public var hostTSCKHz: Int?
     /// The communication subsystem's wiring (nil: the guest is not part of it).
     public var comm: CommPlan?
+    /// RT-Linux on its Debian root: the guest's own disk.
+    public var rootDisk: DiskImage?
 
     public init(folderName: String, config: GuestConfig, accelerator: Accelerator, image: RTOSImage,
                 folder: GuestFolder, sharedGuestsDir: String?, kernelAppend: String = "", extraArgs: [String] = [],
@@ -112,6 +114,14 @@ public enum QemuCommandLine {
               "-qmp", "unix:\(esc(plan.qmpSocket)),server=on,wait=off",
               "-pidfile", plan.pidFile,
               "-display", "none"]
+        if let disk = plan.rootDisk, let modules = plan.image.modulesImage {
+            // Found by their serials in the guest (virtio-mmio's order is not the command line's);
+            // the modules are read-only to it, so they always match the kernel it boots.
+            a += ["-drive", "if=none,id=hvroot,file=\(esc(disk.url.path)),format=\(disk.format.rawValue),discard=unmap",
+                  "-device", "virtio-blk-device,drive=hvroot,serial=hv-root",
+                  "-drive", "if=none,id=hvmodules,file=\(esc(modules.path)),format=raw,readonly=on",
+                  "-device", "virtio-blk-device,drive=hvmodules,serial=hv-modules"]
+        }
         if let dir = plan.sharedGuestsDir {
             a += ["-fsdev", "local,id=hvguests,path=\(esc(dir)),security_model=none",
                   "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=\(guestsMountTag)"]
