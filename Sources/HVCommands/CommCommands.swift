@@ -49,16 +49,7 @@ struct NetGroup: ParsableCommand {
             guard c.hostAttached else {
                 throw HVError(.conflict, "the host is not attached to the VMF network", hint: "run hv net attach first")
             }
-            let argv = ["ip", "netns", "exec", c.namespace] + command.drop { $0 == "--" }
-            let cargs = argv.map { strdup($0) } + [nil]
-            // The command starts clean: whatever signals our caller blocked or ignored
-            // (a test harness blocks SIGALRM, which ping's -W needs) are its defaults again.
-            var none = sigset_t()
-            sigemptyset(&none)
-            sigprocmask(SIG_SETMASK, &none, nil)
-            for sig in [SIGALRM, SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { signal(sig, SIG_DFL) }
-            execvp("ip", cargs)
-            throw HVError.posix("exec ip", errno: errno)
+            try NamespaceExec.exec(namespace: c.namespace, Array(command.drop { $0 == "--" }))
         }
     }
 }
@@ -203,5 +194,21 @@ struct EventGroup: ParsableCommand {
                                            as: EventResult.self, timeout: timeout + 10)
             Out.say("\(r.name) signalled (count \(r.count))")
         }
+    }
+}
+
+/// Becomes a command inside hv's network namespace (`ip netns exec`): its exit status is the command's.
+enum NamespaceExec {
+    static func exec(namespace: String, _ command: [String]) throws -> Never {
+        let argv = ["ip", "netns", "exec", namespace] + command
+        let cargs = argv.map { strdup($0) } + [nil]
+        // The command starts clean: whatever signals our caller blocked or ignored
+        // (a test harness blocks SIGALRM, which ping's -W needs) are its defaults again.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+        for sig in [SIGALRM, SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { signal(sig, SIG_DFL) }
+        execvp("ip", cargs)
+        throw HVError.posix("exec ip", errno: errno)
     }
 }

@@ -78,7 +78,8 @@ struct Install: ParsableCommand {
 struct GuestGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest", abstract: "Guests by name or folder.",
-        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Console.self, Screenshot.self, Delete.self])
+        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Console.self, Screenshot.self, Delete.self,
+                      SSH.self, Copy.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the guests.")

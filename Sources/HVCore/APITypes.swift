@@ -61,6 +61,10 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var address: String?
     /// Host devices the running guest holds, with their interrupts as the kernel has them now.
     public var devices: [AssignedDevice] = []
+    /// RT-Linux: what it boots (`debian`: its own disk, `busybox`: the initramfs).
+    public var root: String?
+    /// The guest's clock against the host's, as hvd last measured it (nil: not measured).
+    public var clock: ClockReading?
     public var notes: [String]
 
     public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {
@@ -69,6 +73,18 @@ public struct GuestStatus: Sendable, Codable, Equatable {
         pid = nil; cores = []; accelerator = nil; acceleratorReason = nil; startedAt = nil
         bootSeconds = nil; booted = false; schedFIFO = false; consoleHolder = nil; lastStop = nil
         vcpuPlacement = []; emulatorPlacement = nil; display = nil; diskImage = nil; installing = false; address = nil; notes = []
+    }
+}
+
+/// A guest's clock as hvd measured it over the VMF network (NTP: the host asks, the guest's chrony answers).
+public struct ClockReading: Sendable, Codable, Equatable {
+    /// Guest clock minus host clock, in seconds.
+    public var offsetSeconds: Double
+    /// The round trip of the measurement: the offset is known to within half of it.
+    public var delaySeconds: Double
+    public var measuredAt: String
+    public init(offsetSeconds: Double, delaySeconds: Double, measuredAt: String) {
+        self.offsetSeconds = offsetSeconds; self.delaySeconds = delaySeconds; self.measuredAt = measuredAt
     }
 }
 

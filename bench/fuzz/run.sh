@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing (libFuzzer through the Swift toolchain) of hv's
 # parsers of outside bytes: the API's HTTP request heads and route match,
 # the System Manager's WebSocket frames, .config files with both schemas,
-# and the lines of an event session. Each target runs RUNS inputs (default one million) from a small
+# the lines of an event session and NTP datagrams from guests. Each target runs RUNS inputs (default one million) from a small
 # seed corpus; prints executions and crashes per target; exits non-zero on
 # a crash (the input is kept in bench/out/fuzz/<target>/).
 #   bash bench/fuzz/run.sh            # a million inputs each
@@ -23,7 +23,7 @@ if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEng
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz \
         $core Sources/HVEngine/Events/EventLines.swift bench/fuzz/targets/*.swift -o "$bin" 2> "$out/build.log" || { cat "$out/build.log"; exit 1; }
 fi
-for target in http websocket config events; do
+for target in http websocket config events ntp; do
     dir="$out/$target"; mkdir -p "$dir/corpus"
     case $target in
         http) printf 'GET /v1/guests/Plant%%20HMI/start?replay=boot HTTP/1.1\r\nHost: hvd\r\nContent-Length: 2\r\n' > "$dir/corpus/seed1"
@@ -32,6 +32,9 @@ for target in http websocket config events; do
         config) printf '[Hypervisor]\n    "Project"="p"\n[Guests\\guestrtlinux]\n    "Id"="1"\n    "Name"="RT-Linux"\n    "Os"="rt-linux"\n    "RtCores"="auto"\n' > "$dir/corpus/seed1"
                 printf '[Guest]\n    "Name"="A \\"b\\""\n[Guest\\Cpu]\n    "Cores"="1"\n; c\n' > "$dir/corpus/seed2" ;;
         events) printf 'signal ping\nwait pong 3 0.5\ncount a\r\nwait ping 18446744073709551615 1e309\n' > "$dir/corpus/seed1" ;;
+        # A chrony client request (mode 3, version 4) and a server answer (mode 4).
+        ntp) printf '\x23\x00\x06\x20' > "$dir/corpus/seed1"; head -c 44 /dev/zero >> "$dir/corpus/seed1"
+             printf '\x24\x01\x00\xec' > "$dir/corpus/seed2"; head -c 44 /dev/urandom >> "$dir/corpus/seed2" ;;
     esac
     log="$dir/run.log"
     set +e

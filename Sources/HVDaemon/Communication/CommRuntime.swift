@@ -19,11 +19,13 @@ final class CommRuntime: Sendable {
     private struct Parts {
         var netSwitch: NetworkSwitch?
         var events: IvshmemServer?
+        var clock: ClockService?
         var notes: [String] = []
     }
     private let parts = Monitor(Parts())
     var netSwitch: NetworkSwitch? { parts.withLock { $0.netSwitch } }
     var events: IvshmemServer? { parts.withLock { $0.events } }
+    var clock: ClockService? { parts.withLock { $0.clock } }
     var notes: [String] { parts.withLock { $0.notes } }
 
     /// Guest folder → its Id in hv.config: whose QEMU user may map which region.
@@ -112,6 +114,7 @@ final class CommRuntime: Sendable {
 
     /// A reload: the switch, server and host seat go; regions stay for the next configuration.
     func stopKeepingRegions() {
+        stopClock()
         netSwitch?.stop()
         events?.stop()
         HostNetwork.detach(layout)
@@ -130,10 +133,21 @@ final class CommRuntime: Sendable {
         }
         if !sw.hasTap { sw.setTap(try HostNetwork.attach(layout, network: config.network)) }
         try AtomicFile.write(try JSONEncoder().encode(NetState(attached: true)), to: layout.netState, mode: 0o600)
+        if clock == nil {
+            let service = ClockService(members: config.members)
+            try service.start(namespacePath: HostNetwork.namespacePath(layout), hostAddress: config.network.hostAddress.description)
+            parts.withLock { $0.clock = service }
+        }
         return HostNetwork.namespace(layout)
     }
 
+    private func stopClock() {
+        let service = parts.withLock { p -> ClockService? in defer { p.clock = nil }; return p.clock }
+        service?.stop()
+    }
+
     func detachHost() {
+        stopClock()
         netSwitch?.setTap(-1)
         HostNetwork.detach(layout)
         try? FileManager.default.removeItem(at: layout.netState)

@@ -227,6 +227,8 @@ extension GuestSupervisor {
         }
         if config == nil && record == nil { s.notes.append("guest.config is missing or does not validate") }
         s.address = address
+        if os == .rtLinux, let config { s.root = config.root.rawValue }
+        if state.isActive { s.clock = ctx.vmf.comm?.clock?.reading(folder.name) }
         s.consoleHolder = consoleHolder
         s.lastStop = lastStop
         return s

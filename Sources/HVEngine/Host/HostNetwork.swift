@@ -7,6 +7,8 @@ import HVCore
 /// is ever routed anywhere; `hv net exec -- CMD` runs a command in there.
 public enum HostNetwork {
     public static func namespace(_ layout: HostLayout) -> String { layout.instanceID }
+    /// Where iproute2 keeps the namespace (what setns opens).
+    public static func namespacePath(_ layout: HostLayout) -> String { "/run/netns/" + namespace(layout) }
     public static func tapName(_ layout: HostLayout) -> String { "hvt" + layout.instanceID.dropFirst(3).prefix(8) }
 
     /// Creates the TAP, moves it into the namespace and gives it the host's

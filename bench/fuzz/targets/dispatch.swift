@@ -8,7 +8,8 @@ let fuzzTarget: @Sendable (UnsafePointer<UInt8>, Int) -> CInt = {
     case "websocket": return fuzzWebSocket
     case "config": return fuzzConfig
     case "events": return fuzzEvents
-    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config or events")
+    case "ntp": return fuzzNTP
+    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events or ntp")
     }
 }()
 
