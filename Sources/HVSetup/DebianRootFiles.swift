@@ -164,6 +164,7 @@ enum DebianRootFiles {
     /// masked: a package upgrade cannot enable it again).
     static let masked = ["apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service",
                          "man-db.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer",
+                         "dpkg-db-backup.timer", "systemd-tmpfiles-clean.timer",
                          "getty@tty1.service", "getty-static.service", "systemd-timesyncd.service",
                          "proc-sys-fs-binfmt_misc.automount", "proc-sys-fs-binfmt_misc.mount", "systemd-binfmt.service"]
 
