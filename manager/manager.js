@@ -41,18 +41,32 @@ function uptime(g) {
   return s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " min " + (s % 60) + " s" : Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
 }
 
+// RT-Linux: what it boots, and its own disk (the whole path on hover).
+function rootCell(g) {
+  if (!g.root) return "";
+  const disk = g.diskImage ? ` · <span title="${esc(g.diskImage)}">${esc(g.diskImage.split("/").pop())}</span>` : "";
+  return `<div class="sub" data-role="root">${g.root === "debian" ? "Debian root" + disk : "busybox image"}</div>`;
+}
+
+// The guest's clock against the host's, as hvd measured it.
+function clockCell(g) {
+  if (!g.clock) return "";
+  const ms = g.clock.offsetSeconds * 1000;
+  return `<div class="sub" data-role="clock" title="measured ${esc(g.clock.measuredAt)}, round trip ${(g.clock.delaySeconds * 1000).toFixed(2)} ms">clock ${ms >= 0 ? "+" : ""}${ms.toFixed(2)} ms</div>`;
+}
+
 function renderGuests() {
   const rows = state.guests.map((g) => {
     const running = !["stopped", "crashed"].includes(g.state);
     const rtos = g.kind === "rtos";
     return `<tr data-folder="${esc(g.folder)}">
       <td><b>${esc(g.name)}</b><div class="sub">${esc(g.folder)}</div></td>
-      <td><span class="kind ${rtos ? "rtos" : ""}">${rtos ? "RTOS" : "KVM"}</span> <span class="sub">${esc(g.os)}</span></td>
+      <td><span class="kind ${rtos ? "rtos" : ""}">${rtos ? "RTOS" : "KVM"}</span> <span class="sub">${esc(g.os)}</span>${rootCell(g)}</td>
       <td><span class="pill ${esc(g.state)}" data-role="state">${esc(g.state)}${g.state === "running" && rtos && !g.booted ? " (booting)" : ""}</span></td>
       <td>${g.cores.length ? esc(g.cores.join(", ")) + (g.schedFIFO ? " <span class=sub>FIFO</span>" : "") : "<span class=sub>host</span>"}</td>
       <td>${esc(g.memoryMiB)} MiB <span class="sub">${esc(g.vcpus)} vCPU</span></td>
       <td>${esc(g.accelerator || "–")}</td>
-      <td>${esc(g.address || "–")}</td>
+      <td>${esc(g.address || "–")}${clockCell(g)}</td>
       <td data-role="uptime">${uptime(g)}</td>
       <td style="white-space:nowrap">
         <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>

@@ -229,27 +229,30 @@ const char *hv_build_commit(void) { return HV_COMMIT; }
 #include <stdlib.h>
 #include <netinet/in.h>
 
-/* A UDP socket bound to addr:port inside the network namespace at nspath
- * (/run/netns/NAME): the calling thread enters it for the socket and bind,
- * then returns to its own (a socket keeps the namespace it was made in).
- * Returns the descriptor or -errno. */
-int hv_netns_udp_socket(const char *nspath, const char *addr, int port) {
+/* A UDP socket (stream: a listening TCP one) bound to addr:port inside the
+ * network namespace at nspath (/run/netns/NAME): the calling thread enters
+ * it for the socket and bind, then returns to its own (a socket keeps the
+ * namespace it was made in). Returns the descriptor or -errno. */
+int hv_netns_socket(const char *nspath, const char *addr, int port, int stream) {
     int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (self < 0) return -errno;
     int target = open(nspath, O_RDONLY | O_CLOEXEC);
     if (target < 0) { int e = errno; close(self); return -e; }
     if (setns(target, CLONE_NEWNET) != 0) { int e = errno; close(self); close(target); return -e; }
     int err = 0;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         err = errno;
     } else {
+        int one = 1;
+        if (stream) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         struct sockaddr_in sa;
         memset(&sa, 0, sizeof sa);
         sa.sin_family = AF_INET;
         sa.sin_port = htons((uint16_t)port);
         if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) err = EINVAL;
         else if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) err = errno;
+        else if (stream && listen(fd, 16) != 0) err = errno;
         if (err) { close(fd); fd = -1; }
     }
     /* A thread left in the guests' namespace must not go on doing hvd's work. */

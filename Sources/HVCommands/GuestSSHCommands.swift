@@ -90,3 +90,49 @@ extension GuestGroup {
         }
     }
 }
+
+extension GuestGroup {
+    struct Packages: ParsableCommand {
+        enum Action: String, ExpressibleByArgument, CaseIterable { case add, remove, list }
+        static let configuration = CommandConfiguration(
+            abstract: "Debian packages in an RT-Linux guest: its own apt, through the host's package proxy (hv guest packages NAME add PKG...).",
+            discussion: "add runs apt-get update first when its lists are older than six hours; remove keeps the packages' settings; list shows what is installed.")
+        @Argument(help: "Guest name or folder") var guest: String
+        @Argument(help: "add, remove or list") var action: Action
+        @Argument(help: "Debian package names") var packages: [String] = []
+
+        /// Debian's rule for a package name (Policy 5.6.1), so nothing else reaches the guest's shell.
+        static func isPackageName(_ s: String) -> Bool {
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789+-.")
+            guard let first = s.first, first.isLetter || first.isNumber, s.count >= 2, s.count <= 128 else { return false }
+            return s.allSatisfy { allowed.contains($0) }
+        }
+
+        func validate() throws {
+            if let bad = packages.first(where: { !Self.isPackageName($0) }) {
+                throw ValidationError("\"\(bad)\" is not a Debian package name (lower-case letters, digits, + - .)")
+            }
+            if action != .list && packages.isEmpty { throw ValidationError("name the packages to \(action.rawValue)") }
+        }
+
+        /// The guest's shell line for this action (package names are checked words).
+        var script: String {
+            let names = packages.joined(separator: " ")
+            switch action {
+            case .add:
+                return "export DEBIAN_FRONTEND=noninteractive; "
+                    + "if [ -z \"$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -360 2>/dev/null)\" ]; then apt-get update || exit; fi; "
+                    + "apt-get install -y --no-install-recommends \(names)"
+            case .remove: return "export DEBIAN_FRONTEND=noninteractive; apt-get remove -y \(names)"
+            case .list: return "dpkg-query -W -f '${Package} ${Version}\\n' \(names)"
+            }
+        }
+
+        func run() throws {
+            let ctx = Context()
+            let t = try GuestLogin.target(ctx, ref: guest)
+            try NamespaceExec.exec(namespace: t.namespace, ["ssh"] + GuestSSH.options(ctx.layout, folder: t.folder)
+                                   + ["-T", "root@\(t.address)", "--", script])
+        }
+    }
+}

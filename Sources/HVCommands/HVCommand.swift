@@ -79,7 +79,7 @@ struct GuestGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest", abstract: "Guests by name or folder.",
         subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Console.self, Screenshot.self, Delete.self,
-                      SSH.self, Copy.self])
+                      SSH.self, Copy.self, Packages.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the guests.")

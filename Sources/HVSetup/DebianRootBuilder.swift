@@ -28,7 +28,8 @@ struct DebianRootBuilder {
         if let m = ProcessInfo.processInfo.environment["HV_DEBIAN_MIRROR"], !m.isEmpty {
             return ["deb \(m) \(suite) main", "deb \(m) \(suite)-updates main"]
         }
-        return DebianRootFiles.sources.split(separator: "\n").map(String.init).filter { $0.hasPrefix("deb ") }
+        return ["deb http://deb.debian.org/debian \(suite) main", "deb http://deb.debian.org/debian \(suite)-updates main",
+                "deb http://deb.debian.org/debian-security \(suite)-security main"]
     }
 
     /// Builds `out.debianRoot` and `out.modules` for the kernel unpacked in `kernelRoot`.

@@ -32,10 +32,11 @@ enum DebianRootFiles {
         if [ -n "$host" ]; then
             echo "server $host iburst minpoll 0 maxpoll 4" > /run/hv-chrony/hv.sources
             printf 'allow %s\\n' "$host" > /run/hv-chrony/hv.conf
-            printf 'Acquire::http::Proxy "http://%s:3142";\\n' "$host" > /etc/apt/apt.conf.d/90hv-proxy
+            # Debian's archive through the host's package proxy (hvd hands it to approx).
+            printf 'deb http://%s:9999/debian bookworm main\\ndeb http://%s:9999/debian bookworm-updates main\\ndeb http://%s:9999/security bookworm-security main\\n' \\
+                "$host" "$host" "$host" > /etc/apt/sources.list.d/hv.list
         else
             : > /run/hv-chrony/hv.conf
-            rm -f /etc/apt/apt.conf.d/90hv-proxy
         fi
         exit 0
 
@@ -146,10 +147,10 @@ enum DebianRootFiles {
 
         """
 
+    /// The guest reaches Debian's archive only through the host: hv-guest-start
+    /// writes sources.list.d/hv.list at each boot with the host's VMF address.
     static let sources = """
-        deb http://deb.debian.org/debian bookworm main
-        deb http://deb.debian.org/debian bookworm-updates main
-        deb http://deb.debian.org/debian-security bookworm-security main
+        # Debian's archive comes through the host: see /etc/apt/sources.list.d/hv.list (written at each boot).
 
         """
 

@@ -14,6 +14,8 @@ public struct HostSetup: Sendable {
                                   // RT-Linux's Debian root: built from Debian's archive, each guest's disk made
                                   // from it (debugfs, no mount), hv guest ssh and copy.
                                   "mmdebstrap", "e2fsprogs", "openssh-client",
+                                  // Its packages: Debian's caching proxy, started by hvd per connection.
+                                  "approx",
                                   // The guest's communication tools are compiled for its kernel.
                                   "gcc", "make", "libc6-dev", "iproute2",
                                   // hv rt bench renders its plot's PNG from the SVG.

@@ -88,6 +88,19 @@ extension EndToEnd {
             #expect(host.run("hv", ["guest", "copy", "guestrtlinux", "guest:/etc/hostname", back.path]).status == 0)
             #expect(host.text(back) == "guestrtlinux\n")
 
+            // Packages: the guest's own apt, through the host's proxy (approx, per connection), and no other way out.
+            let added = host.run("hv", ["guest", "packages", "guestrtlinux", "add", "hello"], timeout: 600)
+            #expect(added.status == 0 && ssh(host, ["hello"]).out.contains("Hello, world!"), "\(added.all.suffix(1500))")
+            let cached = FileManager.default.enumerator(atPath: "/var/cache/hv/approx/debian/pool/main/h/hello")?.allObjects as? [String] ?? []
+            #expect(cached.contains { $0.hasSuffix(".deb") }, "the package came through the host's cache: \(cached)")
+            let unknown = host.run("hv", ["guest", "packages", "guestrtlinux", "add", "no-such-package-hv"], timeout: 300)
+            #expect(unknown.status == 100 && unknown.all.contains("Unable to locate package no-such-package-hv"), "\(unknown.all.suffix(800))")
+            #expect(host.run("hv", ["guest", "packages", "guestrtlinux", "add", "bad;name"]).status != 0)
+            #expect(host.run("hv", ["guest", "packages", "guestrtlinux", "list", "hello"]).out.contains("hello 2."))
+            // No route off the host (asked of the routing table: no packet goes anywhere).
+            let route = ssh(host, ["ip", "route", "get", "1.1.1.1"])
+            #expect(route.status != 0 && route.all.contains("unreachable"), "\(route.all)")
+
             // The clock: hvd's own measurement, within 1 ms of the host's.
             #expect(host.waitUntil(60) { (try? host.status("guestrtlinux").clock).flatMap { $0 }.map { abs($0.offsetSeconds) < 0.001 } ?? false },
                     "\(String(describing: try? host.status("guestrtlinux").clock))")

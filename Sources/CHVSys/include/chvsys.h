@@ -18,8 +18,8 @@ int hv_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 
 /* A TAP device (no packet info); returns its fd or -errno. name: in/out, IFNAMSIZ bytes. */
 int hv_tap_open(char *name);
-/* A UDP socket bound inside the network namespace at nspath; -errno on failure. */
-int hv_netns_udp_socket(const char *nspath, const char *addr, int port);
+/* A UDP (stream: listening TCP) socket bound inside the network namespace at nspath; -errno on failure. */
+int hv_netns_socket(const char *nspath, const char *addr, int port, int stream);
 /* A raw packet socket bound to an interface, in promiscuous mode; fd or -errno. */
 int hv_packet_open(const char *ifname);
 /* Sends/receives a descriptor over a Unix socket with an 8-byte little-endian value. */

@@ -38,7 +38,7 @@ final class ClockService: Sendable {
         let box = Monitor((Int32(-1), Int32(-1)))
         let opened = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            let server = hv_netns_udp_socket(namespacePath, hostAddress, 123), probe = hv_netns_udp_socket(namespacePath, hostAddress, 0)
+            let server = hv_netns_socket(namespacePath, hostAddress, 123, 0), probe = hv_netns_socket(namespacePath, hostAddress, 0, 0)
             box.withLock { $0 = (server, probe) }
             opened.signal()
         }

@@ -20,6 +20,7 @@ final class CommRuntime: Sendable {
         var netSwitch: NetworkSwitch?
         var events: IvshmemServer?
         var clock: ClockService?
+        var packages: PackageProxy?
         var notes: [String] = []
     }
     private let parts = Monitor(Parts())
@@ -138,12 +139,28 @@ final class CommRuntime: Sendable {
             try service.start(namespacePath: HostNetwork.namespacePath(layout), hostAddress: config.network.hostAddress.description)
             parts.withLock { $0.clock = service }
         }
+        if parts.withLock({ $0.packages == nil }) {
+            // Without it the guests only lack packages: the seat itself is fine.
+            let proxy = PackageProxy(layout: layout)
+            do {
+                try proxy.start(namespacePath: HostNetwork.namespacePath(layout), hostAddress: config.network.hostAddress.description)
+                parts.withLock { $0.packages = proxy }
+            } catch {
+                let note = "the guests' package proxy did not start: \((error as? HVError)?.message ?? "\(error)")"
+                parts.withLock { $0.notes.append(note) }
+            }
+        }
         return HostNetwork.namespace(layout)
     }
 
+    /// The host seat's services: the guests' clock and their package proxy.
     private func stopClock() {
-        let service = parts.withLock { p -> ClockService? in defer { p.clock = nil }; return p.clock }
+        let (service, proxy) = parts.withLock { p -> (ClockService?, PackageProxy?) in
+            defer { p.clock = nil; p.packages = nil }
+            return (p.clock, p.packages)
+        }
         service?.stop()
+        proxy?.stop()
     }
 
     func detachHost() {
