@@ -40,7 +40,7 @@ public struct DeletionPlan: Sendable, Codable, Equatable {
             if !shared.isEmpty { goes.append("its place in " + shared.joined(separator: ", ")) }
         }
         var kept: [String] = []
-        if let config, config.kind == .kvm, !config.diskImage.isEmpty {
+        if let config, config.kind == .kvm || config.hasRootDisk, !config.diskImage.isEmpty {
             kept.append("the disk \(layout.resolve(config.diskImage).path) (configured outside the guest folder; hv never deletes it)")
         }
         return DeletionPlan(folder: name, name: config?.name ?? name, goes: goes, kept: kept)

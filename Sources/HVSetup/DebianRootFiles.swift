@@ -32,6 +32,13 @@ enum DebianRootFiles {
         if [ -n "$host" ]; then
             echo "server $host iburst minpoll 0 maxpoll 4" > /run/hv-chrony/hv.sources
             printf 'allow %s\\n' "$host" > /run/hv-chrony/hv.conf
+            # Under KVM the host's clock itself, without the network: ptp_kvm (fails harmlessly under TCG).
+            if modprobe ptp_kvm 2>/dev/null; then
+                for p in /sys/class/ptp/ptp*; do
+                    [ "$(cat "$p/clock_name" 2>/dev/null)" = "KVM virtual PTP" ] &&
+                        echo "refclock PHC /dev/${p##*/} poll 2 dpoll -2 prefer" >> /run/hv-chrony/hv.conf
+                done
+            fi
             # Debian's archive through the host's package proxy (hvd hands it to approx).
             printf 'deb http://%s:9999/debian bookworm main\\ndeb http://%s:9999/debian bookworm-updates main\\ndeb http://%s:9999/security bookworm-security main\\n' \\
                 "$host" "$host" "$host" > /etc/apt/sources.list.d/hv.list

@@ -25,3 +25,32 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: layout.backupDir.path))
     }
 }
+
+/// Deleting RT-Linux on its Debian root treats its disk as a KVM guest's: said, and kept when it lies elsewhere.
+@Suite struct RootDiskDeletionTests {
+    func folder(usr: String, disk: Bool) throws -> HostLayout {
+        let layout = HostLayout(root: URL(fileURLWithPath: "/tmp/hv-delete-\(UUID().uuidString.prefix(6))"))
+        let g = ExampleCatalogue.all[0].guests[0]
+        let dir = layout.guest(g.folder).url
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try GuestFiles.guestConfig(g, project: "rt-linux").render().write(to: dir.appendingPathComponent("guest.config"), atomically: true, encoding: .utf8)
+        try usr.write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
+        if disk { try Data(repeating: 1, count: 4096).write(to: dir.appendingPathComponent("disk.qcow2")) }
+        return layout
+    }
+
+    @Test func theDiskInItsFolderIsNamedAndAnotherKept() throws {
+        let here = try folder(usr: "", disk: true)
+        defer { try? FileManager.default.removeItem(at: here.root) }
+        let plan = try DeletionPlan.make(layout: here, folder: "guestrtlinux")
+        #expect(plan.goes.contains { $0.contains("disk.qcow2") && $0.contains("installed system") }, "\(plan.goes)")
+        let elsewhere = try folder(usr: "[Guest\\Disk]\n    \"Image\"=\"VMs/rt/root.qcow2\"\n", disk: false)
+        defer { try? FileManager.default.removeItem(at: elsewhere.root) }
+        let kept = try DeletionPlan.make(layout: elsewhere, folder: "guestrtlinux")
+        #expect(kept.kept.contains { $0.contains("VMs/rt/root.qcow2") && $0.contains("never deletes") }, "\(kept.kept)")
+        // The busybox image has no disk of its own to keep.
+        let small = try folder(usr: "[Guest\\Disk]\n    \"Image\"=\"VMs/rt/root.qcow2\"\n[Guest\\Boot]\n    \"Root\"=\"busybox\"\n", disk: false)
+        defer { try? FileManager.default.removeItem(at: small.root) }
+        #expect(try DeletionPlan.make(layout: small, folder: "guestrtlinux").kept.isEmpty)
+    }
+}

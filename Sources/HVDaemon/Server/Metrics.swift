@@ -54,6 +54,8 @@ extension DaemonContext {
         }
         m.family("hv_guest_console_log_bytes", .gauge, "The size of the guest's console.log.")
         for g in guests { m.sample("hv_guest_console_log_bytes", [("guest", g.folder)], Double(FileSize.of(layout.guest(g.folder).consoleLog))) }
+        m.family("hv_guest_clock_offset_seconds", .gauge, "The guest's clock minus the host's, as hvd last measured it over the VMF network.")
+        for g in guests { if let c = g.clock { m.sample("hv_guest_clock_offset_seconds", [("guest", g.folder)], c.offsetSeconds) } }
 
         let vmfStatus = vmf.status()
         m.family("hv_vmf_loaded", .gauge, "1 while the VMF is loaded.")
