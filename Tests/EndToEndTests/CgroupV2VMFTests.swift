@@ -90,7 +90,11 @@ extension EndToEnd {
             // QEMU finds its firmware beside its binary (../share/qemu) and its accelerator modules by QEMU_MODULE_DIR.
             try copyResolved(URL(fileURLWithPath: "/usr/share/qemu"), to: guest.share.appendingPathComponent("share/qemu"))
             try copyResolved(modules, to: guest.share.appendingPathComponent("qemu-modules"))
-            try copyResolved(HostLayout(root: TestHost.imageRoot).template("rt-linux"), to: guest.share.appendingPathComponent("template"))
+            let template = guest.share.appendingPathComponent("template")
+            try copyResolved(HostLayout(root: TestHost.imageRoot).template("rt-linux"), to: template)
+            // The Debian root's template and modules (a GiB) are not booted in here.
+            let files = RTLinuxImageFiles(dir: template)
+            for big in [files.debianRoot, files.modules] { try? FileManager.default.removeItem(at: big) }
         }
 
         /// cp -rL: Debian's /usr/share/qemu links into other packages the guest does not have.
@@ -110,6 +114,8 @@ extension EndToEnd {
         static let setup = environment + """
             hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
             cd /root/hv/guests/guestrtlinux
+            # The busybox image in here (the tests write usr.config themselves): the Debian root is tested outside.
+            sed -i 's/"Root"="debian"/"Root"="busybox"/' guest.config
 
             """
 

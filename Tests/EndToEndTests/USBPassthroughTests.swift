@@ -53,6 +53,7 @@ extension EndToEnd.Passthrough {
         node=/dev/bus/usb/$(printf %03d $(cat /sys/bus/usb/devices/$kbd/busnum))/$(printf %03d $(cat /sys/bus/usb/devices/$kbd/devnum))
         mkdir -p /usr/share/OVMF; cp -a /hv/guests/ovmf/. /usr/share/OVMF/
         hv_open_example ubuntu_rtlinux --yes > $out/open.txt 2>&1; hv_sync_example ubuntu_rtlinux >> $out/open.txt 2>&1
+        sed -i 's/"Root"="debian"/"Root"="busybox"/' /root/hv/guests/guestrtlinux/guest.config
         mkdir -p /root/hv/iso; truncate -s 1M /root/hv/iso/ubuntu.iso; chmod 644 /root/hv/iso/ubuntu.iso
         cd /root/hv/guests/guestubuntu
         printf '[Guest\\\\Devices]\\n    "Usb"="0627:0001"\\n[Guest\\\\Memory]\\n    "SizeMiB"="256"\\n' > usr.config
