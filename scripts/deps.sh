@@ -8,7 +8,7 @@ set -euo pipefail
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
       ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
       gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core mmdebstrap prometheus
-      chromium chromium-driver python3-pip novnc samba pci.ids e2fsprogs openssh-client approx)
+      chromium chromium-driver python3-pip novnc samba pci.ids e2fsprogs openssh-client approx iputils-ping)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -21,6 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     # package's service (on :9090, where systemd runs) is not wanted.
     if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
         systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
+    # approx is started by hvd per connection for the guests; its own socket unit is not wanted.
+    if [[ " ${missing[*]} " == *" approx "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now approx.socket >/dev/null 2>&1 || true
     fi
     # samba is here for QEMU, which starts its own smbd for a Windows guest's
     # share; the host's SMB server is not wanted.

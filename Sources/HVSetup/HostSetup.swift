@@ -14,6 +14,8 @@ public struct HostSetup: Sendable {
                                   // RT-Linux's Debian root: built from Debian's archive, each guest's disk made
                                   // from it (debugfs, no mount), hv guest ssh and copy.
                                   "mmdebstrap", "e2fsprogs", "openssh-client",
+                                  // hv net exec -- ping … (the README's example).
+                                  "iputils-ping",
                                   // Its packages: Debian's caching proxy, started by hvd per connection.
                                   "approx",
                                   // The guest's communication tools are compiled for its kernel.
@@ -60,6 +62,11 @@ public struct HostSetup: Sendable {
         guard out.status == 0 else {
             throw HVError(.io, "apt-get install \(missing.joined(separator: " ")) failed (exit \(out.status))",
                           hint: "see apt-get's output above")
+        }
+        // approx's own socket unit would offer Debian's archive on every interface (port 9999):
+        // hvd starts approx itself, per connection, for the guests only.
+        if missing.contains("approx") && FileManager.default.fileExists(atPath: "/run/systemd/system") {
+            _ = try? Command.run(["systemctl", "disable", "--now", "approx.socket"], timeout: 60)
         }
     }
 
