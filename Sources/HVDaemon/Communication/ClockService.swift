@@ -1,7 +1,6 @@
 import Foundation
 import HVCore
 import HVEngine
-import CHVSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,18 +31,10 @@ final class ClockService: Sendable {
         self.members = members.map { ($0.folder, $0.address.description) }
     }
 
-    /// Opens both sockets inside the namespace (on a thread of their own: entering a
-    /// namespace is per thread) and starts serving.
-    func start(namespacePath: String, hostAddress: String) throws {
-        let box = Monitor((Int32(-1), Int32(-1)))
-        let opened = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let server = hv_netns_socket(namespacePath, hostAddress, 123, 0), probe = hv_netns_socket(namespacePath, hostAddress, 0, 0)
-            box.withLock { $0 = (server, probe) }
-            opened.signal()
-        }
-        opened.wait()
-        let fds = box.withLock { $0 }
+    /// Opens both sockets inside hv's namespace and starts serving.
+    func start(layout: HostLayout, hostAddress: String) throws {
+        let fds = (HostNetwork.socketInNamespace(layout, address: hostAddress, port: 123, stream: false),
+                   HostNetwork.socketInNamespace(layout, address: hostAddress, port: 0, stream: false))
         guard fds.0 >= 0, fds.1 >= 0 else {
             for fd in [fds.0, fds.1] where fd >= 0 { close(fd) }
             let e = fds.0 < 0 ? fds.0 : fds.1

@@ -136,14 +136,14 @@ final class CommRuntime: Sendable {
         try AtomicFile.write(try JSONEncoder().encode(NetState(attached: true)), to: layout.netState, mode: 0o600)
         if clock == nil {
             let service = ClockService(members: config.members)
-            try service.start(namespacePath: HostNetwork.namespacePath(layout), hostAddress: config.network.hostAddress.description)
+            try service.start(layout: layout, hostAddress: config.network.hostAddress.description)
             parts.withLock { $0.clock = service }
         }
         if parts.withLock({ $0.packages == nil }) {
             // Without it the guests only lack packages: the seat itself is fine.
             let proxy = PackageProxy(layout: layout)
             do {
-                try proxy.start(namespacePath: HostNetwork.namespacePath(layout), hostAddress: config.network.hostAddress.description)
+                try proxy.start(hostAddress: config.network.hostAddress.description)
                 parts.withLock { $0.packages = proxy }
             } catch {
                 let note = "the guests' package proxy did not start: \((error as? HVError)?.message ?? "\(error)")"

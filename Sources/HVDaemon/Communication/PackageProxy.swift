@@ -1,7 +1,6 @@
 import Foundation
 import HVCore
 import HVEngine
-import CHVSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +39,7 @@ final class PackageProxy: Sendable {
     /// The repositories: what the guests' sources.list names (http://HOST:9999/debian, /security).
     static let repositories = ["debian http://deb.debian.org/debian", "security http://deb.debian.org/debian-security"]
 
-    func start(namespacePath: String, hostAddress: String) throws {
+    func start(hostAddress: String) throws {
         guard Executables.find("approx") != nil, let pw = getpwnam(Self.user) else {
             throw HVError(.notFound, "approx is not installed: the guests get no packages", hint: "run hv setup (it installs approx)")
         }
@@ -50,15 +49,7 @@ final class PackageProxy: Sendable {
         guard chown(Self.cacheDir.path, pw.pointee.pw_uid, pw.pointee.pw_gid) == 0 else { throw HVError.posix("chown \(Self.cacheDir.path)", errno: errno) }
         let config = (Self.repositories + ["$cache \(Self.cacheDir.path)", "$user \(Self.user)", "$group \(Self.user)"]).joined(separator: "\n") + "\n"
         try AtomicFile.write(Data(config.utf8), to: configFile, mode: 0o644)
-        let box = Monitor(Int32(-1))
-        let opened = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let fd = hv_netns_socket(namespacePath, hostAddress, Int32(Self.port), 1)
-            box.withLock { $0 = fd }
-            opened.signal()
-        }
-        opened.wait()
-        let fd = box.withLock { $0 }
+        let fd = HostNetwork.socketInNamespace(layout, address: hostAddress, port: Self.port, stream: true)
         guard fd >= 0 else {
             throw HVError(.io, "the guests' package proxy on \(hostAddress):\(Self.port) could not start: \(String(cString: strerror(-fd)))")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import CHVSys
 
 /// The host's seat on the VMF network: a TAP device inside a network
 /// namespace that hv owns (named after the host root). The host's own
@@ -27,6 +28,21 @@ public enum HostNetwork {
             throw error
         }
         return fd
+    }
+
+    /// A socket bound to address:port inside hv's namespace (UDP, or a listening TCP one):
+    /// made on a thread of its own, since entering a namespace is per thread. -errno on failure.
+    public static func socketInNamespace(_ layout: HostLayout, address: String, port: Int, stream: Bool) -> Int32 {
+        let result = Monitor(Int32(-EINVAL))
+        let done = DispatchSemaphore(value: 0)
+        let path = namespacePath(layout)
+        Thread.detachNewThread {
+            let fd = hv_netns_socket(path, address, Int32(port), stream ? 1 : 0)
+            result.withLock { $0 = fd }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0 }
     }
 
     /// Removes the namespace (and with it anything left inside).
