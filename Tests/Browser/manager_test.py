@@ -250,6 +250,8 @@ def test_create_sync_start_console_edit_delete(host, d):
     wait(d, "Controller running", lambda: state(d, "guest0002") == "running")
     # An RT-Linux guest made in the page boots its Debian root; the row says so and names its disk.
     wait(d, "its root and disk in the row", lambda: "Debian root · disk.qcow2" in row(d, "guest0002").text, 30)
+    # Once it is up, hvd measures its clock against the host's.
+    wait(d, "its clock offset in the row", lambda: "clock " in row(d, "guest0002").text and " ms" in row(d, "guest0002").text, 120)
     shot(d, "guests-added")
     console_uname(d, "guest0002")
     shot(d, "console-new-guest")
