@@ -80,7 +80,11 @@ extension GuestGroup {
         func run() throws {
             let ctx = Context()
             let t = try GuestLogin.target(ctx, ref: guest)
-            let side = { (p: String) in p.hasPrefix("guest:") ? "root@\(t.address):" + p.dropFirst("guest:".count) : p }
+            // scp reads "a:b" as a remote path: a local one with a colon is said as ./a:b.
+            let side = { (p: String) -> String in
+                if p.hasPrefix("guest:") { return "root@\(t.address):" + p.dropFirst("guest:".count) }
+                return p.contains(":") && !p.hasPrefix("/") ? "./" + p : p
+            }
             let local = source.hasPrefix("guest:") ? destination : source
             if !source.hasPrefix("guest:") && !FileManager.default.fileExists(atPath: local) {
                 throw HVError(.notFound, "\(local) does not exist", hint: "name a file or folder on this host")
