@@ -89,7 +89,10 @@ extension GuestSupervisor {
                     .create(sizeGiB: config.diskSizeGiB))
                 created.append(disk.url)
             }
-            try identity.own(disk.url, mode: 0o600)
+            do { try identity.own(disk.url, mode: 0o600) } catch {
+                for url in created { try? FileManager.default.removeItem(at: url) }
+                throw error
+            }
             plan.rootDisk = disk
             // Its clock and `hv guest ssh` come through the host's seat on the VMF network.
             if plan.comm?.address != nil, let comm = ctx.vmf.comm {
