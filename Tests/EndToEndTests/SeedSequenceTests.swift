@@ -27,10 +27,11 @@ extension EndToEnd {
             #expect(loaded.status == 0 && loaded.out.contains("VMF is loaded"))
             #expect(host.run("hv", ["vmf", "is-loaded"]).status == 0, "the same through `hv vmf`")
 
-            // Boot with the console attached: the boot is shown, the shell answers.
+            // Boot with the console attached: the boot is shown, the shell answers (the
+            // example's default, the Debian root: its console logs root in, as the README says).
             let view = host.session("hv_guest_start", ["-view"], cwd: dir)
-            #expect(view.waitFor("hv-guest: ready", timeout: 120), "no ready line: \(view.output)")
-            #expect(view.waitFor("rt-linux:/# ", timeout: 30))
+            #expect(view.waitFor("hv-guest: ready", timeout: 180), "no ready line: \(view.output)")
+            #expect(view.waitFor("root@guestrtlinux:~# ", timeout: 60), "\(view.output.suffix(800))")
             view.send("uname -a; ls /hv/guests; echo written-by-guest > /hv/guests/guestrtlinux/exchange/from-guest.txt; echo DONE-$((40+2))\n")
             #expect(view.waitFor("DONE-42", timeout: 30), "\(view.output)")
             #expect(view.output.contains("PREEMPT_RT"))
