@@ -86,18 +86,24 @@ import HVCore
         // Empty: sysfs takes one write; a plain file would keep what the write did not cover.
         try t.file("proc/irq/24/smp_affinity_list", "")
         try t.file("proc/500/comm", "irq/24-vfio-msix\n")
+        try t.file("proc/500/stat", "500 (irq/24-vfio-msix) S 2 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 -51 0 1 0 900 0 0\n")
         try t.file("proc/7/comm", "bash\n")
+        // A user's process that named itself like the thread (PR_SET_NAME), with a lower pid: not a kernel thread.
+        try t.file("proc/400/comm", "irq/24-vfio-msix\n")
+        try t.file("proc/400/stat", "400 (irq/24-vfio-msix) R 7 400 400 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 800 0 0\n")
         let irqs = DeviceInterrupts(sysRoot: t.root.path)
         let affinity = t.root.appendingPathComponent("proc/irq/24/smp_affinity_list")
         func pinned() -> String { (try? String(contentsOf: affinity, encoding: .utf8)) ?? "" }
         var done: [Int: pid_t] = [:]
         #expect(irqs.place(addresses: ["0000:00:02.0"], cores: [1], priority: 0, done: &done).isEmpty)
-        #expect(done == [24: 500] && pinned() == "1")
+        #expect(done == [24: 500] && pinned() == "1", "the kernel's thread, not the impostor 400: \(done)")
+        #expect(irqs.threads() == [24: 500] && !irqs.isKernelThread(400) && irqs.isKernelThread(500))
         try "".write(to: affinity, atomically: false, encoding: .utf8)
         _ = irqs.place(addresses: ["0000:00:02.0"], cores: [1], priority: 0, done: &done)
         #expect(pinned() == "", "placed twice")
         try "kworker/0:1\n".write(to: t.root.appendingPathComponent("proc/500/comm"), atomically: false, encoding: .utf8)
         try t.file("proc/600/comm", "irq/24-vfio-msix\n")
+        try t.file("proc/600/stat", "600 (irq/24-vfio-msix) S 2 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 -51 0 1 0 950 0 0\n")
         try "".write(to: affinity, atomically: false, encoding: .utf8)
         _ = irqs.place(addresses: ["0000:00:02.0"], cores: [1], priority: 0, done: &done)
         #expect(done == [24: 600] && pinned() == "1")

@@ -37,16 +37,27 @@ public struct DeviceInterrupts: Sendable {
         var out: [Int: pid_t] = [:]
         for entry in sys.entries("/proc") {
             guard let pid = pid_t(entry), let comm = sys.text("/proc/\(entry)/comm"), comm.hasPrefix("irq/"),
-                  let n = Int(comm.dropFirst(4).prefix { $0.isNumber }) else { continue }
+                  let n = Int(comm.dropFirst(4).prefix { $0.isNumber }), isKernelThread(pid) else { continue }
             // A shared line's second handler ("irq/N-s-…") starts later: the first found serves.
             if out[n] == nil || pid < out[n] ?? pid { out[n] = pid }
         }
         return out
     }
 
-    /// Whether `tid` is still the thread of interrupt `irq` (one small read).
+    /// Whether `tid` is still the thread of interrupt `irq` (two small reads).
     func serves(_ tid: pid_t, _ irq: Int) -> Bool {
-        SysFS(root: sysRoot).text("/proc/\(tid)/comm")?.hasPrefix("irq/\(irq)-") == true
+        SysFS(root: sysRoot).text("/proc/\(tid)/comm")?.hasPrefix("irq/\(irq)-") == true && isKernelThread(tid)
+    }
+
+    /// PF_KTHREAD in /proc/PID/stat's flags (field 9): only the kernel makes such a task,
+    /// whatever a process calls itself (any user may name one "irq/24-vfio…" with
+    /// PR_SET_NAME, and would be made SCHED_FIFO by hvd if the name were enough).
+    static let kernelThreadFlag: UInt64 = 0x0020_0000
+
+    func isKernelThread(_ pid: pid_t) -> Bool {
+        guard let f = ProcStat.fields(path: "/proc/\(pid)/stat", sys: SysFS(root: sysRoot)), f.count > 6,
+              let flags = UInt64(f[6]) else { return false }
+        return flags & Self.kernelThreadFlag != 0
     }
 
     /// Puts every vector of the devices on `cores` with its thread FIFO at
@@ -73,7 +84,8 @@ public struct DeviceInterrupts: Sendable {
                 } catch {
                     notes.append("could not put interrupt \(irq) of \(address) on core \(CPUList.format(Set(cores))): \(error)")
                 }
-                if priority > 0, tid > 0 {
+                // Looked at again just before its priority changes: a pid can be reused.
+                if priority > 0, tid > 0, serves(tid, irq) {
                     let e = hv_set_fifo(tid, Int32(priority))
                     if e != 0 { notes.append("SCHED_FIFO not permitted for interrupt \(irq)'s thread (\(String(cString: strerror(e))))") }
                 }
