@@ -154,7 +154,7 @@ static void child_fail(int pipe_fd, int err) {
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
                   const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, const int *keep_fds, int nkeep,
                   int unlimited_memlock) {
-    if (nkeep < 0 || nkeep > 4) return -EINVAL;
+    if (nkeep < 0 || nkeep > 8) return -EINVAL;
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return -errno;
     sigset_t all, old;
@@ -168,14 +168,15 @@ pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_
         if (setsid() < 0) child_fail(p[1], errno);
         int null = open("/dev/null", O_RDONLY);
         if (null < 0) child_fail(p[1], errno);
-        /* Move our descriptors above 3 first so dup2 below cannot clobber one we still need. */
-        int out = fcntl(stdout_fd, F_DUPFD, 10), err = fcntl(stderr_fd, F_DUPFD, 10);
-        int keep[4];
+        /* Move our descriptors above the targets (3 .. 3 + nkeep - 1) first so
+           dup2 below cannot clobber one we still need. */
+        int out = fcntl(stdout_fd, F_DUPFD, 16), err = fcntl(stderr_fd, F_DUPFD, 16);
+        int keep[8];
         for (int i = 0; i < nkeep; i++) {
-            keep[i] = fcntl(keep_fds[i], F_DUPFD, 10);
+            keep[i] = fcntl(keep_fds[i], F_DUPFD, 16);
             if (keep[i] < 0) child_fail(p[1], errno);
         }
-        int pipefd = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
+        int pipefd = fcntl(p[1], F_DUPFD_CLOEXEC, 16);
         if (out < 0 || err < 0 || pipefd < 0) child_fail(p[1], errno);
         if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) child_fail(pipefd, errno);
         /* The kept descriptors become 3, 4, ... in order (inherited across exec). */

@@ -109,6 +109,12 @@ final class TestHost: @unchecked Sendable {
 
     func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 
+    /// How many descriptors process `pid` holds on `file` (by /proc/PID/fd's links).
+    func openDescriptors(pid: Int?, on file: URL) -> Int {
+        guard let pid, let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return 0 }
+        return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == file.path }.count
+    }
+
     var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["HV_ROOT"] = root.path

@@ -40,6 +40,20 @@ import HVCore
         #expect(netdev == "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp:0.0.0.0:5000-:5000", "\(netdev)")
     }
 
+    /// The disk is no path QEMU opens but the two descriptors hvd passes, and
+    /// a bridged guest's TAP comes after them: the numbers match InheritedFD.
+    @Test func theDiskAndTheTAPArriveAsDescriptors() throws {
+        var p = try plan("ubuntu_rtlinux", usr: "[Guest\\Network]\n    \"Mode\"=\"bridge\"\n    \"Bridge\"=\"br0\"\n")
+        p.tapName = "hvtap7"
+        let argv = QemuCommandLine.kvm(p)
+        let fds = argv.indices.filter { argv[$0] == "-add-fd" && $0 + 1 < argv.count }.map { argv[$0 + 1] }
+        #expect(fds == ["fd=\(InheritedFD.diskReadWrite),set=1", "fd=\(InheritedFD.diskReadOnly),set=1"], "\(fds)")
+        #expect(argv.contains { $0.hasPrefix("if=none,id=disk0,") && $0.contains("file=/dev/fdset/1,") }, "\(argv)")
+        #expect(!argv.contains { $0.contains(p.disk) }, "QEMU never opens the disk by its path")
+        #expect(argv.contains("tap,id=net0,fd=\(InheritedFD.tap)"), "\(argv)")
+        #expect(InheritedFD.tap > InheritedFD.diskReadOnly && InheritedFD.diskReadWrite == InheritedFD.lock + 1)
+    }
+
     /// A KVM guest with a PCI card (VFIO) and two USB devices (by ids, by port) on its xHCI controller.
     @Test func hostDevicesForAKVMGuest() throws {
         let argv = QemuCommandLine.kvm(try plan("ubuntu_rtlinux", usr: "[Guest\\Devices]\n    \"Pci\"=\"0000:05:00.0\"\n    \"Usb\"=\"046d:c52b,3-1.4\"\n"))

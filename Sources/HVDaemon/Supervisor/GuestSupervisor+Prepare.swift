@@ -89,10 +89,6 @@ extension GuestSupervisor {
                     .create(sizeGiB: config.diskSizeGiB))
                 created.append(disk.url)
             }
-            do { try identity.own(disk.url, mode: 0o600) } catch {
-                for url in created { try? FileManager.default.removeItem(at: url) }
-                throw error
-            }
             plan.rootDisk = disk
             // Its clock and `hv guest ssh` come through the host's seat on the VMF network.
             if plan.comm?.address != nil, let comm = ctx.vmf.comm {
@@ -110,6 +106,7 @@ extension GuestSupervisor {
                           notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
         spec.steps = steps
         spec.diskImage = plan.rootDisk?.url.path
+        if let disk = plan.rootDisk?.url { spec.beforeLaunch = { try DiskDescriptors.open(disk) } }
         spec.undo = { for url in created { try? FileManager.default.removeItem(at: url) } }
         attachDevices(config, to: &spec)
         return spec
@@ -134,8 +131,9 @@ extension GuestSupervisor {
         let identity = self.identity
         let bridge = GuestBridge(layout: ctx.layout)
         if config.networkMode == "bridge" { plan.tapName = bridge.tapName(guestNumber: identity.uid &- GuestIdentity.uidBase) }
-        try GuestIdentity.checkDisk(URL(fileURLWithPath: plan.disk))
-        try identity.own(URL(fileURLWithPath: plan.disk), mode: 0o600)
+        // The disk reaches QEMU as descriptors hvd opens (InheritedFD): its owner and mode stay as they are.
+        let disk = URL(fileURLWithPath: plan.disk)
+        try GuestIdentity.checkDisk(disk)
         if plan.servesSMB { try identity.ensureAccount() }
         if FileManager.default.fileExists(atPath: folder.nvram.path) { try identity.own(folder.nvram, mode: 0o600) }
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
@@ -152,8 +150,12 @@ extension GuestSupervisor {
         spec.tap = tap
         spec.beforeLaunch = {
             if tpm { try SoftwareTPM.start(folder: folder, identity: identity) }
-            guard let tap else { return [] }
-            return [try bridge.attach(guest: folder.name, interface: interface, tap: tap)]
+            let disks = try DiskDescriptors.open(disk)
+            guard let tap else { return disks }
+            do { return disks + [try bridge.attach(guest: folder.name, interface: interface, tap: tap)] } catch {
+                disks.forEach { close($0) }
+                throw error
+            }
         }
         let created = prepared.created
         spec.undo = {

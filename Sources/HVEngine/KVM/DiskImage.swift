@@ -92,7 +92,7 @@ public struct DiskImage: Sendable, Equatable {
     /// to a temporary name first: a failed create leaves no half image behind.
     public func create(sizeGiB: Int) throws {
         let fm = FileManager.default
-        // 0755 whatever the umask: the guest's QEMU user passes through to its disk.
+        // 0755 whatever the umask (the folder may hold what others read, such as a shared ISO).
         try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).creating")
         try? fm.removeItem(at: tmp)
@@ -104,6 +104,8 @@ public struct DiskImage: Sendable, Equatable {
             throw HVError(.io, "cannot create the disk image \(url.path): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
                           hint: "check free space and permissions of \(url.deletingLastPathComponent().path)")
         }
+        // root's alone: the guest's QEMU gets it as a descriptor (InheritedFD), no other user reads it.
+        chmod(tmp.path, 0o600)
         guard rename(tmp.path, url.path) == 0 else { throw HVError.posix("rename \(tmp.path)", errno: errno) }
     }
 }

@@ -76,6 +76,7 @@ public struct RTLinuxRootDisk {
         let known = "hv-\(folderName) " + (try String(contentsOf: URL(fileURLWithPath: hostKey.path + ".pub"), encoding: .utf8))
         try GuestSSH.ensureKeysDir(layout)
         try AtomicFile.write(Data(known.utf8), to: layout.guestHostKey(folderName), mode: 0o600)
+        chmod(made.path, 0o600)
         guard rename(made.path, disk.url.path) == 0 else { throw HVError.posix("rename to \(disk.url.path)", errno: errno) }
         return "created the Debian root disk \(disk.url.path) (\(sizeGiB) GiB, \(disk.format.rawValue), a copy of \(template.path): it grows as the guest writes)"
     }

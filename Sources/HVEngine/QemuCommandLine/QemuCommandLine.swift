@@ -117,7 +117,8 @@ public enum QemuCommandLine {
         if let disk = plan.rootDisk, let modules = plan.image.modulesImage {
             // Found by their serials in the guest (virtio-mmio's order is not the command line's);
             // the modules are read-only to it, so they always match the kernel it boots.
-            a += ["-drive", "if=none,id=hvroot,file=\(esc(disk.url.path)),format=\(disk.format.rawValue),discard=unmap",
+            a += InheritedFD.diskArgs + [
+                  "-drive", "if=none,id=hvroot,file=\(InheritedFD.diskPath),format=\(disk.format.rawValue),discard=unmap",
                   "-device", "virtio-blk-device,drive=hvroot,serial=hv-root",
                   "-drive", "if=none,id=hvmodules,file=\(esc(modules.path)),format=raw,readonly=on",
                   "-device", "virtio-blk-device,drive=hvmodules,serial=hv-modules"]

@@ -65,7 +65,8 @@ extension QemuCommandLine {
         }
         // Windows keeps the hardware clock in local time.
         a += ["-rtc", plan.isWindows ? "base=localtime,driftfix=slew" : "base=utc"]
-        a += ["-drive", "if=none,id=disk0,format=\(plan.diskFormat.rawValue),file=\(esc(plan.disk)),discard=unmap",
+        a += InheritedFD.diskArgs + [
+              "-drive", "if=none,id=disk0,format=\(plan.diskFormat.rawValue),file=\(InheritedFD.diskPath),discard=unmap",
               "-device", (plan.isWindows ? "ide-hd,bus=ide.0" : "virtio-blk-pci") + ",drive=disk0,bootindex=\(plan.installing ? 1 : 0)"]
         if let iso = plan.iso {
             a += ["-drive", "if=none,id=cd0,media=cdrom,readonly=on,file=\(esc(iso))",
@@ -79,9 +80,9 @@ extension QemuCommandLine {
             a += ["-netdev", netdev,
                   "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
         } else if plan.config.networkMode == "bridge", plan.tapName != nil {
-            // The TAP is opened by hvd and inherited as fd 4 (after the lock, 3): QEMU,
+            // The TAP is opened by hvd and inherited (after the lock and the disk): QEMU,
             // unprivileged, needs no access to /dev/net/tun and runs no scripts.
-            a += ["-netdev", "tap,id=net0,fd=4",
+            a += ["-netdev", "tap,id=net0,fd=\(InheritedFD.tap)",
                   "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
         }
         a += ["-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"]
