@@ -90,6 +90,12 @@ public enum GuestCreation {
         if os.kind == .rtos, let image = r.image, !image.isEmpty { doc.set("Guest\\Boot", "Image", image) }
         try check(doc)
         let config = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+        // The request's paths are the token holder's: only where a guest's files belong (APIPaths).
+        if os.kind == .rtos, r.image != nil { try APIPaths.checkImage(config.image) }
+        if let disk = r.diskImage, !disk.isEmpty {
+            try APIPaths.checkDisk(disk, folder: folder, layout: layout, others: APIPaths.configuredDisks(layout: layout, except: folder))
+        }
+        if let iso = r.iso, !iso.isEmpty { try APIPaths.checkISO(iso, folder: folder, layout: layout) }
         if os.kind == .rtos, !FileManager.default.fileExists(atPath: layout.template(config.image).path) {
             throw HVError(.missingImage, "templates/\(config.image) does not exist", hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")
         }

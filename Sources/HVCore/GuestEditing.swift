@@ -193,6 +193,14 @@ public enum GuestEditing {
             let named = candidates.compactMap { f in e.message.range(of: "\"\(f.key)\"").map { (f.name, $0.lowerBound) } }
             throw HVError(e.code, e.message, hint: e.hint, field: e.field ?? named.min { $0.1 < $1.1 }?.0)
         }
+        // Changed paths are the token holder's: only where a guest's files belong (APIPaths).
+        if config.image != oldConfig.image { try APIPaths.checkImage(config.image) }
+        if config.diskImage != oldConfig.diskImage, !config.diskImage.isEmpty {
+            try APIPaths.checkDisk(config.diskImage, folder: folder, layout: layout, others: APIPaths.configuredDisks(layout: layout, except: folder))
+        }
+        if config.installISO != oldConfig.installISO, !config.installISO.isEmpty {
+            try APIPaths.checkISO(config.installISO, folder: folder, layout: layout)
+        }
         if kind == .rtos, config.image != oldConfig.image, !FileManager.default.fileExists(atPath: layout.template(config.image).path) {
             throw HVError(.missingImage, "templates/\(config.image) does not exist",
                           hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")

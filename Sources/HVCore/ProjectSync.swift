@@ -108,13 +108,19 @@ public enum ProjectSync {
                           hint: "add them as [Guests\\FOLDER] to hv.config, or leave their guest.config out")
         }
         var guests: [(String, RegistryDocument)] = []
+        var disks: [String: URL] = [:]
         for g in config.guests {
             guard let text = content.guests[g.folder] else {
                 throw HVError(.invalidArgument, "\(name): hv.config lists \(g.folder), but its guest.config is missing", hint: "give guests.\(g.folder)")
             }
             let doc: RegistryDocument
             do { doc = try RegistryDocument(parsing: text, fileName: store.guestConfig(of: name, folder: g.folder).path) } catch let e as ConfigError { throw e.asHVError }
-            _ = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+            let guestConfig = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+            // A project from the API names paths as the token holder does (APIPaths); the project's guests share no disk.
+            do { try APIPaths.check(guestConfig, folder: g.folder, layout: layout, others: disks) } catch let e as HVError {
+                throw HVError(e.code, "\(name): guest \(g.folder): " + e.message, hint: e.hint, field: e.field)
+            }
+            disks[g.folder] = APIPaths.diskURL(guestConfig, folder: g.folder, layout: layout)
             guests.append((g.folder, doc))
         }
         return (hv, guests)
@@ -206,9 +212,15 @@ public enum ProjectSync {
         }
         let config = try HypervisorConfig(hv)
         var guests: [(String, RegistryDocument)] = []
+        var disks: [String: URL] = [:]
         for g in config.guests {
             let doc = try RegistryFile.read(store.guestConfig(of: name, folder: g.folder))
-            _ = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+            let guestConfig = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+            // A project from the API names paths as the token holder does (APIPaths); the project's guests share no disk.
+            do { try APIPaths.check(guestConfig, folder: g.folder, layout: layout, others: disks) } catch let e as HVError {
+                throw HVError(e.code, "\(name): guest \(g.folder): " + e.message, hint: e.hint, field: e.field)
+            }
+            disks[g.folder] = APIPaths.diskURL(guestConfig, folder: g.folder, layout: layout)
             guests.append((g.folder, doc))
         }
         return (hv, guests)

@@ -57,11 +57,16 @@ extension EndToEnd {
             #expect(host.waitUntil(30) { host.text(console).contains("hv-test: cannot reach /hv/guests/guestrtlinux/") }, "\(host.text(console).suffix(800))")
             #expect(host.text(console).contains("hv-test: own hook is read-only") && !host.text(console).contains("PLANTED")
                     && !host.text(console).contains("REACHED"), "\(host.text(console).suffix(800))")
-            // Its disk and UEFI variables are its QEMU user's alone; its QEMU is not root.
+            // Its UEFI variables are its QEMU user's alone; its disk stays root's (mode 0600), and
+            // QEMU, not root, has it only as the descriptors hvd passed.
             var st = stat()
-            #expect(stat(disk.path, &st) == 0 && st.st_uid >= GuestIdentity.uidBase && st.st_mode & 0o777 == 0o600, "disk \(st.st_uid) \(String(st.st_mode, radix: 8))")
+            #expect(stat(ubuntu.appendingPathComponent("OVMF_VARS.fd").path, &st) == 0 && st.st_uid >= GuestIdentity.uidBase && st.st_mode & 0o777 == 0o600,
+                    "nvram \(st.st_uid) \(String(st.st_mode, radix: 8))")
             let qemuUID = host.text(URL(fileURLWithPath: "/proc/\(status.pid ?? 0)/status")).split(separator: "\n").first { $0.hasPrefix("Uid:") }
             #expect(qemuUID.map { $0.contains(String(st.st_uid)) } == true, "\(String(describing: qemuUID))")
+            var diskStat = stat()
+            #expect(stat(disk.path, &diskStat) == 0 && diskStat.st_uid == 0 && diskStat.st_mode & 0o777 == 0o600, "disk \(diskStat.st_uid) \(String(diskStat.st_mode, radix: 8))")
+            #expect(host.openDescriptors(pid: status.pid, on: disk) >= 2)
             #expect(try host.status("guestrtlinux").state == .running, "RT-Linux runs beside it")
             #expect(try host.status("guestrtlinux").cores != status.cores)
 
@@ -110,6 +115,56 @@ extension EndToEnd {
             #expect(stop.status == 0 && stop.out.contains("gracefully"), "\(stop.all)")
             #expect(host.text(ubuntu.appendingPathComponent("shutdown_hook.log")).contains("(requested)"))
             #expect(host.run("hv_guest_stop", cwd: rt).status == 0)
+        }
+
+        /// The token is no root: a disk path from the API may not name a host
+        /// file, and a disk root names by hand is used without being given away
+        /// (QEMU gets descriptors hvd opened; owner and mode stay as they were).
+        @Test func theAPICannotHandAGuestAHostFile() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let port = try host.useFreeManagerPort()
+            try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            try host.provideISO("ubuntu.iso")
+            let ubuntu = host.folder("guestubuntu")
+            let outsideDir = URL(fileURLWithPath: "/tmp/hv-outside-\(UUID().uuidString.prefix(6))")
+            try FileManager.default.createDirectory(at: outsideDir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: outsideDir) }
+            let outside = outsideDir.appendingPathComponent("plant disk.qcow2")
+            let made = try Command.run(["qemu-img", "create", "-q", "-f", "qcow2", outside.path, "1G"], timeout: 60)
+            try #require(made.status == 0, "\(made.stderr)")
+            chmod(outside.path, 0o644)
+            func owner(_ url: URL) -> String {
+                var st = stat()
+                return stat(url.path, &st) == 0 ? "\(st.st_uid):\(st.st_gid) \(String(st.st_mode & 0o7777, radix: 8))" : "missing"
+            }
+            let ownerBefore = owner(outside)
+
+            #expect(host.run("hv", ["manager", "url"]).status == 0)
+            let token = host.text(host.layout.managerToken).trimmingCharacters(in: .whitespacesAndNewlines)
+            let post = ["Authorization": "Bearer \(token)", "X-HV-Request": "1", "Content-Type": "application/json"]
+            let config = ubuntu.appendingPathComponent("guest.config"), before = host.text(config)
+            for path in [outside.path, "/etc/shadow", "../../etc/shadow"] {
+                let r = Manager.request(port, "PATCH", "/v1/guests/guestubuntu/settings", headers: post, body: #"{"diskImage":"\#(path)"}"#)
+                let answer = r?.json as? [String: Any]
+                #expect(r?.status == 400 && answer?["field"] as? String == "diskImage", "\(path): \(String(decoding: r?.body ?? Data(), as: UTF8.self))")
+            }
+            let iso = Manager.request(port, "PATCH", "/v1/guests/guestubuntu/settings", headers: post, body: #"{"iso":"/etc/shadow"}"#)
+            #expect(iso?.status == 400 && (iso?.json as? [String: Any])?["field"] as? String == "iso")
+            #expect(host.text(config) == before, "a refused edit changes nothing")
+            #expect(owner(outside) == ownerBefore && owner(URL(fileURLWithPath: "/etc/shadow")).hasPrefix("0:"))
+
+            // Root names it by hand: the guest runs on it, and it stays root's.
+            try host.writeUserConfig(ubuntu, "[Guest\\Disk]\n    \"Image\"=\"\(outside.path)\"\n")
+            let start = host.run("hv_guest_start", cwd: ubuntu)
+            try #require(start.status == 0, "\(start.all)")
+            let status = try host.status("guestubuntu")
+            #expect(status.diskImage == outside.path)
+            #expect(host.openDescriptors(pid: status.pid, on: outside) >= 2, "QEMU holds the disk hvd opened for it")
+            #expect(owner(outside) == ownerBefore, "\(owner(outside)) was \(ownerBefore)")
+            let stop = host.run("hv", ["guest", "stop", "--force", "guestubuntu"])
+            #expect(stop.status == 0, "\(stop.all)")
+            #expect(owner(outside) == ownerBefore)
         }
 
         /// Too much memory and a corrupt disk: clear errors, nothing created or changed.
