@@ -8,23 +8,37 @@ function toast(text, err) {
   clearTimeout(toast.timer); toast.timer = setTimeout(() => t.style.display = "none", err ? 9000 : 4000);
 }
 
-// The token comes once in the address (hv manager url) and then lives in this
-// tab's session storage: never in a cookie, which other servers on this host
-// (cookies ignore ports) would receive too. It goes out as a header; the
-// event stream and WebSockets, which cannot send headers, get short-lived
-// single-use tickets instead.
-const token = (() => {
-  const given = new URLSearchParams(location.search).get("token");
-  if (given) { sessionStorage.setItem("hv_token", given); history.replaceState(null, "", "/"); }
-  return sessionStorage.getItem("hv_token") || "";
+// The address (hv manager url) carries a single-use login code in its
+// fragment, which the browser never sends and which is spent once the page
+// has traded it for the token: history keeps nothing of worth. The token
+// then lives in this tab's session storage: never in a cookie, which other
+// servers on this host (cookies ignore ports) would receive too. It goes out
+// as a header; the event stream and WebSockets, which cannot send headers,
+// get short-lived single-use tickets instead.
+let token = sessionStorage.getItem("hv_token") || "";
+const loggedIn = (async () => {
+  const code = new URLSearchParams(location.hash.slice(1)).get("code");
+  if (!code) return;
+  history.replaceState(null, "", "/");
+  const r = await fetch("/v1/manager/login", { method: "POST", credentials: "omit",
+    headers: { "Content-Type": "application/json", "X-HV-Request": "1" }, body: JSON.stringify({ code }) });
+  const data = await r.json().catch(() => ({}));
+  if (r.ok && data.token) { token = data.token; sessionStorage.setItem("hv_token", token); return; }
+  // A spent code with a token from before (a reload of the address) still opens the page.
+  if (!token) denied((data.message || "this login code is not valid") + (data.hint ? " — " + data.hint : ""));
 })();
+// An address with a new code opened over this page changes only the fragment: start afresh with it.
+window.addEventListener("hashchange", () => { if (new URLSearchParams(location.hash.slice(1)).get("code")) location.reload(); });
 
+// The first reason stays: a refused login code, not the 401s that follow it.
 function denied(message) {
+  if (!$("denied").hidden) return;
   $("denied").hidden = false;
   $("denied-text").textContent = message;
 }
 
 async function api(method, path, body) {
+  await loggedIn;
   const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1", "Authorization": "Bearer " + token },
                                 body: body ? JSON.stringify(body) : undefined, credentials: "omit" });
   const data = await r.json().catch(() => ({}));
@@ -136,6 +150,7 @@ function showFieldError(formEl, data) {
   slot.textContent = data.message + (data.hint ? "\n→ " + data.hint : "");
 }
 async function send(method, path, body) {
+  await loggedIn;
   const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-HV-Request": "1", "Authorization": "Bearer " + token },
                                 body: JSON.stringify(body), credentials: "omit" });
   return { ok: r.ok, data: await r.json().catch(() => ({ message: r.statusText })) };

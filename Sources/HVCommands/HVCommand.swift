@@ -229,19 +229,44 @@ public enum HVMain {
 
 struct ManagerGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "manager", abstract: "The System Manager, hvd's web page on loopback.", subcommands: [URLCommand.self])
+        commandName: "manager", abstract: "The System Manager, hvd's web page on loopback.", subcommands: [URLCommand.self, TokenCommand.self])
 
     struct URLCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "url", abstract: "Print the System Manager's address with its token (open it in a browser on this host, or through ssh -L).")
+            commandName: "url",
+            abstract: "Print an address that opens the System Manager (open it in a browser on this host, or through ssh -L).",
+            discussion: "The address carries a login code, not the token: it works once, within two minutes, and a browser's history keeps only the spent code.")
+        func run() throws {
+            let login = try Context().api.post(.managerLoginCode, [String: String](), as: ManagerLoginCode.self)
+            Out.say(login.url)
+        }
+    }
+
+    struct TokenCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "token",
+            abstract: "Print (or replace) the System Manager's token, or the read-only metrics token.",
+            discussion: """
+                The manager token (/hv/run/manager.token) is worth everything the API does; the metrics \
+                token (/hv/run/metrics.token) reads GET /v1/metrics and nothing else: give Prometheus that one. \
+                --rotate replaces it at once: the old one, its open pages, login codes and tickets are refused from then on.
+                """)
+        @Flag(help: "The read-only metrics token instead of the manager token.") var metrics = false
+        @Flag(help: "Replace the token with a new one.") var rotate = false
         func run() throws {
             let ctx = Context()
-            let info = try ctx.api.get(.manager, as: ManagerInfo.self)
-            guard let token = try? String(contentsOf: ctx.layout.managerToken, encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
-                throw HVError(.notFound, "\(ctx.layout.managerToken.path) is missing or unreadable", hint: "run as root")
+            if rotate {
+                let r = try ctx.api.post(.managerRotate, ManagerRotateRequest(credential: metrics ? "metrics" : "manager"), as: [String: String].self)
+                Out.warn(r["message"] ?? "replaced")
+            } else {
+                // hvd makes the tokens when the System Manager starts.
+                _ = try ctx.api.get(.manager, as: ManagerInfo.self)
             }
-            Out.say("\(info.url)?token=\(token)")
+            let file = metrics ? ctx.layout.metricsToken : ctx.layout.managerToken
+            guard let token = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+                throw HVError(.notFound, "\(file.path) is missing or unreadable", hint: "run as root")
+            }
+            Out.say(token)
         }
     }
 }

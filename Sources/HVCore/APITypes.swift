@@ -248,6 +248,32 @@ public struct ManagerInfo: Sendable, Codable, Equatable {
     public init(port: Int, url: String) { self.port = port; self.url = url }
 }
 
+/// A single-use address for the System Manager (`hv manager url`): the code
+/// rides in the fragment, which browsers never send, and is worth the token
+/// once, for `expiresInSeconds`.
+public struct ManagerLoginCode: Sendable, Codable, Equatable {
+    public var code: String
+    public var url: String
+    public var expiresInSeconds: Int
+    public init(code: String, url: String, expiresInSeconds: Int) { self.code = code; self.url = url; self.expiresInSeconds = expiresInSeconds }
+}
+
+public struct ManagerLoginRequest: Sendable, Codable, Equatable {
+    public var code: String
+    public init(code: String) { self.code = code }
+}
+
+public struct ManagerLoginResponse: Sendable, Codable, Equatable {
+    public var token: String
+    public init(token: String) { self.token = token }
+}
+
+/// `credential`: "manager" (the token of the page and the API) or "metrics" (GET /v1/metrics only).
+public struct ManagerRotateRequest: Sendable, Codable, Equatable {
+    public var credential: String
+    public init(credential: String) { self.credential = credential }
+}
+
 public enum APIJSON {
     public static func encodeCompact<T: Encodable>(_ v: T) -> Data {
         let e = JSONEncoder()

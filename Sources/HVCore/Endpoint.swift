@@ -16,6 +16,8 @@ public enum Endpoint: Hashable, Sendable {
     case templates, host, manager, daemonShutdown
     case lifecycle, autostart, autostartSet, resetHost, metrics, bridgesDelete, hostDevices
     case projectPlan(String), projectStore(String)
+    /// The System Manager's credentials: a login code for its address, the code's exchange, a token's rotation.
+    case managerLoginCode, managerLogin, managerRotate
     /// The System Manager's own (TCP listener only).
     case watch, consoleSocket(String), displaySocket(String), ticket
 
@@ -59,6 +61,9 @@ public enum Endpoint: Hashable, Sendable {
         case .templates: ["templates"]
         case .host: ["host"]
         case .manager: ["manager"]
+        case .managerLoginCode: ["manager", "login-code"]
+        case .managerLogin: ["manager", "login"]
+        case .managerRotate: ["manager", "rotate"]
         case .daemonShutdown: ["daemon", "shutdown"]
         case .lifecycle: ["lifecycle"]
         case .autostart, .autostartSet: ["autostart"]
@@ -114,6 +119,9 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "GET", segments: ["templates"]) { _ in .templates },
         .init(method: "GET", segments: ["host"]) { _ in .host },
         .init(method: "GET", segments: ["manager"]) { _ in .manager },
+        .init(method: "POST", segments: ["manager", "login-code"]) { _ in .managerLoginCode },
+        .init(method: "POST", segments: ["manager", "login"]) { _ in .managerLogin },
+        .init(method: "POST", segments: ["manager", "rotate"]) { _ in .managerRotate },
         .init(method: "POST", segments: ["daemon", "shutdown"]) { _ in .daemonShutdown },
         .init(method: "GET", segments: ["lifecycle"]) { _ in .lifecycle },
         .init(method: "GET", segments: ["autostart"]) { _ in .autostart },

@@ -54,6 +54,8 @@ public struct HostLayout: Sendable, Equatable {
     public var eventsHostSocket: URL { runDir.appendingPathComponent("events-host.sock") }
     /// The System Manager's token (root only) and its port's configuration.
     public var managerToken: URL { runDir.appendingPathComponent("manager.token") }
+    /// The read-only credential for `GET /v1/metrics` (Prometheus), root's like the token.
+    public var metricsToken: URL { runDir.appendingPathComponent("metrics.token") }
     public var netState: URL { runDir.appendingPathComponent("net.json") }
     /// Shared-memory regions live in RAM, per host root: /dev/shm/hv/<instance>/<name>.
     public var sharedMemoryDir: URL { URL(fileURLWithPath: "/dev/shm/hv").appendingPathComponent(instanceID) }

@@ -131,9 +131,9 @@ def shot(d, name):
 
 
 def test_wrong_token_is_refused(host, d):
-    d.get(f"http://127.0.0.1:{host.port}/?token=not-the-token")
-    wait(d, "the refusal", lambda: "valid token" in d.find_element(By.ID, "denied").text, 15)
-    assert "?token" not in d.current_url, "the token leaves the address bar"
+    d.get(f"http://127.0.0.1:{host.port}/#code=not-a-code")
+    wait(d, "the refusal", lambda: "login code is not valid" in d.find_element(By.ID, "denied").text, 15)
+    assert "code" not in d.current_url, "the code leaves the address bar"
     d.execute_script("sessionStorage.clear()")
     d.get(f"http://127.0.0.1:{host.port}/")
     wait(d, "the refusal without a token", lambda: "valid token" in d.find_element(By.ID, "denied").text, 15)
@@ -142,11 +142,20 @@ def test_wrong_token_is_refused(host, d):
 
 def test_start_and_stop_a_guest_live(host, d):
     url = host.hv("manager", "url").stdout.strip()
+    token = open(os.path.join(host.root, "run", "manager.token")).read().strip()
+    assert "#code=" in url and token not in url, f"the address carries a login code, not the token: {url}"
+    # The address is good once: a second tab (its own session storage) that opens it later is refused.
     d.get(url)
     wait(d, "the guests table", lambda: state(d, "guestrtlinux") == "stopped")
-    assert "?token" not in d.current_url, "the token leaves the address bar"
+    assert "code" not in d.current_url, "the code leaves the address bar"
     assert d.get_cookies() == [], f"the token is never a cookie: {d.get_cookies()}"
-    assert d.execute_script("return sessionStorage.getItem('hv_token')"), "the token lives in the tab's session storage"
+    assert d.execute_script("return sessionStorage.getItem('hv_token')") == token, "the token lives in the tab's session storage"
+    d.switch_to.new_window("tab")
+    d.get(url)
+    wait(d, "the spent code refused", lambda: "login code is not valid" in d.find_element(By.ID, "denied").text, 15)
+    assert not d.execute_script("return sessionStorage.getItem('hv_token')")
+    d.close()
+    d.switch_to.window(d.window_handles[0])
     shot(d, "guests-stopped")
     d.find_element(By.ID, "vmf-load").click()
     wait(d, "the VMF to load", lambda: d.find_element(By.ID, "vmf-state").text == "loaded")
@@ -309,8 +318,19 @@ def test_kvm_desktop_through_novnc(host, d):
     d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
     form = d.find_element(By.ID, "add")
     Select(form.find_element(By.NAME, "type")).select_by_value("general")
+    # An ISO the page names must lie under HV_ROOT (iso/, VMs/ or the guest's folder): a copy of the test ISO there.
+    os.makedirs(os.path.join(host.root, "iso"), exist_ok=True)
+    shutil.copyfile(installer_iso(), os.path.join(host.root, "iso", "installer.iso"))
+    os.chmod(os.path.join(host.root, "iso", "installer.iso"), 0o644)
+    outside = form.find_element(By.NAME, "iso")
     for name, value in [("name", "Desktop"), ("folder", "desktop1"), ("memoryMiB", "512"), ("diskSizeGiB", "2"), ("iso", installer_iso())]:
         form.find_element(By.NAME, name).send_keys(value)
+    # A path outside HV_ROOT is refused next to its field, and nothing is created.
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(d, "the ISO outside HV_ROOT refused", lambda: "outside the places" in form.find_element(By.CSS_SELECTOR, '[data-field="iso"]').text, 15)
+    assert not os.path.exists(os.path.join(host.root, "guests", "desktop1"))
+    outside.clear()
+    outside.send_keys("iso/installer.iso")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(d, "the desktop guest in the list", lambda: state(d, "desktop1") == "stopped", 15)
     # The test ISO installs and powers off within a minute; shown then, the screen may already be dark.

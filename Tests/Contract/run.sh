@@ -27,8 +27,7 @@ ln -s /tmp/hv-e2e-image/templates/rt-linux "$root/templates/rt-linux" 2>/dev/nul
 for n in hv_open_example hv_sync_example hv_vmf_stop; do ln -sf "$bin/hv" "$links/$n"; done
 "$links/hv_open_example" rt-linux --yes >/dev/null && "$links/hv_sync_example" rt-linux >/dev/null \
   && printf '[Guest\\Boot]\n    "Root"="busybox"\n' > "$root/guests/guestrtlinux/usr.config" || { echo "✘ contract: could not prepare the scratch root"; exit 1; }
-url=$("$bin/hv" manager url) || { echo "✘ contract: no System Manager"; exit 1; }
-token=${url##*token=}
+token=$("$bin/hv" manager token) || { echo "✘ contract: no System Manager"; exit 1; }
 out=$root/schemathesis.txt
 # Every check but those that need a notion of users or resources the API does not have.
 # Run from the scratch root: schemathesis and hypothesis keep their caches in the working folder.

@@ -85,10 +85,22 @@ extension EndToEnd {
             let rt = try host.prepare("ubuntu_rtlinux", loadVMF: false)
             let url = host.run("hv", ["manager", "url"])
             try #require(url.status == 0, "\(url.all)")
-            #expect(url.out.hasPrefix("http://127.0.0.1:\(port)/?token="))
-            let token = url.out.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "token=").last ?? ""
+            // The address carries a login code in its fragment, never the token; the code is good once.
+            #expect(url.out.hasPrefix("http://127.0.0.1:\(port)/#code="), "\(url.out)")
+            let code = url.out.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "code=").last ?? ""
             let tokenFile = host.layout.managerToken
-            #expect(((try? FileManager.default.attributesOfItem(atPath: tokenFile.path))?[.posixPermissions] as? Int) == 0o600)
+            let token = host.text(tokenFile).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!url.out.contains(token) && code.count == 64)
+            let loginHeaders = ["X-HV-Request": "1", "Content-Type": "application/json"]
+            let login = Self.request(port, "POST", "/v1/manager/login", headers: loginHeaders, body: #"{"code":"\#(code)"}"#)
+            #expect(login?.status == 200 && (login?.json as? [String: Any])?["token"] as? String == token)
+            #expect(Self.request(port, "POST", "/v1/manager/login", headers: loginHeaders, body: #"{"code":"\#(code)"}"#)?.status == 401, "spent")
+            #expect(Self.request(port, "POST", "/v1/manager/login", headers: loginHeaders, body: #"{"code":"\#(String(repeating: "0", count: 64))"}"#)?.status == 401)
+            #expect(Self.request(port, "POST", "/v1/manager/login", headers: ["Content-Type": "application/json"], body: #"{"code":"\#(code)"}"#)?.status == 401,
+                    "a login needs X-HV-Request like every other POST")
+            for file in [tokenFile, host.layout.metricsToken] {
+                #expect(((try? FileManager.default.attributesOfItem(atPath: file.path))?[.posixPermissions] as? Int) == 0o600, "\(file.path)")
+            }
             let auth = ["Authorization": "Bearer \(token)"]
             let post = auth.merging(["X-HV-Request": "1", "Content-Type": "application/json"]) { $1 }
 
@@ -212,7 +224,7 @@ extension EndToEnd {
             #expect(Self.request(port, "POST", "/v1/vmf/load", headers: post.merging(["Origin": "http://evil.example"]) { $1 }, body: #"{"config":""}"#)?.status == 403)
             #expect(!FileManager.default.fileExists(atPath: host.layout.vmfState.path), "nothing was loaded by the refused requests")
             // The page and its script are files (no secret in them); no cookie is ever set; the CSP allows no inline script.
-            let page = Self.request(port, "GET", "/?token=\(token)")
+            let page = Self.request(port, "GET", "/")
             #expect(page?.status == 200 && String(decoding: page?.body ?? Data(), as: UTF8.self).contains("hv System Manager"))
             #expect(page?.headers["set-cookie"] == nil && page?.headers["x-content-type-options"] == "nosniff")
             let csp = page?.headers["content-security-policy"] ?? ""
@@ -229,6 +241,39 @@ extension EndToEnd {
             let ticketText = String(decoding: byTicket?.body ?? Data(), as: UTF8.self)
             #expect(ticketText.hasPrefix("event: state"), "\(ticketText.prefix(200))")
             #expect(Self.request(port, "GET", "/v1/watch?ticket=\(ticket)", readFor: 2)?.status == 401, "a ticket is good once")
+
+            // The metrics token reads the metrics and nothing else.
+            let metricsToken = host.run("hv", ["manager", "token", "--metrics"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(metricsToken.count == 64 && metricsToken != token && metricsToken == host.text(host.layout.metricsToken).trimmingCharacters(in: .whitespacesAndNewlines))
+            let reader = ["Authorization": "Bearer \(metricsToken)"]
+            let scraped = Self.request(port, "GET", "/v1/metrics", headers: reader)
+            #expect(scraped?.status == 200 && String(decoding: scraped?.body ?? Data(), as: UTF8.self).contains("hv_guest_up"), "\(scraped?.status ?? 0)")
+            let hvUnread = host.text(host.layout.hvConfig)
+            for (method, path, body) in [("GET", "/v1/guests", nil), ("POST", "/v1/guests/guestrtlinux/start", "{}"), ("POST", "/v1/tickets", "{}"),
+                                         ("PATCH", "/v1/guests/guestrtlinux/settings", #"{"memoryMiB":300}"#), ("POST", "/v1/manager/login-code", "{}")] {
+                let r = Self.request(port, method, path, headers: reader.merging(["X-HV-Request": "1", "Content-Type": "application/json"]) { $1 }, body: body)
+                #expect(r?.status == 403, "\(method) \(path) with the metrics token: \(r?.status ?? 0)")
+            }
+            let rtState = try host.status("guestrtlinux").state
+            #expect(host.text(host.layout.hvConfig) == hvUnread && rtState == .stopped)
+
+            // Rotation: root only (not through the port), and the old token, its codes and tickets are dead at once.
+            #expect(Self.request(port, "POST", "/v1/manager/rotate", headers: post, body: #"{"credential":"manager"}"#)?.status == 422)
+            let spare = (Self.request(port, "POST", "/v1/tickets", headers: post, body: "{}")?.json as? [String: Any])?["ticket"] as? String ?? ""
+            let pending = host.run("hv", ["manager", "url"]).out.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "code=").last ?? ""
+            let rotated = host.run("hv", ["manager", "token", "--rotate"])
+            let newToken = rotated.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(rotated.status == 0 && newToken.count == 64 && newToken != token && rotated.err.contains("refused from now on"), "\(rotated.all)")
+            #expect(Self.request(port, "GET", "/v1/guests", headers: auth)?.status == 401, "the old token is refused")
+            #expect(Self.request(port, "GET", "/v1/guests", headers: ["Authorization": "Bearer \(newToken)"])?.status == 200)
+            #expect(Self.request(port, "GET", "/v1/watch?ticket=\(spare)", readFor: 2)?.status == 401, "its tickets are void")
+            #expect(Self.request(port, "POST", "/v1/manager/login", headers: loginHeaders, body: #"{"code":"\#(pending)"}"#)?.status == 401, "its codes are void")
+            #expect(Self.request(port, "GET", "/v1/metrics", headers: reader)?.status == 200, "the metrics token stays")
+            let rotatedMetrics = host.run("hv", ["manager", "token", "--metrics", "--rotate"])
+            #expect(rotatedMetrics.status == 0 && Self.request(port, "GET", "/v1/metrics", headers: reader)?.status == 401, "\(rotatedMetrics.all)")
+            // Both survive an hvd restart.
+            #expect(host.run("hv", ["daemon", "stop"]).status == 0)
+            #expect(host.run("hv", ["manager", "token"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == newToken)
             _ = rt
         }
     }

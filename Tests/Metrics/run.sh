@@ -40,7 +40,7 @@ scrape_configs:
     metrics_path: /v1/metrics
     authorization:
       type: Bearer
-      credentials_file: $root/run/manager.token
+      credentials_file: $root/run/metrics.token
     static_configs:
       - targets: ['127.0.0.1:$port']
         labels: {host: test}
@@ -66,9 +66,9 @@ for _ in $(seq 60); do
     sleep 1
 done
 if [ "$value" = 1 ]; then
-    ok "Prometheus scrapes hvd (behind the System Manager's token): the running guest's state comes back"
+    ok "Prometheus scrapes hvd (with the read-only metrics token): the running guest's state comes back"
 else
-    no "Prometheus scrapes hvd (behind the System Manager's token): the running guest's state comes back (got '$value')" "$root/prometheus.log"
+    no "Prometheus scrapes hvd (with the read-only metrics token): the running guest's state comes back (got '$value')" "$root/prometheus.log"
 fi
 up=$(query 'up{job="hv"}'); placed=$(query 'hv_guest_vcpu_placement_held{guest="guestrtlinux"}'); loaded=$(query 'hv_vmf_loaded')
 if [ "$up" = 1 ] && [ "$placed" = 1 ] && [ "$loaded" = 1 ]; then
@@ -76,7 +76,7 @@ if [ "$up" = 1 ] && [ "$placed" = 1 ] && [ "$loaded" = 1 ]; then
 else
     no "the scrape is up; VMF loaded and the vCPU placement held, read back by PromQL (up=$up placed=$placed loaded=$loaded)" "$root/prometheus.log"
 fi
-token=$(cat "$root/run/manager.token")
+token=$(cat "$root/run/metrics.token")
 python3 - "$port" "$token" > "$root/metrics.txt" <<'PY'
 import sys, urllib.request
 req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/v1/metrics", headers={"Authorization": "Bearer " + sys.argv[2]})
@@ -97,4 +97,21 @@ except urllib.error.HTTPError as e:
 PY
 )
 if [ "$code" = 401 ]; then ok "without the token the metrics are refused (401)"; else no "without the token the metrics are refused (got $code)"; fi
+# Prometheus's token reads the metrics, nothing else: a start is refused and the guest list too.
+codes=$(python3 - "$port" "$token" <<'PY'
+import sys, urllib.request, urllib.error
+out = []
+for method, path in [("GET", "/v1/guests"), ("POST", "/v1/guests/guestrtlinux/stop"), ("POST", "/v1/vmf/unload")]:
+    req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}{path}", method=method, data=b"{}" if method == "POST" else None,
+                                 headers={"Authorization": "Bearer " + sys.argv[2], "X-HV-Request": "1", "Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=5); out.append("200")
+    except urllib.error.HTTPError as e:
+        out.append(str(e.code))
+print(" ".join(out))
+PY
+)
+state=$("$bin/hv" guest status guestrtlinux 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+if [ "$codes" = "403 403 403" ] && [ "$state" = running ]; then ok "the metrics token changes nothing (403 403 403, the guest runs on)"
+else no "the metrics token changes nothing (got $codes, guest $state)"; fi
 [ "$failures" = 0 ]

@@ -50,7 +50,7 @@ def main():
                 text = text.replace("VMs/example_ubuntu/ubuntu.qcow2", f"VMs/{folder}/disk.qcow2")
                 open(gc, "w").write(text)
                 cfg.write(f'[Guests\\{folder}]\n    "Id"="{i}"\n    "Name"="Desktop {i}"\n    "Os"="ubuntu"\n    "Kind"="kvm"\n')
-        token = run("manager", "url").stdout.strip().split("token=")[1]
+        token = run("manager", "token").stdout.strip()
         count = len(re.findall(r'"folder"', subprocess.run(
             [HV, "guest", "list", "--json"], env=env, capture_output=True, text=True).stdout))
         assert count == GUESTS, f"{count} guests listed"

@@ -6,27 +6,31 @@ import Glibc
 #endif
 
 /// The System Manager: the web page and the same JSON API as the Unix
-/// socket, on loopback TCP. Every API request needs the token
-/// (run/manager.token, root only) as `Authorization: Bearer`; the page gets
-/// it once in its address and keeps it in the tab's session storage. The
-/// event stream and WebSockets use single-use tickets the page asks for
-/// with the token (`POST /v1/tickets`). Requests that change
-/// something must also carry `X-HV-Request: 1` (a page of another site cannot
-/// send it without a CORS preflight, which hvd never grants) and, when the
-/// browser says where it comes from, an Origin of this server.
+/// socket, on loopback TCP. Every API request needs a credential as
+/// `Authorization: Bearer` (ManagerCredentials): the manager token
+/// (run/manager.token, root only) for everything, the metrics token for
+/// `GET /v1/metrics` alone. The page gets the manager token by exchanging
+/// the single-use login code of its address (`/#code=`, from `hv manager
+/// url`) and keeps it in the tab's session storage. The event stream and
+/// WebSockets use single-use tickets the page asks for with the token
+/// (`POST /v1/tickets`). Requests that change something must also carry
+/// `X-HV-Request: 1` (a page of another site cannot send it without a CORS
+/// preflight, which hvd never grants) and, when the browser says where it
+/// comes from, an Origin of this server.
 final class ManagerServer: @unchecked Sendable {
     static let defaultPort = 7480
     let ctx: DaemonContext
     let routes: Routes
     let port: Int
-    let token: String
-    let tickets = TicketBook()
+    let credentials: ManagerCredentials
+    var tickets: TicketBook { credentials.tickets }
 
     init(ctx: DaemonContext, routes: Routes) throws {
         self.ctx = ctx
         self.routes = routes
         port = Self.configuredPort(ctx.layout)
-        token = try Self.provideToken(ctx.layout)
+        credentials = try ManagerCredentials(layout: ctx.layout)
+        ctx.credentials = credentials
     }
 
     /// `[Manager] "Port"` of config/manager.config.
@@ -34,24 +38,11 @@ final class ManagerServer: @unchecked Sendable {
         ((try? RegistryFile.readIfPresent(layout.managerConfig)) ?? nil)?.value("Manager", "Port").flatMap { Int($0) } ?? defaultPort
     }
 
-    /// The token survives hvd restarts (open pages keep working); 32 random bytes, hex.
-    static func provideToken(_ layout: HostLayout) throws -> String {
-        if let t = try? String(contentsOf: layout.managerToken, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-           t.count == 64 { return t }
-        var bytes = [UInt8](repeating: 0, count: 32)
-        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0, read(fd, &bytes, 32) == 32 else { throw HVError.posix("read /dev/urandom", errno: errno) }
-        close(fd)
-        let t = bytes.map { String(format: "%02x", $0) }.joined()
-        try AtomicFile.write(t + "\n", to: layout.managerToken, mode: 0o600)
-        return t
-    }
-
     func start() {
         do {
             let listener = try UnixSocket.listenLoopback(port: port)
             ctx.managerPort = port
-            ctx.log.info("System Manager on http://127.0.0.1:\(port)/ (hv manager url prints it with its token)")
+            ctx.log.info("System Manager on http://127.0.0.1:\(port)/ (hv manager url prints an address to open it)")
             Thread.detachNewThread { [self] in
                 Listener(listener, name: "127.0.0.1:\(port)", maxConnections: 64).run(log: ctx.log) { [self] conn in serve(conn) }
             }
@@ -77,18 +68,28 @@ final class ManagerServer: @unchecked Sendable {
         }
         if req.method == "GET" && req.path.hasPrefix("/novnc/") { return serveNoVNC(conn, path: req.path) }
         let match = Endpoint.match(method: req.method, segments: (try? req.segments()) ?? [])
+        let access = self.access(req)
         // The event stream and the page's WebSockets cannot send a header: a ticket instead.
         if case .endpoint(let e) = match {
             switch e {
             case .watch, .consoleSocket, .displaySocket:
-                guard authorized(req) || tickets.redeem(req.query["ticket"] ?? "") else { return reply(conn, denied()) }
+                guard access == .full || tickets.redeem(req.query["ticket"] ?? "") else { return reply(conn, denied()) }
                 if case .consoleSocket(let ref) = e { return serveConsole(conn, reader, req, ref: ref) }
                 if case .displaySocket(let ref) = e { return serveDisplay(conn, reader, req, ref: ref) }
                 return watch(conn)
             default: break
             }
         }
-        guard authorized(req) else { return reply(conn, denied()) }
+        // The page's login: its code is the credential (single use), no token yet.
+        if case .endpoint(.managerLogin) = match, req.headers["x-hv-request"] == "1" {
+            return reply(conn, login(req))
+        }
+        // The metrics token reads the metrics, nothing else.
+        if access == .metrics, match != .endpoint(.metrics) {
+            return reply(conn, HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "the metrics token reads GET /v1/metrics only",
+                                                                      hint: "use the manager token (hv manager url opens the page)")), status: 403))
+        }
+        guard access != .none else { return reply(conn, denied()) }
         guard req.path.hasPrefix("/v1/") else { return reply(conn, .error(HVError(.notFound, "no page \(req.path)"))) }
         if req.method != "GET" {
             guard req.headers["x-hv-request"] == "1" else {
@@ -102,7 +103,7 @@ final class ManagerServer: @unchecked Sendable {
             guard let t = tickets.issue() else {
                 return reply(conn, HTTPError(503, "too many tickets outstanding; try again in a minute").response)
             }
-            return reply(conn, .json(TicketResponse(ticket: t, expiresInSeconds: Int(TicketBook.lifetime))))
+            return reply(conn, .json(TicketResponse(ticket: t, expiresInSeconds: Int(tickets.lifetime))))
         }
         switch routes.handle(req, peerPid: nil, listener: "manager") {
         case .response(let r): reply(conn, r)
@@ -113,11 +114,21 @@ final class ManagerServer: @unchecked Sendable {
 
     var allowedHosts: [String] { ["127.0.0.1:\(port)", "localhost:\(port)"] }
 
-    /// The token as `Authorization: Bearer`, nothing else: never a cookie
+    /// A token as `Authorization: Bearer`, nothing else: never a cookie
     /// (cookies ignore ports, so every local web server would get it).
-    func authorized(_ req: HTTPRequest) -> Bool {
-        guard let auth = req.headers["authorization"], auth.hasPrefix("Bearer ") else { return false }
-        return constantTimeEqual(String(auth.dropFirst(7)), token)
+    func access(_ req: HTTPRequest) -> ManagerCredentials.Access {
+        guard let auth = req.headers["authorization"], auth.hasPrefix("Bearer ") else { return .none }
+        return credentials.access(String(auth.dropFirst(7)))
+    }
+
+    /// A login code for the manager token; a wrong, used or expired one is refused alike.
+    func login(_ req: HTTPRequest) -> HTTPResponse {
+        guard let body = try? APIJSON.decode(ManagerLoginRequest.self, req.body), let token = credentials.login(code: body.code) else {
+            return HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "this login code is not valid (each works once, for two minutes)",
+                                                          hint: "run `hv manager url` again and open the address it prints")), status: 401)
+        }
+        ctx.log.info("System Manager: a login code was exchanged for the token")
+        return .json(ManagerLoginResponse(token: token))
     }
 
     static let assets: [String: (type: String, body: String)] = [
@@ -129,7 +140,7 @@ final class ManagerServer: @unchecked Sendable {
 
     func denied() -> HTTPResponse {
         HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "a valid token is needed",
-                                               hint: "open the address that `hv manager url` prints")), status: 401)
+                                               hint: "open the address that `hv manager url` prints (its code works once)")), status: 401)
     }
 
     func reply(_ conn: UnixSocket, _ r: HTTPResponse) { try? conn.write(r.serialized()) }

@@ -23,7 +23,12 @@ final class DaemonContext: @unchecked Sendable {
         get { manager.withLock { $0.problem } }
         set { manager.withLock { $0.problem = newValue } }
     }
-    private let manager = Monitor<(port: Int?, problem: String?)>((nil, nil))
+    /// The System Manager's tokens and login codes (nil until it starts).
+    var credentials: ManagerCredentials? {
+        get { manager.withLock { $0.credentials } }
+        set { manager.withLock { $0.credentials = newValue } }
+    }
+    private let manager = Monitor<(port: Int?, problem: String?, credentials: ManagerCredentials?)>((nil, nil, nil))
     /// hvd is the one writer of hv.config and the guest folders' files: every
     /// read-modify-write of them (creating, editing, moving cores, deleting,
     /// syncing a project, loading and unloading the VMF) runs under this lock,

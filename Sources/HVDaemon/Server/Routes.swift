@@ -19,7 +19,7 @@ struct Routes {
     func handle(_ req: HTTPRequest, peerPid: Int32?, listener: String = "socket") -> Outcome {
         let outcome: Outcome
         do {
-            outcome = try route(req, peerPid: peerPid)
+            outcome = try route(req, peerPid: peerPid, listener: listener)
         } catch let e as HVError {
             outcome = .response(.error(e))
         } catch let e as HTTPError {
@@ -43,7 +43,7 @@ struct Routes {
         }
     }
 
-    private func route(_ req: HTTPRequest, peerPid: Int32?) throws -> Outcome {
+    private func route(_ req: HTTPRequest, peerPid: Int32?, listener: String) throws -> Outcome {
         let endpoint: Endpoint
         switch Endpoint.match(method: req.method, segments: try req.segments()) {
         case .endpoint(let e): endpoint = e
@@ -55,12 +55,12 @@ struct Routes {
             throw HVError(.notFound, "no API endpoint \(req.method) \(req.path)", hint: "the API lives under /v1 (docs/openapi.json)")
         }
         if Self.writesConfig(endpoint) {
-            return try ctx.writingConfig { try dispatch(endpoint, req, peerPid: peerPid) }
+            return try ctx.writingConfig { try dispatch(endpoint, req, peerPid: peerPid, listener: listener) }
         }
-        return try dispatch(endpoint, req, peerPid: peerPid)
+        return try dispatch(endpoint, req, peerPid: peerPid, listener: listener)
     }
 
-    private func dispatch(_ endpoint: Endpoint, _ req: HTTPRequest, peerPid: Int32?) throws -> Outcome {
+    private func dispatch(_ endpoint: Endpoint, _ req: HTTPRequest, peerPid: Int32?, listener: String) throws -> Outcome {
         switch endpoint {
         case .vmfStatus:
             return .response(.json(ctx.vmf.status()))
@@ -177,12 +177,34 @@ struct Routes {
                 ctx.log.info("System Manager: the configured port changed; it moves there when hvd restarts (hv daemon stop)")
             }
             return .response(.json(ManagerInfo(port: port, url: "http://127.0.0.1:\(port)/")))
+        case .managerLoginCode:
+            guard let port = ctx.managerPort, let credentials = ctx.credentials, let code = credentials.loginCodes.issue() else {
+                throw HVError(.unsupported, "the System Manager is not running or has too many login codes outstanding: \(ctx.managerProblem ?? "try again in two minutes")")
+            }
+            return .response(.json(ManagerLoginCode(code: code, url: "http://127.0.0.1:\(port)/#code=\(code)",
+                                                    expiresInSeconds: Int(ManagerCredentials.loginCodeLifetime))))
+        case .managerRotate:
+            // Root's, on the Unix socket: a page (or a stolen token) cannot lock the operator out.
+            guard listener == "socket" else {
+                throw HVError(.unsupported, "tokens are replaced only on this host, as root", hint: "hv manager token --rotate")
+            }
+            let body = try APIJSON.decode(ManagerRotateRequest.self, req.body)
+            guard let which = ManagerCredentials.Credential(rawValue: body.credential) else {
+                throw HVError(.invalidArgument, "no credential \"\(body.credential)\"", hint: "manager or metrics", field: "credential")
+            }
+            guard let credentials = ctx.credentials else { throw HVError(.unsupported, "the System Manager is not running") }
+            try credentials.rotate(which)
+            let path = which == .manager ? ctx.layout.managerToken.path : ctx.layout.metricsToken.path
+            ctx.log.info("System Manager: the \(which.rawValue) token was replaced (\(path))")
+            return .response(.json(["message": which == .manager
+                ? "a new token is in \(path): open pages, login codes and tickets of the old one are refused from now on (hv manager url opens the page again)"
+                : "a new metrics token is in \(path): give it to Prometheus (its credentials_file); the old one is refused from now on"]))
         case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
         case .lifecycle, .autostart, .autostartSet, .resetHost, .bridgesDelete, .metrics, .projectPlan, .projectStore, .hostDevices:
             return .response(try serviceRoute(endpoint, req))
-        case .watch, .consoleSocket, .displaySocket, .ticket:
+        case .watch, .consoleSocket, .displaySocket, .ticket, .managerLogin:
             throw HVError(.notFound, "\(req.path) is served by the System Manager only", hint: "open the page that `hv manager url` prints")
         }
     }
