@@ -8,7 +8,7 @@ set -euo pipefail
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
       ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
       gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core mmdebstrap prometheus
-      chromium chromium-driver python3-pip novnc samba pci.ids e2fsprogs openssh-client approx iputils-ping)
+      chromium chromium-driver python3-pip novnc samba pci.ids e2fsprogs openssh-client approx iputils-ping nftables)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -16,6 +16,8 @@ public struct HostSetup: Sendable {
                                   "mmdebstrap", "e2fsprogs", "openssh-client",
                                   // hv net exec -- ping … (the README's example).
                                   "iputils-ping",
+                                  // LoopbackGuard: user-network guests do not reach the host's loopback.
+                                  "nftables",
                                   // Its packages: Debian's caching proxy, started by hvd per connection.
                                   "approx",
                                   // The guest's communication tools are compiled for its kernel.

@@ -41,9 +41,10 @@ extension EndToEnd {
             #expect(host.text(console).contains("hv-test: installed"))
             #expect(host.text(ubuntu.appendingPathComponent("shutdown_hook.log")).contains("(guest-poweroff)"))
 
-            // From now on with a watchdog (an emulated i6300esb) that resets the guest.
-            let usr = ubuntu.appendingPathComponent("usr.config")
-            try (host.text(usr) + "[Guest\\Recovery]\n    \"Watchdog\"=\"reset\"\n").write(to: usr, atomically: true, encoding: .utf8)
+            // From now on with a watchdog (an emulated i6300esb) that resets the guest, and a forwarded port.
+            let usr = ubuntu.appendingPathComponent("usr.config"), forwarded = try freePort()
+            try (host.text(usr) + "[Guest\\Recovery]\n    \"Watchdog\"=\"reset\"\n[Guest\\Network]\n    \"HostForward\"=\"tcp:\(forwarded):5000\"\n")
+                .write(to: usr, atomically: true, encoding: .utf8)
             let boot = host.run("hv_guest_start", cwd: ubuntu)
             try #require(boot.status == 0, "\(boot.all)")
             #expect(!boot.out.contains("installer") && !boot.out.contains("created the disk"), "\(boot.out)")
@@ -92,6 +93,23 @@ extension EndToEnd {
             usleep(500_000)
             serial.send("echo hv-$((6*7))\n")
             #expect(serial.waitFor("hv-42", timeout: 30), "\(serial.output.suffix(400))")
+            // On the user network 10.0.2.2 is the host's loopback: a loopback service there is out of
+            // the guest's reach (LoopbackGuard), while its HostForward port still carries a connection in.
+            let loopbackPort = try freePort()
+            let service = try UnixSocket.listenLoopback(port: loopbackPort)
+            defer { service.close() }
+            Thread.detachNewThread { while let c = try? service.accept() { c.close() } }
+            serial.send("ip addr add 10.0.2.15/24 dev eth0; ip link set eth0 up; sleep 2; "
+                        + "if timeout 10 nc 10.0.2.2 \(loopbackPort) </dev/null; then echo REACHED-$((6*7)); else echo REFUSED-$((6*7)); fi\n")
+            #expect(serial.waitFor("REFUSED-42", timeout: 60) && !serial.output.contains("REACHED-42"), "\(serial.output.suffix(400))")
+            serial.send("printf '#!/bin/sh\\necho hv-forwarded\\n' > /tmp/answer; chmod +x /tmp/answer; nc -l -p 5000 -e /tmp/answer & echo listening-$((6*7))\n")
+            #expect(serial.waitFor("listening-42", timeout: 30), "\(serial.output.suffix(400))")
+            var answer = ""
+            for _ in 0..<20 where !answer.contains("hv-forwarded") {
+                usleep(500_000)
+                answer = HostileClient.rawText(HostileClient.tcp(forwarded), Data())
+            }
+            #expect(answer.contains("hv-forwarded"), "HostForward into the guest: \(answer)")
             // A hung guest: the watchdog is armed once and never fed again; QEMU resets
             // the guest, hvd says so, and the guest boots again in the same QEMU.
             let events = host.session("hv", ["events", "--json"])
@@ -165,6 +183,30 @@ extension EndToEnd {
             let stop = host.run("hv", ["guest", "stop", "--force", "guestubuntu"])
             #expect(stop.status == 0, "\(stop.all)")
             #expect(owner(outside) == ownerBefore)
+        }
+
+        /// The loopback rule is hvd's: there while hvd runs (and while guests do),
+        /// refusing every guest user's new connections to the host's loopback
+        /// but DNS, and gone with the last of them.
+        @Test func guestUsersDoNotReachTheHostsLoopback() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let port = try host.useFreeManagerPort()
+            try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            #expect(host.run("hv", ["manager", "url"]).status == 0)
+            let guard_ = LoopbackGuard(layout: host.layout)
+            #expect(guard_.installed, "hvd installs its rule when it starts")
+            func connects(asUID uid: UInt32?) throws -> Bool {
+                let probe = "exec 3<>/dev/tcp/127.0.0.1/\(port)"
+                let argv = uid.map { ["setpriv", "--reuid=\($0)", "--regid=\(GuestIdentity.uidBase)", "--clear-groups", "bash", "-c", probe] } ?? ["bash", "-c", probe]
+                return try Command.run(argv, timeout: 20).status == 0
+            }
+            #expect(try connects(asUID: nil), "root reaches the System Manager")
+            #expect(try !connects(asUID: GuestIdentity.uidBase + 1), "a guest's user does not")
+            #expect(try !connects(asUID: GuestIdentity.uidBase + 59_999), "nor the last guest id's")
+            #expect(try connects(asUID: 65_000), "an ordinary user is not a guest: the rule is not theirs")
+            #expect(host.run("hv", ["daemon", "stop"]).status == 0)
+            #expect(!guard_.installed, "no guest runs: hvd takes its rule with it")
         }
 
         /// Too much memory and a corrupt disk: clear errors, nothing created or changed.

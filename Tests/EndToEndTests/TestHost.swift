@@ -256,6 +256,8 @@ final class TestHost: @unchecked Sendable {
            let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmd.contains("hvd") {
             kill(pid, SIGKILL)
         }
+        // hvd leaves its loopback rule while guests run; this host's guests are gone now.
+        LoopbackGuard(layout: layout).remove()
         // Guests' exchange folders are file systems of their own (and may sit in backup/ after a deletion).
         for point in ExchangeFolder.mounts(under: root) {
             if (try? Command.run(["umount", point], timeout: 20))?.status != 0 { _ = try? Command.run(["umount", "-l", point], timeout: 20) }

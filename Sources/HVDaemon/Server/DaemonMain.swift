@@ -44,6 +44,8 @@ public enum DaemonMain {
         let stop: @Sendable () -> Void = {
             SystemdNotify.send("STOPPING=1")
             ctx.log.info("hvd \(getpid()) stopping; guests keep running")
+            // The loopback rule stays while any guest runs (they outlive hvd); a new hvd renews it.
+            if !ctx.allSupervisors.contains(where: { $0.currentState.isActive }) { LoopbackGuard(layout: layout).remove() }
             unlink(layout.daemonSocket.path)
             exit(0)
         }
@@ -59,6 +61,7 @@ public enum DaemonMain {
             signalSources.append(source)
         }
         startHousekeeping(ctx)
+        if let note = LoopbackGuard(layout: layout).install() { ctx.log.info(note) }
         do { try ManagerServer(ctx: ctx, routes: routes).start() } catch {
             ctx.log.info("System Manager not started: \(error)")
         }

@@ -136,6 +136,8 @@ extension GuestSupervisor {
         try GuestIdentity.checkDisk(disk)
         if plan.servesSMB { try identity.ensureAccount() }
         if FileManager.default.fileExists(atPath: folder.nvram.path) { try identity.own(folder.nvram, mode: 0o600) }
+        // The user network's 10.0.2.2 is the host's loopback: refused to the guest (LoopbackGuard).
+        if config.networkMode == "user", let note = LoopbackGuard(layout: ctx.layout).install() { notes.append(note) }
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
                               identity: identity)
         spec.notes = notes
