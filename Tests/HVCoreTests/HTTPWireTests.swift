@@ -70,7 +70,7 @@ import Testing
                                .netAttach, .netDetach, .eventSignal("e"), .eventWait("e"), .projectList, .projectSave,
                                .projectPreview("p"), .projectSync("p"), .templates, .host, .manager, .daemonShutdown, .watch,
                                .consoleSocket("g"), .displaySocket("g"), .ticket, .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan("p"), .projectStore("p"),
-                               .bridgesDelete, .eventSession, .hostDevices]
+                               .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate]
         #expect(all.count == Endpoint.patterns.count, "a case without a pattern, or a pattern without a case")
         for e in all {
             #expect(Endpoint.match(method: e.method, segments: ["v1"] + e.segments) == .endpoint(e), "\(e)")

@@ -252,6 +252,71 @@ import Glibc
         #expect(wait(until: { server.peerCount == 1 }))
     }
 
+    /// A peer that never reads fills its socket with the others' comings and
+    /// goings; the server drops it at the send deadline instead of blocking
+    /// its accept thread, and the next guest still joins.
+    @Test func aPeerThatNeverReadsDoesNotStopTheNextJoin() throws {
+        let (server, _) = try server(["ev"])
+        defer { server.stop() }
+        let stalled = try UnixSocket.connect(to: socketPath)
+        defer { stalled.close() }
+        var dropped = false
+        for _ in 0..<3000 where !dropped {
+            // A guest that comes and goes: its join and its departure are announced to the stalled one.
+            let passing = try UnixSocket.connect(to: socketPath)
+            passing.close()
+            // POLLRDHUP (0x2000, not in Swift's Glibc): the server shut its end.
+            var p = pollfd(fd: stalled.fd, events: 0x2000, revents: 0)
+            dropped = poll(&p, 1, 0) == 1 && p.revents & (0x2000 | Int16(POLLHUP)) != 0
+        }
+        #expect(dropped, "the stalled peer was cut off")
+        let next = try FakeQEMU(socketPath)
+        #expect(next.id > 0 && next.own >= 0, "a guest after it joins at once")
+    }
+
+    /// Only the QEMU users of guests the events list may join, one connection each.
+    @Test(.enabled(if: geteuid() == 0, "needs root: the peers run as guest users"))
+    func onlyTheGuestsUsersJoinOnceEach() throws {
+        let allowed = GuestIdentity.uidBase + 123, other = GuestIdentity.uidBase + 124
+        let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: ["ev"])
+        let server = try IvshmemServer(socketPath: socketPath, hostSocketPath: hostSocket, table: table, allowedUsers: [allowed])
+        try server.start()
+        defer { server.stop() }
+        chmod(dir.path, 0o755)
+        // A peer as `uid`: connects and says how many bytes of the server's hello came, holding on for `hold` seconds.
+        func join(as uid: UInt32, hold: Double = 0) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=\(uid)", "--regid=\(GuestIdentity.sharedGroup())", "--clear-groups", "/usr/bin/python3", "-c", """
+                import socket, sys, time
+                s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(3)
+                try: n = len(s.recv(8))
+                except Exception: n = -1
+                print(n, flush=True); time.sleep(float(sys.argv[2]))
+                """, socketPath, String(hold)]
+            p.standardOutput = Pipe()
+            try p.run()
+            return p
+        }
+        func hello(_ p: Process) -> String {
+            let out = (p.standardOutput as? Pipe)?.fileHandleForReading.availableData ?? Data()
+            return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let first = try join(as: allowed, hold: 4)
+        #expect(hello(first) == "8", "the guest's user gets the hello")
+        let second = try join(as: allowed)
+        second.waitUntilExit()
+        #expect(hello(second) == "0", "a second connection of the same user is closed at once")
+        let stranger = try join(as: other)
+        stranger.waitUntilExit()
+        #expect(hello(stranger) == "0", "a user of no listed guest is closed at once")
+        first.waitUntilExit()
+        #expect(wait(until: { server.peerCount == 0 }))
+        let again = try join(as: allowed)
+        again.waitUntilExit()
+        #expect(hello(again) == "8", "once the first left, the guest's user joins again")
+    }
+
     @Test func theWakeBudgetDelaysNothingUntilAGuestRingsWithoutPause() {
         final class Clock: @unchecked Sendable { var t: UInt64 = 5_000_000; var slept: [UInt64] = [] }
         let clock = Clock()

@@ -76,8 +76,11 @@ final class CommRuntime: Sendable {
         }
         if !config.events.isEmpty {
             let table = try EventMemory(path: layout.eventsRegion.path, names: config.events.map(\.name))
+            // Only the QEMUs of the guests the events name may join the doorbells.
+            let users = Set(config.events.flatMap(\.guests).map { GuestIdentity.forGuest(id: guestIDs[$0], folder: $0).uid })
             let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path,
-                                           hostSocketPath: layout.eventsHostSocket.path, table: table)
+                                           hostSocketPath: layout.eventsHostSocket.path, table: table,
+                                           allowedUsers: GuestIdentity.dropsPrivileges ? users : nil)
             try server.start()
             parts.withLock { $0.events = server }
         }

@@ -24,6 +24,13 @@ import Glibc
 /// An event is a slot in the table (`EventTable`): a name, a counter and the
 /// peers waiting on it. Signalling increments the counter and rings every
 /// waiting peer; a waiter compares the counter with what it saw.
+///
+/// The guests' socket is the group hv-qemu's, so any guest's QEMU (or a
+/// process that broke out of one) can connect: each connection's peer
+/// (SO_PEERCRED) must be the user of a guest the events list (`allowedUsers`),
+/// with one connection per such user, and every descriptor goes out with a
+/// send deadline, so a peer that never reads is dropped instead of stalling
+/// the next guest's join.
 final class IvshmemServer: Sendable {
     let socketPath: String
     let hostSocketPath: String
@@ -31,6 +38,10 @@ final class IvshmemServer: Sendable {
     let hostID: Int64 = 0
     /// Host programs on the doorbells at once.
     static let hostSeats: Int64 = 8
+    /// The guests' QEMU users that may join (nil: anyone who reaches the socket; tests).
+    let allowedUsers: Set<UInt32>?
+    /// A peer that takes longer than this to accept a message is dropped.
+    static let sendDeadlineSeconds = 2
     private let hostEventFD: Int32
     /// hvd's log (stateless: the same stderr or journal as everyone's).
     private let log = Logger()
@@ -48,12 +59,16 @@ final class IvshmemServer: Sendable {
         /// Event index → waits through hvd in progress.
         var hostWaits: [Int: Int] = [:]
         var ids: PeerIDs
+        /// A guest user's connection (one each).
+        var users: [UInt32: Int64] = [:]
     }
     private let state: Monitor<State>
 
     /// `maxID`: the largest guest peer id (waiter entries hold id + 1 in 16 bits); lower in tests.
-    init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1) throws {
+    init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1,
+         allowedUsers: Set<UInt32>? = nil) throws {
         self.socketPath = socketPath
+        self.allowedUsers = allowedUsers
         self.hostSocketPath = hostSocketPath
         self.table = table
         hostEventFD = hv_eventfd()
@@ -106,6 +121,15 @@ final class IvshmemServer: Sendable {
 
     private func acceptLoop(_ l: UnixSocket, seat: Bool) {
         while let conn = try? l.accept() {
+            conn.setSendTimeout(seconds: Self.sendDeadlineSeconds)
+            let user = conn.peerCredentials()?.uid
+            // hvd's own user is every QEMU's where hvd is not root (development): not one per guest then.
+            let ownUser = user == geteuid()
+            if !seat, let allowedUsers, !ownUser, !(user.map(allowedUsers.contains) ?? false) {
+                log.warning("the doorbells refused a connection from user \(user.map(String.init) ?? "unknown"), the QEMU user of no guest the events list")
+                conn.close()
+                continue
+            }
             // Under the lock: the id, and copies of the descriptors to hand out (a peer
             // leaving meanwhile closes its own, whose number could then be reused).
             let joined = state.withLock { s -> (id: Int64, fd: Int32, others: [(Int64, Int32, UnixSocket?)])? in
@@ -120,6 +144,10 @@ final class IvshmemServer: Sendable {
                     s.peers[id]?.conn = conn
                 } else {
                     guard s.peers.count <= Self.maxPeers + Int(Self.hostSeats) else { return nil }
+                    if let user, !ownUser, let held = s.users[user] {
+                        log.warning("the doorbells refused a second connection from user \(user) (its guest is peer \(held) already)")
+                        return nil
+                    }
                     guard let taken = s.ids.take() else {
                         log.warning("the doorbells refused a guest: every peer id is in use or known to a running guest; loading the VMF again frees them")
                         return nil
@@ -128,6 +156,7 @@ final class IvshmemServer: Sendable {
                     guard fd >= 0 else { s.ids.give(back: taken); return nil }
                     id = taken
                     s.peers[id] = Peer(eventfd: fd, conn: conn)
+                    if let user, !ownUser { s.users[user] = id }
                 }
                 let others = s.peers.filter { $0.key != id }.sorted { $0.key < $1.key }
                     .map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
@@ -135,17 +164,24 @@ final class IvshmemServer: Sendable {
             }
             guard let joined else { conn.close(); continue }
             // 1–3: version, id, the shared memory; then the others' doorbells; last our own.
-            _ = hv_send_fd(conn.fd, 0, -1)
-            _ = hv_send_fd(conn.fd, joined.id, -1)
-            _ = hv_send_fd(conn.fd, -1, table.fd)
+            // Each within the send deadline: a peer that does not take it is cut off (its
+            // watch thread then sees the end and announces its departure).
+            var ok = Self.send(conn, 0, -1) && Self.send(conn, joined.id, -1) && Self.send(conn, -1, table.fd)
             for (peer, fd, other) in joined.others {
-                _ = hv_send_fd(conn.fd, peer, fd)
+                if ok { ok = Self.send(conn, peer, fd) }
                 // A seat was announced to every guest when it joined; a guest is news to all.
-                if !seat, let other { _ = hv_send_fd(other.fd, joined.id, joined.fd) }
+                if !seat, let other, !Self.send(other, joined.id, joined.fd) {
+                    log.warning("a doorbell peer took no message for \(Self.sendDeadlineSeconds) s: dropped")
+                    other.shutdown()
+                }
                 close(fd)
             }
-            _ = hv_send_fd(conn.fd, joined.id, joined.fd)
+            if ok { ok = Self.send(conn, joined.id, joined.fd) }
             close(joined.fd)
+            if !ok {
+                log.warning("doorbell peer \(joined.id) did not take its setup within \(Self.sendDeadlineSeconds) s: dropped")
+                conn.shutdown()
+            }
             Thread.detachNewThread { [self] in watch(conn, id: joined.id) }
         }
     }
@@ -168,9 +204,10 @@ final class IvshmemServer: Sendable {
             s.peers.removeValue(forKey: id)
             close(peer.eventfd)
             s.ids.give(back: id)
+            s.users = s.users.filter { $0.value != id }
             return s.peers.values.compactMap(\.conn)
         }
-        for c in announce { _ = hv_send_fd(c.fd, id, -1) }
+        for c in announce where !Self.send(c, id, -1) { c.shutdown() }
         conn.close()
     }
 
@@ -219,6 +256,11 @@ final class IvshmemServer: Sendable {
             let c = table.counter(index)
             return c > seen ? c : nil
         }
+    }
+
+    /// One protocol message, within the connection's send deadline (SO_SNDTIMEO).
+    private static func send(_ conn: UnixSocket, _ value: Int64, _ fd: Int32) -> Bool {
+        hv_send_fd(conn.fd, value, fd) >= 0
     }
 
     /// Guests and host programs connected now.
