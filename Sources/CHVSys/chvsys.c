@@ -262,3 +262,21 @@ int hv_netns_socket(const char *nspath, const char *addr, int port, int stream) 
     close(target);
     return fd >= 0 ? fd : -err;
 }
+
+/* A process by a descriptor (Linux 5.3): it names that process and no later
+   one with the same pid, and polls readable once the process has exited. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+int hv_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) return -errno;
+    if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0) { int e = errno; close((int)fd); return -e; }
+    return (int)fd;
+}
+int hv_pidfd_send_signal(int pidfd, int sig) {
+    return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0 ? 0 : -errno;
+}

@@ -211,6 +211,58 @@ struct SupervisorTests {
         #expect(sup.status().lastStop?.hasPrefix("crashed") == true)
     }
 
+    /// An adopted QEMU that lets go of its lock and runs on (a guest that broke
+    /// out faking its exit) is no stop: it is killed, then reported as crashed,
+    /// and only then is anything it held given back.
+    @Test func anAdoptedGuestThatDropsItsLockIsKilledNotMarkedStopped() throws {
+        let host = try Scratch()
+        defer { host.cleanup() }
+        let first = host.supervisor(mode: "sheds-lock")
+        _ = try first.start(wait: true, timeout: 20)
+        host.remember(first)
+        let pid = Int32(try #require(first.status().pid))
+        first.shared.withLock { s in
+            s.generation += 1
+            s.qmp?.close()
+            s.qmp = nil
+        }
+        let second = DaemonContext(layout: host.layout)
+        second.adoptRunningGuests()
+        let adopted = second.supervisor(host.folder.name)
+        #expect(host.waitUntil(5) { adopted.currentState == .running })
+        #expect(host.waitUntil(15) { adopted.currentState == .crashed }, "\(adopted.currentState)")
+        #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true,
+                "the process that dropped its lock is gone")
+        let crash = second.events.after(0, wait: 0).events.first { $0.kind == .crashed }
+        #expect(crash?.detail.contains("let go of its lock") == true, "\(String(describing: crash))")
+        #expect(host.stops == ["crashed"])
+    }
+
+    /// A run record whose pid now names another process (reused) adopts no stranger.
+    @Test func aRecordWhosePidWasReusedAdoptsNoStranger() throws {
+        let host = try Scratch()
+        defer { host.cleanup() }
+        let first = host.supervisor(mode: "boots")
+        _ = try first.start(wait: true, timeout: 20)
+        host.remember(first)
+        first.shared.withLock { s in
+            s.generation += 1
+            s.qmp?.close()
+            s.qmp = nil
+        }
+        // The record claims another start time: the process at its pid is not the QEMU it started.
+        var rec = try #require(RunRecord.load(host.folder.stateFile))
+        rec.processStart = (rec.processStart ?? 0) + 1
+        rec.save(host.folder.stateFile)
+        let second = DaemonContext(layout: host.layout)
+        second.adoptRunningGuests()
+        let adopted = second.supervisor(host.folder.name)
+        #expect(host.waitUntil(15) { adopted.currentState == .crashed }, "\(adopted.currentState)")
+        let crash = second.events.after(0, wait: 0).events.first { $0.kind == .crashed }
+        #expect(crash?.detail.contains("is gone") == true && crash?.detail.contains("still held") == true, "\(String(describing: crash))")
+        #expect(!GuestLock.isHeld(host.folder.lockFile), "whatever held the lock was the guest's and is gone")
+    }
+
     /// A new hvd takes over a running guest from its run record, and its stop
     /// is an ordinary one: one hook run, with the reason the new hvd knows.
     @Test func aNewDaemonAdoptsARunningGuest() throws {

@@ -9,24 +9,63 @@ import Glibc
 /// The threads that watch a running guest: one waits for its QEMU to exit
 /// (the guest lock is released), one follows the boot on the console log.
 extension GuestSupervisor {
-    func startMonitor(generation gen: Int, pid: Int32, isChild: Bool) {
+    /// `lost`: an adopted record's pid is no longer its QEMU (gone, or another process's now).
+    func startMonitor(generation gen: Int, pid: Int32, isChild: Bool, process: ProcessHandle?, lost: Bool = false) {
         let t = Thread { [self] in
-            GuestLock.waitUntilReleased(folder.lockFile)
-            if isChild {
-                var status: Int32 = 0
-                _ = waitpid(pid, &status, 0)
-            }
-            guestExited(generation: gen)
+            let fault = lost ? "QEMU (pid \(pid)) is gone" : watchProcess(pid: pid, isChild: isChild, process: process)
+            let holders = releaseLockHolders()
+            guestExited(generation: gen, fault: holders.map { (fault.map { $0 + "; " } ?? "") + $0 } ?? fault)
         }
         t.name = "monitor-\(folder.name)"
         t.start()
     }
 
-    private func guestExited(generation gen: Int) {
+    /// Until QEMU is gone and its lock free. The process is watched by its
+    /// pidfd, the lock beside it: a lock let go while the process lives (a
+    /// QEMU a guest broke out of, faking its exit) is a fault, so the process
+    /// is killed before anything it holds (devices, cores, the disk) goes to
+    /// another start; a lock still held after the process ended is held by
+    /// something it passed it to, which is killed too. The fault, or nil.
+    private func watchProcess(pid: Int32, isChild: Bool, process: ProcessHandle?) -> String? {
+        guard let process else {
+            // No pidfd (a kernel before 5.3): the lock alone says when it ends.
+            GuestLock.waitUntilReleased(folder.lockFile)
+            if isChild { var status: Int32 = 0; _ = waitpid(pid, &status, 0) }
+            return nil
+        }
+        var fault: String?
+        while !process.waitExit(timeout: 0.5) {
+            // An exiting process lets go of its files a moment before it is gone.
+            guard !GuestLock.isHeld(folder.lockFile), !process.waitExit(timeout: 1) else { continue }
+            fault = "QEMU (pid \(pid)) let go of its lock while it ran on: killed"
+            process.kill()
+            _ = process.waitExit(timeout: 10)
+            break
+        }
+        if isChild { var status: Int32 = 0; _ = waitpid(pid, &status, 0) }
+        return fault
+    }
+
+    /// A lock still held once QEMU is gone is held by what it passed it to:
+    /// those processes are killed. What was done, or nil.
+    private func releaseLockHolders() -> String? {
+        guard GuestLock.isHeld(folder.lockFile) else { return nil }
+        // Only processes of guest users (QEMU's): never hvd itself, nor root's CLI looking at the lock.
+        let holders = GuestLock.holders(folder.lockFile).filter { pid in
+            var st = stat()
+            return pid != getpid() && stat("/proc/\(pid)", &st) == 0 && (!GuestIdentity.dropsPrivileges || GuestIdentity.isGuestUser(st.st_uid))
+        }
+        for h in holders { ProcessHandle.open(pid: h)?.kill() }
+        for _ in 0..<20 where GuestLock.isHeld(folder.lockFile) { usleep(250_000) }
+        return "its lock was still held (by pid \(holders.map(String.init).joined(separator: ", "))): killed"
+    }
+
+    private func guestExited(generation gen: Int, fault: String? = nil) {
         let ending: (StopReason, RunRecord?)? = shared.withLock { s in
             guard gen == s.generation else { return nil }
             s.qmp?.close()
             s.qmp = nil
+            if fault != nil { return (.crashed, s.record) }
             return (s.stopReason ?? (s.guestPoweredOff ? .guestPoweroff : .crashed), s.record)
         }
         guard let (reason, rec) = ending else { return }
@@ -44,7 +83,10 @@ extension GuestSupervisor {
             s.stopReason = nil
             s.guestPoweredOff = false
         }
-        if reason == .crashed {
+        if let fault {
+            ctx.events.post(.crashed, guest: folder.name, fault)
+            recoverFromCrash()
+        } else if reason == .crashed {
             ctx.events.post(.crashed, guest: folder.name, "QEMU (pid \(rec?.pid ?? 0)) ended without being asked; see \(folder.qemuLog.path)")
             recoverFromCrash()
         } else {
@@ -179,8 +221,12 @@ extension GuestSupervisor {
             s.qmp = q
             if q == nil { s.record?.notes.append("re-adopted without QMP (its socket did not answer)") }
         }
+        // The pid must still be the QEMU the record names (its start time), else the pid was reused.
+        let process = ProcessHandle.open(pid: rec.pid, startTime: rec.processStart)
+        // No pidfd at all (an old kernel) is not a lost process: the lock alone is watched then.
+        let lost = process == nil && ProcessHandle.supported
         ctx.events.post(.adopted, guest: folder.name, "running guest pid \(rec.pid), started by an earlier hvd")
-        startMonitor(generation: gen, pid: rec.pid, isChild: false)
+        startMonitor(generation: gen, pid: rec.pid, isChild: false, process: process, lost: lost)
         startBootWatcher()
         startDeviceInterruptWatch(generation: gen, rec: rec)
         if let config = try? GuestConfig.load(from: folder), config.kind == .rtos, config.watchdog != .off {

@@ -83,6 +83,8 @@ final class GuestSupervisor: Sendable {
         rec.devices = spec.devices.isEmpty ? nil : spec.devices
         rec.usbDevices = config.usbDevices.isEmpty ? nil : config.usbDevices.map(\.description)
         rec.irqPriority = spec.irqPriority
+        let process = ProcessHandle.open(pid: launched.pid)
+        rec.processStart = ProcessHandle.startTime(of: launched.pid)
         rec.save(folder.stateFile)
         unlink(folder.startingFile.path)
         shared.withLock { s in
@@ -91,7 +93,7 @@ final class GuestSupervisor: Sendable {
             s.state = .running
         }
         ctx.events.post(.started, guest: folder.name, "pid \(launched.pid) (\(spec.acceleratorReason)), cores \(launched.placement.cores)")
-        startMonitor(generation: gen, pid: launched.pid, isChild: true)
+        startMonitor(generation: gen, pid: launched.pid, isChild: true, process: process)
         startDeviceInterruptWatch(generation: gen, rec: rec)
         if config.kind == .rtos && config.watchdog != .off { startHeartbeatWatch(generation: gen, config: config) }
         // Waiting for the boot is no operation: a stop may come meanwhile.

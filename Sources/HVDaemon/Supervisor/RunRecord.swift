@@ -34,6 +34,8 @@ struct RunRecord: Codable, Sendable {
     var devices: [String]? = nil
     var usbDevices: [String]? = nil
     var irqPriority: Int? = nil
+    /// QEMU's start time (proc(5) starttime): an adopting hvd checks that the pid is still this process.
+    var processStart: UInt64? = nil
 
     static func load(_ url: URL) -> RunRecord? {
         guard let data = try? Data(contentsOf: url) else { return nil }

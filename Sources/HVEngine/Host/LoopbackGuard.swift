@@ -27,7 +27,7 @@ public struct LoopbackGuard: Sendable {
     }
 
     /// The users' ids: every guest's QEMU, swtpm and smbd.
-    static var users: ClosedRange<UInt32> { GuestIdentity.uidBase...(GuestIdentity.uidBase + UInt32(GuestIdentity.idRange.upperBound)) }
+    static var users: ClosedRange<UInt32> { GuestIdentity.uidBase...(GuestIdentity.uidBase + UInt32(GuestIdentity.idRange.upperBound)) }  // as isGuestUser
 
     var ruleset: String {
         let who = "meta skuid \(Self.users.lowerBound)-\(Self.users.upperBound) ct state new"

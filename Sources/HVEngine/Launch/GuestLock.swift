@@ -26,6 +26,16 @@ public enum GuestLock {
         return false
     }
 
+    /// The processes with the lock file open (/proc/PID/fd): after a QEMU
+    /// exits, whoever still holds its lock got the descriptor from it.
+    public static func holders(_ url: URL) -> [pid_t] {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.compactMap { Int32($0) }.filter { pid in
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == url.path }
+        }
+    }
+
     /// Blocks the calling thread until whoever holds the lock lets go (the QEMU exits).
     public static func waitUntilReleased(_ url: URL) {
         let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)

@@ -14,6 +14,8 @@ How it misbehaves is chosen with -fake-mode:
   stalls     prints nothing, ever (a stalled boot)
   stalls-once  prints nothing on its first boot, boots after a reset
   crashes    boots, then exits with status 1 a moment later, unasked
+  sheds-lock boots, then closes the guest lock (fd 3) 1.5 s later and runs on:
+             an escaped QEMU faking its own exit
 """
 import json
 import os
@@ -67,6 +69,10 @@ def boot():
     if mode == "crashes":
         time.sleep(0.5)
         os._exit(1)
+    if mode == "sheds-lock" and n == 1:
+        time.sleep(1.5)
+        os.close(3)
+        console("fake-qemu: lock dropped\n")
 
 
 def send(conn, message):
