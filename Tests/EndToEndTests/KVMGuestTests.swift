@@ -279,12 +279,26 @@ extension EndToEnd {
             let ping = host.guestRun("guestubuntu", "ip link set eth0 up; ip addr add 192.168.77.2/24 dev eth0; ping -c 3 -w 30 192.168.77.1",
                                      serial: true, timeout: 90)
             #expect(ping.contains(" 0% packet loss"), "\(ping.suffix(600))")
+            // hv's bridge takes no IPv6 autoconfiguration from what guests send.
+            let bridgeName = links.split(separator: " ").first { $0.hasPrefix("hvb") && !$0.hasSuffix(":") }.map(String.init) ?? "?"
+            let (_, v6) = TestHost.ip(["netns", "exec", a, "cat", "/proc/sys/net/ipv6/conf/\(bridgeName)/disable_ipv6"])
+            #expect(v6.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(bridgeName): \(v6)")
+            // With another MAC the guest reaches nobody; with its own again it does.
+            let mac = QemuCommandLine.macAddress("guestubuntu")
+            let spoofed = host.guestRun("guestubuntu", "ip link set eth0 down; ip link set eth0 address 52:54:00:de:ad:01; ip link set eth0 up; "
+                                        + "ping -c 3 -w 8 192.168.77.1", serial: true, timeout: 60)
+            #expect(spoofed.contains("100% packet loss"), "\(spoofed.suffix(600))")
+            let own = host.guestRun("guestubuntu", "ip link set eth0 down; ip link set eth0 address \(mac); ip link set eth0 up; "
+                                    + "ping -c 3 -w 30 192.168.77.1", serial: true, timeout: 90)
+            #expect(own.contains(" 0% packet loss"), "\(own.suffix(600))")
             let busy = host.run("hv_brdelall")
             #expect(busy.status != 0 && busy.err.contains("running guests use hv's bridges"), "\(busy.all)")
 
             #expect(host.run("hv", ["guest", "stop", "guestubuntu", "--force"]).status == 0)
             let after = TestHost.ip(["-n", a, "-o", "link"]).1
             #expect(!after.contains("hvb") && !after.contains("hvg") && after.contains("vA@"), "bridge and TAP go with the guest: \(after)")
+            let (_, tables) = TestHost.ip(["netns", "exec", a, "nft", "list", "tables"])
+            #expect(!tables.contains("bridge hv_"), "the MAC rules go with the last TAP: \(tables)")
             let none = host.run("hv_brdelall")
             #expect(none.status == 0 && none.out.contains("nothing to remove"), "\(none.all)")
         }

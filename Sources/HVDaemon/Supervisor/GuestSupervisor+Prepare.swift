@@ -146,7 +146,7 @@ extension GuestSupervisor {
         spec.display = GuestDisplay(vncSocket: plan.vncSocket, webSocketPort: plan.webSocketPort)
         spec.diskImage = plan.disk
         spec.installing = plan.installing && plan.iso != nil
-        let tpm = plan.tpmSocket != nil, tap = plan.tapName, interface = config.bridge
+        let tpm = plan.tpmSocket != nil, tap = plan.tapName, interface = config.bridge, mac = QemuCommandLine.macAddress(folder.name)
         if tpm { spec.notes.append("TPM 2.0 (swtpm), state in \(folder.tpmDir.path)") }
         if let tap { spec.notes.append("on the host network of \(interface) (TAP \(tap))") }
         spec.tap = tap
@@ -154,7 +154,7 @@ extension GuestSupervisor {
             if tpm { try SoftwareTPM.start(folder: folder, identity: identity) }
             let disks = try DiskDescriptors.open(disk)
             guard let tap else { return disks }
-            do { return disks + [try bridge.attach(guest: folder.name, interface: interface, tap: tap)] } catch {
+            do { return disks + [try bridge.attach(guest: folder.name, interface: interface, tap: tap, mac: mac)] } catch {
                 disks.forEach { close($0) }
                 throw error
             }

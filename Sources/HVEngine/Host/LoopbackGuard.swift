@@ -27,14 +27,11 @@ public struct LoopbackGuard: Sendable {
     }
 
     /// The users' ids: every guest's QEMU, swtpm and smbd.
-    static var users: ClosedRange<UInt32> { GuestIdentity.uidBase...(GuestIdentity.uidBase + UInt32(GuestIdentity.idRange.upperBound)) }  // as isGuestUser
+    static var users: ClosedRange<UInt32> { GuestIdentity.guestUsers }
 
-    var ruleset: String {
+    var rules: String {
         let who = "meta skuid \(Self.users.lowerBound)-\(Self.users.upperBound) ct state new"
         return """
-            table inet \(table)
-            delete table inet \(table)
-            table inet \(table) {
                 chain output {
                     type filter hook output priority filter; policy accept;
                     \(who) ip daddr 127.0.0.0/8 meta l4proto { tcp, udp } th dport 53 accept
@@ -42,7 +39,6 @@ public struct LoopbackGuard: Sendable {
                     \(who) ip daddr 127.0.0.0/8 reject
                     \(who) ip6 daddr ::1 reject
                 }
-            }
 
             """
     }
@@ -50,28 +46,14 @@ public struct LoopbackGuard: Sendable {
     /// Installs (or renews) the rule; nil, or what the user must know when it cannot.
     public func install() -> String? {
         guard GuestIdentity.dropsPrivileges else { return nil }
-        guard Executables.find("nft") != nil else {
-            return "guests on the user network can reach the host's loopback services (nft is missing: hv setup installs nftables)"
-        }
-        do {
-            try AtomicFile.write(ruleset, to: file, mode: 0o600)
-            let r = try Command.run(["nft", "-f", file.path], timeout: 20)
-            guard r.status == 0 else {
-                return "guests on the user network can reach the host's loopback services (nft refused the rule: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))"
-            }
-        } catch {
-            return "guests on the user network can reach the host's loopback services (nft: \(error))"
-        }
-        return nil
+        return NFTables.replace("inet", table, body: rules, file: file)
+            .map { "guests on the user network can reach the host's loopback services (\($0))" }
     }
 
-    public var installed: Bool {
-        guard Executables.find("nft") != nil else { return false }
-        return (try? Command.run(["nft", "list", "table", "inet", table], timeout: 20))?.status == 0
-    }
+    public var installed: Bool { NFTables.exists("inet", table) }
 
     public func remove() {
-        guard GuestIdentity.dropsPrivileges, installed else { return }
-        _ = try? Command.run(["nft", "delete", "table", "inet", table], timeout: 20)
+        guard GuestIdentity.dropsPrivileges else { return }
+        NFTables.delete("inet", table)
     }
 }

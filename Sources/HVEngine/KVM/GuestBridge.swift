@@ -21,7 +21,12 @@ public struct GuestBridge: Sendable {
     public struct Record: Codable, Sendable, Equatable {
         public var bridges: [String: String] = [:]
         public var taps: [String: Tap] = [:]
-        public struct Tap: Codable, Sendable, Equatable { public var bridge: String; public var guest: String }
+        public struct Tap: Codable, Sendable, Equatable {
+            public var bridge: String
+            public var guest: String
+            /// The MAC hv gave the guest: the only one its frames may carry (BridgeFilter).
+            public var mac: String?
+        }
     }
 
     var recordFile: URL { layout.runDir.appendingPathComponent("bridges.json") }
@@ -48,7 +53,7 @@ public struct GuestBridge: Sendable {
 
     /// Opens the guest's TAP (it lives while a descriptor of it is open: QEMU's,
     /// once hvd has closed its own) on the bridge `interface` leads to; returns the descriptor.
-    public func attach(guest: String, interface: String, tap: String) throws -> Int32 {
+    public func attach(guest: String, interface: String, tap: String, mac: String) throws -> Int32 {
         try Self.changing.withLock { _ in
             var r = record
             let bridge = try bridgeFor(interface, record: &r)
@@ -61,10 +66,16 @@ public struct GuestBridge: Sendable {
                 try? save(r)
                 throw error
             }
-            r.taps[tap] = .init(bridge: bridge, guest: guest)
+            r.taps[tap] = .init(bridge: bridge, guest: guest, mac: mac)
             do {
                 try save(r)
+                // The host's stack has nothing to say on the guest's port.
+                Self.disableIPv6(tap)
                 try ip(["link", "set", tap, "master", bridge])
+                if let problem = filter.apply(macs(r)) {
+                    throw HVError(.unsupported, "cannot hold \(guest) to its own MAC on the bridge: \(problem)",
+                                  hint: "hv setup installs nftables; nothing was started")
+                }
                 try ip(["link", "set", tap, "up"])
             } catch {
                 close(fd)
@@ -88,6 +99,18 @@ public struct GuestBridge: Sendable {
     private func detachLocked(tap: String, record r: inout Record) {
         _ = try? ip(["link", "delete", tap])
         if let bridge = r.taps.removeValue(forKey: tap)?.bridge { releaseIfUnused(bridge, record: &r) }
+        _ = filter.apply(macs(r))
+    }
+
+    var filter: BridgeFilter { BridgeFilter(layout: layout) }
+
+    /// The TAPs of the record with the MAC each may use.
+    private func macs(_ r: Record) -> [String: String] { r.taps.compactMapValues(\.mac) }
+
+    /// No addresses, no router advertisements taken on a link hv made.
+    static func disableIPv6(_ link: String) {
+        for key in ["accept_ra", "autoconf"] { try? "0\n".write(toFile: "/proc/sys/net/ipv6/conf/\(link)/\(key)", atomically: false, encoding: .utf8) }
+        try? "1\n".write(toFile: "/proc/sys/net/ipv6/conf/\(link)/disable_ipv6", atomically: false, encoding: .utf8)
     }
 
     /// A bridge hv made goes, its interface released, once no TAP of hv's is on it.
@@ -149,6 +172,8 @@ public struct GuestBridge: Sendable {
         }
         r.bridges[bridge] = interface
         try save(r)
+        // A bridge of hv's carries the guests, not the host: no IPv6 autoconfiguration from what they send.
+        Self.disableIPv6(bridge)
         try ip(["link", "set", interface, "master", bridge])
         try ip(["link", "set", interface, "up"])
         try ip(["link", "set", bridge, "up"])

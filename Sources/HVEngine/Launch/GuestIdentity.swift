@@ -31,10 +31,9 @@ public struct GuestIdentity: Sendable, Equatable {
     /// Guests without an Id (not in hv.config) take one from their folder's name, above every Id.
     static let idRange = 10_000...60_000
 
-    /// A user id hv gives guests' QEMUs.
-    public static func isGuestUser(_ uid: uid_t) -> Bool {
-        uid >= uidBase && uid <= uidBase + uid_t(idRange.upperBound)
-    }
+    /// The user ids hv gives guests' QEMUs.
+    public static var guestUsers: ClosedRange<uid_t> { uidBase...(uidBase + uid_t(idRange.upperBound)) }
+    public static func isGuestUser(_ uid: uid_t) -> Bool { guestUsers.contains(uid) }
 
     /// False when hvd is not root (development): QEMU then runs as hvd's own user.
     public static var dropsPrivileges: Bool { geteuid() == 0 }
