@@ -118,6 +118,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
     public var usbDevices: [USBDeviceSpec]
     /// Take a device although the host uses it (a NIC with an address, a mounted disk).
     public var takeDevicesInUse: Bool
+    /// PCI devices without a reset method may be assigned (the host gets them back as the guest left them).
+    public var allowDevicesWithoutReset: Bool
     /// SCHED_FIFO priority of the threads of the devices' interrupts (PREEMPT_RT hosts).
     public var irqPriority: Int
 
@@ -208,6 +210,8 @@ public struct GuestConfig: Sendable, Equatable, Codable {
                   help: "host PCI devices the guest gets for itself (VFIO: a fieldbus NIC, a CAN or I/O board), comma-separated addresses as `hv devices list` shows them, e.g. 0000:03:00.0; a device's whole IOMMU group must be listed. At the start hv binds them to vfio-pci (and an RTOS guest's interrupts to its cores); at the stop it gives them back to their driver"),
             .init("Usb", .text, default: .value(""),
                   help: "KVM guests: host USB devices, comma-separated vendor:product (046d:c52b) or ports as sysfs names them (1-2, 3-1.4)"),
+            .init("AllowNoReset", .boolean, default: .value("no"),
+                  help: "yes: assign a PCI device the kernel cannot reset (no FLR, no bus reset); the host gets it back as the guest left it (firmware, state)"),
             .init("TakeInUse", .boolean, default: .value("no"),
                   help: "yes: take a device although the host uses it (a NIC with an address, a controller with a mounted disk); the host loses it while the guest runs"),
             .init("IrqPriority", .integer(1...99), default: .described("RtPriority + 1 (at most 99); 50 for KVM guests"),
@@ -310,6 +314,7 @@ public struct GuestConfig: Sendable, Equatable, Codable {
         heartbeatTimeoutSeconds = d.int("Guest\\Recovery", "HeartbeatTimeoutSeconds")
         (pciDevices, usbDevices) = try Self.devices(v, kind: os.kind, baseFile: base.fileName)
         takeDevicesInUse = d.bool("Guest\\Devices", "TakeInUse")
+        allowDevicesWithoutReset = d.bool("Guest\\Devices", "AllowNoReset")
         irqPriority = v.int("Guest\\Devices", "IrqPriority") ?? (os.kind == .rtos ? min(99, rtPriority + 1) : 50)
         if name.trimmingCharacters(in: .whitespaces).isEmpty {
             let e = v.get("Guest", "Name")

@@ -66,7 +66,7 @@ import HVCore
         #expect(used.notAssignable == ["the host uses it: its interface enp0s2 has the address 192.168.1.5/24"])
         let disk = try dev("0000:00:1f.2")
         #expect(disk.deviceName == "82801IR/IO/IH SATA Controller")
-        #expect(disk.notAssignable == ["the host uses it: /dev/sda is mounted"])
+        #expect(disk.notAssignable == ["the host uses it: /dev/sda1 is mounted or swap"])
         #expect(try dev("0000:00:00.0").notAssignable == ["a PCI bridge or host bridge stays with the host"])
         let usb = try dev("0000:01:00.0")
         #expect(usb.className == "USB controller" && usb.vendorName == "Red Hat, Inc." && usb.deviceName == nil)
@@ -82,5 +82,36 @@ import HVCore
         #expect(!d.assignable && d.notAssignable.first?.contains("intel_iommu=on") == true, "\(d.notAssignable)")
         #expect(d.vendorName == nil && d.iommuGroup == nil)
         #expect(PCIDevice.isAddress("0000:03:00.0") && !PCIDevice.isAddress("0000:03:00") && !PCIDevice.isAddress("../../etc"))
+    }
+
+    /// "The host uses it" beyond an address and a mount: a bridge port, a
+    /// VLAN's parent, a disk under LVM/dm-crypt/md or in swap; and whether
+    /// the kernel can reset the device.
+    @Test func hostUseBehindBridgesVLANsHoldersAndSwapAndTheResetMethod() throws {
+        let t = Tree()
+        defer { t.cleanup() }
+        for (addr, nic) in [("0000:03:00.0", "eth1"), ("0000:04:00.0", "eth2"), ("0000:05:00.0", "eth3")] {
+            try t.device(addr, vendor: "8086", device: "10d3", cls: "020000", driver: "e1000e", group: 1)
+            try t.file("sys/bus/pci/devices/\(addr)/net/\(nic)/address", "52:54:00:00:00:01\n")
+        }
+        try t.link("sys/class/net/eth1/master", to: "../br0")
+        try t.link("sys/class/net/eth2/upper_eth2.10", to: "../eth2.10")
+        try t.file("sys/bus/pci/devices/0000:03:00.0/reset_method", "flr bus\n")
+        try t.file("sys/bus/pci/devices/0000:04:00.0/reset", "")
+        for (addr, disk) in [("0000:06:00.0", "sdb"), ("0000:07:00.0", "sdc")] {
+            try t.device(addr, vendor: "8086", device: "2922", cls: "010601", driver: "ahci", group: 2)
+            try t.file("sys/bus/pci/devices/\(addr)/ata1/host0/block/\(disk)/size", "100\n")
+            try t.file("sys/class/block/\(disk)/\(disk)1/partition", "1\n")
+        }
+        try t.file("sys/class/block/sdb1/holders/dm-0/dev", "254:0\n")
+        let list = PCIDevices(sysRoot: t.root.path, idsFile: nil, interfaceAddresses: { _ in [] }, mountedDevices: { ["sdc1"] }).list()
+        func device(_ a: String) -> PCIDevice? { list.first { $0.address == a } }
+        #expect(device("0000:03:00.0")?.inUse == ["the host uses it: its interface eth1 is a port of br0"], "\(String(describing: device("0000:03:00.0")?.inUse))")
+        #expect(device("0000:04:00.0")?.inUse == ["the host uses it: its interface eth2 carries eth2.10"])
+        #expect(device("0000:05:00.0")?.inUse == [])
+        #expect(device("0000:06:00.0")?.inUse == ["the host uses it: /dev/sdb1 is held by dm-0 (LVM, dm-crypt or md)"], "\(String(describing: device("0000:06:00.0")?.inUse))")
+        #expect(device("0000:07:00.0")?.inUse == ["the host uses it: /dev/sdc1 is mounted or swap"])
+        #expect(device("0000:03:00.0")?.resetMethods == ["flr", "bus"] && device("0000:04:00.0")?.resetMethods == ["reset"])
+        #expect(device("0000:05:00.0")?.resetMethods == [], "no reset_method and no reset file: none")
     }
 }

@@ -7,18 +7,20 @@ import HVCore
 /// configuration's spelling, and where VFIO's interrupts are found.
 @Suite struct PassthroughTests {
     static func dev(_ a: String, cls: UInt32 = 0x020000, driver: String? = "e1000e", group: Int? = 1,
-                    members: [String] = [], inUse: [String] = []) -> PCIDevice {
+                    members: [String] = [], inUse: [String] = [], reset: [String] = ["flr"]) -> PCIDevice {
         var d = PCIDevice(address: a, vendorID: "8086", deviceID: "10d3", classCode: cls, vendorName: "Intel Corporation",
                           deviceName: "82574L", className: PCIDevice.className(cls), driver: driver, iommuGroup: group)
         d.groupMembers = members
         d.inUse = inUse
+        d.resetMethods = reset
         return d
     }
 
     func refusal(_ wanted: [String], _ devices: [PCIDevice], iommu: Bool = true, heldBy: [String: String] = [:],
-                 takeInUse: Bool = false) -> HVError? {
+                 takeInUse: Bool = false, allowNoReset: Bool = false) -> HVError? {
         do {
-            try PCIPassthrough.check(wanted, guest: "guestrtlinux", devices: devices, iommu: iommu, heldBy: heldBy, takeInUse: takeInUse)
+            try PCIPassthrough.check(wanted, guest: "guestrtlinux", devices: devices, iommu: iommu, heldBy: heldBy, takeInUse: takeInUse,
+                                     allowNoReset: allowNoReset)
             return nil
         } catch let e as HVError { return e } catch { return HVError(.internal, "\(error)") }
     }
@@ -41,6 +43,15 @@ import HVCore
         let e = try #require(refusal(["0000:03:00.0"], [used]))
         #expect(e.code == .conflict && e.message.contains("enp3s0 has the address") && (e.hint ?? "").contains("\"TakeInUse\"=\"yes\""), "\(e)")
         #expect(refusal(["0000:03:00.0"], [used], takeInUse: true) == nil)
+    }
+
+    /// A device the kernel cannot reset goes back to the host as the guest left it (reflashed, wedged).
+    @Test func aDeviceWithoutAResetIsRefusedUnlessAllowed() throws {
+        let stuck = Self.dev("0000:03:00.0", reset: [])
+        let e = try #require(refusal(["0000:03:00.0"], [stuck]))
+        #expect(e.code == .unsupported && e.message.contains("no reset method") && (e.hint ?? "").contains("\"AllowNoReset\"=\"yes\""), "\(e)")
+        #expect(refusal(["0000:03:00.0"], [stuck], allowNoReset: true) == nil)
+        #expect(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", reset: ["bus"])]) == nil)
     }
 
     @Test func anIncompleteGroupNamesWhatIsMissing() throws {
@@ -116,5 +127,19 @@ import HVCore
         #expect(try USBPassthrough.resolve([.ids(vendor: "046d", product: "c52b")], among: devices).map(\.node) == ["/dev/bus/usb/001/003"])
         #expect(try USBPassthrough.resolve([.port(bus: 3, path: "1.4")], among: devices).map(\.node) == ["/dev/bus/usb/003/007"])
         #expect(throws: HVError.self) { try USBPassthrough.resolve([.ids(vendor: "dead", product: "beef")], among: devices) }
+    }
+
+    /// Two devices with the same ids: which one QEMU takes is luck, so the port must say; a device the host uses waits for TakeInUse.
+    @Test func ambiguousIdsAndUSBDevicesTheHostUsesAreRefused() throws {
+        let twins = [USBPassthrough.Found(port: "1-2", vendor: "0403", product: "6001", bus: 1, address: 3),
+                     USBPassthrough.Found(port: "1-3", vendor: "0403", product: "6001", bus: 1, address: 4)]
+        let e = try #require(throws: HVError.self) { try USBPassthrough.resolve([.ids(vendor: "0403", product: "6001")], among: twins) }
+        #expect(e.message.contains("matches 2 devices (ports 1-2, 1-3)") && (e.hint ?? "").contains("by its port"), "\(e)")
+        #expect(try USBPassthrough.resolve([.port(bus: 1, path: "3")], among: twins).map(\.port) == ["1-3"])
+        let stick = [USBPassthrough.Found(port: "2-1", vendor: "0781", product: "5583", bus: 2, address: 5,
+                                          inUse: ["the host uses it: /dev/sdb1 is mounted or swap"])]
+        let used = try #require(throws: HVError.self) { try USBPassthrough.resolve([.port(bus: 2, path: "1")], among: stick) }
+        #expect(used.message.contains("/dev/sdb1 is mounted") && (used.hint ?? "").contains("\"TakeInUse\"=\"yes\""), "\(used)")
+        #expect(try USBPassthrough.resolve([.port(bus: 2, path: "1")], among: stick, takeInUse: true).count == 1)
     }
 }

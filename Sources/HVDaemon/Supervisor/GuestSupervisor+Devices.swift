@@ -15,15 +15,18 @@ extension GuestSupervisor {
     /// start would otherwise leave a new disk behind.
     func checkDevices(_ config: GuestConfig) throws {
         guard !config.pciDevices.isEmpty || !config.usbDevices.isEmpty else { return }
-        try PCIPassthrough(layout: ctx.layout).preflight(config.pciDevices, guest: folder.name, takeInUse: config.takeDevicesInUse)
-        if !config.usbDevices.isEmpty { _ = try USBPassthrough.resolve(config.usbDevices, among: USBPassthrough(layout: ctx.layout).list()) }
+        try PCIPassthrough(layout: ctx.layout).preflight(config.pciDevices, guest: folder.name, takeInUse: config.takeDevicesInUse,
+                                                         allowNoReset: config.allowDevicesWithoutReset)
+        if !config.usbDevices.isEmpty {
+            _ = try USBPassthrough.resolve(config.usbDevices, among: USBPassthrough(layout: ctx.layout).list(), takeInUse: config.takeDevicesInUse)
+        }
     }
 
     /// Takes the checked devices just before QEMU runs, gives them back if it does not.
     func attachDevices(_ config: GuestConfig, to spec: inout LaunchSpec) {
         guard !config.pciDevices.isEmpty || !config.usbDevices.isEmpty else { return }
         let pci = PCIPassthrough(layout: ctx.layout), usb = USBPassthrough(layout: ctx.layout)
-        let guest = folder.name, take = config.takeDevicesInUse
+        let guest = folder.name, take = config.takeDevicesInUse, noReset = config.allowDevicesWithoutReset
         let owner = (uid: spec.identity.uid, gid: spec.identity.gid)
         // VFIO pins every page of the guest's RAM for the device's DMA.
         if !config.pciDevices.isEmpty { spec.locksMemory = true }
@@ -31,8 +34,8 @@ extension GuestSupervisor {
         spec.irqPriority = spec.rtPriority > 0 ? config.irqPriority : 0
         let earlier = spec.beforeLaunch, undo = spec.undo
         spec.beforeLaunch = {
-            try pci.claim(config.pciDevices, guest: guest, takeInUse: take, owner: owner)
-            try usb.claim(config.usbDevices, guest: guest, owner: owner)
+            try pci.claim(config.pciDevices, guest: guest, takeInUse: take, allowNoReset: noReset, owner: owner)
+            try usb.claim(config.usbDevices, guest: guest, takeInUse: take, owner: owner)
             return try earlier()
         }
         spec.undo = {

@@ -43,6 +43,7 @@ public struct PCIDevices: Sendable {
                               className: PCIDevice.className(cls), driver: link(base + "/driver"), iommuGroup: group)
             d.interfaces = below(base, named: "net")
             d.inUse = inUse(d, base: base)
+            d.resetMethods = resetMethods(base)
             return d
         }
         let iommu = iommuEnabled
@@ -75,19 +76,42 @@ public struct PCIDevices: Sendable {
         }
     }
 
-    /// What on the host uses the device: a NIC with an address, a controller with a mounted disk.
-    func inUse(_ d: PCIDevice, base: String) -> [String] {
+    /// What on the host uses the device: a NIC with an address, in a bridge or
+    /// bond, or under a VLAN; a controller with a disk that is mounted, swap,
+    /// or held by LVM, dm-crypt or md (its holders/).
+    func inUse(_ d: PCIDevice, base: String) -> [String] { hostUse(interfaces: d.interfaces, base: base) }
+
+    /// The same for any device folder of sysfs (a USB device's too): its network interfaces and the disks below it.
+    func hostUse(interfaces: [String], base: String) -> [String] {
         var out: [String] = []
-        for nic in d.interfaces {
+        for nic in interfaces {
             let addrs = interfaceAddresses(nic)
             if !addrs.isEmpty { out.append("the host uses it: its interface \(nic) has the address \(addrs.joined(separator: ", "))") }
+            if let master = link("/sys/class/net/\(nic)/master") { out.append("the host uses it: its interface \(nic) is a port of \(master)") }
+            let uppers = sys.entries("/sys/class/net/\(nic)").filter { $0.hasPrefix("upper_") }.map { String($0.dropFirst(6)) }
+            if !uppers.isEmpty { out.append("the host uses it: its interface \(nic) carries \(uppers.joined(separator: ", "))") }
         }
         let mounted = mountedDevices()
-        if !mounted.isEmpty {
-            let disks = below(base, named: "block").filter { disk in mounted.contains { $0 == disk || $0.hasPrefix(disk) } }
-            if !disks.isEmpty { out.append("the host uses it: \(disks.map { "/dev/\($0)" }.joined(separator: ", ")) \(disks.count == 1 ? "is" : "are") mounted") }
+        for disk in below(base, named: "block") {
+            let parts = [disk] + sys.entries("/sys/class/block/\(disk)").filter { $0.hasPrefix(disk) }
+            if let m = mounted.sorted().first(where: { $0 == disk || $0.hasPrefix(disk) }) {
+                out.append("the host uses it: /dev/\(m) is mounted or swap")
+            }
+            for part in parts {
+                let holders = sys.entries("/sys/class/block/\(part)/holders")
+                if !holders.isEmpty { out.append("the host uses it: /dev/\(part) is held by \(holders.joined(separator: ", ")) (LVM, dm-crypt or md)") }
+            }
         }
         return out
+    }
+
+    /// The kernel's reset methods for the device (reset_method, Linux 5.15;
+    /// before it, a `reset` file means it has one).
+    func resetMethods(_ base: String) -> [String] {
+        if let methods = sys.text(base + "/reset_method") {
+            return methods.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        }
+        return FileManager.default.fileExists(atPath: sysRoot + base + "/reset") ? ["reset"] : []
     }
 
     /// The entries of every `named` folder below the device: its network
@@ -113,9 +137,9 @@ public struct PCIDevices: Sendable {
         String((text ?? "").lowercased().replacingOccurrences(of: "0x", with: "").prefix(8))
     }
 
-    /// The /dev names mounted now (e.g. "sda1", "nvme0n1p2").
+    /// The /dev names mounted or used as swap now (e.g. "sda1", "nvme0n1p2").
     public static func mounted() -> Set<String> {
-        let text = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        let text = ["/proc/self/mounts", "/proc/swaps"].map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }.joined(separator: "\n")
         return Set(text.split(separator: "\n").compactMap { line in
             line.split(separator: " ").first.flatMap { $0.hasPrefix("/dev/") ? String($0.dropFirst(5)) : nil }
         })
@@ -143,6 +167,9 @@ public struct PCIDevice: Sendable, Codable, Equatable {
     public var notAssignable: [String] = []
     /// The guest of hv's that holds it now (bound to vfio-pci for it).
     public var heldBy: String?
+    /// How the kernel can reset it (reset_method: flr, pm, bus, ...); empty:
+    /// it cannot, and goes back to the host as the guest left it.
+    public var resetMethods: [String] = []
 
     public var assignable: Bool { notAssignable.isEmpty }
     public var isBridge: Bool { classCode >> 16 == 0x06 }

@@ -43,7 +43,7 @@ public struct PCIPassthrough: Sendable {
     /// Every reason `wanted` cannot go to `guest` now, first one thrown. Pure
     /// over the scan, so the refusals are tested without a kernel.
     public static func check(_ wanted: [String], guest: String, devices: [PCIDevice], iommu: Bool,
-                             heldBy: [String: String], takeInUse: Bool) throws {
+                             heldBy: [String: String], takeInUse: Bool, allowNoReset: Bool = false) throws {
         guard !wanted.isEmpty else { return }
         guard iommu else {
             throw HVError(.unsupported, "the IOMMU is off: \(wanted.joined(separator: ", ")) cannot be given to a guest",
@@ -71,6 +71,11 @@ public struct PCIPassthrough: Sendable {
                 throw HVError(.conflict, "\(what): " + d.inUse.joined(separator: "; "),
                               hint: "free it on the host first (remove the address, unmount the disk), or set \"TakeInUse\"=\"yes\" in [Guest\\Devices] to take it anyway: the host loses it while the guest runs")
             }
+            // A guest may reflash or wedge it: without a reset the host gets it back as the guest left it.
+            if d.resetMethods.isEmpty && !allowNoReset {
+                throw HVError(.unsupported, "\(what) has no reset method (the kernel lists none in reset_method): the host would get it back as the guest left it",
+                              hint: "use a device that can be reset (FLR, or alone behind its own PCIe port), or set \"AllowNoReset\"=\"yes\" in [Guest\\Devices] to accept that")
+            }
             guard let group = d.iommuGroup else {
                 throw HVError(.unsupported, "\(what) is in no IOMMU group, so VFIO cannot isolate it",
                               hint: "the IOMMU does not cover this device; it cannot be given to a guest")
@@ -85,25 +90,26 @@ public struct PCIPassthrough: Sendable {
     }
 
     /// The same check on the host as it is now, before anything changes (claim checks again under its lock).
-    public func preflight(_ wanted: [String], guest: String, takeInUse: Bool) throws {
+    public func preflight(_ wanted: [String], guest: String, takeInUse: Bool, allowNoReset: Bool = false) throws {
         guard !wanted.isEmpty else { return }
         let scan = PCIDevices(sysRoot: sysRoot)
         try Self.check(wanted, guest: guest, devices: scan.list(), iommu: scan.iommuEnabled,
-                       heldBy: record.devices.mapValues(\.guest), takeInUse: takeInUse)
+                       heldBy: record.devices.mapValues(\.guest), takeInUse: takeInUse, allowNoReset: allowNoReset)
     }
 
     /// Checks, then binds every device to vfio-pci and gives its group's
     /// node to `owner`. Returns the /dev/vfio nodes QEMU opens. On any
     /// failure what was taken is given back.
     @discardableResult
-    public func claim(_ wanted: [String], guest: String, takeInUse: Bool, owner: (uid: uid_t, gid: gid_t)) throws -> [String] {
+    public func claim(_ wanted: [String], guest: String, takeInUse: Bool, allowNoReset: Bool = false,
+                      owner: (uid: uid_t, gid: gid_t)) throws -> [String] {
         guard !wanted.isEmpty else { return [] }
         return try Self.changing.withLock { _ in
             let scan = PCIDevices(sysRoot: sysRoot)
             let devices = scan.list()
             var r = record
             try Self.check(wanted, guest: guest, devices: devices, iommu: scan.iommuEnabled,
-                           heldBy: r.devices.mapValues(\.guest), takeInUse: takeInUse)
+                           heldBy: r.devices.mapValues(\.guest), takeInUse: takeInUse, allowNoReset: allowNoReset)
             try loadVFIO()
             var nodes: [String] = []
             do {

@@ -20,7 +20,13 @@ public struct USBPassthrough: Sendable {
         public var port: String
         public var vendor: String, product: String
         public var bus: Int, address: Int
+        /// How the host uses it (a USB disk mounted, a USB NIC with an address).
+        public var inUse: [String] = []
         public var node: String { String(format: "/dev/bus/usb/%03d/%03d", bus, address) }
+
+        public init(port: String, vendor: String, product: String, bus: Int, address: Int, inUse: [String] = []) {
+            self.port = port; self.vendor = vendor; self.product = product; self.bus = bus; self.address = address; self.inUse = inUse
+        }
     }
 
     /// node → guest
@@ -33,18 +39,22 @@ public struct USBPassthrough: Sendable {
 
     /// The host's USB devices (interfaces such as "1-2:1.0" and root hubs left out).
     public func list() -> [Found] {
-        let sys = SysFS(root: sysRoot)
+        let sys = SysFS(root: sysRoot), pci = PCIDevices(sysRoot: sysRoot)
         return sys.entries("/sys/bus/usb/devices").compactMap { name in
             guard !name.contains(":"), !name.hasPrefix("usb") else { return nil }
             let base = "/sys/bus/usb/devices/\(name)"
             guard let v = sys.text(base + "/idVendor"), let p = sys.text(base + "/idProduct"),
                   let bus = sys.int(base + "/busnum"), let dev = sys.int(base + "/devnum") else { return nil }
-            return Found(port: name, vendor: v.lowercased(), product: p.lowercased(), bus: bus, address: dev)
+            return Found(port: name, vendor: v.lowercased(), product: p.lowercased(), bus: bus, address: dev,
+                         inUse: pci.hostUse(interfaces: pci.below(base, named: "net"), base: base))
         }
     }
 
     /// The devices each spec names now; a spec that names none is refused.
-    public static func resolve(_ specs: [USBDeviceSpec], among devices: [Found]) throws -> [Found] {
+    /// Ids that match two devices are refused (QEMU would take one of them and
+    /// hv would have handed both over): the port names one. So is a device
+    /// the host uses, unless TakeInUse says to take it anyway.
+    public static func resolve(_ specs: [USBDeviceSpec], among devices: [Found], takeInUse: Bool = false) throws -> [Found] {
         try specs.flatMap { spec -> [Found] in
             let found: [Found] = switch spec {
             case .ids(let v, let p): devices.filter { $0.vendor == v && $0.product == p }
@@ -54,16 +64,24 @@ public struct USBPassthrough: Sendable {
                 throw HVError(.notFound, "no USB device \(spec) is plugged into this host",
                               hint: "plug it in (`lsusb` lists what is there), or correct \"Usb\" in [Guest\\Devices]")
             }
+            guard found.count == 1 else {
+                throw HVError(.conflict, "USB device \(spec) matches \(found.count) devices (ports \(found.map(\.port).joined(separator: ", ")))",
+                              hint: "name the one the guest gets by its port in \"Usb\" of [Guest\\Devices], such as \(found[0].port)")
+            }
+            if let use = found[0].inUse.first, !takeInUse {
+                throw HVError(.conflict, "USB device \(spec) at \(found[0].port): \(use)",
+                              hint: "free it on the host first (unmount the disk, remove the address), or set \"TakeInUse\"=\"yes\" in [Guest\\Devices] to take it anyway")
+            }
             return found
         }
     }
 
     /// Checks and hands the devices' nodes to `owner`; refused when another guest has one.
-    public func claim(_ specs: [USBDeviceSpec], guest: String, owner: (uid: uid_t, gid: gid_t)) throws {
+    public func claim(_ specs: [USBDeviceSpec], guest: String, takeInUse: Bool = false, owner: (uid: uid_t, gid: gid_t)) throws {
         guard !specs.isEmpty else { return }
         try Self.changing.withLock { _ in
             var r = record
-            let found = try Self.resolve(specs, among: list())
+            let found = try Self.resolve(specs, among: list(), takeInUse: takeInUse)
             for d in found {
                 if let other = r[d.node], other != guest {
                     throw HVError(.conflict, "USB device \(d.vendor):\(d.product) at \(d.port) is in use by guest \(other)",
