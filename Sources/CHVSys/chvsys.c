@@ -153,7 +153,7 @@ static void child_fail(int pipe_fd, int err) {
 
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
                   const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, const int *keep_fds, int nkeep,
-                  int unlimited_memlock) {
+                  unsigned long long memlock_bytes) {
     if (nkeep < 0 || nkeep > 8) return -EINVAL;
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return -errno;
@@ -184,8 +184,8 @@ pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_
         int first = 3 + nkeep;
         if (syscall(SYS_close_range, first, pipefd - 1, 0) != 0 || syscall(SYS_close_range, pipefd + 1, ~0U, 0) != 0)
             for (int fd = first; fd < 65536; fd++) if (fd != pipefd) close(fd);
-        if (unlimited_memlock) {
-            struct rlimit r = { RLIM_INFINITY, RLIM_INFINITY };
+        if (memlock_bytes) {
+            struct rlimit r = { (rlim_t)memlock_bytes, (rlim_t)memlock_bytes };
             if (setrlimit(RLIMIT_MEMLOCK, &r) != 0) child_fail(pipefd, errno);
         }
         umask(077);
@@ -279,4 +279,12 @@ int hv_pidfd_open(pid_t pid) {
 }
 int hv_pidfd_send_signal(int pidfd, int sig) {
     return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0 ? 0 : -errno;
+}
+
+/* RLIMIT_MEMLOCK's hard limit in bytes (ULLONG_MAX: unlimited). */
+#include <sys/resource.h>
+unsigned long long hv_memlock_hard_limit(void) {
+    struct rlimit r;
+    if (getrlimit(RLIMIT_MEMLOCK, &r) != 0 || r.rlim_max == RLIM_INFINITY) return ~0ULL;
+    return (unsigned long long)r.rlim_max;
 }

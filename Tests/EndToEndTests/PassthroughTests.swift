@@ -49,6 +49,10 @@ extension EndToEnd {
             #expect(r("qemu-args.txt").contains("vfio-pci,host=\(nic)") && r("qemu-args.txt").contains("microvm,pcie=on")
                     && r("qemu-args.txt").contains("-kernel /root/hv/templates/rt-linux/bzImage "), "\(r("qemu-args.txt"))")
 
+            // VFIO pins the guest's RAM: its QEMU may lock that and a margin (512 MiB, and 1 GiB
+            // for TCG's translation buffer), not the host's whole memory.
+            #expect(r("memlock.txt") == "Max locked memory \((256 + 512 + 1024) << 20) \((256 + 512 + 1024) << 20) bytes", "\(r("memlock.txt"))")
+
             // Inside the guest: the NIC, its driver, the link.
             let inner = r("inner-console.txt")
             #expect(inner.contains("hv-guest: e1000e for "), "the guest's init did not load e1000e: \(inner.suffix(1500))")
@@ -131,6 +135,7 @@ extension EndToEnd {
             i=0; while [ $i -lt 1200 ] && ! grep -q 'nic-link:' $c; do sleep 1; i=$((i+1)); done
             cp $c $out/inner-console.txt
             tr '\\0' ' ' < /proc/$(cat /root/hv/run/guestrtlinux/qemu/qemu.pid)/cmdline > $out/qemu-args.txt
+            grep 'Max locked memory' /proc/$(cat /root/hv/run/guestrtlinux/qemu/qemu.pid)/limits | tr -s ' ' > $out/memlock.txt
             g=$(basename "$(readlink /sys/bus/pci/devices/$nic/iommu_group)")
             stat -c %u /dev/vfio/$g > $out/vfio-owner.txt 2>&1
             # VFIO's vectors are placed once they exist (INTx at once, MSI-X when the guest's driver enables it).

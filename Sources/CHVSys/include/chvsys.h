@@ -50,11 +50,12 @@ int hv_fsetxattr(int fd, const char *name, const void *value, size_t size);
 
 /* pidfd_open(2) (close-on-exec) and pidfd_send_signal(2); a descriptor or 0, else -errno. */
 int hv_pidfd_open(pid_t pid);
+unsigned long long hv_memlock_hard_limit(void);
 int hv_pidfd_send_signal(int pidfd, int sig);
 
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
                   const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, const int *keep_fds, int nkeep,
-                  int unlimited_memlock);
+                  unsigned long long memlock_bytes);
 
 /* The commit this binary was built from: scripts/package.sh passes
    -Xcc -DHV_COMMIT=\"<sha>\"; a development build says "dev". */

@@ -15,8 +15,17 @@ struct LaunchSpec {
     /// Who QEMU runs as (see GuestIdentity). No default: a path that forgot
     /// it must not compile rather than run QEMU as root.
     var identity: GuestIdentity
-    /// The guest's RAM is locked: its QEMU needs an unlimited RLIMIT_MEMLOCK.
+    /// The guest's RAM is locked (mlock, or pinned for VFIO): its QEMU's RLIMIT_MEMLOCK is raised to `memlockBytes`.
     var locksMemory = false
+    var memoryMiB = 0
+    /// The guest's RAM and a margin for QEMU's own (its heap, threads; under
+    /// TCG its 1 GiB translation buffer, which mlockall locks too): bounded,
+    /// so a QEMU a guest broke out of cannot pin the host's memory.
+    var memlockBytes: UInt64 {
+        guard locksMemory else { return 0 }
+        let margin = 512 + (accelerator == .tcg ? 1024 : 0)
+        return UInt64(memoryMiB + margin) << 20
+    }
     /// Under TCG QEMU's main thread is on the guest's timing path (see Placement.place).
     var emulatorPriority: Int {
         accelerator == .tcg && !reservedCores.isEmpty && rtPriority > 1 ? rtPriority - 1 : 0

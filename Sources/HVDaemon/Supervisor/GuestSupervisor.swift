@@ -46,6 +46,12 @@ final class GuestSupervisor: Sendable {
         }
         let cap = UInt64(config.consoleLogMaxKiB) * 1024
         ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
+        spec.memoryMiB = config.memoryMiB
+        if let problem = HostMemory.lockLimitProblem(bytes: spec.memlockBytes) {
+            throw HVError(.unsupported, "\(config.name) locks its memory (\(config.pciDevices.isEmpty ? "\"Lock\"" : "VFIO pins it for its PCI devices")), but \(problem)",
+                          hint: config.pciDevices.isEmpty ? "set \"Lock\"=\"no\" in [Guest\\Memory] of usr.config, or run hvd where it may raise the limit; nothing was started"
+                                                          : "run hvd where it may raise the limit (not in a container without CAP_SYS_RESOURCE); nothing was started")
+        }
         let offset = FileSize.of(folder.consoleLog)
         let gen = shared.withLock { s in
             s.state = .starting; s.generation += 1; s.interruptThreads = [:]
@@ -61,7 +67,7 @@ final class GuestSupervisor: Sendable {
             launched = try GuestLauncher.launch(
                 argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
                 rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition, netSocket: ctx.layout.guestNetSocket(folder.name),
-                identity: spec.identity, locksMemory: spec.locksMemory, alsoFDs: passed,
+                identity: spec.identity, memlockBytes: spec.memlockBytes, alsoFDs: passed,
                 onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()

@@ -1,4 +1,8 @@
 import Foundation
+import CHVSys
+#if canImport(Glibc)
+import Glibc
+#endif
 import HVCore
 
 /// The host's memory budget: every guest's configured RAM is promised to it,
@@ -25,5 +29,19 @@ public enum HostMemory {
         throw HVError(.insufficientResources,
                       "\(guest) wants \(requestMiB) MiB: the host has \(totalMiB) MiB, \(others), so \(max(left, 0)) MiB would be left, less than the host's reserve of \(reserveMiB) MiB",
                       hint: "give the guest less memory (\"SizeMiB\" in [Guest\\Memory] of usr.config), stop another guest, or lower \"RemainingHostMemoryMiB\" in config/hv.config")
+    }
+
+    /// Why QEMU could not be given `bytes` of locked memory here, or nil: raising
+    /// RLIMIT_MEMLOCK past its hard limit needs CAP_SYS_RESOURCE, which a
+    /// container's root often lacks (then QEMU would fail with a bare EPERM).
+    public static func lockLimitProblem(bytes: UInt64) -> String? {
+        let hard = hv_memlock_hard_limit()
+        if hard >= bytes { return nil }
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let effective = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
+            .flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? 0
+        let capSysResource: UInt64 = 1 << 24
+        guard effective & capSysResource == 0 else { return nil }
+        return "this host lets hvd lock at most \(hard >> 10) KiB (RLIMIT_MEMLOCK) and not raise it (no CAP_SYS_RESOURCE: a container?), and the guest needs \(bytes >> 20) MiB locked"
     }
 }

@@ -13,7 +13,7 @@ import Glibc
 public enum Spawn {
     public static func detached(_ argv: [String], log: URL, inheritFD: Int32? = nil, alsoFDs: [Int32] = [],
                                 environment: [String: String]? = nil, identity: GuestIdentity? = nil,
-                                unlimitedMemlock: Bool = false) throws -> pid_t {
+                                memlockBytes: UInt64 = 0) throws -> pid_t {
         guard let exe = argv.first else { throw HVError(.internal, "empty command") }
         // Not through a link planted in the log's place.
         let logFD = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o640)
@@ -21,7 +21,7 @@ public enum Spawn {
         defer { close(logFD) }
         if let identity, GuestIdentity.dropsPrivileges {
             return try spawnAs(identity, argv, environment: environment ?? CleanEnvironment.make(), logFD: logFD,
-                               keepFDs: (inheritFD.map { [$0] } ?? []) + alsoFDs, unlimitedMemlock: unlimitedMemlock)
+                               keepFDs: (inheritFD.map { [$0] } ?? []) + alsoFDs, memlockBytes: memlockBytes)
         }
 
         var actions = posix_spawn_file_actions_t()
@@ -67,7 +67,7 @@ public enum Spawn {
     /// fork + drop to the guest's user + exec, in C (CHVSys.hv_spawn_as):
     /// posix_spawn cannot change the user.
     static func spawnAs(_ identity: GuestIdentity, _ argv: [String], environment: [String: String], logFD: Int32,
-                        keepFDs: [Int32], unlimitedMemlock: Bool) throws -> pid_t {
+                        keepFDs: [Int32], memlockBytes: UInt64) throws -> pid_t {
         guard let first = argv.first, let exe = first.contains("/") ? first : Executables.find(first) else {
             throw HVError(.notFound, "cannot start \(argv.first ?? "?"): not installed", hint: "hv setup installs what hv needs")
         }
@@ -77,7 +77,7 @@ public enum Spawn {
                 identity.groups.withUnsafeBufferPointer { groups in
                     keepFDs.withUnsafeBufferPointer { keep in
                         hv_spawn_as(exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
-                                    logFD, logFD, keep.baseAddress, Int32(keep.count), unlimitedMemlock ? 1 : 0)
+                                    logFD, logFD, keep.baseAddress, Int32(keep.count), memlockBytes)
                     }
                 }
             }
