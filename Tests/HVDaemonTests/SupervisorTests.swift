@@ -68,6 +68,22 @@ struct SupervisorTests {
 
         func remember(_ s: GuestSupervisor) { if let pid = s.status().pid { pids.append(Int32(pid)) } }
 
+        /// A new hvd, which adopts what runs; and its supervisor of the guest.
+        func newDaemonAdopting() -> (DaemonContext, GuestSupervisor) {
+            let ctx = DaemonContext(layout: layout)
+            ctx.adoptRunningGuests()
+            return (ctx, ctx.supervisor(folder.name))
+        }
+
+        /// The hvd of `s` ends: its threads stop caring (a new run generation) and its QMP connection closes.
+        func endDaemon(of s: GuestSupervisor) {
+            s.shared.withLock { st in
+                st.generation += 1
+                st.qmp?.close()
+                st.qmp = nil
+            }
+        }
+
         /// The stop reasons the shutdown hook saw, in order.
         var stops: [String] {
             ((try? String(contentsOf: folder.url.appendingPathComponent("stops.txt"), encoding: .utf8)) ?? "")
@@ -221,14 +237,8 @@ struct SupervisorTests {
         _ = try first.start(wait: true, timeout: 20)
         host.remember(first)
         let pid = Int32(try #require(first.status().pid))
-        first.shared.withLock { s in
-            s.generation += 1
-            s.qmp?.close()
-            s.qmp = nil
-        }
-        let second = DaemonContext(layout: host.layout)
-        second.adoptRunningGuests()
-        let adopted = second.supervisor(host.folder.name)
+        host.endDaemon(of: first)
+        let (second, adopted) = host.newDaemonAdopting()
         #expect(host.waitUntil(5) { adopted.currentState == .running })
         #expect(host.waitUntil(15) { adopted.currentState == .crashed }, "\(adopted.currentState)")
         #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true,
@@ -245,18 +255,12 @@ struct SupervisorTests {
         let first = host.supervisor(mode: "boots")
         _ = try first.start(wait: true, timeout: 20)
         host.remember(first)
-        first.shared.withLock { s in
-            s.generation += 1
-            s.qmp?.close()
-            s.qmp = nil
-        }
+        host.endDaemon(of: first)
         // The record claims another start time: the process at its pid is not the QEMU it started.
         var rec = try #require(RunRecord.load(host.folder.stateFile))
         rec.processStart = (rec.processStart ?? 0) + 1
         rec.save(host.folder.stateFile)
-        let second = DaemonContext(layout: host.layout)
-        second.adoptRunningGuests()
-        let adopted = second.supervisor(host.folder.name)
+        let (second, adopted) = host.newDaemonAdopting()
         #expect(host.waitUntil(15) { adopted.currentState == .crashed }, "\(adopted.currentState)")
         let crash = second.events.after(0, wait: 0).events.first { $0.kind == .crashed }
         #expect(crash?.detail.contains("is gone") == true && crash?.detail.contains("still held") == true, "\(String(describing: crash))")
@@ -272,15 +276,8 @@ struct SupervisorTests {
         _ = try first.start(wait: true, timeout: 20)
         host.remember(first)
         let pid = try #require(first.status().pid)
-        // The first hvd ends: its threads stop caring (a new run generation) and its QMP connection closes.
-        first.shared.withLock { s in
-            s.generation += 1
-            s.qmp?.close()
-            s.qmp = nil
-        }
-        let second = DaemonContext(layout: host.layout)
-        second.adoptRunningGuests()
-        let adopted = second.supervisor(host.folder.name)
+        host.endDaemon(of: first)
+        let (second, adopted) = host.newDaemonAdopting()
         #expect(host.waitUntil(5) { adopted.currentState == .running })
         #expect(adopted.status().pid == pid)
         #expect(adopted.status().booted, "the boot finished under the first hvd")
