@@ -142,4 +142,48 @@ import HVCore
         #expect(used.message.contains("/dev/sdb1 is mounted") && (used.hint ?? "").contains("\"TakeInUse\"=\"yes\""), "\(used)")
         #expect(try USBPassthrough.resolve([.port(bus: 2, path: "1")], among: stick, takeInUse: true).count == 1)
     }
+
+    /// A release whose sysfs write the kernel holds (here a FIFO nobody reads)
+    /// holds up no other guest: the device lock is free meanwhile, and the
+    /// device stays in the record (nobody else takes it) until it is back.
+    @Test func aBlockedReleaseHoldsUpNoOtherGuest() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-release-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let layout = HostLayout(root: root.appendingPathComponent("hv"))
+        try layout.ensureDirectories()
+        let sys = root.appendingPathComponent("sys").path
+        let fm = FileManager.default
+        for (address, driver) in [("0000:03:00.0", "slowdrv"), ("0000:04:00.0", "e1000e")] {
+            let base = sys + "/sys/bus/pci/devices/\(address)"
+            try fm.createDirectory(atPath: base, withIntermediateDirectories: true)
+            _ = fm.createFile(atPath: base + "/driver_override", contents: Data())
+            try fm.createDirectory(atPath: sys + "/sys/bus/pci/drivers/\(driver)", withIntermediateDirectories: true)
+        }
+        _ = fm.createFile(atPath: sys + "/sys/bus/pci/drivers/e1000e/bind", contents: Data())
+        _ = fm.createFile(atPath: sys + "/sys/bus/pci/drivers_probe", contents: Data())
+        let held = sys + "/sys/bus/pci/drivers/slowdrv/bind"
+        try #require(mkfifo(held, 0o600) == 0)
+        let record = PCIPassthrough.Record(devices: ["0000:03:00.0": .init(guest: "slow", driver: "slowdrv", group: 7),
+                                                     "0000:04:00.0": .init(guest: "other", driver: "e1000e", group: 8)])
+        try AtomicFile.write(try JSONEncoder().encode(record), to: layout.runDir.appendingPathComponent("devices.json"), mode: 0o600)
+        let pci = PCIPassthrough(layout: layout, sysRoot: sys)
+
+        let slowDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { pci.release(guest: "slow"); slowDone.signal() }
+        usleep(300_000)
+        #expect(slowDone.wait(timeout: .now()) == .timedOut, "the slow release is stuck in its write")
+        let otherDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { pci.release(guest: "other"); otherDone.signal() }
+        #expect(otherDone.wait(timeout: .now() + 5) == .success, "another guest's release went on meanwhile")
+        #expect(pci.held(by: "slow") == ["0000:03:00.0"] && pci.held(by: "other").isEmpty)
+        let e = try #require(throws: HVError.self) {
+            try pci.claim(["0000:03:00.0"], guest: "slow", takeInUse: false, owner: (uid: 0, gid: 0))
+        }
+        #expect(e.message.contains("still being given back"), "\(e)")
+        // The kernel lets go: the write completes, and the device leaves the record.
+        let reader = open(held, O_RDONLY | O_NONBLOCK)
+        defer { close(reader) }
+        #expect(slowDone.wait(timeout: .now() + 5) == .success)
+        #expect(pci.held(by: "slow").isEmpty)
+    }
 }

@@ -31,6 +31,10 @@ public struct PCIPassthrough: Sendable {
     var recordFile: URL { layout.runDir.appendingPathComponent("devices.json") }
     /// One change to bindings and the record at a time (guests start and stop concurrently).
     private static let changing = Monitor(())
+    /// Devices being given back now: their sysfs writes run outside `changing`
+    /// (the kernel may hold an unbind until the device lets go), so one guest's
+    /// stop never holds up another guest's start. Taken after `changing`, never before.
+    private static let releasing = Monitor<Set<String>>([])
 
     public var record: Record {
         (try? Data(contentsOf: recordFile)).flatMap { try? JSONDecoder().decode(Record.self, from: $0) } ?? Record()
@@ -108,6 +112,10 @@ public struct PCIPassthrough: Sendable {
             let scan = PCIDevices(sysRoot: sysRoot)
             let devices = scan.list()
             var r = record
+            if let busy = Self.releasing.withLock({ $0 }).intersection(wanted).sorted().first {
+                throw HVError(.conflict, "\(busy) is still being given back to the host by the guest that had it",
+                              hint: "start again in a moment")
+            }
             try Self.check(wanted, guest: guest, devices: devices, iommu: scan.iommuEnabled,
                            heldBy: r.devices.mapValues(\.guest), takeInUse: takeInUse, allowNoReset: allowNoReset)
             try loadVFIO()
@@ -137,12 +145,21 @@ public struct PCIPassthrough: Sendable {
 
     /// Gives back every device `guest` holds: unbound from vfio-pci, its node
     /// root's again, and bound to the driver it had.
+    /// The record keeps them (so no other guest takes one) until the
+    /// driver has them again; the writes in between run outside the lock.
     public func release(guest: String) {
+        let held: [(String, Record.Held)] = Self.changing.withLock { _ in
+            let mine = record.devices.filter { $0.value.guest == guest }.sorted { $0.key < $1.key }
+            Self.releasing.withLock { $0.formUnion(mine.map(\.key)) }
+            return mine
+        }
+        guard !held.isEmpty else { return }
+        for (address, h) in held { giveBack(address, h) }
         Self.changing.withLock { _ in
             var r = record
-            guard r.devices.values.contains(where: { $0.guest == guest }) else { return }
-            releaseLocked(guest: guest, record: &r)
+            for (address, _) in held where r.devices[address]?.guest == guest { r.devices.removeValue(forKey: address) }
             try? save(r)
+            Self.releasing.withLock { $0.subtract(held.map(\.0)) }
         }
     }
 
@@ -151,18 +168,24 @@ public struct PCIPassthrough: Sendable {
         record.devices.filter { $0.value.guest == guest }.map(\.key).sorted()
     }
 
+    /// A start that failed half way, under the lock: nothing else could be waiting on these.
     private func releaseLocked(guest: String, record r: inout Record) {
         for (address, held) in r.devices.sorted(by: { $0.key < $1.key }) where held.guest == guest {
-            let base = "/sys/bus/pci/devices/\(address)"
-            try? Self.setOwner(sysRoot + "/dev/vfio/\(held.group)", uid: 0, gid: 0, mode: 0o600)
-            try? write("\n", to: base + "/driver_override")
-            if driver(address) == "vfio-pci" { try? write(address, to: base + "/driver/unbind") }
-            if let original = held.driver {
-                try? write(address, to: "/sys/bus/pci/drivers/\(original)/bind")
-            }
-            if driver(address) == nil { try? write(address, to: "/sys/bus/pci/drivers_probe") }
+            giveBack(address, held)
             r.devices.removeValue(forKey: address)
         }
+    }
+
+    /// Its group's node root's again, unbound from vfio-pci, bound to the driver it had.
+    private func giveBack(_ address: String, _ held: Record.Held) {
+        let base = "/sys/bus/pci/devices/\(address)"
+        try? Self.setOwner(sysRoot + "/dev/vfio/\(held.group)", uid: 0, gid: 0, mode: 0o600)
+        try? write("\n", to: base + "/driver_override")
+        if driver(address) == "vfio-pci" { try? write(address, to: base + "/driver/unbind") }
+        if let original = held.driver {
+            try? write(address, to: "/sys/bus/pci/drivers/\(original)/bind")
+        }
+        if driver(address) == nil { try? write(address, to: "/sys/bus/pci/drivers_probe") }
     }
 
     private func bindToVFIO(_ address: String, from current: String?) throws {
