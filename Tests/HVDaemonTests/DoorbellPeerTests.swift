@@ -317,6 +317,80 @@ import Glibc
         #expect(hello(again) == "8", "once the first left, the guest's user joins again")
     }
 
+    /// Each guest hears only of the guests it shares an event with (so it can
+    /// ring no other), and hvd's signal rings only the event's own guests even
+    /// when another wrote itself into the event's waiter entries.
+    @Test(.enabled(if: geteuid() == 0, "needs root: the peers run as guest users"))
+    func aGuestKnowsAndIsRungOnlyForItsOwnEvents() throws {
+        let (a, b, c) = (GuestIdentity.uidBase + 301, GuestIdentity.uidBase + 302, GuestIdentity.uidBase + 303)
+        let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: ["estop", "other"])
+        let server = try IvshmemServer(socketPath: socketPath, hostSocketPath: hostSocket, table: table, allowedUsers: [a, b, c],
+                                       sharing: .init(eventUsers: [0: [a, b], 1: [c]]))
+        try server.start()
+        defer { server.stop() }
+        chmod(dir.path, 0o755)
+        // A peer as `uid`: joins, says its id, then every peer id it hears of within `listen` s,
+        // and "rung" if its own doorbell rang meanwhile.
+        func peer(_ uid: UInt32, listen: Double) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=\(uid)", "--regid=\(GuestIdentity.sharedGroup())", "--clear-groups", "/usr/bin/python3", "-c", """
+                import os, select, socket, struct, sys, time
+                s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+                msgs = []
+                def take(timeout):
+                    r, _, _ = select.select([s], [], [], timeout)
+                    if not r: return None
+                    data, fds, _, _ = socket.recv_fds(s, 8, 1)
+                    if len(data) < 8: return None
+                    msgs.append((struct.unpack('<q', data)[0], fds[0] if fds else -1)); return msgs[-1]
+                take(3); me = take(3)[0]; take(3)
+                own = -1
+                while own < 0:
+                    m = take(3)
+                    if m is None: break
+                    if m[0] == me: own = m[1]
+                heard = set(v for v, fd in msgs[3:] if fd >= 0 and v != me)
+                end = time.time() + float(sys.argv[2]); rung = False
+                while time.time() < end:
+                    fds = [s] + ([own] if own >= 0 else [])
+                    r, _, _ = select.select(fds, [], [], max(0, end - time.time()))
+                    if own in r: os.read(own, 8); rung = True
+                    if s in r:
+                        data, got, _, _ = socket.recv_fds(s, 8, 1)
+                        if len(data) < 8: break
+                        if got: heard.add(struct.unpack('<q', data)[0])
+                print(me, sorted(v for v in heard if v > \(IvshmemServer.hostSeats)), "rung" if rung else "quiet", flush=True)
+                """, socketPath, String(listen)]
+            p.standardOutput = Pipe()
+            try p.run()
+            return p
+        }
+        func report(_ p: Process) -> (id: Int, heard: String, rung: Bool) {
+            p.waitUntilExit()
+            let out = String(decoding: (p.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+            let words = out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", maxSplits: 1).map(String.init)
+            let rest = words.count > 1 ? words[1] : ""
+            return (Int(words.first ?? "") ?? -1, rest.replacingOccurrences(of: " rung", with: "").replacingOccurrences(of: " quiet", with: ""), rest.hasSuffix("rung"))
+        }
+        let pa = try peer(a, listen: 5)
+        #expect(wait(until: { server.peerCount == 1 }))
+        let pb = try peer(b, listen: 4)
+        #expect(wait(until: { server.peerCount == 2 }))
+        let pc = try peer(c, listen: 3)
+        #expect(wait(until: { server.peerCount == 3 }))
+        usleep(300_000)
+        // c writes itself into estop's waiters (as a guest may, the table is its memory too), and a and b wait on it.
+        let ids = (1...3).map { IvshmemServer.hostSeats + Int64($0) }
+        for id in ids { _ = table.addWaiter(0, peer: UInt32(id)) }
+        _ = server.signal(0)
+        let (ra, rb, rc) = (report(pa), report(pb), report(pc))
+        #expect([ra.id, rb.id, rc.id].map(Int64.init) == ids, "\(ra) \(rb) \(rc)")
+        #expect(ra.heard == "[\(rb.id)]" && rb.heard == "[\(ra.id)]", "a and b share estop and know each other: \(ra) \(rb)")
+        #expect(rc.heard == "[]", "c shares nothing with them and hears of neither: \(rc)")
+        #expect(ra.rung && rb.rung && !rc.rung, "estop rings its own guests only: \(ra) \(rb) \(rc)")
+    }
+
     @Test func theWakeBudgetDelaysNothingUntilAGuestRingsWithoutPause() {
         final class Clock: @unchecked Sendable { var t: UInt64 = 5_000_000; var slept: [UInt64] = [] }
         let clock = Clock()

@@ -76,11 +76,15 @@ final class CommRuntime: Sendable {
         }
         if !config.events.isEmpty {
             let table = try EventMemory(path: layout.eventsRegion.path, names: config.events.map(\.name))
-            // Only the QEMUs of the guests the events name may join the doorbells.
-            let users = Set(config.events.flatMap(\.guests).map { GuestIdentity.forGuest(id: guestIDs[$0], folder: $0).uid })
+            // Only the QEMUs of the guests the events name may join the doorbells,
+            // and each hears only of the guests it shares an event with.
+            let uid = { (folder: String) in GuestIdentity.forGuest(id: self.guestIDs[folder], folder: folder).uid }
+            let users = Set(config.events.flatMap(\.guests).map(uid))
+            let sharing = IvshmemServer.Sharing(eventUsers: Dictionary(uniqueKeysWithValues: config.events.enumerated().map { ($0.offset, Set($0.element.guests.map(uid))) }))
             let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path,
                                            hostSocketPath: layout.eventsHostSocket.path, table: table,
-                                           allowedUsers: GuestIdentity.dropsPrivileges ? users : nil)
+                                           allowedUsers: GuestIdentity.dropsPrivileges ? users : nil,
+                                           sharing: GuestIdentity.dropsPrivileges ? sharing : nil)
             try server.start()
             parts.withLock { $0.events = server }
         }

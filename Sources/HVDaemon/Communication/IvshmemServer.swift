@@ -30,7 +30,11 @@ import Glibc
 /// (SO_PEERCRED) must be the user of a guest the events list (`allowedUsers`),
 /// with one connection per such user, and every descriptor goes out with a
 /// send deadline, so a peer that never reads is dropped instead of stalling
-/// the next guest's join.
+/// the next guest's join. A guest hears only of the peers it shares an event
+/// with (`Sharing`), so it can ring no other guest's doorbell; and hvd's own
+/// signal rings only the waiters the event lists, whatever a guest wrote
+/// into the table's waiter entries. (The table itself is one memory all
+/// guests with events map: a counter is not yet guarded per guest.)
 final class IvshmemServer: Sendable {
     let socketPath: String
     let hostSocketPath: String
@@ -42,6 +46,17 @@ final class IvshmemServer: Sendable {
     let allowedUsers: Set<UInt32>?
     /// A peer that takes longer than this to accept a message is dropped.
     static let sendDeadlineSeconds = 2
+    /// Which guests (by their QEMU user) share which events (nil: no limits; tests and development).
+    struct Sharing: Sendable {
+        /// Event index → the users of the guests it lists.
+        var eventUsers: [Int: Set<UInt32>]
+        /// Whether two guests' users share an event (the same user: development, every QEMU one user).
+        func share(_ a: UInt32?, _ b: UInt32?) -> Bool {
+            guard let a, let b else { return false }
+            return a == b || eventUsers.values.contains { $0.contains(a) && $0.contains(b) }
+        }
+    }
+    let sharing: Sharing?
     private let hostEventFD: Int32
     /// hvd's log (stateless: the same stderr or journal as everyone's).
     private let log = Logger()
@@ -51,6 +66,8 @@ final class IvshmemServer: Sendable {
         /// A guest's connection, or the connection of the program on a seat (nil: hvd, a free seat).
         var conn: UnixSocket?
         var isSeat = false
+        /// A guest's QEMU user (SO_PEERCRED).
+        var uid: UInt32?
     }
     private struct State {
         var listeners: [UnixSocket] = []
@@ -66,9 +83,10 @@ final class IvshmemServer: Sendable {
 
     /// `maxID`: the largest guest peer id (waiter entries hold id + 1 in 16 bits); lower in tests.
     init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1,
-         allowedUsers: Set<UInt32>? = nil) throws {
+         allowedUsers: Set<UInt32>? = nil, sharing: Sharing? = nil) throws {
         self.socketPath = socketPath
         self.allowedUsers = allowedUsers
+        self.sharing = sharing
         self.hostSocketPath = hostSocketPath
         self.table = table
         hostEventFD = hv_eventfd()
@@ -155,11 +173,14 @@ final class IvshmemServer: Sendable {
                     let fd = hv_eventfd()
                     guard fd >= 0 else { s.ids.give(back: taken); return nil }
                     id = taken
-                    s.peers[id] = Peer(eventfd: fd, conn: conn)
+                    s.peers[id] = Peer(eventfd: fd, conn: conn, uid: user)
                     if let user, !ownUser { s.users[user] = id }
                 }
-                let others = s.peers.filter { $0.key != id }.sorted { $0.key < $1.key }
-                    .map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
+                // hvd and the host's seats are every guest's peers; another guest only when they share an event.
+                let known = s.peers.filter { p in
+                    p.key != id && (seat || p.key == hostID || p.value.isSeat || sharing.map { $0.share(user, p.value.uid) } ?? true)
+                }
+                let others = known.sorted { $0.key < $1.key }.map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
                 return (id, s.peers[id].map { dup($0.eventfd) } ?? -1, others)
             }
             guard let joined else { conn.close(); continue }
@@ -205,7 +226,8 @@ final class IvshmemServer: Sendable {
             close(peer.eventfd)
             s.ids.give(back: id)
             s.users = s.users.filter { $0.value != id }
-            return s.peers.values.compactMap(\.conn)
+            // Only those it was announced to hear that it left.
+            return s.peers.values.filter { other in other.isSeat || (sharing.map { $0.share(peer.uid, other.uid) } ?? true) }.compactMap(\.conn)
         }
         for c in announce where !Self.send(c, id, -1) { c.shutdown() }
         conn.close()
@@ -235,7 +257,12 @@ final class IvshmemServer: Sendable {
         var one: UInt64 = 1
         // Written under the lock: a departing peer's descriptor is closed under it too, and could be reused.
         state.withLock { s in
-            for w in waiters { if let fd = s.peers[Int64(w)]?.eventfd { _ = write(fd, &one, 8) } }
+            for w in waiters {
+                guard let peer = s.peers[Int64(w)] else { continue }
+                // A guest that wrote itself into another event's waiters is not rung for it.
+                if let sharing, let uid = peer.uid, !(sharing.eventUsers[index]?.contains(uid) ?? false) { continue }
+                _ = write(peer.eventfd, &one, 8)
+            }
         }
         return count
     }
