@@ -38,6 +38,7 @@
 #define EV_COUNTER 32
 #define EV_WAITERS 48      /* u16 entries: peer id + 1, 0 = free */
 #define EV_WAITER_ENTRIES 40
+#define EV_CAPACITY 64     /* slots in the 64 KiB table */
 
 static char words[4096];
 
@@ -105,12 +106,20 @@ static uint8_t *events_table(size_t *size) {
     char slot[16];
     if (!word("hv.ev=", slot, sizeof slot)) die("this guest has no events (no hv.ev=)");
     uint8_t *t = map_bar2(slot, size);
+    if (*size < EV_HEADER + EV_CAPACITY * EV_SLOT) die("the events table is smaller than its slots");
     if (*(volatile uint32_t *)t != EV_MAGIC) die("the events table is not initialised (is the VMF loaded?)");
     return t;
 }
 
-static int event_index(uint8_t *t, const char *name) {
+/* The table is memory every guest with events may write: its event count
+   is bounded by the slots there are, never trusted to stay inside the map. */
+static uint32_t event_count(uint8_t *t) {
     uint32_t n = *(volatile uint32_t *)(t + 4);
+    return n > EV_CAPACITY ? EV_CAPACITY : n;
+}
+
+static int event_index(uint8_t *t, const char *name) {
+    uint32_t n = event_count(t);
     for (uint32_t i = 0; i < n; i++)
         if (strncmp((char *)(t + EV_HEADER + i * EV_SLOT), name, 31) == 0) return (int)i;
     fprintf(stderr, "hv-comm: no event named %s\n", name);
@@ -371,9 +380,9 @@ int main(int argc, char **argv) {
         if (strcmp(argv[2], "list") == 0) {
             size_t size;
             uint8_t *t = events_table(&size);
-            uint32_t n = *(volatile uint32_t *)(t + 4);
+            uint32_t n = event_count(t);
             for (uint32_t i = 0; i < n; i++)
-                printf("%s %llu\n", (char *)(t + EV_HEADER + i * EV_SLOT), (unsigned long long)*counter(t, (int)i));
+                printf("%.31s %llu\n", (char *)(t + EV_HEADER + i * EV_SLOT), (unsigned long long)*counter(t, (int)i));
             return 0;
         }
         if (argc < 4) usage();
