@@ -183,6 +183,11 @@ extension EndToEnd {
             let stop = host.run("hv", ["guest", "stop", "--force", "guestubuntu"])
             #expect(stop.status == 0, "\(stop.all)")
             #expect(owner(outside) == ownerBefore)
+            // A disk an earlier hv gave to a guest's user goes back to root at the next start.
+            #expect(chown(outside.path, GuestIdentity.uidBase + 99, GuestIdentity.sharedGroup()) == 0 && chmod(outside.path, 0o600) == 0)
+            #expect(host.run("hv_guest_start", cwd: ubuntu).status == 0)
+            #expect(owner(outside).hasPrefix("0:0 600"), "\(owner(outside))")
+            #expect(host.run("hv", ["guest", "stop", "--force", "guestubuntu"]).status == 0)
         }
 
         /// The loopback rule is hvd's: there while hvd runs (and while guests do),

@@ -11,6 +11,7 @@ import Glibc
 public enum DiskDescriptors {
     /// [read-write, read-only], in InheritedFD's order; the caller closes them once QEMU runs.
     public static func open(_ url: URL) throws -> [Int32] {
+        giveBack(url)
         let rw = try openChecked(url, flags: O_RDWR)
         do {
             let ro = try openChecked(url, flags: O_RDONLY)
@@ -23,6 +24,20 @@ public enum DiskDescriptors {
             close(rw)
             throw error
         }
+    }
+
+    /// Earlier versions of hv gave the disk to the guest's user; now that QEMU
+    /// gets it as descriptors, hv gives it back: root's, mode 0600. A disk
+    /// that is not a guest user's (root's, or someone else's) is left as it is.
+    public static func giveBack(_ url: URL) {
+        guard GuestIdentity.dropsPrivileges else { return }
+        let fd = Glibc.open(url.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, GuestIdentity.isGuestUser(st.st_uid) else { return }
+        _ = fchown(fd, 0, 0)
+        _ = fchmod(fd, 0o600)
     }
 
     static func openChecked(_ url: URL, flags: Int32) throws -> Int32 {
