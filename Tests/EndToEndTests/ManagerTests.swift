@@ -261,7 +261,12 @@ extension EndToEnd {
             #expect(Self.request(port, "POST", "/v1/manager/rotate", headers: post, body: #"{"credential":"manager"}"#)?.status == 422)
             let spare = (Self.request(port, "POST", "/v1/tickets", headers: post, body: "{}")?.json as? [String: Any])?["ticket"] as? String ?? ""
             let pending = host.run("hv", ["manager", "url"]).out.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "code=").last ?? ""
+            // An event stream opened with the old token, reading on (it would run for 20 s).
+            let streamEnded = DispatchSemaphore(value: 0)
+            Thread.detachNewThread { _ = Self.request(port, "GET", "/v1/watch", headers: auth, readFor: 20); streamEnded.signal() }
+            usleep(1_000_000)
             let rotated = host.run("hv", ["manager", "token", "--rotate"])
+            #expect(streamEnded.wait(timeout: .now() + 5) == .success, "the old token's open stream ends with the rotation")
             let newToken = rotated.out.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(rotated.status == 0 && newToken.count == 64 && newToken != token && rotated.err.contains("refused from now on"), "\(rotated.all)")
             #expect(Self.request(port, "GET", "/v1/guests", headers: auth)?.status == 401, "the old token is refused")

@@ -14,8 +14,10 @@ import Glibc
 ///   manager token. `hv manager url` puts a code in the address, never the
 ///   token, so a browser's history keeps only a spent code.
 /// Both tokens survive hvd restarts (open pages keep working) and are
-/// replaced by `hv manager token --rotate` (which also voids every
-/// outstanding login code and ticket).
+/// replaced by `hv manager token --rotate`, which also voids every
+/// outstanding login code and ticket and ends the streams opened with the
+/// old token (event streams, consoles, desktops): a leaked token's open
+/// console does not outlive its rotation.
 final class ManagerCredentials: @unchecked Sendable {
     enum Access: Equatable { case none, metrics, full }
     enum Credential: String, Codable, CaseIterable { case manager, metrics }
@@ -27,6 +29,9 @@ final class ManagerCredentials: @unchecked Sendable {
     private let lock = NSLock()
     private var manager: String
     private var metrics: String
+    /// The page's long-lived connections, ended by a rotation of the manager token.
+    private var streams: [Int: UnixSocket] = [:]
+    private var nextStream = 0
 
     init(layout: HostLayout) throws {
         self.layout = layout
@@ -60,7 +65,26 @@ final class ManagerCredentials: @unchecked Sendable {
         if which == .manager {
             loginCodes.revokeAll()
             tickets.revokeAll()
+            lock.lock()
+            let open = streams.values
+            lock.unlock()
+            for conn in open { conn.shutdown() }
         }
+    }
+
+    /// Runs `body` (a stream) with `conn` ended by the next rotation of the manager token.
+    func tracking<T>(_ conn: UnixSocket, _ body: () -> T) -> T {
+        lock.lock()
+        let id = nextStream
+        nextStream += 1
+        streams[id] = conn
+        lock.unlock()
+        defer {
+            lock.lock()
+            streams.removeValue(forKey: id)
+            lock.unlock()
+        }
+        return body()
     }
 
     /// The token in `url` (64 hex digits), made when missing or malformed.

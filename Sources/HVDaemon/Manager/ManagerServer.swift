@@ -74,9 +74,11 @@ final class ManagerServer: @unchecked Sendable {
             switch e {
             case .watch, .consoleSocket, .displaySocket:
                 guard access == .full || tickets.redeem(req.query["ticket"] ?? "") else { return reply(conn, denied()) }
-                if case .consoleSocket(let ref) = e { return serveConsole(conn, reader, req, ref: ref) }
-                if case .displaySocket(let ref) = e { return serveDisplay(conn, reader, req, ref: ref) }
-                return watch(conn)
+                return credentials.tracking(conn) {
+                    if case .consoleSocket(let ref) = e { return serveConsole(conn, reader, req, ref: ref) }
+                    if case .displaySocket(let ref) = e { return serveDisplay(conn, reader, req, ref: ref) }
+                    return watch(conn)
+                }
             default: break
             }
         }
