@@ -2,7 +2,8 @@
 # Coverage-guided fuzzing (libFuzzer through the Swift toolchain) of hv's
 # parsers of outside bytes: the API's HTTP request heads and route match,
 # the System Manager's WebSocket frames, .config files with both schemas,
-# the lines of an event session and NTP datagrams from guests. Each target runs RUNS inputs (default one million) from a small
+# the lines of an event session, NTP datagrams from guests and the events
+# table a guest may write (its host-side readers). Each target runs RUNS inputs (default one million) from a small
 # seed corpus; prints executions and crashes per target; exits non-zero on
 # a crash (the input is kept in bench/out/fuzz/<target>/).
 #   bash bench/fuzz/run.sh            # a million inputs each
@@ -17,13 +18,20 @@ mkdir -p "$out"
 core=$(ls Sources/HVSystem/*.swift Sources/HVCore/*.swift | grep -v '/Exports.swift$')
 status=0
 # One binary for all targets (HV_FUZZ_TARGET picks one): the sources are compiled once, not once a target.
-# The events target also needs the session's lines (HVEngine/Events/EventLines.swift, Foundation only).
+# The events target also needs the session's lines (HVEngine/Events/EventLines.swift, Foundation only);
+# the table target the table's readers (EventMemory.swift), with CHVSys's C for their atomics.
 bin="$out/fuzz-hv"
-if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEngine/Events bench/fuzz/targets -newer "$bin" -name '*.swift' | head -1)" ]; then
-    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz \
-        $core Sources/HVEngine/Events/EventLines.swift bench/fuzz/targets/*.swift -o "$bin" 2> "$out/build.log" || { cat "$out/build.log"; exit 1; }
+if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEngine/Events Sources/CHVSys bench/fuzz/targets -newer "$bin" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) | head -1)" ]; then
+    mkdir -p "$out/chvsys"
+    printf 'module CHVSys {\n    header "%s"\n    export *\n}\n' "$PWD/Sources/CHVSys/include/chvsys.h" > "$out/chvsys/module.modulemap"
+    clang -c -O1 -fsanitize=address -I Sources/CHVSys/include Sources/CHVSys/chvsys.c -o "$out/chvsys.o" 2> "$out/build.log" || { cat "$out/build.log"; exit 1; }
+    # One module here: EventMemory's `import HVCore` would name a module that is not there.
+    sed '/^import HVCore$/d' Sources/HVEngine/Events/EventMemory.swift > "$out/EventMemory.swift"
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz -I "$out/chvsys" \
+        $core Sources/HVEngine/Events/EventLines.swift "$out/EventMemory.swift" bench/fuzz/targets/*.swift "$out/chvsys.o" \
+        -o "$bin" 2>> "$out/build.log" || { cat "$out/build.log"; exit 1; }
 fi
-for target in http websocket config events ntp; do
+for target in http websocket config events ntp table; do
     dir="$out/$target"; mkdir -p "$dir/corpus"
     case $target in
         http) printf 'GET /v1/guests/Plant%%20HMI/start?replay=boot HTTP/1.1\r\nHost: hvd\r\nContent-Length: 2\r\n' > "$dir/corpus/seed1"
@@ -33,6 +41,9 @@ for target in http websocket config events ntp; do
                 printf '[Guest]\n    "Name"="A \\"b\\""\n[Guest\\Cpu]\n    "Cores"="1"\n; c\n' > "$dir/corpus/seed2" ;;
         events) printf 'signal ping\nwait pong 3 0.5\ncount a\r\nwait ping 18446744073709551615 1e309\n' > "$dir/corpus/seed1" ;;
         # A chrony client request (mode 3, version 4) and a server answer (mode 4).
+        # A table as hvd makes it (magic, three events), and one full of waiters.
+        table) printf 'VEVH\x03\x00\x00\x00' > "$dir/corpus/seed1"; head -c 56 /dev/zero >> "$dir/corpus/seed1"; printf 'estop' >> "$dir/corpus/seed1"
+               head -c 4096 /dev/urandom > "$dir/corpus/seed2" ;;
         ntp) printf '\x23\x00\x06\x20' > "$dir/corpus/seed1"; head -c 44 /dev/zero >> "$dir/corpus/seed1"
              printf '\x24\x01\x00\xec' > "$dir/corpus/seed2"; head -c 44 /dev/urandom >> "$dir/corpus/seed2" ;;
     esac

@@ -9,7 +9,8 @@ let fuzzTarget: @Sendable (UnsafePointer<UInt8>, Int) -> CInt = {
     case "config": return fuzzConfig
     case "events": return fuzzEvents
     case "ntp": return fuzzNTP
-    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events or ntp")
+    case "table": return fuzzTable
+    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events, ntp or table")
     }
 }()
 
