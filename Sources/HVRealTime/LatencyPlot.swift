@@ -35,7 +35,7 @@ public enum LatencyPlot {
     }
 
     public static func svg(_ series: [Series], title: String) -> String {
-        let (maxUs, binUs, bins) = binning(series)
+        let (_, binUs, bins) = binning(series)
         let maxCount = Swift.max(1, bins.flatMap { $0 }.max() ?? 1)
         let pw = Double(width - left - right), ph = Double(height - top - bottom)
         let barW = pw / Double(bins.first?.count ?? 1)
@@ -52,21 +52,39 @@ public enum LatencyPlot {
         }
         s += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
         s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
-        for t in 0...5 {
-            let us = maxUs * t / 5
-            let x = Double(left) + pw * Double(us) / Double(bins.first.map { $0.count * binUs } ?? 1)
+        let axisUs = bins.first.map { $0.count * binUs } ?? 1
+        for us in ticks(upTo: axisUs) {
+            let x = Double(left) + pw * Double(us) / Double(axisUs)
             s += String(format: "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", x, height - bottom + 18, us)
         }
         s += "<text x=\"\(left + Int(pw / 2))\" y=\"\(height - 8)\" text-anchor=\"middle\">latency (µs, \(binUs) µs per bar)</text>\n"
         s += "<text x=\"16\" y=\"\(top + Int(ph / 2))\" transform=\"rotate(-90 16 \(top + Int(ph / 2)))\" text-anchor=\"middle\">samples (log scale, max \(maxCount))</text>\n"
-        for (k, ser) in series.enumerated() {
-            let (r, g, bl) = colors[k % colors.count]
+        // The legend is a column inside the plot's right edge, placed by the
+        // longest label's (generously) estimated width, so none runs off the picture.
+        let labels = series.map { ser in
             let h = ser.histogram
-            let label = "\(ser.label): min \(h.min) / avg \(h.avg) / p99 \(h.percentile(0.99)) / max \(h.max) µs"
-            s += "<rect x=\"\(width - right - 360)\" y=\"\(top + 6 + k * 18)\" width=\"12\" height=\"12\" fill=\"rgb(\(r),\(g),\(bl))\"/>\n"
-            s += "<text x=\"\(width - right - 342)\" y=\"\(top + 16 + k * 18)\">\(escape(label))</text>\n"
+            return "\(ser.label): min \(h.min) / avg \(h.avg) / p99 \(h.percentile(0.99)) / max \(h.max) µs"
+        }
+        let swatch = Swift.max(left + 8, width - right - 8 - legendWidth(labels) - 18)
+        for (k, label) in labels.enumerated() {
+            let (r, g, bl) = colors[k % colors.count]
+            s += "<rect x=\"\(swatch)\" y=\"\(top + 6 + k * 18)\" width=\"12\" height=\"12\" fill=\"rgb(\(r),\(g),\(bl))\"/>\n"
+            s += "<text x=\"\(swatch + 18)\" y=\"\(top + 16 + k * 18)\">\(escape(label))</text>\n"
         }
         return s + "</svg>\n"
+    }
+
+    /// Tick values on round numbers (1, 2 or 5 times a power of ten), from 0 to at most `axisUs`.
+    static func ticks(upTo axisUs: Int) -> [Int] {
+        let raw = Swift.max(1, Double(axisUs) / 5)
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = Swift.max(1, Int([1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude))
+        return Array(stride(from: 0, through: axisUs, by: step))
+    }
+
+    /// The widest label's width in pixels, estimated for 12 px sans-serif (about 0.6 em a character).
+    static func legendWidth(_ labels: [String]) -> Int {
+        Int((Double(labels.map(\.count).max() ?? 0) * 7.2).rounded(.up))
     }
 
     /// The PNG is the SVG rendered by librsvg (`rsvg-convert`, Debian's

@@ -45,6 +45,23 @@ import HVEngine
         #expect(svg.hasPrefix("<svg") && svg.contains("hv &lt;placed&gt;: min 2 / avg 2 / p99 3 / max 40 µs") && svg.contains("t &amp; t"))
     }
 
+    /// The axis reads in round values, and the legend, however long its
+    /// labels, stays inside the picture (right-aligned, never past its edge).
+    @Test func ticksAreRoundAndTheLegendStaysInside() throws {
+        for (axis, expected) in [(7348, [0, 2000, 4000, 6000]), (40, [0, 10, 20, 30, 40]), (1224, [0, 500, 1000]), (3, [0, 1, 2, 3])] {
+            #expect(LatencyPlot.ticks(upTo: axis) == expected, "\(axis): \(LatencyPlot.ticks(upTo: axis))")
+        }
+        let h = try LatencyHistogram.parse(Self.sample)
+        let long = "Debian root under stress-ng, placed on core 1 with SCHED_FIFO 50"
+        let svg = LatencyPlot.svg([LatencyPlot.Series(label: long, histogram: h), LatencyPlot.Series(label: "busybox", histogram: h)], title: "t")
+        let swatches = svg.split(separator: "\n").filter { $0.hasPrefix("<rect x=") && $0.contains("width=\"12\"") }
+        let x = swatches.compactMap { $0.split(separator: "\"").dropFirst().first.flatMap { Int($0) } }
+        let labels = ["\(long): min 2 / avg 2 / p99 3 / max 40 µs", "busybox: min 2 / avg 2 / p99 3 / max 40 µs"]
+        #expect(x.count == 2 && Set(x).count == 1 && x[0] >= LatencyPlot.left, "one column right of the axis: \(x)")
+        #expect((x.first ?? 0) + 18 + LatencyPlot.legendWidth(labels) <= LatencyPlot.width - LatencyPlot.right, "the longest label ends inside")
+        #expect(labels.allSatisfy { svg.contains(">\($0)</text>") })
+    }
+
     /// The PNG is the SVG rendered by librsvg: the plot's size, and far more than
     /// bars (the title, axis labels and legend text are drawn too).
     @Test func thePNGIsTheSVGRendered() throws {
