@@ -35,8 +35,10 @@ extension GuestSupervisor {
         }
         var fault: String?
         while !process.waitExit(timeout: 0.5) {
-            // An exiting process lets go of its files a moment before it is gone.
+            // An exiting process lets go of its files a moment before it is gone
+            // (longer on a loaded host): the kernel marks it exiting first.
             guard !GuestLock.isHeld(folder.lockFile), !process.waitExit(timeout: 1) else { continue }
+            if process.isExiting { _ = process.waitExit(timeout: 30); continue }
             fault = "QEMU (pid \(pid)) let go of its lock while it ran on: killed"
             process.kill()
             _ = process.waitExit(timeout: 10)

@@ -51,5 +51,12 @@ public final class ProcessHandle: @unchecked Sendable {
 
     public var hasExited: Bool { waitExit(timeout: 0) }
 
+    /// The kernel has begun its exit (PF_EXITING in /proc/PID/stat's flags,
+    /// set before the process lets go of its files), or it is gone.
+    public var isExiting: Bool {
+        guard let f = ProcStat.fields(path: "/proc/\(pid)/stat"), f.count > 6, let flags = UInt64(f[6]) else { return true }
+        return flags & 0x4 != 0
+    }
+
     public func kill(_ signal: Int32 = SIGKILL) { _ = hv_pidfd_send_signal(fd, signal) }
 }
