@@ -68,8 +68,6 @@ final class IvshmemServer: Sendable {
         var isSeat = false
         /// A guest's QEMU user (SO_PEERCRED).
         var uid: UInt32?
-        /// Cut off for not reading: it hears of no one until its departure is seen.
-        var dropped = false
     }
     private struct State {
         var listeners: [UnixSocket] = []
@@ -162,7 +160,6 @@ final class IvshmemServer: Sendable {
                     }
                     id = free
                     s.peers[id]?.conn = conn
-                    s.peers[id]?.dropped = false
                 } else {
                     guard s.peers.count <= Self.maxPeers + Int(Self.hostSeats) else { return nil }
                     if let user, !ownUser, let held = s.users[user] {
@@ -181,8 +178,7 @@ final class IvshmemServer: Sendable {
                 }
                 // hvd and the host's seats are every guest's peers; another guest only when they share an event.
                 let known = s.peers.filter { p in
-                    p.key != id && !p.value.dropped
-                        && (seat || p.key == hostID || p.value.isSeat || sharing.map { $0.share(user, p.value.uid) } ?? true)
+                    p.key != id && (seat || p.key == hostID || p.value.isSeat || sharing.map { $0.share(user, p.value.uid) } ?? true)
                 }
                 let others = known.sorted { $0.key < $1.key }.map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
                 return (id, s.peers[id].map { dup($0.eventfd) } ?? -1, others)
@@ -191,23 +187,22 @@ final class IvshmemServer: Sendable {
             // 1–3: version, id, the shared memory; then the others' doorbells; last our own.
             // Each within the send deadline: a peer that does not take it is cut off (its
             // watch thread then sees the end and announces its departure).
-            var failed: Int32 = 0
-            let toJoiner = { (value: Int64, fd: Int32) in if failed == 0 { failed = Self.send(conn, value, fd) } }
-            toJoiner(0, -1)
-            toJoiner(joined.id, -1)
-            toJoiner(-1, table.fd)
+            var ok = Self.send(conn, 0, -1) && Self.send(conn, joined.id, -1) && Self.send(conn, -1, table.fd)
             for (peer, fd, other) in joined.others {
-                toJoiner(peer, fd)
+                if ok { ok = Self.send(conn, peer, fd) }
                 // A seat was announced to every guest when it joined; a guest is news to all.
-                if !seat, let other {
-                    let rc = Self.send(other, joined.id, joined.fd)
-                    if rc != 0 { drop(peer, other, rc) }
+                if !seat, let other, !Self.send(other, joined.id, joined.fd) {
+                    log.warning("a doorbell peer took no message for \(Self.sendDeadlineSeconds) s: dropped")
+                    other.shutdown()
                 }
                 close(fd)
             }
-            toJoiner(joined.id, joined.fd)
+            if ok { ok = Self.send(conn, joined.id, joined.fd) }
             close(joined.fd)
-            if failed != 0 { drop(joined.id, conn, failed) }
+            if !ok {
+                log.warning("doorbell peer \(joined.id) did not take its setup within \(Self.sendDeadlineSeconds) s: dropped")
+                conn.shutdown()
+            }
             Thread.detachNewThread { [self] in watch(conn, id: joined.id) }
         }
     }
@@ -217,12 +212,11 @@ final class IvshmemServer: Sendable {
     /// drained, its waits forgotten) for the next program.
     private func watch(_ conn: UnixSocket, id: Int64) {
         while let d = try? conn.read(), !d.isEmpty {}
-        let announce = state.withLock { s -> [(Int64, UnixSocket)] in
+        let announce = state.withLock { s -> [UnixSocket] in
             guard let peer = s.peers[id] else { return [] }
             table.forget(peer: UInt32(id))
             if peer.isSeat {
                 s.peers[id]?.conn = nil
-                s.peers[id]?.dropped = false
                 var value: UInt64 = 0
                 var p = pollfd(fd: peer.eventfd, events: Int16(POLLIN), revents: 0)
                 if poll(&p, 1, 0) > 0 { _ = read(peer.eventfd, &value, 8) }
@@ -233,16 +227,9 @@ final class IvshmemServer: Sendable {
             s.ids.give(back: id)
             s.users = s.users.filter { $0.value != id }
             // Only those it was announced to hear that it left.
-            return s.peers.compactMap { other in
-                guard let conn = other.value.conn, !other.value.dropped,
-                      other.value.isSeat || (sharing.map { $0.share(peer.uid, other.value.uid) } ?? true) else { return nil }
-                return (other.key, conn)
-            }
+            return s.peers.values.filter { other in other.isSeat || (sharing.map { $0.share(peer.uid, other.uid) } ?? true) }.compactMap(\.conn)
         }
-        for (other, c) in announce {
-            let rc = Self.send(c, id, -1)
-            if rc != 0 { drop(other, c, rc) }
-        }
+        for c in announce where !Self.send(c, id, -1) { c.shutdown() }
         conn.close()
     }
 
@@ -298,25 +285,9 @@ final class IvshmemServer: Sendable {
         }
     }
 
-    /// One protocol message, within the connection's send deadline (SO_SNDTIMEO): 0, or -errno.
-    private static func send(_ conn: UnixSocket, _ value: Int64, _ fd: Int32) -> Int32 {
-        let rc = hv_send_fd(conn.fd, value, fd)
-        return rc >= 0 ? 0 : rc
-    }
-
-    /// Cuts a peer off once (its watch thread then sees the end and announces
-    /// its departure); said in the log when it let the deadline pass, not
-    /// when it was simply gone.
-    private func drop(_ peer: Int64, _ conn: UnixSocket, _ rc: Int32) {
-        let first = state.withLock { s -> Bool in
-            guard s.peers[peer]?.dropped == false else { return false }
-            s.peers[peer]?.dropped = true
-            return true
-        }
-        if first && (rc == -EAGAIN || rc == -EWOULDBLOCK) {
-            log.warning("doorbell peer \(peer) took no message for \(Self.sendDeadlineSeconds) s: dropped")
-        }
-        conn.shutdown()
+    /// One protocol message, within the connection's send deadline (SO_SNDTIMEO).
+    private static func send(_ conn: UnixSocket, _ value: Int64, _ fd: Int32) -> Bool {
+        hv_send_fd(conn.fd, value, fd) >= 0
     }
 
     /// Guests and host programs connected now.
