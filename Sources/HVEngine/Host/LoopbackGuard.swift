@@ -22,7 +22,7 @@ public struct LoopbackGuard: Sendable {
     let file: URL
 
     public init(layout: HostLayout) {
-        table = "hv_" + layout.instanceID.replacingOccurrences(of: "hv-", with: "")
+        table = NFTables.tableName(layout)
         file = layout.runDir.appendingPathComponent("loopback.nft")
     }
 

@@ -7,6 +7,11 @@ import HVCore
 enum NFTables {
     static var available: Bool { Executables.find("nft") != nil }
 
+    /// hv's table of this instance, in whichever family: `hv_<instance>`.
+    static func tableName(_ layout: HostLayout) -> String {
+        "hv_" + layout.instanceID.replacingOccurrences(of: "hv-", with: "")
+    }
+
     /// Installs `body` as table `family name`; nil, or why it could not.
     static func replace(_ family: String, _ name: String, body: String, file: URL) -> String? {
         guard available else { return "nft is missing (hv setup installs nftables)" }

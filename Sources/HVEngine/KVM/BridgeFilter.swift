@@ -15,7 +15,7 @@ struct BridgeFilter {
     let file: URL
 
     init(layout: HostLayout) {
-        table = "hv_" + layout.instanceID.replacingOccurrences(of: "hv-", with: "")
+        table = NFTables.tableName(layout)
         file = layout.runDir.appendingPathComponent("bridges.nft")
     }
 
