@@ -52,8 +52,7 @@ int hv_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
 #include <sys/socket.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
-#include <linux/if_packet.h>
-#include <linux/if_ether.h>
+#include <stdlib.h>
 #include <arpa/inet.h>
 
 int hv_tap_open(char *name) {
@@ -68,23 +67,33 @@ int hv_tap_open(char *name) {
     return fd;
 }
 
-int hv_packet_open(const char *ifname) {
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    if (fd < 0) return -errno;
-    unsigned int index = if_nametoindex(ifname);
-    if (index == 0) { int e = errno; close(fd); return -e; }
-    struct sockaddr_ll addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sll_family = AF_PACKET;
-    addr.sll_protocol = htons(ETH_P_ALL);
-    addr.sll_ifindex = (int)index;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { int e = errno; close(fd); return -e; }
-    struct packet_mreq mreq;
-    memset(&mreq, 0, sizeof mreq);
-    mreq.mr_ifindex = (int)index;
-    mreq.mr_type = PACKET_MR_PROMISC;
-    setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq);
-    return fd;
+/* A TAP made inside the network namespace at nspath (/run/netns/NAME): the
+   calling thread enters it for TUNSETIFF, so the device is born there and
+   never appears in the host's namespace, then returns to its own (the
+   descriptor keeps the device wherever the thread goes). vnet_hdr: QEMU gets
+   the virtio-net header (offloads, vhost-net). Returns the fd or -errno. */
+int hv_netns_tap_open(const char *nspath, char *name, int vnet_hdr) {
+    int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) return -errno;
+    int target = open(nspath, O_RDONLY | O_CLOEXEC);
+    if (target < 0) { int e = errno; close(self); return -e; }
+    if (setns(target, CLONE_NEWNET) != 0) { int e = errno; close(self); close(target); return -e; }
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), err = 0;
+    if (fd < 0) {
+        err = errno;
+    } else {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
+        strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0) { err = errno; close(fd); fd = -1; }
+        else strncpy(name, ifr.ifr_name, IFNAMSIZ);
+    }
+    /* A thread left in the guests' namespace must not go on doing hvd's work. */
+    if (setns(self, CLONE_NEWNET) != 0) abort();
+    close(self);
+    close(target);
+    return fd >= 0 ? fd : -err;
 }
 
 int hv_send_fd(int sock, long long value, int fd) {

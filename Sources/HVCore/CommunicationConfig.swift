@@ -8,8 +8,8 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
         public var prefix: Int
         /// The host's address when it joins (`hv net attach`).
         public var hostAddress: IPv4
-        /// "switch": frames stay between the guests and hvd's switch; "bridge":
-        /// the switch also exchanges frames with `bridgeInterface`.
+        /// "switch": frames stay between the guests and the host's seat on
+        /// hv's bridge; "bridge": `bridgeInterface` joins that bridge too.
         public var mode: String
         public var bridgeInterface: String
         public var cidr: String { "\(subnet)/\(prefix)" }
@@ -51,8 +51,8 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
         .init(networkSection, [
             .init("Subnet", .text, default: .value(defaultSubnet), help: "the VMF's virtual network, such as \"10.77.0.0/24\"; it is never routed off the host"),
             .init("HostAddress", .text, default: .described("the last address of the subnet"), help: "the host's address on it when joined with `hv net attach`"),
-            .init("Mode", .choice(["switch", "bridge"]), default: .value("switch"), help: "switch: guests and hvd only; bridge: also onto BridgeInterface"),
-            .init("BridgeInterface", .text, default: .value(""), help: "bridge mode: the host interface the switch exchanges frames with"),
+            .init("Mode", .choice(["switch", "bridge"]), default: .value("switch"), help: "switch: the guests and the host's seat only; bridge: BridgeInterface joins them"),
+            .init("BridgeInterface", .text, default: .value(""), help: "bridge mode: a host interface without an address of the host's, joined to the VMF network (the host no longer uses it)"),
         ]),
         .init(regionPrefix, [
             .init("SizeKiB", .integer(4...1_048_576), required: true, help: "the region's size in KiB, a power of two"),

@@ -44,11 +44,7 @@ public struct HostLayout: Sendable, Equatable {
         for b in root.path.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
         return "hv-" + String(h, radix: 16)
     }
-    /// The communication subsystem's runtime: the switch's and guests' network sockets, the ivshmem server.
-    public var netDir: URL { runDir.appendingPathComponent("net") }
-    public var switchSocket: URL { netDir.appendingPathComponent("switch.sock") }
-    /// QEMU binds its end of the VMF network in its own folder (it cannot write run/net).
-    public func guestNetSocket(_ folder: String) -> URL { guest(folder).qemuDir.appendingPathComponent("net.sock") }
+    /// The ivshmem server of the events (the guests' QEMUs connect).
     public var ivshmemSocket: URL { runDir.appendingPathComponent("ivshmem.sock") }
     /// The doorbells for host programs (root's only): the same protocol, a seat each.
     public var eventsHostSocket: URL { runDir.appendingPathComponent("events-host.sock") }
@@ -56,6 +52,7 @@ public struct HostLayout: Sendable, Equatable {
     public var managerToken: URL { runDir.appendingPathComponent("manager.token") }
     /// The read-only credential for `GET /v1/metrics` (Prometheus), root's like the token.
     public var metricsToken: URL { runDir.appendingPathComponent("metrics.token") }
+    /// Whether the host's seat on the VMF network is attached (a new hvd keeps it so).
     public var netState: URL { runDir.appendingPathComponent("net.json") }
     /// Shared-memory regions live in RAM, per host root: /dev/shm/hv/<instance>/<name>.
     public var sharedMemoryDir: URL { URL(fileURLWithPath: "/dev/shm/hv").appendingPathComponent(instanceID) }

@@ -250,33 +250,3 @@ public struct LineTooLong: Error, Sendable, Equatable, CustomStringConvertible {
     public let maxBytes: Int
     public var description: String { "a line is longer than \(maxBytes) bytes" }
 }
-
-/// Datagram helpers for the VMF network's switch.
-extension UnixSocket {
-    public static func bindPath(_ fd: Int32, path: String) -> Bool {
-        guard var addr = try? address(path) else { return false }
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
-        }
-    }
-
-    public static func path(of addr: sockaddr_un) -> String {
-        var a = addr
-        return withUnsafeBytes(of: &a.sun_path) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
-
-    /// One datagram to a path; false when nobody listens there (a stopped guest).
-    @discardableResult
-    public static func sendDatagram(_ fd: Int32, _ bytes: [UInt8], to path: String) -> Bool {
-        guard var addr = try? address(path) else { return false }
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(fd, bytes, bytes.count, Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_un>.size)) >= 0
-            }
-        }
-    }
-}

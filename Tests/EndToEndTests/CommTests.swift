@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVEngine
 
 extension EndToEnd {
     /// The communication subsystem with real guests: RT-Linux and the test
@@ -38,8 +39,10 @@ extension EndToEnd {
             }
             // Nothing of it in the host's own namespace: no address, no interface.
             #expect(!ip(["-o", "addr"]).1.contains("10.77.0."), "the VMF network reaches the host only inside hv's namespace")
+            #expect(!ip(["-o", "link"]).1.contains("vmfg") && !ip(["-o", "link"]).1.contains("vmfbr"))
             let ns = HostLayout(root: host.root).instanceID
             #expect(ip(["netns", "list"]).1.contains(ns))
+
 
             // Shared memory: host → RT-Linux, Ubuntu → RT-Linux and the host.
             #expect(host.run("hv", ["shm", "write", "shm", "0", "from-the-host"]).status == 0)
@@ -124,13 +127,62 @@ extension EndToEnd {
             rtWaitsForProgram.send("\u{1d}")
             _ = rtWaitsForProgram.finish(timeout: 20)
 
+            // Last, since the guests' doorbells do not survive an hvd (docs/ARCHITECTURE.md, 20): the network does.
+            aGuestSendingWithAnotherMACReachesNobody(host)
+            try hvdIsInNoFramesPath(host, namespace: ns)
+
             // Regions survive a guest restart; unloading the VMF removes them and hv's namespace.
             #expect(host.run("hv_guest_restart", cwd: rt).status == 0)
             #expect(host.guestRun("guestrtlinux", "hv-comm shm read shm").contains("from-the-host"))
             #expect(host.run("hv_guest_stop", cwd: ubuntu).status == 0)
             #expect(host.run("hv_vmf_stop", ["--yes"], cwd: rt).status == 0)
             #expect(!FileManager.default.fileExists(atPath: HostLayout(root: host.root).sharedMemoryDir.path))
-            #expect(!ip(["netns", "list"]).1.contains(ns))
+            #expect(!ip(["netns", "list"]).1.contains(ns), "no namespace of hv's is left")
+            #expect(!ip(["-o", "link"]).1.contains("vmf"), "no bridge or TAP of hv's is left")
+            let tables = (try? Command.run(["nft", "list", "tables"], timeout: 10))?.stdout ?? ""
+            #expect(!tables.contains("hv_vmf"), "no rule of the VMF network's is left: \(tables)")
+        }
+
+        /// The VMF network is the kernel's bridge: a ping stream RT-Linux →
+        /// Ubuntu and the host's seat → both guests goes on, not one lost,
+        /// while hvd is SIGKILLed ten times and a new one adopts the guests each time.
+        func hvdIsInNoFramesPath(_ host: TestHost, namespace ns: String) throws {
+            let count = 600
+            _ = host.guestRun("guestrtlinux", "(ping -q -c \(count) -i 0.05 10.77.0.2 > /tmp/vmf-ping 2>&1; echo vmf-ping-ended >> /tmp/vmf-ping) & true")
+            let seats = ["10.77.0.1", "10.77.0.2"].map { address in
+                host.session("/usr/sbin/ip", ["netns", "exec", ns, "ping", "-q", "-c", String(count), "-i", "0.05", address])
+            }
+            var pids: Set<Int32> = []
+            for round in 1...10 {
+                let hvd = try #require(host.hvdPid, "round \(round): no hvd")
+                pids.insert(hvd)
+                kill(hvd, SIGKILL)
+                #expect(host.waitUntil(10) { !TestHost.isAlive(hvd) })
+                usleep(500_000)
+                // The next command starts a new hvd, which adopts both guests.
+                let list = host.run("hv", ["guest", "list", "--json"])
+                let states = (try? JSONDecoder().decode([GuestStatus].self, from: Data(list.out.utf8)))?.map(\.state) ?? []
+                #expect(states.count == 2 && states.allSatisfy { $0 == .running }, "round \(round): \(list.all)")
+            }
+            #expect(pids.count == 10, "ten hvds were killed")
+            for (address, seat) in zip(["10.77.0.1", "10.77.0.2"], seats) {
+                let r = seat.finish(timeout: 120)
+                #expect(r.out.contains("\(count) packets transmitted, \(count) received, 0% packet loss"), "host's seat → \(address): \(r.all)")
+            }
+            #expect(host.waitUntil(120) { host.guestRun("guestrtlinux", "cat /tmp/vmf-ping").contains("vmf-ping-ended") })
+            let rt = host.guestRun("guestrtlinux", "cat /tmp/vmf-ping")
+            #expect(rt.contains("\(count) packets transmitted, \(count) packets received, 0% packet loss"), "RT-Linux → Ubuntu: \(rt.suffix(400))")
+        }
+
+        /// RT-Linux's card given another MAC reaches nobody; with its own again it reaches Ubuntu.
+        func aGuestSendingWithAnotherMACReachesNobody(_ host: TestHost) {
+            let own = CommPlan.mac(forFolder: "guestrtlinux")
+            let find = "dev=; for i in /sys/class/net/*; do [ \"$(cat $i/address)\" = \(own) ] && dev=${i##*/}; done"
+            func setMAC(_ mac: String) -> String { "ip link set $dev down; ip link set $dev address \(mac); ip link set $dev up" }
+            let spoofed = host.guestRun("guestrtlinux", "\(find); \(setMAC("52:54:01:de:ad:01")); ping -c 3 -w 8 10.77.0.2; \(setMAC(own))", timeout: 90)
+            #expect(spoofed.contains("100% packet loss"), "with another MAC: \(spoofed.suffix(400))")
+            let honest = host.guestRun("guestrtlinux", "ping -c 3 -w 20 10.77.0.2", timeout: 60)
+            #expect(honest.contains(" 0% packet loss"), "with its own MAC again: \(honest.suffix(400))")
         }
 
         /// hv event session: one connection for many events; a waiter in the

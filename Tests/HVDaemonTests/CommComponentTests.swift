@@ -70,68 +70,6 @@ import Glibc
         usleep(100_000)
         #expect(table.waiters(0).isEmpty)
     }
-
-    /// A guest's end of the VMF network: a datagram socket bound to its path, reads time out.
-    static func guestSocket(_ path: String) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        _ = UnixSocket.bindPath(fd, path: path)
-        var tv = timeval(tv_sec: 0, tv_usec: 300_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        return fd
-    }
-
-    static func received(_ fd: Int32) -> [UInt8]? {
-        var buf = [UInt8](repeating: 0, count: 2048)
-        let n = recv(fd, &buf, buf.count, 0)
-        return n > 0 ? Array(buf[0..<n]) : nil
-    }
-
-    @Test func theSwitchLearnsAndFloods() throws {
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let paths = ["a", "b", "c"].map { dir.appendingPathComponent("\($0).sock").path }
-        let sw = NetworkSwitch(socketPath: dir.appendingPathComponent("switch.sock").path, guestSockets: paths)
-        try sw.start()
-        defer { sw.stop() }
-        let socks = paths.map(Self.guestSocket)
-        defer { socks.forEach { close($0) } }
-        func frame(to dst: UInt8, from src: UInt8) -> [UInt8] { [dst, 0, 0, 0, 0, dst, 2, 0, 0, 0, 0, src, 0x08, 0x00] + Array(repeating: 7, count: 50) }
-        func got(_ i: Int) -> [UInt8]? { Self.received(socks[i]) }
-        // Broadcast from a: b and c get it, a does not.
-        let bcast = [UInt8](repeating: 0xff, count: 6) + [2, 0, 0, 0, 0, 0xa] + [0x08, 0x06] + Array(repeating: 1, count: 50)
-        UnixSocket.sendDatagram(socks[0], bcast, to: sw.socketPath)
-        #expect(got(1) == bcast && got(2) == bcast)
-        #expect(got(0) == nil)
-        // b answers a (now known): only a gets it.
-        let reply = frame(to: 2, from: 0xb).enumerated().map { $0.offset == 5 ? 0xa : $0.element }
-        UnixSocket.sendDatagram(socks[1], reply, to: sw.socketPath)
-        #expect(got(0) == reply)
-        #expect(got(2) == nil, "a learned address is not flooded")
-    }
-
-    /// A hostile guest: frames from another source MAC than its card's, or
-    /// from a socket that is no member, are dropped.
-    @Test func theSwitchDropsSpoofedAndStrangeSenders() throws {
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let paths = ["a", "b", "x"].map { dir.appendingPathComponent("\($0).sock").path }
-        let macA: [UInt8] = [2, 0, 0, 0, 0, 0xa], macB: [UInt8] = [2, 0, 0, 0, 0, 0xb]
-        let sw = NetworkSwitch(socketPath: dir.appendingPathComponent("switch.sock").path, guestSockets: Array(paths.prefix(2)),
-                               assignedMACs: [paths[0]: macA, paths[1]: macB])
-        try sw.start()
-        defer { sw.stop() }
-        let socks = paths.map(Self.guestSocket)
-        defer { socks.forEach { close($0) } }
-        func got(_ i: Int) -> [UInt8]? { Self.received(socks[i]) }
-        let bcast = [UInt8](repeating: 0xff, count: 6)
-        let spoofed = bcast + macB + [0x08, 0x06] + Array(repeating: 1, count: 50)
-        UnixSocket.sendDatagram(socks[0], spoofed, to: sw.socketPath)
-        #expect(got(1) == nil, "a sends as b: dropped")
-        let stranger = bcast + [2, 0, 0, 0, 0, 0xc] + [0x08, 0x06] + Array(repeating: 1, count: 50)
-        UnixSocket.sendDatagram(socks[2], stranger, to: sw.socketPath)
-        #expect(got(0) == nil && got(1) == nil, "a socket that is no member is no port")
-        let honest = bcast + macA + [0x08, 0x06] + Array(repeating: 1, count: 50)
-        UnixSocket.sendDatagram(socks[0], honest, to: sw.socketPath)
-        #expect(got(1) == honest)
-    }
 }
 
 extension Thread {

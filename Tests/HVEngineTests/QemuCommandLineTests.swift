@@ -56,7 +56,10 @@ import HVSetup
         var p = try plan()
         let hv = ExampleCatalogue.all.first { $0.name == "ubuntu_rtlinux" }!.hypervisorConfig
         p.comm = CommPlan(folder: "guestrtlinux", config: hv.communication, layout: HostLayout(root: URL(fileURLWithPath: "/hv")))
+        // No root disk: its TAP on the VMF network is the first descriptor after the lock.
+        p.comm?.tapFD = InheritedFD.after(0)
         try check(QemuCommandLine.rtos(p), "rt-linux-comm.args")
+        #expect(QemuCommandLine.rtos(p).contains("tap,id=vmfnet,fd=4"))
         #expect(!QemuCommandLine.kernelCommandLine(p).contains("pci=off"))
         #expect(QemuCommandLine.kernelCommandLine(p).contains("hv.net=52:54:01:"))
     }

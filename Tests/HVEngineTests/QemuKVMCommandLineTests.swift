@@ -88,7 +88,20 @@ import HVCore
         var p = try plan("ubuntu_rtlinux", accel: .tcg, installing: false, tpm: false)
         let hv = try ExampleCatalogue.named("ubuntu_rtlinux").hypervisorConfig
         p.comm = CommPlan(folder: "guestubuntu", config: hv.communication, layout: HostLayout(root: URL(fileURLWithPath: "/hv")))
+        p.comm?.tapFD = InheritedFD.after(2)
         try check(QemuCommandLine.kvm(p), "ubuntu-tcg-comm.args")
+    }
+
+    /// Under KVM the VMF network's TAP gets vhost-net: its descriptor follows the TAP's.
+    @Test func underKVMTheVMFNetworkUsesVhostNet() throws {
+        var p = try plan("ubuntu_rtlinux", accel: .kvm, installing: false, tpm: false)
+        let hv = try ExampleCatalogue.named("ubuntu_rtlinux").hypervisorConfig
+        p.comm = CommPlan(folder: "guestubuntu", config: hv.communication, layout: HostLayout(root: URL(fileURLWithPath: "/hv")))
+        p.comm?.tapFD = InheritedFD.after(2)
+        p.comm?.vhostFD = InheritedFD.after(3)
+        let a = QemuCommandLine.kvm(p)
+        #expect(a.contains("tap,id=vmfnet,fd=6,vhost=on,vhostfd=7"))
+        #expect(a.contains { $0.hasPrefix("virtio-net-pci,netdev=vmfnet,mac=52:54:01:") })
     }
 
     @Test func theInstallerBootsFirstOnlyWhileInstalling() throws {

@@ -20,8 +20,8 @@ int hv_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 int hv_tap_open(char *name);
 /* A UDP (stream: listening TCP) socket bound inside the network namespace at nspath; -errno on failure. */
 int hv_netns_socket(const char *nspath, const char *addr, int port, int stream);
-/* A raw packet socket bound to an interface, in promiscuous mode; fd or -errno. */
-int hv_packet_open(const char *ifname);
+/* A TAP born inside the network namespace at nspath (vnet_hdr: with the virtio-net header); fd or -errno. name: in/out, IFNAMSIZ bytes. */
+int hv_netns_tap_open(const char *nspath, char *name, int vnet_hdr);
 /* Sends/receives a descriptor over a Unix socket with an 8-byte little-endian value. */
 int hv_send_fd(int sock, long long value, int fd);
 /* Receives one 8-byte value and an optional descriptor (*fd = -1 if none); returns bytes read or -errno. */

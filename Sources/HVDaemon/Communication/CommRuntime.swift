@@ -1,15 +1,16 @@
 import Foundation
 import HVCore
 import HVEngine
-import CHVSys
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The communication subsystem while the VMF is loaded: the shared-memory
-/// files, hvd's network switch, the host's seat on the network and the
-/// ivshmem server for events. Started at load (and by a new hvd when the VMF
-/// is loaded), stopped at unload, which also removes the regions.
+/// files, the VMF network (a bridge in hv's namespace, VMFNetwork: it needs
+/// no hvd to carry frames), the host's seat on it with the guests' clock and
+/// package proxy, and the ivshmem server for events. Started at load (and
+/// by a new hvd when the VMF is loaded, which finds the network as it was),
+/// stopped at unload, which also removes the regions and the network.
 final class CommRuntime: Sendable {
     struct NetState: Codable { var attached: Bool }
 
@@ -17,17 +18,16 @@ final class CommRuntime: Sendable {
     let config: CommunicationConfig
     /// What start() made: read by requests while stop() may end it.
     private struct Parts {
-        var netSwitch: NetworkSwitch?
         var events: IvshmemServer?
         var clock: ClockService?
         var packages: PackageProxy?
         var notes: [String] = []
     }
     private let parts = Monitor(Parts())
-    var netSwitch: NetworkSwitch? { parts.withLock { $0.netSwitch } }
     var events: IvshmemServer? { parts.withLock { $0.events } }
     var clock: ClockService? { parts.withLock { $0.clock } }
     var notes: [String] { parts.withLock { $0.notes } }
+    var network: VMFNetwork { VMFNetwork(layout: layout) }
 
     /// Guest folder → its Id in hv.config: whose QEMU user may map which region.
     let guestIDs: [String: Int]
@@ -45,33 +45,20 @@ final class CommRuntime: Sendable {
     var isEmpty: Bool { config.members.isEmpty && config.regions.isEmpty && config.events.isEmpty }
 
     func start() throws {
-        guard !isEmpty else { return }
-        let fm = FileManager.default
+        guard !isEmpty else {
+            network.remove()
+            return
+        }
         let group = GuestIdentity.sharedGroup()
-        try fm.createDirectory(at: layout.netDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o710])
-        try HostPermissions.restrict(layout.netDir, group: group, mode: 0o710)
         // /dev/shm is everyone's: both levels are checked to be hvd's own.
         try HostPermissions.ensureOwnedDirectory(layout.sharedMemoryDir.deletingLastPathComponent(), group: 0, mode: 0o711)
         try HostPermissions.ensureOwnedDirectory(layout.sharedMemoryDir, group: group, mode: 0o710)
         for r in config.regions { try provideRegion(r) }
-        if !config.members.isEmpty {
-            let paths = config.members.map { layout.guestNetSocket($0.folder).path }
-            let macs = Dictionary(config.members.map { m in
-                (layout.guestNetSocket(m.folder).path,
-                 CommPlan.mac(forFolder: m.folder).split(separator: ":").compactMap { UInt8($0, radix: 16) })
-            }, uniquingKeysWith: { a, _ in a })
-            let sw = NetworkSwitch(socketPath: layout.switchSocket.path, guestSockets: paths, assignedMACs: macs)
-            try sw.start()
-            parts.withLock { $0.netSwitch = sw }
-            if config.network.mode == "bridge" {
-                let fd = hv_packet_open(config.network.bridgeInterface)
-                guard fd >= 0 else {
-                    stop()
-                    throw HVError(.invalidConfig, "bridge mode: cannot open the host interface \(config.network.bridgeInterface): \(String(cString: strerror(-fd)))",
-                                  hint: "set \"BridgeInterface\" in [Hypervisor\\Network] of hv.config to an existing interface (ip link), or \"Mode\"=\"switch\"")
-                }
-                sw.setBridge(fd)
-            }
+        if config.members.isEmpty {
+            network.remove()
+        } else {
+            let notes = try network.ensure(network: config.network, ports: ports)
+            parts.withLock { $0.notes += notes }
             if wasAttached { _ = try? attachHost() }
         }
         if !config.events.isEmpty {
@@ -112,23 +99,29 @@ final class CommRuntime: Sendable {
         }
     }
 
+    /// Each member's TAP and the MAC it may send with.
+    var ports: [VMFNetwork.Port] {
+        config.members.map { m in
+            let number = GuestIdentity.forGuest(id: guestIDs[m.folder], folder: m.folder).uid &- GuestIdentity.uidBase
+            return VMFNetwork.Port(tap: VMFNetwork.tapName(guestNumber: number), mac: CommPlan.mac(forFolder: m.folder))
+        }
+    }
+
+    /// Unload: the regions and the VMF network go too.
     func stop() {
-        stopKeepingRegions()
+        stopKeepingNetwork()
+        network.remove()
+        try? FileManager.default.removeItem(at: layout.netState)
         try? FileManager.default.removeItem(at: layout.sharedMemoryDir)
         // /dev/shm/hv too, once no other hv root uses it (rmdir leaves a folder that is not empty).
         rmdir(layout.sharedMemoryDir.deletingLastPathComponent().path)
-        try? FileManager.default.removeItem(at: layout.netDir)
     }
 
-    /// A reload: the switch, server and host seat go; regions stay for the next configuration.
-    func stopKeepingRegions() {
+    /// A reload (and hvd's own end): hvd's services go; the regions, the
+    /// network and the guests' ports on it stay, and the next start adopts them.
+    func stopKeepingNetwork() {
         stopClock()
-        netSwitch?.stop()
         events?.stop()
-        HostNetwork.detach(layout)
-        // Running guests keep their own sockets in run/net/; only the switch's goes.
-        unlink(layout.switchSocket.path)
-        try? FileManager.default.removeItem(at: layout.netState)
     }
 
     var wasAttached: Bool {
@@ -136,10 +129,10 @@ final class CommRuntime: Sendable {
     }
 
     func attachHost() throws -> String {
-        guard let sw = netSwitch else {
+        guard !config.members.isEmpty else {
             throw HVError(.notFound, "the loaded configuration has no virtual network (no RTOS guest, no KVM guest with \"Communication\"=\"yes\")")
         }
-        if !sw.hasTap { sw.setTap(try HostNetwork.attach(layout, network: config.network)) }
+        try network.attachHost(config.network)
         try AtomicFile.write(try JSONEncoder().encode(NetState(attached: true)), to: layout.netState, mode: 0o600)
         if clock == nil {
             let service = ClockService(members: config.members)
@@ -172,8 +165,7 @@ final class CommRuntime: Sendable {
 
     func detachHost() {
         stopClock()
-        netSwitch?.setTap(-1)
-        HostNetwork.detach(layout)
+        network.detachHost()
         try? FileManager.default.removeItem(at: layout.netState)
     }
 
@@ -182,7 +174,7 @@ final class CommRuntime: Sendable {
         return CommStatus(
             subnet: net.cidr, hostAddress: net.hostAddress.description, mode: net.mode,
             bridgeInterface: net.mode == "bridge" ? net.bridgeInterface : nil,
-            hostAttached: netSwitch?.hasTap ?? false, namespace: HostNetwork.namespace(layout),
+            hostAttached: !config.members.isEmpty && !network.hostAddresses().isEmpty, namespace: HostNetwork.namespace(layout),
             members: config.members.map { .init(folder: $0.folder, address: $0.address.description, mac: CommPlan.mac(forFolder: $0.folder)) },
             regions: config.regions.map { .init(name: $0.name, sizeKiB: $0.sizeKiB, path: layout.sharedRegion($0.name).path, guests: $0.guests) },
             events: config.events.enumerated().map { i, e in

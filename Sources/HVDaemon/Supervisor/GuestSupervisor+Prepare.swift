@@ -43,7 +43,7 @@ struct LaunchSpec {
     var devices: [String] = []
     var irqPriority = 0
     /// Run just before QEMU (swtpm must listen first); returns descriptors
-    /// QEMU inherits as 4, 5, ... (a TAP), which hvd closes once it runs.
+    /// QEMU inherits as 4, 5, ... (disks, TAPs: InheritedFD), which hvd closes once it runs.
     var beforeLaunch: () throws -> [Int32] = { [] }
     /// Undoes this start's side effects when QEMU does not come up.
     var undo: () -> Void = {}
@@ -106,6 +106,8 @@ extension GuestSupervisor {
                 }
             }
         }
+        let disk = plan.rootDisk?.url
+        let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: disk == nil ? 0 : 2)
         var spec = LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
                           readyMarker: image.readyMarker,
                           reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
@@ -115,7 +117,9 @@ extension GuestSupervisor {
                           notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
         spec.steps = steps
         spec.diskImage = plan.rootDisk?.url.path
-        if let disk = plan.rootDisk?.url { spec.beforeLaunch = { try DiskDescriptors.open(disk) } }
+        spec.beforeLaunch = {
+            try Self.descriptors([{ try disk.map(DiskDescriptors.open) ?? [] }] + (network.map { [$0] } ?? []))
+        }
         spec.undo = { for url in created { try? FileManager.default.removeItem(at: url) } }
         attachDevices(config, to: &spec)
         return spec
@@ -147,6 +151,8 @@ extension GuestSupervisor {
         if FileManager.default.fileExists(atPath: folder.nvram.path) { try identity.own(folder.nvram, mode: 0o600) }
         // The user network's 10.0.2.2 is the host's loopback: refused to the guest (LoopbackGuard).
         if config.networkMode == "user", let note = LoopbackGuard(layout: ctx.layout).install() { notes.append(note) }
+        // After the disk's two descriptors and a bridged guest's TAP.
+        let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: plan.tapName == nil ? 2 : 3)
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
                               identity: identity)
         spec.notes = notes
@@ -161,12 +167,10 @@ extension GuestSupervisor {
         spec.tap = tap
         spec.beforeLaunch = {
             if tpm { try SoftwareTPM.start(folder: folder, identity: identity) }
-            let disks = try DiskDescriptors.open(disk)
-            guard let tap else { return disks }
-            do { return disks + [try bridge.attach(guest: folder.name, interface: interface, tap: tap, mac: mac)] } catch {
-                disks.forEach { close($0) }
-                throw error
-            }
+            var openers: [() throws -> [Int32]] = [{ try DiskDescriptors.open(disk) }]
+            if let tap { openers.append { [try bridge.attach(guest: folder.name, interface: interface, tap: tap, mac: mac)] } }
+            if let network { openers.append(network) }
+            return try Self.descriptors(openers)
         }
         let created = prepared.created
         spec.undo = {

@@ -66,7 +66,7 @@ final class GuestSupervisor: Sendable {
             passed = try spec.beforeLaunch()
             launched = try GuestLauncher.launch(
                 argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
-                rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition, netSocket: ctx.layout.guestNetSocket(folder.name),
+                rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition,
                 identity: spec.identity, memlockBytes: spec.memlockBytes, alsoFDs: passed,
                 onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {

@@ -46,7 +46,10 @@ final class VMF: Sendable {
             try? FileManager.default.removeItem(at: layout.vmfState)
             try? FileManager.default.removeItem(at: layout.partitionState)
         }
-        // A new hvd under a loaded VMF brings the subsystem back (regions keep their content).
+        // Nothing loaded: a namespace left by an hvd that died while unloading goes.
+        if state.record == nil { VMFNetwork(layout: layout).remove() }
+        // A new hvd under a loaded VMF brings the subsystem back (regions keep
+        // their content; the network and the guests' ports on it never stopped).
         if let r = state.record {
             let rt = CommRuntime(layout: layout, config: r.config.communication, guestIDs: CommRuntime.ids(r.config))
             do { try rt.start(); state.comm = rt } catch { state.record?.notes.append("communication subsystem: \(error)") }
@@ -72,13 +75,12 @@ final class VMF: Sendable {
             vcpus[g.folder] = try GuestConfig.load(from: folder).vcpus
         }
         var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount, vcpus: vcpus, topology: facts.topology)
-        // The old subsystem goes first (its sockets and namespace have the same names).
+        // The old subsystem's services go first (the new ones take the same
+        // sockets); the network stays, and the new start adapts it to this configuration.
         let old = loaded.withLock { s in defer { s.comm = nil }; return s.comm }
-        let keepAttached = old?.wasAttached ?? false
-        old?.stopKeepingRegions()
+        old?.stopKeepingNetwork()
         let runtime = CommRuntime(layout: layout, config: config.communication, guestIDs: CommRuntime.ids(config))
         try runtime.start()
-        if keepAttached { _ = try? runtime.attachHost() }
         loaded.withLock { $0.comm = runtime }
         let rt = Set(cores.values.flatMap { $0 })
         notes += partition.apply(rtCores: rt.sorted(), hostCores: (0..<facts.cpuCount).filter { !rt.contains($0) })

@@ -2,52 +2,32 @@ import Foundation
 import HVCore
 import CHVSys
 
-/// The host's seat on the VMF network: a TAP device inside a network
-/// namespace that hv owns (named after the host root). The host's own
-/// namespace gets no interface and no route, so nothing of the VMF network
-/// is ever routed anywhere; `hv net exec -- CMD` runs a command in there.
+/// hv's network namespace (named after the host root), where the VMF
+/// network lives (VMFNetwork). The host's own namespace gets no interface
+/// and no route of it, so nothing of the VMF network is ever routed
+/// anywhere; `hv net exec -- CMD` runs a command in there.
 public enum HostNetwork {
     public static func namespace(_ layout: HostLayout) -> String { layout.instanceID }
     /// Where iproute2 keeps the namespace (what setns opens).
     public static func namespacePath(_ layout: HostLayout) -> String { "/run/netns/" + namespace(layout) }
-    public static func tapName(_ layout: HostLayout) -> String { "hvt" + layout.instanceID.dropFirst(3).prefix(8) }
-
-    /// Creates the TAP, moves it into the namespace and gives it the host's
-    /// address. Returns the TAP's descriptor (it disappears when that closes).
-    public static func attach(_ layout: HostLayout, network: CommunicationConfig.Network) throws -> Int32 {
-        let ns = namespace(layout), name = tapName(layout)
-        let fd = try TapDevice.open(name, for: "the host's seat on the VMF network")
-        do {
-            if !(try run(["ip", "netns", "list"])).contains(ns) { _ = try run(["ip", "netns", "add", ns]) }
-            _ = try run(["ip", "link", "set", name, "netns", ns])
-            _ = try run(["ip", "-n", ns, "link", "set", "lo", "up"])
-            _ = try run(["ip", "-n", ns, "addr", "replace", "\(network.hostAddress)/\(network.prefix)", "dev", name])
-            _ = try run(["ip", "-n", ns, "link", "set", name, "up"])
-        } catch {
-            close(fd)
-            throw error
-        }
-        return fd
+    /// A socket bound to address:port inside hv's namespace (UDP, or a listening TCP one). -errno on failure.
+    public static func socketInNamespace(_ layout: HostLayout, address: String, port: Int, stream: Bool) -> Int32 {
+        let path = namespacePath(layout)
+        return onThreadOfItsOwn { hv_netns_socket(path, address, Int32(port), stream ? 1 : 0) }
     }
 
-    /// A socket bound to address:port inside hv's namespace (UDP, or a listening TCP one):
-    /// made on a thread of its own, since entering a namespace is per thread. -errno on failure.
-    public static func socketInNamespace(_ layout: HostLayout, address: String, port: Int, stream: Bool) -> Int32 {
+    /// Runs `work` on a new thread and returns its result: entering a
+    /// namespace is per thread, and none of hvd's threads may be lent to it.
+    static func onThreadOfItsOwn(_ work: @escaping @Sendable () -> Int32) -> Int32 {
         let result = Monitor(Int32(-EINVAL))
         let done = DispatchSemaphore(value: 0)
-        let path = namespacePath(layout)
         Thread.detachNewThread {
-            let fd = hv_netns_socket(path, address, Int32(port), stream ? 1 : 0)
-            result.withLock { $0 = fd }
+            let value = work()
+            result.withLock { $0 = value }
             done.signal()
         }
         done.wait()
         return result.withLock { $0 }
-    }
-
-    /// Removes the namespace (and with it anything left inside).
-    public static func detach(_ layout: HostLayout) {
-        _ = try? Command.run(["ip", "netns", "delete", namespace(layout)], timeout: 10)
     }
 
     /// The host's addresses on `interface` (global scope: "192.168.1.5/24"), from `ip`.

@@ -12,13 +12,15 @@ enum NFTables {
         "hv_" + layout.instanceID.replacingOccurrences(of: "hv-", with: "")
     }
 
-    /// Installs `body` as table `family name`; nil, or why it could not.
-    static func replace(_ family: String, _ name: String, body: String, file: URL) -> String? {
+    /// Installs `body` as table `family name` (in the network namespace
+    /// `namespace`, else the host's); nil, or why it could not.
+    static func replace(_ family: String, _ name: String, body: String, file: URL, namespace: String? = nil) -> String? {
         guard available else { return "nft is missing (hv setup installs nftables)" }
         let script = "table \(family) \(name)\ndelete table \(family) \(name)\ntable \(family) \(name) {\n\(body)}\n"
         do {
             try AtomicFile.write(script, to: file, mode: 0o600)
-            let r = try Command.run(["nft", "-f", file.path], timeout: 20)
+            let inside = namespace.map { ["ip", "netns", "exec", $0] } ?? []
+            let r = try Command.run(inside + ["nft", "-f", file.path], timeout: 20)
             return r.status == 0 ? nil : "nft refused the rules: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
         } catch {
             return "nft: \(error)"

@@ -10,8 +10,8 @@ import Glibc
 /// an ordinary user, like libvirt's qemu user and Firecracker's jailer.
 /// Each guest gets a user id of its own (`uidBase` + its Id in hv.config),
 /// so one guest's QEMU cannot read another's disk, NVRAM or TPM state, and
-/// all share the group `hv-qemu`, which may reach hvd's sockets (the VMF
-/// network switch, the ivshmem server) and nothing else of hvd's. No
+/// all share the group `hv-qemu`, which may reach hvd's one socket for
+/// them (the ivshmem server of the events) and nothing else of hvd's. No
 /// password entry is needed for the user ids (as with Firecracker's
 /// `--uid`); `hv setup` creates the group. hvd does all that needs root
 /// (placement, cgroups, shared memory, sockets) before QEMU starts.

@@ -16,13 +16,11 @@ public enum GuestLauncher {
     }
 
     public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
-                              rtPriority: Int, emulatorPriority: Int = 0, partition: CPUPartition? = nil, netSocket: URL? = nil,
+                              rtPriority: Int, emulatorPriority: Int = 0, partition: CPUPartition? = nil,
                               identity: GuestIdentity, memlockBytes: UInt64 = 0, alsoFDs: [Int32] = [],
                               onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
         try prepareRunDirs(folder, identity: identity)
         for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
-        // QEMU binds its end of the VMF network itself; a stale socket file would stop it.
-        if let netSocket { unlink(netSocket.path) }
         guard let lockFD = try GuestLock.acquire(folder.lockFile) else {
             throw HVError(.conflict, "guest \(folder.name) is already running (its QEMU holds \(folder.lockFile.path))")
         }

@@ -2,7 +2,7 @@ import Foundation
 import HVCore
 
 /// How one guest is wired into the communication subsystem: its network
-/// card on the VMF switch, its shared-memory regions and its doorbell for
+/// card on the VMF network, its shared-memory regions and its doorbell for
 /// events. Decided from the loaded hypervisor configuration; turned into
 /// QEMU arguments by `QemuCommandLine` and told to the guest in one line of
 /// words (`hv.net=… hv.shm=… hv.ev=…`) on its kernel command line (RT-Linux)
@@ -16,8 +16,11 @@ public struct CommPlan: Sendable, Equatable, Codable {
         public var slot: Int
     }
 
-    public var netSocket: String?
-    public var switchSocket: String
+    /// The descriptor numbers of its TAP on the VMF network's bridge and of
+    /// /dev/vhost-net (InheritedFD: hvd opens both, QEMU inherits them);
+    /// set by whoever knows what else the guest inherits before them.
+    public var tapFD: Int32 = 0
+    public var vhostFD: Int32? = nil
     public var mac: String
     /// "10.77.0.1/24"
     public var address: String?
@@ -35,8 +38,6 @@ public struct CommPlan: Sendable, Equatable, Codable {
         let regions = config.regions(of: folder)
         let events = config.events(of: folder)
         guard member != nil || !regions.isEmpty || !events.isEmpty else { return nil }
-        netSocket = member.map { _ in layout.guestNetSocket(folder).path }
-        switchSocket = layout.switchSocket.path
         mac = Self.mac(folder)
         address = member.map { "\($0.address)/\(config.network.prefix)" }
         hostAddress = member.map { _ in config.network.hostAddress.description }
@@ -45,6 +46,9 @@ public struct CommPlan: Sendable, Equatable, Codable {
         }
         eventsSocket = events.isEmpty ? nil : layout.ivshmemSocket.path
     }
+
+    /// On the VMF network: it has a card there (and so a TAP to inherit).
+    public var isOnNetwork: Bool { address != nil }
 
     /// Needs PCI (ivshmem): an RTOS guest then runs on `microvm,pcie=on`.
     public var needsPCI: Bool { !regions.isEmpty || eventsSocket != nil }
@@ -71,9 +75,9 @@ public struct CommPlan: Sendable, Equatable, Codable {
     /// The QEMU arguments; `nic` is the network card model for this guest.
     public func qemuArgs(nic: String) -> [String] {
         var a: [String] = []
-        if let net = netSocket {
-            a += ["-netdev", "dgram,id=vmfnet,local.type=unix,local.path=\(esc(net)),remote.type=unix,remote.path=\(esc(switchSocket))",
-                  "-device", "\(nic),netdev=vmfnet,mac=\(mac)"]
+        if isOnNetwork {
+            let vhost = vhostFD.map { ",vhost=on,vhostfd=\($0)" } ?? ""
+            a += ["-netdev", "tap,id=vmfnet,fd=\(tapFD)\(vhost)", "-device", "\(nic),netdev=vmfnet,mac=\(mac)"]
         }
         for (i, r) in regions.enumerated() {
             a += ["-object", "memory-backend-file,id=hvshm\(i),mem-path=\(esc(r.path)),size=\(r.bytes),share=on",

@@ -15,6 +15,11 @@ public enum InheritedFD {
     /// A bridged KVM guest's TAP (KVM guests always have a disk before it).
     public static let tap: Int32 = 6
 
+    /// The number of the descriptor passed after `count` others (the lock
+    /// is 3, the first passed 4): the VMF network's TAP and vhost-net come
+    /// after whatever the guest kind inherits first.
+    public static func after(_ count: Int) -> Int32 { lock + 1 + Int32(count) }
+
     static let diskSet = 1
     static var diskPath: String { "/dev/fdset/\(diskSet)" }
     static var diskArgs: [String] {

@@ -1,0 +1,47 @@
+import Foundation
+import HVCore
+import HVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GuestSupervisor {
+    /// A guest's port on the VMF network, decided with its command line:
+    /// the TAP's descriptor number comes after the `inheritedBefore`
+    /// descriptors the guest kind passes first, vhost-net's after it (under
+    /// KVM, where the host has /dev/vhost-net). Returns what opens them just
+    /// before QEMU runs; nil when the guest is not on the network.
+    func wireVMFNetwork(_ comm: inout CommPlan?, accelerator: Accelerator, inheritedBefore: Int) -> (() throws -> [Int32])? {
+        guard var plan = comm, plan.isOnNetwork else { return nil }
+        let vhost = accelerator == .kvm && FileManager.default.fileExists(atPath: "/dev/vhost-net")
+        plan.tapFD = InheritedFD.after(inheritedBefore)
+        plan.vhostFD = vhost ? plan.tapFD + 1 : nil
+        comm = plan
+        let network = VMFNetwork(layout: ctx.layout), guest = folder.name
+        let tap = VMFNetwork.tapName(guestNumber: identity.uid &- GuestIdentity.uidBase)
+        return {
+            let fd = try network.openTap(tap, guest: guest)
+            guard vhost else { return [fd] }
+            guard let vhostFD = VMFNetwork.openVhost() else {
+                let why = String(cString: strerror(errno))
+                close(fd)
+                throw HVError(.unsupported, "cannot open /dev/vhost-net for \(guest)'s port on the VMF network: \(why)",
+                              hint: "modprobe vhost_net; nothing was started")
+            }
+            return [fd, vhostFD]
+        }
+    }
+
+    /// The descriptors of several openers in order; when one fails, the
+    /// ones already open are closed before its error goes on.
+    static func descriptors(_ openers: [() throws -> [Int32]]) throws -> [Int32] {
+        var all: [Int32] = []
+        do {
+            for open in openers { all += try open() }
+        } catch {
+            all.forEach { close($0) }
+            throw error
+        }
+        return all
+    }
+}
