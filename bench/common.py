@@ -1,6 +1,6 @@
 """What the benches share: running the built hv against a scratch HV_ROOT,
 and preparing the ubuntu_rtlinux example with the test installer as its ISO."""
-import json, os, socket, statistics, subprocess
+import json, os, re, socket, statistics, subprocess, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # HV_BENCH_BIN: another build's hv (and the hvd beside it), e.g. a release build.
@@ -62,3 +62,48 @@ def stats(samples):
     """Median and p99."""
     s = sorted(samples)
     return statistics.median(s), s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+
+
+def boot_ubuntu_example(env, root):
+    """Starts RT-Linux, installs the test system as the KVM guest, boots it; the VMF must be loaded."""
+    hv(env, "guest", "start", "guestrtlinux")
+    print("installing the test system as the KVM guest ...", flush=True)
+    hv(env, "guest", "start", "guestubuntu")
+    deadline = time.monotonic() + 600
+    while '"state" : "stopped"' not in hv(env, "guest", "status", "guestubuntu").stdout:
+        if time.monotonic() > deadline:
+            raise TimeoutError("install")
+        time.sleep(1)
+    console = os.path.join(root, "guests", "guestubuntu", "console.log")
+    offset = os.path.getsize(console)
+    hv(env, "guest", "start", "guestubuntu")
+    while "hv-test: ready" not in open(console, errors="replace").read()[offset:]:
+        time.sleep(0.5)
+
+
+def guest(env, folder, command, timeout=120, serial=False):
+    """Runs a shell command on a guest's serial console; returns its output."""
+    token = f"bench-{time.monotonic_ns()}"
+    p = subprocess.Popen([HV, "guest", "console"] + (["--serial"] if serial else []) + [folder], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    p.stdin.write(f"\n{command}; echo {token}-$((40+2))\n".encode())
+    p.stdin.flush()
+    os.set_blocking(p.stdout.fileno(), False)
+    out, deadline = b"", time.monotonic() + timeout
+    while f"{token}-42".encode() not in out:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{command!r} in {folder}: {out[-400:]!r}")
+        chunk = p.stdout.read()
+        if chunk:
+            out += chunk
+        else:
+            time.sleep(0.02)
+    p.stdin.write(b"\x1d")
+    p.stdin.flush()
+    p.wait(timeout=20)
+    return out.decode(errors="replace")
+
+
+def ping_times(text):
+    return [float(m) for m in re.findall(r"time=([0-9.]+) ms", text)]

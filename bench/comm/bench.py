@@ -27,42 +27,12 @@ Usage: bench/comm/run.sh [ROUNDS]   (root; builds hv first). Prints medians, p99
 import os, re, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import api, hv, prepare_ubuntu_example, remove_root, stats  # noqa: E402
+from common import api, boot_ubuntu_example, guest, hv, ping_times, prepare_ubuntu_example, remove_root, stats  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HV = os.path.join(REPO, ".build", "debug", "hv")
 PORT = 17007
-
-
-
-
-def guest(env, folder, command, timeout=120, serial=False):
-    """Runs a shell command on a guest's serial console; returns its output."""
-    token = f"bench-{time.monotonic_ns()}"
-    p = subprocess.Popen([HV, "guest", "console"] + (["--serial"] if serial else []) + [folder], env=env,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    p.stdin.write(f"\n{command}; echo {token}-$((40+2))\n".encode())
-    p.stdin.flush()
-    os.set_blocking(p.stdout.fileno(), False)
-    out, deadline = b"", time.monotonic() + timeout
-    while f"{token}-42".encode() not in out:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{command!r} in {folder}: {out[-400:]!r}")
-        chunk = p.stdout.read()
-        if chunk:
-            out += chunk
-        else:
-            time.sleep(0.02)
-    p.stdin.write(b"\x1d")
-    p.stdin.flush()
-    p.wait(timeout=20)
-    return out.decode(errors="replace")
-
-
-def ping_times(text):
-    return [float(m) for m in re.findall(r"time=([0-9.]+) ms", text)]
 
 
 def main():
@@ -81,19 +51,7 @@ def main():
             f.write(f"HV_QEMU_EXTRA_ARGS=(-netdev user,id=bench,hostfwd=tcp:127.0.0.1:{PORT}-10.0.2.15:7 "
                     f"-device virtio-net-device,netdev=bench,mac=52:54:00:be:0c:01)\n")
         hv(env, "vmf", "start")
-        hv(env, "guest", "start", "guestrtlinux")
-        print("installing the test system as the KVM guest ...", flush=True)
-        hv(env, "guest", "start", "guestubuntu")
-        deadline = time.monotonic() + 600
-        while '"state" : "stopped"' not in hv(env, "guest", "status", "guestubuntu").stdout:
-            if time.monotonic() > deadline:
-                raise TimeoutError("install")
-            time.sleep(1)
-        console = os.path.join(root, "guests", "guestubuntu", "console.log")
-        offset = os.path.getsize(console)
-        hv(env, "guest", "start", "guestubuntu")
-        while "hv-test: ready" not in open(console, errors="replace").read()[offset:]:
-            time.sleep(0.5)
+        boot_ubuntu_example(env, root)
 
         guest(env, "guestrtlinux", "for i in /sys/class/net/*; do [ $(cat $i/address) = 52:54:00:be:0c:01 ] && d=${i##*/}; done; "
                                    "ip addr add 10.0.2.15/24 dev $d; ip link set $d up; "
