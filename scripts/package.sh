@@ -56,7 +56,7 @@ gzip -9n "$stage"/usr/share/man/man1/*.1
 shlibs=$(for lib in $(ldd "$bin/hv" "$bin/hvd" | awk '/=>/ {print $3}' | sort -u); do
              dpkg -S "$lib" 2>/dev/null || dpkg -S "/usr$lib" 2>/dev/null || dpkg -S "${lib#/usr}" 2>/dev/null || true
          done | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')
-depends="${shlibs:+$shlibs, }qemu-system-x86, qemu-utils, busybox-static, cpio, rt-tests, kmod, xz-utils, util-linux, e2fsprogs, iproute2, gcc, make, libc6-dev, librsvg2-bin, systemd"
+depends="${shlibs:+$shlibs, }qemu-system-x86, qemu-utils, busybox-static, cpio, rt-tests, kmod, xz-utils, util-linux, e2fsprogs, iproute2, nftables, gcc, make, libc6-dev, librsvg2-bin, systemd"
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: hv
 Version: $version
@@ -66,7 +66,7 @@ Section: admin
 Priority: optional
 Installed-Size: $(du -sk "$stage" | cut -f1)
 Depends: $depends
-Recommends: ovmf, swtpm, swtpm-tools, samba, novnc, fonts-dejavu-core, pci.ids, nftables
+Recommends: ovmf, swtpm, swtpm-tools, samba, novnc, fonts-dejavu-core, pci.ids
 Description: real-time hypervisor host: RTOS guests on reserved cores beside KVM guests
  hv runs real-time guests (RT-Linux, VxWorks, RTOS-32) on CPU cores reserved
  for them, beside Windows and Ubuntu guests, on one Linux host. Guests live in

@@ -8,7 +8,8 @@
 #   1. dpkg -i, hvd answering, hv setup, the rt-linux example, autostart on; reboot.
 #   2. with no command typed: the VMF is loaded, RT-Linux runs and answers on
 #      its console; `systemctl restart hvd` and `kill -9` of hvd leave it running
-#      and re-adopted; at reboot its shutdown is graceful (hook ran).
+#      and re-adopted, and the host's seat loses no ping to it across the
+#      restart; at reboot its shutdown is graceful (hook ran).
 #   3. after that reboot it is up again by itself; `dpkg -r hv` keeps /hv.
 # Prints "✔ service …" / "✘ service …" lines for scripts/test.sh.
 set -uo pipefail
@@ -95,6 +96,7 @@ check "after a reboot with no command: the VMF is loaded" boot2.txt "VMF is load
 check "after a reboot with no command: RT-Linux runs" boot2.txt "guest=running" boot2.txt journal2.txt
 check "RT-Linux answers on its console" console.txt "hv42ok" console.txt
 check "systemctl restart hvd: the guest keeps running (same QEMU pid) and is re-adopted" restart.txt "RESTART-KEPT" restart.txt
+check "systemctl restart hvd: the host's seat loses no ping to RT-Linux on the VMF network" netping.txt "100 packets received, 0% packet loss" netping.txt
 check "kill -9 of hvd: systemd starts a new one; the guest keeps running, re-adopted" kill.txt "KILL-KEPT" kill.txt
 check "hvd logs to the journal with levels (info at priority 6, no <6> left in the text)" journal2.txt "JOURNAL-OK" journal2.txt
 check "at reboot the guest stopped gracefully (its shutdown hook ran with HV_STOP_REASON=requested)" boot3.txt "HOOK-REQUESTED" boot3.txt

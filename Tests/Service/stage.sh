@@ -45,6 +45,11 @@ case "$stage" in
     # tests) the guest's shell may be slow to answer the first time.
     { for _ in 1 2 3 4 5; do sleep 8; grep -q hv42ok "$r/console.txt" && break; printf 'echo hv$((6*7))ok\n'; done; sleep 3; } \
         | timeout 60 hv guest console guestrtlinux > "$r/console.txt" 2>&1
+    # The VMF network is the kernel's: the host's seat pings RT-Linux every 50 ms across the restart.
+    hv net attach > "$r/netping.txt" 2>&1
+    hv net exec -- busybox ping -q -c 100 -i 0.05 10.77.0.1 >> "$r/netping.txt" 2>&1 &
+    ping_pid=$!
+    sleep 1
     {
         pid=$(qemu_pid); echo "QEMU pid $pid"
         old=$(systemctl show -p MainPID --value hvd.service)
@@ -53,6 +58,7 @@ case "$stage" in
         kill -0 "$pid" && running && hv guest status guestrtlinux | grep -q "\"pid\" : $pid" \
             && journalctl -u hvd.service -b --no-pager | grep -q "adopted" && echo RESTART-KEPT
     } > "$r/restart.txt" 2>&1
+    wait "$ping_pid"
     {
         pid=$(qemu_pid)
         old=$(systemctl show -p MainPID --value hvd.service)

@@ -18,7 +18,9 @@ extension GuestSupervisor {
         plan.vhostFD = vhost ? plan.tapFD + 1 : nil
         comm = plan
         let network = VMFNetwork(layout: ctx.layout), guest = folder.name
-        let tap = VMFNetwork.tapName(guestNumber: identity.uid &- GuestIdentity.uidBase)
+        // Named by the Id the VMF was loaded with, as the network's rules are (CommRuntime.ports).
+        let id = ctx.vmf.current?.config.guest(folder: guest)?.id
+        let tap = VMFNetwork.tapName(guestNumber: GuestIdentity.forGuest(id: id, folder: guest).uid &- GuestIdentity.uidBase)
         return {
             let fd = try network.openTap(tap, guest: guest)
             guard vhost else { return [fd] }
