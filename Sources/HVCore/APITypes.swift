@@ -358,6 +358,8 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
         case daemonStarted = "daemon-started", vmfLoaded = "vmf-loaded", vmfUnloaded = "vmf-unloaded"
         case started, booted, stopped, crashed, stalled, adopted
         case restarting, restartLimit = "restart-limit", watchdog, heartbeatMissed = "heartbeat-missed"
+        /// One of hvd's records (run/*.json) could not be read: kept aside, named in the detail.
+        case recordDamaged = "record-damaged"
     }
     /// Increases by one per event within one hvd (`daemon`).
     public var seq: Int

@@ -36,6 +36,15 @@ public struct HostLayout: Sendable, Equatable {
     public var vmfState: URL { runDir.appendingPathComponent("vmf.json") }
     /// The CPU partition in force while the VMF is loaded (cpusets, moved IRQs).
     public var partitionState: URL { runDir.appendingPathComponent("partition.json") }
+    /// What hv holds of the host, so a new hvd gives it back: PCI devices bound to vfio-pci,
+    public var devicesRecord: URL { runDir.appendingPathComponent("devices.json") }
+    /// USB devices handed to guests' users,
+    public var usbDevicesRecord: URL { runDir.appendingPathComponent("usb-devices.json") }
+    /// bridges and TAPs made for bridged KVM guests (and their nftables rules),
+    public var bridgesRecord: URL { runDir.appendingPathComponent("bridges.json") }
+    public var bridgesRules: URL { runDir.appendingPathComponent("bridges.nft") }
+    /// the VMF network's rules (nftables, inside hv's namespace).
+    public var vmfNetworkRules: URL { runDir.appendingPathComponent("vmf-network.nft") }
 
     /// Names this host root's machine-wide objects (shared-memory folder,
     /// network namespace), so two hv roots on one machine do not collide.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVEngine
 
 extension EndToEnd {
     @Suite struct Partition {
@@ -46,14 +47,14 @@ extension EndToEnd {
             let dir = try host.prepare()
             let vmf = try JSONDecoder().decode(VMFStatus.self, from: Data(host.run("hv", ["vmf", "status"]).out.utf8))
             #expect(vmf.reservedCores["guestrtlinux"] == [last])
-            let partition = try JSONSerialization.jsonObject(with: Data(contentsOf: host.layout.partitionState)) as? [String: Any]
-            let mode = partition?["mode"] as? String
+            let partition = CPUPartition(stateFile: host.layout.partitionState).current
+            let mode = partition?.mode.rawValue
             guard mode == "cpuset-v1" || mode == "cpuset-v2" else {
                 #expect(vmf.notes.contains { $0.contains("cpuset") }, "a host without cpusets is told so: \(vmf.notes)")
                 return
             }
             // hv vmf status says how the core is kept, from the partition's own record.
-            #expect(vmf.partition?.mode.rawValue == mode && vmf.partition?.rtCores == [last] && vmf.partition?.group == partition?["rtGroup"] as? String,
+            #expect(vmf.partition?.mode.rawValue == mode && vmf.partition?.rtCores == [last] && vmf.partition?.group == partition?.rtGroup,
                     "\(String(describing: vmf.partition))")
             // A busy host process started now cannot run on the RT core.
             let busy = try busyProcess()
@@ -78,7 +79,7 @@ extension EndToEnd {
                 #expect(emu.policy == "fifo" && emu.priority == (g.vcpuPlacement.first?.priority ?? 0) - 1, "\(emu)")
                 #expect(!emu.cores.contains(last) && !emu.cores.isEmpty, "\(emu)")
             }
-            let groups = [partition?["hostGroup"], partition?["rtGroup"]].compactMap { $0 as? String }
+            let groups = [partition?.hostGroup, partition?.rtGroup].compactMap { $0 }
             // v1: a host and an RT cpuset; v2: one RT partition the kernel keeps the rest away from.
             #expect(groups.filter { !$0.isEmpty }.count == (mode == "cpuset-v1" ? 2 : 1))
             // Unloading gives the core back.

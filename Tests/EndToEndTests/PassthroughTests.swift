@@ -41,7 +41,7 @@ extension EndToEnd {
             // Refused while the host uses it, and nothing changed.
             #expect(r("inuse.rc") != "0" && r("inuse.txt").contains("has the address") && r("inuse.txt").contains("TakeInUse"), "\(r("inuse.txt"))")
             #expect(r("driver-inuse.txt") == "e1000e", "the refused start changed the driver: \(r("driver-inuse.txt"))")
-            #expect(r("record-inuse.txt").isEmpty || r("record-inuse.txt") == "{\"devices\":{}}", "\(r("record-inuse.txt"))")
+            #expect(!r("record-inuse.txt").contains(nic), "\(r("record-inuse.txt"))")
 
             #expect(r("start.rc") == "0", "\(r("start.txt"))")
             #expect(r("driver-running.txt") == "vfio-pci", "\(r("driver-running.txt"))")

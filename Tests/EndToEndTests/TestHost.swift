@@ -227,8 +227,8 @@ final class TestHost: @unchecked Sendable {
     /// Stops what this host started: each QEMU of ours and hvd, by pid.
     func cleanup() {
         // Unloading gives the RT cores back to the host (the partition is machine-wide).
-        if let data = try? Data(contentsOf: layout.partitionState) {
-            let groups = (try? JSONDecoder().decode(CPUPartition.State.self, from: data)).map { [$0.rtGroup, $0.hostGroup] } ?? []
+        if FileManager.default.fileExists(atPath: layout.partitionState.path) {
+            let groups = CPUPartition(stateFile: layout.partitionState).current.map { [$0.rtGroup, $0.hostGroup] } ?? []
             run("hv_vmf_stop", ["--yes"], timeout: 60)
             // Every test that loads the VMF checks this way that unloading leaves no cgroup behind.
             for group in groups where !group.isEmpty && FileManager.default.fileExists(atPath: group) {

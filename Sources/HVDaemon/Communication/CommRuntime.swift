@@ -124,8 +124,10 @@ final class CommRuntime: Sendable {
         events?.stop()
     }
 
+    var netRecord: RecordFile<NetState> { RecordFile(layout.netState, what: "whether the host's seat on the VMF network is attached") }
+
     var wasAttached: Bool {
-        (try? Data(contentsOf: layout.netState)).flatMap { try? JSONDecoder().decode(NetState.self, from: $0) }?.attached ?? false
+        netRecord.value?.attached ?? false
     }
 
     func attachHost() throws -> String {
@@ -133,7 +135,7 @@ final class CommRuntime: Sendable {
             throw HVError(.notFound, "the loaded configuration has no virtual network (no RTOS guest, no KVM guest with \"Communication\"=\"yes\")")
         }
         try network.attachHost(config.network)
-        try AtomicFile.write(try JSONEncoder().encode(NetState(attached: true)), to: layout.netState, mode: 0o600)
+        try netRecord.write(NetState(attached: true))
         if clock == nil {
             let service = ClockService(members: config.members)
             try service.start(layout: layout, hostAddress: config.network.hostAddress.description)

@@ -47,6 +47,8 @@ final class DaemonContext: @unchecked Sendable {
         let log = Logger()
         self.log = log
         events = LifecycleLog(log: log)
+        // A record that cannot be read is said loudly, never taken for "nothing recorded".
+        RecordFiles.setReporter(for: layout.root) { [events] in events.post(.recordDamaged, $0) }
         facts = HostFacts.probe()
         vmf = VMF(layout: layout, facts: facts)
     }
@@ -145,6 +147,9 @@ final class DaemonContext: @unchecked Sendable {
     }
 
     func adoptRunningGuests() {
+        // Read before anything else does: a damaged record is kept aside here, and recovered from below.
+        let devicesReading = PCIPassthrough(layout: layout).recordFile.read()
+        let usbReading = USBPassthrough(layout: layout).recordFile.read()
         let dirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
         var recorded = Set<String>()
         for d in dirs.sorted() {
@@ -159,9 +164,19 @@ final class DaemonContext: @unchecked Sendable {
             unlink(folder.startingFile.path)
             supervisor(d).adopt(rec)
         }
+        let pci = PCIPassthrough(layout: layout), usb = USBPassthrough(layout: layout)
+        if case .damaged(let aside?, _) = devicesReading {
+            let qemus = Dictionary(allSupervisors.compactMap { s in s.status().pid.map { (pid_t($0), s.folder.name) } },
+                                   uniquingKeysWith: { a, _ in a })
+            for note in pci.recover(fromDamaged: aside, guests: qemus) { events.post(.recordDamaged, "devices: " + note) }
+        }
+        if case .damaged = usbReading {
+            let users = Dictionary(allSupervisors.filter { $0.currentState.isActive }.map { ($0.identity.uid, $0.folder.name) },
+                                   uniquingKeysWith: { a, _ in a })
+            for note in usb.recover(guests: users) { events.post(.recordDamaged, "USB devices: " + note) }
+        }
         // Devices that a start cut short had already taken go back to the host
         // (a guest with a run record was adopted, or released them itself).
-        let pci = PCIPassthrough(layout: layout), usb = USBPassthrough(layout: layout)
         for guest in Set(pci.record.devices.values.map(\.guest)).union(usb.record.values).subtracting(recorded).sorted() {
             log.info("\(guest): giving back the devices a start cut short had taken")
             pci.release(guest: guest)

@@ -17,6 +17,7 @@ final class LifecycleLog: Sendable {
         let line = (guest.map { "\($0): " } ?? "") + "\(kind.rawValue): \(detail)"
         switch kind {
         case .crashed, .stalled, .restartLimit, .watchdog, .heartbeatMissed: log.warning(line)
+        case .recordDamaged: log.error(line)
         default: log.info(line)
         }
         monitor.withLock { s in

@@ -37,19 +37,11 @@ struct RunRecord: Codable, Sendable {
     /// QEMU's start time (proc(5) starttime): an adopting hvd checks that the pid is still this process.
     var processStart: UInt64? = nil
 
-    static func load(_ url: URL) -> RunRecord? {
-        guard let data = try? Data(contentsOf: url) else { return nil }
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return try? d.decode(RunRecord.self, from: data)
-    }
+    static func file(_ url: URL) -> RecordFile<RunRecord> { RecordFile(url, what: "a guest's run (its QEMU, placement, devices)") }
 
-    func save(_ url: URL) {
-        let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if let data = try? e.encode(self) { try? AtomicFile.write(data, to: url, mode: 0o600) }
-    }
+    static func load(_ url: URL) -> RunRecord? { file(url).value }
+
+    func save(_ url: URL) { try? Self.file(url).write(self) }
 }
 
 enum FileSize {

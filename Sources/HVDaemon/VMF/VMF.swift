@@ -35,19 +35,17 @@ final class VMF: Sendable {
         self.layout = layout
         self.facts = facts
         var state = Loaded()
-        if let data = try? Data(contentsOf: layout.vmfState) {
-            let d = JSONDecoder()
-            d.dateDecodingStrategy = .iso8601
-            state.record = try? d.decode(Record.self, from: data)
-        }
+        let reading = Self.record(layout).read()
+        if case .value(let r) = reading { state.record = r }
         if let r = state.record, r.bootID != Self.bootID {
             // Loaded before a reboot: nothing of it is in force any more.
             state.record = nil
             try? FileManager.default.removeItem(at: layout.vmfState)
             try? FileManager.default.removeItem(at: layout.partitionState)
         }
-        // Nothing loaded: a namespace left by an hvd that died while unloading goes.
-        if state.record == nil { VMFNetwork(layout: layout).remove() }
+        // Nothing loaded: a namespace left by an hvd that died while unloading goes
+        // (not when the record was damaged: guests may still be on that network).
+        if case .absent = reading { VMFNetwork(layout: layout).remove() }
         // A new hvd under a loaded VMF brings the subsystem back (regions keep
         // their content; the network and the guests' ports on it never stopped).
         if let r = state.record {
@@ -56,6 +54,8 @@ final class VMF: Sendable {
         }
         loaded = Monitor(state)
     }
+
+    static func record(_ layout: HostLayout) -> RecordFile<Record> { RecordFile(layout.vmfState, what: "the loaded VMF") }
 
     var current: Record? { loaded.withLock { $0.record } }
     /// The communication subsystem of the loaded configuration.
@@ -86,10 +86,7 @@ final class VMF: Sendable {
         notes += partition.apply(rtCores: rt.sorted(), hostCores: (0..<facts.cpuCount).filter { !rt.contains($0) })
         let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes,
                        bootID: Self.bootID)
-        let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try e.encode(r), to: layout.vmfState, mode: 0o600)
+        try Self.record(layout).write(r)
         loaded.withLock { $0.record = r }
         return r
     }

@@ -28,20 +28,20 @@ public struct PCIPassthrough: Sendable {
         }
     }
 
-    var recordFile: URL { layout.runDir.appendingPathComponent("devices.json") }
+    public var recordFile: RecordFile<Record> { RecordFile(layout.devicesRecord, what: "the PCI devices hv holds for guests") }
     /// One change to bindings and the record at a time (guests start and stop concurrently).
-    private static let changing = Monitor(())
+    static let changing = Monitor(())
     /// Devices being given back now: their sysfs writes run outside `changing`
     /// (the kernel may hold an unbind until the device lets go), so one guest's
     /// stop never holds up another guest's start. Taken after `changing`, never before.
     private static let releasing = Monitor<Set<String>>([])
 
     public var record: Record {
-        (try? Data(contentsOf: recordFile)).flatMap { try? JSONDecoder().decode(Record.self, from: $0) } ?? Record()
+        recordFile.value ?? Record()
     }
 
-    private func save(_ r: Record) throws {
-        try AtomicFile.write(try JSONEncoder().encode(r), to: recordFile, mode: 0o600)
+    func save(_ r: Record) throws {
+        try recordFile.write(r)
     }
 
     /// Every reason `wanted` cannot go to `guest` now, first one thrown. Pure
@@ -177,7 +177,7 @@ public struct PCIPassthrough: Sendable {
     }
 
     /// Its group's node root's again, unbound from vfio-pci, bound to the driver it had.
-    private func giveBack(_ address: String, _ held: Record.Held) {
+    func giveBack(_ address: String, _ held: Record.Held) {
         let base = "/sys/bus/pci/devices/\(address)"
         try? Self.setOwner(sysRoot + "/dev/vfio/\(held.group)", uid: 0, gid: 0, mode: 0o600)
         try? write("\n", to: base + "/driver_override")

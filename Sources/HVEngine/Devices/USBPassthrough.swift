@@ -30,11 +30,36 @@ public struct USBPassthrough: Sendable {
     }
 
     /// node → guest
-    var recordFile: URL { layout.runDir.appendingPathComponent("usb-devices.json") }
+    public var recordFile: RecordFile<[String: String]> { RecordFile(layout.usbDevicesRecord, what: "the USB devices hv handed to guests") }
     private static let changing = Monitor(())
 
+    /// After run/usb-devices.json was found damaged: a device node hv handed
+    /// over still belongs to a guest's user, so none is forgotten. One whose
+    /// guest runs (`guests`: its QEMU user → folder) is recorded for it
+    /// again; the others go back to root and their drivers now.
+    public func recover(guests: [uid_t: String]) -> [String] {
+        Self.changing.withLock { _ in
+            var r = record
+            var notes: [String] = []
+            for d in list() where r[d.node] == nil {
+                var st = stat()
+                guard lstat(sysRoot + d.node, &st) == 0, GuestIdentity.guestUsers.contains(st.st_uid) else { continue }
+                if let guest = guests[st.st_uid] {
+                    r[d.node] = guest
+                    notes.append("\(d.node) (port \(d.port)): held by \(guest) again (from the damaged record); given back when it stops")
+                } else {
+                    r[d.node] = ""
+                    releaseLocked(guest: "", record: &r)
+                    notes.append("\(d.node) (port \(d.port)): its guest is not running; given back to the host")
+                }
+            }
+            try? save(r)
+            return notes
+        }
+    }
+
     public var record: [String: String] {
-        (try? Data(contentsOf: recordFile)).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+        recordFile.value ?? [:]
     }
 
     /// The host's USB devices (interfaces such as "1-2:1.0" and root hubs left out).
@@ -133,6 +158,6 @@ public struct USBPassthrough: Sendable {
     }
 
     private func save(_ r: [String: String]) throws {
-        try AtomicFile.write(try JSONEncoder().encode(r), to: recordFile, mode: 0o600)
+        try recordFile.write(r)
     }
 }

@@ -122,7 +122,7 @@ public struct VMFNetwork: Sendable {
     }
 
     private func applyRules(_ ports: [Port]) -> String? {
-        let file = layout.runDir.appendingPathComponent("vmf-network.nft")
+        let file = layout.vmfNetworkRules
         if let problem = NFTables.replace("bridge", Self.table, body: rules(ports), file: file, namespace: namespace) {
             return "the guests on the VMF network are not held to their own MACs: \(problem)"
         }
@@ -191,7 +191,7 @@ public struct VMFNetwork: Sendable {
     public func remove() {
         guard exists else { return }
         _ = try? Command.run(["ip", "netns", "delete", namespace], timeout: 10)
-        try? FileManager.default.removeItem(at: layout.runDir.appendingPathComponent("vmf-network.nft"))
+        try? FileManager.default.removeItem(at: layout.vmfNetworkRules)
     }
 
     private func linkExists(_ name: String) -> Bool {

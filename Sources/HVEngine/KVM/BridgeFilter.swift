@@ -16,7 +16,7 @@ struct BridgeFilter {
 
     init(layout: HostLayout) {
         table = NFTables.tableName(layout)
-        file = layout.runDir.appendingPathComponent("bridges.nft")
+        file = layout.bridgesRules
     }
 
     /// `taps`: TAP name → the guest's MAC.

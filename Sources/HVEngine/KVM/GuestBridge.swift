@@ -29,7 +29,7 @@ public struct GuestBridge: Sendable {
         }
     }
 
-    var recordFile: URL { layout.runDir.appendingPathComponent("bridges.json") }
+    var recordFile: RecordFile<Record> { RecordFile(layout.bridgesRecord, what: "the bridges and TAPs hv made for guests") }
     /// One change to the host's links and the record at a time (guests start and stop concurrently).
     private static let changing = Monitor(())
 
@@ -44,11 +44,11 @@ public struct GuestBridge: Sendable {
     }
 
     public var record: Record {
-        (try? Data(contentsOf: recordFile)).flatMap { try? JSONDecoder().decode(Record.self, from: $0) } ?? Record()
+        recordFile.value ?? Record()
     }
 
     private func save(_ r: Record) throws {
-        try AtomicFile.write(try JSONEncoder().encode(r), to: recordFile, mode: 0o600)
+        try recordFile.write(r)
     }
 
     /// Opens the guest's TAP (it lives while a descriptor of it is open: QEMU's,

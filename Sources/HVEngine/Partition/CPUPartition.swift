@@ -43,9 +43,10 @@ public struct CPUPartition: Sendable {
     }
 
     public var current: State? {
-        guard let data = try? Data(contentsOf: stateFile) else { return nil }
-        return try? JSONDecoder().decode(State.self, from: data)
+        record.value
     }
+
+    var record: RecordFile<State> { RecordFile(stateFile, what: "the CPU partition hv made") }
 
     /// Group names are per host root, so two hv roots on one machine do not collide.
     static func groupName(for stateFile: URL) -> String {
@@ -79,7 +80,7 @@ public struct CPUPartition: Sendable {
             notes.append(missing + ": host processes may still run on core \(cores); the RT guest keeps it by affinity and SCHED_FIFO")
         }
         notes += steerIRQs(&state)
-        if let data = try? JSONEncoder().encode(state) { try? AtomicFile.write(data, to: stateFile, mode: 0o600) }
+        do { try record.write(state) } catch { notes.append("the partition's record could not be written (\((error as? HVError)?.message ?? "\(error)")): a new hvd will not know to undo it") }
         return notes
     }
 
