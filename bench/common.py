@@ -81,6 +81,14 @@ def boot_ubuntu_example(env, root):
         time.sleep(0.5)
 
 
+def stop_ubuntu_example(env, root):
+    """Stops what boot_ubuntu_example started, unloads the VMF, stops hvd and removes the scratch root."""
+    hv(env, "guest", "stop", "guestubuntu", "--force", check=False)
+    hv(env, "vmf", "stop", "--yes", check=False)
+    hv(env, "daemon", "stop", check=False)
+    remove_root(root)
+
+
 def guest(env, folder, command, timeout=120, serial=False):
     """Runs a shell command on a guest's serial console; returns its output."""
     token = f"bench-{time.monotonic_ns()}"

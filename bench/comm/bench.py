@@ -27,7 +27,7 @@ Usage: bench/comm/run.sh [ROUNDS]   (root; builds hv first). Prints medians, p99
 import os, re, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import api, boot_ubuntu_example, guest, hv, ping_times, prepare_ubuntu_example, remove_root, stats  # noqa: E402
+from common import api, boot_ubuntu_example, guest, hv, ping_times, prepare_ubuntu_example, stats, stop_ubuntu_example  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -168,10 +168,7 @@ def main():
             (ma, pa), (mb, pb) = stats(a), stats(b)
             print(f"ratio {label}: median {ma / mb:.2f}, p99 {pa / pb:.2f}")
     finally:
-        hv(env, "guest", "stop", "guestubuntu", "--force", check=False)
-        hv(env, "vmf", "stop", "--yes", check=False)
-        hv(env, "daemon", "stop", check=False)
-        remove_root(root)
+        stop_ubuntu_example(env, root)
 
 
 if __name__ == "__main__":

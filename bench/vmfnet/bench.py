@@ -20,7 +20,7 @@ Usage: bench/vmfnet/run.sh [ROUNDS]   (root; HV_BENCH_BIN=path/to/hv for another
 import os, re, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import api, boot_ubuntu_example, guest, hv, ping_times, prepare_ubuntu_example, remove_root, stats  # noqa: E402
+from common import api, boot_ubuntu_example, guest, hv, ping_times, prepare_ubuntu_example, stats, stop_ubuntu_example  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 400
 # Ids 1 and 2 in the example: their TAPs (VMFNetwork.tapName).
@@ -109,10 +109,7 @@ def main():
         if hvns and subprocess.run(["ip", "-n", plain, "link", "show", TAPS[0]], capture_output=True).returncode == 0:
             move(TAPS, plain, hvns, "vmfbr")
         subprocess.run(["ip", "netns", "delete", plain], capture_output=True)
-        hv(env, "guest", "stop", "guestubuntu", "--force", check=False)
-        hv(env, "vmf", "stop", "--yes", check=False)
-        hv(env, "daemon", "stop", check=False)
-        remove_root(root)
+        stop_ubuntu_example(env, root)
 
 
 if __name__ == "__main__":
