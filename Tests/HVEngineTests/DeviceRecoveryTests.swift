@@ -8,11 +8,12 @@ import HVCore
 /// /proc (the real kernel's side is PassthroughTests' nested guest).
 @Suite struct DeviceRecoveryTests {
     @Test func addressesAreFoundInWhateverIsLeft() {
-        #expect(PCIPassthrough.addresses(in: #"{"devices":{"0000:03:00.0":{"guest":"a"},"0000:04:00.1":{"gu"#) == ["0000:03:00.0", "0000:04:00.1"])
-        #expect(PCIPassthrough.addresses(in: "\u{0}0000:03:00.0\u{0}0000:03:00.0 zz00:03:00.0 0000:3:00.0") == ["0000:03:00.0"])
+        #expect(PCIPassthrough.addresses(in: #"{"devices":{"0000:13:00.0":{"guest":"a"},"0000:14:00.1":{"gu"#) == ["0000:13:00.0", "0000:14:00.1"])
+        #expect(PCIPassthrough.addresses(in: "\u{0}0000:13:00.0\u{0}0000:13:00.0 zz00:03:00.0 0000:3:00.0") == ["0000:13:00.0"])
         #expect(PCIPassthrough.addresses(in: "").isEmpty)
     }
 
+    /// (Addresses no other test uses: a release in progress is known by its address, process-wide.)
     @Test func theDevicesADamagedRecordNamesAreNotForgotten() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-recover-\(UUID().uuidString.prefix(6))")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -23,7 +24,7 @@ import HVCore
         try fm.createDirectory(atPath: sys + "/sys/bus/pci/drivers/vfio-pci", withIntermediateDirectories: true)
         _ = fm.createFile(atPath: sys + "/sys/bus/pci/drivers_probe", contents: Data())
         // Three devices bound as hv binds them (groups 5, 6, 7) and one the admin bound without an override.
-        let devices = [("0000:03:00.0", 5, "vfio-pci"), ("0000:04:00.0", 6, "vfio-pci"), ("0000:05:00.0", 7, "vfio-pci"), ("0000:06:00.0", 8, "(null)")]
+        let devices = [("0000:13:00.0", 5, "vfio-pci"), ("0000:14:00.0", 6, "vfio-pci"), ("0000:15:00.0", 7, "vfio-pci"), ("0000:16:00.0", 8, "(null)")]
         for (address, group, override) in devices {
             let base = sys + "/sys/bus/pci/devices/\(address)"
             try fm.createDirectory(atPath: base, withIntermediateDirectories: true)
@@ -41,30 +42,30 @@ import HVCore
             try fm.createSymbolicLink(atPath: "\(proc)/\(pid)/fd/9", withDestinationPath: sys + "/dev/vfio/\(group)")
         }
         let aside = layout.runDir.appendingPathComponent("devices.json.damaged-x")
-        try Data(#"{"devices":{"0000:03:00.0":{"group":5,"guest":"guestubuntu"},"0000:04:00.0":{},"0000:05:00.0":{"gr"#.utf8
-                 + [0, 0] + Array("0000:06:00.0".utf8)).write(to: aside)
+        try Data(#"{"devices":{"0000:13:00.0":{"group":5,"guest":"guestubuntu"},"0000:14:00.0":{},"0000:15:00.0":{"gr"#.utf8
+                 + [0, 0] + Array("0000:16:00.0".utf8)).write(to: aside)
 
         let pci = PCIPassthrough(layout: layout, sysRoot: sys)
         let notes = pci.recover(fromDamaged: aside, guests: [100: "guestubuntu"], procRoot: proc)
         #expect(notes.count == 3, "\(notes)")
         // Held by a guest's QEMU: recorded for that guest again, so its stop gives it back.
-        #expect(pci.record.devices["0000:03:00.0"] == .init(guest: "guestubuntu", driver: nil, group: 5))
-        #expect(notes.contains { $0.hasPrefix("0000:03:00.0: held by guestubuntu") })
+        #expect(pci.record.devices["0000:13:00.0"] == .init(guest: "guestubuntu", driver: nil, group: 5))
+        #expect(notes.contains { $0.hasPrefix("0000:13:00.0: held by guestubuntu") })
         // Held by a process that is no guest's: left alone.
-        #expect(pci.record.devices["0000:04:00.0"] == nil && notes.contains { $0.contains("0000:04:00.0") && $0.contains("pid 200") })
-        #expect(overrideCleared("0000:04:00.0") == false)
+        #expect(pci.record.devices["0000:14:00.0"] == nil && notes.contains { $0.contains("0000:14:00.0") && $0.contains("pid 200") })
+        #expect(overrideCleared("0000:14:00.0") == false)
         // Held by nobody: given back now (its override cleared, unbound from vfio-pci).
-        #expect(overrideCleared("0000:05:00.0") == true)
-        #expect(SysFS(root: sys).text("/sys/bus/pci/drivers/vfio-pci/unbind") == "0000:05:00.0")
-        #expect(notes.contains { $0.hasPrefix("0000:05:00.0: nobody holds it; given back") })
+        #expect(overrideCleared("0000:15:00.0") == true)
+        #expect(SysFS(root: sys).text("/sys/bus/pci/drivers/vfio-pci/unbind") == "0000:15:00.0")
+        #expect(notes.contains { $0.hasPrefix("0000:15:00.0: nobody holds it; given back") })
         // Bound to vfio-pci, but not the way hv binds: not hv's to touch.
-        #expect(!notes.contains { $0.contains("0000:06:00.0") } && overrideCleared("0000:06:00.0") == false)
-        #expect(overrideCleared("0000:03:00.0") == false)
+        #expect(!notes.contains { $0.contains("0000:16:00.0") } && overrideCleared("0000:16:00.0") == false)
+        #expect(overrideCleared("0000:13:00.0") == false)
         // The guest's stop gives its device back through the new record.
         pci.release(guest: "guestubuntu")
         #expect(pci.record.devices.isEmpty)
-        #expect(overrideCleared("0000:03:00.0") == true)
-        #expect(SysFS(root: sys).text("/sys/bus/pci/drivers/vfio-pci/unbind") == "0000:03:00.0")
+        #expect(overrideCleared("0000:13:00.0") == true)
+        #expect(SysFS(root: sys).text("/sys/bus/pci/drivers/vfio-pci/unbind") == "0000:13:00.0")
 
         /// A fake sysfs file keeps what was there after a write (no truncation, as sysfs does not need):
         /// hv's clearing write is a newline at its start.
