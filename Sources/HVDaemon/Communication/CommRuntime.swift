@@ -22,11 +22,14 @@ final class CommRuntime: Sendable {
         var clock: ClockService?
         var packages: PackageProxy?
         var notes: [String] = []
+        /// Why the VMF network could not be set up (nil: it is up, or there is none).
+        var networkProblem: String?
     }
     private let parts = Monitor(Parts())
     var events: IvshmemServer? { parts.withLock { $0.events } }
     var clock: ClockService? { parts.withLock { $0.clock } }
     var notes: [String] { parts.withLock { $0.notes } }
+    var networkProblem: String? { parts.withLock { $0.networkProblem } }
     var network: VMFNetwork { VMFNetwork(layout: layout) }
 
     /// Guest folder → its Id in hv.config: whose QEMU user may map which region.
@@ -57,9 +60,18 @@ final class CommRuntime: Sendable {
         if config.members.isEmpty {
             network.remove()
         } else {
-            let notes = try network.ensure(network: config.network, ports: ports)
-            parts.withLock { $0.notes += notes }
-            if wasAttached { _ = try? attachHost() }
+            do {
+                let notes = try network.ensure(network: config.network, ports: ports)
+                parts.withLock { $0.notes += notes }
+                if wasAttached { _ = try? attachHost() }
+            } catch {
+                // The rest of the VMF (cores, regions, events) stands; the guests start without their card, and say so.
+                let why = (error as? HVError).map { $0.message + ($0.hint.map { " (\($0))" } ?? "") } ?? "\(error)"
+                parts.withLock {
+                    $0.networkProblem = why
+                    $0.notes.append("the VMF network could not be set up: \(why); its guests start without their card on it")
+                }
+            }
         }
         if !config.events.isEmpty {
             let table = try EventMemory(path: layout.eventsRegion.path, names: config.events.map(\.name))

@@ -10,9 +10,19 @@ extension GuestSupervisor {
     /// the TAP's descriptor number comes after the `inheritedBefore`
     /// descriptors the guest kind passes first, vhost-net's after it (under
     /// KVM, where the host has /dev/vhost-net). Returns what opens them just
-    /// before QEMU runs; nil when the guest is not on the network.
-    func wireVMFNetwork(_ comm: inout CommPlan?, accelerator: Accelerator, inheritedBefore: Int) -> (() throws -> [Int32])? {
+    /// before QEMU runs; nil when the guest is not on the network. When the
+    /// VMF could not set the network up, the guest starts without its card
+    /// there and `notes` says so.
+    func wireVMFNetwork(_ comm: inout CommPlan?, accelerator: Accelerator, inheritedBefore: Int,
+                        notes: inout [String]) -> (() throws -> [Int32])? {
         guard var plan = comm, plan.isOnNetwork else { return nil }
+        if let problem = ctx.vmf.comm?.networkProblem {
+            plan.address = nil
+            plan.hostAddress = nil
+            comm = plan
+            notes.append("not on the VMF network: it could not be set up (\(problem))")
+            return nil
+        }
         let vhost = accelerator == .kvm && FileManager.default.fileExists(atPath: "/dev/vhost-net")
         plan.tapFD = InheritedFD.after(inheritedBefore)
         plan.vhostFD = vhost ? plan.tapFD + 1 : nil

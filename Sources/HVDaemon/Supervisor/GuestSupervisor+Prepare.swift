@@ -107,14 +107,15 @@ extension GuestSupervisor {
             }
         }
         let disk = plan.rootDisk?.url
-        let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: disk == nil ? 0 : 2)
+        var networkNotes: [String] = []
+        let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: disk == nil ? 0 : 2, notes: &networkNotes)
         var spec = LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
                           readyMarker: image.readyMarker,
                           reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
                           hostCores: placed ? ctx.vmf.hostCores() : [],
                           rtPriority: config.rtPriority, identity: identity, locksMemory: QemuCommandLine.locksMemory(plan),
                           partition: placed ? ctx.vmf.partition : nil,
-                          notes: placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"])
+                          notes: networkNotes + (placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"]))
         spec.steps = steps
         spec.diskImage = plan.rootDisk?.url.path
         spec.beforeLaunch = {
@@ -152,7 +153,7 @@ extension GuestSupervisor {
         // The user network's 10.0.2.2 is the host's loopback: refused to the guest (LoopbackGuard).
         if config.networkMode == "user", let note = LoopbackGuard(layout: ctx.layout).install() { notes.append(note) }
         // After the disk's two descriptors and a bridged guest's TAP.
-        let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: plan.tapName == nil ? 2 : 3)
+        let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: plan.tapName == nil ? 2 : 3, notes: &notes)
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
                               identity: identity)
         spec.notes = notes
