@@ -119,7 +119,8 @@ enum GuestOperations {
         guard !guests.isEmpty else { Out.say("no guests (create some: hv_open_example rt-linux && hv_sync_example rt-linux)"); return }
         var rows = [["FOLDER", "NAME", "KIND", "STATE", "PID", "CORES", "ACCEL", "MEMORY", "ADDRESS"]]
         for g in guests {
-            rows.append([g.folder, g.name, g.kind, g.state.rawValue + (g.state == .running && !g.booted && g.os == GuestOS.rtLinux.rawValue ? " (booting)" : ""),
+            rows.append([g.folder, g.name, g.kind, g.state.rawValue + (g.paused != nil ? " (paused)" : "")
+                         + (g.state == .running && !g.booted && g.os == GuestOS.rtLinux.rawValue ? " (booting)" : ""),
                          g.pid.map(String.init) ?? "-", g.cores.isEmpty ? "-" : g.cores.map(String.init).joined(separator: ","),
                          g.accelerator ?? "-", "\(g.memoryMiB) MiB", g.address ?? "-"])
         }

@@ -78,7 +78,7 @@ struct Install: ParsableCommand {
 struct GuestGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest", abstract: "Guests by name or folder.",
-        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Console.self, Screenshot.self, Delete.self,
+        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Resume.self, Console.self, Screenshot.self, Delete.self,
                       SSH.self, Copy.self, Packages.self])
 
     struct List: ParsableCommand {
@@ -112,6 +112,15 @@ struct GuestGroup: ParsableCommand {
         @Argument(help: "Guest name or folder") var guest: String
         @Flag(name: [.customLong("view"), .customLong("view", withSingleDash: true)], help: "Open its console at once.") var view = false
         func run() throws { try GuestOperations.restart(Context(), ref: guest, view: view) }
+    }
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Let a guest run that QEMU paused at a failed write (its disk's file system was full); it resumes by itself once there is room.")
+        @Argument(help: "Guest name or folder") var guest: String
+        func run() throws {
+            let r = try Context().api.post(.guestResume(guest), [String: String](), as: ActionResult.self)
+            Out.say(r.message)
+        }
     }
     struct Console: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -65,6 +65,8 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var root: String?
     /// The guest's clock against the host's, as hvd last measured it (nil: not measured).
     public var clock: ClockReading?
+    /// QEMU paused the running guest at a failed write (a full disk): why. Nil: not paused.
+    public var paused: String?
     public var notes: [String]
 
     public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {
@@ -360,6 +362,8 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
         case restarting, restartLimit = "restart-limit", watchdog, heartbeatMissed = "heartbeat-missed"
         /// One of hvd's records (run/*.json) could not be read: kept aside, named in the detail.
         case recordDamaged = "record-damaged"
+        /// QEMU paused a guest at a failed write (its disk's file system full), and it ran again.
+        case paused, resumed
     }
     /// Increases by one per event within one hvd (`daemon`).
     public var seq: Int

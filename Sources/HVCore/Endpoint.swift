@@ -7,7 +7,7 @@ import Foundation
 public enum Endpoint: Hashable, Sendable {
     case vmfStatus, vmfLoad, vmfUnload
     case guestList, guestCreate
-    case guestStatus(String), guestStart(String), guestStop(String), guestRestart(String)
+    case guestStatus(String), guestStart(String), guestStop(String), guestRestart(String), guestResume(String)
     case guestDeletionPlan(String), guestDelete(String), guestScreenshot(String), guestConsole(String)
     case guestSettings(String), guestUpdateSettings(String), guestCores(String)
     case commStatus, netAttach, netDetach
@@ -43,6 +43,7 @@ public enum Endpoint: Hashable, Sendable {
         case .guestStart(let g): ["guests", g, "start"]
         case .guestStop(let g): ["guests", g, "stop"]
         case .guestRestart(let g): ["guests", g, "restart"]
+        case .guestResume(let g): ["guests", g, "resume"]
         case .guestDeletionPlan(let g): ["guests", g, "deletion"]
         case .guestDelete(let g): ["guests", g, "delete"]
         case .guestScreenshot(let g): ["guests", g, "screenshot"]
@@ -100,6 +101,7 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "POST", segments: ["guests", "*", "start"]) { .guestStart($0) },
         .init(method: "POST", segments: ["guests", "*", "stop"]) { .guestStop($0) },
         .init(method: "POST", segments: ["guests", "*", "restart"]) { .guestRestart($0) },
+        .init(method: "POST", segments: ["guests", "*", "resume"]) { .guestResume($0) },
         .init(method: "GET", segments: ["guests", "*", "deletion"]) { .guestDeletionPlan($0) },
         .init(method: "POST", segments: ["guests", "*", "delete"]) { .guestDelete($0) },
         .init(method: "POST", segments: ["guests", "*", "screenshot"]) { .guestScreenshot($0) },

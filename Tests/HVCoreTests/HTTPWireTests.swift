@@ -65,7 +65,7 @@ import Testing
 
     @Test func everyEndpointMatchesItself() {
         let all: [Endpoint] = [.vmfStatus, .vmfLoad, .vmfUnload, .guestList, .guestCreate, .guestStatus("g"), .guestStart("g"),
-                               .guestStop("g"), .guestRestart("g"), .guestDeletionPlan("g"), .guestDelete("g"), .guestScreenshot("g"),
+                               .guestStop("g"), .guestRestart("g"), .guestResume("g"), .guestDeletionPlan("g"), .guestDelete("g"), .guestScreenshot("g"),
                                .guestConsole("g"), .guestSettings("g"), .guestUpdateSettings("g"), .guestCores("g"), .commStatus,
                                .netAttach, .netDetach, .eventSignal("e"), .eventWait("e"), .projectList, .projectSave,
                                .projectPreview("p"), .projectSync("p"), .templates, .host, .manager, .daemonShutdown, .watch,

@@ -276,7 +276,7 @@ function renderGuests() {
     return `<tr data-folder="${esc(g.folder)}">
       <td><b>${esc(g.name)}</b><div class="sub">${esc(g.folder)}</div></td>
       <td><span class="kind ${rtos ? "rtos" : ""}">${rtos ? "RTOS" : "KVM"}</span> <span class="sub">${esc(g.os)}</span>${rootCell(g)}</td>
-      <td><span class="pill ${esc(g.state)}" data-role="state">${esc(g.state)}${g.state === "running" && rtos && !g.booted ? " (booting)" : ""}</span></td>
+      <td><span class="pill ${esc(g.state)}" data-role="state" title="${esc(g.paused || "")}">${esc(g.state)}${g.paused ? " (paused)" : ""}${g.state === "running" && rtos && !g.booted ? " (booting)" : ""}</span></td>
       <td>${g.cores.length ? esc(g.cores.join(", ")) + (g.schedFIFO ? " <span class=sub>FIFO</span>" : "") : "<span class=sub>host</span>"}</td>
       <td>${esc(g.memoryMiB)} MiB <span class="sub">${esc(g.vcpus)} vCPU</span></td>
       <td>${esc(g.accelerator || "–")}</td>
@@ -286,6 +286,7 @@ function renderGuests() {
         <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>
         <button class="act" data-act="restart" ${!running || !rtos ? "disabled" : ""} title="${rtos ? "" : "only RTOS guests restart in place"}">Restart</button>
         <button class="act danger" data-act="stop" ${!running ? "disabled" : ""}>Stop</button>
+        ${g.paused ? `<button class="act primary" data-act="resume" title="${esc(g.paused)}">Resume</button>` : ""}
         ${!rtos ? `<button class="act" data-act="desktop" ${!g.display ? "disabled" : ""}>Desktop</button>` : ""}
         <button class="act" data-act="edit">Edit</button>
         <button class="act danger" data-act="delete" ${running ? "disabled" : ""}>Delete</button>

@@ -16,7 +16,7 @@ final class LifecycleLog: Sendable {
     func post(_ kind: LifecycleEvent.Kind, guest: String? = nil, _ detail: String) {
         let line = (guest.map { "\($0): " } ?? "") + "\(kind.rawValue): \(detail)"
         switch kind {
-        case .crashed, .stalled, .restartLimit, .watchdog, .heartbeatMissed: log.warning(line)
+        case .crashed, .stalled, .restartLimit, .watchdog, .heartbeatMissed, .paused: log.warning(line)
         case .recordDamaged: log.error(line)
         default: log.info(line)
         }

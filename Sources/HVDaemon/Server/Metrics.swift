@@ -34,7 +34,9 @@ extension DaemonContext {
             }
         }
         m.family("hv_guest_up", .gauge, "1 while the guest's QEMU runs and its boot finished.")
-        for g in guests { m.sample("hv_guest_up", [("guest", g.folder)], g.state == .running && g.booted ? 1 : 0) }
+        for g in guests { m.sample("hv_guest_up", [("guest", g.folder)], g.state == .running && g.booted && g.paused == nil ? 1 : 0) }
+        m.family("hv_guest_paused", .gauge, "1 while QEMU holds the guest paused at a failed write (its disk's file system full).")
+        for g in guests { m.sample("hv_guest_paused", [("guest", g.folder)], g.paused == nil ? 0 : 1) }
         m.family("hv_guest_start_time_seconds", .gauge, "When the guest's QEMU started (Unix time); its uptime is time() minus this.")
         for g in guests {
             if let s = g.startedAt, let d = Self.parseISO(s) { m.sample("hv_guest_start_time_seconds", [("guest", g.folder)], d.timeIntervalSince1970.rounded()) }
@@ -43,7 +45,8 @@ extension DaemonContext {
                                    ("hv_guest_crashes_total", .crashed, "Times the guest's QEMU ended without being asked."),
                                    ("hv_guest_restarts_total", .restarting, "Restarts by the guest's OnCrash policy."),
                                    ("hv_guest_watchdog_total", .watchdog, "Times the guest's watchdog expired."),
-                                   ("hv_guest_heartbeat_missed_total", .heartbeatMissed, "Missed RT-Linux heartbeats.")] {
+                                   ("hv_guest_heartbeat_missed_total", .heartbeatMissed, "Missed RT-Linux heartbeats."),
+                                   ("hv_guest_pauses_total", .paused, "Times QEMU paused the guest at a failed write (a full disk).")] {
             m.family(name, .counter, help)
             for g in guests { m.sample(name, [("guest", g.folder)], Double(counts[g.folder]?[kind] ?? 0)) }
         }

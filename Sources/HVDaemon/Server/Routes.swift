@@ -84,6 +84,8 @@ struct Routes {
         case .guestRestart(let ref):
             let body = try APIJSON.decode(StartRequest.self, req.body)
             return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: try seconds(body.timeoutSeconds, "timeoutSeconds"))))
+        case .guestResume(let ref):
+            return .response(.json(try ctx.resolve(ref).resume()))
         case .guestDeletionPlan(let ref):
             let sup = try ctx.resolve(ref)
             return .response(.json(try DeletionPlan.make(layout: ctx.layout, folder: sup.folder.name)))

@@ -23,8 +23,12 @@ extension GuestSupervisor {
             var graceFrom = Date()
             while true {
                 sleep(1)
-                let (current, booted, q) = shared.withLock { s in (gen == s.generation && s.state == .running, s.record?.bootedAt, s.qmp) }
+                let (current, booted, q, paused) = shared.withLock { s in
+                    (gen == s.generation && s.state == .running, s.record?.bootedAt, s.qmp, s.paused != nil)
+                }
                 guard current else { return }
+                // A guest QEMU paused (a full disk) beats no heart: the silence counts from its resume.
+                if paused { graceFrom = Date(); reported = false; continue }
                 // Counted from the end of the boot (or hv's last reset), never before.
                 guard let booted else { reported = false; continue }
                 let since = max(booted, graceFrom)

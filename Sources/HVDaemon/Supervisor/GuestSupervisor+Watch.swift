@@ -213,6 +213,7 @@ extension GuestSupervisor {
         let gen = shared.withLock { s in
             s.generation += 1
             s.interruptThreads = [:]
+            s.paused = nil
             s.record = rec
             s.state = .running
             return s.generation
@@ -228,6 +229,7 @@ extension GuestSupervisor {
         // No pidfd at all (an old kernel) is not a lost process: the lock alone is watched then.
         let lost = process == nil && ProcessHandle.supported
         ctx.events.post(.adopted, guest: folder.name, "running guest pid \(rec.pid), started by an earlier hvd")
+        checkPausedAtAdoption(generation: gen)
         startMonitor(generation: gen, pid: rec.pid, isChild: false, process: process, lost: lost)
         startBootWatcher()
         startDeviceInterruptWatch(generation: gen, rec: rec)
@@ -249,7 +251,7 @@ extension GuestSupervisor {
         let config = try? configCache.get([folder.guestConfig, folder.userConfig]) { try GuestConfig.load(from: folder) }
         let comm = given ?? ctx.communication()
         let address = comm?.member(folder.name)?.address.description
-        let (state, record, consoleHolder, lastStop) = shared.withLock { ($0.state, $0.record, $0.consoleHolder, $0.lastStop) }
+        let (state, record, consoleHolder, lastStop, paused) = shared.withLock { ($0.state, $0.record, $0.consoleHolder, $0.lastStop, $0.paused) }
         let os = record?.os ?? config?.os
         var s = GuestStatus(name: record?.name ?? config?.name ?? folder.name, folder: folder.name,
                             kind: os?.kind.rawValue ?? "unknown", os: os?.rawValue ?? "unknown", state: state,
@@ -279,6 +281,7 @@ extension GuestSupervisor {
         if state.isActive { s.clock = ctx.vmf.comm?.clock?.reading(folder.name) }
         s.consoleHolder = consoleHolder
         s.lastStop = lastStop
+        s.paused = paused
         return s
     }
 }

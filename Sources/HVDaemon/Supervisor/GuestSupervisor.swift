@@ -55,7 +55,7 @@ final class GuestSupervisor: Sendable {
         let offset = FileSize.of(folder.consoleLog)
         let gen = shared.withLock { s in
             s.state = .starting; s.generation += 1; s.interruptThreads = [:]
-            s.guestPoweredOff = false; s.stopReason = nil; s.stallMessage = nil
+            s.guestPoweredOff = false; s.stopReason = nil; s.stallMessage = nil; s.paused = nil
             return s.generation
         }
         let launched: GuestLauncher.Launched
@@ -257,6 +257,11 @@ final class GuestSupervisor: Sendable {
             guard gen == s.generation else { return }
             if event.name == "SHUTDOWN", event.data["guest"]?.bool == true { s.guestPoweredOff = true }
         }
+        switch event.name {
+        case "BLOCK_IO_ERROR": noteIOError(event, generation: gen)
+        case "RESUME": noteResumed(generation: gen)
+        default: break
+        }
         if event.name == "WATCHDOG" {
             // QEMU already acted (reset, or nothing for "report"); hvd says so.
             let action = event.data["action"]?.string ?? "?"
@@ -286,4 +291,6 @@ struct SupervisedGuest {
     var crashRestarts: [Date] = []
     /// Its devices' interrupt threads as the interrupt watch placed them (irq → thread, 0: none).
     var interruptThreads: [Int: pid_t] = [:]
+    /// QEMU paused the guest at a failed write (a full disk): why (GuestSupervisor+Pause).
+    var paused: String?
 }

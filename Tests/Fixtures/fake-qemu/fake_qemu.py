@@ -16,6 +16,9 @@ How it misbehaves is chosen with -fake-mode:
   crashes    boots, then exits with status 1 a moment later, unasked
   sheds-lock boots, then closes the guest lock (fd 3) 1.5 s later and runs on:
              an escaped QEMU faking its own exit
+  disk-full  boots, then 0.5 s later stops at a write its disk's file system
+             has no room for (BLOCK_IO_ERROR nospace, STOP; query-status
+             "io-error"), and runs on at the next cont (RESUME)
 """
 import json
 import os
@@ -45,6 +48,7 @@ qmp_path = (option("-qmp") or "").removeprefix("unix:").split(",")[0]
 log_path = suboption(option("-chardev"), "logfile")
 lock = threading.Lock()
 boots = 0
+status = "running"
 clients = []
 
 if mode == "wedged":
@@ -69,6 +73,9 @@ def boot():
     if mode == "crashes":
         time.sleep(0.5)
         os._exit(1)
+    if mode == "disk-full" and n == 1:
+        time.sleep(0.5)
+        io_error()
     if mode == "sheds-lock" and n == 1:
         time.sleep(1.5)
         os.close(3)
@@ -89,6 +96,14 @@ def event(name, data):
                  "timestamp": {"seconds": int(stamp), "microseconds": int(stamp % 1 * 1e6)}})
 
 
+def io_error():
+    global status
+    status = "io-error"
+    event("BLOCK_IO_ERROR", {"device": "", "node-name": "hvdisk", "operation": "write", "action": "stop",
+                             "nospace": True, "reason": "No space left on device"})
+    event("STOP", {})
+
+
 def power_off(by_guest):
     event("SHUTDOWN", {"guest": by_guest, "reason": "guest-shutdown" if by_guest else "host-qmp-quit"})
     time.sleep(0.1)
@@ -96,6 +111,7 @@ def power_off(by_guest):
 
 
 def serve(conn):
+    global status
     clients.append(conn)
     send(conn, {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 0}}, "capabilities": []}})
     buf = b""
@@ -117,11 +133,16 @@ def serve(conn):
             result = {}
             if cmd == "query-cpus-fast":
                 result = [{"cpu-index": 0, "thread-id": threading.get_native_id()}]
+            elif cmd == "query-status":
+                result = {"status": status, "running": status == "running"}
             reply = {"return": result}
             if ident is not None:
                 reply["id"] = ident
             send(conn, reply)
-            if cmd == "cont":
+            if cmd == "cont" and status == "io-error":
+                status = "running"
+                event("RESUME", {})
+            elif cmd == "cont":
                 threading.Thread(target=boot, daemon=True).start()
             elif cmd == "system_reset":
                 event("RESET", {"guest": False, "reason": "host-qmp-system-reset"})
