@@ -44,6 +44,17 @@ extension GuestSupervisor {
         }
     }
 
+    /// A guest an hv before the kernel's bridge started (its QEMU sends to
+    /// hvd's userspace switch, which is gone) runs on, off the VMF network
+    /// until its next start: said once, at adoption.
+    func noteOlderNetwork(pid: pid_t) {
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        guard String(decoding: cmdline, as: UTF8.self).contains("/run/net/switch.sock") else { return }
+        let note = "started by an older hv on its userspace switch: off the VMF network until it is restarted (hv guest stop, then start)"
+        shared.withLock { $0.record?.notes.append(note) }
+        ctx.log.warning("\(folder.name): \(note)")
+    }
+
     /// The descriptors of several openers in order; when one fails, the
     /// ones already open are closed before its error goes on.
     static func descriptors(_ openers: [() throws -> [Int32]]) throws -> [Int32] {

@@ -230,6 +230,7 @@ extension GuestSupervisor {
         let lost = process == nil && ProcessHandle.supported
         ctx.events.post(.adopted, guest: folder.name, "running guest pid \(rec.pid), started by an earlier hvd")
         checkPausedAtAdoption(generation: gen)
+        noteOlderNetwork(pid: rec.pid)
         startMonitor(generation: gen, pid: rec.pid, isChild: false, process: process, lost: lost)
         startBootWatcher()
         startDeviceInterruptWatch(generation: gen, rec: rec)
