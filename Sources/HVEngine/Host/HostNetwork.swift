@@ -43,7 +43,9 @@ public enum HostNetwork {
     static func run(_ argv: [String]) throws -> String {
         let r = try Command.run(argv, timeout: 10)
         guard r.status == 0 else {
-            throw HVError(.io, "\(argv.joined(separator: " ")) failed: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
+            // Its first line says why (busybox's ip answers an unknown verb with its whole usage).
+            let why = r.stderr.split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "exit \(r.status)"
+            throw HVError(.io, "\(argv.joined(separator: " ")) failed: \(why)",
                           hint: "hv needs iproute2 (ip) and root")
         }
         return r.stdout
