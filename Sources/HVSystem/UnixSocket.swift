@@ -19,7 +19,9 @@ public final class UnixSocket: @unchecked Sendable {
     public static func connect(to path: String, timeout: Double = 5) throws -> UnixSocket {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            // Non-blocking for the connect alone: a listener whose backlog is full (a QEMU
+            // that does not accept yet) would hold a blocking connect for good, past any deadline.
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard fd >= 0 else { throw HVError.posix("socket", errno: errno) }
             var addr = try address(path)
             let rc = withUnsafePointer(to: &addr) {
@@ -27,7 +29,10 @@ public final class UnixSocket: @unchecked Sendable {
                     Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                 }
             }
-            if rc == 0 { return UnixSocket(fd: fd) }
+            if rc == 0 {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+                return UnixSocket(fd: fd)
+            }
             let err = errno
             Glibc.close(fd)
             // A server that is still starting has no socket yet, or does not accept yet.

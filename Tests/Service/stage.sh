@@ -85,7 +85,14 @@ case "$stage" in
         echo "hook: $(cat /hv/guests/hook-ran.txt 2>&1)"
         grep -q "reason=requested" /hv/guests/hook-ran.txt && echo HOOK-REQUESTED
         systemctl status --no-pager hv-autostart.service | head -n 12
-        running && echo guest=running
+        if running; then echo guest=running; else
+            # Why not: what hvd and QEMU wait for (their threads' kernel stacks), and what they said.
+            hv guest status guestrtlinux | grep -E '"(state|pid)"'
+            for p in $(pidof hvd) $(qemu_pid); do
+                for t in /proc/$p/task/*; do echo "== $p/${t##*/} $(cat $t/comm)"; cat $t/stack 2>/dev/null | head -n 8; done
+            done
+            tail -n 20 /hv/run/guestrtlinux/qemu.log; journalctl -u hvd -b --no-pager | tail -n 20; ip netns list
+        fi
     } > "$r/boot3.txt" 2>&1
     {
         pid=$(qemu_pid)
