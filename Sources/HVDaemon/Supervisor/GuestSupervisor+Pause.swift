@@ -35,7 +35,7 @@ extension GuestSupervisor {
             return (true, s.record?.diskImage)
         }
         guard first else { return }
-        let place = disk.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? folder.url.path
+        let place = diskPlace(disk)
         let after = forRoom ? "it runs on by itself once \(place) has \(Self.resumeRoomBytes >> 20) MiB free again, or with `hv guest resume \(folder.name)`"
                             : "see \(folder.qemuLog.path); `hv guest resume \(folder.name)` lets it try again"
         ctx.events.post(.paused, guest: folder.name, "QEMU paused the guest: \(why) (\(disk ?? folder.url.path)); " + after)
@@ -75,7 +75,7 @@ extension GuestSupervisor {
             throw HVError(.conflict, "\(folder.name) is not paused", hint: "hv guest status \(folder.name) says how it is")
         }
         guard let qmp else { throw HVError(.io, "\(folder.name) has no QMP connection to resume it through") }
-        let place = disk.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? folder.url.path
+        let place = diskPlace(disk)
         if paused.hasPrefix("no space"), let free = Self.freeBytes(place), free < (1 << 20) {
             throw HVError(.unsupported, "the file system of \(place) is still full (\(free >> 10) KiB free): the guest would pause again at once",
                           hint: "free space there (old console logs, backups, disk images you no longer need), then resume")
@@ -89,10 +89,15 @@ extension GuestSupervisor {
         guard let qmp = shared.withLock({ $0.qmp }), let status = try? qmp.execute("query-status") else { return }
         guard status["status"]?.string == "io-error" else { return }
         let disk = shared.withLock { $0.record?.diskImage }
-        let place = disk.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? folder.url.path
+        let place = diskPlace(disk)
         let full = (Self.freeBytes(place) ?? 0) < Self.resumeRoomBytes
         pause(generation: gen, why: full ? "no space left on the file system of its disk (found paused when this hvd adopted it)"
                                           : "its disk failed a write (found paused when this hvd adopted it)", forRoom: full)
+    }
+
+    /// The folder whose file system the guest's disk grows on (its own folder when it has no disk).
+    func diskPlace(_ disk: String?) -> String {
+        disk.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? folder.url.path
     }
 
     static func freeBytes(_ path: String) -> UInt64? {

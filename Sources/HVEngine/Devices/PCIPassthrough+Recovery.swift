@@ -24,10 +24,12 @@ extension PCIPassthrough {
         return Self.changing.withLock { _ in
             var r = record
             var notes: [String] = []
+            // One scan of the bus for all the addresses (it reads sysfs and pci.ids).
+            let groups = Dictionary(PCIDevices(sysRoot: sysRoot).list().map { ($0.address, $0.iommuGroup) }, uniquingKeysWith: { a, _ in a })
             for address in addresses where r.devices[address] == nil {
                 let base = "/sys/bus/pci/devices/\(address)"
                 guard driver(address) == "vfio-pci", sys.text(base + "/driver_override") == "vfio-pci",
-                      let group = PCIDevices(sysRoot: sysRoot).list().first(where: { $0.address == address })?.iommuGroup else { continue }
+                      let group = groups[address] ?? nil else { continue }
                 let holders = Self.holders(of: sysRoot + "/dev/vfio/\(group)", procRoot: procRoot)
                 if let guest = holders.compactMap({ guests[$0] }).first {
                     r.devices[address] = .init(guest: guest, driver: nil, group: group)
