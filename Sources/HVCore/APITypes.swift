@@ -364,6 +364,8 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
         case recordDamaged = "record-damaged"
         /// QEMU paused a guest at a failed write (its disk's file system full), and it ran again.
         case paused, resumed
+        /// `hv guest snapshot`: a snapshot taken, reverted to, deleted.
+        case snapshotTaken = "snapshot-taken", snapshotReverted = "snapshot-reverted", snapshotDeleted = "snapshot-deleted"
     }
     /// Increases by one per event within one hvd (`daemon`).
     public var seq: Int

@@ -10,6 +10,8 @@ public enum Endpoint: Hashable, Sendable {
     case guestStatus(String), guestStart(String), guestStop(String), guestRestart(String), guestResume(String)
     case guestDeletionPlan(String), guestDelete(String), guestScreenshot(String), guestConsole(String)
     case guestSettings(String), guestUpdateSettings(String), guestCores(String)
+    /// A guest's snapshots: (guest, snapshot) where two are named.
+    case snapshotList(String), snapshotCreate(String), snapshotRevert(String, String), snapshotDelete(String, String)
     case commStatus, netAttach, netDetach
     case eventSignal(String), eventWait(String), eventSession
     case projectList, projectSave, projectPreview(String), projectSync(String)
@@ -25,7 +27,7 @@ public enum Endpoint: Hashable, Sendable {
         switch self {
         case .vmfStatus, .guestList, .guestStatus, .guestDeletionPlan, .guestSettings, .commStatus,
              .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket,
-             .lifecycle, .autostart, .metrics, .hostDevices: "GET"
+             .lifecycle, .autostart, .metrics, .hostDevices, .snapshotList: "GET"
         case .guestUpdateSettings: "PATCH"
         case .autostartSet, .projectStore: "PUT"
         default: "POST"
@@ -50,6 +52,9 @@ public enum Endpoint: Hashable, Sendable {
         case .guestConsole(let g): ["guests", g, "console"]
         case .guestSettings(let g), .guestUpdateSettings(let g): ["guests", g, "settings"]
         case .guestCores(let g): ["guests", g, "cores"]
+        case .snapshotList(let g), .snapshotCreate(let g): ["guests", g, "snapshots"]
+        case .snapshotRevert(let g, let s): ["guests", g, "snapshots", s, "revert"]
+        case .snapshotDelete(let g, let s): ["guests", g, "snapshots", s, "delete"]
         case .commStatus: ["comm"]
         case .netAttach: ["net", "attach"]
         case .netDetach: ["net", "detach"]
@@ -84,11 +89,23 @@ public enum Endpoint: Hashable, Sendable {
     /// The request target, each segment percent-encoded.
     public var path: String { "/v1/" + segments.map(HTTPHead.percentEncode).joined(separator: "/") }
 
-    /// A parameter's place is `*` in a pattern.
+    /// A parameter's place is `*` in a pattern; `make` gets the first, `make2` both of two.
     struct Pattern: Sendable {
         var method: String
         var segments: [String]
-        var make: @Sendable (String) -> Endpoint
+        var make: @Sendable ([String]) -> Endpoint
+
+        init(method: String, segments: [String], make: @escaping @Sendable (String) -> Endpoint) {
+            self.method = method
+            self.segments = segments
+            self.make = { make($0.first ?? "") }
+        }
+
+        init(method: String, segments: [String], make2: @escaping @Sendable (String, String) -> Endpoint) {
+            self.method = method
+            self.segments = segments
+            self.make = { make2($0.first ?? "", $0.dropFirst().first ?? "") }
+        }
     }
 
     static let patterns: [Pattern] = [
@@ -109,6 +126,10 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "GET", segments: ["guests", "*", "settings"]) { .guestSettings($0) },
         .init(method: "PATCH", segments: ["guests", "*", "settings"]) { .guestUpdateSettings($0) },
         .init(method: "POST", segments: ["guests", "*", "cores"]) { .guestCores($0) },
+        .init(method: "GET", segments: ["guests", "*", "snapshots"]) { .snapshotList($0) },
+        .init(method: "POST", segments: ["guests", "*", "snapshots"]) { .snapshotCreate($0) },
+        .init(method: "POST", segments: ["guests", "*", "snapshots", "*", "revert"]) { .snapshotRevert($0, $1) },
+        .init(method: "POST", segments: ["guests", "*", "snapshots", "*", "delete"]) { .snapshotDelete($0, $1) },
         .init(method: "GET", segments: ["comm"]) { _ in .commStatus },
         .init(method: "POST", segments: ["net", "attach"]) { _ in .netAttach },
         .init(method: "POST", segments: ["net", "detach"]) { _ in .netDetach },
@@ -150,17 +171,17 @@ public enum Endpoint: Hashable, Sendable {
 
     /// `segments`: the decoded path segments, "v1" first.
     public static func match(method: String, segments: [String]) -> Match {
-        guard segments.first == "v1", segments.count >= 2, segments.count <= 5 else { return .notFound }
+        guard segments.first == "v1", segments.count >= 2, segments.count <= 6 else { return .notFound }
         let rest = Array(segments.dropFirst())
         var allowed: [String] = []
         for p in patterns where p.segments.count == rest.count {
-            var parameter = ""
+            var parameters: [String] = []
             let fits = zip(p.segments, rest).allSatisfy { pat, seg in
-                if pat == "*" { parameter = seg; return !seg.isEmpty }
+                if pat == "*" { parameters.append(seg); return !seg.isEmpty }
                 return pat == seg
             }
             guard fits else { continue }
-            if p.method == method { return .endpoint(p.make(parameter)) }
+            if p.method == method { return .endpoint(p.make(parameters)) }
             allowed.append(p.method)
         }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed.sorted())

@@ -356,6 +356,62 @@ def test_kvm_desktop_through_novnc(host, d):
     host.hv("guest", "delete", "desktop1", "--yes")
 
 
+def snapshot_rows(d):
+    return [r.get_attribute("data-snap") for r in d.find_elements(By.CSS_SELECTOR, "#snap-list tr[data-snap]")]
+
+
+def test_snapshots_taken_reverted_deleted(host, d):
+    """A KVM guest's snapshots from its row: taken, listed, reverted after the page showed hvd's
+    words for what goes back (the disk's bytes come back, what was replaced is kept), deleted."""
+    from selenium.webdriver.support.ui import Select
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
+    form = d.find_element(By.ID, "add")
+    Select(form.find_element(By.NAME, "type")).select_by_value("general")
+    for name, value in [("name", "Snap"), ("folder", "snap1"), ("memoryMiB", "256"), ("diskSizeGiB", "1")]:
+        el = form.find_element(By.NAME, name); el.clear(); el.send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(d, "the new guest in the list", lambda: state(d, "snap1") == "stopped", 15)
+    # Its disk as a first start would make it, without starting it: qemu-io writes and reads its bytes.
+    disk = os.path.join(host.root, "guests", "snap1", "disk.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "1G"], check=True)
+    os.chmod(disk, 0o600)
+    qemu_io = lambda cmd: subprocess.run(["qemu-io", "-f", "qcow2", "-c", cmd, disk], capture_output=True, text=True)
+    assert qemu_io("write -P 0x5a 0 64k").returncode == 0
+
+    act(d, "snap1", "snapshots")
+    wait(d, "the snapshots card", lambda: not d.find_element(By.ID, "snapshots").get_attribute("hidden"), 10)
+    wait(d, "the empty list", lambda: "No snapshots yet" in d.find_element(By.ID, "snap-list").text, 10)
+    d.find_element(By.ID, "snap-name").send_keys("bad name")
+    d.find_element(By.ID, "snap-take").click()
+    wait(d, "the name refused", lambda: "not a snapshot name" in d.find_element(By.ID, "snap-error").text, 10)
+    d.find_element(By.ID, "snap-name").clear()
+    d.find_element(By.ID, "snap-name").send_keys("clean")
+    d.find_element(By.ID, "snap-take").click()
+    wait(d, "the snapshot listed", lambda: snapshot_rows(d) == ["clean"], 30)
+    assert "disk (qcow2 internal snapshot)" in d.find_element(By.ID, "snap-list").text
+
+    assert qemu_io("write -P 0x77 0 64k").returncode == 0
+    d.find_element(By.CSS_SELECTOR, 'tr[data-snap="clean"] button[data-snap-act=revert]').click()
+    alert = confirm_dialog(d)
+    assert "puts back the disk" in alert.text and "Revert to clean?" in alert.text, alert.text
+    alert.accept()
+    wait(d, "the automatic snapshot listed", lambda: len(snapshot_rows(d)) == 2 and "kept by a revert" in d.find_element(By.ID, "snap-list").text, 30)
+    check = qemu_io("read -P 0x5a 0 64k")
+    assert check.returncode == 0 and "verification failed" not in check.stdout, check.stdout
+    shot(d, "snapshots")
+
+    # Deleting asks too; declined, nothing goes.
+    d.find_element(By.CSS_SELECTOR, 'tr[data-snap="clean"] button[data-snap-act=delete]').click()
+    confirm_dialog(d).dismiss()
+    time.sleep(1)
+    assert "clean" in snapshot_rows(d)
+    d.find_element(By.CSS_SELECTOR, 'tr[data-snap="clean"] button[data-snap-act=delete]').click()
+    confirm_dialog(d).accept()
+    wait(d, "the snapshot gone", lambda: "clean" not in snapshot_rows(d), 30)
+    d.find_element(By.ID, "snap-close").click()
+    host.hv("guest", "delete", "snap1", "--yes")
+
+
 def test_projects(host, d):
     d.find_element(By.CSS_SELECTOR, "nav button[data-tab=projects]").click()
     d.find_element(By.ID, "project-name").send_keys("../bad")
@@ -403,7 +459,7 @@ def main():
         d = browser()
         for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
                      test_console_in_the_page, test_create_sync_start_console_edit_delete, test_kvm_desktop_through_novnc,
-                     test_projects, test_devices_tab]:
+                     test_snapshots_taken_reverted_deleted, test_projects, test_devices_tab]:
             try:
                 test(host, d)
                 print(f"✔ browser {test.__name__} passed", flush=True)

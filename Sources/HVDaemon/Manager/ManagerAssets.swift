@@ -66,6 +66,16 @@ enum ManagerAssets {
         <span class="field-error" data-field="general"></span>
       </form>
     </div>
+    <div class="card" id="snapshots" hidden>
+      <h2 id="snap-title">Snapshots</h2>
+      <p class="sub">A snapshot keeps the guest's disk, UEFI variables and TPM state together. Taken while the guest runs, it keeps the disk as after a power cut (not the RAM). A revert needs the guest stopped, asks first, and keeps what it replaces as a before-revert snapshot.</p>
+      <table>
+        <thead><tr><th>Name</th><th>Taken</th><th>Holds</th><th>Note</th><th></th></tr></thead>
+        <tbody id="snap-list"></tbody>
+      </table>
+      <p><input id="snap-name" placeholder="name (empty: from the time)" maxlength="64"> <button class="act primary" id="snap-take">Take snapshot</button>
+        <button class="act" id="snap-close">Close</button> <span class="field-error" id="snap-error"></span></p>
+    </div>
     <div class="card">
       <h2>Add a guest</h2>
       <form id="add" autocomplete="off">
@@ -289,6 +299,7 @@ function renderGuests() {
         ${g.paused ? `<button class="act primary" data-act="resume" title="${esc(g.paused)}">Resume</button>` : ""}
         ${!rtos ? `<button class="act" data-act="desktop" ${!g.display ? "disabled" : ""}>Desktop</button>` : ""}
         <button class="act" data-act="edit">Edit</button>
+        ${!rtos || g.root === "debian" ? `<button class="act" data-act="snapshots">Snapshots</button>` : ""}
         <button class="act danger" data-act="delete" ${running ? "disabled" : ""}>Delete</button>
       </td></tr>`;
   });
@@ -434,6 +445,56 @@ editForm.onsubmit = async (ev) => {
 };
 $("edit-cancel").onclick = () => { $("edit").hidden = true; editing = null; };
 
+// A guest's snapshots: take, revert (asked, with hvd's words for what it replaces), delete.
+let snapGuest = null;
+async function openSnapshots(folder) {
+  snapGuest = folder;
+  $("snap-error").textContent = "";
+  const g = state.guests.find((x) => x.folder === folder);
+  $("snap-title").textContent = `Snapshots of ${g ? g.name : folder}`;
+  $("snapshots").hidden = false;
+  await loadSnapshots();
+  $("snapshots").scrollIntoView({ block: "nearest" });
+}
+async function loadSnapshots() {
+  if (!snapGuest) return;
+  try {
+    const l = await api("GET", `/v1/guests/${encodeURIComponent(snapGuest)}/snapshots`);
+    const g = state.guests.find((x) => x.folder === snapGuest), stopped = !g || ["stopped", "crashed"].includes(g.state);
+    $("snap-list").innerHTML = l.snapshots.map((s) => `<tr data-snap="${esc(s.name)}"><td><b>${esc(s.name)}</b>${s.automatic ? ' <span class="sub">kept by a revert</span>' : ""}</td>
+      <td>${esc(s.createdAt)}</td><td>${esc(s.contents.join(", "))}</td><td class="sub">${esc(s.note || "")}</td>
+      <td style="white-space:nowrap"><button class="act" data-snap-act="revert" ${stopped && s.complete ? "" : "disabled"} title="${stopped ? "" : "stop the guest first"}">Revert</button>
+        <button class="act danger" data-snap-act="delete">Delete</button></td></tr>`).join("")
+      + l.diskOnly.map((t) => `<tr data-snap="${esc(t)}"><td><b>${esc(t)}</b></td><td>?</td><td>disk only</td><td class="sub">a disk snapshot hv did not take</td>
+      <td><button class="act danger" data-snap-act="delete">Delete</button></td></tr>`).join("")
+      || `<tr><td colspan="5" class="empty">No snapshots yet.</td></tr>`;
+  } catch (e) { $("snap-error").textContent = e.message; }
+}
+$("snap-take").onclick = async () => {
+  $("snap-error").textContent = "";
+  const name = $("snap-name").value.trim();
+  try {
+    toast((await api("POST", `/v1/guests/${encodeURIComponent(snapGuest)}/snapshots`, { name: name || null })).message);
+    $("snap-name").value = "";
+  } catch (e) { $("snap-error").textContent = e.message; }
+  loadSnapshots();
+};
+$("snap-close").onclick = () => { $("snapshots").hidden = true; snapGuest = null; };
+$("snap-list").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-snap-act]"); if (!b) return;
+  const name = b.closest("tr").dataset.snap, verb = b.dataset.snapAct;
+  const path = `/v1/guests/${encodeURIComponent(snapGuest)}/snapshots/${encodeURIComponent(name)}/${verb}`;
+  $("snap-error").textContent = "";
+  try {
+    // hvd says what would happen; nothing changes before the user's yes.
+    const ask = await send("POST", path, { confirm: false });
+    if (!ask.ok && ask.data.code !== "needsConfirmation") throw new Error(ask.data.message + (ask.data.hint ? "\n→ " + ask.data.hint : ""));
+    if (!confirm(ask.data.message.charAt(0).toUpperCase() + ask.data.message.slice(1) + ".\n\n" + (verb === "revert" ? `Revert to ${name}?` : `Delete snapshot ${name}?`))) return;
+    toast((await api("POST", path, { confirm: true })).message);
+  } catch (e) { $("snap-error").textContent = e.message; }
+  loadSnapshots();
+});
+
 async function loadProjects() {
   try {
     const list = await api("GET", "/v1/projects");
@@ -526,6 +587,7 @@ async function act(folder, action) {
   const g = state.guests.find((x) => x.folder === folder);
   if (action === "stop" && !confirm(`Stop ${g.name}? It gets the ACPI power button and is forced off after its timeout.`)) return;
   if (action === "edit") return openEdit(folder);
+  if (action === "snapshots") return openSnapshots(folder);
   if (action === "desktop") {
     let t;
     try { t = await ticket(); } catch (e) { toast(e.message, true); return; }

@@ -86,6 +86,17 @@ struct Routes {
             return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: try seconds(body.timeoutSeconds, "timeoutSeconds"))))
         case .guestResume(let ref):
             return .response(.json(try ctx.resolve(ref).resume()))
+        case .snapshotList(let ref):
+            return .response(.json(try ctx.resolve(ref).snapshots()))
+        case .snapshotCreate(let ref):
+            let body = try APIJSON.decode(SnapshotRequest.self, req.body.isEmpty ? Data("{}".utf8) : req.body)
+            return .response(.json(try ctx.resolve(ref).createSnapshot(name: body.name)))
+        case .snapshotRevert(let ref, let name):
+            let body = try APIJSON.decode(SnapshotChangeRequest.self, req.body)
+            return .response(.json(try ctx.resolve(ref).revertSnapshot(name, confirmed: body.confirm)))
+        case .snapshotDelete(let ref, let name):
+            let body = try APIJSON.decode(SnapshotChangeRequest.self, req.body)
+            return .response(.json(try ctx.resolve(ref).deleteSnapshot(name, confirmed: body.confirm)))
         case .guestDeletionPlan(let ref):
             let sup = try ctx.resolve(ref)
             return .response(.json(try DeletionPlan.make(layout: ctx.layout, folder: sup.folder.name)))

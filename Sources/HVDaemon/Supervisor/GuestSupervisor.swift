@@ -32,6 +32,7 @@ final class GuestSupervisor: Sendable {
         try beginOperation(allowed: [.stopped, .crashed], verb: "start")
         var operating = true
         defer { if operating { endOperation() } }
+        try checkNoRevertCutShort()
         var config = try GuestConfig.load(from: folder)
         if !placed {
             config.rtPriority = 0
