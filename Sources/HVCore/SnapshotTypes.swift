@@ -81,11 +81,7 @@ public enum SnapshotName {
 
     /// A name from the time, such as "snap-20261205-073012".
     public static func fromTime(_ date: Date = Date(), prefix: String = "snap-") -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return prefix + f.string(from: date)
+        prefix + Timestamp.compact(date)
     }
 }
 

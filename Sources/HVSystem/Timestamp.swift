@@ -9,6 +9,11 @@ import Glibc
 public enum Timestamp {
     /// "2026-12-01T06:08:18Z"
     public static func iso8601(_ date: Date = Date()) -> String { format(date, "%Y-%m-%dT%H:%M:%SZ") }
+    /// "2026-12-01T06:08:18.042Z": orders what happens within one second.
+    public static func iso8601Milliseconds(_ date: Date = Date()) -> String {
+        let ms = Int((date.timeIntervalSince1970 * 1000).rounded(.down)) % 1000
+        return format(date, "%Y-%m-%dT%H:%M:%S") + String(format: ".%03dZ", ms)
+    }
     /// "20261201-060818" (backup folders)
     public static func compact(_ date: Date = Date()) -> String { format(date, "%Y%m%d-%H%M%S") }
     /// "06:08:18"

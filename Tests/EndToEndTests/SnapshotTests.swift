@@ -39,7 +39,7 @@ extension EndToEnd {
             let revert = host.run("hv", ["guest", "snapshot", "guestrtlinux", "revert", "before-cleanup", "--yes"], timeout: 600)
             try #require(revert.status == 0, "\(revert.all)")
             let after = try list(host)
-            #expect(after.snapshots.map(\.name).prefix(2) == ["before-cleanup", "stopped"])
+            #expect(after.snapshots.map(\.name).prefix(2) == ["before-cleanup", "stopped"], "in the order they were taken")
             #expect(after.snapshots.filter(\.automatic).count == 1 && after.diskOnly.isEmpty, "\(after)")
             #expect(host.text(host.layout.daemonLog).contains("guestrtlinux: snapshot-reverted: reverted to snapshot before-cleanup"))
 

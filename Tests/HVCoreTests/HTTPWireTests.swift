@@ -63,6 +63,14 @@ import Testing
         }
     }
 
+    @Test func twoNamesTravelInTheirOwnPlaces() throws {
+        let e = Endpoint.snapshotRevert("Plant HMI/2", "before update")
+        let r = try HTTPHead.parseRequest(Data("POST \(e.path) HTTP/1.1\r\n".utf8))
+        #expect(Endpoint.match(method: r.method, segments: try r.segments()) == .endpoint(e))
+        #expect(Endpoint.match(method: "GET", segments: ["v1", "guests", "g", "snapshots", "s", "revert"]) == .methodNotAllowed(allowed: ["POST"]))
+        #expect(Endpoint.match(method: "POST", segments: ["v1", "guests", "g", "snapshots", "", "revert"]) == .notFound)
+    }
+
     @Test func everyEndpointMatchesItself() {
         let all: [Endpoint] = [.vmfStatus, .vmfLoad, .vmfUnload, .guestList, .guestCreate, .guestStatus("g"), .guestStart("g"),
                                .guestStop("g"), .guestRestart("g"), .guestResume("g"), .guestDeletionPlan("g"), .guestDelete("g"), .guestScreenshot("g"),
@@ -70,7 +78,8 @@ import Testing
                                .netAttach, .netDetach, .eventSignal("e"), .eventWait("e"), .projectList, .projectSave,
                                .projectPreview("p"), .projectSync("p"), .templates, .host, .manager, .daemonShutdown, .watch,
                                .consoleSocket("g"), .displaySocket("g"), .ticket, .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan("p"), .projectStore("p"),
-                               .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate]
+                               .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate,
+                               .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s")]
         #expect(all.count == Endpoint.patterns.count, "a case without a pattern, or a pattern without a case")
         for e in all {
             #expect(Endpoint.match(method: e.method, segments: ["v1"] + e.segments) == .endpoint(e), "\(e)")

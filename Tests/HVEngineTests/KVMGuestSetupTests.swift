@@ -49,7 +49,7 @@ import HVCore
         #expect(p.plan.iso == s.iso.path)
         #expect(p.created.map(\.path).sorted() == [s.disk.path, s.folder.nvram.path].sorted())
         #expect(try Data(contentsOf: s.folder.nvram) == Data(repeating: 2, count: 4096))
-        let info = try DiskImage(url: s.disk, inGuestFolder: false).inspect()
+        let info = try DiskImage(url: s.disk, inGuestFolder: false).inspect(as: nil)
         #expect(info.virtualSizeBytes == 32 << 30)
         #expect(!info.hasSystem)
         #expect(p.steps.contains { $0.contains("created the disk") })

@@ -10,7 +10,10 @@
 #      its console; `systemctl restart hvd` and `kill -9` of hvd leave it running
 #      and re-adopted, and the host's seat loses no ping to it across the
 #      restart; at reboot its shutdown is graceful (hook ran).
-#   3. after that reboot it is up again by itself; `dpkg -r hv` keeps /hv.
+#   3. after that reboot it is up again by itself; with a KVM guest started beside
+#      it, an upgrade (OLD_DEB=… to this package, else this one to itself with
+#      a higher version) and a downgrade back keep both QEMUs running, adopted
+#      and answering; `dpkg -r hv` keeps /hv.
 # Prints "✔ service …" / "✘ service …" lines for scripts/test.sh.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -40,7 +43,19 @@ truncate -s 6G "$image"
 mkfs.ext4 -q -F -d "$tree" "$image" || { echo "✘ service: mkfs.ext4 failed"; exit 1; }
 mkdir -p "$mnt" && mount -o loop "$image" "$mnt" || { echo "✘ service: cannot mount the guest's disk"; exit 1; }
 mkdir -p "$mnt/root/hv-test"
-cp "$deb" "$mnt/root/hv-test/hv.deb"
+# The upgrade: from OLD_DEB (a package of an older commit) to this one when given, else from this
+# one to itself with a higher version (dpkg's upgrade path: prerm upgrade, postinst configure OLD).
+if [ -n "${OLD_DEB:-}" ]; then
+    cp "$OLD_DEB" "$mnt/root/hv-test/hv.deb"
+    cp "$deb" "$mnt/root/hv-test/hv-next.deb"
+else
+    cp "$deb" "$mnt/root/hv-test/hv.deb"
+    next=$work/next
+    dpkg-deb -R "$deb" "$next"
+    sed -i 's/^Version: .*/&+next1/' "$next/DEBIAN/control"
+    dpkg-deb -b -Zxz "$next" "$mnt/root/hv-test/hv-next.deb" > /dev/null || { echo "✘ service: could not make the next version's package"; exit 1; }
+    rm -rf "$next"
+fi
 cp -rL "$template" "$mnt/root/hv-test/rt-linux"
 install -m 0755 Tests/Service/stage.sh "$mnt/root/hv-test/stage.sh"
 echo 1 > "$mnt/root/hv-test/stage"
@@ -101,6 +116,9 @@ check "kill -9 of hvd: systemd starts a new one; the guest keeps running, re-ado
 check "hvd logs to the journal with levels (info at priority 6, no <6> left in the text)" journal2.txt "JOURNAL-OK" journal2.txt
 check "at reboot the guest stopped gracefully (its shutdown hook ran with HV_STOP_REASON=requested)" boot3.txt "HOOK-REQUESTED" boot3.txt
 check "after the second reboot RT-Linux is up again by itself" boot3.txt "guest=running" boot3.txt
+check "an upgrade with RT-Linux and a KVM guest running: hvd restarts and adopts both, neither QEMU restarts, both answer" upgrade.txt "UPGRADE-KEPT" upgrade.txt
+check "a downgrade back to the installed version: both guests keep running and answer" upgrade.txt "DOWNGRADE-KEPT" upgrade.txt
+check "RT-Linux answers on its console after the upgrade" upgrade-console.txt "hv42ok" upgrade-console.txt
 check "dpkg -r hv keeps /hv (guests, config) and the running guest" remove.txt "REMOVE-KEPT" remove.txt
 [ -f "$r/done" ] || { echo "  console tail:"; tail -n 40 "$work/console.log" | sed 's/^/    /'; }
 [ "$failures" = 0 ]

@@ -7,8 +7,21 @@ r=/mnt/hvtest/results
 here=/root/hv-test
 stage=$(cat "$here/stage")
 g=/hv/guests/guestrtlinux
+kvm=/hv/guests/guestubuntu
 running() { hv guest status guestrtlinux 2>&1 | grep -q '"state" : "running"'; }
-qemu_pid() { cat /hv/run/guestrtlinux/qemu/qemu.pid 2>/dev/null; }
+qemu_pid() { cat /hv/run/${1:-guestrtlinux}/qemu/qemu.pid 2>/dev/null; }
+# Both guests run on with the QEMU pids $1 (RT-Linux) and $2 (the KVM guest), hvd knows them, and they answer.
+kept() {
+    for _ in $(seq 120); do hv guest status guestrtlinux > /dev/null 2>&1 && break; sleep 1; done
+    kill -0 "$1" && kill -0 "$2" && running \
+        && hv guest status guestrtlinux | grep -q "\"pid\" : $1" && hv guest status guestubuntu | grep -q "\"pid\" : $2" \
+        && hv guest screenshot guestubuntu /root/screen.png && [ -s /root/screen.png ]
+}
+# Types a line on RT-Linux's console until it answers (nested TCG may be slow to); $1: the result file.
+console_answers() {
+    { for _ in 1 2 3 4 5; do sleep 8; grep -q hv42ok "$1" && break; printf 'echo hv$((6*7))ok\n'; done; sleep 3; } \
+        | timeout 60 hv guest console guestrtlinux > "$1" 2>&1
+}
 next() { echo "$1" > "$here/stage"; sync; systemctl reboot; exit 0; }
 
 case "$stage" in
@@ -25,10 +38,17 @@ case "$stage" in
     } > "$r/install.txt" 2>&1
     {
         mkdir -p /hv/templates && mv "$here/rt-linux" /hv/templates/
-        hv setup --skip-packages && hv_open_example rt-linux --yes && hv_sync_example rt-linux || exit 1
+        hv setup --skip-packages && hv_open_example ubuntu_rtlinux --yes && hv_sync_example ubuntu_rtlinux || exit 1
         # QEMU under QEMU: a slow early boot is no stall, and a graceful stop may take a while.
         # The busybox image: the Debian root's own tests run outside this guest.
         printf '[Guest\\Boot]\n"BootStallSeconds"="900"\n"Root"="busybox"\n[Guest\\Stop]\n"TimeoutSeconds"="300"\n' >> "$g/usr.config"
+        # The KVM guest (started for the upgrade only): SeaBIOS boots a disk whose first sector halts
+        # the CPU (cli; hlt; jmp $-1), so its QEMU runs on quietly with a screen to show.
+        printf '[Guest\\Boot]\n"Firmware"="bios"\n[Guest\\Memory]\n"SizeMiB"="256"\n[Guest\\Security]\n"Tpm"="no"\n[Guest\\Network]\n"Mode"="none"\n' >> "$kvm/usr.config"
+        disk=/hv/VMs/example_ubuntu/ubuntu.qcow2
+        mkdir -p "${disk%/*}" && qemu-img create -q -f qcow2 "$disk" 1G && chmod 600 "$disk"
+        qemu-io -f qcow2 -c "write -P 0xfa 0 1" -c "write -P 0xf4 1 1" -c "write -P 0xeb 2 1" -c "write -P 0xfd 3 1" \
+            -c "write -P 0x55 510 1" -c "write -P 0xaa 511 1" "$disk" > /dev/null
         echo 'echo "reason=$HV_STOP_REASON" >> /hv/guests/hook-ran.txt' >> "$g/vm_shutdown_hook.sh"
         hv autostart set guestrtlinux && hv autostart list && echo SETUP-DONE
     } > "$r/setup.txt" 2>&1
@@ -41,10 +61,7 @@ case "$stage" in
         running && echo guest=running
         hv guest status guestrtlinux
     } > "$r/boot2.txt" 2>&1
-    # The line is typed again every 8 s: under nested TCG (and beside other
-    # tests) the guest's shell may be slow to answer the first time.
-    { for _ in 1 2 3 4 5; do sleep 8; grep -q hv42ok "$r/console.txt" && break; printf 'echo hv$((6*7))ok\n'; done; sleep 3; } \
-        | timeout 60 hv guest console guestrtlinux > "$r/console.txt" 2>&1
+    console_answers "$r/console.txt"
     # The VMF network is the kernel's: the host's seat pings RT-Linux every 50 ms across the restart.
     hv net attach > "$r/netping.txt" 2>&1
     hv net exec -- busybox ping -q -c 100 -i 0.05 10.77.0.1 >> "$r/netping.txt" 2>&1 &
@@ -94,6 +111,22 @@ case "$stage" in
             tail -n 20 /hv/run/guestrtlinux/qemu.log; journalctl -u hvd -b --no-pager | tail -n 20; ip netns list
         fi
     } > "$r/boot3.txt" 2>&1
+    # An upgrade (and a downgrade back) with both guests running: hvd restarts, adopts them, neither QEMU restarts.
+    {
+        hv guest start guestubuntu; echo "KVM guest start rc=$?"
+        rt=$(qemu_pid); vm=$(qemu_pid guestubuntu); echo "QEMU pids: RT-Linux $rt, KVM guest $vm"
+        echo "installed: $(dpkg-query -W -f='${Version}' hv), hvd $(systemctl show -p MainPID --value hvd.service)"
+        dpkg -i "$here/hv-next.deb"; echo "upgrade rc=$?"
+        echo "installed: $(dpkg-query -W -f='${Version}' hv), hvd $(systemctl show -p MainPID --value hvd.service)"
+        hv --version
+        kept "$rt" "$vm" && journalctl -u hvd.service --since "-2min" --no-pager | grep -q "adopted" && echo UPGRADE-KEPT
+        dpkg -i "$here/hv.deb"; echo "downgrade rc=$?"
+        echo "installed: $(dpkg-query -W -f='${Version}' hv)"
+        kept "$rt" "$vm" && echo DOWNGRADE-KEPT
+        ls /hv/run/*.damaged-* /hv/run/*/*.damaged-* 2>/dev/null && echo "records were damaged"
+        hv guest stop guestubuntu --force
+    } > "$r/upgrade.txt" 2>&1
+    console_answers "$r/upgrade-console.txt"
     {
         pid=$(qemu_pid)
         dpkg -r hv; echo "dpkg -r rc=$?"

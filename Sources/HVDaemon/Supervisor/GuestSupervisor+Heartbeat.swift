@@ -52,7 +52,7 @@ extension GuestSupervisor {
                     rec.bootedAt = nil
                     rec.notes.append("reset at \(Timestamp.iso8601()): \(what)")
                     s.record = rec
-                    rec.save(folder.stateFile)
+                    saveRecord(rec)
                 }
                 graceFrom = Date()
                 reported = false

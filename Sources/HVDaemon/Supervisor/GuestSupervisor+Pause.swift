@@ -100,6 +100,19 @@ extension GuestSupervisor {
         disk.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? folder.url.path
     }
 
+    /// Room a start needs where hvd keeps the guest's records and its console log.
+    static let startRoomBytes: UInt64 = 2 << 20
+
+    /// A start on a full file system would run a guest whose record hvd cannot
+    /// keep (a new hvd would not find it): refused first, with what to free.
+    func checkRoomToStart() throws {
+        for place in [ctx.layout.runDir, folder.url] {
+            guard let free = Self.freeBytes(place.path), free < Self.startRoomBytes else { continue }
+            throw HVError(.insufficientResources, "no room to start \(folder.name): the file system of \(place.path) is full (\(free >> 10) KiB free; hvd keeps the guest's record and console log there)",
+                          hint: "free space there (old backups in backup/, snapshots, console logs, disk images no longer needed), then start again; nothing was started")
+        }
+    }
+
     static func freeBytes(_ path: String) -> UInt64? {
         var fs = statvfs()
         guard statvfs(path, &fs) == 0 else { return nil }

@@ -92,7 +92,7 @@ extension GuestSupervisor {
             let disk = DiskImage.resolve(config, layout: ctx.layout, folder: folder)
             try GuestIdentity.checkDisk(disk.url)
             if disk.exists {
-                _ = try disk.inspect()
+                _ = try disk.inspect(as: identity)
             } else {
                 steps.append(try RTLinuxRootDisk(disk: disk, template: template, folderName: folder.name, layout: ctx.layout)
                     .create(sizeGiB: config.diskSizeGiB))
@@ -130,8 +130,9 @@ extension GuestSupervisor {
     func prepareKVM(_ config: GuestConfig, vars: GuestScriptVariables) throws -> LaunchSpec {
         let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
         try checkDevices(config)
-        let prepared = try KVMGuestSetup(config: config, folder: folder, layout: ctx.layout, accelerator: accel,
-                                         extraArgs: vars.qemuExtraArgs).prepare()
+        var setup = KVMGuestSetup(config: config, folder: folder, layout: ctx.layout, accelerator: accel, extraArgs: vars.qemuExtraArgs)
+        setup.identity = identity
+        let prepared = try setup.prepare()
         var plan = prepared.plan
         let folder = self.folder
         var notes: [String] = []

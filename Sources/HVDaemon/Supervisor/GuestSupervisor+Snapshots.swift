@@ -65,10 +65,11 @@ extension GuestSupervisor {
     }
 
     func createSnapshot(name: String?) throws -> SnapshotResult {
-        let chosen = name ?? SnapshotName.fromTime()
-        try SnapshotName.check(chosen)
+        if let name { try SnapshotName.check(name) }
         let identity = self.identity
         return try withSnapshotOperation("take", stoppedOnly: false) { store, running in
+            // Two taken within a second get names of their own.
+            let chosen = name ?? store.uniqueName(SnapshotName.fromTime())
             let disk: DiskSnapshotting = running ?? OfflineDisk(url: store.disk?.url ?? folder.defaultDisk, identity: identity)
             let made = try store.create(chosen, running: running != nil, disk: disk)
             ctx.events.post(.snapshotTaken, guest: folder.name, "snapshot \(chosen): " + made.contents.joined(separator: ", ")

@@ -190,7 +190,7 @@ extension GuestSupervisor {
             rec.bootedAt = Date()
             s.record = rec
             // Saved under the lock: a reset meanwhile must not be overwritten by this older boot.
-            rec.save(folder.stateFile)
+            saveRecord(rec)
             return rec
         }
         guard let rec = done else { return }

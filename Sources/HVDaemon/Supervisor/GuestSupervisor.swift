@@ -33,6 +33,7 @@ final class GuestSupervisor: Sendable {
         var operating = true
         defer { if operating { endOperation() } }
         try checkNoRevertCutShort()
+        try checkRoomToStart()
         var config = try GuestConfig.load(from: folder)
         if !placed {
             config.rtPriority = 0
@@ -92,7 +93,7 @@ final class GuestSupervisor: Sendable {
         rec.irqPriority = spec.irqPriority
         let process = ProcessHandle.open(pid: launched.pid)
         rec.processStart = ProcessHandle.startTime(of: launched.pid)
-        rec.save(folder.stateFile)
+        saveRecord(rec)
         unlink(folder.startingFile.path)
         shared.withLock { s in
             s.record = rec
@@ -174,7 +175,7 @@ final class GuestSupervisor: Sendable {
         rec.bootLogOffset = offset
         rec.bootStartedAt = Date()
         rec.bootedAt = nil
-        rec.save(folder.stateFile)
+        saveRecord(rec)
         shared.withLock { s in s.record = rec; s.state = .running; s.stallMessage = nil }
         endOperation()
         operating = false
@@ -226,6 +227,14 @@ final class GuestSupervisor: Sendable {
     }
 
     private func endOperation() { shared.withLock { $0.busy = false } }
+
+    /// Writes the run record; one that cannot be written (a full file system)
+    /// is said loudly: a new hvd would not find this guest by it.
+    func saveRecord(_ rec: RunRecord) {
+        guard !rec.save(folder.stateFile) else { return }
+        let room = Self.freeBytes(folder.runDir.path).map { " (\($0 >> 10) KiB free)" } ?? ""
+        ctx.log.error("\(folder.name): its record \(folder.stateFile.path) could not be written\(room): a new hvd would not find this running guest; free space on that file system")
+    }
 
     /// Waits until the monitor has seen QEMU exit.
     private func waitStopped(_ seconds: Double) -> Bool {

@@ -41,7 +41,9 @@ struct RunRecord: Codable, Sendable {
 
     static func load(_ url: URL) -> RunRecord? { file(url).value }
 
-    func save(_ url: URL) { try? Self.file(url).write(self) }
+    /// Saves it; false (and nothing else changed) when it could not be written.
+    @discardableResult
+    func save(_ url: URL) -> Bool { (try? Self.file(url).write(self)) != nil }
 }
 
 enum FileSize {

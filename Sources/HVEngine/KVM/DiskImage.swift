@@ -37,26 +37,29 @@ public struct DiskImage: Sendable, Equatable {
 
     /// Checks an existing image without changing it: a qcow2 whose metadata is
     /// corrupt, a file that is not what its name says, or one that another
-    /// program has open each give a clear error.
-    public func inspect() throws -> Inspection {
-        let info = try Command.run(["qemu-img", "info", "--output=json", "-f", format.rawValue, url.path], timeout: 30)
-        guard info.status == 0 else { throw problem(info.stderr) }
-        guard let data = info.stdout.data(using: .utf8),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+    /// program has open each give a clear error. The tools run as the guest's
+    /// user (`identity`; GuestDiskTool), never as root: the image is the guest's writing.
+    public func inspect(as identity: GuestIdentity?) throws -> Inspection {
+        let tool = GuestDiskTool(url: url, format: format, identity: identity)
+        let info = try tool.run(["qemu-img", "info", "--output=json", "--image-opts", tool.imageOptions], timeout: 30)
+        guard info.status == 0, !info.timedOut else { throw problem(info.stderr) }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any] else {
             throw HVError(.badDiskImage, "qemu-img info gave no answer for \(url.path)")
         }
         if format == .qcow2 {
-            let check = try Command.run(["qemu-img", "check", "-f", "qcow2", url.path], timeout: 300)
+            let check = try tool.run(["qemu-img", "check", "--image-opts", tool.imageOptions], timeout: 300)
             // 0: clean; 3: leaked clusters only (harmless, space is just not reused).
-            guard check.status == 0 || check.status == 3 else {
+            guard (check.status == 0 || check.status == 3) && !check.timedOut else {
                 let detail = (check.stdout + check.stderr).split(separator: "\n").prefix(4).joined(separator: "; ")
                 throw HVError(.badDiskImage, "the disk image \(url.path) is corrupt: \(detail)",
                               hint: "nothing was started or changed. Copy the file aside, then try `qemu-img check -r all \(url.path)`, or move it away to install afresh")
             }
         }
+        let head: Data
+        do { head = try tool.head(1024) } catch { throw problem((error as? HVError)?.message ?? "\(error)") }
         return Inspection(virtualSizeBytes: (json["virtual-size"] as? NSNumber)?.uint64Value ?? 0,
                           allocatedBytes: (json["actual-size"] as? NSNumber)?.uint64Value ?? 0,
-                          hasSystem: try hasPartitionTable())
+                          hasSystem: Self.hasPartitionTable(head))
     }
 
     private func problem(_ stderr: String) -> HVError {
@@ -67,17 +70,6 @@ public struct DiskImage: Sendable, Equatable {
         }
         return HVError(.badDiskImage, "the disk image \(url.path) cannot be used as \(format.rawValue): \(text)",
                        hint: "nothing was started or changed. Name the file by its format (.qcow2, else it is used raw) or move it away to install afresh")
-    }
-
-    /// Reads the first two sectors through qemu-img (the image may be qcow2):
-    /// an MBR signature or a GPT header means an installer partitioned the disk.
-    func hasPartitionTable() throws -> Bool {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hv-disk-head-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let r = try Command.run(["qemu-img", "dd", "-f", format.rawValue, "-O", "raw", "bs=1024", "count=1",
-                                 "if=\(url.path)", "of=\(tmp.path)"], timeout: 30)
-        guard r.status == 0, let head = try? Data(contentsOf: tmp) else { throw problem(r.stderr) }
-        return Self.hasPartitionTable(head)
     }
 
     static func hasPartitionTable(_ head: Data) -> Bool {

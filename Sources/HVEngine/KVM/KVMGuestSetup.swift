@@ -14,6 +14,8 @@ public struct KVMGuestSetup {
     public let accelerator: Accelerator
     public var extraArgs: [String] = []
     public var ovmfDirectory = "/usr/share/OVMF"
+    /// Whose tools read the guest's disk (its QEMU user; nil: hvd's own, in tests).
+    public var identity: GuestIdentity?
 
     public init(config: GuestConfig, folder: GuestFolder, layout: HostLayout, accelerator: Accelerator, extraArgs: [String] = []) {
         self.config = config
@@ -34,7 +36,7 @@ public struct KVMGuestSetup {
     public func prepare() throws -> Prepared {
         let disk = DiskImage.resolve(config, layout: layout, folder: folder)
         let firmware = config.firmware == .uefi ? try FirmwareFiles.locate(secureBoot: wantsSecureBoot, directory: ovmfDirectory) : nil
-        let inspection = disk.exists ? try disk.inspect() : nil
+        let inspection = disk.exists ? try disk.inspect(as: identity) : nil
         let installing = !(inspection?.hasSystem ?? false)
         let iso = try isoToAttach(installing: installing, disk: disk)
         let tpm = try wantsTPM()

@@ -53,7 +53,7 @@ extension SnapshotStore {
     }
 
     /// `name`, or `name-2`, `name-3`, … when taken (two reverts in one second).
-    func uniqueName(_ name: String) -> String {
+    public func uniqueName(_ name: String) -> String {
         var candidate = name, n = 2
         while FileManager.default.fileExists(atPath: place(candidate).path) { candidate = "\(name)-\(n)"; n += 1 }
         return candidate

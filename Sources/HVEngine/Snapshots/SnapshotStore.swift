@@ -156,7 +156,7 @@ public struct SnapshotStore {
             } else {
                 try GuestFileCopy.file(image.url, to: work.appendingPathComponent(Self.diskCopy))
             }
-            let manifest = Manifest(name: name, createdAt: Timestamp.iso8601(), whileRunning: running, automatic: automatic,
+            let manifest = Manifest(name: name, createdAt: Timestamp.iso8601Milliseconds(), whileRunning: running, automatic: automatic,
                                     disk: diskPart, nvram: nvram, tpm: tpm)
             try RecordFile<Manifest>(work.appendingPathComponent(Self.manifestFile), what: "snapshot \(name)").write(manifest)
             guard rename(work.path, place(name).path) == 0 else { throw HVError.posix("cannot put snapshot \(name) in place", errno: errno) }
