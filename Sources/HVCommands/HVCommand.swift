@@ -78,7 +78,7 @@ struct Install: ParsableCommand {
 struct GuestGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest", abstract: "Guests by name or folder.",
-        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Resume.self, Console.self, Screenshot.self, Delete.self, SnapshotCommand.self,
+        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Resume.self, Console.self, Screenshot.self, Delete.self, SnapshotCommand.self, GuestBackupCommand.self, GuestRestoreCommand.self,
                       SSH.self, Copy.self, Packages.self])
 
     struct List: ParsableCommand {

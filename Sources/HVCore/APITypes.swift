@@ -366,6 +366,8 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
         case paused, resumed
         /// `hv guest snapshot`: a snapshot taken, reverted to, deleted.
         case snapshotTaken = "snapshot-taken", snapshotReverted = "snapshot-reverted", snapshotDeleted = "snapshot-deleted"
+        /// `hv guest backup` and `hv guest restore`.
+        case backupWritten = "backup-written", restored
     }
     /// Increases by one per event within one hvd (`daemon`).
     public var seq: Int

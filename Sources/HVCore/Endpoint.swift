@@ -12,6 +12,8 @@ public enum Endpoint: Hashable, Sendable {
     case guestSettings(String), guestUpdateSettings(String), guestCores(String)
     /// A guest's snapshots: (guest, snapshot) where two are named.
     case snapshotList(String), snapshotCreate(String), snapshotRevert(String, String), snapshotDelete(String, String)
+    /// A guest's backup (and its progress); a restore from an archive.
+    case guestBackup(String), guestBackupProgress(String), guestRestore
     case commStatus, netAttach, netDetach
     case eventSignal(String), eventWait(String), eventSession
     case projectList, projectSave, projectPreview(String), projectSync(String)
@@ -27,7 +29,7 @@ public enum Endpoint: Hashable, Sendable {
         switch self {
         case .vmfStatus, .guestList, .guestStatus, .guestDeletionPlan, .guestSettings, .commStatus,
              .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket,
-             .lifecycle, .autostart, .metrics, .hostDevices, .snapshotList: "GET"
+             .lifecycle, .autostart, .metrics, .hostDevices, .snapshotList, .guestBackupProgress: "GET"
         case .guestUpdateSettings: "PATCH"
         case .autostartSet, .projectStore: "PUT"
         default: "POST"
@@ -53,6 +55,8 @@ public enum Endpoint: Hashable, Sendable {
         case .guestSettings(let g), .guestUpdateSettings(let g): ["guests", g, "settings"]
         case .guestCores(let g): ["guests", g, "cores"]
         case .snapshotList(let g), .snapshotCreate(let g): ["guests", g, "snapshots"]
+        case .guestBackup(let g), .guestBackupProgress(let g): ["guests", g, "backup"]
+        case .guestRestore: ["backups", "restore"]
         case .snapshotRevert(let g, let s): ["guests", g, "snapshots", s, "revert"]
         case .snapshotDelete(let g, let s): ["guests", g, "snapshots", s, "delete"]
         case .commStatus: ["comm"]
@@ -129,6 +133,9 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "GET", segments: ["guests", "*", "snapshots"]) { .snapshotList($0) },
         .init(method: "POST", segments: ["guests", "*", "snapshots"]) { .snapshotCreate($0) },
         .init(method: "POST", segments: ["guests", "*", "snapshots", "*", "revert"]) { .snapshotRevert($0, $1) },
+        .init(method: "POST", segments: ["guests", "*", "backup"]) { .guestBackup($0) },
+        .init(method: "GET", segments: ["guests", "*", "backup"]) { .guestBackupProgress($0) },
+        .init(method: "POST", segments: ["backups", "restore"]) { _ in .guestRestore },
         .init(method: "POST", segments: ["guests", "*", "snapshots", "*", "delete"]) { .snapshotDelete($0, $1) },
         .init(method: "GET", segments: ["comm"]) { _ in .commStatus },
         .init(method: "POST", segments: ["net", "attach"]) { _ in .netAttach },

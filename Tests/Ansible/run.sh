@@ -5,7 +5,8 @@
 # inventory hosts, local connection): a project applied to both, check mode
 # reporting no change the second time and showing a change with --diff
 # without making it, the VMF and a guest started on one host, facts, and a
-# failing task carrying hv's own message. Prints "✔ ansible …" / "✘ ansible …".
+# failing task carrying hv's own message; the host role with a guest running
+# (it runs on in the same process), a backup and its restore under a new name. Prints "✔ ansible …" / "✘ ansible …".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -113,6 +114,27 @@ cat > "$work/run.yml" <<'PLAY'
           - again is not changed
           - (ansible_facts.hv.guests | selectattr('folder', 'eq', 'guestrtlinux') | first).state == 'running'
           - ansible_facts.hv.vmf.loaded
+    - name: The host role with the guest running (no package to install here) finds it in the same process
+      ansible.builtin.include_role:
+        name: hv.plant.host
+      vars: {hv_setup_args: [--skip-packages]}
+    - name: A backup of the running guest
+      hv.plant.hv_backup: {name: guestrtlinux, hv_root: "{{ hv_root }}", hv_bin: "{{ hv_bin }}"}
+      register: backup
+    - name: Restored under another name
+      hv.plant.hv_restore: {archive: "{{ backup.archive }}", name: guestcopy, hv_root: "{{ hv_root }}", hv_bin: "{{ hv_bin }}"}
+      register: restored
+    - name: Restored again (it is there already)
+      hv.plant.hv_restore: {archive: "{{ backup.archive }}", name: guestcopy, hv_root: "{{ hv_root }}", hv_bin: "{{ hv_bin }}"}
+      register: restored_again
+    - name: The backup and the restore did their work once
+      ansible.builtin.assert:
+        that:
+          - backup is changed
+          - backup.archive is match('.*[.]hvbackup[.]tar$')
+          - restored is changed
+          - restored.folder == 'guestcopy'
+          - restored_again is not changed
     - name: A guest that does not exist
       hv.plant.hv_guest: {name: "no such guest", state: started, hv_root: "{{ hv_root }}", hv_bin: "{{ hv_bin }}"}
       register: missing
@@ -173,8 +195,8 @@ else
 fi
 play "$work/run.yml" > "$work/run.txt" 2>&1
 if recap a "$work/run.txt" | grep -q "failed=0" && grep -q "ok: \[hosta\]" "$work/run.txt" && grep -q "no such guest" "$work/run.txt"; then
-    ok "the VMF and a guest started on one host, facts read back, a failure with hv's message"
+    ok "the VMF and a guest started on one host, the host role with it running, a backup restored under a new name once, facts, a failure with hv's message"
 else
-    no "the VMF and a guest started on one host, facts read back, a failure with hv's message" "$work/run.txt"
+    no "the VMF and a guest started on one host, the host role with it running, a backup restored under a new name once, facts, a failure with hv's message" "$work/run.txt"
 fi
 [ "$failures" = 0 ]

@@ -79,7 +79,8 @@ import Testing
                                .projectPreview("p"), .projectSync("p"), .templates, .host, .manager, .daemonShutdown, .watch,
                                .consoleSocket("g"), .displaySocket("g"), .ticket, .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan("p"), .projectStore("p"),
                                .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate,
-                               .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s")]
+                               .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s"),
+                               .guestBackup("g"), .guestBackupProgress("g"), .guestRestore]
         #expect(all.count == Endpoint.patterns.count, "a case without a pattern, or a pattern without a case")
         for e in all {
             #expect(Endpoint.match(method: e.method, segments: ["v1"] + e.segments) == .endpoint(e), "\(e)")

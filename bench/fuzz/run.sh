@@ -3,7 +3,7 @@
 # parsers of outside bytes: the API's HTTP request heads and route match,
 # the System Manager's WebSocket frames, .config files with both schemas,
 # the lines of an event session, NTP datagrams from guests and the events
-# table a guest may write (its host-side readers). Each target runs RUNS inputs (default one million) from a small
+# table a guest may write (its host-side readers) and a backup archive (TarReader). Each target runs RUNS inputs (default one million) from a small
 # seed corpus; prints executions and crashes per target; exits non-zero on
 # a crash (the input is kept in bench/out/fuzz/<target>/).
 #   bash bench/fuzz/run.sh            # a million inputs each
@@ -21,17 +21,18 @@ status=0
 # The events target also needs the session's lines (HVEngine/Events/EventLines.swift, Foundation only);
 # the table target the table's readers (EventMemory.swift), with CHVSys's C for their atomics.
 bin="$out/fuzz-hv"
-if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEngine/Events Sources/CHVSys bench/fuzz/targets -newer "$bin" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) | head -1)" ]; then
+if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEngine/Events Sources/HVEngine/Backups Sources/CHVSys bench/fuzz/targets -newer "$bin" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) | head -1)" ]; then
     mkdir -p "$out/chvsys"
     printf 'module CHVSys {\n    header "%s"\n    export *\n}\n' "$PWD/Sources/CHVSys/include/chvsys.h" > "$out/chvsys/module.modulemap"
     clang -c -O1 -fsanitize=address -I Sources/CHVSys/include Sources/CHVSys/chvsys.c -o "$out/chvsys.o" 2> "$out/build.log" || { cat "$out/build.log"; exit 1; }
     # One module here: EventMemory's `import HVCore` would name a module that is not there.
     sed '/^import HVCore$/d' Sources/HVEngine/Events/EventMemory.swift > "$out/EventMemory.swift"
+    sed '/^import HVCore$/d' Sources/HVEngine/Backups/TarReader.swift > "$out/TarReader.swift"
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz -I "$out/chvsys" \
-        $core Sources/HVEngine/Events/EventLines.swift "$out/EventMemory.swift" bench/fuzz/targets/*.swift "$out/chvsys.o" \
+        $core Sources/HVEngine/Events/EventLines.swift "$out/EventMemory.swift" "$out/TarReader.swift" bench/fuzz/targets/*.swift "$out/chvsys.o" \
         -o "$bin" 2>> "$out/build.log" || { cat "$out/build.log"; exit 1; }
 fi
-for target in http websocket config events ntp table; do
+for target in http websocket config events ntp table tar; do
     dir="$out/$target"; mkdir -p "$dir/corpus"
     case $target in
         http) printf 'GET /v1/guests/Plant%%20HMI/start?replay=boot HTTP/1.1\r\nHost: hvd\r\nContent-Length: 2\r\n' > "$dir/corpus/seed1"
@@ -44,6 +45,10 @@ for target in http websocket config events ntp table; do
         # A table as hvd makes it (magic, three events), and one full of waiters.
         table) printf 'VEVH\x03\x00\x00\x00' > "$dir/corpus/seed1"; head -c 56 /dev/zero >> "$dir/corpus/seed1"; printf 'estop' >> "$dir/corpus/seed1"
                head -c 4096 /dev/urandom > "$dir/corpus/seed2" ;;
+        # A backup's start as GNU tar writes it (a file, a folder), and the end marker alone.
+        tar) d=$(mktemp -d); printf '{}' > "$d/manifest.json"; mkdir "$d/folder"; printf 'x' > "$d/folder/guest.config"
+             tar --format=gnu -b 1 -cf "$dir/corpus/seed1" -C "$d" manifest.json folder; rm -rf "$d"
+             head -c 1024 /dev/zero > "$dir/corpus/seed2" ;;
         ntp) printf '\x23\x00\x06\x20' > "$dir/corpus/seed1"; head -c 44 /dev/zero >> "$dir/corpus/seed1"
              printf '\x24\x01\x00\xec' > "$dir/corpus/seed2"; head -c 44 /dev/urandom >> "$dir/corpus/seed2" ;;
     esac

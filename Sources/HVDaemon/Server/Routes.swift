@@ -38,7 +38,7 @@ struct Routes {
     static func writesConfig(_ e: Endpoint) -> Bool {
         switch e {
         case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync,
-             .autostartSet, .resetHost, .bridgesDelete, .projectStore: true
+             .autostartSet, .resetHost, .bridgesDelete, .projectStore, .guestRestore: true
         default: false
         }
     }
@@ -86,6 +86,21 @@ struct Routes {
             return .response(.json(try ctx.resolve(ref).restart(wait: body.wait, timeout: try seconds(body.timeoutSeconds, "timeoutSeconds"))))
         case .guestResume(let ref):
             return .response(.json(try ctx.resolve(ref).resume()))
+        case .guestBackup(let ref):
+            let body = try APIJSON.decode(GuestBackupRequest.self, req.body.isEmpty ? Data("{}".utf8) : req.body)
+            // Only root (hvd's socket) names where an archive of a guest goes.
+            if body.to != nil && listener != "socket" {
+                throw HVError(.invalidArgument, "the System Manager writes backups to \(ctx.layout.backupDir.path) only", hint: "leave \"to\" out")
+            }
+            return .response(.json(try ctx.resolve(ref).backup(to: body.to)))
+        case .guestBackupProgress(let ref):
+            return .response(.json(try ctx.resolve(ref).backupProgress()))
+        case .guestRestore:
+            guard listener == "socket" else {
+                throw HVError(.invalidArgument, "a restore is root's: what it restores becomes a guest whose scripts hv runs as root",
+                              hint: "restore on the host: hv guest restore ARCHIVE")
+            }
+            return .response(.json(try ctx.restore(try APIJSON.decode(RestoreRequest.self, req.body))))
         case .snapshotList(let ref):
             return .response(.json(try ctx.resolve(ref).snapshots()))
         case .snapshotCreate(let ref):

@@ -26,13 +26,13 @@ extension GuestSupervisor {
 
     /// Runs `body` as the guest's one operation: with QMP and the running
     /// disk while it runs, nil while it is stopped (and no QEMU holds its lock).
-    private func withSnapshotOperation<T>(_ verb: String, stoppedOnly: Bool,
+    func withDiskOperation<T>(_ verb: String, stoppedOnly: Bool,
                                           _ body: (SnapshotStore, RunningDisk?) throws -> T) throws -> T {
         try shared.withLock { s in
             if s.busy { throw HVError(.conflict, "guest \(folder.name) is busy (\(s.state.rawValue)); try again in a moment") }
             let stopped = s.state == .stopped || s.state == .crashed
             guard stopped || (!stoppedOnly && (s.state == .running || s.state == .stalled)) else {
-                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue); cannot \(verb) a snapshot now",
+                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue); cannot \(verb) now",
                               hint: stoppedOnly ? "stop it first: hv guest stop \(folder.name)" : "try again once it runs or has stopped")
             }
             if stopped && GuestLock.isHeld(folder.lockFile) {
@@ -45,8 +45,8 @@ extension GuestSupervisor {
         let (qmp, disk) = shared.withLock { s in s.state.isActive ? (s.qmp, s.record?.diskImage) : (nil, nil) }
         let config = try GuestConfig.load(from: folder)
         if let qmp {
-            guard let disk else { throw HVError(.unsupported, "\(folder.name) runs without a disk of its own: there is nothing to snapshot") }
-            let (store, _) = try snapshotStore(runningDisk: disk)
+            // A guest running without a disk of its own (RT-Linux's busybox image): a store without one says so where it matters.
+            let store = try disk.map { try snapshotStore(runningDisk: $0).0 } ?? SnapshotStore(folder: folder, disk: nil)
             return try body(store, RunningDisk(qmp: qmp, device: Self.diskDevice(config.kind)))
         }
         return try body(try snapshotStore().0, nil)
@@ -67,7 +67,7 @@ extension GuestSupervisor {
     func createSnapshot(name: String?) throws -> SnapshotResult {
         if let name { try SnapshotName.check(name) }
         let identity = self.identity
-        return try withSnapshotOperation("take", stoppedOnly: false) { store, running in
+        return try withDiskOperation("take a snapshot", stoppedOnly: false) { store, running in
             // Two taken within a second get names of their own.
             let chosen = name ?? store.uniqueName(SnapshotName.fromTime())
             let disk: DiskSnapshotting = running ?? OfflineDisk(url: store.disk?.url ?? folder.defaultDisk, identity: identity)
@@ -81,7 +81,7 @@ extension GuestSupervisor {
 
     func revertSnapshot(_ name: String, confirmed: Bool) throws -> SnapshotResult {
         let identity = self.identity
-        return try withSnapshotOperation("revert to", stoppedOnly: true) { store, _ in
+        return try withDiskOperation("revert to a snapshot", stoppedOnly: true) { store, _ in
             let plan = try store.revertPlan(name)
             guard confirmed else {
                 throw HVError(.needsConfirmation, plan, hint: "show this to the user and send {\"confirm\": true}")
@@ -95,7 +95,7 @@ extension GuestSupervisor {
 
     func deleteSnapshot(_ name: String, confirmed: Bool) throws -> SnapshotResult {
         let identity = self.identity
-        return try withSnapshotOperation("delete", stoppedOnly: false) { store, running in
+        return try withDiskOperation("delete a snapshot", stoppedOnly: false) { store, running in
             try SnapshotName.check(name)
             guard confirmed else {
                 throw HVError(.needsConfirmation, "deleting snapshot \(name) of \(folder.name) cannot be undone",

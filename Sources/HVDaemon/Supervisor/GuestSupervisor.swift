@@ -303,4 +303,6 @@ struct SupervisedGuest {
     var interruptThreads: [Int: pid_t] = [:]
     /// QEMU paused the guest at a failed write (a full disk): why (GuestSupervisor+Pause).
     var paused: String?
+    /// The backup under way (GuestSupervisor+Backup).
+    var backup: GuestBackupProgress?
 }

@@ -27,14 +27,15 @@ public struct GuestDiskTool: Sendable {
     /// The disk as the tools open it (`--image-opts`).
     public var imageOptions: String { "driver=\(format.rawValue),file.driver=file,file.filename=/proc/self/fd/3" }
 
-    /// Runs `argv` (with `imageOptions` where it names the disk) with the disk as descriptor 3.
-    public func run(_ argv: [String], timeout: Double) throws -> Command.Output {
+    /// Runs `argv` (with `imageOptions` where it names the disk) with the disk
+    /// as descriptor 3 and `alsoPass` as 4, 5, … (lent by the caller).
+    public func run(_ argv: [String], alsoPass: [Int32] = [], timeout: Double) throws -> Command.Output {
         let fd = try DiskDescriptors.openChecked(url, flags: O_RDONLY)
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
         guard let identity, GuestIdentity.dropsPrivileges else {
-            return try Spawn.runAs(GuestIdentity(uid: 0, gid: 0, groups: []), argv, keepFDs: [fd], timeout: timeout)
+            return try Spawn.runAs(GuestIdentity(uid: 0, gid: 0, groups: []), argv, keepFDs: [fd] + alsoPass, timeout: timeout)
         }
         // A block device stays root's: the guest's user reaches it only if its mode says so.
         let lend = st.st_mode & S_IFMT == S_IFREG && st.st_uid != identity.uid
@@ -51,13 +52,13 @@ public struct GuestDiskTool: Sendable {
                 _ = fchmod(fd, st.st_mode & 0o7777)
             }
         }
-        return try Spawn.runAs(identity, argv, keepFDs: [fd], timeout: timeout)
+        return try Spawn.runAs(identity, argv, keepFDs: [fd] + alsoPass, timeout: timeout)
     }
 
     /// Runs and throws `what` failed (with the tool's words) unless it succeeded.
     @discardableResult
-    public func check(_ argv: [String], what: String, timeout: Double = 600) throws -> String {
-        let out = try run(argv, timeout: timeout)
+    public func check(_ argv: [String], alsoPass: [Int32] = [], what: String, timeout: Double = 600) throws -> String {
+        let out = try run(argv, alsoPass: alsoPass, timeout: timeout)
         guard out.status == 0, !out.timedOut else {
             let why = out.timedOut ? "did not finish within \(Int(timeout)) s"
                 : out.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(600).description

@@ -10,7 +10,8 @@ let fuzzTarget: @Sendable (UnsafePointer<UInt8>, Int) -> CInt = {
     case "events": return fuzzEvents
     case "ntp": return fuzzNTP
     case "table": return fuzzTable
-    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events, ntp or table")
+    case "tar": return fuzzTar
+    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events, ntp, table or tar")
     }
 }()
 

@@ -116,8 +116,8 @@ class HVClient(object):
     def get(self, path):
         return self.request('GET', path)
 
-    def post(self, path, body):
-        return self.request('POST', path, body)
+    def post(self, path, body, timeout=900):
+        return self.request('POST', path, body, timeout=timeout)
 
     def put(self, path, body):
         return self.request('PUT', path, body)
