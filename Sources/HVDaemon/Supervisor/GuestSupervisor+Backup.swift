@@ -38,7 +38,8 @@ extension GuestSupervisor {
                 self?.shared.withLock { $0.backup = GuestBackupProgress(phase: phase, bytes: bytes, diskBytes: diskBytes) }
             }
             let whileRunning = running != nil
-            let size = made.bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(made.bytes) / Double(1 << 30)) : "\(made.bytes >> 20) MiB"
+            let size = made.bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(made.bytes) / Double(1 << 30))
+                : made.bytes >= 1 << 20 ? "\(made.bytes >> 20) MiB" : "\(max(1, made.bytes >> 10)) KiB"
             ctx.events.post(.backupWritten, guest: folder.name, "\(made.archive.path) (\(size)\(whileRunning ? ", taken while it ran" : ""))")
             let notes = made.manifest.leftOut.isEmpty ? "" : "; left out: " + made.manifest.leftOut.joined(separator: "; ")
             let how = !whileRunning ? "" : disk == nil ? ", taken while it ran" : ", taken while it ran: its disk as one moment's"
