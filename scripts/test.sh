@@ -51,6 +51,19 @@ package_then_fuzz() {
     local rc=0
     bash scripts/package.sh > "$side/package-build.log" 2>&1 || { rc=$?; cat "$side/package-build.log"; echo "✘ service: the package did not build"; }
     echo "$rc" > "$side/package.rc"
+    # The package of the commit before (HV_UPGRADE_FROM names another): the
+    # service test installs it first and upgrades to this one with guests running.
+    local from=${HV_UPGRADE_FROM:-HEAD~1} old=$side/old-tree
+    if [ "$rc" = 0 ] && git rev-parse -q --verify "$from^{commit}" > /dev/null \
+       && git worktree add -f --detach "$old" "$from" > "$side/old-package.log" 2>&1 \
+       && (cd "$old" && bash scripts/package.sh) >> "$side/old-package.log" 2>&1; then
+        cp "$old"/dist/hv_*_amd64.deb "$side/old.deb"
+        echo "  (the service test upgrades from the package of $(git rev-parse --short "$from"))"
+    else
+        echo "  (no package of $from: the service test upgrades this package to itself with a higher version)"
+    fi
+    git worktree remove --force "$old" > /dev/null 2>&1 || rm -rf "$old"
+    git worktree prune
     bash bench/fuzz/run.sh 20000 || rc=$?
     return "$rc"
 }
@@ -61,7 +74,10 @@ phase "swift test" env HV_E2E=1 swift test "$@"
 if [ $# -eq 0 ]; then
     settle package-fuzz || true
     # The Debian package on a Debian 12 guest with systemd as PID 1 (boot, autostart, restarts, removal).
-    if [ "$(cat "$side/package.rc")" = 0 ]; then beside service bash Tests/Service/run.sh; fi
+    if [ "$(cat "$side/package.rc")" = 0 ]; then
+        if [ -f "$side/old.deb" ]; then export OLD_DEB=$side/old.deb; fi
+        beside service bash Tests/Service/run.sh
+    fi
     # The System Manager in a real browser.
     phase browser python3 Tests/Browser/manager_test.py
     # The API against its OpenAPI document (schemathesis), on a live hvd in a scratch root.

@@ -13,7 +13,9 @@
 #   3. after that reboot it is up again by itself; with a KVM guest started beside
 #      it, an upgrade (OLD_DEB=… to this package, else this one to itself with
 #      a higher version) and a downgrade back keep both QEMUs running, adopted
-#      and answering; `dpkg -r hv` keeps /hv.
+#      and answering; `dpkg -r hv` keeps /hv. scripts/test.sh builds OLD_DEB
+#      from the commit before, so stages 1 and 2 (and stage 3 up to the
+#      upgrade) run the older package: they use only what it has.
 # Prints "✔ service …" / "✘ service …" lines for scripts/test.sh.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
