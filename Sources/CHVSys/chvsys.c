@@ -162,7 +162,7 @@ static void child_fail(int pipe_fd, int err) {
 
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
                   const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, const int *keep_fds, int nkeep,
-                  unsigned long long memlock_bytes) {
+                  unsigned long long memlock_bytes, unsigned long long address_space_bytes) {
     if (nkeep < 0 || nkeep > 8) return -EINVAL;
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return -errno;
@@ -196,6 +196,11 @@ pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_
         if (memlock_bytes) {
             struct rlimit r = { (rlim_t)memlock_bytes, (rlim_t)memlock_bytes };
             if (setrlimit(RLIMIT_MEMLOCK, &r) != 0) child_fail(pipefd, errno);
+        }
+        /* The guest's memory limit: all the address space its QEMU may map. */
+        if (address_space_bytes) {
+            struct rlimit r = { (rlim_t)address_space_bytes, (rlim_t)address_space_bytes };
+            if (setrlimit(RLIMIT_AS, &r) != 0) child_fail(pipefd, errno);
         }
         umask(077);
         if (uid != 0) {

@@ -65,5 +65,27 @@ extension EndToEnd {
             #expect(kib >= 256 * 1024 && kib <= expected / 1024, "the guest's RAM is locked, within the limit: \(locked)")
             #expect(host.run("hv_guest_stop", cwd: dir).status == 0)
         }
+
+        /// Each guest's QEMU has a memory limit: all it may map (RLIMIT_AS) is
+        /// the guest's RAM, its shared memory and a margin (5 GiB under TCG),
+        /// and its malloc keeps to four arenas (their reservations would
+        /// otherwise eat the limit on a big host). RT-Linux of the rt-linux
+        /// example: 256 MiB of RAM, no shared memory.
+        @Test func eachGuestsQEMUHasAMemoryLimit() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let dir = try host.prepare()
+            let start = host.run("hv_guest_start", cwd: dir)
+            try #require(start.status == 0, "\(start.all)")
+            let pid = try #require(try host.status("guestrtlinux").pid)
+            let expected = (256 << 20) + (5 << 30)
+            let limits = host.text(URL(fileURLWithPath: "/proc/\(pid)/limits")).split(separator: "\n").first { $0.hasPrefix("Max address space") } ?? ""
+            #expect(limits.split(separator: " ").filter { $0 == Substring(String(expected)) }.count == 2, "\(limits) (expected \(expected))")
+            let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+            #expect(environ.split(separator: 0).contains(Data("MALLOC_ARENA_MAX=4".utf8)), "QEMU's environment")
+            // The guest runs within it: its console answers.
+            #expect(host.guestRun("guestrtlinux", "echo hv$((6*7))ok").contains("hv42ok"))
+            #expect(host.run("hv_guest_stop", cwd: dir).status == 0)
+        }
     }
 }

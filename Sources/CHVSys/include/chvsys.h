@@ -55,7 +55,7 @@ int hv_pidfd_send_signal(int pidfd, int sig);
 
 pid_t hv_spawn_as(const char *path, char *const argv[], char *const envp[], uid_t uid, gid_t gid,
                   const gid_t *groups, int ngroups, int stdout_fd, int stderr_fd, const int *keep_fds, int nkeep,
-                  unsigned long long memlock_bytes);
+                  unsigned long long memlock_bytes, unsigned long long address_space_bytes);
 
 /* The commit this binary was built from: scripts/package.sh passes
    -Xcc -DHV_COMMIT=\"<sha>\"; a development build says "dev". */

@@ -26,6 +26,20 @@ struct LaunchSpec {
         let margin = 512 + (accelerator == .tcg ? 1024 : 0)
         return UInt64(memoryMiB + margin) << 20
     }
+    /// What QEMU maps beside the guest's RAM that the guest decides the size of: shared regions, the events table.
+    var sharedBytes: UInt64 = 0
+    /// The guest's memory limit: all the address space its QEMU may map
+    /// (RLIMIT_AS; its threads share it). The guest's RAM, its shared memory,
+    /// and 4 GiB for QEMU's own (measured: 0.5 to 0.9 GiB beside the RAM,
+    /// thread stacks and malloc arenas reserved, not used), 1 GiB more under
+    /// TCG for its translation buffer. hv's placement uses threaded cgroups
+    /// for the vCPUs, where cgroup v2's memory controller cannot be enabled
+    /// (it is a domain controller), so the limit is the process's own.
+    var addressSpaceBytes: UInt64 {
+        let margin = UInt64(4096 + (accelerator == .tcg ? 1024 : 0)) << 20
+        return UInt64(memoryMiB) << 20 + sharedBytes + margin
+    }
+    var limits: ProcessLimits { ProcessLimits(lockedBytes: memlockBytes, addressSpaceBytes: addressSpaceBytes) }
     /// Under TCG QEMU's main thread is on the guest's timing path (see Placement.place).
     var emulatorPriority: Int {
         accelerator == .tcg && !reservedCores.isEmpty && rtPriority > 1 ? rtPriority - 1 : 0
@@ -118,6 +132,7 @@ extension GuestSupervisor {
                           notes: networkNotes + (placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"]))
         spec.steps = steps
         spec.diskImage = plan.rootDisk?.url.path
+        spec.sharedBytes = plan.comm?.sharedBytes ?? 0
         spec.beforeLaunch = {
             try Self.descriptors([{ try disk.map(DiskDescriptors.open) ?? [] }] + (network.map { [$0] } ?? []))
         }
@@ -158,6 +173,7 @@ extension GuestSupervisor {
         var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
                               identity: identity)
         spec.notes = notes
+        spec.sharedBytes = plan.comm?.sharedBytes ?? 0
         spec.hostCores = ctx.vmf.current == nil ? [] : ctx.vmf.hostCores()
         spec.steps = prepared.steps
         spec.display = GuestDisplay(vncSocket: plan.vncSocket, webSocketPort: plan.webSocketPort)

@@ -69,7 +69,7 @@ final class GuestSupervisor: Sendable {
             launched = try GuestLauncher.launch(
                 argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
                 rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition,
-                identity: spec.identity, memlockBytes: spec.memlockBytes, alsoFDs: passed,
+                identity: spec.identity, limits: spec.limits, alsoFDs: passed,
                 onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()

@@ -17,7 +17,7 @@ public enum GuestLauncher {
 
     public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
                               rtPriority: Int, emulatorPriority: Int = 0, partition: CPUPartition? = nil,
-                              identity: GuestIdentity, memlockBytes: UInt64 = 0, alsoFDs: [Int32] = [],
+                              identity: GuestIdentity, limits: ProcessLimits = .init(), alsoFDs: [Int32] = [],
                               onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
         try prepareRunDirs(folder, identity: identity)
         for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
@@ -26,8 +26,8 @@ public enum GuestLauncher {
         }
         let pid: pid_t
         do {
-            pid = try Spawn.detached(argv, log: folder.qemuLog, inheritFD: lockFD, alsoFDs: alsoFDs, environment: CleanEnvironment.make(),
-                                     identity: identity, memlockBytes: memlockBytes)
+            pid = try Spawn.detached(argv, log: folder.qemuLog, inheritFD: lockFD, alsoFDs: alsoFDs, environment: CleanEnvironment.make(CleanEnvironment.qemuExtra),
+                                     identity: identity, limits: limits)
         } catch {
             close(lockFD)
             throw error

@@ -5,6 +5,18 @@ import CHVSys
 import Glibc
 #endif
 
+/// What a guest's QEMU may use of the host (0: as inherited).
+public struct ProcessLimits: Sendable, Equatable {
+    /// RLIMIT_MEMLOCK: the guest's RAM when it is locked, and a margin.
+    public var lockedBytes: UInt64
+    /// RLIMIT_AS: all it may map (the guest's memory limit).
+    public var addressSpaceBytes: UInt64
+    public init(lockedBytes: UInt64 = 0, addressSpaceBytes: UInt64 = 0) {
+        self.lockedBytes = lockedBytes
+        self.addressSpaceBytes = addressSpaceBytes
+    }
+}
+
 /// Starting long-lived children (QEMU, hvd) with posix_spawn: in a session of
 /// their own (so a signal to the caller's terminal or hvd's death does not
 /// reach them), stdin from /dev/null, output appended to a log, and one
@@ -13,7 +25,7 @@ import Glibc
 public enum Spawn {
     public static func detached(_ argv: [String], log: URL, inheritFD: Int32? = nil, alsoFDs: [Int32] = [],
                                 environment: [String: String]? = nil, identity: GuestIdentity? = nil,
-                                memlockBytes: UInt64 = 0) throws -> pid_t {
+                                limits: ProcessLimits = .init()) throws -> pid_t {
         guard let exe = argv.first else { throw HVError(.internal, "empty command") }
         // Not through a link planted in the log's place.
         let logFD = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o640)
@@ -21,7 +33,7 @@ public enum Spawn {
         defer { close(logFD) }
         if let identity, GuestIdentity.dropsPrivileges {
             return try spawnAs(identity, argv, environment: environment ?? CleanEnvironment.make(), logFD: logFD,
-                               keepFDs: (inheritFD.map { [$0] } ?? []) + alsoFDs, memlockBytes: memlockBytes)
+                               keepFDs: (inheritFD.map { [$0] } ?? []) + alsoFDs, limits: limits)
         }
 
         var actions = posix_spawn_file_actions_t()
@@ -67,7 +79,7 @@ public enum Spawn {
     /// fork + drop to the guest's user + exec, in C (CHVSys.hv_spawn_as):
     /// posix_spawn cannot change the user.
     static func spawnAs(_ identity: GuestIdentity, _ argv: [String], environment: [String: String], logFD: Int32,
-                        keepFDs: [Int32], memlockBytes: UInt64) throws -> pid_t {
+                        keepFDs: [Int32], limits: ProcessLimits) throws -> pid_t {
         guard let first = argv.first, let exe = first.contains("/") ? first : Executables.find(first) else {
             throw HVError(.notFound, "cannot start \(argv.first ?? "?"): not installed", hint: "hv setup installs what hv needs")
         }
@@ -77,7 +89,7 @@ public enum Spawn {
                 identity.groups.withUnsafeBufferPointer { groups in
                     keepFDs.withUnsafeBufferPointer { keep in
                         hv_spawn_as(exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
-                                    logFD, logFD, keep.baseAddress, Int32(keep.count), memlockBytes)
+                                    logFD, logFD, keep.baseAddress, Int32(keep.count), limits.lockedBytes, limits.addressSpaceBytes)
                     }
                 }
             }
@@ -103,6 +115,10 @@ public enum Spawn {
 /// IFS or PATH of someone else's choosing), plus what hv itself sets.
 public enum CleanEnvironment {
     public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    /// QEMU's own: glibc's malloc makes up to 8 arenas a core, 64 MiB of
+    /// address space each, which on a big host would eat the address-space
+    /// limit (ProcessLimits) with nothing in it; four are plenty for QEMU.
+    public static let qemuExtra = ["MALLOC_ARENA_MAX": "4"]
 
     public static func make(_ extra: [String: String] = [:], root: URL? = nil) -> [String: String] {
         var env = ["PATH": path, "LANG": "C.UTF-8", "HOME": geteuid() == 0 ? "/root" : (ProcessInfo.processInfo.environment["HOME"] ?? "/"),

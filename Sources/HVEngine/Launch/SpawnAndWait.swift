@@ -31,7 +31,7 @@ extension Spawn {
                 who.groups.withUnsafeBufferPointer { groups in
                     keepFDs.withUnsafeBufferPointer { keep in
                         hv_spawn_as(exe, cargv, cenv, who.uid, who.gid, groups.baseAddress, Int32(groups.count),
-                                    outPipe[1], errPipe[1], keep.baseAddress, Int32(keep.count), 0)
+                                    outPipe[1], errPipe[1], keep.baseAddress, Int32(keep.count), 0, 0)
                     }
                 }
             }

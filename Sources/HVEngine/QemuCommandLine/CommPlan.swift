@@ -47,6 +47,11 @@ public struct CommPlan: Sendable, Equatable, Codable {
         eventsSocket = events.isEmpty ? nil : layout.ivshmemSocket.path
     }
 
+    /// The memory its QEMU maps for them: the regions, and the events table.
+    public var sharedBytes: UInt64 {
+        UInt64(regions.reduce(0) { $0 + $1.bytes }) + (eventsSocket == nil ? 0 : UInt64(EventTable.regionSize))
+    }
+
     /// On the VMF network: it has a card there (and so a TAP to inherit).
     public var isOnNetwork: Bool { address != nil }
 
