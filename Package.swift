@@ -25,7 +25,7 @@ let package = Package(
         // The CLI links them, hvd does not.
         .target(name: "HVSetup", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
         .target(name: "HVRealTime", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
-        .target(name: "HVDaemon", dependencies: ["HVCore", "HVEngine", "QMP"], swiftSettings: strict),
+        .target(name: "HVDaemon", dependencies: ["HVCore", "HVEngine", "QMP", "CHVSys"], swiftSettings: strict),
         .target(
             name: "HVCommands",
             dependencies: ["HVCore", "HVEngine", "HVSetup", "HVRealTime",

@@ -45,16 +45,3 @@ struct RunRecord: Codable, Sendable {
     @discardableResult
     func save(_ url: URL) -> Bool { (try? Self.file(url).write(self)) != nil }
 }
-
-enum FileSize {
-    static func of(_ url: URL) -> UInt64 {
-        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.uint64Value ?? 0
-    }
-
-    static func read(_ url: URL, from offset: UInt64, max: Int = 1 << 20) -> Data {
-        guard let h = FileHandle(forReadingAtPath: url.path) else { return Data() }
-        defer { try? h.close() }
-        try? h.seek(toOffset: offset)
-        return (try? h.read(upToCount: max)) ?? Data()
-    }
-}
