@@ -5,16 +5,17 @@ import HVEngine
 /// The guest and VMF operations behind both the seed's hv_* commands and
 /// `hv guest ...` / `hv vmf ...`.
 enum GuestOperations {
-    static func start(_ ctx: Context, ref: String, view: Bool, wait: Bool) throws {
+    static func start(_ ctx: Context, ref: String, view: Bool, wait: Bool, placement: Bool = true) throws {
         let api = ctx.api
+        let placed: Bool? = placement ? nil : false
         if view {
-            let r = try api.post(.guestStart(ref), StartRequest(wait: false), as: ActionResult.self)
+            let r = try api.post(.guestStart(ref), StartRequest(wait: false, placement: placed), as: ActionResult.self)
             Out.say(r.message)
             if r.guest.display != nil { return try DesktopViewer.open(r.guest) }
             try ConsoleClient.run(api: api, ref: ref, title: "\(r.guest.name) (\(r.guest.folder))", replay: "boot")
             return
         }
-        let r = try api.post(.guestStart(ref), StartRequest(wait: wait), as: ActionResult.self)
+        let r = try api.post(.guestStart(ref), StartRequest(wait: wait, placement: placed), as: ActionResult.self)
         Out.say(r.message)
         for n in r.guest.notes { Out.say("  note: \(n)") }
         if let d = r.guest.display {

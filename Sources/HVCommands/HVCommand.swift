@@ -99,7 +99,10 @@ struct GuestGroup: ParsableCommand {
         @Argument(help: "Guest name or folder") var guest: String
         @Flag(name: [.customLong("view"), .customLong("view", withSingleDash: true)], help: "Open its console at once.") var view = false
         @Flag(name: .customLong("no-wait"), help: "Return as soon as QEMU runs.") var noWait = false
-        func run() throws { try GuestOperations.start(Context(), ref: guest, view: view, wait: !noWait) }
+        @Flag(name: .customLong("no-placement"),
+              help: "An RTOS guest without hv's placement (no reserved core, no SCHED_FIFO, no locked memory): a baseline to measure against.")
+        var noPlacement = false
+        func run() throws { try GuestOperations.start(Context(), ref: guest, view: view, wait: !noWait, placement: !noPlacement) }
     }
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop a guest (graceful, then forced).")

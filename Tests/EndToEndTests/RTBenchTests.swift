@@ -5,6 +5,22 @@ import HVCore
 extension EndToEnd {
     @Suite struct RTBenchRun {
         /// cyclictest in the real guest, placed and unplaced, with its plots.
+        /// `hv guest start NAME --no-placement`: the baseline a qualification compares with.
+        @Test func aGuestStartsWithoutPlacementWhenAsked() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            try host.prepare()
+            let start = host.run("hv", ["guest", "start", "guestrtlinux", "--no-placement"])
+            try #require(start.status == 0, "\(start.all)")
+            #expect(start.out.contains("without hv's placement"), "\(start.out)")
+            let status = try host.status("guestrtlinux")
+            #expect(!status.schedFIFO && status.state == .running, "\(status)")
+            #expect(host.run("hv", ["guest", "stop", "--force", "guestrtlinux"]).status == 0)
+            let placed = host.run("hv", ["guest", "start", "guestrtlinux"])
+            #expect(placed.status == 0 && (try? host.status("guestrtlinux").schedFIFO) == true, "\(placed.all)")
+            #expect(host.run("hv", ["guest", "stop", "--force", "guestrtlinux"]).status == 0)
+        }
+
         @Test func measuresComparesAndPlots() throws {
             let host = try TestHost()
             defer { host.cleanup() }
