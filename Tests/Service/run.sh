@@ -6,16 +6,17 @@
 # (hv-test.service, after hv-autostart.service) and leave their results in a
 # 9p share:
 #   1. dpkg -i, hvd answering, hv setup, the rt-linux example, autostart on; reboot.
-#   2. with no command typed: the VMF is loaded, RT-Linux runs and answers on
-#      its console; `systemctl restart hvd` and `kill -9` of hvd leave it running
-#      and re-adopted, and the host's seat loses no ping to it across the
-#      restart; at reboot its shutdown is graceful (hook ran).
-#   3. after that reboot it is up again by itself; with a KVM guest started beside
-#      it, an upgrade (OLD_DEB=… to this package, else this one to itself with
-#      a higher version) and a downgrade back keep both QEMUs running, adopted
-#      and answering; `dpkg -r hv` keeps /hv. scripts/test.sh builds OLD_DEB
-#      from the commit before, so stages 1 and 2 (and stage 3 up to the
-#      upgrade) run the older package: they use only what it has.
+#   2. with no command typed: the VMF is loaded, RT-Linux runs; with a KVM
+#      guest started beside it, an upgrade (OLD_DEB=… to this package, else
+#      this one to itself with a higher version), a downgrade back and the
+#      upgrade again keep both QEMUs running, adopted and answering. Then, on
+#      this package: RT-Linux answers on its console; `systemctl restart hvd`
+#      and `kill -9` of hvd leave it running and re-adopted, and the host's
+#      seat loses no ping to it across the restart; at reboot its shutdown is
+#      graceful (hook ran).
+#   3. after that reboot it is up again by itself; `dpkg -r hv` keeps /hv.
+#   scripts/test.sh builds OLD_DEB from the commit before, so stage 1 and
+#   stage 2 up to the upgrade run the older package: they use only what it has.
 # Prints "✔ service …" / "✘ service …" lines for scripts/test.sh.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -111,16 +112,16 @@ check "hv --version names version and commit" install.txt "hv 0.*commit"
 check "hv setup, the rt-linux example and autostart set" setup.txt "SETUP-DONE" setup.txt
 check "after a reboot with no command: the VMF is loaded" boot2.txt "VMF is loaded" boot2.txt
 check "after a reboot with no command: RT-Linux runs" boot2.txt "guest=running" boot2.txt journal2.txt
-check "RT-Linux answers on its console" console.txt "hv42ok" console.txt
+check "an upgrade with RT-Linux and a KVM guest running: hvd restarts and adopts both, neither QEMU restarts, both answer" upgrade.txt "UPGRADE-KEPT" upgrade.txt
+check "a downgrade back to the installed version: both guests keep running and answer" upgrade.txt "DOWNGRADE-KEPT" upgrade.txt
+check "the upgrade again: both guests keep running and answer (the rest tests the newer package)" upgrade.txt "UPGRADE-AGAIN-KEPT" upgrade.txt
+check "RT-Linux answers on its console (after the upgrade)" console.txt "hv42ok" console.txt
 check "systemctl restart hvd: the guest keeps running (same QEMU pid) and is re-adopted" restart.txt "RESTART-KEPT" restart.txt
 check "systemctl restart hvd: the host's seat loses no ping to RT-Linux on the VMF network" netping.txt "100 packets received, 0% packet loss" netping.txt
 check "kill -9 of hvd: systemd starts a new one; the guest keeps running, re-adopted" kill.txt "KILL-KEPT" kill.txt
 check "hvd logs to the journal with levels (info at priority 6, no <6> left in the text)" journal2.txt "JOURNAL-OK" journal2.txt
 check "at reboot the guest stopped gracefully (its shutdown hook ran with HV_STOP_REASON=requested)" boot3.txt "HOOK-REQUESTED" boot3.txt
 check "after the second reboot RT-Linux is up again by itself" boot3.txt "guest=running" boot3.txt
-check "an upgrade with RT-Linux and a KVM guest running: hvd restarts and adopts both, neither QEMU restarts, both answer" upgrade.txt "UPGRADE-KEPT" upgrade.txt
-check "a downgrade back to the installed version: both guests keep running and answer" upgrade.txt "DOWNGRADE-KEPT" upgrade.txt
-check "RT-Linux answers on its console after the upgrade" upgrade-console.txt "hv42ok" upgrade-console.txt
 check "dpkg -r hv keeps /hv (guests, config) and the running guest" remove.txt "REMOVE-KEPT" remove.txt
 [ -f "$r/done" ] || { echo "  console tail:"; tail -n 40 "$work/console.log" | sed 's/^/    /'; }
 [ "$failures" = 0 ]

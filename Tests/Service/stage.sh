@@ -61,6 +61,26 @@ case "$stage" in
         running && echo guest=running
         hv guest status guestrtlinux
     } > "$r/boot2.txt" 2>&1
+    # An upgrade (a downgrade back, and up again) with both guests running: hvd restarts,
+    # adopts them, neither QEMU restarts. First, so that what follows tests the newer package.
+    {
+        hv guest start guestubuntu; echo "KVM guest start rc=$?"
+        rt=$(qemu_pid); vm=$(qemu_pid guestubuntu); echo "QEMU pids: RT-Linux $rt, KVM guest $vm"
+        echo "installed: $(dpkg-query -W -f='${Version}' hv), hvd $(systemctl show -p MainPID --value hvd.service)"
+        dpkg -i "$here/hv-next.deb"; echo "upgrade rc=$?"
+        echo "installed: $(dpkg-query -W -f='${Version}' hv), hvd $(systemctl show -p MainPID --value hvd.service)"
+        hv --version
+        kept "$rt" "$vm" && journalctl -u hvd.service --since "-2min" --no-pager | grep -q "adopted" && echo UPGRADE-KEPT
+        dpkg -i "$here/hv.deb"; echo "downgrade rc=$?"
+        echo "installed: $(dpkg-query -W -f='${Version}' hv)"
+        kept "$rt" "$vm" && echo DOWNGRADE-KEPT
+        # And up again: the rest of the test is this package's.
+        dpkg -i "$here/hv-next.deb"; echo "upgrade again rc=$?"
+        echo "installed: $(dpkg-query -W -f='${Version}' hv)"
+        kept "$rt" "$vm" && echo UPGRADE-AGAIN-KEPT
+        ls /hv/run/*.damaged-* /hv/run/*/*.damaged-* 2>/dev/null && echo "records were damaged"
+        hv guest stop guestubuntu --force
+    } > "$r/upgrade.txt" 2>&1
     console_answers "$r/console.txt"
     # The VMF network is the kernel's: the host's seat pings RT-Linux every 50 ms across the restart.
     hv net attach > "$r/netping.txt" 2>&1
@@ -111,22 +131,6 @@ case "$stage" in
             tail -n 20 /hv/run/guestrtlinux/qemu.log; journalctl -u hvd -b --no-pager | tail -n 20; ip netns list
         fi
     } > "$r/boot3.txt" 2>&1
-    # An upgrade (and a downgrade back) with both guests running: hvd restarts, adopts them, neither QEMU restarts.
-    {
-        hv guest start guestubuntu; echo "KVM guest start rc=$?"
-        rt=$(qemu_pid); vm=$(qemu_pid guestubuntu); echo "QEMU pids: RT-Linux $rt, KVM guest $vm"
-        echo "installed: $(dpkg-query -W -f='${Version}' hv), hvd $(systemctl show -p MainPID --value hvd.service)"
-        dpkg -i "$here/hv-next.deb"; echo "upgrade rc=$?"
-        echo "installed: $(dpkg-query -W -f='${Version}' hv), hvd $(systemctl show -p MainPID --value hvd.service)"
-        hv --version
-        kept "$rt" "$vm" && journalctl -u hvd.service --since "-2min" --no-pager | grep -q "adopted" && echo UPGRADE-KEPT
-        dpkg -i "$here/hv.deb"; echo "downgrade rc=$?"
-        echo "installed: $(dpkg-query -W -f='${Version}' hv)"
-        kept "$rt" "$vm" && echo DOWNGRADE-KEPT
-        ls /hv/run/*.damaged-* /hv/run/*/*.damaged-* 2>/dev/null && echo "records were damaged"
-        hv guest stop guestubuntu --force
-    } > "$r/upgrade.txt" 2>&1
-    console_answers "$r/upgrade-console.txt"
     {
         pid=$(qemu_pid)
         dpkg -r hv; echo "dpkg -r rc=$?"
