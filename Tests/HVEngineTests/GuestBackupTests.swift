@@ -52,6 +52,8 @@ import Glibc
         let a = try Plant(), b = try Plant()
         defer { a.remove(); b.remove() }
         let (_, archive) = try makeGuest(a)
+        var mode = stat()
+        #expect(stat(archive.path, &mode) == 0 && mode.st_mode & 0o077 == 0, "the archive is root's alone")
         let listing = try Command.check(["tar", "-tf", archive.path])
         #expect(listing.split(separator: "\n").first == "manifest.json", "\(listing)")
         #expect(!listing.contains("console.log"))

@@ -91,6 +91,8 @@ public struct GuestBackup {
             let full = tar.stderr.contains("No space left")
             throw full ? HVError.noRoom(for: archive) : HVError(.io, "writing \(archive.path) failed: \(tar.stderr.suffix(400))")
         }
+        // Root's alone whatever the umask: it holds the guest's disk, TPM state and variables.
+        chmod(part.path, 0o600)
         guard rename(part.path, archive.path) == 0 else { throw HVError.posix("cannot name the backup \(archive.path)", errno: errno) }
         var st = stat()
         let bytes = stat(archive.path, &st) == 0 ? UInt64(st.st_size) : 0
