@@ -82,7 +82,7 @@ function renderGuests() {
       <td>${esc(g.accelerator || "–")}</td>
       <td>${esc(g.address || "–")}${clockCell(g)}</td>
       <td data-role="uptime">${uptime(g)}</td>
-      <td style="white-space:nowrap">
+      <td><div class="actions">
         <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>
         <button class="act" data-act="restart" ${!running || !rtos ? "disabled" : ""} title="${rtos ? "" : "only RTOS guests restart in place"}">Restart</button>
         <button class="act danger" data-act="stop" ${!running ? "disabled" : ""}>Stop</button>
@@ -91,7 +91,7 @@ function renderGuests() {
         <button class="act" data-act="edit">Edit</button>
         ${!rtos || g.root === "debian" ? `<button class="act" data-act="snapshots">Snapshots</button>` : ""}
         <button class="act danger" data-act="delete" ${running ? "disabled" : ""}>Delete</button>
-      </td></tr>`;
+      </div></td></tr>`;
   });
   $("guests").innerHTML = rows.join("") || `<tr><td colspan="9" class="empty">No guests yet. Create some with <code>hv_open_example rt-linux</code> and <code>hv_sync_example rt-linux</code>.</td></tr>`;
 }

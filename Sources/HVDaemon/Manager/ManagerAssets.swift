@@ -180,6 +180,8 @@ enum ManagerAssets {
   tr:last-child td { border-bottom:0; }
   td .sub { color:var(--muted); font-size:12px; }
   button.act { font:inherit; font-size:13px; padding:5px 12px; border-radius:6px; border:1px solid var(--line); background:#f6f8fa; cursor:pointer; margin-right:4px; }
+  /* A guest's buttons wrap onto a second line rather than push the table past its card. */
+  .actions { display:flex; flex-wrap:wrap; gap:4px 0; max-width:430px; }
   button.act:hover { border-color:#c9d1d9; } button.act:disabled { opacity:.45; cursor:default; }
   button.primary { background:var(--accent); color:#fff; border-color:var(--accent); }
   button.danger { color:var(--bad); }
@@ -292,7 +294,7 @@ function renderGuests() {
       <td>${esc(g.accelerator || "–")}</td>
       <td>${esc(g.address || "–")}${clockCell(g)}</td>
       <td data-role="uptime">${uptime(g)}</td>
-      <td style="white-space:nowrap">
+      <td><div class="actions">
         <button class="act primary" data-act="start" ${running ? "disabled" : ""}>Start</button>
         <button class="act" data-act="restart" ${!running || !rtos ? "disabled" : ""} title="${rtos ? "" : "only RTOS guests restart in place"}">Restart</button>
         <button class="act danger" data-act="stop" ${!running ? "disabled" : ""}>Stop</button>
@@ -301,7 +303,7 @@ function renderGuests() {
         <button class="act" data-act="edit">Edit</button>
         ${!rtos || g.root === "debian" ? `<button class="act" data-act="snapshots">Snapshots</button>` : ""}
         <button class="act danger" data-act="delete" ${running ? "disabled" : ""}>Delete</button>
-      </td></tr>`;
+      </div></td></tr>`;
   });
   $("guests").innerHTML = rows.join("") || `<tr><td colspan="9" class="empty">No guests yet. Create some with <code>hv_open_example rt-linux</code> and <code>hv_sync_example rt-linux</code>.</td></tr>`;
 }
