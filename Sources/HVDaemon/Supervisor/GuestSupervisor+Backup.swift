@@ -68,6 +68,9 @@ extension DaemonContext {
         }
         let done = try restore.perform()
         events.post(.restored, guest: done.folder, done.message)
-        return RestoreResult(message: done.message, folder: done.folder)
+        // An RTOS guest runs on cores the VMF reserves when it is loaded.
+        let reload = plan.manifest.kind == GuestKind.rtos.rawValue && vmf.current != nil
+            ? "; it is not in the loaded VMF: reload it (hv_vmf_stop, then hv_vmf_start) before starting the guest" : ""
+        return RestoreResult(message: done.message + reload, folder: done.folder)
     }
 }

@@ -58,8 +58,18 @@ extension GuestSupervisor {
         var tags: [String]?
         if let running {
             tags = try? RunningDisk(qmp: running, device: Self.diskDevice(config.kind)).tags()
-        } else if let d = store.disk, d.format == .qcow2, d.exists, !GuestLock.isHeld(folder.lockFile), !shared.withLock({ $0.busy }) {
-            tags = try? OfflineDisk(url: d.url, identity: identity).tags()
+        } else if let d = store.disk, d.format == .qcow2, d.exists, !GuestLock.isHeld(folder.lockFile) {
+            // qemu-img holds the disk for a moment: as the guest's one operation, so that a start
+            // meanwhile is told to wait rather than find the disk locked. Busy: listed without the check.
+            let claimed = shared.withLock { s -> Bool in
+                guard !s.busy, !s.state.isActive else { return false }
+                s.busy = true
+                return true
+            }
+            if claimed {
+                defer { shared.withLock { $0.busy = false } }
+                tags = try? OfflineDisk(url: d.url, identity: identity).tags()
+            }
         }
         return store.list(diskTags: tags)
     }
