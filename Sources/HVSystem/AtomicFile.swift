@@ -62,8 +62,7 @@ extension HVError {
     /// A write refused for want of room: where, how much is left, what to free.
     public static func noRoom(for url: URL) -> HVError {
         let dir = url.deletingLastPathComponent()
-        var fs = statvfs()
-        let free = statvfs(dir.path, &fs) == 0 ? " (\(UInt64(fs.f_bavail) * UInt64(fs.f_frsize) >> 10) KiB free)" : ""
+        let free = FreeSpace.bytes(at: dir.path).map { " (\($0 >> 10) KiB free)" } ?? ""
         return HVError(.insufficientResources, "no room to write \(url.path): the file system of \(dir.path) is full\(free)",
                        hint: "free space there (old backups in backup/, snapshots, console logs, disk images no longer needed), then try again; \(url.lastPathComponent) was left as it was")
     }

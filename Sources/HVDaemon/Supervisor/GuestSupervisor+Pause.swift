@@ -113,9 +113,5 @@ extension GuestSupervisor {
         }
     }
 
-    static func freeBytes(_ path: String) -> UInt64? {
-        var fs = statvfs()
-        guard statvfs(path, &fs) == 0 else { return nil }
-        return UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
-    }
+    static func freeBytes(_ path: String) -> UInt64? { FreeSpace.bytes(at: path) }
 }

@@ -99,13 +99,15 @@ public struct GuestBackup {
         return (archive, bytes, manifest)
     }
 
-    /// Room for the copy beside the archive (the staging copy and the archive: twice the guest's bytes).
+    /// Room for the staging copy and the archive, each about the guest's bytes:
+    /// twice that where both lie on one file system.
     func checkRoom(staging: URL, archiveDir: URL) throws {
         let guestBytes = (disk.map { GuestFileCopy.allocatedBytes($0.url) } ?? 0) + Self.folderBytes(folder.url)
-        for (place, needed) in [(staging.deletingLastPathComponent(), guestBytes), (archiveDir, guestBytes)] {
-            var fs = statvfs()
-            guard statvfs(place.path, &fs) == 0 else { continue }
-            let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        let stagingDir = staging.deletingLastPathComponent()
+        let shared = FreeSpace.device(of: stagingDir.path).map { $0 == FreeSpace.device(of: archiveDir.path) } ?? false
+        let places = shared ? [(archiveDir, 2 * guestBytes)] : [(stagingDir, guestBytes), (archiveDir, guestBytes)]
+        for (place, needed) in places {
+            guard let free = FreeSpace.bytes(at: place.path) else { continue }
             let want = needed + SnapshotStore.marginBytes
             if free < want {
                 throw HVError(.insufficientResources, "not enough room for the backup of \(folder.name) on the file system of \(place.path): \(free >> 20) MiB free, about \(want >> 20) MiB needed",

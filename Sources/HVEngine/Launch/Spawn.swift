@@ -78,8 +78,9 @@ public enum Spawn {
 
     /// fork + drop to the guest's user + exec, in C (CHVSys.hv_spawn_as):
     /// posix_spawn cannot change the user.
+    /// Output to `logFD` (stderr to `errorFD` when given).
     static func spawnAs(_ identity: GuestIdentity, _ argv: [String], environment: [String: String], logFD: Int32,
-                        keepFDs: [Int32], limits: ProcessLimits) throws -> pid_t {
+                        errorFD: Int32? = nil, keepFDs: [Int32], limits: ProcessLimits) throws -> pid_t {
         guard let first = argv.first, let exe = first.contains("/") ? first : Executables.find(first) else {
             throw HVError(.notFound, "cannot start \(argv.first ?? "?"): not installed", hint: "hv setup installs what hv needs")
         }
@@ -89,7 +90,7 @@ public enum Spawn {
                 identity.groups.withUnsafeBufferPointer { groups in
                     keepFDs.withUnsafeBufferPointer { keep in
                         hv_spawn_as(exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
-                                    logFD, logFD, keep.baseAddress, Int32(keep.count), limits.lockedBytes, limits.addressSpaceBytes)
+                                    logFD, errorFD ?? logFD, keep.baseAddress, Int32(keep.count), limits.lockedBytes, limits.addressSpaceBytes)
                     }
                 }
             }

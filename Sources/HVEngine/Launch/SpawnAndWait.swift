@@ -14,33 +14,24 @@ extension Spawn {
     /// `timeout` (then killed), its output captured (each stream up to 1 MiB).
     /// Where hvd is not root (development) it runs as hvd's own user.
     public static func runAs(_ identity: GuestIdentity, _ argv: [String], keepFDs: [Int32], timeout: Double) throws -> Command.Output {
-        guard let first = argv.first, let exe = first.contains("/") ? first : Executables.find(first) else {
-            throw HVError(.notFound, "cannot run \(argv.first ?? "?"): not installed", hint: "hv setup installs what hv needs")
-        }
         let outPipe = try closeOnExecPipe()
         let errPipe: [Int32]
         do { errPipe = try closeOnExecPipe() } catch {
             close(outPipe[0]); close(outPipe[1])
             throw error
         }
-        let me = GuestIdentity(uid: 0, gid: 0, groups: [])
-        let who = GuestIdentity.dropsPrivileges ? identity : me
-        let env = CleanEnvironment.make().map { "\($0.key)=\($0.value)" }
-        let pid = withCStrings(argv) { cargv in
-            withCStrings(env) { cenv in
-                who.groups.withUnsafeBufferPointer { groups in
-                    keepFDs.withUnsafeBufferPointer { keep in
-                        hv_spawn_as(exe, cargv, cenv, who.uid, who.gid, groups.baseAddress, Int32(groups.count),
-                                    outPipe[1], errPipe[1], keep.baseAddress, Int32(keep.count), 0, 0)
-                    }
-                }
-            }
+        // uid 0 is "stay as we are" to hv_spawn_as (development, where hvd is not root).
+        let who = GuestIdentity.dropsPrivileges ? identity : GuestIdentity(uid: 0, gid: 0, groups: [])
+        let pid: pid_t
+        do {
+            pid = try spawnAs(who, argv, environment: CleanEnvironment.make(), logFD: outPipe[1], errorFD: errPipe[1],
+                              keepFDs: keepFDs, limits: ProcessLimits())
+        } catch {
+            for fd in outPipe + errPipe { close(fd) }
+            throw error
         }
         close(outPipe[1]); close(errPipe[1])
         defer { close(outPipe[0]); close(errPipe[0]) }
-        guard pid > 0 else {
-            throw HVError(.io, "cannot run \(exe) as user \(who.uid): \(String(cString: strerror(-pid)))")
-        }
         var out = Data(), err = Data()
         let deadline = Date().addingTimeInterval(timeout)
         var open = [outPipe[0], errPipe[0]]

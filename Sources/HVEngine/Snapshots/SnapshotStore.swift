@@ -185,13 +185,9 @@ public struct SnapshotStore {
     func checkRoom(copying bytes: UInt64, diskInternal: URL?) throws {
         let places = [(root, bytes + Self.marginBytes)] + (diskInternal.map { [($0.deletingLastPathComponent(), Self.marginBytes)] } ?? [])
         for (dir, needed) in places {
-            var fs = statvfs()
-            guard statvfs(dir.path, &fs) == 0 else { continue }
-            let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
-            if free < needed {
-                throw HVError(.io, "not enough room for the snapshot on the file system of \(dir.path): \(free >> 20) MiB free, \(needed >> 20) MiB needed",
-                              hint: "free space there (old snapshots: hv guest snapshot \(folder.name) delete NAME; old backups; console logs); nothing was changed")
-            }
+            guard let free = FreeSpace.bytes(at: dir.path), free < needed else { continue }
+            throw HVError(.insufficientResources, "not enough room for the snapshot on the file system of \(dir.path): \(free >> 20) MiB free, \(needed >> 20) MiB needed",
+                          hint: "free space there (old snapshots: hv guest snapshot \(folder.name) delete NAME; old backups; console logs); nothing was changed")
         }
     }
 
