@@ -19,8 +19,17 @@ public enum GuestLock {
         throw HVError.posix("cannot lock \(url.path)", errno: err)
     }
 
+    /// Read from the kernel's lock table, without taking the lock: a probe
+    /// that took it, even for a moment, would look like a holder to every
+    /// other look at that moment (hvd's monitor deciding whether an exited
+    /// QEMU left its lock to someone, a start, the CLI's status).
     public static func isHeld(_ url: URL) -> Bool {
-        guard FileManager.default.fileExists(atPath: url.path) else { return false }
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return false }
+        if let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) {
+            return LockTable.hasFlock(in: table, device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        }
+        // No /proc/locks (a restricted /proc): the probe, with its moment.
         guard let fd = try? acquire(url) else { return true }
         close(fd)
         return false
@@ -42,5 +51,19 @@ public enum GuestLock {
         guard fd >= 0 else { return }
         while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
         close(fd)
+    }
+}
+
+/// proc(5)'s /proc/locks: one line per lock, "N: FLOCK  ADVISORY  WRITE PID
+/// MAJ:MIN:INODE START END", with "N: -> …" for a waiter, which holds nothing.
+enum LockTable {
+    static func hasFlock(in table: String, device: UInt64, inode: UInt64) -> Bool {
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
+        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
+        let key = String(format: "%02x:%02x:%llu", major, minor, inode)
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count >= 6 && fields[1] == "FLOCK" && fields[5] == key
+        }
     }
 }
