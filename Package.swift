@@ -20,20 +20,23 @@ let package = Package(
         .target(name: "HVCore", dependencies: ["HVSystem"], swiftSettings: strict),
         .target(name: "QMP", dependencies: ["HVSystem"], swiftSettings: strict),
         .target(name: "CHVSys"),
-        .target(name: "HVEngine", dependencies: ["HVCore", "QMP", "CHVSys"], swiftSettings: strict),
+        // Named events between guests and the host: the table, the doorbell server and its peers.
+        .target(name: "HVEvents", dependencies: ["HVCore", "CHVSys"], swiftSettings: strict),
+        .target(name: "HVEngine", dependencies: ["HVCore", "HVEvents", "QMP", "CHVSys"], swiftSettings: strict),
         // hv setup's RT-Linux image and guest tools; the real-time audit, latency bench and plots.
         // The CLI links them, hvd does not.
         .target(name: "HVSetup", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
         .target(name: "HVRealTime", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
-        .target(name: "HVDaemon", dependencies: ["HVCore", "HVEngine", "QMP", "CHVSys"], swiftSettings: strict),
+        .target(name: "HVDaemon", dependencies: ["HVCore", "HVEvents", "HVEngine", "QMP"], swiftSettings: strict),
         .target(
             name: "HVCommands",
-            dependencies: ["HVCore", "HVEngine", "HVSetup", "HVRealTime",
+            dependencies: ["HVCore", "HVEvents", "HVEngine", "HVSetup", "HVRealTime",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "hv", dependencies: ["HVCommands"], swiftSettings: strict),
         .executableTarget(name: "hvd", dependencies: ["HVDaemon"], swiftSettings: strict),
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVEventsTests", dependencies: ["HVEvents", "HVCore", "HVEngine", "CHVSys"], swiftSettings: strict),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVSetup", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "HVSetupTests", dependencies: ["HVSetup", "HVEngine", "HVCore"], swiftSettings: strict),

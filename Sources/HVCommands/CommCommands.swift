@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVEvents
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,8 @@ import Foundation
 /// The communication subsystem in `hv.config`: the VMF's virtual network,
 /// named shared-memory regions and named events, validated with file and line.
 public struct CommunicationConfig: Sendable, Equatable, Codable {
+    /// The events one table holds (HVEvents' `EventTable.capacity`).
+    public static let maxEvents = 64
     public struct Network: Sendable, Equatable, Codable {
         public var subnet: IPv4
         public var prefix: Int
@@ -158,8 +160,8 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
             }
             events.append(Event(name: name, guests: try guestList(section)))
         }
-        guard events.count <= EventTable.capacity else {
-            throw fail(0, "\(events.count) events are declared", "at most \(EventTable.capacity)")
+        guard events.count <= CommunicationConfig.maxEvents else {
+            throw fail(0, "\(events.count) events are declared", "at most \(CommunicationConfig.maxEvents)")
         }
         return CommunicationConfig(network: network, members: members, regions: regions, events: events)
     }
@@ -179,24 +181,6 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
                 || (member(f) != nil && network != old.network)
         }.sorted()
     }
-}
-
-/// The layout of the events region shared by hvd and the guests' doorbell
-/// devices: a header, then one slot per event with its name, a counter
-/// that signalling increments, and the ivshmem peers waiting on it (u16
-/// entries holding peer id + 1, 0 = free: peer ids only grow, because QEMU
-/// cannot take a reused one).
-public enum EventTable {
-    public static let magic: UInt32 = 0x4856_4556  // "HVEV"
-    public static let capacity = 64
-    public static let headerSize = 64
-    public static let slotSize = 128
-    public static let nameOffset = 0, nameLength = 32, counterOffset = 32, waitersOffset = 48
-    public static let waiterEntries = 40
-    public static let regionSize = 1 << 16   // a power of two, as ivshmem wants
-    /// Header: magic u32 @0, event count u32 @4, the host's (hvd's) peer id u32 @8.
-    public static let hostPeerOffset = 8
-    public static func slot(_ index: Int) -> Int { headerSize + index * slotSize }
 }
 
 /// An IPv4 address as a 32-bit number.

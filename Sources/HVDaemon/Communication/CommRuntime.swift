@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEvents
 import HVEngine
 #if canImport(Glibc)
 import Glibc
@@ -83,8 +84,9 @@ final class CommRuntime: Sendable {
             let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path,
                                            hostSocketPath: layout.eventsHostSocket.path, table: table,
                                            allowedUsers: GuestIdentity.dropsPrivileges ? users : nil,
-                                           sharing: GuestIdentity.dropsPrivileges ? sharing : nil)
-            try server.start()
+                                           sharing: GuestIdentity.dropsPrivileges ? sharing : nil,
+                                           warn: { Logger().warning($0) })
+            try server.start(share: HostPermissions.shareSocket)
             parts.withLock { $0.events = server }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEvents
 import HVEngine
 
 /// Maps API requests to the VMF and the guest supervisors. The CLI is one

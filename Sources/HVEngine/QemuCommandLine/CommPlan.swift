@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVEvents
 
 /// How one guest is wired into the communication subsystem: its network
 /// card on the VMF network, its shared-memory regions and its doorbell for

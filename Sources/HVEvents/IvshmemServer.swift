@@ -1,6 +1,5 @@
 import Foundation
 import HVCore
-import HVEngine
 import CHVSys
 #if canImport(Glibc)
 import Glibc
@@ -35,10 +34,10 @@ import Glibc
 /// signal rings only the waiters the event lists, whatever a guest wrote
 /// into the table's waiter entries. (The table itself is one memory all
 /// guests with events map: a counter is not yet guarded per guest.)
-final class IvshmemServer: Sendable {
-    let socketPath: String
-    let hostSocketPath: String
-    let table: EventMemory
+public final class IvshmemServer: Sendable {
+    public let socketPath: String
+    public let hostSocketPath: String
+    public let table: EventMemory
     let hostID: Int64 = 0
     /// Host programs on the doorbells at once.
     static let hostSeats: Int64 = 8
@@ -47,9 +46,10 @@ final class IvshmemServer: Sendable {
     /// A peer that takes longer than this to accept a message is dropped.
     static let sendDeadlineSeconds = 2
     /// Which guests (by their QEMU user) share which events (nil: no limits; tests and development).
-    struct Sharing: Sendable {
+    public struct Sharing: Sendable {
         /// Event index → the users of the guests it lists.
-        var eventUsers: [Int: Set<UInt32>]
+        public var eventUsers: [Int: Set<UInt32>]
+        public init(eventUsers: [Int: Set<UInt32>]) { self.eventUsers = eventUsers }
         /// Whether two guests' users share an event (the same user: development, every QEMU one user).
         func share(_ a: UInt32?, _ b: UInt32?) -> Bool {
             guard let a, let b else { return false }
@@ -58,8 +58,8 @@ final class IvshmemServer: Sendable {
     }
     let sharing: Sharing?
     private let hostEventFD: Int32
-    /// hvd's log (stateless: the same stderr or journal as everyone's).
-    private let log = Logger()
+    /// Where refusals and dropped peers are said (hvd: its log).
+    private let warn: @Sendable (String) -> Void
 
     private struct Peer {
         var eventfd: Int32
@@ -82,8 +82,10 @@ final class IvshmemServer: Sendable {
     private let state: Monitor<State>
 
     /// `maxID`: the largest guest peer id (waiter entries hold id + 1 in 16 bits); lower in tests.
-    init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1,
-         allowedUsers: Set<UInt32>? = nil, sharing: Sharing? = nil) throws {
+    public init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1,
+         allowedUsers: Set<UInt32>? = nil, sharing: Sharing? = nil,
+         warn: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }) throws {
+        self.warn = warn
         self.socketPath = socketPath
         self.allowedUsers = allowedUsers
         self.sharing = sharing
@@ -105,9 +107,11 @@ final class IvshmemServer: Sendable {
         table.setHostPeer(UInt32(hostID))
     }
 
-    func start() throws {
+    /// `share`: opens the guests' socket to the guests' QEMU group (hvd's
+    /// host permissions), before anything is accepted on it.
+    public func start(share: (URL) -> Void = { _ in }) throws {
         let guests = try UnixSocket.listen(at: socketPath)
-        HostPermissions.shareSocket(URL(fileURLWithPath: socketPath))
+        share(URL(fileURLWithPath: socketPath))
         let programs: UnixSocket
         do { programs = try UnixSocket.listen(at: hostSocketPath, mode: 0o600) } catch {
             guests.close()
@@ -122,7 +126,7 @@ final class IvshmemServer: Sendable {
     /// Ends the server and every connection to it: a host program learns it
     /// is over, and a guest's QEMU keeps running without doorbells, as when
     /// hvd dies (the protocol has no reconnect).
-    func stop() {
+    public func stop() {
         let listeners = state.withLock { s -> [UnixSocket] in
             s.running = false
             for p in s.peers.values { p.conn?.shutdown() }
@@ -144,7 +148,7 @@ final class IvshmemServer: Sendable {
             // hvd's own user is every QEMU's where hvd is not root (development): not one per guest then.
             let ownUser = user == geteuid()
             if !seat, let allowedUsers, !ownUser, !(user.map(allowedUsers.contains) ?? false) {
-                log.warning("the doorbells refused a connection from user \(user.map(String.init) ?? "unknown"), the QEMU user of no guest the events list")
+                warn("the doorbells refused a connection from user \(user.map(String.init) ?? "unknown"), the QEMU user of no guest the events list")
                 conn.close()
                 continue
             }
@@ -155,7 +159,7 @@ final class IvshmemServer: Sendable {
                 let id: Int64
                 if seat {
                     guard let free = s.peers.filter({ $0.value.isSeat && $0.value.conn == nil }).keys.min() else {
-                        log.warning("a host program was refused the doorbells: all \(Self.hostSeats) host seats are taken")
+                        warn("a host program was refused the doorbells: all \(Self.hostSeats) host seats are taken")
                         return nil
                     }
                     id = free
@@ -163,11 +167,11 @@ final class IvshmemServer: Sendable {
                 } else {
                     guard s.peers.count <= Self.maxPeers + Int(Self.hostSeats) else { return nil }
                     if let user, !ownUser, let held = s.users[user] {
-                        log.warning("the doorbells refused a second connection from user \(user) (its guest is peer \(held) already)")
+                        warn("the doorbells refused a second connection from user \(user) (its guest is peer \(held) already)")
                         return nil
                     }
                     guard let taken = s.ids.take() else {
-                        log.warning("the doorbells refused a guest: every peer id is in use or known to a running guest; loading the VMF again frees them")
+                        warn("the doorbells refused a guest: every peer id is in use or known to a running guest; loading the VMF again frees them")
                         return nil
                     }
                     let fd = hv_eventfd()
@@ -192,7 +196,7 @@ final class IvshmemServer: Sendable {
                 if ok { ok = Self.send(conn, peer, fd) }
                 // A seat was announced to every guest when it joined; a guest is news to all.
                 if !seat, let other, !Self.send(other, joined.id, joined.fd) {
-                    log.warning("a doorbell peer took no message for \(Self.sendDeadlineSeconds) s: dropped")
+                    warn("a doorbell peer took no message for \(Self.sendDeadlineSeconds) s: dropped")
                     other.shutdown()
                 }
                 close(fd)
@@ -200,7 +204,7 @@ final class IvshmemServer: Sendable {
             if ok { ok = Self.send(conn, joined.id, joined.fd) }
             close(joined.fd)
             if !ok {
-                log.warning("doorbell peer \(joined.id) did not take its setup within \(Self.sendDeadlineSeconds) s: dropped")
+                warn("doorbell peer \(joined.id) did not take its setup within \(Self.sendDeadlineSeconds) s: dropped")
                 conn.shutdown()
             }
             Thread.detachNewThread { [self] in watch(conn, id: joined.id) }
@@ -251,7 +255,7 @@ final class IvshmemServer: Sendable {
     }
 
     /// Increments the event and rings every peer waiting on it; returns the new count.
-    func signal(_ index: Int) -> UInt64 {
+    public func signal(_ index: Int) -> UInt64 {
         let count = table.increment(index)
         let waiters = table.waiters(index)
         var one: UInt64 = 1
@@ -271,7 +275,7 @@ final class IvshmemServer: Sendable {
     /// hvd is a waiter of the event only while someone waits through it: a
     /// guest's signal rings only those who wait (a host session on the
     /// doorbells would otherwise be rung after hvd, for nothing).
-    func wait(_ index: Int, after seen: UInt64, timeout: Double) -> UInt64? {
+    public func wait(_ index: Int, after seen: UInt64, timeout: Double) -> UInt64? {
         let deadline = Date().addingTimeInterval(timeout)
         state.withLock { s in
             s.hostWaits[index, default: 0] += 1
@@ -291,7 +295,7 @@ final class IvshmemServer: Sendable {
     }
 
     /// Guests and host programs connected now.
-    var peerCount: Int { state.withLock { $0.peers.values.filter { $0.conn != nil }.count } }
+    public var peerCount: Int { state.withLock { $0.peers.values.filter { $0.conn != nil }.count } }
 }
 
 /// Peer ids. A QEMU that saw a peer leave has freed that peer's state and

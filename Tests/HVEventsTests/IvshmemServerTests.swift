@@ -1,15 +1,14 @@
 import Foundation
 import Testing
 import HVCore
-import HVEngine
 import CHVSys
-@testable import HVDaemon
+@testable import HVEvents
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// hvd's ivshmem server and network switch against fake peers on real sockets.
-@Suite struct CommComponentTests {
+/// The ivshmem server against fake peers on real sockets.
+@Suite struct IvshmemServerTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hv-comm-\(UUID().uuidString.prefix(8))")
 
     init() throws { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }

@@ -1,18 +1,18 @@
 import Foundation
 import HVCore
-import HVEngine
+
 
 extension IvshmemServer: EventServing {
-    var eventNames: [String] { table.names }
-    func counter(_ index: Int) -> UInt64 { table.counter(index) }
+    public var eventNames: [String] { table.names }
+    public func counter(_ index: Int) -> UInt64 { table.counter(index) }
 }
 
 /// `hv event session`: one connection for many events, so a host program
 /// signals and waits without an HTTP request per event. After `POST
 /// /v1/events/session` answers 101, each line in gets one line back
 /// (`EventLines`); a line of more than `EventLines.maxLine` bytes ends it.
-enum EventSession {
-    static func serve(_ conn: UnixSocket, reader: LineReader, server: any EventServing) {
+public enum EventSession {
+    public static func serve(_ conn: UnixSocket, reader: LineReader, server: any EventServing) {
         let head = HTTPResponse(status: 101, headers: ["Upgrade": "hv-events", "Connection": "Upgrade"])
         guard (try? conn.write(head.serialized())) != nil else { return }
         while true {

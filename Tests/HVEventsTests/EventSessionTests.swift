@@ -1,8 +1,7 @@
 import Foundation
 import Testing
 import HVCore
-import HVEngine
-@testable import HVDaemon
+@testable import HVEvents
 
 /// The event session's line protocol against a stand-in events server.
 @Suite struct EventSessionTests {

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 import HVCore
-import HVEngine
 import CHVSys
-@testable import HVDaemon
+import HVEngine
+@testable import HVEvents
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -284,7 +284,7 @@ import Glibc
         let allowed = GuestIdentity.uidBase + 123, other = GuestIdentity.uidBase + 124
         let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: ["ev"])
         let server = try IvshmemServer(socketPath: socketPath, hostSocketPath: hostSocket, table: table, allowedUsers: [allowed])
-        try server.start()
+        try server.start(share: HostPermissions.shareSocket)  // as hvd opens it to the guests' group
         defer { server.stop() }
         chmod(dir.path, 0o755)
         // A peer as `uid`: connects and says how many bytes of the server's hello came, holding on for `hold` seconds.
@@ -330,7 +330,7 @@ import Glibc
         let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: ["estop", "other"])
         let server = try IvshmemServer(socketPath: socketPath, hostSocketPath: hostSocket, table: table, allowedUsers: [a, b, c],
                                        sharing: .init(eventUsers: [0: [a, b], 1: [c]]))
-        try server.start()
+        try server.start(share: HostPermissions.shareSocket)
         defer { server.stop() }
         chmod(dir.path, 0o755)
         // A peer as `uid`: joins, says its id, then every peer id it hears of within `listen` s,
