@@ -18,31 +18,34 @@ let package = Package(
         // Errors, sockets, atomic files, Monitor: what every room needs and nothing of hv's model.
         .target(name: "HVSystem", swiftSettings: strict),
         .target(name: "HVCore", dependencies: ["HVSystem"], swiftSettings: strict),
+        // The API's wire: endpoints, request and answer types, HTTP/1.1 and WebSocket framing; client and server.
+        .target(name: "HVAPI", dependencies: ["HVCore"], swiftSettings: strict),
         .target(name: "QMP", dependencies: ["HVSystem"], swiftSettings: strict),
         .target(name: "CHVSys"),
         // Named events between guests and the host: the table, the doorbell server and its peers.
-        .target(name: "HVEvents", dependencies: ["HVCore", "CHVSys"], swiftSettings: strict),
-        .target(name: "HVEngine", dependencies: ["HVCore", "HVEvents", "QMP", "CHVSys"], swiftSettings: strict),
+        .target(name: "HVEvents", dependencies: ["HVCore", "HVAPI", "CHVSys"], swiftSettings: strict),
+        .target(name: "HVEngine", dependencies: ["HVCore", "HVAPI", "HVEvents", "QMP", "CHVSys"], swiftSettings: strict),
         // hv setup's RT-Linux image and guest tools; the real-time audit, latency bench and plots.
         // The CLI links them, hvd does not.
         .target(name: "HVSetup", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
-        .target(name: "HVRealTime", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
-        .target(name: "HVDaemon", dependencies: ["HVCore", "HVEvents", "HVEngine", "QMP"], swiftSettings: strict),
+        .target(name: "HVRealTime", dependencies: ["HVCore", "HVAPI", "HVEngine"], swiftSettings: strict),
+        .target(name: "HVDaemon", dependencies: ["HVCore", "HVAPI", "HVEvents", "HVEngine", "QMP"], swiftSettings: strict),
         .target(
             name: "HVCommands",
-            dependencies: ["HVCore", "HVEvents", "HVEngine", "HVSetup", "HVRealTime",
+            dependencies: ["HVCore", "HVAPI", "HVEvents", "HVEngine", "HVSetup", "HVRealTime",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "hv", dependencies: ["HVCommands"], swiftSettings: strict),
         .executableTarget(name: "hvd", dependencies: ["HVDaemon"], swiftSettings: strict),
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVAPITests", dependencies: ["HVAPI", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVEventsTests", dependencies: ["HVEvents", "HVCore", "HVEngine", "CHVSys"], swiftSettings: strict),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVEngineTests", dependencies: ["HVEngine", "HVSetup", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "HVEngineTests", dependencies: ["HVAPI", "HVEngine", "HVSetup", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "HVSetupTests", dependencies: ["HVSetup", "HVEngine", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVRealTimeTests", dependencies: ["HVRealTime", "HVEngine", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVDaemonTests", dependencies: ["HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
+        .testTarget(name: "HVRealTimeTests", dependencies: ["HVAPI", "HVRealTime", "HVEngine", "HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVDaemonTests", dependencies: ["HVAPI", "HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["HVAPI", "HVCore", "HVEngine"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 
 /// `hv backup list|prune`: backup/ holds every guest folder, disk and
 /// hv.config that hv replaced or deleted, one folder per time; it grows

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// The console of a KVM guest is its desktop: a VNC viewer when this session

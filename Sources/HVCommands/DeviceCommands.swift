@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// `hv devices`: the host's PCI devices as passthrough sees them.

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEvents
 import HVEngine
 #if canImport(Glibc)

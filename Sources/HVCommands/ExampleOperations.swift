@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// hv_open_example and hv_sync_example. Opening replaces the host's guests:

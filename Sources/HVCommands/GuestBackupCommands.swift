@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 
 /// `hv guest backup NAME [--to DIR]`: hvd writes one archive of the guest
 /// (also while it runs); this command shows its progress meanwhile.

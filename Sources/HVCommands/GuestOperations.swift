@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// The guest and VMF operations behind both the seed's hv_* commands and

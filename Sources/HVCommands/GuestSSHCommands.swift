@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// `hv guest ssh` and `hv guest copy`: into an RT-Linux guest's Debian root

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 import HVRealTime
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 #if canImport(Glibc)
 import Glibc

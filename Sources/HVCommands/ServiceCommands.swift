@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// Boot-time start of the VMF and guests, and the host's lifecycle events.

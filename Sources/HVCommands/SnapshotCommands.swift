@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVCore
+import HVAPI
 
 /// `hv guest snapshot NAME create|list|revert|delete [SNAP]`: a client of
 /// hvd's snapshot endpoints. A revert and a delete ask first (hvd says what

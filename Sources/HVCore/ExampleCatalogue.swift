@@ -11,6 +11,12 @@ public struct Example: Sendable, Equatable {
         public var installISO: String = ""
         /// KVM guests: part of the communication subsystem.
         public var communication: Bool = false
+        public init(folder: String, os: GuestOS, vcpus: Int, memoryMiB: Int, diskImage: String = "",
+                    diskSizeGiB: Int = 64, installISO: String = "", communication: Bool = false) {
+            self.folder = folder; self.os = os; self.vcpus = vcpus; self.memoryMiB = memoryMiB
+            self.diskImage = diskImage; self.diskSizeGiB = diskSizeGiB; self.installISO = installISO
+            self.communication = communication
+        }
     }
 
     public var name: String

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// Which cpuset interface hv_vmf_start will partition the RT cores with, and

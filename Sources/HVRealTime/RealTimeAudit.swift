@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// `hv rt check`: the host's fitness for real-time guests, item by item, each

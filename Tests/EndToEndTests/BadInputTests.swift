@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
 
 extension EndToEnd {
     /// Bad input gets a clear error and changes nothing.

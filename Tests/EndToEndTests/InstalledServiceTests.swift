@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
 
 extension EndToEnd {
     /// What the installed service does, without systemd: guests restarted by

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
 import HVEngine
 
 /// A scratch hv host for end-to-end tests: its own HV_ROOT, the built `hv`

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
 import HVEngine
 
 extension EndToEnd.Passthrough {

@@ -94,22 +94,6 @@ import Testing
         #expect(ConfigReference.markdown().contains("| `[Guest\\Stop]` | `TimeoutSeconds` | a whole number from 1 to 3600 | `10` (RTOS), `120` (KVM) |"))
     }
 
-    /// The edit form's fields come from the declarations and name real settings.
-    @Test func theFormsFieldsAreTheDeclaredOnes() throws {
-        let names = GuestEditing.fields.map(\.name)
-        #expect(names.contains("cores") && names.contains("rtPriority") && names.contains("communication") && names.contains("address"))
-        var all = GuestSettings(name: "x", cores: 1, memoryMiB: 1, rtPriority: 1, image: "x", diskImage: "x", diskSizeGiB: 1, iso: "x",
-                                isoAttach: "x", networkMode: "x", communication: true, address: "x")
-        all.bridge = "x"
-        all.hostForward = "x"
-        all.pciDevices = "x"
-        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(all)) as? [String: Any]
-        for field in GuestEditing.fields {
-            #expect(encoded?[field.name] != nil, "\(field.name) is not a GuestSettings field")
-            #expect(GuestEditing.value(of: field.name, in: all) != nil, "\(field.name) has no value in the form")
-        }
-    }
-
     /// HostForward: rules parsed and checked, errors name the file, the line and the rule.
     @Test func hostForwardRules() throws {
         func load(_ usr: String, os: String = "ubuntu") throws -> GuestConfig {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
 @testable import HVEngine
 
 /// The partition's cgroup v2 path on a stand-in tree: this machine binds

@@ -14,23 +14,26 @@ export PATH="/opt/swift/usr/bin:$PATH"
 runs=${1:-1000000}
 out=bench/out/fuzz
 mkdir -p "$out"
-# HVSystem and HVCore compiled as one module (Exports.swift only re-exports HVSystem).
+# HVSystem, HVCore and HVAPI compiled as one module (Exports.swift only re-exports HVSystem;
+# HVAPI's `import HVCore` is taken out below).
 core=$(ls Sources/HVSystem/*.swift Sources/HVCore/*.swift | grep -v '/Exports.swift$')
 status=0
 # One binary for all targets (HV_FUZZ_TARGET picks one): the sources are compiled once, not once a target.
 # The events target also needs the session's lines (HVEvents/EventLines.swift, Foundation only);
 # the table target the table's layout and readers (EventTable.swift, EventMemory.swift), with CHVSys's C for their atomics.
 bin="$out/fuzz-hv"
-if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVEvents Sources/HVEngine/Backups Sources/CHVSys bench/fuzz/targets -newer "$bin" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) | head -1)" ]; then
+if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVAPI Sources/HVEvents Sources/HVEngine/Backups Sources/CHVSys bench/fuzz/targets -newer "$bin" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) | head -1)" ]; then
     mkdir -p "$out/chvsys"
     printf 'module CHVSys {\n    header "%s"\n    export *\n}\n' "$PWD/Sources/CHVSys/include/chvsys.h" > "$out/chvsys/module.modulemap"
     clang -c -O1 -fsanitize=address -I Sources/CHVSys/include Sources/CHVSys/chvsys.c -o "$out/chvsys.o" 2> "$out/build.log" || { cat "$out/build.log"; exit 1; }
     # One module here: `import HVCore` would name a module that is not there.
     sed '/^import HVCore$/d' Sources/HVEvents/EventMemory.swift > "$out/EventMemory.swift"
     sed '/^import HVCore$/d' Sources/HVEvents/EventTable.swift > "$out/EventTable.swift"
+    rm -rf "$out/api"; mkdir -p "$out/api"
+    for f in Sources/HVAPI/*.swift; do sed '/^import HVCore$/d' "$f" > "$out/api/$(basename "$f")"; done
     sed '/^import HVCore$/d' Sources/HVEngine/Backups/TarReader.swift > "$out/TarReader.swift"
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz -I "$out/chvsys" \
-        $core Sources/HVEvents/EventLines.swift "$out/EventTable.swift" "$out/EventMemory.swift" "$out/TarReader.swift" bench/fuzz/targets/*.swift "$out/chvsys.o" \
+        $core "$out"/api/*.swift Sources/HVEvents/EventLines.swift "$out/EventTable.swift" "$out/EventMemory.swift" "$out/TarReader.swift" bench/fuzz/targets/*.swift "$out/chvsys.o" \
         -o "$bin" 2>> "$out/build.log" || { cat "$out/build.log"; exit 1; }
 fi
 for target in http websocket config events ntp table tar; do

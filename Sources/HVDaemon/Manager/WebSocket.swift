@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 
 /// The part of WebSocket (RFC 6455) the System Manager's console uses:
 /// the handshake, and frames in both directions (client frames are masked).

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// The operations that span the VMF and the guests: the context owns both,

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// What every part of hvd shares: the layout, host facts, the VMF and the

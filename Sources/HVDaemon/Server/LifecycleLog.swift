@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 
 /// The last lifecycle events in hvd (bounded), for `hv events` and the log.
 /// Every event is also a line in hvd's log (the journal under systemd).

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// GET /v1/metrics: hvd's state for Prometheus (scrape it through the System

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// The installed-service endpoints: lifecycle events, the autostart plan,

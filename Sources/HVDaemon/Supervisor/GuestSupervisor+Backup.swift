@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// `hv guest backup`: one archive of the guest (GuestBackup), its one

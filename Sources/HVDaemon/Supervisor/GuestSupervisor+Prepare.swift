@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// What one start of a guest needs, decided before QEMU runs: the same

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 import QMP
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// What hvd knows about a running guest, kept in run/<guest>/state.json so a

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import HVEngine
 
 /// The VMF's loaded state: which hypervisor configuration is loaded and the

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 import CHVSys
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVAPI
 
 /// Takes the RT cores away from everything else while the VMF is loaded, with
 /// whichever cpuset interface the host has: cgroup v1 (host and RT cpusets,

@@ -1,4 +1,5 @@
 import Foundation
+import HVCore
 
 /// The small part of HTTP/1.1 that hvd's API uses: one request per
 /// connection, a JSON body with Content-Length, and an Upgrade that turns the

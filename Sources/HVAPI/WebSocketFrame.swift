@@ -1,4 +1,5 @@
 import Foundation
+import HVCore
 
 /// WebSocket frames (RFC 6455) as the System Manager receives them from a
 /// browser. Strict: reserved bits clear, known opcodes, client frames

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import HVCore
+import HVCore
+@testable import HVAPI
 
 /// The API's parser refuses what breaks the rules with the status a client
 /// should see, and never traps (the fuzz targets run the same functions).

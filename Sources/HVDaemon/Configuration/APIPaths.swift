@@ -1,4 +1,5 @@
 import Foundation
+import HVCore
 #if canImport(Glibc)
 import Glibc
 #endif

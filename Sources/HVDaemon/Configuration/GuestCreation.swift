@@ -1,40 +1,6 @@
 import Foundation
-
-/// A new guest from the System Manager's form: the five types of the product
-/// we model, each field checked by the same schema that checks `.config`
-/// files (errors name their field), then written like a synced project: the
-/// guest folder and its `[Guests\…]` entry in hv.config.
-public struct NewGuestRequest: Sendable, Codable, Equatable {
-    public enum GuestType: String, Sendable, Codable, CaseIterable {
-        case rtLinux = "rt-linux", vxworks, rtos32 = "rtos-32"
-        case generalWithComm = "general+comm", general
-    }
-    public var type: GuestType
-    public var name: String
-    /// For general-purpose guests: "ubuntu" or "windows".
-    public var os: String?
-    public var folder: String?
-    public var cores: Int?
-    public var memoryMiB: Int?
-    /// RTOS guests: the folder under templates/.
-    public var image: String?
-    public var diskImage: String?
-    public var diskSizeGiB: Int?
-    public var iso: String?
-
-    public init(type: GuestType, name: String, os: String? = nil, folder: String? = nil, cores: Int? = nil, memoryMiB: Int? = nil,
-                image: String? = nil, diskImage: String? = nil, diskSizeGiB: Int? = nil, iso: String? = nil) {
-        self.type = type; self.name = name; self.os = os; self.folder = folder; self.cores = cores; self.memoryMiB = memoryMiB
-        self.image = image; self.diskImage = diskImage; self.diskSizeGiB = diskSizeGiB; self.iso = iso
-    }
-}
-
-public struct NewGuestResult: Sendable, Codable, Equatable {
-    public var folder: String
-    public var id: Int
-    public var message: String
-    public init(folder: String, id: Int, message: String) { self.folder = folder; self.id = id; self.message = message }
-}
+import HVCore
+import HVAPI
 
 public enum GuestCreation {
     public static func create(_ r: NewGuestRequest, layout: HostLayout) throws -> NewGuestResult {

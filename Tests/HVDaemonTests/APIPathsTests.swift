@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import HVCore
+import HVAPI
+@testable import HVDaemon
 
 /// Disk and ISO paths that come through the API may name only what a
 /// guest's files are for: the token must not buy write access to a host file.

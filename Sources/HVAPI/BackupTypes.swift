@@ -1,4 +1,5 @@
 import Foundation
+import HVCore
 
 /// POST /v1/guests/{ref}/backup: `to` a folder for the archive (nil: HV_ROOT/backup;
 /// only root, on hvd's socket, may name another).

@@ -1,4 +1,5 @@
 import Foundation
+import HVCore
 
 /// A guest's snapshot as the API shows it (`hv guest snapshot NAME list`,
 /// GET /v1/guests/{ref}/snapshots): the state of its disk, its UEFI

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import HVCore
+import HVAPI
+@testable import HVDaemon
 
 /// Editing an existing guest: the form's fields over guest.config and
 /// hv.config, checked like the files, written only when all pass.
@@ -152,5 +154,21 @@ import Testing
         defer { h.cleanup() }
         let e = try #require(throws: HVError.self) { try GuestEditing.settings("guest0099", layout: h.layout) }
         #expect(e.code == .notFound)
+    }
+
+    /// The edit form's fields come from the declarations and name real settings.
+    @Test func theFormsFieldsAreTheDeclaredOnes() throws {
+        let names = GuestEditing.fields.map(\.name)
+        #expect(names.contains("cores") && names.contains("rtPriority") && names.contains("communication") && names.contains("address"))
+        var all = GuestSettings(name: "x", cores: 1, memoryMiB: 1, rtPriority: 1, image: "x", diskImage: "x", diskSizeGiB: 1, iso: "x",
+                                isoAttach: "x", networkMode: "x", communication: true, address: "x")
+        all.bridge = "x"
+        all.hostForward = "x"
+        all.pciDevices = "x"
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(all)) as? [String: Any]
+        for field in GuestEditing.fields {
+            #expect(encoded?[field.name] != nil, "\(field.name) is not a GuestSettings field")
+            #expect(GuestEditing.value(of: field.name, in: all) != nil, "\(field.name) has no value in the form")
+        }
     }
 }

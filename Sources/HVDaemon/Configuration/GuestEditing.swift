@@ -1,54 +1,6 @@
 import Foundation
-
-/// An existing guest's settings as the System Manager's edit form shows and
-/// changes them. In a request every field is optional: only the fields sent
-/// change. `folder`, `kind`, `os` and `overridden` are answers only.
-public struct GuestSettings: Sendable, Codable, Equatable {
-    public var folder: String?
-    public var kind: String?
-    public var os: String?
-    public var name: String?
-    public var cores: Int?
-    public var memoryMiB: Int?
-    /// RTOS guests.
-    public var rtPriority: Int?
-    public var image: String?
-    /// KVM guests.
-    public var diskImage: String?
-    public var diskSizeGiB: Int?
-    public var iso: String?
-    public var isoAttach: String?
-    public var networkMode: String?
-    /// Mode bridge: the host bridge or free interface.
-    public var bridge: String?
-    /// Mode user: host ports forwarded in ("tcp:8080:80,...").
-    public var hostForward: String?
-    /// Host PCI devices the guest gets (VFIO): "0000:03:00.0,...".
-    public var pciDevices: String?
-    /// KVM guests: a second card on the VMF network (RTOS guests always have one).
-    public var communication: Bool?
-    /// The address on the VMF network; "" = the default (subnet + Id).
-    public var address: String?
-    /// Fields that usr.config sets: the user's overrides win, so the form leaves them alone.
-    public var overridden: [String]?
-
-    public init(name: String? = nil, cores: Int? = nil, memoryMiB: Int? = nil, rtPriority: Int? = nil, image: String? = nil,
-                diskImage: String? = nil, diskSizeGiB: Int? = nil, iso: String? = nil, isoAttach: String? = nil,
-                networkMode: String? = nil, communication: Bool? = nil, address: String? = nil) {
-        self.name = name; self.cores = cores; self.memoryMiB = memoryMiB; self.rtPriority = rtPriority; self.image = image
-        self.diskImage = diskImage; self.diskSizeGiB = diskSizeGiB; self.iso = iso; self.isoAttach = isoAttach
-        self.networkMode = networkMode; self.communication = communication; self.address = address
-    }
-}
-
-public struct GuestEditResult: Sendable, Codable, Equatable {
-    public var folder: String
-    /// One line per changed value, "Memory: 256 → 512 MiB (guest.config)".
-    public var changes: [String]
-    /// When the changes take effect, and what stays as it was (an existing disk, say).
-    public var notes: [String]
-    public var message: String
-}
+import HVCore
+import HVAPI
 
 /// Reads and changes an existing guest's settings: each value is checked by
 /// the schema that checks `.config` files (errors name the form field), the

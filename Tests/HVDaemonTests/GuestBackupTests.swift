@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
+@testable import HVDaemon
 @testable import HVEngine
 #if canImport(Glibc)
 import Glibc

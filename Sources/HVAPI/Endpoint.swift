@@ -1,4 +1,5 @@
 import Foundation
+import HVCore
 
 /// Every endpoint of hvd's API, once: the CLI builds its requests from these
 /// values and the server's routing matches requests back to them, so an
