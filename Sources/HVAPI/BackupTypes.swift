@@ -41,3 +41,21 @@ public struct RestoreResult: Sendable, Codable, Equatable {
     public var folder: String
     public init(message: String, folder: String) { self.message = message; self.folder = folder }
 }
+
+/// `hv backup prune`: asked first (`confirm` false answers what would go), then done by hvd.
+public struct BackupPruneRequest: Sendable, Codable {
+    /// How many of the newest backups stay.
+    public var keep: Int
+    public var confirm: Bool
+    /// The backups the user was shown as going: refused when that changed since.
+    public var expect: [String]?
+    public init(keep: Int, confirm: Bool, expect: [String]? = nil) { self.keep = keep; self.confirm = confirm; self.expect = expect }
+}
+
+public struct BackupPruneResult: Sendable, Codable, Equatable {
+    /// Newest first, as `hv backup list` shows them.
+    public var going: [BackupStore.Entry]
+    public var kept: Int
+    public var deleted: Bool
+    public init(going: [BackupStore.Entry], kept: Int, deleted: Bool) { self.going = going; self.kept = kept; self.deleted = deleted }
+}

@@ -15,6 +15,8 @@ public enum Endpoint: Hashable, Sendable {
     case snapshotList(String), snapshotCreate(String), snapshotRevert(String, String), snapshotDelete(String, String)
     /// A guest's backup (and its progress); a restore from an archive.
     case guestBackup(String), guestBackupProgress(String), guestRestore
+    /// backup/'s oldest folders deleted; an example opened over the host's guests.
+    case backupPrune, exampleOpen(String)
     case commStatus, netAttach, netDetach
     case eventSignal(String), eventWait(String), eventSession
     case projectList, projectSave, projectPreview(String), projectSync(String)
@@ -58,6 +60,8 @@ public enum Endpoint: Hashable, Sendable {
         case .snapshotList(let g), .snapshotCreate(let g): ["guests", g, "snapshots"]
         case .guestBackup(let g), .guestBackupProgress(let g): ["guests", g, "backup"]
         case .guestRestore: ["backups", "restore"]
+        case .backupPrune: ["backups", "prune"]
+        case .exampleOpen(let e): ["examples", e, "open"]
         case .snapshotRevert(let g, let s): ["guests", g, "snapshots", s, "revert"]
         case .snapshotDelete(let g, let s): ["guests", g, "snapshots", s, "delete"]
         case .commStatus: ["comm"]
@@ -137,6 +141,8 @@ public enum Endpoint: Hashable, Sendable {
         .init(method: "POST", segments: ["guests", "*", "backup"]) { .guestBackup($0) },
         .init(method: "GET", segments: ["guests", "*", "backup"]) { .guestBackupProgress($0) },
         .init(method: "POST", segments: ["backups", "restore"]) { _ in .guestRestore },
+        .init(method: "POST", segments: ["backups", "prune"]) { _ in .backupPrune },
+        .init(method: "POST", segments: ["examples", "*", "open"]) { .exampleOpen($0) },
         .init(method: "POST", segments: ["guests", "*", "snapshots", "*", "delete"]) { .snapshotDelete($0, $1) },
         .init(method: "GET", segments: ["comm"]) { _ in .commStatus },
         .init(method: "POST", segments: ["net", "attach"]) { _ in .netAttach },

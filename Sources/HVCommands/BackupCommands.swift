@@ -30,13 +30,15 @@ struct BackupGroup: ParsableCommand {
             guard keep >= 0 else { throw ValidationError("--keep is a count of backups: 0 or more") }
         }
         func run() throws {
-            let store = BackupStore(layout: HostLayout.fromEnvironment())
-            let going = Array(store.entries().dropFirst(keep))
-            guard !going.isEmpty else { return Out.say("nothing to prune: \(store.entries().count) backup(s), keeping \(keep)") }
+            let api = Context().api
+            let plan = try api.post(.backupPrune, BackupPruneRequest(keep: keep, confirm: false), as: BackupPruneResult.self)
+            let going = plan.going
+            guard !going.isEmpty else { return Out.say("nothing to prune: \(BackupStore(layout: HostLayout.fromEnvironment()).entries().count) backup(s), keeping \(keep)") }
             Out.say("These backups are deleted for good (they are the only copies of what they hold):")
             for e in going { Out.say("  \(e.name)  \(Backup.sizeText(bytes: e.bytes))  \(e.holds.joined(separator: ", "))") }
             try Confirm.ask("Delete \(going.count) backup(s), keeping the newest \(keep)?", yes: yes)
-            for e in going { try store.delete(e) }
+            // hvd deletes them (the one writer of backup/), if they are still the ones shown.
+            _ = try api.post(.backupPrune, BackupPruneRequest(keep: keep, confirm: true, expect: going.map(\.name)), as: BackupPruneResult.self)
             Out.say("deleted \(going.count) backup(s); \(keep) kept")
         }
     }

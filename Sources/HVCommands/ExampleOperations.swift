@@ -1,49 +1,28 @@
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
 
 /// hv_open_example and hv_sync_example. Opening replaces the host's guests:
 /// it names what goes, asks, and moves it to backup/<time>/ first.
 enum ExampleOperations {
     static func open(_ ctx: Context, name: String, yes: Bool) throws {
+        // A typo is answered here, without starting hvd for it.
         let example = try ExampleCatalogue.named(name)
-        let layout = ctx.layout
-        try layout.ensureDirectories()
-        let fm = FileManager.default
-        let existing = ((try? fm.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? []).sorted()
-            .filter { !$0.hasPrefix(".") }
-        let hasConfig = fm.fileExists(atPath: layout.hvConfig.path)
-        if !existing.isEmpty || hasConfig {
-            // A running guest is never deleted from under itself.
-            if !existing.isEmpty {
-                let running = try ctx.api.get(.guestList, as: [GuestStatus].self)
-                    .filter { $0.state.isActive && existing.contains($0.folder) }
-                if !running.isEmpty {
-                    throw HVError(.conflict, "these guests are running: \(running.map(\.folder).joined(separator: ", "))",
-                                  hint: "stop them first (hv_guest_stop in their folders, or hv_vmf_stop), then open the example")
-                }
-            }
+        let plan = try ctx.api.post(.exampleOpen(example.name), ExampleOpenRequest(confirm: false), as: ExampleOpenResult.self)
+        if let backup = plan.backup {
             Out.say("Opening the example \"\(example.name)\" replaces the current configuration. These will be deleted:")
-            for f in existing {
-                let folder = layout.guest(f)
-                let label = (try? GuestConfig.load(from: folder)).map { " (\($0.name))" } ?? ""
-                Out.say("  \(folder.url.path)\(label), with everything in it")
-                for disk in Backup.diskImages(in: folder.url) {
-                    Out.say("    including the disk image \(disk.lastPathComponent) (\(Backup.sizeText(disk))): that guest's installation and settings")
-                }
+            for r in plan.replaced {
+                Out.say("  \(r.path)\(r.name.map { " (\($0))" } ?? ""), with everything in it")
+                for disk in r.disks { Out.say("    including the disk image \(disk): that guest's installation and settings") }
             }
-            if hasConfig { Out.say("  \(layout.hvConfig.path)") }
-            let stamp = Backup.stamp()
-            Out.say("They are first moved to \(layout.backupDir.appendingPathComponent(stamp).path)/ (nothing is lost; disks under \(layout.vmsDir.path) are not touched).")
+            if let config = plan.hvConfig { Out.say("  \(config)") }
+            Out.say("They are first moved to a folder of their own in \(backup)/ (nothing is lost; disks under \(ctx.layout.vmsDir.path) are not touched).")
             try Confirm.ask("Delete these guests and open \"\(example.name)\"?", yes: yes)
-            // Guests' exchange folders are file systems of their own: unmounted before their folders move.
-            for f in existing { ExchangeFolder.release(layout.guest(f)) }
-            let backup = try Backup.move(layout: layout, folders: existing, config: hasConfig, stamp: stamp)
-            Out.say("Saved the previous guests and configuration in \(backup.path)")
         }
-        try ProjectStore(layout: layout).write(example)
-        try ProjectStore(layout: layout).setOpenProject(example.name)
+        // hvd does it, the one writer of guest folders and projects, with these guests held stopped.
+        let done = try ctx.api.post(.exampleOpen(example.name), ExampleOpenRequest(confirm: true, expect: plan.replaced.map(\.folder)),
+                                    as: ExampleOpenResult.self)
+        if let backup = done.backup { Out.say("Saved the previous guests and configuration in \(backup)") }
         Out.say("Opened the System Manager project \"\(example.name)\": \(example.summary)")
         Out.say("Next: hv_sync_example \(example.name)")
     }

@@ -81,7 +81,7 @@ import HVCore
                                .consoleSocket("g"), .displaySocket("g"), .ticket, .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan("p"), .projectStore("p"),
                                .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate,
                                .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s"),
-                               .guestBackup("g"), .guestBackupProgress("g"), .guestRestore]
+                               .guestBackup("g"), .guestBackupProgress("g"), .guestRestore, .backupPrune, .exampleOpen("e")]
         #expect(all.count == Endpoint.patterns.count, "a case without a pattern, or a pattern without a case")
         for e in all {
             #expect(Endpoint.match(method: e.method, segments: ["v1"] + e.segments) == .endpoint(e), "\(e)")

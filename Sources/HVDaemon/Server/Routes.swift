@@ -40,7 +40,7 @@ struct Routes {
     static func writesConfig(_ e: Endpoint) -> Bool {
         switch e {
         case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync,
-             .autostartSet, .resetHost, .bridgesDelete, .projectStore, .guestRestore: true
+             .autostartSet, .resetHost, .bridgesDelete, .projectStore, .guestRestore, .exampleOpen, .backupPrune: true
         default: false
         }
     }
@@ -164,6 +164,15 @@ struct Routes {
             let result = try GuestCreation.create(body, layout: ctx.layout)
             ctx.log.info("\(result.folder): \(result.message)")
             return .response(.json(result))
+        case .exampleOpen(let name):
+            return .response(.json(try ctx.openExample(name, try APIJSON.decode(ExampleOpenRequest.self, req.body))))
+        case .backupPrune:
+            // The one API call that deletes for good (backups are the last copies): root's, on the host.
+            guard listener == "socket" else {
+                throw HVError(.invalidArgument, "pruning backup/ deletes the last copies of what it holds: it is root's, on the host",
+                              hint: "prune on the host: hv backup prune")
+            }
+            return .response(.json(try ctx.pruneBackups(try APIJSON.decode(BackupPruneRequest.self, req.body))))
         case .projectList:
             return .response(.json(ProjectSync.list(layout: ctx.layout)))
         case .projectSave:

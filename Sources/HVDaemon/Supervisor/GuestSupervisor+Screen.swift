@@ -55,13 +55,10 @@ extension GuestSupervisor {
             throw HVError(.needsConfirmation, "deleting \(folder.name) removes: " + plan.goes.joined(separator: "; "),
                           hint: "show this to the user and send {\"confirm\": true}")
         }
-        let (current, pid) = shared.withLock { ($0.state, $0.record?.pid) }
-        guard current == .stopped || current == .crashed, !GuestLock.isHeld(folder.lockFile) else {
-            throw HVError(.conflict, "guest \(folder.name) is \(current.rawValue)\(pid.map { " (pid \($0))" } ?? ""); a running guest is never deleted",
-                          hint: "stop it first: hv guest stop \(folder.name)")
+        let backup = try whileStopped("deleted") {
+            ExchangeFolder.release(folder)
+            return try plan.perform(layout: ctx.layout)
         }
-        ExchangeFolder.release(folder)
-        let backup = try plan.perform(layout: ctx.layout)
         ctx.log.info("\(folder.name): deleted; saved in \(backup.path)")
         return DeleteResult(message: "Deleted guest \(folder.name); saved in \(backup.path)", backup: backup.path)
     }

@@ -229,6 +229,28 @@ final class GuestSupervisor: Sendable {
 
     private func endOperation() { shared.withLock { $0.busy = false } }
 
+    /// Runs `body` as the guest's one operation while it is stopped and no
+    /// QEMU holds its lock: no start can begin until `body` is done. For what
+    /// moves or deletes the guest's folder (a check then a move would let a
+    /// start in between).
+    func whileStopped<T>(_ verb: String, _ body: () throws -> T) throws -> T {
+        try shared.withLock { s in
+            if s.busy { throw HVError(.conflict, "guest \(folder.name) is busy (\(s.state.rawValue)); try again in a moment") }
+            guard s.state == .stopped || s.state == .crashed else {
+                let pid = s.record.map { " (pid \($0.pid))" } ?? ""
+                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue)\(pid); a running guest's folder is never \(verb)",
+                              hint: "stop it first: hv guest stop \(folder.name)")
+            }
+            if GuestLock.isHeld(folder.lockFile) {
+                throw HVError(.conflict, "guest \(folder.name) is held by a QEMU (\(folder.lockFile.path)) that this hvd does not supervise",
+                              hint: "stop that QEMU first; nothing was changed")
+            }
+            s.busy = true
+        }
+        defer { endOperation() }
+        return try body()
+    }
+
     /// Writes the run record; one that cannot be written (a full file system)
     /// is said loudly: a new hvd would not find this guest by it.
     func saveRecord(_ rec: RunRecord) {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HVCore
+@testable import HVDaemon
 
 /// backup/ listed newest first with what each holds; pruning removes whole backups only.
 @Suite struct BackupStoreTests {
