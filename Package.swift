@@ -24,28 +24,32 @@ let package = Package(
         .target(name: "CHVSys"),
         // Named events between guests and the host: the table, the doorbell server and its peers.
         .target(name: "HVEvents", dependencies: ["HVCore", "HVAPI", "CHVSys"], swiftSettings: strict),
-        .target(name: "HVEngine", dependencies: ["HVCore", "HVAPI", "HVEvents", "QMP", "CHVSys"], swiftSettings: strict),
+        // The host as hv finds and shapes it, with or without hvd: facts, sysfs, the CPU partition
+        // and its trial, guest users and their lock, spawning (as them), systemd.
+        .target(name: "HVHost", dependencies: ["HVCore", "HVAPI", "CHVSys"], swiftSettings: strict),
+        .target(name: "HVEngine", dependencies: ["HVCore", "HVAPI", "HVHost", "HVEvents", "QMP", "CHVSys"], swiftSettings: strict),
         // hv setup's RT-Linux image and guest tools; the real-time audit, latency bench and plots.
         // The CLI links them, hvd does not.
-        .target(name: "HVSetup", dependencies: ["HVCore", "HVEngine"], swiftSettings: strict),
-        .target(name: "HVRealTime", dependencies: ["HVCore", "HVAPI", "HVEngine"], swiftSettings: strict),
-        .target(name: "HVDaemon", dependencies: ["HVCore", "HVAPI", "HVEvents", "HVEngine", "QMP"], swiftSettings: strict),
+        .target(name: "HVSetup", dependencies: ["HVCore", "HVHost"], swiftSettings: strict),
+        .target(name: "HVRealTime", dependencies: ["HVCore", "HVAPI", "HVHost"], swiftSettings: strict),
+        .target(name: "HVDaemon", dependencies: ["HVCore", "HVAPI", "HVHost", "HVEvents", "HVEngine", "QMP"], swiftSettings: strict),
         .target(
             name: "HVCommands",
-            dependencies: ["HVCore", "HVAPI", "HVEvents", "HVEngine", "HVSetup", "HVRealTime",
+            dependencies: ["HVCore", "HVAPI", "HVHost", "HVEvents", "HVSetup", "HVRealTime",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "hv", dependencies: ["HVCommands"], swiftSettings: strict),
         .executableTarget(name: "hvd", dependencies: ["HVDaemon"], swiftSettings: strict),
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"], swiftSettings: strict),
         .testTarget(name: "HVAPITests", dependencies: ["HVAPI", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVEventsTests", dependencies: ["HVEvents", "HVCore", "HVEngine", "CHVSys"], swiftSettings: strict),
+        .testTarget(name: "HVHostTests", dependencies: ["HVHost", "HVAPI", "HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVEventsTests", dependencies: ["HVHost", "HVEvents", "HVCore", "HVEngine", "CHVSys"], swiftSettings: strict),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVEngineTests", dependencies: ["HVAPI", "HVEngine", "HVSetup", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "HVSetupTests", dependencies: ["HVSetup", "HVEngine", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVRealTimeTests", dependencies: ["HVAPI", "HVRealTime", "HVEngine", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVDaemonTests", dependencies: ["HVAPI", "HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["HVAPI", "HVCore", "HVEngine"], swiftSettings: strict),
+        .testTarget(name: "HVEngineTests", dependencies: ["HVHost", "HVAPI", "HVEngine", "HVSetup", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "HVSetupTests", dependencies: ["HVHost", "HVSetup", "HVEngine", "HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVRealTimeTests", dependencies: ["HVHost", "HVAPI", "HVRealTime", "HVEngine", "HVCore"], swiftSettings: strict),
+        .testTarget(name: "HVDaemonTests", dependencies: ["HVHost", "HVAPI", "HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["HVHost", "HVAPI", "HVCore", "HVEngine"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -56,7 +56,13 @@ public struct VMFPartition: Sendable, Codable, Equatable {
     }
 }
 
-public struct VMFLoadRequest: Sendable, Codable { public var config: String; public init(config: String) { self.config = config } }
+public struct VMFLoadRequest: Sendable, Codable {
+    /// The hypervisor configuration's path ("": config/hv.config, or the one `guest` names).
+    public var config: String
+    /// A guest folder whose guest_config.sh names the configuration (HV_CONFIG), when `config` is "".
+    public var guest: String?
+    public init(config: String, guest: String? = nil) { self.config = config; self.guest = guest }
+}
 
 public struct VMFUnloadRequest: Sendable, Codable {
     /// Stop running RTOS guests first; without it, running RTOS guests make the unload fail.

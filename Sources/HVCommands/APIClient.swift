@@ -1,7 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,7 +1,6 @@
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,7 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 
 /// The console of a KVM guest is its desktop: a VNC viewer when this session
 /// has a graphical display and a viewer is installed; otherwise exactly how

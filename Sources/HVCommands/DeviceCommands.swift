@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
 
 /// `hv devices`: the host's PCI devices as passthrough sees them.
 struct DevicesGroup: ParsableCommand {
@@ -17,16 +16,18 @@ struct DevicesGroup: ParsableCommand {
         @Flag(help: "Bridges too (they always stay with the host).") var all = false
 
         func run() throws {
-            let scan = PCIDevices()
-            let devices = scan.list(heldBy: PCIPassthrough(layout: Context().layout).record).filter { all || !$0.isBridge }
+            // hvd lists them (as root, with the guests that hold them from its own record).
+            let listed = try Context().api.get(.hostDevices, as: [PCIDevice].self)
+            let devices = listed.filter { all || !$0.isBridge }
             if json {
                 FileHandle.standardOutput.write(APIJSON.encode(devices) + Data("\n".utf8))
                 return
             }
-            if !scan.iommuEnabled {
+            // Without an IOMMU the kernel makes no groups; without pci.ids no device has a name.
+            if !listed.isEmpty && listed.allSatisfy({ $0.iommuGroup == nil }) {
                 Out.say("The IOMMU is off: no device can be given to a guest. Enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD).")
             }
-            if scan.idsFile == nil { Out.say("(install pci.ids for vendor and device names)") }
+            if !listed.isEmpty && listed.allSatisfy({ $0.vendorName == nil }) { Out.say("(install pci.ids for vendor and device names)") }
             for d in devices {
                 let name = [d.vendorName, d.deviceName].compactMap { $0 }.joined(separator: " ")
                 let what = name.isEmpty ? "\(d.className) \(d.vendorID):\(d.deviceID)" : "\(name) [\(d.vendorID):\(d.deviceID)]"

@@ -2,7 +2,6 @@ import Foundation
 import HVCore
 import HVAPI
 import HVEvents
-import HVEngine
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,7 +1,6 @@
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
 
 /// The guest and VMF operations behind both the seed's hv_* commands and
 /// `hv guest ...` / `hv vmf ...`.
@@ -71,22 +70,21 @@ enum GuestOperations {
     }
 
     static func vmfStart(_ ctx: Context, config: String?) throws {
-        let path: String
+        let request: VMFLoadRequest
+        var path = ctx.layout.hvConfig.path
         if let config {
             path = absolute(config)
-        } else {
+            request = VMFLoadRequest(config: path)
+        } else if let folder = try? ctx.currentGuest() {
             // The hypervisor configuration the current guest folder names (its
-            // guest_config.sh's HV_CONFIG), else the one all guest folders belong to.
-            if let folder = try? ctx.currentGuest() {
-                let named = try GuestScriptVariables.read(ctx.layout.guest(folder)).hypervisorConfig
-                path = named.isEmpty ? ctx.layout.hvConfig.path : ctx.layout.resolve(named).path
-                if !named.isEmpty { Out.say("(\(folder) names \(path) in HV_CONFIG)") }
-            } else {
-                path = ctx.layout.hvConfig.path
-                Out.say("(not in a guest folder: using \(path))")
-            }
+            // guest_config.sh's HV_CONFIG), else the one all guest folders belong to:
+            // hvd reads it (it sources that script at every start anyway).
+            request = VMFLoadRequest(config: "", guest: folder)
+        } else {
+            Out.say("(not in a guest folder: using \(path))")
+            request = VMFLoadRequest(config: path)
         }
-        let s = try ctx.api.post(.vmfLoad, VMFLoadRequest(config: path), as: VMFStatus.self)
+        let s = try ctx.api.post(.vmfLoad, request, as: VMFStatus.self)
         Out.say("VMF loaded with \(s.config ?? path)")
         for (folder, cores) in s.reservedCores.sorted(by: { $0.key < $1.key }) where !cores.isEmpty {
             Out.say("  \(folder): reserved core\(cores.count == 1 ? "" : "s") \(cores.map(String.init).joined(separator: ","))")

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 
 /// `hv guest ssh` and `hv guest copy`: into an RT-Linux guest's Debian root
 /// over the VMF network, from hv's own network namespace (the guest has no

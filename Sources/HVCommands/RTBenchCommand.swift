@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 import HVRealTime
 
 /// `hv rt bench GUEST`: cyclictest inside the RTOS guest; histogram, numbers

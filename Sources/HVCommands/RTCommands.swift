@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 import HVRealTime
 #if canImport(Glibc)
 import Glibc

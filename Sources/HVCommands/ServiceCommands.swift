@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 
 /// Boot-time start of the VMF and guests, and the host's lifecycle events.
 struct AutostartGroup: ParsableCommand {

@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// cyclictest's result: its histogram (-h, 1 µs buckets) and summary lines.
 public struct LatencyHistogram: Sendable, Equatable, Codable {

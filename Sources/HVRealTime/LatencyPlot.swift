@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// Histogram plots of latency runs, as SVG (with labels), rendered to PNG
 /// for viewers without SVG. Log-scaled counts, one colour per run.

@@ -1,7 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 
 /// Which cpuset interface hv_vmf_start will partition the RT cores with, and
 /// whether another cgroup already claims them (the kernel then refuses).

@@ -1,7 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
-import HVEngine
+import HVHost
 
 /// `hv rt check`: the host's fitness for real-time guests, item by item, each
 /// with its state and how to fix it. Reads /proc and /sys below `sysRoot`

@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// The RT-Linux guest's Debian 12 root: Debian's own packages (mmdebstrap
 /// from the archive, the tar cached like the kernel), hv's units and

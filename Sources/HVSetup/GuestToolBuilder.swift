@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// Builds the guest-side tools of the communication subsystem for the
 /// RT-Linux kernel: the hv_ivshmem module (against Debian's headers for that

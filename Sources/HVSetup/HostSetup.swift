@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// `hv setup`: the Debian packages hv needs, the host layout and the RT-Linux
 /// image. Idempotent, and quick when everything is already in place.

@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// Gets the uncompressed ELF `vmlinux` out of a bzImage. Under TCG the
 /// in-guest decompressor costs ~3 s; QEMU loads the ELF directly through its

@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// Builds templates/rt-linux/ from Debian's PREEMPT_RT kernel package (never
 /// installed on the host: downloaded, cached and unpacked) plus busybox,

@@ -1,6 +1,6 @@
 import Foundation
 import HVCore
-import HVEngine
+import HVHost
 
 /// Lays out the RT-Linux guest's root file system in a folder.
 struct RootFSAssembler {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVHost
 import HVEngine
 
 extension EndToEnd {

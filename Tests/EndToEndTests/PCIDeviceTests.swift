@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
+import HVHost
 import HVEngine
 
 extension EndToEnd {
@@ -14,7 +16,8 @@ extension EndToEnd {
             defer { host.cleanup() }
             let guest = try KernelGuest(host: host)
             defer { guest.stop() }
-            try guest.provide([TestHost.products.appendingPathComponent("hv")])
+            // hv asks hvd for the list (it starts the hvd beside it), as on a host.
+            try guest.provide([TestHost.products.appendingPathComponent("hv"), TestHost.products.appendingPathComponent("hvd")])
             try FileManager.default.createDirectory(at: guest.share.appendingPathComponent("share"), withIntermediateDirectories: true)
             if let ids = PCIDevices.defaultIDsFile {
                 try FileManager.default.copyItem(at: URL(fileURLWithPath: ids), to: guest.share.appendingPathComponent("share/pci.ids"))
@@ -26,6 +29,7 @@ extension EndToEnd {
                 ls /sys/kernel/iommu_groups > $out/groups.txt 2>&1
                 LD_LIBRARY_PATH=/hv/guests/lib /hv/guests/bin/hv devices list --json --all > $out/devices.json 2> $out/devices.err
                 LD_LIBRARY_PATH=/hv/guests/lib /hv/guests/bin/hv devices list > $out/devices.txt 2>&1
+                LD_LIBRARY_PATH=/hv/guests/lib /hv/guests/bin/hv daemon stop > /dev/null 2>&1
                 echo done > $out/done
 
                 """, timeout: 300)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 extension EndToEnd {

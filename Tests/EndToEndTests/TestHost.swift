@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 /// A scratch hv host for end-to-end tests: its own HV_ROOT, the built `hv`

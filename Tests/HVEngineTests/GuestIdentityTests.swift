@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import HVEngine
 import HVCore
+import HVHost
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
+import HVHost
 @testable import HVEngine
 
 /// `hv devices list` over a fake sysfs tree: names from pci.ids, IOMMU

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import HVCore
+import HVAPI
+import HVHost
 @testable import HVEngine
 
 /// What a start refuses before any device changes hands, the device

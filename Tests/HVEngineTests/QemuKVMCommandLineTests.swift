@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVHost
 @testable import HVEngine
 
 /// The KVM guests' QEMU command lines (firmware, TPM, devices) against golden files.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVHost
 @testable import HVEngine
 
 /// Which kernel file an RT-Linux guest boots: the uncompressed ELF (PVH)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVHost
 @testable import HVEngine
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import HVHost
 import Testing
 import HVEngine
 @testable import HVSetup

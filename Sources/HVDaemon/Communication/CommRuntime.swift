@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEvents
 import HVEngine
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 import HVEngine
 #if canImport(Glibc)
 import Glibc

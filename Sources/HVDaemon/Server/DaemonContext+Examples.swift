@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 /// hv_open_example and `hv backup prune`: they move or delete what hvd

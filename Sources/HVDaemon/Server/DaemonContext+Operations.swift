@@ -13,6 +13,15 @@ extension DaemonContext {
             .map(\.folder).sorted()
     }
 
+    /// The configuration a load names: its path, else the one the guest
+    /// folder's guest_config.sh names (HV_CONFIG), else config/hv.config.
+    func vmfConfigPath(_ request: VMFLoadRequest) throws -> String {
+        guard request.config.isEmpty else { return request.config }
+        guard let ref = request.guest else { return layout.hvConfig.path }
+        let named = try GuestScriptVariables.read(try resolve(ref).folder).hypervisorConfig
+        return named.isEmpty ? layout.hvConfig.path : layout.resolve(named).path
+    }
+
     /// hv_vmf_start: loads `path`, or keeps what is loaded under running RTOS guests (said in the notes).
     func loadVMF(_ path: String) throws -> VMFStatus {
         if let kept = try vmf.keepsLoaded(path, runningRTOS: activeRTOSGuests()) {

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 /// What every part of hvd shares: the layout, host facts, the VMF and the

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 /// GET /v1/metrics: hvd's state for Prometheus (scrape it through the System

@@ -68,7 +68,12 @@ struct Routes {
             return .response(.json(ctx.vmf.status()))
         case .vmfLoad:
             let body = try APIJSON.decode(VMFLoadRequest.self, req.body)
-            return .response(.json(try ctx.loadVMF(body.config.isEmpty ? ctx.layout.hvConfig.path : body.config)))
+            let path = try ctx.vmfConfigPath(body)
+            var status = try ctx.loadVMF(path)
+            if let guest = body.guest, body.config.isEmpty, path != ctx.layout.hvConfig.path {
+                status.notes.insert("\(guest) names \(path) in HV_CONFIG", at: 0)
+            }
+            return .response(.json(status))
         case .vmfUnload:
             let body = try APIJSON.decode(VMFUnloadRequest.self, req.body)
             return .response(.json(try ctx.unloadVMF(stopGuests: body.stopGuests)))

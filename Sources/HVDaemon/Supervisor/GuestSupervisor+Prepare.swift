@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 /// What one start of a guest needs, decided before QEMU runs: the same

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 import QMP
 #if canImport(Glibc)

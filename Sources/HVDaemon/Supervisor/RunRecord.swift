@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 /// What hvd knows about a running guest, kept in run/<guest>/state.json so a

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 import HVEngine
 
 /// The VMF's loaded state: which hypervisor configuration is loaded and the

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,7 @@
 import Foundation
 import HVCore
+import HVAPI
+import HVHost
 
 /// The host's PCI devices as passthrough sees them: each with its names, IOMMU
 /// group, current driver, and whether it can be given to a guest (and why
@@ -143,60 +145,6 @@ public struct PCIDevices: Sendable {
         return Set(text.split(separator: "\n").compactMap { line in
             line.split(separator: " ").first.flatMap { $0.hasPrefix("/dev/") ? String($0.dropFirst(5)) : nil }
         })
-    }
-}
-
-/// One PCI device: what `hv devices list` shows.
-public struct PCIDevice: Sendable, Codable, Equatable {
-    public var address: String
-    public var vendorID: String
-    public var deviceID: String
-    public var classCode: UInt32
-    public var vendorName: String?
-    public var deviceName: String?
-    public var className: String
-    public var driver: String?
-    public var iommuGroup: Int?
-    /// The other devices of its IOMMU group (bridges left out).
-    public var groupMembers: [String] = []
-    /// Its network interfaces (a NIC).
-    public var interfaces: [String] = []
-    /// How the host uses it now.
-    public var inUse: [String] = []
-    /// Why it cannot be given to a guest (empty: it can).
-    public var notAssignable: [String] = []
-    /// The guest of hv's that holds it now (bound to vfio-pci for it).
-    public var heldBy: String?
-    /// How the kernel can reset it (reset_method: flr, pm, bus, ...); empty:
-    /// it cannot, and goes back to the host as the guest left it.
-    public var resetMethods: [String] = []
-
-    public var assignable: Bool { notAssignable.isEmpty }
-    public var isBridge: Bool { classCode >> 16 == 0x06 }
-
-    /// "0000:03:00.0": domain, bus, device, function.
-    public static func isAddress(_ s: String) -> Bool {
-        let parts = s.split(separator: ":")
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2 else { return false }
-        let df = parts[2].split(separator: ".")
-        return df.count == 2 && df[0].count == 2 && df[1].count == 1
-            && s.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
-    }
-
-    static func className(_ code: UInt32) -> String {
-        switch code >> 16 {
-        case 0x01: "storage controller"
-        case 0x02: "network controller"
-        case 0x03: "display controller"
-        case 0x04: "multimedia controller"
-        case 0x06: "bridge"
-        case 0x07: "communication controller"
-        case 0x08: "system peripheral"
-        case 0x0c: code >> 8 & 0xff == 0x03 ? "USB controller" : code >> 8 & 0xff == 0x05 ? "SMBus" : "serial bus controller"
-        case 0x11: "signal processing (data acquisition) controller"
-        case 0xff: "unassigned class"
-        default: String(format: "class %06x", code)
-        }
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
 import HVCore
+import HVAPI
+import HVHost
 #if canImport(Glibc)
 import Glibc
 #endif

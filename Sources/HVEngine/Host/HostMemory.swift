@@ -4,6 +4,7 @@ import CHVSys
 import Glibc
 #endif
 import HVCore
+import HVHost
 
 /// The host's memory budget: every guest's configured RAM is promised to it,
 /// and the host keeps `RemainingHostMemoryMiB` for itself.

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 import CHVSys
 
 /// hv's network namespace (named after the host root), where the VMF

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// hv's nftables tables: each is replaced whole, in one transaction (`nft -f`
 /// with "table …; delete table …; table … { … }"), from a file root writes

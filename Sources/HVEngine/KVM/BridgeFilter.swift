@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// What a bridged guest may put on hv's bridges: frames with the MAC hv gave
 /// it only (Ethernet source and ARP sender), so it can neither pass for the

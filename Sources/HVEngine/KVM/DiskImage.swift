@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// A KVM guest's disk image: where it is, whether QEMU can use it, whether a
 /// system is installed on it, and creating it at the first start.

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 import QMP
 #if canImport(Glibc)
 import Glibc

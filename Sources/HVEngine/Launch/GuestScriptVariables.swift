@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// The variables a user may set in usr_guest_config.sh, read by sourcing
 /// guest_config.sh with bash (which sources usr_guest_config.sh).

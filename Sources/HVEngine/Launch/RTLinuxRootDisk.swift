@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// An RT-Linux guest's own Debian root disk, made from the template at its
 /// first start. It is a full copy (qcow2 without a backing file, or raw):

@@ -1,4 +1,5 @@
 import Foundation
+import HVHost
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// Everything the QEMU command line of an RTOS guest depends on. Building the
 /// command line is a pure function of this value (tested with golden files).

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// Everything the QEMU command line of a KVM guest (Windows, Ubuntu) depends
 /// on, decided before anything starts. Building the command line from it is a

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import HVEngine
+@testable import HVHost
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -7,7 +7,7 @@ import Glibc
 
 extension Spawn {
     /// Output kept of a short command run as a guest's user; more is cut.
-    static let outputCap = 1 << 20
+    public static let outputCap = 1 << 20
 
     /// A short command (qemu-img on a guest's own disk) as the guest's user,
     /// with `keepFDs` as its descriptors 3, 4, …, run to completion within

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import HVCore
 import HVAPI
-@testable import HVEngine
+@testable import HVHost
 
 /// The partition's cgroup v2 path on a stand-in tree: this machine binds
 /// cpuset to cgroup v1, so v2 is checked by the files hv writes and reads.
