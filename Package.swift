@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "QMP", dependencies: ["HVSystem"], swiftSettings: strict),
         .target(name: "CHVSys"),
         // Named events between guests and the host: the table, the doorbell server and its peers.
-        .target(name: "HVEvents", dependencies: ["HVCore", "HVAPI", "CHVSys"], swiftSettings: strict),
+        .target(name: "HVEvents", dependencies: ["HVCore", "HVAPI", "CHVSys"], exclude: ["README.md"], swiftSettings: strict),
         // The host as hv finds and shapes it, with or without hvd: facts, sysfs, the CPU partition
         // and its trial, guest users and their lock, spawning (as them), systemd.
         .target(name: "HVHost", dependencies: ["HVCore", "HVAPI", "CHVSys"], swiftSettings: strict),

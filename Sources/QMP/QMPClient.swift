@@ -14,7 +14,7 @@ public final class QMPClient: @unchecked Sendable {
     private let socket: UnixSocket
     private let reader: LineReader
     private let cond = NSCondition()
-    private var answers: [Int: Result<JSONValue, HVError>] = [:]
+    private var answers: [Int: Result<JSONValue, QMPError>] = [:]
     private var nextID = 1
     private var closed = false
     private let onEvent: @Sendable (QMPEvent) -> Void
@@ -66,7 +66,13 @@ public final class QMPClient: @unchecked Sendable {
                 throw HVError(.timeout, "QEMU did not answer \(command) within \(timeout) s")
             }
         }
-        return try answers.removeValue(forKey: id)!.get()
+        switch answers.removeValue(forKey: id) {
+        case .success(let value)?: return value
+        case .failure(var refusal)?:
+            refusal.command = command
+            throw refusal
+        case nil: throw HVError(.internal, "QMP lost the answer to \(command)")
+        }
     }
 
     public var isClosed: Bool { cond.lock(); defer { cond.unlock() }; return closed }
@@ -85,9 +91,8 @@ public final class QMPClient: @unchecked Sendable {
             guard let id = msg["id"]?.int else { continue }
             cond.lock()
             if let err = msg["error"] {
-                let cls = err["class"]?.string ?? "Error"
-                let desc = err["desc"]?.string ?? "unknown error"
-                answers[id] = .failure(HVError(.io, "QEMU refused: \(desc) (\(cls))"))
+                answers[id] = .failure(QMPError(errorClass: err["class"]?.string ?? "GenericError",
+                                                desc: err["desc"]?.string ?? "unknown error"))
             } else {
                 answers[id] = .success(msg["return"] ?? .null)
             }

@@ -57,9 +57,10 @@ final class FakeQMPServer: @unchecked Sendable {
         #expect(status["running"]?.bool == true)
         #expect(try client.execute("query-cpus-fast").array?.first?["thread-id"]?.int == 4242)
         #expect(events.names == ["RESET"])
-        #expect {
-            try client.execute("no-such-command")
-        } throws: { e in (e as? HVError)?.message.contains("has not been found") == true }
+        // A refusal keeps QEMU's class and words, and names the command.
+        let refused = #expect(throws: QMPError.self) { try client.execute("no-such-command") }
+        #expect(refused == QMPError(errorClass: "CommandNotFound", desc: "The command no-such-command has not been found", command: "no-such-command"))
+        #expect(refused?.hvError.code == .io && refused?.description.contains("QEMU refused no-such-command") == true)
         #expect(server.received == ["qmp_capabilities", "query-status", "query-cpus-fast", "no-such-command"])
         client.close()
     }

@@ -3,6 +3,7 @@ import HVCore
 import HVAPI
 import HVEvents
 import HVEngine
+import QMP
 
 /// Maps API requests to the VMF and the guest supervisors. The CLI is one
 /// client of this API; the System Manager will be another.
@@ -24,6 +25,8 @@ struct Routes {
             outcome = try route(req, peerPid: peerPid, listener: listener)
         } catch let e as HVError {
             outcome = .response(.error(e))
+        } catch let e as QMPError {
+            outcome = .response(.error(e.hvError))
         } catch let e as HTTPError {
             outcome = .response(e.response)
         } catch {

@@ -47,6 +47,11 @@ struct LaunchSpec {
         accelerator == .tcg && !reservedCores.isEmpty && rtPriority > 1 ? rtPriority - 1 : 0
     }
     var partition: CPUPartition?
+    /// What GuestLauncher starts QEMU with.
+    var request: GuestLauncher.Request {
+        GuestLauncher.Request(argv: argv, reservedCores: reservedCores, hostCores: hostCores, rtPriority: rtPriority,
+                              emulatorPriority: emulatorPriority, partition: partition, identity: identity, limits: limits)
+    }
     /// Said to the user with the start's answer.
     var steps: [String] = []
     var notes: [String] = []

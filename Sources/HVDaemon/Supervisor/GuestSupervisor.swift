@@ -68,11 +68,8 @@ final class GuestSupervisor: Sendable {
         defer { passed.forEach { close($0) } }
         do {
             passed = try spec.beforeLaunch()
-            launched = try GuestLauncher.launch(
-                argv: spec.argv, folder: folder, reservedCores: spec.reservedCores, hostCores: spec.hostCores,
-                rtPriority: spec.rtPriority, emulatorPriority: spec.emulatorPriority, partition: spec.partition,
-                identity: spec.identity, limits: spec.limits, alsoFDs: passed,
-                onEvent: { [weak self] in self?.handle($0, generation: gen) })
+            launched = try GuestLauncher.launch(spec.request, folder: folder, alsoFDs: passed,
+                                                onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()
             shared.withLock { $0.state = .stopped }

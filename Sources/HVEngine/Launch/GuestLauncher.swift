@@ -16,10 +16,32 @@ public enum GuestLauncher {
         public var placement: Placement.Outcome
     }
 
-    public static func launch(argv: [String], folder: GuestFolder, reservedCores: [Int], hostCores: [Int],
-                              rtPriority: Int, emulatorPriority: Int = 0, partition: CPUPartition? = nil,
-                              identity: GuestIdentity, limits: ProcessLimits = .init(), alsoFDs: [Int32] = [],
+    /// What a QEMU is started with and where its threads go.
+    public struct Request {
+        public var argv: [String]
+        /// The RT cores of the guest's vCPUs (empty: the host's cores).
+        public var reservedCores: [Int]
+        public var hostCores: [Int]
+        /// SCHED_FIFO priority of the vCPU threads (0: none), and of QEMU's main thread.
+        public var rtPriority: Int
+        public var emulatorPriority: Int
+        /// The CPU partition whose RT cpuset the vCPU threads join.
+        public var partition: CPUPartition?
+        /// The guest's own user, and the limits its QEMU runs under.
+        public var identity: GuestIdentity
+        public var limits: ProcessLimits
+        public init(argv: [String], reservedCores: [Int] = [], hostCores: [Int] = [], rtPriority: Int = 0, emulatorPriority: Int = 0,
+                    partition: CPUPartition? = nil, identity: GuestIdentity, limits: ProcessLimits = .init()) {
+            self.argv = argv; self.reservedCores = reservedCores; self.hostCores = hostCores; self.rtPriority = rtPriority
+            self.emulatorPriority = emulatorPriority; self.partition = partition; self.identity = identity; self.limits = limits
+        }
+    }
+
+    /// `alsoFDs`: descriptors QEMU inherits after the lock (4, 5, …).
+    public static func launch(_ request: Request, folder: GuestFolder, alsoFDs: [Int32] = [],
                               onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
+        let (argv, identity) = (request.argv, request.identity)
+        let (reservedCores, hostCores, partition) = (request.reservedCores, request.hostCores, request.partition)
         try prepareRunDirs(folder, identity: identity)
         for f in [folder.qmpSocket, folder.serialSocket, folder.vncSocket, folder.pidFile] { unlink(f.path) }
         guard let lockFD = try GuestLock.acquire(folder.lockFile) else {
@@ -28,7 +50,7 @@ public enum GuestLauncher {
         let pid: pid_t
         do {
             pid = try Spawn.detached(argv, log: folder.qemuLog, inheritFD: lockFD, alsoFDs: alsoFDs, environment: CleanEnvironment.make(CleanEnvironment.qemuExtra),
-                                     identity: identity, limits: limits)
+                                     identity: identity, limits: request.limits)
         } catch {
             close(lockFD)
             throw error
@@ -43,8 +65,8 @@ public enum GuestLauncher {
             // Into the RT cpuset first: a thread of the host cpuset may not run on an RT core.
             let admitted = reservedCores.isEmpty ? [] : partition?.admit(threads: threads) ?? []
             var placement = Placement.place(pid: pid, vcpuThreads: threads, reserved: reservedCores,
-                                            hostCores: hostCores, priority: rtPriority,
-                                            emulatorPriority: emulatorPriority)
+                                            hostCores: hostCores, priority: request.rtPriority,
+                                            emulatorPriority: request.emulatorPriority)
             placement.notes = admitted + placement.notes
             try qmp.execute("cont")
             return Launched(pid: pid, qmp: qmp, placement: placement)
