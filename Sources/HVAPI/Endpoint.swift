@@ -28,153 +28,120 @@ public enum Endpoint: Hashable, Sendable {
     /// The System Manager's own (TCP listener only).
     case watch, consoleSocket(String), displaySocket(String), ticket
 
-    public var method: String {
-        switch self {
-        case .vmfStatus, .guestList, .guestStatus, .guestDeletionPlan, .guestSettings, .commStatus,
-             .projectList, .projectPreview, .templates, .host, .manager, .watch, .consoleSocket, .displaySocket,
-             .lifecycle, .autostart, .metrics, .hostDevices, .snapshotList, .guestBackupProgress: "GET"
-        case .guestUpdateSettings: "PATCH"
-        case .autostartSet, .projectStore: "PUT"
-        default: "POST"
+    /// One endpoint's declaration: its method, its path after /v1 with `*`
+    /// for each parameter, and the case it makes from the parameters. The one
+    /// place an endpoint is spelled: `method` and `segments` of a value are
+    /// read back from it, and requests are matched against it.
+    struct Declaration: Sendable {
+        /// The values in a path's `*` places, in order.
+        struct Parameters {
+            var values: [String]
+            var first: String { values.first ?? "" }
+            var second: String { values.dropFirst().first ?? "" }
         }
+
+        var method: String
+        var segments: [String]
+        var make: @Sendable (Parameters) -> Endpoint
+
+        init(_ method: String, _ path: String, make: @escaping @Sendable (Parameters) -> Endpoint) {
+            self.method = method
+            self.segments = path.split(separator: "/").map(String.init)
+            self.make = make
+        }
+
+        /// The case this declaration makes (its name, as `Mirror` spells it).
+        var caseName: String { Endpoint.caseName(of: make(Parameters(values: ["*", "*"]))) }
     }
+
+    static let declarations: [Declaration] = [
+        .init("GET", "vmf") { _ in .vmfStatus },
+        .init("POST", "vmf/load") { _ in .vmfLoad },
+        .init("POST", "vmf/unload") { _ in .vmfUnload },
+        .init("GET", "guests") { _ in .guestList },
+        .init("POST", "guests") { _ in .guestCreate },
+        .init("GET", "guests/*") { p in .guestStatus(p.first) },
+        .init("POST", "guests/*/start") { p in .guestStart(p.first) },
+        .init("POST", "guests/*/stop") { p in .guestStop(p.first) },
+        .init("POST", "guests/*/restart") { p in .guestRestart(p.first) },
+        .init("POST", "guests/*/resume") { p in .guestResume(p.first) },
+        .init("GET", "guests/*/deletion") { p in .guestDeletionPlan(p.first) },
+        .init("POST", "guests/*/delete") { p in .guestDelete(p.first) },
+        .init("POST", "guests/*/screenshot") { p in .guestScreenshot(p.first) },
+        .init("POST", "guests/*/console") { p in .guestConsole(p.first) },
+        .init("GET", "guests/*/settings") { p in .guestSettings(p.first) },
+        .init("PATCH", "guests/*/settings") { p in .guestUpdateSettings(p.first) },
+        .init("POST", "guests/*/cores") { p in .guestCores(p.first) },
+        .init("GET", "guests/*/snapshots") { p in .snapshotList(p.first) },
+        .init("POST", "guests/*/snapshots") { p in .snapshotCreate(p.first) },
+        .init("POST", "guests/*/snapshots/*/revert") { p in .snapshotRevert(p.first, p.second) },
+        .init("POST", "guests/*/backup") { p in .guestBackup(p.first) },
+        .init("GET", "guests/*/backup") { p in .guestBackupProgress(p.first) },
+        .init("POST", "backups/restore") { _ in .guestRestore },
+        .init("POST", "backups/prune") { _ in .backupPrune },
+        .init("POST", "examples/*/open") { p in .exampleOpen(p.first) },
+        .init("POST", "guests/*/snapshots/*/delete") { p in .snapshotDelete(p.first, p.second) },
+        .init("GET", "comm") { _ in .commStatus },
+        .init("POST", "net/attach") { _ in .netAttach },
+        .init("POST", "net/detach") { _ in .netDetach },
+        .init("POST", "events/*/signal") { p in .eventSignal(p.first) },
+        .init("POST", "events/*/wait") { p in .eventWait(p.first) },
+        .init("GET", "projects") { _ in .projectList },
+        .init("POST", "projects") { _ in .projectSave },
+        .init("GET", "projects/*/preview") { p in .projectPreview(p.first) },
+        .init("POST", "projects/*/sync") { p in .projectSync(p.first) },
+        .init("GET", "templates") { _ in .templates },
+        .init("GET", "host") { _ in .host },
+        .init("GET", "manager") { _ in .manager },
+        .init("POST", "manager/login-code") { _ in .managerLoginCode },
+        .init("POST", "manager/login") { _ in .managerLogin },
+        .init("POST", "manager/rotate") { _ in .managerRotate },
+        .init("POST", "daemon/shutdown") { _ in .daemonShutdown },
+        .init("GET", "lifecycle") { _ in .lifecycle },
+        .init("GET", "autostart") { _ in .autostart },
+        .init("PUT", "autostart") { _ in .autostartSet },
+        .init("POST", "host/reset") { _ in .resetHost },
+        .init("POST", "host/bridges/delete") { _ in .bridgesDelete },
+        .init("GET", "host/devices") { _ in .hostDevices },
+        .init("POST", "events/session") { _ in .eventSession },
+        .init("GET", "metrics") { _ in .metrics },
+        .init("POST", "projects/*/plan") { p in .projectPlan(p.first) },
+        .init("PUT", "projects/*") { p in .projectStore(p.first) },
+        .init("GET", "watch") { _ in .watch },
+        .init("GET", "guests/*/console/ws") { p in .consoleSocket(p.first) },
+        .init("GET", "guests/*/display/ws") { p in .displaySocket(p.first) },
+        .init("POST", "tickets") { _ in .ticket },
+    ]
+
+    /// Declarations by the name of the case they make.
+    private static let byCase: [String: Declaration] = Dictionary(declarations.map { ($0.caseName, $0) }, uniquingKeysWith: { a, _ in a })
+
+    static func caseName(of e: Endpoint) -> String {
+        Mirror(reflecting: e).children.first?.label ?? String(describing: e)
+    }
+
+    /// The value's parameters, in order (none, one, or the two of a snapshot).
+    private var parameters: [String] {
+        guard let value = Mirror(reflecting: self).children.first?.value else { return [] }
+        if let one = value as? String { return [one] }
+        return Mirror(reflecting: value).children.compactMap { $0.value as? String }
+    }
+
+    private var declaration: Declaration {
+        // Every case has one (HTTPWireTests checks it); a missing one would be a programming error.
+        Self.byCase[Self.caseName(of: self)] ?? Declaration("GET", "missing-declaration") { _ in self }
+    }
+
+    public var method: String { declaration.method }
 
     /// The path's segments after /v1, not encoded.
     public var segments: [String] {
-        switch self {
-        case .vmfStatus: ["vmf"]
-        case .vmfLoad: ["vmf", "load"]
-        case .vmfUnload: ["vmf", "unload"]
-        case .guestList, .guestCreate: ["guests"]
-        case .guestStatus(let g): ["guests", g]
-        case .guestStart(let g): ["guests", g, "start"]
-        case .guestStop(let g): ["guests", g, "stop"]
-        case .guestRestart(let g): ["guests", g, "restart"]
-        case .guestResume(let g): ["guests", g, "resume"]
-        case .guestDeletionPlan(let g): ["guests", g, "deletion"]
-        case .guestDelete(let g): ["guests", g, "delete"]
-        case .guestScreenshot(let g): ["guests", g, "screenshot"]
-        case .guestConsole(let g): ["guests", g, "console"]
-        case .guestSettings(let g), .guestUpdateSettings(let g): ["guests", g, "settings"]
-        case .guestCores(let g): ["guests", g, "cores"]
-        case .snapshotList(let g), .snapshotCreate(let g): ["guests", g, "snapshots"]
-        case .guestBackup(let g), .guestBackupProgress(let g): ["guests", g, "backup"]
-        case .guestRestore: ["backups", "restore"]
-        case .backupPrune: ["backups", "prune"]
-        case .exampleOpen(let e): ["examples", e, "open"]
-        case .snapshotRevert(let g, let s): ["guests", g, "snapshots", s, "revert"]
-        case .snapshotDelete(let g, let s): ["guests", g, "snapshots", s, "delete"]
-        case .commStatus: ["comm"]
-        case .netAttach: ["net", "attach"]
-        case .netDetach: ["net", "detach"]
-        case .eventSignal(let e): ["events", e, "signal"]
-        case .eventWait(let e): ["events", e, "wait"]
-        case .eventSession: ["events", "session"]
-        case .projectList, .projectSave: ["projects"]
-        case .projectPreview(let p): ["projects", p, "preview"]
-        case .projectSync(let p): ["projects", p, "sync"]
-        case .templates: ["templates"]
-        case .host: ["host"]
-        case .manager: ["manager"]
-        case .managerLoginCode: ["manager", "login-code"]
-        case .managerLogin: ["manager", "login"]
-        case .managerRotate: ["manager", "rotate"]
-        case .daemonShutdown: ["daemon", "shutdown"]
-        case .lifecycle: ["lifecycle"]
-        case .autostart, .autostartSet: ["autostart"]
-        case .resetHost: ["host", "reset"]
-        case .bridgesDelete: ["host", "bridges", "delete"]
-        case .hostDevices: ["host", "devices"]
-        case .metrics: ["metrics"]
-        case .projectPlan(let p): ["projects", p, "plan"]
-        case .projectStore(let p): ["projects", p]
-        case .watch: ["watch"]
-        case .consoleSocket(let g): ["guests", g, "console", "ws"]
-        case .displaySocket(let g): ["guests", g, "display", "ws"]
-        case .ticket: ["tickets"]
-        }
+        var values = parameters.makeIterator()
+        return declaration.segments.map { $0 == "*" ? values.next() ?? "" : $0 }
     }
 
     /// The request target, each segment percent-encoded.
     public var path: String { "/v1/" + segments.map(HTTPHead.percentEncode).joined(separator: "/") }
-
-    /// A parameter's place is `*` in a pattern; `make` gets the first, `make2` both of two.
-    struct Pattern: Sendable {
-        var method: String
-        var segments: [String]
-        var make: @Sendable ([String]) -> Endpoint
-
-        init(method: String, segments: [String], make: @escaping @Sendable (String) -> Endpoint) {
-            self.method = method
-            self.segments = segments
-            self.make = { make($0.first ?? "") }
-        }
-
-        init(method: String, segments: [String], make2: @escaping @Sendable (String, String) -> Endpoint) {
-            self.method = method
-            self.segments = segments
-            self.make = { make2($0.first ?? "", $0.dropFirst().first ?? "") }
-        }
-    }
-
-    static let patterns: [Pattern] = [
-        .init(method: "GET", segments: ["vmf"]) { _ in .vmfStatus },
-        .init(method: "POST", segments: ["vmf", "load"]) { _ in .vmfLoad },
-        .init(method: "POST", segments: ["vmf", "unload"]) { _ in .vmfUnload },
-        .init(method: "GET", segments: ["guests"]) { _ in .guestList },
-        .init(method: "POST", segments: ["guests"]) { _ in .guestCreate },
-        .init(method: "GET", segments: ["guests", "*"]) { .guestStatus($0) },
-        .init(method: "POST", segments: ["guests", "*", "start"]) { .guestStart($0) },
-        .init(method: "POST", segments: ["guests", "*", "stop"]) { .guestStop($0) },
-        .init(method: "POST", segments: ["guests", "*", "restart"]) { .guestRestart($0) },
-        .init(method: "POST", segments: ["guests", "*", "resume"]) { .guestResume($0) },
-        .init(method: "GET", segments: ["guests", "*", "deletion"]) { .guestDeletionPlan($0) },
-        .init(method: "POST", segments: ["guests", "*", "delete"]) { .guestDelete($0) },
-        .init(method: "POST", segments: ["guests", "*", "screenshot"]) { .guestScreenshot($0) },
-        .init(method: "POST", segments: ["guests", "*", "console"]) { .guestConsole($0) },
-        .init(method: "GET", segments: ["guests", "*", "settings"]) { .guestSettings($0) },
-        .init(method: "PATCH", segments: ["guests", "*", "settings"]) { .guestUpdateSettings($0) },
-        .init(method: "POST", segments: ["guests", "*", "cores"]) { .guestCores($0) },
-        .init(method: "GET", segments: ["guests", "*", "snapshots"]) { .snapshotList($0) },
-        .init(method: "POST", segments: ["guests", "*", "snapshots"]) { .snapshotCreate($0) },
-        .init(method: "POST", segments: ["guests", "*", "snapshots", "*", "revert"]) { .snapshotRevert($0, $1) },
-        .init(method: "POST", segments: ["guests", "*", "backup"]) { .guestBackup($0) },
-        .init(method: "GET", segments: ["guests", "*", "backup"]) { .guestBackupProgress($0) },
-        .init(method: "POST", segments: ["backups", "restore"]) { _ in .guestRestore },
-        .init(method: "POST", segments: ["backups", "prune"]) { _ in .backupPrune },
-        .init(method: "POST", segments: ["examples", "*", "open"]) { .exampleOpen($0) },
-        .init(method: "POST", segments: ["guests", "*", "snapshots", "*", "delete"]) { .snapshotDelete($0, $1) },
-        .init(method: "GET", segments: ["comm"]) { _ in .commStatus },
-        .init(method: "POST", segments: ["net", "attach"]) { _ in .netAttach },
-        .init(method: "POST", segments: ["net", "detach"]) { _ in .netDetach },
-        .init(method: "POST", segments: ["events", "*", "signal"]) { .eventSignal($0) },
-        .init(method: "POST", segments: ["events", "*", "wait"]) { .eventWait($0) },
-        .init(method: "GET", segments: ["projects"]) { _ in .projectList },
-        .init(method: "POST", segments: ["projects"]) { _ in .projectSave },
-        .init(method: "GET", segments: ["projects", "*", "preview"]) { .projectPreview($0) },
-        .init(method: "POST", segments: ["projects", "*", "sync"]) { .projectSync($0) },
-        .init(method: "GET", segments: ["templates"]) { _ in .templates },
-        .init(method: "GET", segments: ["host"]) { _ in .host },
-        .init(method: "GET", segments: ["manager"]) { _ in .manager },
-        .init(method: "POST", segments: ["manager", "login-code"]) { _ in .managerLoginCode },
-        .init(method: "POST", segments: ["manager", "login"]) { _ in .managerLogin },
-        .init(method: "POST", segments: ["manager", "rotate"]) { _ in .managerRotate },
-        .init(method: "POST", segments: ["daemon", "shutdown"]) { _ in .daemonShutdown },
-        .init(method: "GET", segments: ["lifecycle"]) { _ in .lifecycle },
-        .init(method: "GET", segments: ["autostart"]) { _ in .autostart },
-        .init(method: "PUT", segments: ["autostart"]) { _ in .autostartSet },
-        .init(method: "POST", segments: ["host", "reset"]) { _ in .resetHost },
-        .init(method: "POST", segments: ["host", "bridges", "delete"]) { _ in .bridgesDelete },
-        .init(method: "GET", segments: ["host", "devices"]) { _ in .hostDevices },
-        .init(method: "POST", segments: ["events", "session"]) { _ in .eventSession },
-        .init(method: "GET", segments: ["metrics"]) { _ in .metrics },
-        .init(method: "POST", segments: ["projects", "*", "plan"]) { .projectPlan($0) },
-        .init(method: "PUT", segments: ["projects", "*"]) { .projectStore($0) },
-        .init(method: "GET", segments: ["watch"]) { _ in .watch },
-        .init(method: "GET", segments: ["guests", "*", "console", "ws"]) { .consoleSocket($0) },
-        .init(method: "GET", segments: ["guests", "*", "display", "ws"]) { .displaySocket($0) },
-        .init(method: "POST", segments: ["tickets"]) { _ in .ticket },
-    ]
 
     public enum Match: Equatable, Sendable {
         case endpoint(Endpoint)
@@ -188,14 +155,14 @@ public enum Endpoint: Hashable, Sendable {
         guard segments.first == "v1", segments.count >= 2, segments.count <= 6 else { return .notFound }
         let rest = Array(segments.dropFirst())
         var allowed: [String] = []
-        for p in patterns where p.segments.count == rest.count {
+        for p in declarations where p.segments.count == rest.count {
             var parameters: [String] = []
             let fits = zip(p.segments, rest).allSatisfy { pat, seg in
                 if pat == "*" { parameters.append(seg); return !seg.isEmpty }
                 return pat == seg
             }
             guard fits else { continue }
-            if p.method == method { return .endpoint(p.make(parameters)) }
+            if p.method == method { return .endpoint(p.make(.init(values: parameters))) }
             allowed.append(p.method)
         }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed.sorted())

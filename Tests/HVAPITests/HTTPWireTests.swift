@@ -82,7 +82,9 @@ import HVCore
                                .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate,
                                .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s"),
                                .guestBackup("g"), .guestBackupProgress("g"), .guestRestore, .backupPrune, .exampleOpen("e")]
-        #expect(all.count == Endpoint.patterns.count, "a case without a pattern, or a pattern without a case")
+        #expect(all.count == Endpoint.declarations.count, "a case without a declaration, or a declaration without a case")
+        #expect(Set(all.map(Endpoint.caseName)).count == all.count && Set(Endpoint.declarations.map(\.caseName)) == Set(all.map(Endpoint.caseName)),
+                "each case declared exactly once")
         for e in all {
             #expect(Endpoint.match(method: e.method, segments: ["v1"] + e.segments) == .endpoint(e), "\(e)")
         }
