@@ -89,8 +89,8 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
         } else {
             host = subnet.last(prefix)
         }
-        let mode = doc.value(networkSection, "Mode")?.lowercased() ?? "switch"
-        let bridge = doc.value(networkSection, "BridgeInterface") ?? ""
+        let mode = HypervisorConfig.schema.value(doc, networkSection, "Mode")?.lowercased() ?? ""
+        let bridge = HypervisorConfig.schema.value(doc, networkSection, "BridgeInterface") ?? ""
         if mode == "bridge" && bridge.isEmpty {
             throw fail(doc.entry(networkSection, "Mode")?.line ?? 0, "\"Mode\"=\"bridge\" names no \"BridgeInterface\"", "\"BridgeInterface\"=\"eth1\" (a host interface)")
         }

@@ -118,6 +118,17 @@ public struct ConfigSchema: Sendable {
 
     public func section(for name: String) -> Section? { sections.first { $0.matches(name) } }
 
+    /// What a file says for a key, else the key's declared default (for a
+    /// guest of `kind` where defaults differ): a default is written only here.
+    public func value(_ doc: RegistryDocument, _ section: String, _ key: String, kind: GuestKind? = nil) -> String? {
+        doc.value(section, key) ?? defaultText(section, key, kind: kind)
+    }
+
+    /// A key's declared default (nil: none, or one hv computes).
+    public func defaultText(_ section: String, _ key: String, kind: GuestKind? = nil) -> String? {
+        self.key(section, key)?.defaultValue.text(for: kind)
+    }
+
     /// The declaration of `key` in `section` (nil: not declared).
     public func key(_ section: String, _ key: String) -> Key? {
         self.section(for: section)?.keys.first { $0.name.caseInsensitiveEquals(key) }

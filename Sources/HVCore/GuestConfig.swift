@@ -379,9 +379,13 @@ public struct CrashPolicy: Sendable, Equatable, Codable {
     public var burst: Int
     public var intervalSeconds: Int
 
-    public init(action: Action = .stay, burst: Int = 3, intervalSeconds: Int = 600) {
+    /// The limits come from the configuration (their defaults are GuestConfig.schema's).
+    public init(action: Action, burst: Int, intervalSeconds: Int) {
         self.action = action; self.burst = burst; self.intervalSeconds = intervalSeconds
     }
+
+    /// No restart: what a guest whose configuration cannot be read gets.
+    public static let never = CrashPolicy(action: .stay, burst: 0, intervalSeconds: 0)
 
     /// Whether one more restart fits, given the times of the earlier ones.
     public func allowsRestart(now: Date, after earlier: [Date]) -> Bool {

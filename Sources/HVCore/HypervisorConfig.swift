@@ -48,15 +48,23 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
         ]),
     ] + CommunicationConfig.schemaSections)
 
-    public init(project: String, remainingHostMemoryMiB: Int = 2048, guests: [Guest],
+    /// RemainingHostMemoryMiB's declared default.
+    public static var defaultRemainingHostMemoryMiB: Int {
+        schema.defaultText("Hypervisor\\Host", "RemainingHostMemoryMiB").flatMap { Int($0) } ?? 0
+    }
+
+    public init(project: String, remainingHostMemoryMiB: Int = HypervisorConfig.defaultRemainingHostMemoryMiB, guests: [Guest],
                 regions: [CommunicationConfig.Region] = [], events: [CommunicationConfig.Event] = []) {
         self.project = project
         self.remainingHostMemoryMiB = remainingHostMemoryMiB
         self.guests = guests
         self.regions = regions
         self.events = events
-        let net = CommunicationConfig.Network(subnet: IPv4("10.77.0.0") ?? IPv4(value: 0), prefix: 24,
-                                              hostAddress: IPv4("10.77.0.254") ?? IPv4(value: 0), mode: "switch", bridgeInterface: "")
+        // The network's declared defaults: the default subnet, its last address for the host, the default mode.
+        let (subnet, prefix) = IPv4.parseCIDR(CommunicationConfig.defaultSubnet) ?? (IPv4(value: 0), 24)
+        let net = CommunicationConfig.Network(subnet: subnet, prefix: prefix, hostAddress: subnet.last(prefix),
+                                              mode: Self.schema.defaultText(CommunicationConfig.networkSection, "Mode") ?? "",
+                                              bridgeInterface: Self.schema.defaultText(CommunicationConfig.networkSection, "BridgeInterface") ?? "")
         communication = CommunicationConfig(network: net, members: [], regions: regions, events: events)
         // The same rules as a file: parse the document this value writes.
         if let parsed = try? HypervisorConfig(document()) { communication = parsed.communication }
@@ -74,8 +82,7 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
         do { try Self.schema.validate(doc) } catch let e as ConfigError { throw e.asHVError }
         let v = LayeredValues(layers: [doc])
         project = v.get("Hypervisor", "Project")?.value ?? ""
-        remainingHostMemoryMiB = v.int("Hypervisor\\Host", "RemainingHostMemoryMiB")
-            ?? Self.schema.key("Hypervisor\\Host", "RemainingHostMemoryMiB")?.defaultValue.text(for: nil).flatMap { Int($0) } ?? 0
+        remainingHostMemoryMiB = v.int("Hypervisor\\Host", "RemainingHostMemoryMiB") ?? Self.defaultRemainingHostMemoryMiB
         var guests: [Guest] = []
         for section in doc.sections where section.lowercased().hasPrefix(Self.sectionPrefix.lowercased()) {
             let folder = String(section.dropFirst(Self.sectionPrefix.count))
@@ -102,7 +109,7 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
                 throw fail("guest id \(id) of \(folder) is already used by \(other.folder)", "a unique \"Id\"")
             }
             guests.append(Guest(id: id, folder: folder, name: doc.value(section, "Name") ?? folder,
-                                os: os, rtCores: doc.value(section, "RtCores") ?? "auto",
+                                os: os, rtCores: Self.schema.value(doc, section, "RtCores") ?? "",
                                 communication: doc.value(section, "Communication").flatMap(ConfigSchema.parseBool) ?? false,
                                 address: doc.value(section, "Address") ?? ""))
         }

@@ -72,6 +72,7 @@ import Testing
         #expect(!policy.allowsRestart(now: now, after: [now.addingTimeInterval(-10), now.addingTimeInterval(-5)]))
         // Old restarts age out of the interval.
         #expect(policy.allowsRestart(now: now, after: [now.addingTimeInterval(-120), now.addingTimeInterval(-5)]))
-        #expect(!CrashPolicy(action: .stay).allowsRestart(now: now, after: []))
+        #expect(!CrashPolicy(action: .stay, burst: 3, intervalSeconds: 600).allowsRestart(now: now, after: []))
+        #expect(!CrashPolicy.never.allowsRestart(now: now, after: []))
     }
 }

@@ -82,6 +82,23 @@ import Testing
         #expect(GuestConfig.schema.key("Guest\\Cpu", "RtPriority")?.defaultValue == .byKind(rtos: "50", kvm: "0"))
     }
 
+    /// hv.config's defaults too come from its schema alone: a file that sets
+    /// nothing and a configuration hv builds in code agree with it.
+    @Test func hvConfigsUnsetKeysTakeTheDeclaredDefaults() throws {
+        let text = "[Hypervisor]\n    \"Project\"=\"p\"\n[Guests\\g]\n    \"Id\"=\"1\"\n    \"Name\"=\"g\"\n    \"Os\"=\"rt-linux\"\n"
+        let parsed = try HypervisorConfig(RegistryDocument(parsing: text, fileName: "hv.config"))
+        let built = HypervisorConfig(project: "p", guests: [])
+        func declared(_ section: String, _ key: String) -> String? { HypervisorConfig.schema.defaultText(section, key) }
+        #expect(parsed.guests.first?.rtCores == declared("Guests\\g", "RtCores"))
+        #expect(String(parsed.remainingHostMemoryMiB) == declared("Hypervisor\\Host", "RemainingHostMemoryMiB"))
+        #expect(built.remainingHostMemoryMiB == parsed.remainingHostMemoryMiB)
+        let net = CommunicationConfig.networkSection
+        #expect(parsed.communication.network.mode == declared(net, "Mode") && built.communication.network.mode == parsed.communication.network.mode)
+        #expect(built.communication.network.subnet == parsed.communication.network.subnet)
+        #expect(built.communication.network.hostAddress == parsed.communication.network.hostAddress)
+        #expect("\(parsed.communication.network.subnet)/\(parsed.communication.network.prefix)" == declared(net, "Subnet"))
+    }
+
     /// Every key that is neither required nor free text says what it is when unset.
     @Test func everyOptionalKeyDeclaresItsDefault() {
         for schema in [GuestConfig.schema, HypervisorConfig.schema] {

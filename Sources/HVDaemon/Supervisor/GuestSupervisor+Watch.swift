@@ -101,7 +101,7 @@ extension GuestSupervisor {
     /// OnCrash=restart: starts the guest again unless it used up its restarts
     /// within the interval (then it stays crashed, said once in the log and events).
     private func recoverFromCrash() {
-        let policy = (try? GuestConfig.load(from: folder))?.onCrash ?? CrashPolicy()
+        let policy = (try? GuestConfig.load(from: folder))?.onCrash ?? .never
         guard policy.action == .restart else { return }
         let now = Date()
         let (allowed, count) = shared.withLock { s in
