@@ -224,19 +224,28 @@ struct DaemonGroup: ParsableCommand {
 public enum HVMain {
     public static func run() -> Never {
         let argv0 = URL(fileURLWithPath: CommandLine.arguments.first ?? "hv").lastPathComponent
-        let args = Array(CommandLine.arguments.dropFirst())
-        let type: ParsableCommand.Type = seedCommands[argv0] ?? HV.self
+        let type = command(named: argv0)
         do {
-            var command = try type.parseAsRoot(args)
+            var command = try type.parseAsRoot(Array(CommandLine.arguments.dropFirst()))
             try command.run()
             exit(0)
         } catch let e as HVError {
             FileHandle.standardError.write(Data("\(argv0): error: \(e.message)\n".utf8))
             if let hint = e.hint { FileHandle.standardError.write(Data("  → \(hint)\n".utf8)) }
-            exit(e.code.exitStatus)
+            exit(exitStatus(for: e, of: type))
         } catch {
             type.exit(withError: error)
         }
+    }
+
+    /// The command a program name runs: a seed command (hv_guest_start, …) or `hv`.
+    static func command(named argv0: String) -> ParsableCommand.Type { seedCommands[argv0] ?? HV.self }
+
+    /// hv's exit statuses (docs/EXIT-CODES.md): an HVError's code decides;
+    /// anything else is argument parsing's (64 for a usage error, 0 for --help).
+    static func exitStatus(for error: Error, of type: ParsableCommand.Type) -> Int32 {
+        if let e = error as? HVError { return e.code.exitStatus }
+        return type.exitCode(for: error).rawValue
     }
 }
 
