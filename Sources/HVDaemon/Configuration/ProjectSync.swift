@@ -82,15 +82,21 @@ public enum ProjectSync {
             }
             let doc: RegistryDocument
             do { doc = try RegistryDocument(parsing: text, fileName: store.guestConfig(of: name, folder: g.folder).path) } catch let e as ConfigError { throw e.asHVError }
-            let guestConfig = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
-            // A project from the API names paths as the token holder does (APIPaths); the project's guests share no disk.
-            do { try APIPaths.check(guestConfig, folder: g.folder, layout: layout, others: disks) } catch let e as HVError {
-                throw HVError(e.code, "\(name): guest \(g.folder): " + e.message, hint: e.hint, field: e.field)
-            }
-            disks[g.folder] = APIPaths.diskURL(guestConfig, folder: g.folder, layout: layout)
+            try checkPaths(doc, folder: g.folder, project: name, layout: layout, disks: &disks)
             guests.append((g.folder, doc))
         }
         return (hv, guests)
+    }
+
+    /// A project's guest names paths as the token holder does (APIPaths), and
+    /// the project's guests share no disk: `disks` collects the ones seen.
+    private static func checkPaths(_ doc: RegistryDocument, folder: String, project name: String, layout: HostLayout,
+                                   disks: inout [String: URL]) throws {
+        let guestConfig = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
+        do { try APIPaths.check(guestConfig, folder: folder, layout: layout, others: disks) } catch let e as HVError {
+            throw HVError(e.code, "\(name): guest \(folder): " + e.message, hint: e.hint, field: e.field)
+        }
+        disks[folder] = APIPaths.diskURL(guestConfig, folder: folder, layout: layout)
     }
 
     static func preview(_ name: String, hv: RegistryDocument, guests: [(String, RegistryDocument)], layout: HostLayout) -> SyncPreview {
@@ -182,12 +188,7 @@ public enum ProjectSync {
         var disks: [String: URL] = [:]
         for g in config.guests {
             let doc = try RegistryFile.read(store.guestConfig(of: name, folder: g.folder))
-            let guestConfig = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
-            // A project from the API names paths as the token holder does (APIPaths); the project's guests share no disk.
-            do { try APIPaths.check(guestConfig, folder: g.folder, layout: layout, others: disks) } catch let e as HVError {
-                throw HVError(e.code, "\(name): guest \(g.folder): " + e.message, hint: e.hint, field: e.field)
-            }
-            disks[g.folder] = APIPaths.diskURL(guestConfig, folder: g.folder, layout: layout)
+            try checkPaths(doc, folder: g.folder, project: name, layout: layout, disks: &disks)
             guests.append((g.folder, doc))
         }
         return (hv, guests)
