@@ -36,34 +36,6 @@ import Testing
         }
     }
 
-    @Test func problemsNameTheEntryAndAGoodPlanRoundTrips() throws {
-        let layout = try scratch()
-        defer { try? FileManager.default.removeItem(at: layout.root) }
-        let bad = AutostartPlan(enabled: true, hypervisorConfig: layout.hvConfig.path,
-                                guests: [.init(folder: "guestrtlinux"), .init(folder: "guestrtlinux"), .init(folder: "nope"),
-                                         .init(folder: "../etc"), .init(folder: "guestubuntu", delaySeconds: -1)])
-        let problems = AutostartFiles.problems(bad, layout: layout)
-        #expect(problems.contains { $0.contains("guest 2 (guestrtlinux): listed twice") }, "\(problems)")
-        #expect(problems.contains { $0.contains("guest 3 (nope)") && $0.contains("no guest.config") })
-        #expect(problems.contains { $0.contains("guest 4 (../etc): not a guest folder") })
-        #expect(problems.contains { $0.contains("guest 5") && $0.contains("delay") })
-        #expect(problems.contains { $0.contains("hv.config does not exist") })
-
-        try "[Hypervisor]\n".write(to: layout.hvConfig, atomically: true, encoding: .utf8)
-        let good = AutostartPlan(enabled: true, hypervisorConfig: layout.hvConfig.path,
-                                 guests: [.init(folder: "guestrtlinux"), .init(folder: "guestubuntu", delaySeconds: 10)])
-        #expect(AutostartFiles.problems(good, layout: layout).isEmpty)
-        try AutostartFiles.write(good, layout: layout)
-        #expect(try AutostartFiles.read(layout) == good)
-        // The product's own file is plain lines a user can edit.
-        let list = try String(contentsOf: AutostartFiles.listFile(layout), encoding: .utf8)
-        #expect(list.hasSuffix("guestrtlinux\nguestubuntu 10\n"))
-        // Off, with the files missing.
-        try FileManager.default.removeItem(at: AutostartFiles.stateFile(layout))
-        try FileManager.default.removeItem(at: AutostartFiles.listFile(layout))
-        #expect(try AutostartFiles.read(layout) == AutostartPlan(enabled: false, hypervisorConfig: layout.hvConfig.path, guests: []))
-    }
-
     @Test func restartsStopAtTheBurstWithinTheInterval() {
         let policy = CrashPolicy(action: .restart, burst: 2, intervalSeconds: 60)
         let now = Date()

@@ -37,20 +37,6 @@ import Testing
         #expect(HostLayout.fromEnvironment([:]).root.path == "/hv")
     }
 
-    @Test func syncKeepsTheUsersFilesAndRegeneratesTheRest() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-files-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let folder = HostLayout(root: root).guest("guestrtlinux")
-        let g = ExampleCatalogue.all[0].guests[0]
-        let first = try GuestFiles.write(guestConfig: GuestFiles.guestConfig(g, project: "rt-linux"), into: folder)
-        #expect(first.map(\.lastPathComponent).sorted() == ["guest.config", "guest_config.sh", "usr.config", "usr_guest_config.sh", "vm_shutdown_hook.sh"])
-        try "[Guest\\Memory]\n    \"SizeMiB\"=\"300\"\n".write(to: folder.userConfig, atomically: true, encoding: .utf8)
-        try "broken on purpose".write(to: folder.guestConfig, atomically: true, encoding: .utf8)
-        let second = try GuestFiles.write(guestConfig: GuestFiles.guestConfig(g, project: "rt-linux"), into: folder)
-        #expect(second.map(\.lastPathComponent).sorted() == ["guest.config", "guest_config.sh"])
-        #expect(try String(contentsOf: folder.userConfig, encoding: .utf8).contains("300"))
-        #expect(try GuestConfig.load(from: folder).memoryMiB == 300)
-    }
 }
 
 @Suite struct DocsTests {

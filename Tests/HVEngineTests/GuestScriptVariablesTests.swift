@@ -7,7 +7,11 @@ import HVCore
     func folder() throws -> (GuestFolder, URL) {
         let root = URL(fileURLWithPath: "/tmp/hv-vars-\(UUID().uuidString.prefix(8))")
         let f = HostLayout(root: root).guest("guestrtlinux")
-        try GuestFiles.write(guestConfig: GuestFiles.guestConfig(ExampleCatalogue.all[0].guests[0], project: "rt-linux"), into: f)
+        // The folder as hvd writes it: guest.config, guest_config.sh and the user's script.
+        try FileManager.default.createDirectory(at: f.url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try RegistryFile.write(GuestFiles.guestConfig(ExampleCatalogue.all[0].guests[0], project: "rt-linux"), to: f.guestConfig)
+        try AtomicFile.write(GuestFiles.guestConfigScript(folder: f.name, name: "RT-Linux"), to: f.guestConfigScript, mode: 0o755)
+        try AtomicFile.write(GuestFiles.userConfigScript, to: f.userConfigScript, mode: 0o755)
         return (f, root)
     }
 
