@@ -5,16 +5,6 @@ import HVCore
 
 /// The guest folder's and the boot list's files as hvd writes them.
 struct ConfigurationWritesTests {
-    func scratch() throws -> HostLayout {
-        let layout = HostLayout(root: URL(fileURLWithPath: "/tmp/hv-autostart-\(UUID().uuidString.prefix(6))"))
-        try layout.ensureDirectories()
-        for g in ["guestrtlinux", "guestubuntu"] {
-            try FileManager.default.createDirectory(at: layout.guest(g).url, withIntermediateDirectories: true)
-            try "[Guest]\n".write(to: layout.guest(g).guestConfig, atomically: true, encoding: .utf8)
-        }
-        return layout
-    }
-
     @Test func syncKeepsTheUsersFilesAndRegeneratesTheRest() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-files-\(UUID())")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -31,7 +21,7 @@ struct ConfigurationWritesTests {
     }
 
     @Test func problemsNameTheEntryAndAGoodPlanRoundTrips() throws {
-        let layout = try scratch()
+        let layout = try AutostartTests().scratch()
         defer { try? FileManager.default.removeItem(at: layout.root) }
         let bad = AutostartPlan(enabled: true, hypervisorConfig: layout.hvConfig.path,
                                 guests: [.init(folder: "guestrtlinux"), .init(folder: "guestrtlinux"), .init(folder: "nope"),
