@@ -55,4 +55,20 @@ struct GuestLockTests {
         #expect(LockTable.hasFlock(in: "3: FLOCK  ADVISORY  WRITE 1 103:03:42 0 EOF", device: big, inode: 42))
         #expect(!LockTable.hasFlock(in: "", device: dev, inode: inode))
     }
+
+    /// Any user can make the table long: it is read in pieces up to a bound, and past it the answer is "unknown".
+    @Test func aLongTableIsReadInPiecesWithinItsBound() throws {
+        let file = scratchLock()
+        defer { unlink(file.path) }
+        let other = "1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF\n"
+        let text = String(repeating: other, count: 5000) + "2: FLOCK  ADVISORY  WRITE 2 fe:00:42 0 EOF\n"
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        #expect(LockTable.hasFlock(device: 0xfe00, inode: 42, path: file.path) == true, "a match past the first piece")
+        #expect(LockTable.hasFlock(device: 0xfe00, inode: 43, path: file.path) == false)
+        let huge = String(repeating: other, count: LockTable.maxBytes / other.utf8.count + 10)
+        try huge.write(to: file, atomically: true, encoding: .utf8)
+        #expect(LockTable.hasFlock(device: 0xfe00, inode: 42, path: file.path) == nil, "past the bound: not read to its end")
+        #expect(LockTable.hasFlock(device: 0xfe00, inode: 42, path: "/nonexistent/locks") == nil)
+    }
+
 }

@@ -15,7 +15,6 @@ extension DaemonContext {
     /// are not the ones the user was shown.
     func openExample(_ name: String, _ request: ExampleOpenRequest) throws -> ExampleOpenResult {
         let example = try ExampleCatalogue.named(name)
-        try layout.ensureDirectories()
         let fm = FileManager.default
         let existing = ((try? fm.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
         let hasConfig = fm.fileExists(atPath: layout.hvConfig.path)
@@ -33,6 +32,7 @@ extension DaemonContext {
             throw HVError(.conflict, "the guests changed since you were asked: now \(existing.isEmpty ? "none" : existing.joined(separator: ", "))",
                           hint: "run hv_open_example \(example.name) again to see what it replaces")
         }
+        try layout.ensureDirectories()
         let running = existing.filter { supervisor($0).currentState.isActive || GuestLock.isHeld(layout.guest($0).lockFile) }
         guard running.isEmpty else {
             throw HVError(.conflict, "these guests are running: \(running.joined(separator: ", "))",

@@ -13,13 +13,19 @@ extension DaemonContext {
             .map(\.folder).sorted()
     }
 
-    /// The configuration a load names: its path, else the one the guest
-    /// folder's guest_config.sh names (HV_CONFIG), else config/hv.config.
-    func vmfConfigPath(_ request: VMFLoadRequest) throws -> String {
-        guard request.config.isEmpty else { return request.config }
-        guard let ref = request.guest else { return layout.hvConfig.path }
+    /// hv_vmf_start as asked: the configuration the request names, else the
+    /// one the guest folder's guest_config.sh names (HV_CONFIG, said in the
+    /// notes), else config/hv.config.
+    func loadVMF(_ request: VMFLoadRequest) throws -> VMFStatus {
+        guard request.config.isEmpty, let ref = request.guest else {
+            return try loadVMF(request.config.isEmpty ? layout.hvConfig.path : request.config)
+        }
         let named = try GuestScriptVariables.read(try resolve(ref).folder).hypervisorConfig
-        return named.isEmpty ? layout.hvConfig.path : layout.resolve(named).path
+        guard !named.isEmpty else { return try loadVMF(layout.hvConfig.path) }
+        let path = layout.resolve(named).path
+        var status = try loadVMF(path)
+        status.notes.insert("\(ref) names \(path) in HV_CONFIG", at: 0)
+        return status
     }
 
     /// hv_vmf_start: loads `path`, or keeps what is loaded under running RTOS guests (said in the notes).

@@ -39,6 +39,11 @@ struct Routes {
         return outcome
     }
 
+    /// Endpoints served to root's socket only, never to the System Manager's token.
+    static func requireSocket(_ listener: String, _ why: String, hint: String) throws {
+        guard listener == "socket" else { throw HVError(.invalidArgument, why, hint: hint) }
+    }
+
     /// The endpoints that change hv.config or guest folders.
     static func writesConfig(_ e: Endpoint) -> Bool {
         switch e {
@@ -71,12 +76,7 @@ struct Routes {
             return .response(.json(ctx.vmf.status()))
         case .vmfLoad:
             let body = try APIJSON.decode(VMFLoadRequest.self, req.body)
-            let path = try ctx.vmfConfigPath(body)
-            var status = try ctx.loadVMF(path)
-            if let guest = body.guest, body.config.isEmpty, path != ctx.layout.hvConfig.path {
-                status.notes.insert("\(guest) names \(path) in HV_CONFIG", at: 0)
-            }
-            return .response(.json(status))
+            return .response(.json(try ctx.loadVMF(body)))
         case .vmfUnload:
             let body = try APIJSON.decode(VMFUnloadRequest.self, req.body)
             return .response(.json(try ctx.unloadVMF(stopGuests: body.stopGuests)))
@@ -106,10 +106,8 @@ struct Routes {
         case .guestBackupProgress(let ref):
             return .response(.json(try ctx.resolve(ref).backupProgress()))
         case .guestRestore:
-            guard listener == "socket" else {
-                throw HVError(.invalidArgument, "a restore is root's: what it restores becomes a guest whose scripts hv runs as root",
-                              hint: "restore on the host: hv guest restore ARCHIVE")
-            }
+            try Self.requireSocket(listener, "a restore is root's: what it restores becomes a guest whose scripts hv runs as root",
+                                   hint: "restore on the host: hv guest restore ARCHIVE")
             return .response(.json(try ctx.restore(try APIJSON.decode(RestoreRequest.self, req.body))))
         case .snapshotList(let ref):
             return .response(.json(try ctx.resolve(ref).snapshots()))
@@ -176,10 +174,8 @@ struct Routes {
             return .response(.json(try ctx.openExample(name, try APIJSON.decode(ExampleOpenRequest.self, req.body))))
         case .backupPrune:
             // The one API call that deletes for good (backups are the last copies): root's, on the host.
-            guard listener == "socket" else {
-                throw HVError(.invalidArgument, "pruning backup/ deletes the last copies of what it holds: it is root's, on the host",
-                              hint: "prune on the host: hv backup prune")
-            }
+            try Self.requireSocket(listener, "pruning backup/ deletes the last copies of what it holds: it is root's, on the host",
+                                   hint: "prune on the host: hv backup prune")
             return .response(.json(try ctx.pruneBackups(try APIJSON.decode(BackupPruneRequest.self, req.body))))
         case .projectList:
             return .response(.json(ProjectSync.list(layout: ctx.layout)))

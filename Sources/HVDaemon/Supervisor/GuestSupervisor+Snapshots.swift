@@ -31,16 +31,13 @@ extension GuestSupervisor {
     func withDiskOperation<T>(_ verb: String, stoppedOnly: Bool,
                                           _ body: (SnapshotStore, RunningDisk?) throws -> T) throws -> T {
         try shared.withLock { s in
-            if s.busy { throw HVError(.conflict, "guest \(folder.name) is busy (\(s.state.rawValue)); try again in a moment") }
+            if s.busy { throw busy(s.state) }
             let stopped = s.state == .stopped || s.state == .crashed
             guard stopped || (!stoppedOnly && (s.state == .running || s.state == .stalled)) else {
                 throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue); cannot \(verb) now",
                               hint: stoppedOnly ? "stop it first: hv guest stop \(folder.name)" : "try again once it runs or has stopped")
             }
-            if stopped && GuestLock.isHeld(folder.lockFile) {
-                throw HVError(.conflict, "guest \(folder.name) is held by a QEMU (\(folder.lockFile.path)) that this hvd does not supervise",
-                              hint: "stop that QEMU first; nothing was changed")
-            }
+            if stopped && GuestLock.isHeld(folder.lockFile) { throw unsupervisedQEMU }
             s.busy = true
         }
         defer { shared.withLock { $0.busy = false } }
@@ -60,18 +57,11 @@ extension GuestSupervisor {
         var tags: [String]?
         if let running {
             tags = try? RunningDisk(qmp: running, device: Self.diskDevice(config.kind)).tags()
-        } else if let d = store.disk, d.format == .qcow2, d.exists, !GuestLock.isHeld(folder.lockFile) {
+        } else if let d = store.disk, d.format == .qcow2, d.exists {
             // qemu-img holds the disk for a moment: as the guest's one operation, so that a start
-            // meanwhile is told to wait rather than find the disk locked. Busy: listed without the check.
-            let claimed = shared.withLock { s -> Bool in
-                guard !s.busy, !s.state.isActive else { return false }
-                s.busy = true
-                return true
-            }
-            if claimed {
-                defer { shared.withLock { $0.busy = false } }
-                tags = try? OfflineDisk(url: d.url, identity: identity).tags()
-            }
+            // meanwhile is told to wait rather than find the disk locked. Busy (or held by a QEMU):
+            // listed without the check.
+            tags = try? whileStopped("read") { try OfflineDisk(url: d.url, identity: identity).tags() }
         }
         return store.list(diskTags: tags)
     }

@@ -204,7 +204,7 @@ final class GuestSupervisor: Sendable {
 
     private func claimOperation(_ s: inout SupervisedGuest, allowed: [GuestState], verb: String) throws {
         if s.busy {
-            throw HVError(.conflict, "guest \(folder.name) is busy (\(s.state.rawValue)); try again in a moment")
+            throw busy(s.state)
         }
         guard allowed.contains(s.state) else {
             let pid = s.record.map { " (pid \($0.pid))" } ?? ""
@@ -227,22 +227,28 @@ final class GuestSupervisor: Sendable {
 
     private func endOperation() { shared.withLock { $0.busy = false } }
 
+    /// The refusals of a claim, spelled once.
+    func busy(_ state: GuestState) -> HVError {
+        HVError(.conflict, "guest \(folder.name) is busy (\(state.rawValue)); try again in a moment")
+    }
+    var unsupervisedQEMU: HVError {
+        HVError(.conflict, "guest \(folder.name) is held by a QEMU (\(folder.lockFile.path)) that this hvd does not supervise",
+                hint: "stop that QEMU first; nothing was changed")
+    }
+
     /// Runs `body` as the guest's one operation while it is stopped and no
     /// QEMU holds its lock: no start can begin until `body` is done. For what
     /// moves or deletes the guest's folder (a check then a move would let a
     /// start in between).
     func whileStopped<T>(_ verb: String, _ body: () throws -> T) throws -> T {
         try shared.withLock { s in
-            if s.busy { throw HVError(.conflict, "guest \(folder.name) is busy (\(s.state.rawValue)); try again in a moment") }
+            if s.busy { throw busy(s.state) }
             guard s.state == .stopped || s.state == .crashed else {
                 let pid = s.record.map { " (pid \($0.pid))" } ?? ""
                 throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue)\(pid); a running guest's folder is never \(verb)",
                               hint: "stop it first: hv guest stop \(folder.name)")
             }
-            if GuestLock.isHeld(folder.lockFile) {
-                throw HVError(.conflict, "guest \(folder.name) is held by a QEMU (\(folder.lockFile.path)) that this hvd does not supervise",
-                              hint: "stop that QEMU first; nothing was changed")
-            }
+            if GuestLock.isHeld(folder.lockFile) { throw unsupervisedQEMU }
             s.busy = true
         }
         defer { endOperation() }

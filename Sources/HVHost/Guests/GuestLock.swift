@@ -26,10 +26,8 @@ public enum GuestLock {
     public static func isHeld(_ url: URL) -> Bool {
         var st = stat()
         guard stat(url.path, &st) == 0 else { return false }
-        if let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) {
-            return LockTable.hasFlock(in: table, device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-        }
-        // No /proc/locks (a restricted /proc): the probe, with its moment.
+        if let held = LockTable.hasFlock(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) { return held }
+        // No /proc/locks (a restricted /proc), or one past its bound: the probe, with its moment.
         guard let fd = try? acquire(url) else { return true }
         close(fd)
         return false
@@ -56,12 +54,41 @@ public enum GuestLock {
 
 /// proc(5)'s /proc/locks: one line per lock, "N: FLOCK  ADVISORY  WRITE PID
 /// MAJ:MIN:INODE START END", with "N: -> …" for a waiter, which holds nothing.
+/// Any local user can make the table long (each lock is a line), so it is
+/// read in pieces, stopping at the first match and at `maxBytes`.
 enum LockTable {
+    static let maxBytes = 16 << 20
+
+    /// Whether the table shows an flock on the file; nil when it cannot be read within its bound.
+    static func hasFlock(device: UInt64, inode: UInt64, path: String = "/proc/locks") -> Bool? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let key = self.key(device: device, inode: inode)
+        var pending = Data(), read = 0
+        while read < maxBytes, let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            read += chunk.count
+            pending.append(chunk)
+            guard let last = pending.lastIndex(of: 0x0A) else { continue }
+            let lines = String(decoding: pending[..<last], as: UTF8.self)
+            if hasFlock(in: lines, key: key) { return true }
+            pending = Data(pending[pending.index(after: last)...])
+        }
+        return read < maxBytes ? hasFlock(in: String(decoding: pending, as: UTF8.self), key: key) : nil
+    }
+
     static func hasFlock(in table: String, device: UInt64, inode: UInt64) -> Bool {
+        hasFlock(in: table, key: key(device: device, inode: inode))
+    }
+
+    /// "MAJ:MIN:INODE" as the kernel prints a file's device and inode.
+    static func key(device: UInt64, inode: UInt64) -> String {
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
         let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
-        let key = String(format: "%02x:%02x:%llu", major, minor, inode)
-        return table.split(separator: "\n").contains { line in
+        return String(format: "%02x:%02x:%llu", major, minor, inode)
+    }
+
+    private static func hasFlock(in lines: String, key: String) -> Bool {
+        lines.split(separator: "\n").contains { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             return fields.count >= 6 && fields[1] == "FLOCK" && fields[5] == key
         }
