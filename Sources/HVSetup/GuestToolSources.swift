@@ -6,7 +6,9 @@ public enum GuestToolSources {
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hv_ivshmem: the guest side of hv's events. Drives QEMU's ivshmem-doorbell
- * device (1af4:1110 with MSI-X) and gives user space /dev/hv_ivshmem:
+ * device (1af4:1110 with MSI-X), one per set of events the guest is in
+ * (hv.ev=0f,0e: their PCI slots), and gives user space /dev/hv_ivshmem.SS
+ * for the device in slot SS (hex):
  *   read(16 bytes)  -> { u64 interrupts so far, u32 this peer's id, u32 0 };
  *                      the first read on an open file answers at once, later
  *                      ones block until the next interrupt (poll() works);
@@ -14,6 +16,8 @@ public enum GuestToolSources {
  *                      up after ms milliseconds with ETIMEDOUT (0: never);
  *   write(4 bytes)  -> rings the doorbell: (peer id << 16) | vector.
  * The events table itself is the device's BAR2, mapped through sysfs.
+ * A device and its node live as long as a file has it open, so a device
+ * that goes (unplugged) while a reader sleeps leaves nothing dangling.
  *
  * Why two ways to sleep: PREEMPT_RT runs an ordinary interrupt handler in a
  * FIFO thread, so a wake-up through it costs the guest a switch to that
@@ -36,6 +40,8 @@ public enum GuestToolSources {
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
+#include <linux/kref.h>
+#include <linux/slab.h>
 
 #define HV_IVSHMEM_TIMEOUT _IOW('h', 1, __u32)
 
@@ -49,6 +55,10 @@ struct hv_ivshmem {
 	wait_queue_head_t wq;		/* poll() */
 	raw_spinlock_t lock;		/* readers */
 	struct list_head readers;	/* struct hv_reader, blocked in read() */
+	struct miscdevice misc;
+	char name[24];			/* hv_ivshmem.SS */
+	struct kref ref;		/* the probe's, and each open file's */
+	bool gone;			/* removed: its registers are unmapped */
 };
 
 struct hv_reader {
@@ -56,9 +66,8 @@ struct hv_reader {
 	struct task_struct *task;
 };
 
-static struct hv_ivshmem *the_dev;
-
 struct hv_file {
+	struct hv_ivshmem *dev;
 	u64 seen;
 	bool first;
 	long timeout;	/* jiffies, MAX_SCHEDULE_TIMEOUT: none */
@@ -118,15 +127,24 @@ static int hv_sleep(struct hv_ivshmem *dev, struct hv_file *f)
 	return ret;
 }
 
+static void hv_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct hv_ivshmem, ref));
+}
+
 static int hv_open(struct inode *inode, struct file *file)
 {
+	/* misc_open hands us the miscdevice that was opened: it is the device's own. */
+	struct hv_ivshmem *dev = container_of(file->private_data, struct hv_ivshmem, misc);
 	struct hv_file *f;
 
-	if (!the_dev)
+	if (READ_ONCE(dev->gone))
 		return -ENODEV;
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
+	kref_get(&dev->ref);
+	f->dev = dev;
 	f->first = true;
 	f->timeout = MAX_SCHEDULE_TIMEOUT;
 	file->private_data = f;
@@ -135,19 +153,22 @@ static int hv_open(struct inode *inode, struct file *file)
 
 static int hv_release(struct inode *inode, struct file *file)
 {
-	kfree(file->private_data);
+	struct hv_file *f = file->private_data;
+
+	kref_put(&f->dev->ref, hv_free);
+	kfree(f);
 	return 0;
 }
 
 static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *off)
 {
 	struct hv_file *f = file->private_data;
-	struct hv_ivshmem *dev = the_dev;
+	struct hv_ivshmem *dev = f->dev;
 	u32 out[4];
 	u64 now;
 	int ret;
 
-	if (!dev)
+	if (READ_ONCE(dev->gone))
 		return -ENODEV;
 	if (len < sizeof(out))
 		return -EINVAL;
@@ -164,6 +185,8 @@ static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *
 	now = atomic64_read(&dev->irqs);
 	f->seen = now;
 	f->first = false;
+	if (READ_ONCE(dev->gone))
+		return -ENODEV;
 	out[0] = (u32)now;
 	out[1] = (u32)(now >> 32);
 	out[2] = ioread32(dev->regs + IVSHMEM_IVPOSITION);
@@ -175,15 +198,16 @@ static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *
 
 static ssize_t hv_write(struct file *file, const char __user *buf, size_t len, loff_t *off)
 {
+	struct hv_file *f = file->private_data;
 	u32 value;
 
-	if (!the_dev)
-		return -ENODEV;
 	if (len != sizeof(value))
 		return -EINVAL;
 	if (copy_from_user(&value, buf, sizeof(value)))
 		return -EFAULT;
-	iowrite32(value, the_dev->regs + IVSHMEM_DOORBELL);
+	if (READ_ONCE(f->dev->gone))
+		return -ENODEV;
+	iowrite32(value, f->dev->regs + IVSHMEM_DOORBELL);
 	return sizeof(value);
 }
 
@@ -205,10 +229,10 @@ static __poll_t hv_poll(struct file *file, poll_table *wait)
 {
 	struct hv_file *f = file->private_data;
 
-	if (!the_dev)
+	if (READ_ONCE(f->dev->gone))
 		return EPOLLERR;
-	poll_wait(file, &the_dev->wq, wait);
-	if (f->first || (u64)atomic64_read(&the_dev->irqs) != f->seen)
+	poll_wait(file, &f->dev->wq, wait);
+	if (f->first || (u64)atomic64_read(&f->dev->irqs) != f->seen)
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
@@ -224,30 +248,24 @@ static const struct file_operations hv_fops = {
 	.llseek = noop_llseek,
 };
 
-static struct miscdevice hv_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = "hv_ivshmem",
-	.fops = &hv_fops,
-	.mode = 0600,
-};
-
 static int hv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct hv_ivshmem *dev;
 	int ret;
 
 	/* ivshmem-plain has no MSI-X: its memory is used through sysfs alone. */
-	if (!pdev->msix_cap || the_dev)
+	if (!pdev->msix_cap)
 		return -ENODEV;
-	dev = devm_kzalloc(&pdev->dev, sizeof(*dev), GFP_KERNEL);
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev)
 		return -ENOMEM;
+	kref_init(&dev->ref);
 	ret = pcim_enable_device(pdev);
 	if (ret)
-		return ret;
+		goto put;
 	ret = pcim_iomap_regions(pdev, 1 << 0, "hv_ivshmem");
 	if (ret)
-		return ret;
+		goto put;
 	dev->regs = pcim_iomap_table(pdev)[0];
 	/* MSI-X messages are memory writes by the device: it must be bus master. */
 	pci_set_master(pdev);
@@ -258,34 +276,49 @@ static int hv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_LIST_HEAD(&dev->readers);
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (ret < 0)
-		return ret;
+		goto put;
+	snprintf(dev->name, sizeof(dev->name), "hv_ivshmem.%02x", PCI_SLOT(pdev->devfn));
 	ret = request_threaded_irq(pci_irq_vector(pdev, 0), hv_ivshmem_hardirq, hv_ivshmem_thread,
-				   IRQF_NO_THREAD, "hv_ivshmem", dev);
-	if (ret) {
-		pci_free_irq_vectors(pdev);
-		return ret;
-	}
+				   IRQF_NO_THREAD, dev->name, dev);
+	if (ret)
+		goto vectors;
 	pci_set_drvdata(pdev, dev);
-	the_dev = dev;
-	ret = misc_register(&hv_misc);
-	if (ret) {
-		the_dev = NULL;
-		free_irq(pci_irq_vector(pdev, 0), dev);
-		pci_free_irq_vectors(pdev);
-		return ret;
-	}
-	dev_info(&pdev->dev, "hv events doorbell, peer %u\n", ioread32(dev->regs + IVSHMEM_IVPOSITION));
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = dev->name;
+	dev->misc.fops = &hv_fops;
+	dev->misc.mode = 0600;
+	ret = misc_register(&dev->misc);
+	if (ret)
+		goto irq;
+	dev_info(&pdev->dev, "hv events doorbell /dev/%s, peer %u\n", dev->name, ioread32(dev->regs + IVSHMEM_IVPOSITION));
 	return 0;
+irq:
+	free_irq(pci_irq_vector(pdev, 0), dev);
+vectors:
+	pci_free_irq_vectors(pdev);
+put:
+	kref_put(&dev->ref, hv_free);
+	return ret;
 }
 
 static void hv_remove(struct pci_dev *pdev)
 {
 	struct hv_ivshmem *dev = pci_get_drvdata(pdev);
+	struct hv_reader *r;
+	unsigned long flags;
 
-	misc_deregister(&hv_misc);
-	the_dev = NULL;
+	misc_deregister(&dev->misc);
 	free_irq(pci_irq_vector(pdev, 0), dev);
 	pci_free_irq_vectors(pdev);
+	/* Files still open now fail with ENODEV; a sleeping reader wakes to see it. */
+	WRITE_ONCE(dev->gone, true);
+	atomic64_inc(&dev->irqs);
+	raw_spin_lock_irqsave(&dev->lock, flags);
+	list_for_each_entry(r, &dev->readers, node)
+		wake_up_process(r->task);
+	raw_spin_unlock_irqrestore(&dev->lock, flags);
+	wake_up_interruptible(&dev->wq);
+	kref_put(&dev->ref, hv_free);
 }
 
 static const struct pci_device_id hv_ids[] = {
@@ -327,9 +360,12 @@ obj-m := hv_ivshmem.o
  *   hv-comm udp-echo PORT                       sends every datagram back (the other side of bench udp)
  * HV_COMM_WAKE=poll: event waits sleep in poll() instead of a blocking read().
  * It learns its regions and events from the words hv gives the guest
- * (hv.shm=NAME@SLOT,… hv.ev=SLOT) on the kernel command line or in fw_cfg
+ * (hv.shm=NAME@SLOT,… hv.ev=SLOT,…) on the kernel command line or in fw_cfg
  * opt/hv/comm. Regions are the BAR2 of ivshmem PCI devices, mapped through
- * sysfs; events need the hv_ivshmem module (/dev/hv_ivshmem) for doorbells.
+ * sysfs. Events come in tables, one per set of events listing the same
+ * guests (a guest has the tables of its own sets and no other): each is
+ * the BAR2 of an ivshmem-doorbell device, rung through the hv_ivshmem
+ * module's /dev/hv_ivshmem.SLOT.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -417,27 +453,53 @@ static void *region(const char *name, size_t *size) {
     exit(2);
 }
 
-static uint8_t *events_table(size_t *size) {
-    char slot[16];
-    if (!word("hv.ev=", slot, sizeof slot)) die("this guest has no events (no hv.ev=)");
-    uint8_t *t = map_bar2(slot, size);
-    if (*size < EV_HEADER + EV_CAPACITY * EV_SLOT) die("the events table is smaller than its slots");
-    if (*(volatile uint32_t *)t != EV_MAGIC) die("the events table is not initialised (is the VMF loaded?)");
-    return t;
+/* The guest's events tables: its doorbell devices' slots from hv.ev=, each
+   table mapped once and its doorbell opened when first rung or slept on. */
+#define EV_MAX_TABLES 4
+struct table { char slot[3]; uint8_t *t; int fd; uint32_t me; };
+static struct table tables[EV_MAX_TABLES];
+static int ntables = -1;
+
+static void load_tables(void) {
+    char list[64];
+    if (ntables >= 0) return;
+    if (!word("hv.ev=", list, sizeof list)) die("this guest has no events (no hv.ev=)");
+    ntables = 0;
+    for (char *item = strtok(list, ","); item; item = strtok(NULL, ",")) {
+        /* Two hex digits: the slot names a sysfs path and a device node. */
+        if (strlen(item) != 2 || !strchr("0123456789abcdef", item[0]) || !strchr("0123456789abcdef", item[1]))
+            die("hv.ev= names a slot that is not two hex digits");
+        if (ntables == EV_MAX_TABLES) die("hv.ev= names more events tables than hv gives a guest");
+        struct table *tb = &tables[ntables++];
+        memcpy(tb->slot, item, 3);
+        size_t size;
+        tb->t = map_bar2(tb->slot, &size);
+        tb->fd = -1;
+        if (size < EV_HEADER + EV_CAPACITY * EV_SLOT) die("an events table is smaller than its slots");
+        if (*(volatile uint32_t *)tb->t != EV_MAGIC) die("an events table is not initialised (is the VMF loaded?)");
+    }
+    if (ntables == 0) die("this guest has no events (hv.ev= is empty)");
 }
 
-/* The table is memory every guest with events may write: its event count
+/* The table is memory every guest of its set may write: its event count
    is bounded by the slots there are, never trusted to stay inside the map. */
 static uint32_t event_count(uint8_t *t) {
     uint32_t n = *(volatile uint32_t *)(t + 4);
     return n > EV_CAPACITY ? EV_CAPACITY : n;
 }
 
-static int event_index(uint8_t *t, const char *name) {
-    uint32_t n = event_count(t);
-    for (uint32_t i = 0; i < n; i++)
-        if (strncmp((char *)(t + EV_HEADER + i * EV_SLOT), name, 31) == 0) return (int)i;
-    fprintf(stderr, "hv-comm: no event named %s\n", name);
+/* An event: its table and its slot there. */
+struct ev { struct table *tb; int i; };
+
+static struct ev find_event(const char *name) {
+    load_tables();
+    for (int k = 0; k < ntables; k++) {
+        uint8_t *t = tables[k].t;
+        uint32_t n = event_count(t);
+        for (uint32_t i = 0; i < n; i++)
+            if (strncmp((char *)(t + EV_HEADER + i * EV_SLOT), name, 31) == 0) return (struct ev){ &tables[k], (int)i };
+    }
+    fprintf(stderr, "hv-comm: no event named %s (this guest has only the events that list it)\n", name);
     exit(2);
 }
 
@@ -456,12 +518,20 @@ static void add_waiter(uint8_t *t, int i, uint32_t me) {
     die("too many waiters on this event");
 }
 
-static int doorbell_open(uint32_t *me) {
-    int fd = open("/dev/hv_ivshmem", O_RDWR);
-    if (fd < 0) die("/dev/hv_ivshmem is missing: load the hv_ivshmem module (modprobe hv_ivshmem)");
+/* The table's doorbell: /dev/hv_ivshmem.SLOT, opened once; learns our peer id. */
+static int doorbell(struct table *tb) {
+    if (tb->fd >= 0) return tb->fd;
+    char path[64];
+    snprintf(path, sizeof path, "/dev/hv_ivshmem.%s", tb->slot);
+    int fd = open(path, O_RDWR);
+    if (fd < 0) {
+        fprintf(stderr, "hv-comm: %s: %s (load the hv_ivshmem module: modprobe hv_ivshmem)\n", path, strerror(errno));
+        exit(2);
+    }
     uint32_t state[4];
-    if (read(fd, state, sizeof state) != sizeof state) die("cannot read /dev/hv_ivshmem");
-    *me = state[2];
+    if (read(fd, state, sizeof state) != sizeof state) die("cannot read the doorbell device");
+    tb->me = state[2];
+    tb->fd = fd;
     return fd;
 }
 
@@ -506,16 +576,13 @@ static double seconds(const char *text) {
 }
 
 static int event_wait(const char *name, double timeout) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int i = event_index(t, name);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    uint64_t seen = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
-    add_waiter(t, i, me);
+    struct ev e = find_event(name);
+    int fd = doorbell(e.tb);
+    uint64_t seen = __atomic_load_n(counter(e.tb->t, e.i), __ATOMIC_SEQ_CST);
+    add_waiter(e.tb->t, e.i, e.tb->me);
     double deadline = now() + timeout;
     for (;;) {
-        uint64_t c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
+        uint64_t c = __atomic_load_n(counter(e.tb->t, e.i), __ATOMIC_SEQ_CST);
         if (c > seen) { printf("%s signalled (count %llu)\n", name, (unsigned long long)c); return 0; }
         double left = deadline - now();
         if (left <= 0) { fprintf(stderr, "hv-comm: %s was not signalled within %.0f s\n", name, timeout); return 1; }
@@ -523,12 +590,14 @@ static int event_wait(const char *name, double timeout) {
     }
 }
 
-/* Increments event i and rings every waiter but ourselves; returns the new count. */
-static uint64_t signal_index(uint8_t *t, int i, int fd, uint32_t me) {
-    uint64_t c = __atomic_add_fetch(counter(t, i), 1, __ATOMIC_SEQ_CST);
+/* Increments the event and rings every waiter but ourselves (on its own
+   table's doorbell: the others' peer ids mean nothing there); the new count. */
+static uint64_t signal_event(struct ev e) {
+    int fd = doorbell(e.tb);
+    uint64_t c = __atomic_add_fetch(counter(e.tb->t, e.i), 1, __ATOMIC_SEQ_CST);
     for (int n = 0; n < EV_WAITER_ENTRIES; n++) {
-        uint16_t v = __atomic_load_n(waiter(t, i, n), __ATOMIC_SEQ_CST);
-        if (v == 0 || v - 1u == me) continue;
+        uint16_t v = __atomic_load_n(waiter(e.tb->t, e.i, n), __ATOMIC_SEQ_CST);
+        if (v == 0 || v - 1u == e.tb->me) continue;
         uint32_t bell = (uint32_t)(v - 1u) << 16;
         if (write(fd, &bell, sizeof bell) != sizeof bell) die("cannot ring the doorbell");
     }
@@ -536,36 +605,30 @@ static uint64_t signal_index(uint8_t *t, int i, int fd, uint32_t me) {
 }
 
 static int event_signal(const char *name) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int i = event_index(t, name);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    uint64_t c = signal_index(t, i, fd, me);
+    uint64_t c = signal_event(find_event(name));
     printf("signalled %s (count %llu)\n", name, (unsigned long long)c);
     return 0;
 }
 
-/* Sleeps on the doorbell until event i's counter passes `seen`; returns the new count. */
-static uint64_t wait_past(uint8_t *t, int i, int fd, uint64_t seen) {
+/* Sleeps on the event's doorbell until its counter passes `seen`; returns the new count. */
+static uint64_t wait_past(struct ev e, uint64_t seen) {
     uint64_t c;
-    while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen)
+    int fd = doorbell(e.tb);
+    while ((c = __atomic_load_n(counter(e.tb->t, e.i), __ATOMIC_SEQ_CST)) <= seen)
         doorbell_sleep(fd, 1000);
     return c;
 }
 
 /* A reflector without a process per round (for round-trip measurements). */
 static int event_relay(const char *in, const char *out, long count) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int i = event_index(t, in), o = event_index(t, out);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    add_waiter(t, i, me);
-    uint64_t seen = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
+    struct ev i = find_event(in), o = find_event(out);
+    doorbell(i.tb);
+    doorbell(o.tb);
+    add_waiter(i.tb->t, i.i, i.tb->me);
+    uint64_t seen = __atomic_load_n(counter(i.tb->t, i.i), __ATOMIC_SEQ_CST);
     for (long n = 0; count == 0 || n < count; n++) {
-        seen = wait_past(t, i, fd, seen);
-        signal_index(t, o, fd, me);
+        seen = wait_past(i, seen);
+        signal_event(o);
     }
     return 0;
 }
@@ -593,18 +656,16 @@ static double *samples(long rounds) {
 
 /* Round trips through another guest's relay: signal PING, wait for PONG. */
 static int bench_event(const char *ping, const char *pong, long rounds) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int pi = event_index(t, ping), po = event_index(t, pong);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    add_waiter(t, po, me);
+    struct ev pi = find_event(ping), po = find_event(pong);
+    doorbell(pi.tb);
+    doorbell(po.tb);
+    add_waiter(po.tb->t, po.i, po.tb->me);
     double *us = samples(rounds);
-    uint64_t seen = __atomic_load_n(counter(t, po), __ATOMIC_SEQ_CST);
+    uint64_t seen = __atomic_load_n(counter(po.tb->t, po.i), __ATOMIC_SEQ_CST);
     for (long n = 0; n < rounds; n++) {
         double t0 = now();
-        signal_index(t, pi, fd, me);
-        seen = wait_past(t, po, fd, seen);
+        signal_event(pi);
+        seen = wait_past(po, seen);
         us[n] = (now() - t0) * 1e6;
     }
     return report("event", us, rounds);
@@ -693,11 +754,13 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "event") == 0) {
         if (strcmp(argv[2], "list") == 0) {
-            size_t size;
-            uint8_t *t = events_table(&size);
-            uint32_t n = event_count(t);
-            for (uint32_t i = 0; i < n; i++)
-                printf("%.31s %llu\n", (char *)(t + EV_HEADER + i * EV_SLOT), (unsigned long long)*counter(t, (int)i));
+            load_tables();
+            for (int k = 0; k < ntables; k++) {
+                uint8_t *t = tables[k].t;
+                uint32_t n = event_count(t);
+                for (uint32_t i = 0; i < n; i++)
+                    printf("%.31s %llu\n", (char *)(t + EV_HEADER + i * EV_SLOT), (unsigned long long)*counter(t, (int)i));
+            }
             return 0;
         }
         if (argc < 4) usage();

@@ -12,9 +12,12 @@
  *   hv-comm udp-echo PORT                       sends every datagram back (the other side of bench udp)
  * HV_COMM_WAKE=poll: event waits sleep in poll() instead of a blocking read().
  * It learns its regions and events from the words hv gives the guest
- * (hv.shm=NAME@SLOT,… hv.ev=SLOT) on the kernel command line or in fw_cfg
+ * (hv.shm=NAME@SLOT,… hv.ev=SLOT,…) on the kernel command line or in fw_cfg
  * opt/hv/comm. Regions are the BAR2 of ivshmem PCI devices, mapped through
- * sysfs; events need the hv_ivshmem module (/dev/hv_ivshmem) for doorbells.
+ * sysfs. Events come in tables, one per set of events listing the same
+ * guests (a guest has the tables of its own sets and no other): each is
+ * the BAR2 of an ivshmem-doorbell device, rung through the hv_ivshmem
+ * module's /dev/hv_ivshmem.SLOT.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,27 +105,53 @@ static void *region(const char *name, size_t *size) {
     exit(2);
 }
 
-static uint8_t *events_table(size_t *size) {
-    char slot[16];
-    if (!word("hv.ev=", slot, sizeof slot)) die("this guest has no events (no hv.ev=)");
-    uint8_t *t = map_bar2(slot, size);
-    if (*size < EV_HEADER + EV_CAPACITY * EV_SLOT) die("the events table is smaller than its slots");
-    if (*(volatile uint32_t *)t != EV_MAGIC) die("the events table is not initialised (is the VMF loaded?)");
-    return t;
+/* The guest's events tables: its doorbell devices' slots from hv.ev=, each
+   table mapped once and its doorbell opened when first rung or slept on. */
+#define EV_MAX_TABLES 4
+struct table { char slot[3]; uint8_t *t; int fd; uint32_t me; };
+static struct table tables[EV_MAX_TABLES];
+static int ntables = -1;
+
+static void load_tables(void) {
+    char list[64];
+    if (ntables >= 0) return;
+    if (!word("hv.ev=", list, sizeof list)) die("this guest has no events (no hv.ev=)");
+    ntables = 0;
+    for (char *item = strtok(list, ","); item; item = strtok(NULL, ",")) {
+        /* Two hex digits: the slot names a sysfs path and a device node. */
+        if (strlen(item) != 2 || !strchr("0123456789abcdef", item[0]) || !strchr("0123456789abcdef", item[1]))
+            die("hv.ev= names a slot that is not two hex digits");
+        if (ntables == EV_MAX_TABLES) die("hv.ev= names more events tables than hv gives a guest");
+        struct table *tb = &tables[ntables++];
+        memcpy(tb->slot, item, 3);
+        size_t size;
+        tb->t = map_bar2(tb->slot, &size);
+        tb->fd = -1;
+        if (size < EV_HEADER + EV_CAPACITY * EV_SLOT) die("an events table is smaller than its slots");
+        if (*(volatile uint32_t *)tb->t != EV_MAGIC) die("an events table is not initialised (is the VMF loaded?)");
+    }
+    if (ntables == 0) die("this guest has no events (hv.ev= is empty)");
 }
 
-/* The table is memory every guest with events may write: its event count
+/* The table is memory every guest of its set may write: its event count
    is bounded by the slots there are, never trusted to stay inside the map. */
 static uint32_t event_count(uint8_t *t) {
     uint32_t n = *(volatile uint32_t *)(t + 4);
     return n > EV_CAPACITY ? EV_CAPACITY : n;
 }
 
-static int event_index(uint8_t *t, const char *name) {
-    uint32_t n = event_count(t);
-    for (uint32_t i = 0; i < n; i++)
-        if (strncmp((char *)(t + EV_HEADER + i * EV_SLOT), name, 31) == 0) return (int)i;
-    fprintf(stderr, "hv-comm: no event named %s\n", name);
+/* An event: its table and its slot there. */
+struct ev { struct table *tb; int i; };
+
+static struct ev find_event(const char *name) {
+    load_tables();
+    for (int k = 0; k < ntables; k++) {
+        uint8_t *t = tables[k].t;
+        uint32_t n = event_count(t);
+        for (uint32_t i = 0; i < n; i++)
+            if (strncmp((char *)(t + EV_HEADER + i * EV_SLOT), name, 31) == 0) return (struct ev){ &tables[k], (int)i };
+    }
+    fprintf(stderr, "hv-comm: no event named %s (this guest has only the events that list it)\n", name);
     exit(2);
 }
 
@@ -141,12 +170,20 @@ static void add_waiter(uint8_t *t, int i, uint32_t me) {
     die("too many waiters on this event");
 }
 
-static int doorbell_open(uint32_t *me) {
-    int fd = open("/dev/hv_ivshmem", O_RDWR);
-    if (fd < 0) die("/dev/hv_ivshmem is missing: load the hv_ivshmem module (modprobe hv_ivshmem)");
+/* The table's doorbell: /dev/hv_ivshmem.SLOT, opened once; learns our peer id. */
+static int doorbell(struct table *tb) {
+    if (tb->fd >= 0) return tb->fd;
+    char path[64];
+    snprintf(path, sizeof path, "/dev/hv_ivshmem.%s", tb->slot);
+    int fd = open(path, O_RDWR);
+    if (fd < 0) {
+        fprintf(stderr, "hv-comm: %s: %s (load the hv_ivshmem module: modprobe hv_ivshmem)\n", path, strerror(errno));
+        exit(2);
+    }
     uint32_t state[4];
-    if (read(fd, state, sizeof state) != sizeof state) die("cannot read /dev/hv_ivshmem");
-    *me = state[2];
+    if (read(fd, state, sizeof state) != sizeof state) die("cannot read the doorbell device");
+    tb->me = state[2];
+    tb->fd = fd;
     return fd;
 }
 
@@ -191,16 +228,13 @@ static double seconds(const char *text) {
 }
 
 static int event_wait(const char *name, double timeout) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int i = event_index(t, name);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    uint64_t seen = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
-    add_waiter(t, i, me);
+    struct ev e = find_event(name);
+    int fd = doorbell(e.tb);
+    uint64_t seen = __atomic_load_n(counter(e.tb->t, e.i), __ATOMIC_SEQ_CST);
+    add_waiter(e.tb->t, e.i, e.tb->me);
     double deadline = now() + timeout;
     for (;;) {
-        uint64_t c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
+        uint64_t c = __atomic_load_n(counter(e.tb->t, e.i), __ATOMIC_SEQ_CST);
         if (c > seen) { printf("%s signalled (count %llu)\n", name, (unsigned long long)c); return 0; }
         double left = deadline - now();
         if (left <= 0) { fprintf(stderr, "hv-comm: %s was not signalled within %.0f s\n", name, timeout); return 1; }
@@ -208,12 +242,14 @@ static int event_wait(const char *name, double timeout) {
     }
 }
 
-/* Increments event i and rings every waiter but ourselves; returns the new count. */
-static uint64_t signal_index(uint8_t *t, int i, int fd, uint32_t me) {
-    uint64_t c = __atomic_add_fetch(counter(t, i), 1, __ATOMIC_SEQ_CST);
+/* Increments the event and rings every waiter but ourselves (on its own
+   table's doorbell: the others' peer ids mean nothing there); the new count. */
+static uint64_t signal_event(struct ev e) {
+    int fd = doorbell(e.tb);
+    uint64_t c = __atomic_add_fetch(counter(e.tb->t, e.i), 1, __ATOMIC_SEQ_CST);
     for (int n = 0; n < EV_WAITER_ENTRIES; n++) {
-        uint16_t v = __atomic_load_n(waiter(t, i, n), __ATOMIC_SEQ_CST);
-        if (v == 0 || v - 1u == me) continue;
+        uint16_t v = __atomic_load_n(waiter(e.tb->t, e.i, n), __ATOMIC_SEQ_CST);
+        if (v == 0 || v - 1u == e.tb->me) continue;
         uint32_t bell = (uint32_t)(v - 1u) << 16;
         if (write(fd, &bell, sizeof bell) != sizeof bell) die("cannot ring the doorbell");
     }
@@ -221,36 +257,30 @@ static uint64_t signal_index(uint8_t *t, int i, int fd, uint32_t me) {
 }
 
 static int event_signal(const char *name) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int i = event_index(t, name);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    uint64_t c = signal_index(t, i, fd, me);
+    uint64_t c = signal_event(find_event(name));
     printf("signalled %s (count %llu)\n", name, (unsigned long long)c);
     return 0;
 }
 
-/* Sleeps on the doorbell until event i's counter passes `seen`; returns the new count. */
-static uint64_t wait_past(uint8_t *t, int i, int fd, uint64_t seen) {
+/* Sleeps on the event's doorbell until its counter passes `seen`; returns the new count. */
+static uint64_t wait_past(struct ev e, uint64_t seen) {
     uint64_t c;
-    while ((c = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST)) <= seen)
+    int fd = doorbell(e.tb);
+    while ((c = __atomic_load_n(counter(e.tb->t, e.i), __ATOMIC_SEQ_CST)) <= seen)
         doorbell_sleep(fd, 1000);
     return c;
 }
 
 /* A reflector without a process per round (for round-trip measurements). */
 static int event_relay(const char *in, const char *out, long count) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int i = event_index(t, in), o = event_index(t, out);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    add_waiter(t, i, me);
-    uint64_t seen = __atomic_load_n(counter(t, i), __ATOMIC_SEQ_CST);
+    struct ev i = find_event(in), o = find_event(out);
+    doorbell(i.tb);
+    doorbell(o.tb);
+    add_waiter(i.tb->t, i.i, i.tb->me);
+    uint64_t seen = __atomic_load_n(counter(i.tb->t, i.i), __ATOMIC_SEQ_CST);
     for (long n = 0; count == 0 || n < count; n++) {
-        seen = wait_past(t, i, fd, seen);
-        signal_index(t, o, fd, me);
+        seen = wait_past(i, seen);
+        signal_event(o);
     }
     return 0;
 }
@@ -278,18 +308,16 @@ static double *samples(long rounds) {
 
 /* Round trips through another guest's relay: signal PING, wait for PONG. */
 static int bench_event(const char *ping, const char *pong, long rounds) {
-    size_t size;
-    uint8_t *t = events_table(&size);
-    int pi = event_index(t, ping), po = event_index(t, pong);
-    uint32_t me;
-    int fd = doorbell_open(&me);
-    add_waiter(t, po, me);
+    struct ev pi = find_event(ping), po = find_event(pong);
+    doorbell(pi.tb);
+    doorbell(po.tb);
+    add_waiter(po.tb->t, po.i, po.tb->me);
     double *us = samples(rounds);
-    uint64_t seen = __atomic_load_n(counter(t, po), __ATOMIC_SEQ_CST);
+    uint64_t seen = __atomic_load_n(counter(po.tb->t, po.i), __ATOMIC_SEQ_CST);
     for (long n = 0; n < rounds; n++) {
         double t0 = now();
-        signal_index(t, pi, fd, me);
-        seen = wait_past(t, po, fd, seen);
+        signal_event(pi);
+        seen = wait_past(po, seen);
         us[n] = (now() - t0) * 1e6;
     }
     return report("event", us, rounds);
@@ -378,11 +406,13 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "event") == 0) {
         if (strcmp(argv[2], "list") == 0) {
-            size_t size;
-            uint8_t *t = events_table(&size);
-            uint32_t n = event_count(t);
-            for (uint32_t i = 0; i < n; i++)
-                printf("%.31s %llu\n", (char *)(t + EV_HEADER + i * EV_SLOT), (unsigned long long)*counter(t, (int)i));
+            load_tables();
+            for (int k = 0; k < ntables; k++) {
+                uint8_t *t = tables[k].t;
+                uint32_t n = event_count(t);
+                for (uint32_t i = 0; i < n; i++)
+                    printf("%.31s %llu\n", (char *)(t + EV_HEADER + i * EV_SLOT), (unsigned long long)*counter(t, (int)i));
+            }
             return 0;
         }
         if (argc < 4) usage();

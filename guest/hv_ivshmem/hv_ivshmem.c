@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hv_ivshmem: the guest side of hv's events. Drives QEMU's ivshmem-doorbell
- * device (1af4:1110 with MSI-X) and gives user space /dev/hv_ivshmem:
+ * device (1af4:1110 with MSI-X), one per set of events the guest is in
+ * (hv.ev=0f,0e: their PCI slots), and gives user space /dev/hv_ivshmem.SS
+ * for the device in slot SS (hex):
  *   read(16 bytes)  -> { u64 interrupts so far, u32 this peer's id, u32 0 };
  *                      the first read on an open file answers at once, later
  *                      ones block until the next interrupt (poll() works);
@@ -9,6 +11,8 @@
  *                      up after ms milliseconds with ETIMEDOUT (0: never);
  *   write(4 bytes)  -> rings the doorbell: (peer id << 16) | vector.
  * The events table itself is the device's BAR2, mapped through sysfs.
+ * A device and its node live as long as a file has it open, so a device
+ * that goes (unplugged) while a reader sleeps leaves nothing dangling.
  *
  * Why two ways to sleep: PREEMPT_RT runs an ordinary interrupt handler in a
  * FIFO thread, so a wake-up through it costs the guest a switch to that
@@ -31,6 +35,8 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
+#include <linux/kref.h>
+#include <linux/slab.h>
 
 #define HV_IVSHMEM_TIMEOUT _IOW('h', 1, __u32)
 
@@ -44,6 +50,10 @@ struct hv_ivshmem {
 	wait_queue_head_t wq;		/* poll() */
 	raw_spinlock_t lock;		/* readers */
 	struct list_head readers;	/* struct hv_reader, blocked in read() */
+	struct miscdevice misc;
+	char name[24];			/* hv_ivshmem.SS */
+	struct kref ref;		/* the probe's, and each open file's */
+	bool gone;			/* removed: its registers are unmapped */
 };
 
 struct hv_reader {
@@ -51,9 +61,8 @@ struct hv_reader {
 	struct task_struct *task;
 };
 
-static struct hv_ivshmem *the_dev;
-
 struct hv_file {
+	struct hv_ivshmem *dev;
 	u64 seen;
 	bool first;
 	long timeout;	/* jiffies, MAX_SCHEDULE_TIMEOUT: none */
@@ -113,15 +122,24 @@ static int hv_sleep(struct hv_ivshmem *dev, struct hv_file *f)
 	return ret;
 }
 
+static void hv_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct hv_ivshmem, ref));
+}
+
 static int hv_open(struct inode *inode, struct file *file)
 {
+	/* misc_open hands us the miscdevice that was opened: it is the device's own. */
+	struct hv_ivshmem *dev = container_of(file->private_data, struct hv_ivshmem, misc);
 	struct hv_file *f;
 
-	if (!the_dev)
+	if (READ_ONCE(dev->gone))
 		return -ENODEV;
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
+	kref_get(&dev->ref);
+	f->dev = dev;
 	f->first = true;
 	f->timeout = MAX_SCHEDULE_TIMEOUT;
 	file->private_data = f;
@@ -130,19 +148,22 @@ static int hv_open(struct inode *inode, struct file *file)
 
 static int hv_release(struct inode *inode, struct file *file)
 {
-	kfree(file->private_data);
+	struct hv_file *f = file->private_data;
+
+	kref_put(&f->dev->ref, hv_free);
+	kfree(f);
 	return 0;
 }
 
 static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *off)
 {
 	struct hv_file *f = file->private_data;
-	struct hv_ivshmem *dev = the_dev;
+	struct hv_ivshmem *dev = f->dev;
 	u32 out[4];
 	u64 now;
 	int ret;
 
-	if (!dev)
+	if (READ_ONCE(dev->gone))
 		return -ENODEV;
 	if (len < sizeof(out))
 		return -EINVAL;
@@ -159,6 +180,8 @@ static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *
 	now = atomic64_read(&dev->irqs);
 	f->seen = now;
 	f->first = false;
+	if (READ_ONCE(dev->gone))
+		return -ENODEV;
 	out[0] = (u32)now;
 	out[1] = (u32)(now >> 32);
 	out[2] = ioread32(dev->regs + IVSHMEM_IVPOSITION);
@@ -170,15 +193,16 @@ static ssize_t hv_read(struct file *file, char __user *buf, size_t len, loff_t *
 
 static ssize_t hv_write(struct file *file, const char __user *buf, size_t len, loff_t *off)
 {
+	struct hv_file *f = file->private_data;
 	u32 value;
 
-	if (!the_dev)
-		return -ENODEV;
 	if (len != sizeof(value))
 		return -EINVAL;
 	if (copy_from_user(&value, buf, sizeof(value)))
 		return -EFAULT;
-	iowrite32(value, the_dev->regs + IVSHMEM_DOORBELL);
+	if (READ_ONCE(f->dev->gone))
+		return -ENODEV;
+	iowrite32(value, f->dev->regs + IVSHMEM_DOORBELL);
 	return sizeof(value);
 }
 
@@ -200,10 +224,10 @@ static __poll_t hv_poll(struct file *file, poll_table *wait)
 {
 	struct hv_file *f = file->private_data;
 
-	if (!the_dev)
+	if (READ_ONCE(f->dev->gone))
 		return EPOLLERR;
-	poll_wait(file, &the_dev->wq, wait);
-	if (f->first || (u64)atomic64_read(&the_dev->irqs) != f->seen)
+	poll_wait(file, &f->dev->wq, wait);
+	if (f->first || (u64)atomic64_read(&f->dev->irqs) != f->seen)
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
@@ -219,30 +243,24 @@ static const struct file_operations hv_fops = {
 	.llseek = noop_llseek,
 };
 
-static struct miscdevice hv_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = "hv_ivshmem",
-	.fops = &hv_fops,
-	.mode = 0600,
-};
-
 static int hv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct hv_ivshmem *dev;
 	int ret;
 
 	/* ivshmem-plain has no MSI-X: its memory is used through sysfs alone. */
-	if (!pdev->msix_cap || the_dev)
+	if (!pdev->msix_cap)
 		return -ENODEV;
-	dev = devm_kzalloc(&pdev->dev, sizeof(*dev), GFP_KERNEL);
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev)
 		return -ENOMEM;
+	kref_init(&dev->ref);
 	ret = pcim_enable_device(pdev);
 	if (ret)
-		return ret;
+		goto put;
 	ret = pcim_iomap_regions(pdev, 1 << 0, "hv_ivshmem");
 	if (ret)
-		return ret;
+		goto put;
 	dev->regs = pcim_iomap_table(pdev)[0];
 	/* MSI-X messages are memory writes by the device: it must be bus master. */
 	pci_set_master(pdev);
@@ -253,34 +271,49 @@ static int hv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_LIST_HEAD(&dev->readers);
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (ret < 0)
-		return ret;
+		goto put;
+	snprintf(dev->name, sizeof(dev->name), "hv_ivshmem.%02x", PCI_SLOT(pdev->devfn));
 	ret = request_threaded_irq(pci_irq_vector(pdev, 0), hv_ivshmem_hardirq, hv_ivshmem_thread,
-				   IRQF_NO_THREAD, "hv_ivshmem", dev);
-	if (ret) {
-		pci_free_irq_vectors(pdev);
-		return ret;
-	}
+				   IRQF_NO_THREAD, dev->name, dev);
+	if (ret)
+		goto vectors;
 	pci_set_drvdata(pdev, dev);
-	the_dev = dev;
-	ret = misc_register(&hv_misc);
-	if (ret) {
-		the_dev = NULL;
-		free_irq(pci_irq_vector(pdev, 0), dev);
-		pci_free_irq_vectors(pdev);
-		return ret;
-	}
-	dev_info(&pdev->dev, "hv events doorbell, peer %u\n", ioread32(dev->regs + IVSHMEM_IVPOSITION));
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = dev->name;
+	dev->misc.fops = &hv_fops;
+	dev->misc.mode = 0600;
+	ret = misc_register(&dev->misc);
+	if (ret)
+		goto irq;
+	dev_info(&pdev->dev, "hv events doorbell /dev/%s, peer %u\n", dev->name, ioread32(dev->regs + IVSHMEM_IVPOSITION));
 	return 0;
+irq:
+	free_irq(pci_irq_vector(pdev, 0), dev);
+vectors:
+	pci_free_irq_vectors(pdev);
+put:
+	kref_put(&dev->ref, hv_free);
+	return ret;
 }
 
 static void hv_remove(struct pci_dev *pdev)
 {
 	struct hv_ivshmem *dev = pci_get_drvdata(pdev);
+	struct hv_reader *r;
+	unsigned long flags;
 
-	misc_deregister(&hv_misc);
-	the_dev = NULL;
+	misc_deregister(&dev->misc);
 	free_irq(pci_irq_vector(pdev, 0), dev);
 	pci_free_irq_vectors(pdev);
+	/* Files still open now fail with ENODEV; a sleeping reader wakes to see it. */
+	WRITE_ONCE(dev->gone, true);
+	atomic64_inc(&dev->irqs);
+	raw_spin_lock_irqsave(&dev->lock, flags);
+	list_for_each_entry(r, &dev->readers, node)
+		wake_up_process(r->task);
+	raw_spin_unlock_irqrestore(&dev->lock, flags);
+	wake_up_interruptible(&dev->wq);
+	kref_put(&dev->ref, hv_free);
 }
 
 static const struct pci_device_id hv_ids[] = {
