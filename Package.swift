@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "HVHostTests", dependencies: ["HVHost", "HVAPI", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVEventsTests", dependencies: ["HVHost", "HVEvents", "HVCore", "HVEngine", "CHVSys"], swiftSettings: strict),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "HVCore"], swiftSettings: strict),
-        .testTarget(name: "HVEngineTests", dependencies: ["HVHost", "HVAPI", "HVEngine", "HVSetup", "HVCore", "QMP"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "HVEngineTests", dependencies: ["HVHost", "HVAPI", "HVEngine", "HVSetup", "HVCore", "HVEvents", "QMP"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "HVSetupTests", dependencies: ["HVHost", "HVSetup", "HVEngine", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVRealTimeTests", dependencies: ["HVHost", "HVAPI", "HVRealTime", "HVEngine", "HVCore"], swiftSettings: strict),
         .testTarget(name: "HVCommandsTests", dependencies: ["HVCommands", "HVCore",

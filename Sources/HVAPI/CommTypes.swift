@@ -15,7 +15,13 @@ public struct CommStatus: Sendable, Codable, Equatable {
     }
     public struct Event: Sendable, Codable, Equatable {
         public var name: String; public var guests: [String]; public var count: UInt64
-        public init(name: String, guests: [String], count: UInt64) { self.name = name; self.guests = guests; self.count = count }
+        /// The events table holding it (events that list the same guests share one), from 1.
+        public var table: Int
+        /// That table's doorbells for host programs (root's): what `hv_events_join` connects to.
+        public var hostSocket: String
+        public init(name: String, guests: [String], count: UInt64, table: Int, hostSocket: String) {
+            self.name = name; self.guests = guests; self.count = count; self.table = table; self.hostSocket = hostSocket
+        }
     }
     public var subnet: String
     public var hostAddress: String

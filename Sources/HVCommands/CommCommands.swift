@@ -131,13 +131,22 @@ struct EventGroup: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The events, their guests and how often each was signalled.")
-        @Flag(help: "Only the names, in slot order, comma-separated (what hv_events_join in include/hv/hv_events.h takes).")
+        @Flag(help: """
+            Per events table, one line: its socket for host programs and its events in slot order, \
+            comma-separated (what hv_events_join in include/hv/hv_events.h takes).
+            """)
         var names = false
         func run() throws {
             let c = try Context().api.get(.commStatus, as: CommStatus.self)
-            if names { return Out.say(c.events.map(\.name).joined(separator: ",")) }
-            var rows = [["EVENT", "SIGNALLED", "GUESTS"]]
-            for e in c.events { rows.append([e.name, String(e.count), e.guests.joined(separator: ",")]) }
+            if names {
+                for table in Set(c.events.map(\.table)).sorted() {
+                    let events = c.events.filter { $0.table == table }
+                    Out.say((events.first?.hostSocket ?? "") + " " + events.map(\.name).joined(separator: ","))
+                }
+                return
+            }
+            var rows = [["EVENT", "SIGNALLED", "TABLE", "GUESTS"]]
+            for e in c.events { rows.append([e.name, String(e.count), String(e.table), e.guests.joined(separator: ",")]) }
             Out.say(Out.table(rows))
         }
     }
@@ -157,7 +166,7 @@ struct EventGroup: ParsableCommand {
                 Lines in: signal NAME | wait NAME AFTER [SECONDS] | count NAME. \
                 Lines out: NAME COUNT, timeout NAME COUNT, or error WHAT (the session goes on). \
                 No HTTP request per event: a program keeps one hv event session running and talks to it through pipes. \
-                Run by root, the session joins the guests' doorbells itself (hvd hands it the events table and \
+                Run by root, the session joins the guests' doorbells itself (hvd hands it each events table and \
                 their eventfds once, and is not in the path afterwards); otherwise each line goes through hvd.
                 """)
         @Flag(help: "Join the doorbells directly or fail (root; the VMF loaded with events).") var direct = false
@@ -168,8 +177,8 @@ struct EventGroup: ParsableCommand {
             guard !(direct && throughHvd) else {
                 throw HVError(.invalidArgument, "--direct and --through-hvd contradict each other", hint: "give one of them, or neither")
             }
-            if !throughHvd, let peer = try DirectEventSession.join(ctx, required: direct) {
-                return try DirectEventSession.serve(peer)
+            if !throughHvd, let peers = try DirectEventSession.join(ctx, required: direct) {
+                return try DirectEventSession.serve(peers)
             }
             let (conn, early) = try ctx.api.openStream(.eventSession)
             defer { conn.close() }

@@ -32,6 +32,7 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
     public struct Event: Sendable, Equatable, Codable {
         public var name: String
         public var guests: [String]
+        public init(name: String, guests: [String]) { self.name = name; self.guests = guests }
     }
 
     public var network: Network
@@ -43,6 +44,40 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
     public func member(_ folder: String) -> Member? { members.first { $0.folder == folder } }
     public func regions(of folder: String) -> [Region] { regions.filter { $0.guests.contains(folder) } }
     public func events(of folder: String) -> [Event] { events.filter { $0.guests.contains(folder) } }
+
+    /// Events that list exactly the same guests share one table, one doorbell
+    /// server and one doorbell device in each of those guests: a guest maps
+    /// the tables of its own sets and no other, so it can neither count,
+    /// signal nor wait on an event it is not listed for, nor ring a guest it
+    /// shares no event with. Numbered from 1 in the order of their first event.
+    public struct EventSet: Sendable, Equatable, Codable {
+        public var number: Int
+        /// The guests, sorted (the set's identity; the host is always in it).
+        public var guests: [String]
+        /// The events in slot order (their order in hv.config).
+        public var events: [Event]
+        public var names: [String] { events.map(\.name) }
+    }
+
+    public var eventSets: [EventSet] {
+        var sets: [EventSet] = []
+        for e in events {
+            let key = Array(Set(e.guests)).sorted()
+            if let i = sets.firstIndex(where: { $0.guests == key }) {
+                sets[i].events.append(e)
+            } else {
+                sets.append(EventSet(number: sets.count + 1, guests: key, events: [e]))
+            }
+        }
+        return sets
+    }
+
+    /// The sets a guest is in, in order: its doorbell devices, one each.
+    public func eventSets(of folder: String) -> [EventSet] { eventSets.filter { $0.guests.contains(folder) } }
+
+    /// A guest's doorbell devices sit at PCI slots 0x0f, 0x0e, … (an RTOS
+    /// guest's assigned devices count up from 0x02): at most this many sets each.
+    public static let maxEventSetsPerGuest = 4
 
     public static let networkSection = "Hypervisor\\Network"
     public static let regionPrefix = "SharedMemory\\"
@@ -61,7 +96,7 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
             .init("Guests", .text, required: true, help: "comma-separated guest folders that map the region"),
         ]),
         .init(eventPrefix, [
-            .init("Guests", .text, required: true, help: "comma-separated guest folders that may wait for and signal the event (the host always may)"),
+            .init("Guests", .text, required: true, help: "comma-separated guest folders that may wait for and signal the event (the host always may); events listing the same guests share a table, and a guest is in at most 4 such sets"),
         ]),
     ]
 
@@ -163,7 +198,17 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
         guard events.count <= CommunicationConfig.maxEvents else {
             throw fail(0, "\(events.count) events are declared", "at most \(CommunicationConfig.maxEvents)")
         }
-        return CommunicationConfig(network: network, members: members, regions: regions, events: events)
+        let config = CommunicationConfig(network: network, members: members, regions: regions, events: events)
+        for folder in folders {
+            let sets = config.eventSets(of: folder)
+            guard sets.count <= maxEventSetsPerGuest else {
+                let last = sets[maxEventSetsPerGuest].events[0].name
+                throw fail(doc.entry(eventPrefix + last, "Guests")?.line ?? 0,
+                           "guest \(folder) is in \(sets.count) different sets of events (events listing the same guests form one set, a doorbell device each)",
+                           "at most \(maxEventSetsPerGuest) per guest: give events that go together the same \"Guests\"")
+            }
+        }
+        return config
     }
 
     static func isValidName(_ s: String) -> Bool {

@@ -99,6 +99,12 @@ extension GuestConfig {
         case .success(let list): usb = list
         case .failure(let e): throw fail(usbEntry, "\"Usb\": " + e.message, DeviceConfig.usbExpected)
         }
+        // An RTOS guest's bus: devices from slot 0x02 up, its doorbells from 0x0f down.
+        let rtosSlots = 0x0f - 0x02 + 1 - CommunicationConfig.maxEventSetsPerGuest
+        if kind == .rtos && pci.count > rtosSlots {
+            throw fail(pciEntry, "\"Pci\" names \(pci.count) devices; an RTOS guest's bus has room for \(rtosSlots) beside its doorbells",
+                       "at most \(rtosSlots) PCI devices for an RTOS guest")
+        }
         if !usb.isEmpty && kind != .kvm {
             throw fail(usbEntry, "\"Usb\" is for KVM guests: an RTOS guest has no USB controller",
                        "no \"Usb\" here; give the RTOS guest the USB controller itself through \"Pci\"")

@@ -53,10 +53,11 @@ public struct HostLayout: Sendable, Equatable {
         for b in root.path.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
         return "hv-" + String(h, radix: 16)
     }
-    /// The ivshmem server of the events (the guests' QEMUs connect).
-    public var ivshmemSocket: URL { runDir.appendingPathComponent("ivshmem.sock") }
-    /// The doorbells for host programs (root's only): the same protocol, a seat each.
-    public var eventsHostSocket: URL { runDir.appendingPathComponent("events-host.sock") }
+    /// The ivshmem server of a set of events (`CommunicationConfig.EventSet`,
+    /// numbered from 1): the QEMUs of that set's guests connect.
+    public func ivshmemSocket(set: Int) -> URL { runDir.appendingPathComponent("ivshmem-\(set).sock") }
+    /// The same set's doorbells for host programs (root's only): the same protocol, a seat each.
+    public func eventsHostSocket(set: Int) -> URL { runDir.appendingPathComponent("events-host-\(set).sock") }
     /// The System Manager's token (root only) and its port's configuration.
     public var managerToken: URL { runDir.appendingPathComponent("manager.token") }
     /// The read-only credential for `GET /v1/metrics` (Prometheus), root's like the token.
@@ -66,8 +67,8 @@ public struct HostLayout: Sendable, Equatable {
     /// Shared-memory regions live in RAM, per host root: /dev/shm/hv/<instance>/<name>.
     public var sharedMemoryDir: URL { URL(fileURLWithPath: "/dev/shm/hv").appendingPathComponent(instanceID) }
     public func sharedRegion(_ name: String) -> URL { sharedMemoryDir.appendingPathComponent(name) }
-    /// The events table (a region of its own, mapped by the guests' doorbell devices).
-    public var eventsRegion: URL { sharedMemoryDir.appendingPathComponent(".events") }
+    /// A set's events table (a region of its own, mapped by that set's doorbell devices only).
+    public func eventsRegion(set: Int) -> URL { sharedMemoryDir.appendingPathComponent(".events-\(set)") }
 
     /// hv's own SSH key pair and the host keys of the guests it made (root's alone, outside
     /// /hv/guests, which every guest sees): `hv guest ssh` logs in with them.

@@ -7,13 +7,13 @@ import Glibc
 
 /// Named events as ivshmem doorbells. Debian ships no ivshmem-server, so hvd
 /// serves the protocol (QEMU's docs/specs/ivshmem-spec.rst) on
-/// `run/ivshmem.sock`: every guest's `ivshmem-doorbell` device connects,
+/// `run/ivshmem-N.sock`: each of a guest's `ivshmem-doorbell` devices connects to one,
 /// gets an ID, the events table as its shared memory, and one eventfd per
 /// peer. hvd is a peer itself (the host, id 0), so the host can ring guests
 /// and be rung.
 ///
 /// Host programs (`hv event session`, `include/hv/hv_events.h`) join the
-/// same way on `run/events-host.sock` (root's only) and take one of
+/// same way on `run/events-host-N.sock` (root's only) and take one of
 /// `hostSeats` seats: ids 1…N with eventfds hvd made at the start and keeps,
 /// announced to every guest like any peer, never as departed. A program
 /// that comes and goes therefore uses no new id (a QEMU that saw an id leave
@@ -24,16 +24,18 @@ import Glibc
 /// peers waiting on it. Signalling increments the counter and rings every
 /// waiting peer; a waiter compares the counter with what it saw.
 ///
+/// One server serves one set of events (`CommunicationConfig.EventSet`:
+/// the events that list exactly the same guests), on sockets of its own,
+/// with a table of its own: a guest's QEMU joins only its sets' servers, so
+/// it maps, counts, signals and rings nothing of an event it is not listed
+/// for, and every peer it hears of shares all of this table's events.
+///
 /// The guests' socket is the group hv-qemu's, so any guest's QEMU (or a
 /// process that broke out of one) can connect: each connection's peer
-/// (SO_PEERCRED) must be the user of a guest the events list (`allowedUsers`),
-/// with one connection per such user, and every descriptor goes out with a
-/// send deadline, so a peer that never reads is dropped instead of stalling
-/// the next guest's join. A guest hears only of the peers it shares an event
-/// with (`Sharing`), so it can ring no other guest's doorbell; and hvd's own
-/// signal rings only the waiters the event lists, whatever a guest wrote
-/// into the table's waiter entries. (The table itself is one memory all
-/// guests with events map: a counter is not yet guarded per guest.)
+/// (SO_PEERCRED) must be the user of one of the set's guests
+/// (`allowedUsers`), with one connection per such user, and every
+/// descriptor goes out with a send deadline, so a peer that never reads is
+/// dropped instead of stalling the next guest's join.
 public final class IvshmemServer: Sendable {
     public let socketPath: String
     public let hostSocketPath: String
@@ -45,18 +47,6 @@ public final class IvshmemServer: Sendable {
     let allowedUsers: Set<UInt32>?
     /// A peer that takes longer than this to accept a message is dropped.
     static let sendDeadlineSeconds = 2
-    /// Which guests (by their QEMU user) share which events (nil: no limits; tests and development).
-    public struct Sharing: Sendable {
-        /// Event index → the users of the guests it lists.
-        public var eventUsers: [Int: Set<UInt32>]
-        public init(eventUsers: [Int: Set<UInt32>]) { self.eventUsers = eventUsers }
-        /// Whether two guests' users share an event (the same user: development, every QEMU one user).
-        func share(_ a: UInt32?, _ b: UInt32?) -> Bool {
-            guard let a, let b else { return false }
-            return a == b || eventUsers.values.contains { $0.contains(a) && $0.contains(b) }
-        }
-    }
-    let sharing: Sharing?
     private let hostEventFD: Int32
     /// Where refusals and dropped peers are said (hvd: its log).
     private let warn: @Sendable (String) -> Void
@@ -66,8 +56,6 @@ public final class IvshmemServer: Sendable {
         /// A guest's connection, or the connection of the program on a seat (nil: hvd, a free seat).
         var conn: UnixSocket?
         var isSeat = false
-        /// A guest's QEMU user (SO_PEERCRED).
-        var uid: UInt32?
     }
     private struct State {
         var listeners: [UnixSocket] = []
@@ -83,12 +71,11 @@ public final class IvshmemServer: Sendable {
 
     /// `maxID`: the largest guest peer id (waiter entries hold id + 1 in 16 bits); lower in tests.
     public init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1,
-         allowedUsers: Set<UInt32>? = nil, sharing: Sharing? = nil,
+         allowedUsers: Set<UInt32>? = nil,
          warn: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }) throws {
         self.warn = warn
         self.socketPath = socketPath
         self.allowedUsers = allowedUsers
-        self.sharing = sharing
         self.hostSocketPath = hostSocketPath
         self.table = table
         hostEventFD = hv_eventfd()
@@ -105,6 +92,11 @@ public final class IvshmemServer: Sendable {
         }
         state = Monitor(State(peers: peers, ids: PeerIDs(first: Self.hostSeats + 1, maxID: maxID)))
         table.setHostPeer(UInt32(hostID))
+    }
+
+    /// hvd's own doorbell and the seats' (a departed guest's was closed as it left).
+    deinit {
+        state.withLock { s in for p in s.peers.values { close(p.eventfd) } }
     }
 
     /// `share`: opens the guests' socket to the guests' QEMU group (hvd's
@@ -177,13 +169,11 @@ public final class IvshmemServer: Sendable {
                     let fd = hv_eventfd()
                     guard fd >= 0 else { s.ids.give(back: taken); return nil }
                     id = taken
-                    s.peers[id] = Peer(eventfd: fd, conn: conn, uid: user)
+                    s.peers[id] = Peer(eventfd: fd, conn: conn)
                     if let user, !ownUser { s.users[user] = id }
                 }
-                // hvd and the host's seats are every guest's peers; another guest only when they share an event.
-                let known = s.peers.filter { p in
-                    p.key != id && (seat || p.key == hostID || p.value.isSeat || sharing.map { $0.share(user, p.value.uid) } ?? true)
-                }
+                // Every peer of this set's server shares all its events.
+                let known = s.peers.filter { $0.key != id }
                 let others = known.sorted { $0.key < $1.key }.map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
                 return (id, s.peers[id].map { dup($0.eventfd) } ?? -1, others)
             }
@@ -230,8 +220,7 @@ public final class IvshmemServer: Sendable {
             close(peer.eventfd)
             s.ids.give(back: id)
             s.users = s.users.filter { $0.value != id }
-            // Only those it was announced to hear that it left.
-            return s.peers.values.filter { other in other.isSeat || (sharing.map { $0.share(peer.uid, other.uid) } ?? true) }.compactMap(\.conn)
+            return s.peers.values.compactMap(\.conn)
         }
         for c in announce where !Self.send(c, id, -1) { c.shutdown() }
         conn.close()
@@ -262,10 +251,7 @@ public final class IvshmemServer: Sendable {
         // Written under the lock: a departing peer's descriptor is closed under it too, and could be reused.
         state.withLock { s in
             for w in waiters {
-                guard let peer = s.peers[Int64(w)] else { continue }
-                // A guest that wrote itself into another event's waiters is not rung for it.
-                if let sharing, let uid = peer.uid, !(sharing.eventUsers[index]?.contains(uid) ?? false) { continue }
-                _ = write(peer.eventfd, &one, 8)
+                if let peer = s.peers[Int64(w)] { _ = write(peer.eventfd, &one, 8) }
             }
         }
         return count

@@ -14,7 +14,11 @@ extension EndToEnd {
         @Test func networkSharedMemoryAndEventsBetweenRTLinuxAKVMGuestAndTheHost() throws {
             let host = try TestHost()
             defer { host.cleanup() }
-            let rt = try host.prepare("ubuntu_rtlinux")
+            let rt = try host.prepare("ubuntu_rtlinux", loadVMF: false)
+            // A second set of events: rtonly lists RT-Linux alone, so it has a table of its own that Ubuntu never maps.
+            let hvConfig = HostLayout(root: host.root).hvConfig
+            try (host.text(hvConfig) + "[Event\\rtonly]\n    \"Guests\"=\"guestrtlinux\"\n").write(to: hvConfig, atomically: true, encoding: .utf8)
+            try #require(host.run("hv_vmf_start", cwd: rt).status == 0)
             try host.provideISO("ubuntu.iso")
             let ubuntu = host.folder("guestubuntu")
             try #require(host.run("hv_guest_start", cwd: rt).status == 0)
@@ -103,14 +107,17 @@ extension EndToEnd {
             direct.closeInput()
             #expect(direct.finish(timeout: 20).status == 0)
             // A host program with include/hv/hv_events.h: the doorbells inside the program itself.
-            let names = host.run("hv", ["event", "list", "--names"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(names == "ev", "the names in slot order: \(names)")
+            let tables = host.run("hv", ["event", "list", "--names"]).out.split(separator: "\n").map(String.init)
+            let layout = HostLayout(root: host.root)
+            #expect(tables == [layout.eventsHostSocket(set: 1).path + " ev", layout.eventsHostSocket(set: 2).path + " rtonly"],
+                    "a line per table, its socket and its names in slot order: \(tables)")
+            let names = "ev"
             let program = host.root.appendingPathComponent("host_events").path
             let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
             let cc = host.run("/usr/bin/gcc", ["-std=gnu11", "-O2", "-Wall", "-Werror", "-I", repo.appendingPathComponent("include").path, "-o", program,
                                       repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path])
             try #require(cc.status == 0, "\(cc.all)")
-            let sock = HostLayout(root: host.root).eventsHostSocket.path
+            let sock = layout.eventsHostSocket(set: 1).path
             let count = host.run("hv", ["event", "list"]).out
             let before = UInt64(count.split(separator: "\n").dropFirst().first?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
             let programWaits = host.session(program, [sock, names, "wait", "ev", String(before), "60"])
@@ -129,6 +136,8 @@ extension EndToEnd {
             rtWaitsForProgram.send("\u{1d}")
             _ = rtWaitsForProgram.finish(timeout: 20)
 
+            try eventsOfAnotherSetAreOutOfAGuestsReach(host)
+
             // Last, since the guests' doorbells do not survive an hvd (docs/ARCHITECTURE.md, 20): the network does.
             aGuestSendingWithAnotherMACReachesNobody(host)
             try hvdIsInNoFramesPath(host, namespace: ns)
@@ -141,8 +150,11 @@ extension EndToEnd {
             #expect(!FileManager.default.fileExists(atPath: HostLayout(root: host.root).sharedMemoryDir.path))
             #expect(!ip(["netns", "list"]).1.contains(ns), "no namespace of hv's is left")
             #expect(!ip(["-o", "link"]).1.contains("vmf"), "no bridge or TAP of hv's is left")
-            let tables = (try? Command.run(["nft", "list", "tables"], timeout: 10))?.stdout ?? ""
-            #expect(!tables.contains("hv_vmf"), "no rule of the VMF network's is left: \(tables)")
+            let nft = (try? Command.run(["nft", "list", "tables"], timeout: 10))?.stdout ?? ""
+            #expect(!nft.contains("hv_vmf"), "no rule of the VMF network's is left: \(nft)")
+            for set in [1, 2] {
+                #expect(!FileManager.default.fileExists(atPath: layout.ivshmemSocket(set: set).path), "no doorbell socket is left")
+            }
         }
 
         /// The VMF network is the kernel's bridge: a ping stream RT-Linux →
@@ -174,6 +186,48 @@ extension EndToEnd {
             #expect(host.waitUntil(120) { host.guestRun("guestrtlinux", "cat /tmp/vmf-ping").contains("vmf-ping-ended") })
             let rt = host.guestRun("guestrtlinux", "cat /tmp/vmf-ping")
             #expect(rt.contains("\(count) packets transmitted, \(count) packets received, 0% packet loss"), "RT-Linux → Ubuntu: \(rt.suffix(400))")
+        }
+
+        /// RT-Linux is in two sets of events (ev with Ubuntu, rtonly alone): two
+        /// doorbells, both working. Ubuntu, hostile, sees only ev's table; it
+        /// writes a count into every slot of every events table it can map
+        /// (through /dev/mem, past hv-comm), and rtonly neither counts it nor
+        /// wakes RT-Linux's waiter. (With one table for all events, as before,
+        /// rtonly was Ubuntu's to signal.)
+        func eventsOfAnotherSetAreOutOfAGuestsReach(_ host: TestHost) throws {
+            let words = host.guestRun("guestrtlinux", "cat /proc/cmdline")
+            #expect(words.contains("hv.ev=0f,0e"), "RT-Linux has a doorbell per set: \(words.suffix(300))")
+            let rtList = host.guestRun("guestrtlinux", "hv-comm event list")
+            #expect(rtList.contains("ev ") && rtList.contains("rtonly 0"), "\(rtList.suffix(300))")
+            let ubuntuList = host.guestRun("guestubuntu", "hv-comm event list; hv-comm event signal rtonly; echo rc=$?", serial: true)
+            #expect(ubuntuList.contains("ev ") && !ubuntuList.contains("rtonly 0"), "Ubuntu sees ev alone: \(ubuntuList.suffix(400))")
+            #expect(ubuntuList.contains("no event named rtonly") && ubuntuList.contains("rc=2"), "\(ubuntuList.suffix(400))")
+
+            // RT-Linux waits on rtonly (its second doorbell) while Ubuntu scribbles.
+            _ = host.guestRun("guestrtlinux", "(hv-comm event wait rtonly 25 > /tmp/rtonly 2>&1; echo rc=$? >> /tmp/rtonly) & true")
+            let attack = host.guestRun("guestubuntu", """
+                n=0; for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor)" = 0x1af4 ] || continue;                 base=$(sed -n 3p $d/resource | cut -d' ' -f1); [ $((base)) -ne 0 ] || continue;                 [ "$(devmem $base 32)" = 0x48564556 ] || continue;                 i=0; while [ $i -lt 64 ]; do devmem $(printf 0x%x $((base + 96 + i * 128))) 32 30583; i=$((i + 1)); done;                 n=$((n + 1)); done; echo scribbled-on-$n-tables
+                """, serial: true, timeout: 120)
+            #expect(attack.contains("scribbled-on-1-tables"), "Ubuntu maps one events table and wrote over it: \(attack.suffix(400))")
+            let list = host.run("hv", ["event", "list"]).out
+            let count = { (name: String) in
+                list.split(separator: "\n").first { $0.hasPrefix(name + " ") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(String.init)
+            }
+            #expect(count("ev") == "30583", "what Ubuntu may reach, it reached: \(list)")
+            #expect(count("rtonly") == "0", "rtonly is out of its reach: \(list)")
+            #expect(host.waitUntil(60) { host.guestRun("guestrtlinux", "cat /tmp/rtonly").contains("rc=") })
+            let waited = host.guestRun("guestrtlinux", "cat /tmp/rtonly")
+            #expect(waited.contains("rtonly was not signalled") && waited.contains("rc=1"), "nothing woke RT-Linux's waiter: \(waited.suffix(300))")
+
+            // The host signals rtonly: RT-Linux's second doorbell rings.
+            let waiter = host.session("hv", ["guest", "console", "guestrtlinux"])
+            usleep(500_000)
+            waiter.send("\nhv-comm event wait rtonly 60; echo rtonly-$((4+4))\n")
+            usleep(1_500_000)
+            #expect(host.run("hv", ["event", "signal", "rtonly"]).status == 0)
+            #expect(waiter.waitFor("rtonly-8", timeout: 30) && waiter.output.contains("rtonly signalled (count 1)"), "\(waiter.output.suffix(300))")
+            waiter.send("\u{1d}")
+            _ = waiter.finish(timeout: 20)
         }
 
         /// RT-Linux's card given another MAC reaches nobody; with its own again it reaches Ubuntu.

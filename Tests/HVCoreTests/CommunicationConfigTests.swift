@@ -46,6 +46,39 @@ import Testing
         #expect(c.regions(of: "guestubuntu").count == 1 && c.events(of: "guestubuntu").isEmpty)
     }
 
+    /// Events that list the same guests (in any order) share a table; each
+    /// guest gets a doorbell per set it is in, and no more than four.
+    @Test func eventsAreGroupedIntoSetsByTheirGuests() throws {
+        let c = try parse("""
+            [Event\\estop]
+                "Guests"="guestrtlinux, guestubuntu"
+            [Event\\rtonly]
+                "Guests"="guestrtlinux"
+            [Event\\reset]
+                "Guests"="guestubuntu,guestrtlinux"
+            [Event\\hostonly]
+                "Guests"=","
+
+            """).communication
+        #expect(c.eventSets.map(\.number) == [1, 2, 3])
+        #expect(c.eventSets.map(\.names) == [["estop", "reset"], ["rtonly"], ["hostonly"]])
+        #expect(c.eventSets.map(\.guests) == [["guestrtlinux", "guestubuntu"], ["guestrtlinux"], []])
+        #expect(c.eventSets(of: "guestrtlinux").map(\.number) == [1, 2])
+        #expect(c.eventSets(of: "guestubuntu").map(\.number) == [1], "Ubuntu has no table holding rtonly")
+        #expect(c.eventSets(of: "guestwindows").isEmpty)
+
+        // A fifth set for one guest is refused at the event that makes it, with its line.
+        let sets = ["guestrtlinux", "guestrtlinux,guestubuntu", "guestrtlinux,guestwindows",
+                    "guestrtlinux,guestubuntu,guestwindows", "guestwindows,guestrtlinux", "guestrtlinux,guestother"]
+        let events = sets.enumerated().map { "[Event\\e\($0.offset)]\n    \"Guests\"=\"\($0.element)\"\n" }
+        let other = "[Guests\\guestother]\n    \"Id\"=\"4\"\n    \"Name\"=\"Other\"\n    \"Os\"=\"ubuntu\"\n"
+        #expect(try parse(events.prefix(5).joined() + other).communication.eventSets(of: "guestrtlinux").count == 4,
+                "e4 lists the same guests as e2, in another order: four sets")
+        let e = try #require(failure(events.joined() + other))
+        #expect(e.message.contains("guestrtlinux is in 5 different sets of events"), "\(e.message)")
+        #expect(e.message.contains("hv.config:27"), "the line of e5's Guests: \(e.message)")
+    }
+
     @Test func badValuesNameTheirLine() throws {
         let cases: [(String, String, Int)] = [
             ("[SharedMemory\\shm]\n    \"SizeKiB\"=\"1000\"\n    \"Guests\"=\"guestrtlinux\"\n", "not a power of two", 17),

@@ -153,6 +153,8 @@ import Testing
         ("    \"Pci\"=\"03:00\"\n", "\"03:00\" is not a PCI address"),
         ("    \"Pci\"=\"03:00.0,0000:03:00.0\"\n", "listed twice"),
         ("    \"Usb\"=\"1-2\"\n", "is for KVM guests"),
+        // Slots 0x02…0x0b: the doorbells take 0x0f down to 0x0c.
+        ("    \"Pci\"=\"" + (0..<11).map { String(format: "%02x:00.0", $0 + 1) }.joined(separator: ",") + "\"\n", "has room for 10"),
         ("    \"IrqPriority\"=\"0\"\n", "bad value"),
     ])
     func wrongDevicesNameTheLine(text: String, words: String) throws {

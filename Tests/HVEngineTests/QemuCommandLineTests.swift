@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HVCore
+import HVEvents
 import HVHost
 @testable import HVEngine
 import HVSetup
@@ -63,6 +64,24 @@ import HVSetup
         #expect(QemuCommandLine.rtos(p).contains("tap,id=vmfnet,fd=4"))
         #expect(!QemuCommandLine.kernelCommandLine(p).contains("pci=off"))
         #expect(QemuCommandLine.kernelCommandLine(p).contains("hv.net=52:54:01:"))
+    }
+
+    /// A guest in two sets of events gets two doorbells, each on its set's
+    /// server, at 0x0f and 0x0e, and is told both; a guest in one set gets that one alone.
+    @Test func aDoorbellPerSetOfEvents() throws {
+        var hv = ExampleCatalogue.all.first { $0.name == "ubuntu_rtlinux" }!.hypervisorConfig
+        hv.communication.events.append(.init(name: "rtonly", guests: ["guestrtlinux"]))
+        let layout = HostLayout(root: URL(fileURLWithPath: "/hv"))
+        let rt = try #require(CommPlan(folder: "guestrtlinux", config: hv.communication, layout: layout))
+        #expect(rt.doorbells == [.init(socket: "/hv/run/ivshmem-1.sock", slot: 0x0f), .init(socket: "/hv/run/ivshmem-2.sock", slot: 0x0e)])
+        #expect(rt.guestWords.contains("hv.ev=0f,0e"))
+        let args = rt.qemuArgs(nic: "virtio-net-device").joined(separator: " ")
+        #expect(args.contains("-chardev socket,id=hvevents,path=/hv/run/ivshmem-1.sock -device ivshmem-doorbell,chardev=hvevents,vectors=1,addr=0x0f"))
+        #expect(args.contains("-chardev socket,id=hvevents1,path=/hv/run/ivshmem-2.sock -device ivshmem-doorbell,chardev=hvevents1,vectors=1,addr=0x0e"))
+        let ubuntu = try #require(CommPlan(folder: "guestubuntu", config: hv.communication, layout: layout))
+        #expect(ubuntu.doorbells == [.init(socket: "/hv/run/ivshmem-1.sock", slot: 0x0f)])
+        #expect(ubuntu.guestWords.contains("hv.ev=0f") && !ubuntu.guestWords.contains("0e"))
+        #expect(ubuntu.sharedBytes == rt.sharedBytes - UInt64(EventTable.regionSize), "one table less to map")
     }
 
     /// The Debian root: its own disk and the kernel's modules (read-only), found by serial in the guest.

@@ -21,7 +21,8 @@ final class CommRuntime: Sendable {
     let config: CommunicationConfig
     /// What start() made: read by requests while stop() may end it.
     private struct Parts {
-        var events: IvshmemServer?
+        /// One doorbell server per set of events (`CommunicationConfig.eventSets`), in set order.
+        var events: [IvshmemServer] = []
         var clock: ClockService?
         var packages: PackageProxy?
         var notes: [String] = []
@@ -29,7 +30,11 @@ final class CommRuntime: Sendable {
         var networkProblem: String?
     }
     private let parts = Monitor(Parts())
-    var events: IvshmemServer? { parts.withLock { $0.events } }
+    /// Every loaded event, whichever set's table holds it (nil: the configuration declares none).
+    var events: EventSets? {
+        let servers = parts.withLock { $0.events }
+        return servers.isEmpty ? nil : EventSets(servers)
+    }
     var clock: ClockService? { parts.withLock { $0.clock } }
     var notes: [String] { parts.withLock { $0.notes } }
     var networkProblem: String? { parts.withLock { $0.networkProblem } }
@@ -76,21 +81,36 @@ final class CommRuntime: Sendable {
                 }
             }
         }
-        if !config.events.isEmpty {
-            let table = try EventMemory(path: layout.eventsRegion.path, names: config.events.map(\.name))
-            // Only the QEMUs of the guests the events name may join the doorbells,
-            // and each hears only of the guests it shares an event with.
-            let uid = { (folder: String) in GuestIdentity.forGuest(id: self.guestIDs[folder], folder: folder).uid }
-            let users = Set(config.events.flatMap(\.guests).map(uid))
-            let sharing = IvshmemServer.Sharing(eventUsers: Dictionary(uniqueKeysWithValues: config.events.enumerated().map { ($0.offset, Set($0.element.guests.map(uid))) }))
-            let server = try IvshmemServer(socketPath: layout.ivshmemSocket.path,
-                                           hostSocketPath: layout.eventsHostSocket.path, table: table,
-                                           allowedUsers: GuestIdentity.dropsPrivileges ? users : nil,
-                                           sharing: GuestIdentity.dropsPrivileges ? sharing : nil,
-                                           warn: { Logger().warning($0) })
-            try server.start(share: HostPermissions.shareSocket)
-            parts.withLock { $0.events = server }
+        // A server and a table per set of events: a guest's QEMU joins its sets' alone.
+        do {
+            for set in config.eventSets { try startEvents(set) }
+        } catch {
+            stopEvents()
+            throw error
         }
+    }
+
+    private func startEvents(_ set: CommunicationConfig.EventSet) throws {
+        let uid = { (folder: String) in GuestIdentity.forGuest(id: self.guestIDs[folder], folder: folder).uid }
+        let table = try EventMemory(path: layout.eventsRegion(set: set.number).path, names: set.names)
+        let server = try IvshmemServer(socketPath: layout.ivshmemSocket(set: set.number).path,
+                                       hostSocketPath: layout.eventsHostSocket(set: set.number).path, table: table,
+                                       allowedUsers: GuestIdentity.dropsPrivileges ? Set(set.guests.map(uid)) : nil,
+                                       warn: { Logger().warning("events \(set.names.joined(separator: ",")): \($0)") })
+        // Kept before it starts: a failed start is stopped with the others.
+        parts.withLock { $0.events.append(server) }
+        try server.start(share: HostPermissions.shareSocket)
+    }
+
+    /// The doorbell servers end; their tables' files go (running guests keep
+    /// their mappings, and the next start makes fresh tables).
+    private func stopEvents() {
+        let servers = parts.withLock { p -> [IvshmemServer] in
+            defer { p.events = [] }
+            return p.events
+        }
+        for server in servers { server.stop() }
+        for set in config.eventSets { unlink(layout.eventsRegion(set: set.number).path) }
     }
 
     /// Keeps an existing region's content (a guest restart or a new hvd must not lose it).
@@ -137,7 +157,7 @@ final class CommRuntime: Sendable {
     /// network and the guests' ports on it stay, and the next start adopts them.
     func stopKeepingNetwork() {
         stopClock()
-        events?.stop()
+        stopEvents()
     }
 
     var netRecord: RecordFile<NetState> { RecordFile(layout.netState, what: "whether the host's seat on the VMF network is attached") }
@@ -195,8 +215,11 @@ final class CommRuntime: Sendable {
             hostAttached: !config.members.isEmpty && !network.hostAddresses().isEmpty, namespace: HostNetwork.namespace(layout),
             members: config.members.map { .init(folder: $0.folder, address: $0.address.description, mac: CommPlan.mac(forFolder: $0.folder)) },
             regions: config.regions.map { .init(name: $0.name, sizeKiB: $0.sizeKiB, path: layout.sharedRegion($0.name).path, guests: $0.guests) },
-            events: config.events.enumerated().map { i, e in
-                .init(name: e.name, guests: e.guests, count: events?.table.counter(i) ?? 0)
+            events: config.eventSets.flatMap { set in
+                set.events.map { e in
+                    .init(name: e.name, guests: e.guests, count: events?.counter(named: e.name) ?? 0,
+                          table: set.number, hostSocket: layout.eventsHostSocket(set: set.number).path)
+                }
             })
     }
 }

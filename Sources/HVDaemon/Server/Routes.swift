@@ -151,7 +151,7 @@ struct Routes {
             return .eventSession(server)
         case .eventSignal(let name), .eventWait(let name):
             let comm = try loadedComm().0
-            guard let server = comm.events, let index = server.table.index(of: name) else {
+            guard let server = comm.events, let index = server.eventNames.firstIndex(of: name) else {
                 let known = comm.config.events.map(\.name)
                 throw HVError(.notFound, "there is no event \"\(name)\" in the loaded configuration",
                               hint: known.isEmpty ? "declare one in hv.config: [Event\\NAME] with \"Guests\"" : "the events are: " + known.joined(separator: ", "))
@@ -161,7 +161,7 @@ struct Routes {
                 return .response(.json(EventResult(name: name, count: server.signal(index))))
             }
             let timeout = try seconds(body.timeoutSeconds ?? 60, "timeoutSeconds")
-            guard let count = server.wait(index, after: body.after ?? server.table.counter(index), timeout: timeout) else {
+            guard let count = server.wait(index, after: body.after ?? server.counter(index), timeout: timeout) else {
                 throw HVError(.timeout, "event \(name) was not signalled within \(timeout) s")
             }
             return .response(.json(EventResult(name: name, count: count)))

@@ -28,36 +28,46 @@ public struct CommPlan: Sendable, Equatable, Codable {
     /// The host's address on the VMF network: the guest's clock and package sources.
     public var hostAddress: String?
     public var regions: [Region]
-    /// The ivshmem server's socket (nil: no events for this guest).
-    public var eventsSocket: String?
+    /// One doorbell device per set of events the guest is in: the set's
+    /// ivshmem server and the PCI slot the guest finds its table at.
+    public struct Doorbell: Sendable, Equatable, Codable {
+        public var socket: String
+        public var slot: Int
+    }
+    /// Its doorbells (empty: no events for this guest).
+    public var doorbells: [Doorbell]
 
     public static let firstRegionSlot = 0x10
-    public static let eventsSlot = 0x0f
+    /// The first set's doorbell; the next sets' count down from it
+    /// (at most `CommunicationConfig.maxEventSetsPerGuest`).
+    public static let firstEventsSlot = 0x0f
 
     public init?(folder: String, config: CommunicationConfig, layout: HostLayout) {
         let member = config.member(folder)
         let regions = config.regions(of: folder)
-        let events = config.events(of: folder)
-        guard member != nil || !regions.isEmpty || !events.isEmpty else { return nil }
+        let sets = config.eventSets(of: folder)
+        guard member != nil || !regions.isEmpty || !sets.isEmpty else { return nil }
         mac = Self.mac(folder)
         address = member.map { "\($0.address)/\(config.network.prefix)" }
         hostAddress = member.map { _ in config.network.hostAddress.description }
         self.regions = regions.enumerated().map { i, r in
             Region(name: r.name, path: layout.sharedRegion(r.name).path, bytes: r.bytes, slot: Self.firstRegionSlot + i)
         }
-        eventsSocket = events.isEmpty ? nil : layout.ivshmemSocket.path
+        doorbells = sets.enumerated().map { i, set in
+            Doorbell(socket: layout.ivshmemSocket(set: set.number).path, slot: Self.firstEventsSlot - i)
+        }
     }
 
-    /// The memory its QEMU maps for them: the regions, and the events table.
+    /// The memory its QEMU maps for them: the regions, and its sets' events tables.
     public var sharedBytes: UInt64 {
-        UInt64(regions.reduce(0) { $0 + $1.bytes }) + (eventsSocket == nil ? 0 : UInt64(EventTable.regionSize))
+        UInt64(regions.reduce(0) { $0 + $1.bytes }) + UInt64(doorbells.count * EventTable.regionSize)
     }
 
     /// On the VMF network: it has a card there (and so a TAP to inherit).
     public var isOnNetwork: Bool { address != nil }
 
     /// Needs PCI (ivshmem): an RTOS guest then runs on `microvm,pcie=on`.
-    public var needsPCI: Bool { !regions.isEmpty || eventsSocket != nil }
+    public var needsPCI: Bool { !regions.isEmpty || !doorbells.isEmpty }
 
     /// What the guest reads to configure itself.
     public var guestWords: String {
@@ -65,7 +75,7 @@ public struct CommPlan: Sendable, Equatable, Codable {
         if let address { w.append("hv.net=\(mac),\(address)") }
         if let hostAddress { w.append("hv.host=\(hostAddress)") }
         if !regions.isEmpty { w.append("hv.shm=" + regions.map { "\($0.name)@\(String(format: "%02x", $0.slot))" }.joined(separator: ",")) }
-        if eventsSocket != nil { w.append("hv.ev=" + String(format: "%02x", Self.eventsSlot)) }
+        if !doorbells.isEmpty { w.append("hv.ev=" + doorbells.map { String(format: "%02x", $0.slot) }.joined(separator: ",")) }
         return w.joined(separator: " ")
     }
 
@@ -89,9 +99,10 @@ public struct CommPlan: Sendable, Equatable, Codable {
             a += ["-object", "memory-backend-file,id=hvshm\(i),mem-path=\(esc(r.path)),size=\(r.bytes),share=on",
                   "-device", "ivshmem-plain,memdev=hvshm\(i),addr=\(String(format: "0x%02x", r.slot))"]
         }
-        if let ev = eventsSocket {
-            a += ["-chardev", "socket,id=hvevents,path=\(esc(ev))",
-                  "-device", "ivshmem-doorbell,chardev=hvevents,vectors=1,addr=\(String(format: "0x%02x", Self.eventsSlot))"]
+        for (i, d) in doorbells.enumerated() {
+            let id = i == 0 ? "hvevents" : "hvevents\(i)"
+            a += ["-chardev", "socket,id=\(id),path=\(esc(d.socket))",
+                  "-device", "ivshmem-doorbell,chardev=\(id),vectors=1,addr=\(String(format: "0x%02x", d.slot))"]
         }
         return a
     }

@@ -5,7 +5,8 @@ import HVCore
 /// to vfio-pci (and their nodes handed to the guest's user) by hvd first.
 enum DeviceArgs {
     /// The first PCI slot of assigned devices on an RTOS guest's bus (the
-    /// communication subsystem's devices sit at 0x0f and above).
+    /// communication subsystem's doorbells count down from 0x0f, its regions up from 0x10;
+    /// `GuestConfig.devices` keeps the two apart).
     static let firstRTOSSlot = 0x02
 
     /// `fixedSlots`: an RTOS guest's devices at fixed slots (its bus is otherwise
