@@ -110,8 +110,10 @@ def main():
         program = os.path.join(root, "host_events")
         subprocess.run(["gcc", "-std=gnu11", "-O2", "-I", os.path.join(REPO, "include"), "-o", program,
                         os.path.join(REPO, "Tests/Fixtures/host-events/host_events.c")], check=True)
-        names = hv(env, "event", "list", "--names").stdout.strip()
-        out = subprocess.run([program, os.path.join(root, "run", "events-host.sock"), names, "bench", "ping", "pong", str(ROUNDS), str(PORT)],
+        # A line per events table: its host socket and its names (ping and pong list the same guests: one table).
+        table = next(line for line in hv(env, "event", "list", "--names").stdout.splitlines() if "ping" in line.split(" ", 1)[-1].split(","))
+        sock, names = table.split(" ", 1)
+        out = subprocess.run([program, sock, names, "bench", "ping", "pong", str(ROUNDS), str(PORT)],
                              capture_output=True, text=True, timeout=ROUNDS + 120, check=True).stdout
         def program_row(kind):
             m = re.search(kind + r" rounds=\d+ median_us=([0-9.]+) p99_us=([0-9.]+)", out)

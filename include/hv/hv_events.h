@@ -1,8 +1,9 @@
 /*
  * hv_events.h — hv's events for a host program, in the program itself.
  *
- * The program joins hvd's doorbell server (/hv/run/events-host.sock, root's
- * only) as an ivshmem peer, exactly as a guest's QEMU does (its own socket
+ * The program joins one of hvd's doorbell servers (/hv/run/events-host-N.sock,
+ * root's only: one per events table, `hv event list --names` says which
+ * holds which events) as an ivshmem peer, exactly as a guest's QEMU does (its own socket
  * gives the program one of hvd's host seats: an id and eventfd the guests
  * already know, so programs that come and go use up no peer ids). hvd hands it the events table and every peer's
  * eventfd once; after that a signal is an increment in shared memory and a
@@ -11,17 +12,20 @@
  * event. Header only; C99 with GCC atomics; Linux.
  *
  *     struct hv_events e;
- *     if (hv_events_join(&e, "/hv/run/events-host.sock", "ping,pong") < 0) ...   // names: `hv event list --names`
+ *     if (hv_events_join(&e, "/hv/run/events-host-1.sock", "ping,pong") < 0) ...   // `hv event list --names`
  *     int ping = hv_events_index(&e, "ping"), pong = hv_events_index(&e, "pong");
  *     uint64_t seen = hv_events_count(&e, pong);
  *     hv_events_signal(&e, ping);
  *     if (hv_events_wait(&e, pong, seen, 1000) > seen) ...                   // 0: timeout or gone
  *     hv_events_leave(&e);
  *
- * The names are the VMF's events in slot order as hvd reports them (`hv
- * event list --names`); the join is refused (-EPROTO) unless the table
- * holds exactly those, so a program never trusts names from the table.
- * The table is every guest's memory too: a hostile guest can change counters
+ * The names are the table's events in slot order as hvd reports them (`hv
+ * event list --names`: a line per table, its socket and its names); the
+ * join is refused (-EPROTO) unless the table holds exactly those, so a
+ * program never trusts names from the table. Events that list the same
+ * guests share a table; a program that needs events of two tables joins
+ * each (a struct hv_events per table).
+ * The table is the memory of the guests its events list too: a hostile one can change counters
  * and waiter entries at will (it can then wake or starve waits on that
  * event, as it could by signalling); this code only compares counters and
  * uses waiter entries as keys among the peers the server announced.
