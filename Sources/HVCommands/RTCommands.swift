@@ -29,13 +29,13 @@ struct RTGroup: ParsableCommand {
                 rtCores = facts.cpuCount > 1 ? [facts.cpuCount - 1] : []
                 note = "the VMF is not loaded: checked the core the first RTOS guest would take (\(rtCores.map(String.init).joined(separator: ",")))"
             }
-            let items = RealTimeAudit(facts: facts, rtCores: rtCores, kernelVersion: Self.kernelVersion()).run()
+            let items = RealTimeAudit(facts: facts, rtCores: rtCores, kernelVersion: RealTimeAudit.hostKernel()).run()
             if json {
                 FileHandle.standardOutput.write(APIJSON.encode(items) + Data("\n".utf8))
             } else {
                 if let note { Out.say(note) }
                 for i in items {
-                    Out.say("\(Self.mark(i.state)) \(i.title): \(i.detail)")
+                    Out.say(i.line)
                     if !i.fix.isEmpty && i.state != .ok { Out.say("      fix: \(i.fix)") }
                 }
                 let critical = items.filter { $0.state == .critical }.count
@@ -45,22 +45,5 @@ struct RTGroup: ParsableCommand {
             if items.contains(where: { $0.state == .critical }) { throw ExitCode(1) }
         }
 
-        static func mark(_ s: AuditItem.State) -> String {
-            switch s {
-            case .ok: "[ ok ]"
-            case .info: "[info]"
-            case .warn: "[warn]"
-            case .critical: "[CRIT]"
-            }
-        }
-
-        static func kernelVersion() -> String {
-            var u = utsname()
-            uname(&u)
-            func field<T>(_ v: T) -> String {
-                withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            }
-            return "\(field(u.release)) \(field(u.version))"
-        }
     }
 }

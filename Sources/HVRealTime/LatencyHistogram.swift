@@ -28,35 +28,12 @@ public struct LatencyHistogram: Sendable, Equatable, Codable {
     static let maxBuckets = 1_000_000
     static let maxCount = 1_000_000_000_000
 
-    /// Parses `cyclictest -q -h N` output (one thread).
+    /// Parses `cyclictest -q -h N` output of one thread (`hv rt bench`).
     public static func parse(_ text: String) throws -> LatencyHistogram {
-        var counts: [Int] = []
-        var summary: [String: Int] = [:]
-        for raw in text.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("#") {
-                // "# Max Latencies: 00715"
-                let parts = line.dropFirst().split(separator: ":", maxSplits: 1)
-                if parts.count == 2, let n = Int(parts[1].split(separator: " ").first ?? "") {
-                    summary[parts[0].trimmingCharacters(in: .whitespaces)] = n
-                }
-                continue
-            }
-            let cols = line.split(separator: " ", omittingEmptySubsequences: true)
-            // The guest wrote this: a bucket far past any -h or a negative count would
-            // cost the host's memory or trap, so such lines are refused.
-            guard cols.count >= 2, let us = Int(cols[0]), let n = Int(cols[1]) else { continue }
-            guard (0...Self.maxBuckets).contains(us), (0...Self.maxCount).contains(n) else {
-                throw HVError(.io, "cyclictest's histogram has an impossible line: \(line.prefix(80))",
-                              hint: "run hv rt bench again; the guest wrote the file it was read from")
-            }
-            if counts.count <= us { counts += Array(repeating: 0, count: us + 1 - counts.count) }
-            counts[us] = n
+        let out = try CyclictestOutput.parse(text, buckets: maxBuckets)
+        guard out.threads.count == 1, let only = out.threads.first else {
+            throw HVError(.io, "cyclictest measured \(out.threads.count) threads where hv asked for one")
         }
-        guard !counts.isEmpty, let mx = summary["Max Latencies"] else {
-            throw HVError(.io, "cyclictest printed no histogram: \(text.prefix(300))")
-        }
-        return LatencyHistogram(counts: counts, overflows: summary["Histogram Overflows"] ?? 0,
-                                min: summary["Min Latencies"] ?? 0, avg: summary["Avg Latencies"] ?? 0, max: mx)
+        return only
     }
 }

@@ -176,3 +176,28 @@ public struct RealTimeAudit: Sendable {
                          fix: "on isolated RT cores it may be switched off: sysctl kernel.sched_rt_runtime_us=-1")
     }
 }
+
+extension RealTimeAudit {
+    /// The running kernel's release and build ("6.1.0-57-rt-amd64 #1 SMP PREEMPT_RT …").
+    public static func hostKernel() -> String {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ v: T) -> String {
+            withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return "\(field(u.release)) \(field(u.version))"
+    }
+}
+
+extension AuditItem {
+    /// One line as `hv rt check` prints it ("[warn] title: detail").
+    public var line: String {
+        let mark = switch state {
+        case .ok: "[ ok ]"
+        case .info: "[info]"
+        case .warn: "[warn]"
+        case .critical: "[CRIT]"
+        }
+        return "\(mark) \(title): \(detail)"
+    }
+}

@@ -11,7 +11,8 @@ let fuzzTarget: @Sendable (UnsafePointer<UInt8>, Int) -> CInt = {
     case "ntp": return fuzzNTP
     case "table": return fuzzTable
     case "tar": return fuzzTar
-    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events, ntp, table or tar")
+    case "cyclictest": return fuzzCyclictest
+    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events, ntp, table, tar or cyclictest")
     }
 }()
 
