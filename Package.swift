@@ -32,7 +32,7 @@ let package = Package(
         // The CLI links them, hvd does not.
         .target(name: "HVSetup", dependencies: ["HVCore", "HVHost"], swiftSettings: strict),
         .target(name: "HVRealTime", dependencies: ["HVCore", "HVAPI", "HVHost"], swiftSettings: strict),
-        .target(name: "HVDaemon", dependencies: ["HVCore", "HVAPI", "HVHost", "HVEvents", "HVEngine", "QMP"], swiftSettings: strict),
+        .target(name: "HVDaemon", dependencies: ["HVCore", "HVAPI", "HVHost", "HVEvents", "HVEngine", "HVRealTime", "QMP"], swiftSettings: strict),
         .target(
             name: "HVCommands",
             dependencies: ["HVCore", "HVAPI", "HVHost", "HVEvents", "HVSetup", "HVRealTime",
@@ -52,7 +52,7 @@ let package = Package(
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
                     exclude: ["Help"], swiftSettings: strict),
         .testTarget(name: "HVDaemonTests", dependencies: ["HVHost", "HVAPI", "HVDaemon", "HVCore", "HVEngine"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["HVHost", "HVAPI", "HVCore", "HVEngine"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["HVHost", "HVAPI", "HVCore", "HVEngine", "HVRealTime"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

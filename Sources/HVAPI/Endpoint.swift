@@ -15,6 +15,8 @@ public enum Endpoint: Hashable, Sendable {
     case snapshotList(String), snapshotCreate(String), snapshotRevert(String, String), snapshotDelete(String, String)
     /// A guest's backup (and its progress); a restore from an archive.
     case guestBackup(String), guestBackupProgress(String), guestRestore
+    /// A real-time qualification of an RT-Linux guest: started, followed, stopped early.
+    case qualifyStart(String), qualifyStatus(String), qualifyStop(String)
     /// backup/'s oldest folders deleted; an example opened over the host's guests.
     case backupPrune, exampleOpen(String)
     case commStatus, netAttach, netDetach
@@ -77,6 +79,9 @@ public enum Endpoint: Hashable, Sendable {
         .init("POST", "guests/*/snapshots/*/revert") { p in .snapshotRevert(p.first, p.second) },
         .init("POST", "guests/*/backup") { p in .guestBackup(p.first) },
         .init("GET", "guests/*/backup") { p in .guestBackupProgress(p.first) },
+        .init("POST", "guests/*/qualify") { p in .qualifyStart(p.first) },
+        .init("GET", "guests/*/qualify") { p in .qualifyStatus(p.first) },
+        .init("POST", "guests/*/qualify/stop") { p in .qualifyStop(p.first) },
         .init("POST", "backups/restore") { _ in .guestRestore },
         .init("POST", "backups/prune") { _ in .backupPrune },
         .init("POST", "examples/*/open") { p in .exampleOpen(p.first) },

@@ -15,6 +15,9 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
         case snapshotTaken = "snapshot-taken", snapshotReverted = "snapshot-reverted", snapshotDeleted = "snapshot-deleted"
         /// `hv guest backup` and `hv guest restore`.
         case backupWritten = "backup-written", restored
+        /// `hv rt qualify`: started; passed; worse than the baseline; ended otherwise (stopped, broke, interrupted, failed).
+        case rtQualificationStarted = "rt-qualification-started", rtQualified = "rt-qualified", rtRegressed = "rt-regressed"
+        case rtQualificationEnded = "rt-qualification-ended"
     }
     /// Increases by one per event within one hvd (`daemon`).
     public var seq: Int

@@ -10,7 +10,7 @@ import Glibc
 
 struct RTGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rt", abstract: "Real-time: audit the host, measure a guest.", subcommands: [Check.self, RTBench.self, RTTryPartition.self])
+        commandName: "rt", abstract: "Real-time: audit the host, measure and qualify a guest.", subcommands: [Check.self, RTBench.self, RTQualify.self, RTTryPartition.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -81,7 +81,7 @@ import HVCore
                                .consoleSocket("g"), .displaySocket("g"), .ticket, .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan("p"), .projectStore("p"),
                                .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate,
                                .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s"),
-                               .guestBackup("g"), .guestBackupProgress("g"), .guestRestore, .backupPrune, .exampleOpen("e")]
+                               .guestBackup("g"), .guestBackupProgress("g"), .guestRestore, .qualifyStart("g"), .qualifyStatus("g"), .qualifyStop("g"), .backupPrune, .exampleOpen("e")]
         #expect(all.count == Endpoint.declarations.count, "a case without a declaration, or a declaration without a case")
         #expect(Set(all.map(Endpoint.caseName)).count == all.count && Set(Endpoint.declarations.map(\.caseName)) == Set(all.map(Endpoint.caseName)),
                 "each case declared exactly once")

@@ -184,5 +184,6 @@ final class DaemonContext: @unchecked Sendable {
             pci.release(guest: guest)
             usb.release(guest: guest)
         }
+        recoverQualifications()
     }
 }

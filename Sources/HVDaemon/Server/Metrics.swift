@@ -83,6 +83,24 @@ extension DaemonContext {
             }
             m.sample("hv_rt_bench_time_seconds", [("guest", g.folder)], b.endedAt)
         }
+        m.family("hv_rt_qualification_latency_seconds", .gauge, "The guest's newest `hv rt qualify`: max, p99 and p99.99 latency over every vCPU.")
+        m.family("hv_rt_qualification_running", .gauge, "1 while a qualification of the guest runs.")
+        m.family("hv_rt_qualification_passed", .gauge, "1 when the newest qualification ran its time without a break and did not regress.")
+        m.family("hv_rt_qualification_regressed", .gauge, "1 when the newest qualification was more than the margin worse than the guest's baseline.")
+        m.family("hv_rt_qualification_measured_seconds", .gauge, "How long the newest qualification has measured.")
+        m.family("hv_rt_qualification_time_seconds", .gauge, "When the newest qualification's figures were last written (Unix time).")
+        for g in guests {
+            guard let q = QualificationRun.readStatus(QualificationRun.latest(layout.guest(g.folder).url.appendingPathComponent("qualify"))) else { continue }
+            let labels = [("guest", g.folder)]
+            for (stat, us) in [("max", q.total.max), ("p99", q.total.p99), ("p9999", q.total.p9999)] {
+                m.sample("hv_rt_qualification_latency_seconds", labels + [("stat", stat)], Double(us) / 1e6)
+            }
+            m.sample("hv_rt_qualification_running", labels, q.state == .running ? 1 : 0)
+            m.sample("hv_rt_qualification_passed", labels, q.state == .passed ? 1 : 0)
+            m.sample("hv_rt_qualification_regressed", labels, q.state == .regressed ? 1 : 0)
+            m.sample("hv_rt_qualification_measured_seconds", labels, Double(q.measuredSeconds))
+            m.sample("hv_rt_qualification_time_seconds", labels, q.updatedAt)
+        }
         m.family("hv_api_requests_total", .counter, "API requests hvd answered, by listener and HTTP status.")
         let requests = metrics.requestCounts
         for r in requests { m.sample("hv_api_requests_total", [("code", String(r.key.status)), ("listener", r.key.listener)], Double(r.count)) }

@@ -105,6 +105,12 @@ struct Routes {
             return .response(.json(try ctx.resolve(ref).backup(to: body.to)))
         case .guestBackupProgress(let ref):
             return .response(.json(try ctx.resolve(ref).backupProgress()))
+        case .qualifyStart(let ref):
+            return .response(.json(try ctx.resolve(ref).qualify(try APIJSON.decode(QualifyRequest.self, req.body))))
+        case .qualifyStatus(let ref):
+            return .response(.json(try ctx.resolve(ref).qualificationStatus()))
+        case .qualifyStop(let ref):
+            return .response(.json(try ctx.resolve(ref).stopQualification()))
         case .guestRestore:
             try Self.requireSocket(listener, "a restore is root's: what it restores becomes a guest whose scripts hv runs as root",
                                    hint: "restore on the host: hv guest restore ARCHIVE")

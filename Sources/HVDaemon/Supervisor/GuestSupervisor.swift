@@ -332,4 +332,6 @@ struct SupervisedGuest {
     var paused: String?
     /// The backup under way (GuestSupervisor+Backup).
     var backup: GuestBackupProgress?
+    /// The qualification under way or last run by this hvd (GuestSupervisor+Qualify).
+    var qualification: QualificationRun?
 }
