@@ -63,16 +63,21 @@ import Glibc
         return String(decoding: data, as: UTF8.self)
     }
 
-    @Test(.enabled(if: geteuid() == 0, "needs root: the stand-in QEMUs run as the guests' users"))
-    func aGuestReachesOnlyTheEventsThatListIt() throws {
+    /// The communication subsystem of `config` on a scratch root, started.
+    func started() throws -> (CommRuntime, HostLayout) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-evsets-\(UUID().uuidString.prefix(8))")
         let layout = HostLayout(root: root)
         try FileManager.default.createDirectory(at: layout.runDir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
         let hv = try HypervisorConfig(try RegistryDocument(parsing: Self.config, fileName: "hv.config"))
         let runtime = CommRuntime(layout: layout, config: hv.communication, guestIDs: CommRuntime.ids(hv))
         try runtime.start()
-        defer { runtime.stop() }
+        return (runtime, layout)
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root: the stand-in QEMUs run as the guests' users"))
+    func aGuestReachesOnlyTheEventsThatListIt() throws {
+        let (runtime, layout) = try started()
+        defer { runtime.stop(); try? FileManager.default.removeItem(at: layout.root) }
         let events = try #require(runtime.events)
         let control = GuestIdentity.forGuest(id: 41, folder: "guestcontrol").uid
         let hmi = GuestIdentity.forGuest(id: 42, folder: "guesthmi").uid
@@ -125,13 +130,9 @@ import Glibc
     /// A table and a server per set; their files and sockets go with the runtime.
     @Test(.enabled(if: geteuid() == 0, "needs root: /dev/shm/hv is root's"))
     func eachSetHasItsTableAndSockets() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-evsets-\(UUID().uuidString.prefix(8))")
-        let layout = HostLayout(root: root)
-        try FileManager.default.createDirectory(at: layout.runDir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let hv = try HypervisorConfig(try RegistryDocument(parsing: Self.config, fileName: "hv.config"))
-        let runtime = CommRuntime(layout: layout, config: hv.communication, guestIDs: CommRuntime.ids(hv))
-        try runtime.start()
+        let (runtime, layout) = try started()
+        // Stopped in the test as well (what the stop removes is checked); a second stop changes nothing.
+        defer { runtime.stop(); try? FileManager.default.removeItem(at: layout.root) }
         let events = try #require(runtime.events)
         #expect(events.parts.compactMap { ($0 as? IvshmemServer)?.table.names } == [["estop"], ["rtonly"]])
         for set in [1, 2] {
