@@ -68,6 +68,8 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var clock: ClockReading?
     /// QEMU paused the running guest at a failed write (a full disk): why. Nil: not paused.
     public var paused: String?
+    /// `hv rt qualify`: the run under way, or the last this hvd ran (nil: none).
+    public var qualification: QualificationProgress?
     public var notes: [String]
 
     public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {

@@ -56,6 +56,20 @@ public struct QualificationBreak: Sendable, Codable, Equatable {
     }
 }
 
+/// A qualification in a guest's status (the System Manager's live view):
+/// the one under way, or the last this hvd ran.
+public struct QualificationProgress: Sendable, Codable, Equatable {
+    public var run: String
+    public var state: QualificationStatus.State
+    public var measuredSeconds: Int, plannedSeconds: Int
+    public var maxMicroseconds: Int, p9999Microseconds: Int
+    public var reportHTML: String
+    public init(_ s: QualificationStatus) {
+        run = s.run; state = s.state; measuredSeconds = s.measuredSeconds; plannedSeconds = s.plannedSeconds
+        maxMicroseconds = s.total.max; p9999Microseconds = s.total.p9999; reportHTML = s.reportHTML
+    }
+}
+
 /// A qualification as `GET /v1/guests/{ref}/qualify` shows it: running
 /// (live figures) or ended (with its report).
 public struct QualificationStatus: Sendable, Codable, Equatable {

@@ -446,6 +446,30 @@ def test_devices_tab(host, d):
     shot(d, "devices")
 
 
+def test_qualification_report(host, d):
+    """hv rt qualify's report opened in the browser: the verdict, the figures
+    per vCPU, the histogram drawn, and not one request made for it."""
+    host.hv("guest", "start", "guestrtlinux")
+    deadline = time.time() + 120
+    while time.time() < deadline and not json.loads(host.hv("guest", "status", "guestrtlinux").stdout).get("booted"):
+        time.sleep(2)
+    r = host.hv("rt", "qualify", "guestrtlinux", "--duration", "10")
+    assert ": passed;" in host.hv("rt", "qualify", "guestrtlinux", "--status").stdout, r.stdout
+    status = json.load(open(os.path.join(host.root, "guests", "guestrtlinux", "qualify", "latest.json")))
+    # The page shows the run in the guest's row (from hvd's snapshots, as it goes and after).
+    wait(d, "the qualification in the row", lambda: "qualification passed" in row_text(d, "guestrtlinux"), 30)
+    d.get("file://" + status["reportHTML"])
+    wait(d, "the report", lambda: d.find_element(By.ID, "verdict").text.startswith("Passed"), 20)
+    rows = d.find_elements(By.CSS_SELECTOR, "#figures tr")
+    assert [row.find_elements(By.TAG_NAME, "td")[0].text for row in rows[1:]] == [f"vCPU {i}" for i in range(len(status["vcpus"]))] + ["all"], \
+        [row.text for row in rows]
+    bars = d.find_elements(By.CSS_SELECTOR, "#histogram svg rect")
+    assert len(bars) > 3, f"the histogram is drawn: {len(bars)} rects"
+    assert d.execute_script("return performance.getEntriesByType('resource').length") == 0, "the report fetched something"
+    shot(d, "qualification-report")
+    host.hv("guest", "stop", "guestrtlinux")
+
+
 def main():
     passed = failed = 0
     host = Host()
@@ -459,7 +483,7 @@ def main():
         d = browser()
         for test in [test_wrong_token_is_refused, test_start_and_stop_a_guest_live, test_cpu_and_memory_tabs,
                      test_console_in_the_page, test_create_sync_start_console_edit_delete, test_kvm_desktop_through_novnc,
-                     test_snapshots_taken_reverted_deleted, test_projects, test_devices_tab]:
+                     test_snapshots_taken_reverted_deleted, test_projects, test_devices_tab, test_qualification_report]:
             try:
                 test(host, d)
                 print(f"✔ browser {test.__name__} passed", flush=True)

@@ -274,6 +274,15 @@ function rootCell(g) {
   return `<div class="sub" data-role="root">${g.root === "debian" ? "Debian root" + disk : "busybox image"}</div>`;
 }
 
+// hv rt qualify: the run under way (live, from hvd's snapshots) or the last one.
+function qualifyCell(g) {
+  const q = g.qualification;
+  if (!q) return "";
+  const figures = `max ${esc(q.maxMicroseconds)} µs · p99.99 ${esc(q.p9999Microseconds)} µs`;
+  const what = q.state === "running" ? `qualifying ${esc(q.measuredSeconds)} of ${esc(q.plannedSeconds)} s` : `qualification ${esc(q.state)}`;
+  return `<div class="sub" data-role="qualify" title="report: ${esc(q.reportHTML)}">${what} · ${figures}</div>`;
+}
+
 // The guest's clock against the host's, as hvd measured it.
 function clockCell(g) {
   if (!g.clock) return "";
@@ -288,7 +297,7 @@ function renderGuests() {
     return `<tr data-folder="${esc(g.folder)}">
       <td><b>${esc(g.name)}</b><div class="sub">${esc(g.folder)}</div></td>
       <td><span class="kind ${rtos ? "rtos" : ""}">${rtos ? "RTOS" : "KVM"}</span> <span class="sub">${esc(g.os)}</span>${rootCell(g)}</td>
-      <td><span class="pill ${esc(g.state)}" data-role="state" title="${esc(g.paused || "")}">${esc(g.state)}${g.paused ? " (paused)" : ""}${g.state === "running" && rtos && !g.booted ? " (booting)" : ""}</span></td>
+      <td><span class="pill ${esc(g.state)}" data-role="state" title="${esc(g.paused || "")}">${esc(g.state)}${g.paused ? " (paused)" : ""}${g.state === "running" && rtos && !g.booted ? " (booting)" : ""}</span>${qualifyCell(g)}</td>
       <td>${g.cores.length ? esc(g.cores.join(", ")) + (g.schedFIFO ? " <span class=sub>FIFO</span>" : "") : "<span class=sub>host</span>"}</td>
       <td>${esc(g.memoryMiB)} MiB <span class="sub">${esc(g.vcpus)} vCPU</span></td>
       <td>${esc(g.accelerator || "–")}</td>

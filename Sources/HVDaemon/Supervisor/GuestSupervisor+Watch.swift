@@ -255,6 +255,7 @@ extension GuestSupervisor {
         let comm = given ?? ctx.communication()
         let address = comm?.member(folder.name)?.address.description
         let (state, record, consoleHolder, lastStop, paused) = shared.withLock { ($0.state, $0.record, $0.consoleHolder, $0.lastStop, $0.paused) }
+        let qualification = shared.withLock { $0.qualification }.map { QualificationProgress($0.status) }
         let os = record?.os ?? config?.os
         var s = GuestStatus(name: record?.name ?? config?.name ?? folder.name, folder: folder.name,
                             kind: os?.kind.rawValue ?? "unknown", os: os?.rawValue ?? "unknown", state: state,
@@ -285,6 +286,7 @@ extension GuestSupervisor {
         s.consoleHolder = consoleHolder
         s.lastStop = lastStop
         s.paused = paused
+        s.qualification = qualification
         return s
     }
 }
