@@ -6,7 +6,8 @@
 # reporting no change the second time and showing a change with --diff
 # without making it, the VMF and a guest started on one host, facts, and a
 # failing task carrying hv's own message; the host role with a guest running
-# (it runs on in the same process), a backup and its restore under a new name. Prints "✔ ansible …" / "✘ ansible …".
+# (it runs on in the same process), a backup and its restore under a new name, a short qualification
+# and one whose break fails the task. Prints "✔ ansible …" / "✘ ansible …".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -135,6 +136,22 @@ cat > "$work/run.yml" <<'PLAY'
           - restored is changed
           - restored.folder == 'guestcopy'
           - restored_again is not changed
+    - name: A short qualification of the running guest (a plant's runs hours)
+      hv.plant.hv_rt_qualify: {name: guestrtlinux, duration: 10, hv_root: "{{ hv_root }}", hv_bin: "{{ hv_bin }}"}
+      register: qualified
+    - name: One that breaks at the first latency above 1 µs fails the task
+      hv.plant.hv_rt_qualify: {name: guestrtlinux, duration: 30, break_us: 1, hv_root: "{{ hv_root }}", hv_bin: "{{ hv_bin }}"}
+      register: broke
+      ignore_errors: true
+    - name: The first passed and is the baseline; the break failed with hv's words and its report
+      ansible.builtin.assert:
+        that:
+          - qualified is changed
+          - qualified.state == 'passed'
+          - qualified.report_html is match('.*/qualify/.*/report[.]html$')
+          - broke is failed
+          - broke.state == 'broke'
+          - "'broke' in broke.msg"
     - name: A guest that does not exist
       hv.plant.hv_guest: {name: "no such guest", state: started, hv_root: "{{ hv_root }}", hv_bin: "{{ hv_bin }}"}
       register: missing
