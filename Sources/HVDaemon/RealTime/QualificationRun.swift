@@ -56,6 +56,8 @@ final class QualificationRun: Sendable {
     }
 
     var chunks: Int { (request.durationSeconds + chunkSeconds - 1) / chunkSeconds }
+    /// Where the guest leaves its pieces: its folder, so neither it nor a piece is followed if it is a link.
+    var pieces: URL { exchange.appendingPathComponent(Self.guestDir) }
     var status: QualificationStatus { state.withLock { $0.report.status } }
     var isEnded: Bool { state.withLock { $0.ended } }
 
@@ -97,8 +99,7 @@ final class QualificationRun: Sendable {
             let (next, stopAsked, last) = state.withLock { ($0.next, $0.stopAsked, $0.lastChunkAt) }
             if stopAsked { return end(.stopped, note: "stopped early by request: \(next) of \(chunks) pieces measured") }
             if !host.guestRunning() { return end(.failed, note: "the guest stopped during the run") }
-            let piece = exchange.appendingPathComponent(Self.guestDir).appendingPathComponent("chunk-\(next)")
-            if let text = try? GuestWritten.readText(piece, maxBytes: 8 << 20) {
+            if let text = try? GuestWritten.readText("chunk-\(next)", in: pieces, maxBytes: 8 << 20) {
                 do {
                     if let result = try take(text) { return end(result.0, note: result.1) }
                 } catch {
@@ -118,7 +119,7 @@ final class QualificationRun: Sendable {
             throw HVError(.io, "cyclictest measured \(out.threads.count) threads, the guest has \(vcpus) vCPUs")
         }
         let steal = CPUSteal.sample(), interrupts = Self.interrupts(host.rtCores)
-        let kernel = next > 0 ? nil : (try? GuestWritten.readText(exchange.appendingPathComponent(Self.guestDir).appendingPathComponent("kernel"), maxBytes: 256))
+        let kernel = next > 0 ? nil : (try? GuestWritten.readText("kernel", in: pieces, maxBytes: 256))
             .map { Self.printable($0).trimmingCharacters(in: .whitespacesAndNewlines) }
         let broke = request.breakMicroseconds.flatMap { limit in
             out.breakMicroseconds ?? out.threads.map(\.max).filter { $0 > limit }.max()
@@ -152,9 +153,8 @@ final class QualificationRun: Sendable {
 
     /// The guest's trace after a break (it writes it once its loop ends), bounded, as text.
     private func readTrace() -> String? {
-        let file = exchange.appendingPathComponent(Self.guestDir).appendingPathComponent("trace")
         for _ in 0..<30 {
-            if let t = try? GuestWritten.readText(file, maxBytes: 512 << 10) { return Self.printable(t) }
+            if let t = try? GuestWritten.readText("trace", in: pieces, maxBytes: 512 << 10) { return Self.printable(t) }
             Thread.sleep(forTimeInterval: 1)
         }
         return nil

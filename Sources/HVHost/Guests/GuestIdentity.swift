@@ -221,16 +221,34 @@ public enum GuestWritten {
         String(decoding: try readData(url, maxBytes: maxBytes), as: UTF8.self)
     }
 
+    /// A file in a folder the guest may also have made: neither the folder
+    /// nor the file may be a link (a folder the guest replaced by a link to
+    /// one of the host's would otherwise be read from).
+    public static func readText(_ name: String, in dir: URL, maxBytes: Int) throws -> String {
+        precondition(!name.contains("/"), "a name, not a path")
+        let d = open(dir.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard d >= 0 else { throw HVError.posix("cannot open \(dir.path)", errno: errno) }
+        defer { close(d) }
+        let fd = openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw HVError.posix("cannot read \(dir.path)/\(name)", errno: errno) }
+        return String(decoding: try read(fd, what: dir.appendingPathComponent(name).path, maxBytes: maxBytes), as: UTF8.self)
+    }
+
     public static func readData(_ url: URL, maxBytes: Int) throws -> Data {
         let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
+        return try read(fd, what: url.path, maxBytes: maxBytes)
+    }
+
+    /// Takes `fd` (closed here): a regular file of at most `maxBytes`.
+    static func read(_ fd: Int32, what path: String, maxBytes: Int) throws -> Data {
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            throw HVError(.io, "\(url.path) is not a regular file")
+            throw HVError(.io, "\(path) is not a regular file")
         }
         let data = (try? handle.read(upToCount: maxBytes + 1)) ?? Data()
-        guard data.count <= maxBytes else { throw HVError(.io, "\(url.path) is larger than \(maxBytes) bytes") }
+        guard data.count <= maxBytes else { throw HVError(.io, "\(path) is larger than \(maxBytes) bytes") }
         return data
     }
 }
