@@ -33,10 +33,15 @@ extension GuestSupervisor {
             throw HVError(.unsupported, "\(g.name) does not share /hv/guests, where a qualification's measurements come back",
                           hint: "set \"ShareGuestsFolder\"=\"yes\" and restart it")
         }
-        if let running = shared.withLock({ $0.qualification }), !running.isEnded {
-            throw HVError(.conflict, "\(g.name) is already being qualified (run \(running.status.run))",
-                          hint: "follow it with hv rt qualify \(g.folder) --status, or end it with --stop")
+        // Claimed at once: of two requests at the same moment, one starts and the other is told.
+        try shared.withLock { s in
+            if s.qualificationStarting || s.qualification.map({ !$0.isEnded }) == true {
+                throw HVError(.conflict, "\(g.name) is already being qualified\(s.qualification.map { " (run \($0.status.run))" } ?? "")",
+                              hint: "follow it with hv rt qualify \(g.folder) --status, or end it with --stop")
+            }
+            s.qualificationStarting = true
         }
+        defer { shared.withLock { $0.qualificationStarting = false } }
         let run = Timestamp.compact()
         let dir = qualifyDir.appendingPathComponent(run)
         let placement = g.vcpuPlacement.enumerated().map { i, p in "vCPU \(i) → core \(p.cores.map(String.init).joined(separator: ",")) (\(p.policy) \(p.priority))" }

@@ -47,6 +47,12 @@ public enum DaemonMain {
         let stop: @Sendable () -> Void = {
             SystemdNotify.send("STOPPING=1")
             ctx.log.info("hvd \(getpid()) stopping; guests keep running")
+            // A qualification is hvd's: it ends with it, as interrupted, keeping what was measured.
+            for s in ctx.allSupervisors {
+                if let job = s.shared.withLock({ $0.qualification }), !job.isEnded {
+                    job.end(.interrupted, note: "hvd stopped during the run; what was measured until then is kept")
+                }
+            }
             // The loopback rule stays while any guest runs (they outlive hvd); a new hvd renews it.
             if !ctx.allSupervisors.contains(where: { $0.currentState.isActive }) { LoopbackGuard(layout: layout).remove() }
             unlink(layout.daemonSocket.path)

@@ -334,4 +334,6 @@ struct SupervisedGuest {
     var backup: GuestBackupProgress?
     /// The qualification under way or last run by this hvd (GuestSupervisor+Qualify).
     var qualification: QualificationRun?
+    /// A qualification is being started (two requests at once start one).
+    var qualificationStarting = false
 }
