@@ -34,6 +34,8 @@ final class QualificationRun: Sendable {
         var report: QualificationReport
         var next = 0
         var stopAsked = false
+        /// The end has begun (it happens once, whoever calls it first).
+        var ending = false
         var ended = false
         var lastChunkAt = Date()
         var steal: [Int: Int] = [:]
@@ -96,7 +98,8 @@ final class QualificationRun: Sendable {
     private func watch() {
         while true {
             Thread.sleep(forTimeInterval: 1)
-            let (next, stopAsked, last) = state.withLock { ($0.next, $0.stopAsked, $0.lastChunkAt) }
+            let (next, stopAsked, last, ending) = state.withLock { ($0.next, $0.stopAsked, $0.lastChunkAt, $0.ending) }
+            if ending { return }
             if stopAsked { return end(.stopped, note: "stopped early by request: \(next) of \(chunks) pieces measured") }
             if !host.guestRunning() { return end(.failed, note: "the guest stopped during the run") }
             if let text = try? GuestWritten.readText("chunk-\(next)", in: pieces, maxBytes: 8 << 20) {
@@ -163,6 +166,10 @@ final class QualificationRun: Sendable {
     /// The end: the report's last state, the baseline, an event; the load stops
     /// and the guest's loop is told to stop (it ends after its piece).
     func end(_ result: QualificationStatus.State, note: String, baseline: URL? = nil) {
+        guard state.withLock({ s -> Bool in
+            defer { s.ending = true }
+            return !s.ending
+        }) else { return }
         let load = state.withLock { s -> Process? in
             defer { s.load = nil }
             return s.load
