@@ -4,11 +4,12 @@ set -euo pipefail
 # The KVM-guest tests also build an installer ISO (grub-mkrescue, xorriso,
 # mtools) and boot it with UEFI (ovmf), a TPM (swtpm) and, for Windows, the
 # guests folder over SMB (samba); hv setup compiles
-# the guest's communication tools (gcc, make, libc6-dev).
+# the guest's communication tools (gcc, make, libc6-dev); hv rt qualify --load (and
+# hv rt bench --load) loads the host with stress-ng.
 deps=(qemu-system-x86 qemu-utils busybox-static cpio rt-tests kmod xz-utils util-linux procps python3
       ovmf swtpm swtpm-tools grub-common grub-efi-amd64-bin grub-pc-bin xorriso mtools fdisk
       gcc make libc6-dev iproute2 librsvg2-bin fonts-dejavu-core mmdebstrap prometheus
-      chromium chromium-driver python3-pip novnc samba pci.ids e2fsprogs openssh-client approx iputils-ping nftables)
+      chromium chromium-driver python3-pip novnc samba pci.ids e2fsprogs openssh-client approx iputils-ping nftables stress-ng)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -66,7 +66,7 @@ Section: admin
 Priority: optional
 Installed-Size: $(du -sk "$stage" | cut -f1)
 Depends: $depends
-Recommends: ovmf, swtpm, swtpm-tools, samba, novnc, fonts-dejavu-core, pci.ids
+Recommends: ovmf, swtpm, swtpm-tools, samba, novnc, fonts-dejavu-core, pci.ids, stress-ng
 Description: real-time hypervisor host: RTOS guests on reserved cores beside KVM guests
  hv runs real-time guests (RT-Linux, VxWorks, RTOS-32) on CPU cores reserved
  for them, beside Windows and Ubuntu guests, on one Linux host. Guests live in

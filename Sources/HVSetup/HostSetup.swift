@@ -10,6 +10,8 @@ public struct HostSetup: Sendable {
     /// Windows 11 (swtpm) and SMB for Windows' view of /hv/guests (samba).
     public static let packages = ["qemu-system-x86", "qemu-utils", "busybox-static", "cpio", "rt-tests",
                                   "kmod", "xz-utils", "util-linux",
+                                  // hv rt qualify --load and hv rt bench --load: the host's load.
+                                  "stress-ng",
                                   "ovmf", "swtpm", "swtpm-tools", "samba",
                                   // RT-Linux's Debian root: built from Debian's archive, each guest's disk made
                                   // from it (debugfs, no mount), hv guest ssh and copy.
