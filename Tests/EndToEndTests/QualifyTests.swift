@@ -62,7 +62,8 @@ extension EndToEnd {
             #expect(second.status == 1 && second.out.contains(": regressed;") && second.out.contains("regressed against the baseline"), "\(second.all)")
             let r2 = try newest(host)
             #expect(r2.status.state == .regressed && r2.status.comparison?.baselineRun == r1.status.run, "\(r2.status)")
-            #expect(r2.context.placement == ["none (started without hv's placement)"], "\(r2.context.placement)")
+            #expect(r2.context.placement.first == "started without hv's placement (--no-placement)"
+                    && r1.context.placement.first?.contains("(fifo ") == true, "\(r1.context.placement) \(r2.context.placement)")
             #expect(host.text(URL(fileURLWithPath: r2.status.reportHTML)).contains("Regression"))
             #expect(host.text(host.layout.daemonLog).contains("rt-regressed"))
             #expect(metrics(host).contains("hv_rt_qualification_regressed{guest=\"guestrtlinux\"} 1"))

@@ -44,7 +44,10 @@ extension GuestSupervisor {
         defer { shared.withLock { $0.qualificationStarting = false } }
         let run = Timestamp.compact()
         let dir = qualifyDir.appendingPathComponent(run)
-        let placement = g.vcpuPlacement.enumerated().map { i, p in "vCPU \(i) → core \(p.cores.map(String.init).joined(separator: ",")) (\(p.policy) \(p.priority))" }
+        // As the kernel has the threads now, said plainly when the guest was started without hv's placement.
+        let unplaced = g.notes.contains { $0.contains("without hv's placement") }
+        let placement = (unplaced ? ["started without hv's placement (--no-placement)"] : [])
+            + g.vcpuPlacement.enumerated().map { i, p in "vCPU \(i) → core \(p.cores.map(String.init).joined(separator: ",")) (\(p.policy) \(p.priority))" }
         let audit = RealTimeAudit(facts: ctx.facts, rtCores: g.cores, kernelVersion: RealTimeAudit.hostKernel()).run().map(\.line)
         let load = r.load ? "stress-ng on the host's other cores (CPU, memory, I/O), where the KVM guests' vCPUs run" : "none (the host as it is)"
         let status = QualificationStatus(
@@ -55,7 +58,7 @@ extension GuestSupervisor {
             reportJSON: dir.appendingPathComponent("report.json").path,
             notes: g.accelerator == "tcg" ? ["under TCG no real-time guarantee holds: compare runs by ratio, never quote these as real-time numbers"] : [])
         let context = QualificationReport.Context(guestName: g.name, guestKernel: "", hostKernel: RealTimeAudit.hostKernel(),
-                                                  accelerator: g.accelerator ?? "", placement: placement.isEmpty ? ["none (started without hv's placement)"] : placement,
+                                                  accelerator: g.accelerator ?? "", placement: placement,
                                                   audit: audit)
         let report = QualificationReport(status: status, histograms: Array(repeating: .empty, count: g.vcpus), context: context)
         let name = folder.name, ctx = self.ctx

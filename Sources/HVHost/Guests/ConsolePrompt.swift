@@ -38,7 +38,9 @@ public enum ConsolePrompt {
         // in is lost. Then the command; the marker is built by the shell (echo A""B), so the
         // echo of the typed line does not match it.
         try awaitPrompt(conn, &out, until: min(deadline, Date().addingTimeInterval(120)))
-        try conn.write(command + "; echo \(marker(doneMarker, typed: true))$?\n")
+        // A command that ends in & (started in the background) takes no ";" after it.
+        let separator = command.trimmingCharacters(in: .whitespaces).hasSuffix("&") ? " " : "; "
+        try conn.write(command + separator + "echo \(marker(doneMarker, typed: true))$?\n")
         while Date() < deadline {
             guard let data = try? conn.read(timeout: 1) else { continue }
             out += String(decoding: data, as: UTF8.self)
