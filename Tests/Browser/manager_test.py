@@ -457,6 +457,7 @@ def test_qualification_report(host, d):
     assert ": passed;" in host.hv("rt", "qualify", "guestrtlinux", "--status").stdout, r.stdout
     status = json.load(open(os.path.join(host.root, "guests", "guestrtlinux", "qualify", "latest.json")))
     # The page shows the run in the guest's row (from hvd's snapshots, as it goes and after).
+    d.find_element(By.CSS_SELECTOR, "nav button[data-tab=guests]").click()
     wait(d, "the qualification in the row", lambda: "qualification passed" in row_text(d, "guestrtlinux"), 30)
     d.get("file://" + status["reportHTML"])
     wait(d, "the report", lambda: d.find_element(By.ID, "verdict").text.startswith("Passed"), 20)

@@ -204,7 +204,7 @@ extension EndToEnd {
             #expect(ubuntuList.contains("no event named rtonly") && ubuntuList.contains("rc=2"), "\(ubuntuList.suffix(400))")
 
             // RT-Linux waits on rtonly (its second doorbell) while Ubuntu scribbles.
-            _ = host.guestRun("guestrtlinux", "(hv-comm event wait rtonly 25 > /tmp/rtonly 2>&1; echo rc=$? >> /tmp/rtonly) & true")
+            _ = host.guestRun("guestrtlinux", "(hv-comm event wait rtonly 25 > /tmp/rtonly 2>&1; echo rtonly-rc=$? >> /tmp/rtonly) & true")
             let attack = host.guestRun("guestubuntu", """
                 n=0; for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor)" = 0x1af4 ] || continue;                 base=$(sed -n 3p $d/resource | cut -d' ' -f1); [ $((base)) -ne 0 ] || continue;                 [ "$(devmem $base 32)" = 0x48564556 ] || continue;                 i=0; while [ $i -lt 64 ]; do devmem $(printf 0x%x $((base + 96 + i * 128))) 32 30583; i=$((i + 1)); done;                 n=$((n + 1)); done; echo scribbled-on-$n-tables
                 """, serial: true, timeout: 120)
@@ -215,10 +215,11 @@ extension EndToEnd {
             }
             #expect(count("ev") == "30583", "what Ubuntu may reach, it reached: \(list)")
             #expect(count("rtonly") == "0", "rtonly is out of its reach: \(list)")
-            // "rc=$?" is in the console's echo of the line that started it: wait for a status itself.
-            #expect(host.waitUntil(60) { let t = host.guestRun("guestrtlinux", "cat /tmp/rtonly"); return t.contains("rc=1") || t.contains("rc=0") })
+            // The console's replay holds the line that started it ("rtonly-rc=$?") and earlier
+            // statuses: wait for this waiter's own status.
+            #expect(host.waitUntil(90) { let t = host.guestRun("guestrtlinux", "cat /tmp/rtonly"); return t.contains("rtonly-rc=1") || t.contains("rtonly-rc=0") })
             let waited = host.guestRun("guestrtlinux", "cat /tmp/rtonly")
-            #expect(waited.contains("rtonly was not signalled") && waited.contains("rc=1"), "nothing woke RT-Linux's waiter: \(waited.suffix(300))")
+            #expect(waited.contains("rtonly was not signalled") && waited.contains("rtonly-rc=1"), "nothing woke RT-Linux's waiter: \(waited.suffix(300))")
 
             // The host signals rtonly: RT-Linux's second doorbell rings.
             let waiter = host.session("hv", ["guest", "console", "guestrtlinux"])
