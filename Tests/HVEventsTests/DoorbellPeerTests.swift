@@ -11,13 +11,15 @@ import Glibc
 
 /// A host program's own doorbell (`hv event session` run by root) against
 /// hvd's real ivshmem server, with a raw socket standing in for a guest's QEMU.
-@Suite struct DoorbellPeerTests {
+@Suite final class DoorbellPeerTests: Sendable {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hv-bell-\(UUID().uuidString.prefix(8))")
     /// The guests' socket (the stand-in QEMU) and the host programs' (DoorbellPeer, the C header).
     var socketPath: String { dir.appendingPathComponent("ivshmem.sock").path }
     var hostSocket: String { dir.appendingPathComponent("events-host.sock").path }
 
     init() throws { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+    /// Each test's scratch folder goes with it (a class suite: one instance a test, its deinit the teardown).
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     func server(_ names: [String]) throws -> (IvshmemServer, EventMemory) {
         let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: names)
@@ -166,7 +168,8 @@ import Glibc
         #expect(wait(until: { server.peerCount == 1 }), "the program left the server when it ended")
 
         // The program waits on "pong"; the guest increments and rings everyone waiting.
-        let waiting = Thread.detachNewThreadResult { Self.run(program, [hostSocket, "ping,pong", "wait", "pong", "0", "20"]) }
+        let socket = hostSocket
+        let waiting = Thread.detachNewThreadResult { Self.run(program, [socket, "ping,pong", "wait", "pong", "0", "20"]) }
         // It sits on seat 1 (the first program left it free), whose doorbell the guest holds since its join.
         #expect(wait(until: { table.waiters(1).contains(1) }), "the program registered as a waiter")
         _ = table.increment(1)
