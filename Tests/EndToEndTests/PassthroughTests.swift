@@ -141,8 +141,9 @@ extension EndToEnd {
             grep 'Max locked memory' /proc/$(cat /root/hv/run/guestrtlinux/qemu/qemu.pid)/limits | tr -s ' ' > $out/memlock.txt
             g=$(basename "$(readlink /sys/bus/pci/devices/$nic/iommu_group)")
             stat -c %u /dev/vfio/$g > $out/vfio-owner.txt 2>&1
-            # VFIO's vectors are placed once they exist (INTx at once, MSI-X when the guest's driver enables it).
-            i=0; while [ $i -lt 30 ] && ! hv guest status guestrtlinux | grep -q '"priority" : 51'; do sleep 1; i=$((i+1)); done
+            # VFIO's vectors are placed once they exist (INTx at once, MSI-X when the guest's driver
+            # enables it, one vector after another): wait until each has its thread at priority 51.
+            i=0; while [ $i -lt 60 ] && [ "$(hv guest status guestrtlinux | grep -c '"priority" : 51')" -lt "$(grep -c vfio /proc/interrupts)" ]; do sleep 1; i=$((i+1)); done
             hv guest list --json > $out/list.json 2>&1
             grep vfio /proc/interrupts > $out/vfio-irqs.txt
             for n in $(grep vfio /proc/interrupts | cut -d: -f1); do echo "$n $(cat /proc/irq/$n/smp_affinity_list)"; done > $out/irq-affinity.txt
