@@ -209,6 +209,7 @@ final class CommRuntime: Sendable {
 
     func status(runningGuests: Set<String>) -> CommStatus {
         let net = config.network
+        let events = self.events
         return CommStatus(
             subnet: net.cidr, hostAddress: net.hostAddress.description, mode: net.mode,
             bridgeInterface: net.mode == "bridge" ? net.bridgeInterface : nil,

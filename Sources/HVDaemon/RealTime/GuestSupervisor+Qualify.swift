@@ -118,36 +118,32 @@ extension GuestSupervisor {
 }
 
 extension DaemonContext {
-    static func isNewest(_ run: String, in runs: [String]) -> Bool {
-        runs.filter { !$0.hasPrefix(".") && !$0.hasSuffix(".json") }.max() == run
-    }
-
     /// A run that a previous hvd left "running" ended with it: it is marked
-    /// interrupted (its figures kept), its load ended, the guest's loop told to stop.
+    /// interrupted (its figures kept), its load ended, the guest's loop told
+    /// to stop. Only a guest's newest run can be one (one at a time), so
+    /// start-up reads each guest's small latest.json, not every report.
     func recoverQualifications() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? []
         for name in names.sorted() {
             let folder = layout.guest(name)
-            let dir = folder.url.appendingPathComponent("qualify")
-            let runs = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-            for run in runs where !run.hasPrefix(".") {
-                let json = dir.appendingPathComponent(run).appendingPathComponent("report.json")
-                guard let data = try? TrustedFile.readConfig(json), data.count <= 64 << 20,
-                      var report = try? JSONDecoder().decode(QualificationReport.self, from: data), report.status.state == .running else { continue }
-                if let text = try? TrustedFile.readConfig(dir.appendingPathComponent(run).appendingPathComponent("load.pid")),
-                   let pid = Int32(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-                   SysFS().text("/proc/\(pid)/comm")?.hasPrefix("stress-ng") == true {
-                    kill(pid, SIGTERM)
-                }
-                QualificationRun.askGuestToStop(folder.exchangeDir)
-                report.status.state = .interrupted
-                report.status.notes.append("hvd ended during the run; what was measured until then is kept")
-                report.status.updatedAt = Date().timeIntervalSince1970.rounded()
-                try? AtomicFile.write(APIJSON.encode(report), to: json)
-                try? AtomicFile.write(Data(QualificationHTML.render(report).utf8), to: URL(fileURLWithPath: report.status.reportHTML))
-                if Self.isNewest(run, in: runs) { try? AtomicFile.write(APIJSON.encode(report.status), to: QualificationRun.latest(dir)) }
-                events.post(.rtQualificationEnded, guest: name, "interrupted: \(run) (hvd ended during it); measured \(report.status.measuredSeconds) s, max \(report.status.total.max) µs; report \(report.status.reportHTML)")
+            let qualify = folder.url.appendingPathComponent("qualify")
+            guard let latest = QualificationRun.readStatus(QualificationRun.latest(qualify)), latest.state == .running else { continue }
+            let dir = qualify.appendingPathComponent(latest.run)
+            let json = dir.appendingPathComponent("report.json")
+            guard let data = try? TrustedFile.readConfig(json), data.count <= 64 << 20,
+                  let report = try? JSONDecoder().decode(QualificationReport.self, from: data), report.status.state == .running else { continue }
+            if let text = try? TrustedFile.readConfig(dir.appendingPathComponent("load.pid")),
+               let pid = Int32(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+               SysFS().text("/proc/\(pid)/comm")?.hasPrefix("stress-ng") == true {
+                kill(pid, SIGTERM)
             }
+            // The run's own end, as if it had ended under this hvd: one way to write its last report and say so.
+            let request = QualifyRequest(durationSeconds: report.status.plannedSeconds, breakMicroseconds: report.status.breakMicroseconds)
+            let host = QualificationRun.Host(guestRunning: { false }, rtCores: [],
+                                             post: { [events] kind, words in events.post(kind, guest: name, words) },
+                                             log: { [log] in log.warning("\(name): \($0)") })
+            QualificationRun(request: request, dir: dir, exchange: folder.exchangeDir, report: report, host: host)
+                .end(.interrupted, note: "hvd ended during the run; what was measured until then is kept")
         }
     }
 }

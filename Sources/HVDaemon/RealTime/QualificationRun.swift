@@ -36,7 +36,6 @@ final class QualificationRun: Sendable {
         var stopAsked = false
         /// The end has begun (it happens once, whoever calls it first).
         var ending = false
-        var ended = false
         var lastChunkAt = Date()
         var steal: [Int: Int] = [:]
         var interrupts: [Int: Int] = [:]
@@ -61,7 +60,7 @@ final class QualificationRun: Sendable {
     /// Where the guest leaves its pieces: its folder, so neither it nor a piece is followed if it is a link.
     var pieces: URL { exchange.appendingPathComponent(Self.guestDir) }
     var status: QualificationStatus { state.withLock { $0.report.status } }
-    var isEnded: Bool { state.withLock { $0.ended } }
+    var isEnded: Bool { state.withLock { $0.report.status.state.ended } }
 
     /// The guest's loop, typed once at its shell (in the background): pieces
     /// until the planned count, a stop file or a break; then the trace's
@@ -146,7 +145,9 @@ final class QualificationRun: Sendable {
             s.interrupts = interrupts
         }
         if broke != nil {
-            state.withLock { $0.report.status.broke?.trace = readTrace() }
+            // Read first: the guest writes it after its loop, up to 30 s on, and status requests wait on the lock.
+            let trace = readTrace()
+            state.withLock { $0.report.status.broke?.trace = trace }
             return (.broke, "a latency above \(request.breakMicroseconds ?? 0) µs stopped the run in piece \(next)")
         }
         if next + 1 >= chunks { return (.passed, "") }
@@ -179,21 +180,19 @@ final class QualificationRun: Sendable {
         Self.askGuestToStop(exchange)
         var final = result
         let baselineFile = baseline ?? dir.deletingLastPathComponent().appendingPathComponent("baseline.json")
+        let base = result == .passed ? Self.readStatus(baselineFile) : nil
         state.withLock { s in
             if !note.isEmpty { s.report.status.notes.append(note) }
-            if final == .passed {
-                if let base = Self.readStatus(baselineFile) {
-                    let c = QualificationBaseline.compare(s.report.status.total, with: base)
-                    s.report.status.comparison = c
-                    if c.regressed { final = .regressed }
-                }
+            if let base {
+                let c = QualificationBaseline.compare(s.report.status.total, with: base)
+                s.report.status.comparison = c
+                if c.regressed { final = .regressed }
             }
             s.report.status.state = final
-            s.ended = true
         }
         do {
             try write()
-            if final == .passed, Self.readStatus(baselineFile) == nil {
+            if final == .passed, base == nil {
                 try AtomicFile.write(APIJSON.encode(status), to: baselineFile)
             }
         } catch {

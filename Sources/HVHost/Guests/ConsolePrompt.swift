@@ -13,7 +13,7 @@ public enum ConsolePrompt {
                 try conn.write("\n")
                 nextEnter = Date().addingTimeInterval(3)
             }
-            if let data = try? conn.read(timeout: 0.5) {
+            if let data = try next(conn, timeout: 0.5) {
                 out += String(decoding: data, as: UTF8.self)
                 // Only the end matters: keep the text bounded whatever the guest prints.
                 if out.utf8.count > 65_536 { out = String(out.suffix(16_384)) }
@@ -22,6 +22,15 @@ public enum ConsolePrompt {
             }
         }
         throw HVError(.timeout, "the guest's console shows no shell prompt", hint: "look at its console: hv_guest_console")
+    }
+
+    /// What the console sent within `timeout` (nil: nothing yet). Its end is
+    /// an error: waiting on a closed console would spin until the deadline.
+    static func next(_ conn: UnixSocket, timeout: Double) throws -> Data? {
+        let data: Data?
+        do { data = try conn.read(timeout: timeout) } catch let e as HVError where e.code == .timeout { return nil }
+        guard let data else { throw HVError(.io, "the guest's console closed", hint: "look at the guest: hv guest status; is it still running?") }
+        return data
     }
 
     /// "hv-done-" typed as "hv-""done-" so that only the shell's output contains it whole.
@@ -42,7 +51,7 @@ public enum ConsolePrompt {
         let separator = command.trimmingCharacters(in: .whitespaces).hasSuffix("&") ? " " : "; "
         try conn.write(command + separator + "echo \(marker(doneMarker, typed: true))$?\n")
         while Date() < deadline {
-            guard let data = try? conn.read(timeout: 1) else { continue }
+            guard let data = try next(conn, timeout: 1) else { continue }
             out += String(decoding: data, as: UTF8.self)
             if out.utf8.count > 4 << 20 { out = String(out.suffix(65_536)) }
             if let r = out.range(of: doneMarker), out[r.upperBound...].contains(where: \.isNumber) { return out }
