@@ -5,7 +5,7 @@ import HVCore
 /// guest, run by hvd (it survives the terminal that asked for it).
 public struct QualifyRequest: Sendable, Codable, Equatable {
     public var durationSeconds: Int
-    /// stress-ng on the host's cores (CPU, memory, I/O), where the KVM guests' vCPUs run too.
+    /// stress-ng on the cores no RT guest has (CPU, memory, I/O), where the KVM guests' vCPUs run.
     public var load: Bool
     /// A latency above this stops the run, and the report carries the guest's kernel trace.
     public var breakMicroseconds: Int?
@@ -25,6 +25,17 @@ public struct LatencyFigures: Sendable, Codable, Equatable {
     public init(samples: Int, min: Int, avg: Int, max: Int, p99: Int, p999: Int, p9999: Int, overflows: Int) {
         self.samples = samples; self.min = min; self.avg = avg; self.max = max
         self.p99 = p99; self.p999 = p999; self.p9999 = p9999; self.overflows = overflows
+    }
+}
+
+/// oslat in a qualification: a busy loop on every vCPU for `secondsPerPiece`
+/// before each piece's cyclictest; how long the OS took the loop away.
+public struct OSLatencyFigures: Sendable, Codable, Equatable {
+    public var measuredSeconds: Int
+    public var vcpus: [LatencyFigures]
+    public var total: LatencyFigures
+    public init(measuredSeconds: Int, vcpus: [LatencyFigures], total: LatencyFigures) {
+        self.measuredSeconds = measuredSeconds; self.vcpus = vcpus; self.total = total
     }
 }
 
@@ -90,6 +101,8 @@ public struct QualificationStatus: Sendable, Codable, Equatable {
     /// Per vCPU, then all together.
     public var vcpus: [LatencyFigures]
     public var total: LatencyFigures
+    /// oslat's figures, when the guest's image has oslat (nil: it has not).
+    public var osLatency: OSLatencyFigures?
     public var comparison: QualificationComparison?
     public var broke: QualificationBreak?
     /// The report (HTML, printable) and the same figures as JSON; written as the run goes.

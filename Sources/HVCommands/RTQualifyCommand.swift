@@ -12,16 +12,18 @@ struct RTQualify: ParsableCommand {
         commandName: "qualify",
         abstract: "Qualify an RT-Linux guest: cyclictest on every vCPU for hours, a report, a guard against regressions.",
         discussion: """
+            Where the guest's image has oslat, each piece of the run begins with a few seconds of it \
+            (a busy loop on every vCPU: how long the OS takes a polling thread away), reported beside cyclictest's figures. \
             hvd runs the qualification, so it goes on when this terminal closes (follow it again with --status). \
             The report is one HTML file (printable, nothing fetched from outside) with the same figures as JSON, \
             in the guest's folder under qualify/. The guest's first passing qualification is its baseline; a later \
             one more than 25% worse in max or p99.99 is a regression (an event, a metric, exit status 1). \
-            --load runs stress-ng on the host's other cores (CPU, memory, I/O), where the KVM guests' vCPUs run. \
+            --load runs stress-ng on the cores no RT guest has (CPU, memory, I/O), where the KVM guests' vCPUs run. \
             --break-us N stops at the first latency above N µs and keeps the guest's kernel trace up to it.
             """)
     @Argument(help: "The running RT-Linux guest (name or folder)") var guest: String
     @Option(help: "How long: seconds, or with s, m, h or d (12h).") var duration: String = "12h"
-    @Flag(help: "Load the host's other cores with stress-ng while measuring.") var load = false
+    @Flag(help: "Load the cores no RT guest has (the KVM guests' cores) with stress-ng while measuring.") var load = false
     @Option(name: .customLong("break-us"), help: "Stop at the first latency above this many µs, with a trace.") var breakUs: Int?
     @Flag(help: "Show the run under way, or the last one, and return.") var status = false
     @Flag(help: "End the run under way early; what was measured is kept.") var stop = false
@@ -88,6 +90,10 @@ struct RTQualify: ParsableCommand {
         for (i, f) in s.vcpus.enumerated() { rows.append(row(String(i), f)) }
         rows.append(row("all", s.total))
         Out.say(Out.table(rows))
+        if let o = s.osLatency {
+            Out.say("oslat (a busy loop on every vCPU, \(o.measuredSeconds) s): max " + o.vcpus.map { "\($0.max)" }.joined(separator: ", ")
+                    + " µs per vCPU, p99.99 \(o.total.p9999) µs")
+        }
         if let c = s.comparison { Out.say(c.summary) }
         if let b = s.broke { Out.say("broke at \(b.microseconds) µs" + (b.trace == nil ? "" : "; the guest's trace is in the report")) }
         for n in s.notes { Out.say("note: \(n)") }

@@ -23,9 +23,11 @@ public struct QualificationReport: Sendable, Codable, Equatable {
     }
     public var status: QualificationStatus
     public var histograms: [LatencyHistogram]
+    /// oslat's histograms per vCPU, when the guest's image has oslat.
+    public var oslatHistograms: [LatencyHistogram]?
     public var context: Context
-    public init(status: QualificationStatus, histograms: [LatencyHistogram], context: Context) {
-        self.status = status; self.histograms = histograms; self.context = context
+    public init(status: QualificationStatus, histograms: [LatencyHistogram], oslatHistograms: [LatencyHistogram]? = nil, context: Context) {
+        self.status = status; self.histograms = histograms; self.oslatHistograms = oslatHistograms; self.context = context
     }
 
     /// The figures of one histogram.
@@ -38,6 +40,15 @@ public struct QualificationReport: Sendable, Codable, Equatable {
     public mutating func refigure() {
         status.vcpus = histograms.map(Self.figures)
         status.total = Self.figures(histograms.reduce(LatencyHistogram.empty) { $0.adding($1) })
+    }
+
+    /// One piece of oslat (a histogram per vCPU, `seconds` long) added.
+    public mutating func addOslat(_ threads: [LatencyHistogram], seconds: Int) {
+        let sum = zip(oslatHistograms ?? Array(repeating: .empty, count: threads.count), threads).map { $0.adding($1) }
+        oslatHistograms = sum
+        status.osLatency = OSLatencyFigures(measuredSeconds: (status.osLatency?.measuredSeconds ?? 0) + seconds,
+                                            vcpus: sum.map(Self.figures),
+                                            total: Self.figures(sum.reduce(LatencyHistogram.empty) { $0.adding($1) }))
     }
 }
 

@@ -18,7 +18,8 @@ public struct RTLinuxImageBuilder: Sendable {
     static var contentParts: [String] {
         [GuestToolSources.ivshmemModule, GuestToolSources.ivshmemKbuild, GuestToolSources.commTool,
          GuestInitScripts.initScript, GuestInitScripts.netUp, GuestInitScripts.switchRoot, GuestInitScripts.powerOff,
-         GuestInitScripts.acpiPowerButton, GuestInitScripts.profile, wantedModules.joined(separator: ",")]
+         GuestInitScripts.acpiPowerButton, GuestInitScripts.profile, wantedModules.joined(separator: ","),
+         RootFSAssembler.binaries.map(\.0).joined(separator: ",")]
             + DebianRootFiles.contentParts
     }
     /// FNV-1a over the parts, each closed by a NUL: stable across runs and builds.
@@ -87,7 +88,7 @@ public struct RTLinuxImageBuilder: Sendable {
         log("extracting the uncompressed kernel (PVH entry) from vmlinuz-\(version)")
         try KernelExtractor.extractVmlinux(from: vmlinuz, to: out.vmlinux)
         try FileManager.default.copyItem(at: vmlinuz, to: out.bzImage)
-        log("assembling the root file system (busybox, cyclictest, modules)")
+        log("assembling the root file system (busybox, cyclictest, oslat, modules)")
         try RootFSAssembler(root: root, kernelRoot: kroot, kernelVersion: version).assemble(modules: Self.wantedModules)
         try GuestToolBuilder(cacheDir: cacheDir, kernelVersion: version, log: log)
             .build(into: root, alsoCopyTo: out.guestTools)

@@ -8,6 +8,9 @@ struct RootFSAssembler {
     let kernelRoot: URL
     let kernelVersion: String
     var fm: FileManager { .default }
+    /// The host's programs copied in with their libraries: cyclictest and
+    /// oslat for `hv rt bench` and `hv rt qualify`.
+    static let binaries = [("/usr/bin/cyclictest", "rt-tests"), ("/usr/bin/oslat", "rt-tests")]
 
     func assemble(modules: [String]) throws {
         for dir in ["bin", "sbin", "usr/bin", "usr/sbin", "etc/acpi/PWRF", "proc", "sys", "dev", "tmp", "run",
@@ -15,7 +18,7 @@ struct RootFSAssembler {
             try fm.createDirectory(at: root.appendingPathComponent(dir), withIntermediateDirectories: true)
         }
         try installBusybox()
-        try installBinary("/usr/bin/cyclictest", package: "rt-tests")
+        for (path, package) in Self.binaries { try installBinary(path, package: package) }
         try installModules(modules)
         try write(GuestInitScripts.initScript, "init", mode: 0o755)
         try write(GuestInitScripts.powerOff, "sbin/hv-poweroff", mode: 0o755)

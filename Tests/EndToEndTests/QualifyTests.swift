@@ -48,6 +48,10 @@ extension EndToEnd {
             #expect(r1.status.load.contains("stress-ng") && !r1.context.guestKernel.isEmpty && !r1.context.audit.isEmpty, "\(r1.context)")
             let html1 = host.text(URL(fileURLWithPath: r1.status.reportHTML))
             #expect(html1.contains("Passed") && html1.contains("id=\"histogram\"") && html1.contains("vCPU 0"))
+            // The image has oslat: each piece began with its busy loop on every vCPU.
+            let oslat = try #require(r1.status.osLatency, "oslat's figures: \(r1.status.notes)")
+            #expect(oslat.measuredSeconds == 6 && oslat.vcpus.count == vcpus && oslat.vcpus.allSatisfy { $0.samples > 1000 && $0.max > 0 }, "\(oslat)")
+            #expect(html1.contains("id=\"oslat\"") && html1.contains("id=\"oslat-histogram\"") && first.out.contains("oslat"), "\(first.out)")
             let baseline = host.layout.guest("guestrtlinux").url.appendingPathComponent("qualify/baseline.json")
             #expect(FileManager.default.fileExists(atPath: baseline.path), "the first passing run is the baseline")
             #expect(host.text(host.layout.daemonLog).contains("rt-qualified"), "the event")

@@ -19,7 +19,7 @@ import HVRealTime
         let report = QualificationReport(status: status, histograms: Array(repeating: .empty, count: vcpus),
                                          context: .init(guestName: "RT-Linux", guestKernel: "", hostKernel: "h", accelerator: "tcg", placement: [], audit: []))
         return QualificationRun(request: request, dir: dir, exchange: root.appendingPathComponent("exchange"), report: report,
-                                host: .init(guestRunning: running, rtCores: [1], post: { k, w in posted.withLock { $0.append(k.rawValue + " " + w) } }, log: { _ in }))
+                                host: .init(guestRunning: running, rtCores: [1], loadCores: [0], post: { k, w in posted.withLock { $0.append(k.rawValue + " " + w) } }, log: { _ in }))
     }
 
     /// busybox's line editor takes about a kilobyte; the longest folder name still fits.
@@ -28,8 +28,10 @@ import HVRealTime
         let r = run(QualifyRequest(durationSeconds: 43_200, load: true, breakMicroseconds: 100), root: root)
         let line = r.guestScript(folder: String(repeating: "g", count: 64))
         #expect(line.utf8.count < 900, "\(line.utf8.count) bytes")
-        #expect(line.contains("-D 60 -b 100 --tracemark") && line.contains("$i -lt 720"), "12 h in pieces of 60 s: \(line)")
-        #expect(run(QualifyRequest(durationSeconds: 60, load: false), root: root).guestScript(folder: "g").contains("-D 10 >"), "60 s in six pieces")
+        #expect(line.contains("c=60;") && line.contains("-D $c -b 100 --tracemark") && line.contains("$i -lt 720"), "12 h in pieces of 60 s: \(line)")
+        #expect(line.contains("o=1 c=49;") && line.contains("oslat -q -z -b 1024 -c 0-1 -D 10 >"), "with oslat: 10 s of it, a second to warm up, 49 s of cyclictest")
+        let short = run(QualifyRequest(durationSeconds: 60, load: false), root: root, vcpus: 1).guestScript(folder: "g")
+        #expect(short.contains("c=10;") && short.contains("-D $c >") && short.contains("o=1 c=8;") && short.contains("-c 0 -D 1 >"), "60 s in six pieces: \(short)")
     }
 
     static let piece = """
@@ -67,6 +69,50 @@ import HVRealTime
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("qualify/baseline.json").path))
         #expect(posted.withLock { $0 }.contains { $0.hasPrefix("rt-qualified ") })
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("exchange/.hv-qualify-stop").path), "the guest's loop is told to end")
+    }
+
+    /// --load says where it runs and which KVM guests' vCPUs share those cores; RT guests and stopped guests are not named.
+    @Test func theLoadNamesItsCoresAndTheKVMGuestsThere() {
+        var ubuntu = GuestStatus(name: "Plant HMI", folder: "guestubuntu", kind: "kvm", os: "ubuntu", state: .running, vcpus: 2, memoryMiB: 2048)
+        ubuntu.vcpuPlacement = [VCPUPlacement(thread: 1, cores: [0, 2], policy: "other", priority: 0),
+                                VCPUPlacement(thread: 2, cores: [0, 2, 3], policy: "other", priority: 0)]
+        let windows = GuestStatus(name: "Windows", folder: "guestwindows", kind: "kvm", os: "windows", state: .stopped, vcpus: 4, memoryMiB: 4096)
+        let rtos = GuestStatus(name: "RTOS", folder: "guestrtos32", kind: "rtos", os: "rtos-32", state: .running, vcpus: 1, memoryMiB: 64)
+        let words = GuestSupervisor.loadWords(cores: [0, 2], kvmGuests: [windows, rtos, ubuntu])
+        #expect(words == "stress-ng on cores 0,2 (CPU, memory, I/O), the host's cores where the KVM guests' vCPUs run; running there: Plant HMI (2 vCPUs, on cores 0,2)", "\(words)")
+        #expect(GuestSupervisor.loadWords(cores: [0], kvmGuests: [rtos]).hasSuffix("no KVM guest was running"))
+    }
+
+    static let oslatPiece = "        Core:\t 0 1\n    001 (us):\t 5000 4000\n    012 (us):\t 0 1\n     Maximum:\t 1 12 (us)\n"
+
+    /// Where the image has oslat, each piece brings its figures too; a piece
+    /// whose oslat output is nonsense ends oslat's figures, said, and
+    /// cyclictest's go on.
+    @Test func oslatPiecesAddUpAndNonsenseEndsOnlyThem() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hv-qual-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let pieces = root.appendingPathComponent("exchange/.hv-qualify")
+        try FileManager.default.createDirectory(at: pieces, withIntermediateDirectories: true)
+        let r = run(QualifyRequest(durationSeconds: 15, load: false), root: root)
+        #expect(r.chunks == 3 && r.oslatSeconds == 1)
+        try r.begin()
+        func piece(_ i: Int, oslat: String) throws {
+            try oslat.write(to: pieces.appendingPathComponent("oslat-\(i)"), atomically: true, encoding: .utf8)
+            try Self.piece.write(to: pieces.appendingPathComponent("chunk-\(i)"), atomically: true, encoding: .utf8)
+            let deadline = Date().addingTimeInterval(10)
+            while r.status.measuredSeconds < (i + 1) * 5 && !r.isEnded && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        try piece(0, oslat: Self.oslatPiece)
+        try piece(1, oslat: Self.oslatPiece)
+        var s = r.status
+        #expect(s.osLatency?.measuredSeconds == 2 && s.osLatency?.total.samples == 18_002 && s.osLatency?.vcpus.map(\.max) == [1, 12], "\(s)")
+        try piece(2, oslat: "        Core:\t 0 1 2\n     Maximum:\t 1 1 1 (us)\n")
+        s = r.status
+        #expect(s.state == .passed && s.total.samples == 6000, "cyclictest's figures go on: \(s)")
+        #expect(s.osLatency?.measuredSeconds == 2 && s.notes.contains { $0.contains("oslat measured 3 vCPUs, the guest has 2") }, "\(s.notes)")
+        let report = try JSONDecoder().decode(QualificationReport.self, from: Data(contentsOf: URL(fileURLWithPath: s.reportJSON)))
+        #expect(report.oslatHistograms?.map(\.max) == [1, 12])
+        #expect(try String(contentsOf: URL(fileURLWithPath: s.reportHTML), encoding: .utf8).contains("<table id=\"oslat\">"))
     }
 
     /// A stop keeps what was measured; a guest that writes nonsense ends the run as failed, said.

@@ -4,7 +4,7 @@
 # the System Manager's WebSocket frames, .config files with both schemas,
 # the lines of an event session, NTP datagrams from guests and the events
 # table a guest may write (its host-side readers), a backup archive (TarReader) and cyclictest's
-# histograms a guest leaves for a qualification. Each target runs RUNS inputs (default one million) from a small
+# and oslat's histograms a guest leaves for a qualification. Each target runs RUNS inputs (default one million) from a small
 # seed corpus; prints executions and crashes per target; exits non-zero on
 # a crash (the input is kept in bench/out/fuzz/<target>/).
 #   bash bench/fuzz/run.sh            # a million inputs each
@@ -22,7 +22,7 @@ status=0
 # One binary for all targets (HV_FUZZ_TARGET picks one): the sources are compiled once, not once a target.
 # The events target also needs the session's lines (HVEvents/EventLines.swift, Foundation only);
 # the table target the table's layout and readers (EventTable.swift, EventMemory.swift), with CHVSys's C for their atomics;
-# the cyclictest target the reader of the histograms a guest leaves for a qualification (HVRealTime).
+# the cyclictest and oslat targets the readers of the histograms a guest leaves for a qualification (HVRealTime).
 bin="$out/fuzz-hv"
 if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVAPI Sources/HVEvents Sources/HVEngine/Backups Sources/HVRealTime Sources/CHVSys bench/fuzz/targets -newer "$bin" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) | head -1)" ]; then
     mkdir -p "$out/chvsys"
@@ -34,12 +34,12 @@ if [ ! -x "$bin" ] || [ -n "$(find Sources/HVSystem Sources/HVCore Sources/HVAPI
     rm -rf "$out/api"; mkdir -p "$out/api"
     for f in Sources/HVAPI/*.swift; do sed '/^import HVCore$/d' "$f" > "$out/api/$(basename "$f")"; done
     sed '/^import HVCore$/d' Sources/HVEngine/Backups/TarReader.swift > "$out/TarReader.swift"
-    for f in LatencyHistogram CyclictestOutput; do sed '/^import HV[A-Za-z]*$/d' "Sources/HVRealTime/$f.swift" > "$out/$f.swift"; done
+    for f in LatencyHistogram CyclictestOutput OslatOutput; do sed '/^import HV[A-Za-z]*$/d' "Sources/HVRealTime/$f.swift" > "$out/$f.swift"; done
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HVFuzz -I "$out/chvsys" \
-        $core "$out"/api/*.swift Sources/HVEvents/EventLines.swift "$out/EventTable.swift" "$out/EventMemory.swift" "$out/TarReader.swift" "$out/LatencyHistogram.swift" "$out/CyclictestOutput.swift" bench/fuzz/targets/*.swift "$out/chvsys.o" \
+        $core "$out"/api/*.swift Sources/HVEvents/EventLines.swift "$out/EventTable.swift" "$out/EventMemory.swift" "$out/TarReader.swift" "$out/LatencyHistogram.swift" "$out/CyclictestOutput.swift" "$out/OslatOutput.swift" bench/fuzz/targets/*.swift "$out/chvsys.o" \
         -o "$bin" 2>> "$out/build.log" || { cat "$out/build.log"; exit 1; }
 fi
-for target in http websocket config events ntp table tar cyclictest; do
+for target in http websocket config events ntp table tar cyclictest oslat; do
     dir="$out/$target"; mkdir -p "$dir/corpus"
     case $target in
         http) printf 'GET /v1/guests/Plant%%20HMI/start?replay=boot HTTP/1.1\r\nHost: hvd\r\nContent-Length: 2\r\n' > "$dir/corpus/seed1"
@@ -59,6 +59,9 @@ for target in http websocket config events ntp table tar cyclictest; do
         # What cyclictest -q -h leaves with two threads (tab-separated), and with a break.
         cyclictest) printf '# Histogram\n000000 000000\t000000\n000003 000120\t000098\n000004 000005\t000007\n# Total: 000000125 000000105\n# Min Latencies: 00003 00003\n# Avg Latencies: 00003 00003\n# Max Latencies: 00004 00004\n# Histogram Overflows: 00000 00000\n' > "$dir/corpus/seed1"
                     printf '000001 000010\n# Max Latencies: 00912\n# Break thread: 812\n# Break value: 00912\n' > "$dir/corpus/seed2" ;;
+        # What oslat -q -z -b 1024 leaves with two vCPUs, and with one.
+        oslat) printf 'oslat V 2.40\n        Core:\t 0 1\nCounter Freq:\t 2298 2298 (Mhz)\n    001 (us):\t 76270832 76000000\n    ...\n   1024 (us):\t 0 3 (including overflows)\n     Minimum:\t 1 1 (us)\n     Average:\t 1.000 1.000 (us)\n     Maximum:\t 45 7403 (us)\n' > "$dir/corpus/seed1"
+               printf '        Core:\t 1\n    003 (us):\t 10\n     Maximum:\t 3 (us)\n' > "$dir/corpus/seed2" ;;
         ntp) printf '\x23\x00\x06\x20' > "$dir/corpus/seed1"; head -c 44 /dev/zero >> "$dir/corpus/seed1"
              printf '\x24\x01\x00\xec' > "$dir/corpus/seed2"; head -c 44 /dev/urandom >> "$dir/corpus/seed2" ;;
     esac

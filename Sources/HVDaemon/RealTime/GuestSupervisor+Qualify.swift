@@ -49,7 +49,14 @@ extension GuestSupervisor {
         let placement = (unplaced ? ["started without hv's placement (--no-placement)"] : [])
             + g.vcpuPlacement.enumerated().map { i, p in "vCPU \(i) → core \(p.cores.map(String.init).joined(separator: ",")) (\(p.policy) \(p.priority))" }
         let audit = RealTimeAudit(facts: ctx.facts, rtCores: g.cores, kernelVersion: RealTimeAudit.hostKernel()).run().map(\.line)
-        let load = r.load ? "stress-ng on the host's other cores (CPU, memory, I/O), where the KVM guests' vCPUs run" : "none (the host as it is)"
+        // The load goes where no RT guest runs: the host's cores, where the KVM guests' vCPUs run too (another RT guest is never loaded).
+        let reserved = Set(ctx.vmf.current?.reservedCores.values.flatMap { $0 } ?? []).union(g.cores)
+        let loadCores = (0..<ctx.facts.cpuCount).filter { !reserved.contains($0) }
+        if r.load && loadCores.isEmpty {
+            throw HVError(.unsupported, "--load needs a core that no RT guest has, and every core of this host is reserved",
+                          hint: "qualify without --load; nothing was started")
+        }
+        let load = r.load ? Self.loadWords(cores: loadCores, kvmGuests: ctx.allSupervisors.filter { $0 !== self }.map { $0.status() }) : "none (the host as it is)"
         let status = QualificationStatus(
             run: run, guest: folder.name, state: .running, startedAt: Date().timeIntervalSince1970.rounded(), updatedAt: 0,
             plannedSeconds: r.durationSeconds, measuredSeconds: 0, load: load, breakMicroseconds: r.breakMicroseconds,
@@ -65,6 +72,7 @@ extension GuestSupervisor {
         let host = QualificationRun.Host(
             guestRunning: { [weak self] in self?.currentState == .running },
             rtCores: g.cores,
+            loadCores: loadCores,
             post: { kind, words in ctx.events.post(kind, guest: name, words) },
             log: { ctx.log.warning("\(name): \($0)") })
         let job = QualificationRun(request: r, dir: dir, exchange: folder.exchangeDir, report: report, host: host)
@@ -76,6 +84,17 @@ extension GuestSupervisor {
         ctx.events.post(.rtQualificationStarted, guest: name,
                         "\(run): \(r.durationSeconds) s, load \(r.load ? "on" : "off")\(r.breakMicroseconds.map { ", break above \($0) µs" } ?? ""); report \(status.reportHTML)")
         return job.status
+    }
+
+    /// The load in words: its cores and the running KVM guests whose vCPUs it shares them with.
+    static func loadWords(cores: [Int], kvmGuests: [GuestStatus]) -> String {
+        let list = CPUList.format(Set(cores))
+        let beside = kvmGuests.filter { GuestOS(rawValue: $0.os)?.kind == .kvm && $0.state == .running }.sorted { $0.name < $1.name }.map { g in
+            let on = Set(g.vcpuPlacement.flatMap(\.cores)).intersection(cores)
+            return "\(g.name) (\(g.vcpus) vCPUs\(on.isEmpty ? "" : ", on cores \(CPUList.format(on))"))"
+        }
+        return "stress-ng on cores \(list) (CPU, memory, I/O), the host's cores where the KVM guests' vCPUs run; "
+            + (beside.isEmpty ? "no KVM guest was running" : "running there: " + beside.joined(separator: ", "))
     }
 
     /// The run under way, else the latest on record.
@@ -139,7 +158,7 @@ extension DaemonContext {
             }
             // The run's own end, as if it had ended under this hvd: one way to write its last report and say so.
             let request = QualifyRequest(durationSeconds: report.status.plannedSeconds, breakMicroseconds: report.status.breakMicroseconds)
-            let host = QualificationRun.Host(guestRunning: { false }, rtCores: [],
+            let host = QualificationRun.Host(guestRunning: { false }, rtCores: [], loadCores: [],
                                              post: { [events] kind, words in events.post(kind, guest: name, words) },
                                              log: { [log] in log.warning("\(name): \($0)") })
             QualificationRun(request: request, dir: dir, exchange: folder.exchangeDir, report: report, host: host)

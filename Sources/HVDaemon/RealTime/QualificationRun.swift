@@ -8,8 +8,9 @@ import Glibc
 #endif
 
 /// One real-time qualification, run by hvd. The guest measures in pieces
-/// (`chunkSeconds` of cyclictest, a thread on every vCPU) and leaves each
-/// piece's histogram in its exchange folder (`.hv-qualify/chunk-N`); hvd
+/// (`chunkSeconds` of cyclictest, a thread on every vCPU; where its image has
+/// oslat, a few seconds of oslat's busy loop first) and leaves each piece's
+/// histograms in its exchange folder (`.hv-qualify/chunk-N`, `oslat-N`); hvd
 /// reads each once, bounded and strictly (the guest wrote it), adds it up
 /// and writes the report (JSON and HTML, atomically) after every piece, so
 /// what was measured is kept however the run ends: its time, a break, a
@@ -26,6 +27,8 @@ final class QualificationRun: Sendable {
     struct Host: Sendable {
         var guestRunning: @Sendable () -> Bool
         var rtCores: [Int]
+        /// Where --load runs: the cores no RT guest has.
+        var loadCores: [Int]
         var post: @Sendable (LifecycleEvent.Kind, String) -> Void
         var log: @Sendable (String) -> Void
     }
@@ -40,12 +43,16 @@ final class QualificationRun: Sendable {
         var steal: [Int: Int] = [:]
         var interrupts: [Int: Int] = [:]
         var load: Process?
+        /// oslat's output could not be read once: its figures end there, cyclictest's go on.
+        var oslatGaveUp = false
     }
 
     /// The guest's folder for the run's pieces, and the file that stops its loop.
     static let guestDir = ".hv-qualify"
     static let stopFile = ".hv-qualify-stop"
     static let buckets = 20_000
+    /// oslat's buckets (1 µs each; the last holds everything longer, its maximum is exact).
+    static let oslatBuckets = QualificationHTML.oslatLastBucket
 
     init(request: QualifyRequest, dir: URL, exchange: URL, report: QualificationReport, host: Host) {
         self.request = request
@@ -57,6 +64,8 @@ final class QualificationRun: Sendable {
     }
 
     var chunks: Int { (request.durationSeconds + chunkSeconds - 1) / chunkSeconds }
+    /// oslat's share of a piece (it warms up for a second more; cyclictest has the rest).
+    var oslatSeconds: Int { max(1, chunkSeconds / 6) }
     /// Where the guest leaves its pieces: its folder, so neither it nor a piece is followed if it is a link.
     var pieces: URL { exchange.appendingPathComponent(Self.guestDir) }
     var status: QualificationStatus { state.withLock { $0.report.status } }
@@ -64,16 +73,23 @@ final class QualificationRun: Sendable {
 
     /// The guest's loop, typed once at its shell (in the background): pieces
     /// until the planned count, a stop file or a break; then the trace's
-    /// tail after a break, and `done`.
+    /// tail after a break, and `done`. Where the image has oslat, each piece
+    /// begins with it (`o` set) and cyclictest has the rest of the piece; its
+    /// output is moved in before cyclictest's, so a piece is whole when
+    /// `chunk-N` is there.
     /// (Short: busybox's line editor takes about a kilobyte a line.)
     func guestScript(folder: String) -> String {
         let traced = request.breakMicroseconds != nil
         let tracing = "[ -e $t/trace ] || mount -t tracefs nodev $t; echo 1 > $t/events/sched/sched_switch/enable; echo 1 > $t/events/irq/enable; echo 1 > $t/tracing_on; "
         let b = request.breakMicroseconds.map { " -b \($0) --tracemark" } ?? ""
+        let vcpus = state.withLock { $0.report.status.vcpus.count }
+        let cpus = vcpus > 1 ? "0-\(vcpus - 1)" : "0"
         return "(e=/hv/guests/\(folder)/exchange; d=$e/\(Self.guestDir); t=/sys/kernel/tracing; rm -rf $d; mkdir -p $d; uname -r > $d/kernel; "
+            + "o=; c=\(chunkSeconds); command -v oslat >/dev/null && o=1 c=\(chunkSeconds - oslatSeconds - 1); "
             + (traced ? tracing : "")
             + "i=0; while [ $i -lt \(chunks) ] && [ ! -e $e/\(Self.stopFile) ]; do "
-            + "cyclictest -m -q -p 80 -i 1000 -t -a -h \(Self.buckets) -D \(chunkSeconds)\(b) > $d/.c 2>&1; mv $d/.c $d/chunk-$i; i=$((i+1)); "
+            + "[ $o ] && oslat -q -z -b \(Self.oslatBuckets) -c \(cpus) -D \(oslatSeconds) > $d/.o 2>&1; "
+            + "cyclictest -m -q -p 80 -i 1000 -t -a -h \(Self.buckets) -D $c\(b) > $d/.c 2>&1; [ $o ] && mv $d/.o $d/oslat-$i; mv $d/.c $d/chunk-$i; i=$((i+1)); "
             + "grep -q '^# Break value' $d/chunk-$((i-1)) && break; done; "
             + (traced ? "echo 0 > $t/tracing_on; tail -n 2000 $t/trace > $d/.t; mv $d/.t $d/trace; " : "")
             + "touch $d/done) > /dev/null 2>&1 &"
@@ -123,12 +139,21 @@ final class QualificationRun: Sendable {
         let steal = CPUSteal.sample(), interrupts = Self.interrupts(host.rtCores)
         let kernel = next > 0 ? nil : (try? GuestWritten.readText("kernel", in: pieces, maxBytes: 256))
             .map { Self.printable($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let oslat = readOslat(next, vcpus: vcpus)
         let broke = request.breakMicroseconds.flatMap { limit in
             out.breakMicroseconds ?? out.threads.map(\.max).filter { $0 > limit }.max()
         }
         state.withLock { s in
             if let kernel { s.report.context.guestKernel = kernel }
             s.report.histograms = zip(s.report.histograms, out.threads).map { $0.adding($1) }
+            switch oslat {
+            case .none: break
+            case .read(let threads):
+                s.report.addOslat(threads, seconds: oslatSeconds)
+            case .unreadable(let why):
+                s.oslatGaveUp = true
+                s.report.status.notes.append(why)
+            }
             s.report.refigure()
             s.next += 1
             s.report.status.measuredSeconds = min(request.durationSeconds, s.next * chunkSeconds)
@@ -153,6 +178,24 @@ final class QualificationRun: Sendable {
         if next + 1 >= chunks { return (.passed, "") }
         try write()
         return nil
+    }
+
+    private enum OslatPiece { case none, read([LatencyHistogram]), unreadable(String) }
+
+    /// oslat's part of piece `n`: none when the image has no oslat (or its
+    /// output was unreadable before: cyclictest's figures go on without it).
+    private func readOslat(_ n: Int, vcpus: Int) -> OslatPiece {
+        let name = "oslat-\(n)"
+        var st = stat()
+        guard !state.withLock({ $0.oslatGaveUp }),
+              fstatat(AT_FDCWD, pieces.appendingPathComponent(name).path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return .none }
+        do {
+            let threads = try OslatOutput.parse(GuestWritten.readText(name, in: pieces, maxBytes: 1 << 20), buckets: Self.oslatBuckets)
+            guard threads.count == vcpus else { throw HVError(.io, "oslat measured \(threads.count) vCPUs, the guest has \(vcpus)") }
+            return .read(threads)
+        } catch {
+            return .unreadable("oslat's output of piece \(n) could not be read, so its figures end there: \((error as? HVError)?.message ?? "\(error)")")
+        }
     }
 
     /// The guest's trace after a break (it writes it once its loop ends), bounded, as text.
@@ -221,14 +264,14 @@ final class QualificationRun: Sendable {
     /// The newest run's status (figures without histograms): what the metrics read.
     static func latest(_ qualifyDir: URL) -> URL { qualifyDir.appendingPathComponent("latest.json") }
 
-    /// stress-ng on the host's other cores (CPU, memory, I/O), as nobody. Its
+    /// stress-ng on the cores no RT guest has (CPU, memory, I/O), as nobody. Its
     /// pid is kept in the run's folder: a new hvd after a crash ends it.
     private func startLoad() throws {
         guard let stress = Executables.find("stress-ng") else {
             throw HVError(.notFound, "--load needs stress-ng", hint: "apt-get install stress-ng; nothing was started")
         }
-        let rt = Set(host.rtCores)
-        let others = (0..<ProcessInfo.processInfo.activeProcessorCount).filter { !rt.contains($0) }
+        let others = host.loadCores
+        guard !others.isEmpty else { throw HVError(.unsupported, "--load needs a core that no RT guest has") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--",

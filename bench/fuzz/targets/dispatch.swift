@@ -12,7 +12,8 @@ let fuzzTarget: @Sendable (UnsafePointer<UInt8>, Int) -> CInt = {
     case "table": return fuzzTable
     case "tar": return fuzzTar
     case "cyclictest": return fuzzCyclictest
-    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events, ntp, table, tar or cyclictest")
+    case "oslat": return fuzzOslat
+    default: fatalError("HV_FUZZ_TARGET must be http, websocket, config, events, ntp, table, tar, cyclictest or oslat")
     }
 }()
 

@@ -32,7 +32,7 @@ options:
     type: int
     default: 43200
   load:
-    description: Run stress-ng on the host's other cores while measuring.
+    description: Run stress-ng on the cores no RT guest has (where the KVM guests' vCPUs run) while measuring.
     type: bool
     default: false
   break_us:
