@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 
 /// hv_open_example and hv_sync_example. Opening replaces the host's guests:
 /// it names what goes, asks, and moves it to backup/<time>/ first.

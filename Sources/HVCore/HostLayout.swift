@@ -96,21 +96,6 @@ public struct HostLayout: Sendable, Equatable {
          (logDir, 0o755), (backupDir, 0o700)]
     }
 
-    public func ensureDirectories() throws {
-        let fm = FileManager.default
-        for (dir, mode) in standardDirectories {
-            do {
-                if !fm.fileExists(atPath: dir.path) {
-                    try fm.createDirectory(at: dir, withIntermediateDirectories: true,
-                                           attributes: [.posixPermissions: mode])
-                }
-            } catch {
-                throw HVError(.io, "cannot create \(dir.path): \(error.localizedDescription)",
-                              hint: "run hv as root, or set HV_ROOT to a folder you may write")
-            }
-        }
-    }
-
     /// The guest folder that `directory` lies in, if any (by folder name).
     public func guestFolderName(containing directory: URL) -> String? {
         let dir = directory.resolvingSymlinksInPath().standardizedFileURL.pathComponents

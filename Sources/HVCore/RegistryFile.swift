@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reading `.config` files from disk.
+/// Reading `.config` files from disk, and the checked text of one to write.
 public enum RegistryFile {
     public static func read(_ url: URL) throws -> RegistryDocument {
         guard let doc = try readIfPresent(url) else {
@@ -20,12 +20,14 @@ public enum RegistryFile {
         }
     }
 
-    public static func write(_ doc: RegistryDocument, to url: URL) throws {
+    /// The text a `.config` file gets: the document rendered, and checked
+    /// to read back (whatever went into it). Writing it is a host action
+    /// (HVHost's `RegistryFile.write`); the model itself writes nothing.
+    public static func checkedText(_ doc: RegistryDocument, for url: URL) throws -> String {
         let text = doc.render()
-        // Whatever went into it, a file hv writes must read back.
         do { _ = try RegistryDocument(parsing: text, fileName: url.path) } catch let e as ConfigError {
             throw HVError(.invalidArgument, "not written: \(e.message)", hint: "a value may not contain a line break or other control characters")
         }
-        try AtomicFile.write(text, to: url)
+        return text
     }
 }

@@ -7,10 +7,12 @@ import Testing
 struct ArchitectureDocTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
 
-    /// Package.swift's library targets and the targets each depends on (products such as ArgumentParser left out).
-    static func packageTargets() throws -> [String: Set<String>] {
+    /// Package.swift's library targets and the targets each depends on (products such as ArgumentParser left out);
+    /// with `executables`, the executable targets too.
+    static func packageTargets(executables: Bool = false) throws -> [String: Set<String>] {
         let text = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
-        let target = try Regex(#"\.target\(\s*name:\s*"(\w+)"(?:,\s*dependencies:\s*\[([^\]]*)\])?"#)
+        let kind = executables ? "(?:target|executableTarget)" : "target"
+        let target = try Regex(#"\."# + kind + #"\(\s*name:\s*"(\w+)"(?:,\s*dependencies:\s*\[([^\]]*)\])?"#)
         var out: [String: Set<String>] = [:]
         for m in text.matches(of: target) {
             guard let name = m.output[1].substring.map(String.init) else { continue }
@@ -33,6 +35,74 @@ struct ArchitectureDocTests {
             out[name] = Set(plain.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init).filter(modules.contains))
         }
         return out
+    }
+
+    static let drawingStart = "<!-- The drawing below is made from Package.swift: HV_UPDATE_GOLDEN=1 swift test --filter ArchitectureDoc -->"
+    static let drawingEnd = "<!-- end of the drawing made from Package.swift -->"
+
+    /// The module drawing, made from Package.swift: a Mermaid flowchart (drawn
+    /// where Markdown is rendered) and the same arrows as text, module by
+    /// module from the top. An arrow that another path already implies is
+    /// left out (the table lists every import).
+    static func drawing(_ targets: [String: Set<String>]) -> String {
+        var layer: [String: Int] = [:]
+        func depth(_ m: String) -> Int {
+            if let d = layer[m] { return d }
+            let d = (targets[m] ?? []).map { depth($0) + 1 }.max() ?? 0
+            layer[m] = d
+            return d
+        }
+        func reaches(_ from: String, _ to: String) -> Bool {
+            (targets[from] ?? []).contains { $0 == to || reaches($0, to) }
+        }
+        let order = targets.keys.sorted { (depth($0), $1) > (depth($1), $0) }
+        func arrows(_ m: String) -> [String] {
+            let deps = targets[m] ?? []
+            return deps.filter { d in !deps.contains { $0 != d && reaches($0, d) } }.sorted { (depth($0), $1) > (depth($1), $0) }
+        }
+        var out = [drawingStart, "", "```mermaid", "flowchart TD"]
+        for m in order { for d in arrows(m) { out.append("    \(m) --> \(d)") } }
+        out += ["```", "", "```"]
+        let width = (order.map(\.count).max() ?? 0) + 1
+        for m in order {
+            let to = arrows(m)
+            out.append(m.padding(toLength: width, withPad: " ", startingAt: 0) + (to.isEmpty ? "(imports no module of hv)" : "→ " + to.joined(separator: ", ")))
+        }
+        return (out + ["```", "", drawingEnd]).joined(separator: "\n")
+    }
+
+    /// The drawing in docs/ARCHITECTURE.md is the one Package.swift makes (HV_UPDATE_GOLDEN=1 writes it).
+    @Test func theModuleDrawingIsMadeFromPackageSwift() throws {
+        let doc = Self.root.appendingPathComponent("docs/ARCHITECTURE.md")
+        let text = try String(contentsOf: doc, encoding: .utf8)
+        let made = Self.drawing(try Self.packageTargets(executables: true))
+        let start = try #require(text.range(of: Self.drawingStart), "ARCHITECTURE.md has no drawing block")
+        let end = try #require(text.range(of: Self.drawingEnd, range: start.upperBound..<text.endIndex), "the drawing block has no end")
+        let now = String(text[start.lowerBound..<end.upperBound])
+        if ProcessInfo.processInfo.environment["HV_UPDATE_GOLDEN"] == "1" && now != made {
+            let updated = text.replacingCharacters(in: start.lowerBound..<end.upperBound, with: made)
+            try Data(updated.utf8).write(to: doc, options: .atomic)
+            return
+        }
+        #expect(now == made, "the drawing in ARCHITECTURE.md is not Package.swift's; made now:\n\(made)")
+        #expect(made.contains("HVCommands --> HVSetup") && !made.contains("HVCommands --> HVEngine"))
+    }
+
+    /// HVCore is the model: it parses, validates and renders, and writes no
+    /// file (the writes are hvd's, and HVHost's `Files/` for what every room needs).
+    @Test func theModelWritesNoFile() throws {
+        let dir = Self.root.appendingPathComponent("Sources/HVCore")
+        let writes = ["AtomicFile.write", "createDirectory(", "removeItem(", "moveItem(", "copyItem(", ".write(to:", "createFile(",
+                      "rename(", "unlink(", "mkdir(", "O_CREAT", "O_WRONLY", "O_RDWR"]
+        var found: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() where name.hasSuffix(".swift") {
+            let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
+                for w in writes where line.contains(w) { found.append("\(name):\(n + 1): \(w)") }
+            }
+        }
+        #expect(found.isEmpty, "HVCore writes: \(found)")
     }
 
     @Test func theModuleTableSaysWhatPackageSwiftDeclares() throws {

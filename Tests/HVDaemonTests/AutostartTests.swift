@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HVCore
+import HVHost
 
 /// The boot list: its file format, the checks hvd makes before writing it, and the crash policy's limit.
 @Suite struct AutostartTests {

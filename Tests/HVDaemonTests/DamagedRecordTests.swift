@@ -3,6 +3,7 @@ import Testing
 import HVCore
 import HVEngine
 @testable import HVDaemon
+import HVHost
 
 /// hvd meets records it cannot read (a power cut, a full disk, a hand edit):
 /// each is kept aside and said as a `record-damaged` event, none is taken

@@ -3,6 +3,7 @@ import Testing
 import HVCore
 import HVAPI
 @testable import HVDaemon
+import HVHost
 
 /// The product's rule for new guests: with any RTOS guest or any guest with
 /// the communication subsystem, the first guest is an RTOS guest.

@@ -3,6 +3,7 @@ import Testing
 @testable import HVCore
 import HVAPI
 @testable import HVDaemon
+import HVHost
 
 /// Editing an existing guest: the form's fields over guest.config and
 /// hv.config, checked like the files, written only when all pass.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HVCore
 @testable import HVDaemon
+import HVHost
 
 /// hvd serves the page from texts embedded in it; they must be manager/'s.
 @Suite struct ManagerAssetsTests {

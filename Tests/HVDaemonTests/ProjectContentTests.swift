@@ -3,6 +3,7 @@ import Testing
 import HVCore
 import HVAPI
 @testable import HVDaemon
+import HVHost
 
 /// A project given as text (the Ansible collection): checked whole before anything is stored.
 @Suite struct ProjectContentTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HVCore
 @testable import HVEngine
+import HVHost
 
 @Suite struct GuestScriptVariablesTests {
     func folder() throws -> (GuestFolder, URL) {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HVCore
 @testable import HVSetup
+import HVHost
 
 /// `hv setup` keeps an image only when hv would build the same one: an
 /// image made by an hv whose guest tools differed is built again.

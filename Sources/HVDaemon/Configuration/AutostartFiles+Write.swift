@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// The boot list's two files as hvd writes them (hv autostart set,
 /// hv_set_autostart): HVCore reads and checks them, only hvd writes them.

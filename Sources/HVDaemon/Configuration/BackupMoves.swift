@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 // The writes of the backup and deletion model (HVCore describes, hvd moves):
 // only hvd links this module, so only hvd moves guest folders to backup/,

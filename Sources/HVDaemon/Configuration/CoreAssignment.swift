@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 
 /// Moving an RTOS guest to other cores (the System Manager's CPU tab): the
 /// change is checked like a loaded configuration would be, written to

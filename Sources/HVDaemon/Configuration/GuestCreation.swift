@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 
 public enum GuestCreation {
     public static func create(_ r: NewGuestRequest, layout: HostLayout) throws -> NewGuestResult {

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 
 /// Reads and changes an existing guest's settings: each value is checked by
 /// the schema that checks `.config` files (errors name the form field), the

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// A guest folder's files as hvd writes them (a new guest, a project's sync):
 /// HVCore renders them, only hvd writes them.

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+import HVHost
 
 /// The project files hvd writes: an example's project when it is opened,
 /// and which project is open.

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVAPI
+import HVHost
 
 public enum ProjectSync {
     public static func list(layout: HostLayout) -> [ProjectInfo] {

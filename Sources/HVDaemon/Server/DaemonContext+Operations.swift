@@ -2,6 +2,7 @@ import Foundation
 import HVCore
 import HVAPI
 import HVEngine
+import HVHost
 
 /// The operations that span the VMF and the guests: the context owns both,
 /// so the rules that join them live here and in `VMF`, not in the routes.
