@@ -7,7 +7,12 @@ public struct APIErrorBody: Sendable, Codable, Equatable {
     public var hint: String?
     /// The form field it concerns (guest creation).
     public var field: String?
-    public init(_ e: HVError) { code = e.code; message = e.message; hint = e.hint; field = e.field }
+    public init(_ e: HVError) {
+        code = e.code
+        message = e.message
+        hint = e.hint
+        field = e.field
+    }
     public var error: HVError { HVError(code, message, hint: hint, field: field) }
 }
 

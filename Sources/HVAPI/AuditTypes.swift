@@ -9,6 +9,10 @@ public struct AuditItem: Sendable, Codable, Equatable {
     public var fix: String
 
     public init(_ id: String, _ title: String, _ state: State, _ detail: String, fix: String = "") {
-        self.id = id; self.title = title; self.state = state; self.detail = detail; self.fix = fix
+        self.id = id
+        self.title = title
+        self.state = state
+        self.detail = detail
+        self.fix = fix
     }
 }

@@ -10,7 +10,10 @@ public struct CoreChange: Sendable, Codable, Equatable {
     /// Of those, the ones running now: they keep their old core until restarted after the reload.
     public var mustRestart: [String]
     public init(folder: String, cores: [Int], moved: [String], mustRestart: [String]) {
-        self.folder = folder; self.cores = cores; self.moved = moved; self.mustRestart = mustRestart
+        self.folder = folder
+        self.cores = cores
+        self.moved = moved
+        self.mustRestart = mustRestart
     }
 }
 

@@ -163,7 +163,10 @@ public enum Endpoint: Hashable, Sendable {
         for p in declarations where p.segments.count == rest.count {
             var parameters: [String] = []
             let fits = zip(p.segments, rest).allSatisfy { pat, seg in
-                if pat == "*" { parameters.append(seg); return !seg.isEmpty }
+                if pat == "*" {
+                    parameters.append(seg)
+                    return !seg.isEmpty
+                }
                 return pat == seg
             }
             guard fits else { continue }

@@ -23,10 +23,20 @@ public struct NewGuestRequest: Sendable, Codable, Equatable {
     public var diskSizeGiB: Int?
     public var iso: String?
 
-    public init(type: GuestType, name: String, os: String? = nil, folder: String? = nil, cores: Int? = nil, memoryMiB: Int? = nil,
-                image: String? = nil, diskImage: String? = nil, diskSizeGiB: Int? = nil, iso: String? = nil) {
-        self.type = type; self.name = name; self.os = os; self.folder = folder; self.cores = cores; self.memoryMiB = memoryMiB
-        self.image = image; self.diskImage = diskImage; self.diskSizeGiB = diskSizeGiB; self.iso = iso
+    public init(
+        type: GuestType, name: String, os: String? = nil, folder: String? = nil, cores: Int? = nil, memoryMiB: Int? = nil,
+        image: String? = nil, diskImage: String? = nil, diskSizeGiB: Int? = nil, iso: String? = nil
+    ) {
+        self.type = type
+        self.name = name
+        self.os = os
+        self.folder = folder
+        self.cores = cores
+        self.memoryMiB = memoryMiB
+        self.image = image
+        self.diskImage = diskImage
+        self.diskSizeGiB = diskSizeGiB
+        self.iso = iso
     }
 }
 
@@ -34,7 +44,11 @@ public struct NewGuestResult: Sendable, Codable, Equatable {
     public var folder: String
     public var id: Int
     public var message: String
-    public init(folder: String, id: Int, message: String) { self.folder = folder; self.id = id; self.message = message }
+    public init(folder: String, id: Int, message: String) {
+        self.folder = folder
+        self.id = id
+        self.message = message
+    }
 }
 
 /// An existing guest's settings as the System Manager's edit form shows and
@@ -69,12 +83,23 @@ public struct GuestSettings: Sendable, Codable, Equatable {
     /// Fields that usr.config sets: the user's overrides win, so the form leaves them alone.
     public var overridden: [String]?
 
-    public init(name: String? = nil, cores: Int? = nil, memoryMiB: Int? = nil, rtPriority: Int? = nil, image: String? = nil,
-                diskImage: String? = nil, diskSizeGiB: Int? = nil, iso: String? = nil, isoAttach: String? = nil,
-                networkMode: String? = nil, communication: Bool? = nil, address: String? = nil) {
-        self.name = name; self.cores = cores; self.memoryMiB = memoryMiB; self.rtPriority = rtPriority; self.image = image
-        self.diskImage = diskImage; self.diskSizeGiB = diskSizeGiB; self.iso = iso; self.isoAttach = isoAttach
-        self.networkMode = networkMode; self.communication = communication; self.address = address
+    public init(
+        name: String? = nil, cores: Int? = nil, memoryMiB: Int? = nil, rtPriority: Int? = nil, image: String? = nil,
+        diskImage: String? = nil, diskSizeGiB: Int? = nil, iso: String? = nil, isoAttach: String? = nil,
+        networkMode: String? = nil, communication: Bool? = nil, address: String? = nil
+    ) {
+        self.name = name
+        self.cores = cores
+        self.memoryMiB = memoryMiB
+        self.rtPriority = rtPriority
+        self.image = image
+        self.diskImage = diskImage
+        self.diskSizeGiB = diskSizeGiB
+        self.iso = iso
+        self.isoAttach = isoAttach
+        self.networkMode = networkMode
+        self.communication = communication
+        self.address = address
     }
 }
 
@@ -86,6 +111,9 @@ public struct GuestEditResult: Sendable, Codable, Equatable {
     public var notes: [String]
     public var message: String
     public init(folder: String, changes: [String], notes: [String], message: String) {
-        self.folder = folder; self.changes = changes; self.notes = notes; self.message = message
+        self.folder = folder
+        self.changes = changes
+        self.notes = notes
+        self.message = message
     }
 }

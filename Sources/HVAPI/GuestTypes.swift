@@ -73,11 +73,30 @@ public struct GuestStatus: Sendable, Codable, Equatable {
     public var notes: [String]
 
     public init(name: String, folder: String, kind: String, os: String, state: GuestState, vcpus: Int, memoryMiB: Int) {
-        self.name = name; self.folder = folder; self.kind = kind; self.os = os; self.state = state
-        self.vcpus = vcpus; self.memoryMiB = memoryMiB
-        pid = nil; cores = []; accelerator = nil; acceleratorReason = nil; startedAt = nil
-        bootSeconds = nil; booted = false; schedFIFO = false; consoleHolder = nil; lastStop = nil
-        vcpuPlacement = []; emulatorPlacement = nil; display = nil; diskImage = nil; installing = false; address = nil; notes = []
+        self.name = name
+        self.folder = folder
+        self.kind = kind
+        self.os = os
+        self.state = state
+        self.vcpus = vcpus
+        self.memoryMiB = memoryMiB
+        pid = nil
+        cores = []
+        accelerator = nil
+        acceleratorReason = nil
+        startedAt = nil
+        bootSeconds = nil
+        booted = false
+        schedFIFO = false
+        consoleHolder = nil
+        lastStop = nil
+        vcpuPlacement = []
+        emulatorPlacement = nil
+        display = nil
+        diskImage = nil
+        installing = false
+        address = nil
+        notes = []
     }
 }
 
@@ -89,7 +108,9 @@ public struct ClockReading: Sendable, Codable, Equatable {
     public var delaySeconds: Double
     public var measuredAt: String
     public init(offsetSeconds: Double, delaySeconds: Double, measuredAt: String) {
-        self.offsetSeconds = offsetSeconds; self.delaySeconds = delaySeconds; self.measuredAt = measuredAt
+        self.offsetSeconds = offsetSeconds
+        self.delaySeconds = delaySeconds
+        self.measuredAt = measuredAt
     }
 }
 
@@ -99,7 +120,10 @@ public struct GuestDisplay: Sendable, Codable, Equatable {
     public var webSocketPort: Int
     /// QEMU's own WebSocket, only when the guest configures a port (0: none).
     public var webSocketURL: String? { webSocketPort > 0 ? "ws://127.0.0.1:\(webSocketPort)" : nil }
-    public init(vncSocket: String, webSocketPort: Int) { self.vncSocket = vncSocket; self.webSocketPort = webSocketPort }
+    public init(vncSocket: String, webSocketPort: Int) {
+        self.vncSocket = vncSocket
+        self.webSocketPort = webSocketPort
+    }
 }
 
 public struct ScreenshotResult: Sendable, Codable, Equatable {
@@ -107,7 +131,11 @@ public struct ScreenshotResult: Sendable, Codable, Equatable {
     public var path: String
     public var width: Int
     public var height: Int
-    public init(path: String, width: Int, height: Int) { self.path = path; self.width = width; self.height = height }
+    public init(path: String, width: Int, height: Int) {
+        self.path = path
+        self.width = width
+        self.height = height
+    }
 }
 
 /// A host device a running guest holds (VFIO PCI, or USB).
@@ -118,7 +146,9 @@ public struct AssignedDevice: Sendable, Codable, Equatable {
     public var driver: String?
     public var interrupts: [DeviceInterrupt]
     public init(device: String, driver: String?, interrupts: [DeviceInterrupt]) {
-        self.device = device; self.driver = driver; self.interrupts = interrupts
+        self.device = device
+        self.driver = driver
+        self.interrupts = interrupts
     }
 }
 
@@ -128,7 +158,11 @@ public struct DeviceInterrupt: Sendable, Codable, Equatable {
     public var cores: [Int]
     /// nil: not threaded (a kernel without PREEMPT_RT or threadirqs).
     public var thread: VCPUPlacement?
-    public init(irq: Int, cores: [Int], thread: VCPUPlacement?) { self.irq = irq; self.cores = cores; self.thread = thread }
+    public init(irq: Int, cores: [Int], thread: VCPUPlacement?) {
+        self.irq = irq
+        self.cores = cores
+        self.thread = thread
+    }
 }
 
 public struct VCPUPlacement: Sendable, Codable, Equatable {
@@ -138,7 +172,10 @@ public struct VCPUPlacement: Sendable, Codable, Equatable {
     public var policy: String
     public var priority: Int
     public init(thread: Int, cores: [Int], policy: String, priority: Int) {
-        self.thread = thread; self.cores = cores; self.policy = policy; self.priority = priority
+        self.thread = thread
+        self.cores = cores
+        self.policy = policy
+        self.priority = priority
     }
 }
 
@@ -149,7 +186,9 @@ public struct StartRequest: Sendable, Codable {
     /// false: no reserved core, no SCHED_FIFO, no locked memory (a baseline for `hv rt bench --compare`).
     public var placement: Bool?
     public init(wait: Bool, timeoutSeconds: Double = 180, placement: Bool? = nil) {
-        self.wait = wait; self.timeoutSeconds = timeoutSeconds; self.placement = placement
+        self.wait = wait
+        self.timeoutSeconds = timeoutSeconds
+        self.placement = placement
     }
 }
 public struct StopRequest: Sendable, Codable {
@@ -160,7 +199,10 @@ public struct StopRequest: Sendable, Codable {
 public struct ActionResult: Sendable, Codable {
     public var message: String
     public var guest: GuestStatus
-    public init(message: String, guest: GuestStatus) { self.message = message; self.guest = guest }
+    public init(message: String, guest: GuestStatus) {
+        self.message = message
+        self.guest = guest
+    }
 }
 
 public struct DeleteRequest: Sendable, Codable {
@@ -172,14 +214,20 @@ public struct DeleteRequest: Sendable, Codable {
 public struct DeleteResult: Sendable, Codable, Equatable {
     public var message: String
     public var backup: String
-    public init(message: String, backup: String) { self.message = message; self.backup = backup }
+    public init(message: String, backup: String) {
+        self.message = message
+        self.backup = backup
+    }
 }
 
 public struct ResetResult: Sendable, Codable, Equatable {
     /// The backup folder holding the old config/ and projects/ (nil: nothing to reset).
     public var backup: String?
     public var message: String
-    public init(backup: String?, message: String) { self.backup = backup; self.message = message }
+    public init(backup: String?, message: String) {
+        self.backup = backup
+        self.message = message
+    }
 }
 
 /// The last `hv rt bench` of a guest, written by the CLI (root) into the
@@ -193,8 +241,13 @@ public struct RTBenchSummary: Sendable, Codable, Equatable {
     public var maxMicroseconds: Int
     public var overflows: Int
     public init(endedAt: Double, durationSeconds: Int, samples: Int, minMicroseconds: Int, avgMicroseconds: Int, maxMicroseconds: Int, overflows: Int) {
-        self.endedAt = endedAt; self.durationSeconds = durationSeconds; self.samples = samples
-        self.minMicroseconds = minMicroseconds; self.avgMicroseconds = avgMicroseconds; self.maxMicroseconds = maxMicroseconds; self.overflows = overflows
+        self.endedAt = endedAt
+        self.durationSeconds = durationSeconds
+        self.samples = samples
+        self.minMicroseconds = minMicroseconds
+        self.avgMicroseconds = avgMicroseconds
+        self.maxMicroseconds = maxMicroseconds
+        self.overflows = overflows
     }
 
     public static func file(in folder: GuestFolder) -> URL { folder.url.appendingPathComponent("rt-bench.json") }

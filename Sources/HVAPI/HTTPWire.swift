@@ -19,7 +19,11 @@ public struct HTTPRequest: Sendable {
     public var body: Data
 
     public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: Data = Data()) {
-        self.method = method; self.path = path; self.query = query; self.headers = headers; self.body = body
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
     }
 
     /// The path's segments, percent-decoded (so a guest named "Plant HMI" or
@@ -40,9 +44,11 @@ public struct HTTPRequest: Sendable {
     public func serialized() -> Data {
         var target = path
         if !query.isEmpty {
-            target += "?" + query.sorted { $0.key < $1.key }.map {
-                "\(HTTPHead.percentEncode($0.key))=\(HTTPHead.percentEncode($0.value))"
-            }.joined(separator: "&")
+            target +=
+                "?"
+                + query.sorted { $0.key < $1.key }.map {
+                    "\(HTTPHead.percentEncode($0.key))=\(HTTPHead.percentEncode($0.value))"
+                }.joined(separator: "&")
         }
         var head = "\(method) \(target) HTTP/1.1\r\nHost: hvd\r\nContent-Length: \(body.count)\r\n"
         if !body.isEmpty { head += "Content-Type: application/json\r\n" }
@@ -68,7 +74,10 @@ public struct HTTPLimits: Sendable {
 public struct HTTPError: Error, Sendable, Equatable {
     public var status: Int
     public var message: String
-    public init(_ status: Int, _ message: String) { self.status = status; self.message = message }
+    public init(_ status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
     public var response: HTTPResponse {
         HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, message)), status: status)
     }
@@ -201,7 +210,8 @@ public enum HTTPHead {
             bytes = bytes.dropFirst()
             if b == UInt8(ascii: "%") {
                 guard bytes.count >= 2, let hi = hexValue(bytes[bytes.startIndex]),
-                      let lo = hexValue(bytes[bytes.index(after: bytes.startIndex)]) else {
+                    let lo = hexValue(bytes[bytes.index(after: bytes.startIndex)])
+                else {
                     throw HTTPError(400, "malformed percent-encoding in the request target")
                 }
                 out.append(hi << 4 | lo)
@@ -232,7 +242,7 @@ public enum HTTPHead {
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             default:
                 out += String(format: "%%%02X", b)
@@ -260,7 +270,10 @@ func readHead(_ reader: LineReader, deadline: Date, limits: HTTPLimits) throws -
             throw HTTPError(408, "the request did not arrive in time")
         }
         if line.isEmpty || line == Data([0x0D]) {
-            if head.isEmpty && lineCount == 0 { lineCount += 1; continue }  // a stray CRLF before the request
+            if head.isEmpty && lineCount == 0 {
+                lineCount += 1
+                continue
+            }  // a stray CRLF before the request
             return head
         }
         lineCount += 1
@@ -293,7 +306,9 @@ public struct HTTPResponse: Sendable {
     public var headers: [String: String]
 
     public init(status: Int, body: Data = Data(), headers: [String: String] = [:]) {
-        self.status = status; self.body = body; self.headers = headers
+        self.status = status
+        self.body = body
+        self.headers = headers
     }
 
     public static func json<T: Encodable>(_ value: T, status: Int = 200) -> HTTPResponse {
@@ -301,14 +316,15 @@ public struct HTTPResponse: Sendable {
     }
 
     public static func error(_ e: HVError) -> HTTPResponse {
-        let status: Int = switch e.code {
-        case .invalidArgument, .invalidConfig: 400
-        case .notFound: 404
-        case .conflict, .needsConfirmation: 409
-        case .notLoaded, .missingImage, .unsupported: 422
-        case .timeout, .bootStalled: 504
-        default: 500
-        }
+        let status: Int =
+            switch e.code {
+            case .invalidArgument, .invalidConfig: 400
+            case .notFound: 404
+            case .conflict, .needsConfirmation: 409
+            case .notLoaded, .missingImage, .unsupported: 422
+            case .timeout, .bootStalled: 504
+            default: 500
+            }
         return json(APIErrorBody(e), status: status)
     }
 
@@ -340,7 +356,10 @@ public struct HTTPResponse: Sendable {
     public func serialized() -> Data {
         var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
         var h = headers
-        if status != 101 { h["Content-Length"] = String(body.count); h["Connection"] = "close" }
+        if status != 101 {
+            h["Content-Length"] = String(body.count)
+            h["Connection"] = "close"
+        }
         h["X-Content-Type-Options"] = "nosniff"
         for (k, v) in h.sorted(by: { $0.key < $1.key }) { head += "\(k): \(v)\r\n" }
         head += "\r\n"

@@ -25,11 +25,19 @@ public struct PCIDevice: Sendable, Codable, Equatable {
     /// it cannot, and goes back to the host as the guest left it.
     public var resetMethods: [String] = []
 
-    public init(address: String, vendorID: String, deviceID: String, classCode: UInt32, vendorName: String?, deviceName: String?,
-                className: String, driver: String?, iommuGroup: Int?) {
-        self.address = address; self.vendorID = vendorID; self.deviceID = deviceID; self.classCode = classCode
-        self.vendorName = vendorName; self.deviceName = deviceName; self.className = className
-        self.driver = driver; self.iommuGroup = iommuGroup
+    public init(
+        address: String, vendorID: String, deviceID: String, classCode: UInt32, vendorName: String?, deviceName: String?,
+        className: String, driver: String?, iommuGroup: Int?
+    ) {
+        self.address = address
+        self.vendorID = vendorID
+        self.deviceID = deviceID
+        self.classCode = classCode
+        self.vendorName = vendorName
+        self.deviceName = deviceName
+        self.className = className
+        self.driver = driver
+        self.iommuGroup = iommuGroup
     }
 
     public var assignable: Bool { notAssignable.isEmpty }

@@ -28,7 +28,11 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
     public var detail: String
 
     public init(seq: Int, time: String, kind: Kind, guest: String?, detail: String) {
-        self.seq = seq; self.time = time; self.kind = kind; self.guest = guest; self.detail = detail
+        self.seq = seq
+        self.time = time
+        self.kind = kind
+        self.guest = guest
+        self.detail = detail
     }
 }
 
@@ -37,5 +41,8 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
 public struct LifecycleEvents: Sendable, Codable, Equatable {
     public var daemon: String
     public var events: [LifecycleEvent]
-    public init(daemon: String, events: [LifecycleEvent]) { self.daemon = daemon; self.events = events }
+    public init(daemon: String, events: [LifecycleEvent]) {
+        self.daemon = daemon
+        self.events = events
+    }
 }

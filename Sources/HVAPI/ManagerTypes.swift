@@ -9,7 +9,10 @@ public struct ManagerSnapshot: Sendable, Codable, Equatable {
     /// hv.config's RtCores per RTOS guest ("auto" or core numbers): what the CPU tab edits.
     public var rtCores: [String: String]
     public init(guests: [GuestStatus], vmf: VMFStatus, host: HostInfo, rtCores: [String: String]) {
-        self.guests = guests; self.vmf = vmf; self.host = host; self.rtCores = rtCores
+        self.guests = guests
+        self.vmf = vmf
+        self.host = host
+        self.rtCores = rtCores
     }
 }
 
@@ -17,7 +20,10 @@ public struct ManagerSnapshot: Sendable, Codable, Equatable {
 public struct ManagerInfo: Sendable, Codable, Equatable {
     public var port: Int
     public var url: String
-    public init(port: Int, url: String) { self.port = port; self.url = url }
+    public init(port: Int, url: String) {
+        self.port = port
+        self.url = url
+    }
 }
 
 /// A single-use address for the System Manager (`hv manager url`): the code
@@ -27,7 +33,11 @@ public struct ManagerLoginCode: Sendable, Codable, Equatable {
     public var code: String
     public var url: String
     public var expiresInSeconds: Int
-    public init(code: String, url: String, expiresInSeconds: Int) { self.code = code; self.url = url; self.expiresInSeconds = expiresInSeconds }
+    public init(code: String, url: String, expiresInSeconds: Int) {
+        self.code = code
+        self.url = url
+        self.expiresInSeconds = expiresInSeconds
+    }
 }
 
 public struct ManagerLoginRequest: Sendable, Codable, Equatable {

@@ -8,7 +8,11 @@ public struct ProjectInfo: Sendable, Codable, Equatable {
     public var name: String
     public var guests: [String]
     public var open: Bool
-    public init(name: String, guests: [String], open: Bool) { self.name = name; self.guests = guests; self.open = open }
+    public init(name: String, guests: [String], open: Bool) {
+        self.name = name
+        self.guests = guests
+        self.open = open
+    }
 }
 
 public struct SyncPreview: Sendable, Codable, Equatable {
@@ -18,7 +22,9 @@ public struct SyncPreview: Sendable, Codable, Equatable {
     /// The guest folders the sync writes, creates or moves away (a running one must not be).
     public var affectedGuests: [String]
     public init(project: String, changes: [String], affectedGuests: [String] = []) {
-        self.project = project; self.changes = changes; self.affectedGuests = affectedGuests
+        self.project = project
+        self.changes = changes
+        self.affectedGuests = affectedGuests
     }
 }
 
@@ -27,13 +33,19 @@ public struct SyncPreview: Sendable, Codable, Equatable {
 public struct ProjectContent: Sendable, Codable, Equatable {
     public var hvConfig: String
     public var guests: [String: String]
-    public init(hvConfig: String, guests: [String: String]) { self.hvConfig = hvConfig; self.guests = guests }
+    public init(hvConfig: String, guests: [String: String]) {
+        self.hvConfig = hvConfig
+        self.guests = guests
+    }
 }
 
 public struct ProjectRequest: Sendable, Codable {
     public var name: String?
     public var confirm: Bool?
-    public init(name: String? = nil, confirm: Bool? = nil) { self.name = name; self.confirm = confirm }
+    public init(name: String? = nil, confirm: Bool? = nil) {
+        self.name = name
+        self.confirm = confirm
+    }
 }
 
 /// `hv_open_example`: asked first (`confirm` false answers what the opening
@@ -42,7 +54,10 @@ public struct ExampleOpenRequest: Sendable, Codable {
     public var confirm: Bool
     /// The guest folders the user was shown: the opening is refused when they changed since.
     public var expect: [String]?
-    public init(confirm: Bool, expect: [String]? = nil) { self.confirm = confirm; self.expect = expect }
+    public init(confirm: Bool, expect: [String]? = nil) {
+        self.confirm = confirm
+        self.expect = expect
+    }
 }
 
 public struct ExampleOpenResult: Sendable, Codable, Equatable {
@@ -55,7 +70,10 @@ public struct ExampleOpenResult: Sendable, Codable, Equatable {
         /// "windows.qcow2 (12.0 GiB)": disk images inside the folder, which go with it.
         public var disks: [String]
         public init(folder: String, path: String, name: String?, disks: [String]) {
-            self.folder = folder; self.path = path; self.name = name; self.disks = disks
+            self.folder = folder
+            self.path = path
+            self.name = name
+            self.disks = disks
         }
     }
     public var example: String
@@ -67,7 +85,11 @@ public struct ExampleOpenResult: Sendable, Codable, Equatable {
     public var backup: String?
     public var opened: Bool
     public init(example: String, summary: String, replaced: [Replaced], hvConfig: String?, backup: String?, opened: Bool) {
-        self.example = example; self.summary = summary; self.replaced = replaced
-        self.hvConfig = hvConfig; self.backup = backup; self.opened = opened
+        self.example = example
+        self.summary = summary
+        self.replaced = replaced
+        self.hvConfig = hvConfig
+        self.backup = backup
+        self.opened = opened
     }
 }

@@ -10,7 +10,9 @@ public struct QualifyRequest: Sendable, Codable, Equatable {
     /// A latency above this stops the run, and the report carries the guest's kernel trace.
     public var breakMicroseconds: Int?
     public init(durationSeconds: Int, load: Bool = false, breakMicroseconds: Int? = nil) {
-        self.durationSeconds = durationSeconds; self.load = load; self.breakMicroseconds = breakMicroseconds
+        self.durationSeconds = durationSeconds
+        self.load = load
+        self.breakMicroseconds = breakMicroseconds
     }
     public static let durations = 10...(7 * 24 * 3600)
     public static let breaks = 1...1_000_000
@@ -23,8 +25,14 @@ public struct LatencyFigures: Sendable, Codable, Equatable {
     public var p99: Int, p999: Int, p9999: Int
     public var overflows: Int
     public init(samples: Int, min: Int, avg: Int, max: Int, p99: Int, p999: Int, p9999: Int, overflows: Int) {
-        self.samples = samples; self.min = min; self.avg = avg; self.max = max
-        self.p99 = p99; self.p999 = p999; self.p9999 = p9999; self.overflows = overflows
+        self.samples = samples
+        self.min = min
+        self.avg = avg
+        self.max = max
+        self.p99 = p99
+        self.p999 = p999
+        self.p9999 = p9999
+        self.overflows = overflows
     }
 }
 
@@ -35,7 +43,9 @@ public struct OSLatencyFigures: Sendable, Codable, Equatable {
     public var vcpus: [LatencyFigures]
     public var total: LatencyFigures
     public init(measuredSeconds: Int, vcpus: [LatencyFigures], total: LatencyFigures) {
-        self.measuredSeconds = measuredSeconds; self.vcpus = vcpus; self.total = total
+        self.measuredSeconds = measuredSeconds
+        self.vcpus = vcpus
+        self.total = total
     }
 }
 
@@ -49,8 +59,12 @@ public struct QualificationComparison: Sendable, Codable, Equatable {
     /// In words, for the report, the events and the terminal.
     public var summary: String
     public init(baselineRun: String, baselineMax: Int, baselineP9999: Int, marginPercent: Int, regressed: Bool, summary: String) {
-        self.baselineRun = baselineRun; self.baselineMax = baselineMax; self.baselineP9999 = baselineP9999
-        self.marginPercent = marginPercent; self.regressed = regressed; self.summary = summary
+        self.baselineRun = baselineRun
+        self.baselineMax = baselineMax
+        self.baselineP9999 = baselineP9999
+        self.marginPercent = marginPercent
+        self.regressed = regressed
+        self.summary = summary
     }
 }
 
@@ -63,7 +77,10 @@ public struct QualificationBreak: Sendable, Codable, Equatable {
     /// The tail of the guest's kernel trace (ftrace) up to the break, when it left one.
     public var trace: String?
     public init(microseconds: Int, hostSteal: [String: Int], hostInterrupts: [String: Int], trace: String?) {
-        self.microseconds = microseconds; self.hostSteal = hostSteal; self.hostInterrupts = hostInterrupts; self.trace = trace
+        self.microseconds = microseconds
+        self.hostSteal = hostSteal
+        self.hostInterrupts = hostInterrupts
+        self.trace = trace
     }
 }
 
@@ -76,8 +93,13 @@ public struct QualificationProgress: Sendable, Codable, Equatable {
     public var maxMicroseconds: Int, p9999Microseconds: Int
     public var reportHTML: String
     public init(_ s: QualificationStatus) {
-        run = s.run; state = s.state; measuredSeconds = s.measuredSeconds; plannedSeconds = s.plannedSeconds
-        maxMicroseconds = s.total.max; p9999Microseconds = s.total.p9999; reportHTML = s.reportHTML
+        run = s.run
+        state = s.state
+        measuredSeconds = s.measuredSeconds
+        plannedSeconds = s.plannedSeconds
+        maxMicroseconds = s.total.max
+        p9999Microseconds = s.total.p9999
+        reportHTML = s.reportHTML
     }
 }
 
@@ -109,12 +131,26 @@ public struct QualificationStatus: Sendable, Codable, Equatable {
     public var reportHTML: String
     public var reportJSON: String
     public var notes: [String]
-    public init(run: String, guest: String, state: State, startedAt: Double, updatedAt: Double, plannedSeconds: Int, measuredSeconds: Int,
-                load: String, breakMicroseconds: Int?, vcpus: [LatencyFigures], total: LatencyFigures, comparison: QualificationComparison?,
-                broke: QualificationBreak?, reportHTML: String, reportJSON: String, notes: [String]) {
-        self.run = run; self.guest = guest; self.state = state; self.startedAt = startedAt; self.updatedAt = updatedAt
-        self.plannedSeconds = plannedSeconds; self.measuredSeconds = measuredSeconds; self.load = load
-        self.breakMicroseconds = breakMicroseconds; self.vcpus = vcpus; self.total = total; self.comparison = comparison
-        self.broke = broke; self.reportHTML = reportHTML; self.reportJSON = reportJSON; self.notes = notes
+    public init(
+        run: String, guest: String, state: State, startedAt: Double, updatedAt: Double, plannedSeconds: Int, measuredSeconds: Int,
+        load: String, breakMicroseconds: Int?, vcpus: [LatencyFigures], total: LatencyFigures, comparison: QualificationComparison?,
+        broke: QualificationBreak?, reportHTML: String, reportJSON: String, notes: [String]
+    ) {
+        self.run = run
+        self.guest = guest
+        self.state = state
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+        self.plannedSeconds = plannedSeconds
+        self.measuredSeconds = measuredSeconds
+        self.load = load
+        self.breakMicroseconds = breakMicroseconds
+        self.vcpus = vcpus
+        self.total = total
+        self.comparison = comparison
+        self.broke = broke
+        self.reportHTML = reportHTML
+        self.reportJSON = reportJSON
+        self.notes = notes
     }
 }

@@ -17,10 +17,17 @@ public struct SnapshotInfo: Sendable, Codable, Equatable {
     public var automatic: Bool
     public var note: String?
 
-    public init(name: String, createdAt: String, whileRunning: Bool, contents: [String], complete: Bool,
-                automatic: Bool, note: String? = nil) {
-        self.name = name; self.createdAt = createdAt; self.whileRunning = whileRunning
-        self.contents = contents; self.complete = complete; self.automatic = automatic; self.note = note
+    public init(
+        name: String, createdAt: String, whileRunning: Bool, contents: [String], complete: Bool,
+        automatic: Bool, note: String? = nil
+    ) {
+        self.name = name
+        self.createdAt = createdAt
+        self.whileRunning = whileRunning
+        self.contents = contents
+        self.complete = complete
+        self.automatic = automatic
+        self.note = note
     }
 }
 
@@ -30,7 +37,9 @@ public struct SnapshotList: Sendable, Codable, Equatable {
     /// Disk snapshots that no snapshot of hv's describes (made with qemu-img by hand, or cut short).
     public var diskOnly: [String]
     public init(guest: String, snapshots: [SnapshotInfo], diskOnly: [String]) {
-        self.guest = guest; self.snapshots = snapshots; self.diskOnly = diskOnly
+        self.guest = guest
+        self.snapshots = snapshots
+        self.diskOnly = diskOnly
     }
 }
 
@@ -53,7 +62,9 @@ public struct SnapshotResult: Sendable, Codable, Equatable {
     /// A revert: the automatic snapshot holding what it replaced.
     public var kept: String?
     public init(message: String, snapshot: SnapshotInfo?, kept: String? = nil) {
-        self.message = message; self.snapshot = snapshot; self.kept = kept
+        self.message = message
+        self.snapshot = snapshot
+        self.kept = kept
     }
 }
 
@@ -75,8 +86,9 @@ public enum SnapshotName {
 
     public static func check(_ name: String) throws {
         if let why = problem(name) {
-            throw HVError(.invalidArgument, "\"\(name)\" is not a snapshot name: \(why)",
-                          hint: "up to \(maxLength) letters, digits, '-', '_' and '.', starting with a letter or digit; nothing was changed")
+            throw HVError(
+                .invalidArgument, "\"\(name)\" is not a snapshot name: \(why)",
+                hint: "up to \(maxLength) letters, digits, '-', '_' and '.', starting with a letter or digit; nothing was changed")
         }
     }
 

@@ -14,10 +14,17 @@ public struct VMFStatus: Sendable, Codable, Equatable {
     /// How the RT cores are kept from the host while loaded (nil when nothing is reserved).
     public var partition: VMFPartition?
 
-    public init(loaded: Bool, config: String?, loadedAt: String?, reservedCores: [String: [Int]], notes: [String], daemonPid: Int,
-                cpuCount: Int, partition: VMFPartition? = nil) {
-        self.loaded = loaded; self.config = config; self.loadedAt = loadedAt
-        self.reservedCores = reservedCores; self.notes = notes; self.daemonPid = daemonPid; self.cpuCount = cpuCount
+    public init(
+        loaded: Bool, config: String?, loadedAt: String?, reservedCores: [String: [Int]], notes: [String], daemonPid: Int,
+        cpuCount: Int, partition: VMFPartition? = nil
+    ) {
+        self.loaded = loaded
+        self.config = config
+        self.loadedAt = loadedAt
+        self.reservedCores = reservedCores
+        self.notes = notes
+        self.daemonPid = daemonPid
+        self.cpuCount = cpuCount
         self.partition = partition
     }
 }
@@ -41,17 +48,21 @@ public struct VMFPartition: Sendable, Codable, Equatable {
     public var interruptsMoved: Int
 
     public init(mode: PartitionMode, rtCores: [Int], group: String, interruptsMoved: Int) {
-        self.mode = mode; self.rtCores = rtCores; self.group = group; self.interruptsMoved = interruptsMoved
+        self.mode = mode
+        self.rtCores = rtCores
+        self.group = group
+        self.interruptsMoved = interruptsMoved
     }
 
     /// One line for people: how the cores are kept.
     public var summary: String {
         let cores = "core\(rtCores.count == 1 ? "" : "s") \(rtCores.map(String.init).joined(separator: ","))"
-        let how: String = switch mode {
-        case .cpusetV2: "taken from the host as an isolated cgroup v2 partition (\(group))"
-        case .cpusetV1: "taken from the host with cgroup v1 cpusets (\(group))"
-        case .none: "kept by thread affinity and SCHED_FIFO only (no cpuset; see the notes)"
-        }
+        let how: String =
+            switch mode {
+            case .cpusetV2: "taken from the host as an isolated cgroup v2 partition (\(group))"
+            case .cpusetV1: "taken from the host with cgroup v1 cpusets (\(group))"
+            case .none: "kept by thread affinity and SCHED_FIFO only (no cpuset; see the notes)"
+            }
         return "\(cores) \(how); \(interruptsMoved) interrupt\(interruptsMoved == 1 ? "" : "s") moved off"
     }
 }
@@ -61,7 +72,10 @@ public struct VMFLoadRequest: Sendable, Codable {
     public var config: String
     /// A guest folder whose guest_config.sh names the configuration (HV_CONFIG), when `config` is "".
     public var guest: String?
-    public init(config: String, guest: String? = nil) { self.config = config; self.guest = guest }
+    public init(config: String, guest: String? = nil) {
+        self.config = config
+        self.guest = guest
+    }
 }
 
 public struct VMFUnloadRequest: Sendable, Codable {
@@ -75,5 +89,8 @@ public struct VMFUnloadRequest: Sendable, Codable {
 public struct BridgeRemoval: Sendable, Codable, Equatable {
     public var removed: [String]
     public var message: String
-    public init(removed: [String], message: String) { self.removed = removed; self.message = message }
+    public init(removed: [String], message: String) {
+        self.removed = removed
+        self.message = message
+    }
 }

@@ -60,7 +60,9 @@ public enum WebSocketFrame {
         switch payload.count {
         case ..<126: out.append(UInt8(payload.count))
         case ..<65536: out += [126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
-        default: out.append(127); out += (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
+        default:
+            out.append(127)
+            out += (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
         }
         return Data(out + payload)
     }

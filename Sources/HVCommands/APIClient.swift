@@ -1,7 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,8 +17,9 @@ struct APIClient {
         guard start else { throw HVError(.daemonUnavailable, "hvd is not running") }
         try startDaemon()
         do { return try UnixSocket.connect(to: layout.daemonSocket.path, timeout: 10) } catch {
-            throw HVError(.daemonUnavailable, "hvd did not come up: \(error)",
-                          hint: "see \(layout.daemonLog.path)")
+            throw HVError(
+                .daemonUnavailable, "hvd did not come up: \(error)",
+                hint: "see \(layout.daemonLog.path)")
         }
     }
 
@@ -27,8 +29,9 @@ struct APIClient {
         if SystemdService.manages(layout) {
             let out = try Command.run(["systemctl", "start", SystemdService.daemonUnit], timeout: 120)
             guard out.status == 0 else {
-                throw HVError(.daemonUnavailable, "systemctl start \(SystemdService.daemonUnit) failed: \(out.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
-                              hint: "journalctl -u \(SystemdService.daemonUnit) -n 50 says why")
+                throw HVError(
+                    .daemonUnavailable, "systemctl start \(SystemdService.daemonUnit) failed: \(out.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
+                    hint: "journalctl -u \(SystemdService.daemonUnit) -n 50 says why")
             }
             return
         }
@@ -78,8 +81,9 @@ struct APIClient {
 
     private func decode<R: Decodable>(_ t: R.Type, _ data: Data) throws -> R {
         do { return try JSONDecoder().decode(R.self, from: data) } catch {
-            throw HVError(.daemonUnavailable, "hvd's answer did not decode: \(error)",
-                          hint: "hv and hvd must come from the same build (hv install)")
+            throw HVError(
+                .daemonUnavailable, "hvd's answer did not decode: \(error)",
+                hint: "hv and hvd must come from the same build (hv install)")
         }
     }
 

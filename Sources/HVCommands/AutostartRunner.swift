@@ -1,6 +1,7 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,8 +40,9 @@ enum Autostart {
                     Out.say("autostart: \(g.folder) is already running")
                     continue
                 }
-                let r = try api.post(.guestStart(g.folder), StartRequest(wait: true, timeoutSeconds: min(timeout, 3600)),
-                                     as: ActionResult.self, timeout: timeout + 30)
+                let r = try api.post(
+                    .guestStart(g.folder), StartRequest(wait: true, timeoutSeconds: min(timeout, 3600)),
+                    as: ActionResult.self, timeout: timeout + 30)
                 Out.say("autostart: \(r.message)")
             } catch let e as HVError {
                 Out.warn("autostart: \(g.folder) did not start: \(e.message)" + (e.hint.map { " (\($0))" } ?? ""))
@@ -48,8 +50,9 @@ enum Autostart {
             }
         }
         guard failed.isEmpty else {
-            throw HVError(.io, "autostart: \(failed.count) of \(plan.guests.count) guests did not start: \(failed.joined(separator: ", "))",
-                          hint: "hv guest status NAME and its console.log say why")
+            throw HVError(
+                .io, "autostart: \(failed.count) of \(plan.guests.count) guests did not start: \(failed.joined(separator: ", "))",
+                hint: "hv guest status NAME and its console.log say why")
         }
     }
 
@@ -100,8 +103,9 @@ struct EventFollower {
                 if count > 0 && shown >= count { return }
             }
             do {
-                let next = try api.get(.lifecycle, query: ["after": String(after), "wait": "30"], as: LifecycleEvents.self,
-                                       timeout: 45, start: false)
+                let next = try api.get(
+                    .lifecycle, query: ["after": String(after), "wait": "30"], as: LifecycleEvents.self,
+                    timeout: 45, start: false)
                 if next.daemon != daemon {
                     // A new hvd numbers its events from 1 again: take all it has.
                     daemon = next.daemon
@@ -125,7 +129,9 @@ struct EventFollower {
         if json {
             FileHandle.standardOutput.write(APIJSON.encodeCompact(e) + Data("\n".utf8))
         } else {
-            Out.say("\(e.time)  \((e.guest ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.detail)")
+            Out.say(
+                "\(e.time)  \((e.guest ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.detail)"
+            )
         }
         fflush(nil)
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// `hv backup list|prune`: backup/ holds every guest folder, disk and
 /// hv.config that hv replaced or deleted, one folder per time; it grows
@@ -33,7 +33,9 @@ struct BackupGroup: ParsableCommand {
             let api = Context().api
             let plan = try api.post(.backupPrune, BackupPruneRequest(keep: keep, confirm: false), as: BackupPruneResult.self)
             let going = plan.going
-            guard !going.isEmpty else { return Out.say("nothing to prune: \(BackupStore(layout: HostLayout.fromEnvironment()).entries().count) backup(s), keeping \(keep)") }
+            guard !going.isEmpty else {
+                return Out.say("nothing to prune: \(BackupStore(layout: HostLayout.fromEnvironment()).entries().count) backup(s), keeping \(keep)")
+            }
             Out.say("These backups are deleted for good (they are the only copies of what they hold):")
             for e in going { Out.say("  \(e.name)  \(Backup.sizeText(bytes: e.bytes))  \(e.holds.joined(separator: ", "))") }
             try Confirm.ask("Delete \(going.count) backup(s), keeping the newest \(keep)?", yes: yes)

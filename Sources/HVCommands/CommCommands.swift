@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEvents
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +25,9 @@ struct NetGroup: ParsableCommand {
             for m in c.members { rows.append([m.folder, m.address, m.mac]) }
             rows.append(["(host)", c.hostAddress + (c.hostAttached ? "" : " (not attached)"), "-"])
             Out.say(Out.table(rows))
-            if c.hostAttached { Out.say("the host's interface is in network namespace \(c.namespace): hv net exec -- ping \(c.members.first?.address ?? c.hostAddress)") }
+            if c.hostAttached {
+                Out.say("the host's interface is in network namespace \(c.namespace): hv net exec -- ping \(c.members.first?.address ?? c.hostAddress)")
+            }
         }
     }
     struct Attach: ParsableCommand {
@@ -64,9 +67,11 @@ struct ShmGroup: ParsableCommand {
     static func region(_ name: String) throws -> CommStatus.Region {
         let c = try Context().api.get(.commStatus, as: CommStatus.self)
         guard let r = c.regions.first(where: { $0.name == name }) else {
-            throw HVError(.notFound, "there is no shared-memory region \"\(name)\"",
-                          hint: c.regions.isEmpty ? "declare one in hv.config: [SharedMemory\\NAME] with \"SizeKiB\" and \"Guests\""
-                                                  : "the regions are: " + c.regions.map(\.name).joined(separator: ", "))
+            throw HVError(
+                .notFound, "there is no shared-memory region \"\(name)\"",
+                hint: c.regions.isEmpty
+                    ? "declare one in hv.config: [SharedMemory\\NAME] with \"SizeKiB\" and \"Guests\""
+                    : "the regions are: " + c.regions.map(\.name).joined(separator: ", "))
         }
         return r
     }
@@ -131,10 +136,11 @@ struct EventGroup: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The events, their guests and how often each was signalled.")
-        @Flag(help: """
-            Per events table, one line: its socket for host programs and its events in slot order, \
-            comma-separated (what hv_events_join in include/hv/hv_events.h takes).
-            """)
+        @Flag(
+            help: """
+                Per events table, one line: its socket for host programs and its events in slot order, \
+                comma-separated (what hv_events_join in include/hv/hv_events.h takes).
+                """)
         var names = false
         func run() throws {
             let c = try Context().api.get(.commStatus, as: CommStatus.self)
@@ -201,8 +207,9 @@ struct EventGroup: ParsableCommand {
         @Argument var name: String
         @Option(help: "Give up after this many seconds (exit 12).") var timeout: Double = 60
         func run() throws {
-            let r = try Context().api.post(.eventWait(name), EventRequest(timeoutSeconds: timeout),
-                                           as: EventResult.self, timeout: timeout + 10)
+            let r = try Context().api.post(
+                .eventWait(name), EventRequest(timeoutSeconds: timeout),
+                as: EventResult.self, timeout: timeout + 10)
             Out.say("\(r.name) signalled (count \(r.count))")
         }
     }

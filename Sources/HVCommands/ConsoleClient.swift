@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,8 +15,16 @@ enum ConsoleClient {
         let lock = NSLock()
         var detached = false
         var inputEnded = false
-        func set(_ f: (Flags) -> Void) { lock.lock(); f(self); lock.unlock() }
-        func get<T>(_ f: (Flags) -> T) -> T { lock.lock(); defer { lock.unlock() }; return f(self) }
+        func set(_ f: (Flags) -> Void) {
+            lock.lock()
+            f(self)
+            lock.unlock()
+        }
+        func get<T>(_ f: (Flags) -> T) -> T {
+            lock.lock()
+            defer { lock.unlock() }
+            return f(self)
+        }
     }
 
     static func run(api: APIClient, ref: String, title: String, replay: String) throws {
@@ -32,7 +41,12 @@ enum ConsoleClient {
             cfmakeraw(&raw)
             tcsetattr(0, TCSANOW, &raw)
         }
-        defer { if tty { var s = saved; tcsetattr(0, TCSANOW, &s) } }
+        defer {
+            if tty {
+                var s = saved
+                tcsetattr(0, TCSANOW, &s)
+            }
+        }
 
         let flags = Flags()
         let input = Thread {
@@ -40,7 +54,10 @@ enum ConsoleClient {
             while true {
                 let n = Glibc.read(0, &buf, buf.count)
                 if n < 0 && errno == EINTR { continue }
-                if n <= 0 { flags.set { $0.inputEnded = true }; return }
+                if n <= 0 {
+                    flags.set { $0.inputEnded = true }
+                    return
+                }
                 var chunk = Array(buf[0..<n])
                 if let i = chunk.firstIndex(of: detachByte) {
                     chunk = Array(chunk[..<i])
@@ -56,7 +73,10 @@ enum ConsoleClient {
         var guestEnded = false
         while true {
             do {
-                guard let data = try conn.read(timeout: 0.5) else { guestEnded = !flags.get { $0.detached }; break }
+                guard let data = try conn.read(timeout: 0.5) else {
+                    guestEnded = !flags.get { $0.detached }
+                    break
+                }
                 FileHandle.standardOutput.write(data)
             } catch let e as HVError where e.code == .timeout {
                 if flags.get({ $0.inputEnded }) { break }
@@ -65,7 +85,10 @@ enum ConsoleClient {
                 break
             }
         }
-        if tty { var s = saved; tcsetattr(0, TCSANOW, &s) }
+        if tty {
+            var s = saved
+            tcsetattr(0, TCSANOW, &s)
+        }
         let note = guestEnded ? "the console closed (the guest stopped, or hvd went away)" : "detached; \(title) keeps running"
         FileHandle.standardError.write(Data("\r\n[hv] \(note)\n".utf8))
     }

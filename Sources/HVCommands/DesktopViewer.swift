@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 /// The console of a KVM guest is its desktop: a VNC viewer when this session
@@ -9,8 +9,9 @@ import HVHost
 enum DesktopViewer {
     static func open(_ g: GuestStatus) throws {
         guard let d = g.display, g.state != .stopped, g.state != .crashed else {
-            throw HVError(.conflict, "guest \(g.folder) is not running, so it has no desktop to show",
-                          hint: "start it: hv guest start \(g.folder) --view")
+            throw HVError(
+                .conflict, "guest \(g.folder) is not running, so it has no desktop to show",
+                hint: "start it: hv guest start \(g.folder) --view")
         }
         let env = ProcessInfo.processInfo.environment
         let graphical = !(env["DISPLAY"] ?? "").isEmpty || !(env["WAYLAND_DISPLAY"] ?? "").isEmpty
@@ -28,8 +29,10 @@ enum DesktopViewer {
     }
 
     static func instructions(_ g: GuestStatus, _ d: GuestDisplay, graphical: Bool) -> String {
-        let why = graphical ? "no VNC viewer is installed here (apt-get install virt-viewer, or tigervnc-viewer)"
-                            : "this session has no graphical display to open a viewer on"
+        let why =
+            graphical
+            ? "no VNC viewer is installed here (apt-get install virt-viewer, or tigervnc-viewer)"
+            : "this session has no graphical display to open a viewer on"
         var lines = [
             "\(g.name) (\(g.folder)) shows its desktop over VNC; \(why).",
             "  on this host:       remote-viewer vnc+unix://\(d.vncSocket)   (or: vncviewer \(d.vncSocket))",

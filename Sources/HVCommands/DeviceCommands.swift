@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// `hv devices`: the host's PCI devices as passthrough sees them.
 struct DevicesGroup: ParsableCommand {
@@ -25,14 +25,17 @@ struct DevicesGroup: ParsableCommand {
             }
             // Without an IOMMU the kernel makes no groups; without pci.ids no device has a name.
             if !listed.isEmpty && listed.allSatisfy({ $0.iommuGroup == nil }) {
-                Out.say("The IOMMU is off: no device can be given to a guest. Enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD).")
+                Out.say(
+                    "The IOMMU is off: no device can be given to a guest. Enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD)."
+                )
             }
             if !listed.isEmpty && listed.allSatisfy({ $0.vendorName == nil }) { Out.say("(install pci.ids for vendor and device names)") }
             for d in devices {
                 let name = [d.vendorName, d.deviceName].compactMap { $0 }.joined(separator: " ")
                 let what = name.isEmpty ? "\(d.className) \(d.vendorID):\(d.deviceID)" : "\(name) [\(d.vendorID):\(d.deviceID)]"
                 let group = d.iommuGroup.map { "group \($0)" } ?? "no IOMMU group"
-                Out.say("\(d.address)  \(what)\n    \(d.className), \(group), driver \(d.driver ?? "none")"
+                Out.say(
+                    "\(d.address)  \(what)\n    \(d.className), \(group), driver \(d.driver ?? "none")"
                         + (d.interfaces.isEmpty ? "" : ", interface \(d.interfaces.joined(separator: ", "))"))
                 if let g = d.heldBy { Out.say("    held by guest \(g) (bound to vfio-pci while it runs)") }
                 Out.say(d.assignable ? "    can be assigned" : d.notAssignable.map { "    not assignable: \($0)" }.joined(separator: "\n"))

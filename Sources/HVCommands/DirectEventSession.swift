@@ -1,7 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEvents
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 /// hv_open_example and hv_sync_example. Opening replaces the host's guests:
@@ -21,8 +21,9 @@ enum ExampleOperations {
             try Confirm.ask("Delete these guests and open \"\(example.name)\"?", yes: yes)
         }
         // hvd does it, the one writer of guest folders and projects, with these guests held stopped.
-        let done = try ctx.api.post(.exampleOpen(example.name), ExampleOpenRequest(confirm: true, expect: plan.replaced.map(\.folder)),
-                                    as: ExampleOpenResult.self)
+        let done = try ctx.api.post(
+            .exampleOpen(example.name), ExampleOpenRequest(confirm: true, expect: plan.replaced.map(\.folder)),
+            as: ExampleOpenResult.self)
         if let backup = done.backup { Out.say("Saved the previous guests and configuration in \(backup)") }
         Out.say("Opened the System Manager project \"\(example.name)\": \(example.summary)")
         Out.say("Next: hv_sync_example \(example.name)")
@@ -33,10 +34,12 @@ enum ExampleOperations {
         let layout = ctx.layout
         let store = ProjectStore(layout: layout)
         guard store.openProject() == example.name,
-              FileManager.default.fileExists(atPath: store.hvConfig(of: example.name).path) else {
+            FileManager.default.fileExists(atPath: store.hvConfig(of: example.name).path)
+        else {
             let open = store.openProject().map { "the open project is \"\($0)\"" } ?? "no project is open"
-            throw HVError(.conflict, "cannot sync \"\(example.name)\": \(open)",
-                          hint: "open it first: hv_open_example \(example.name)")
+            throw HVError(
+                .conflict, "cannot sync \"\(example.name)\": \(open)",
+                hint: "open it first: hv_open_example \(example.name)")
         }
         try layout.ensureDirectories()
         // Through hvd, the one writer of configuration, as the System Manager does:

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// `hv guest backup NAME [--to DIR]`: hvd writes one archive of the guest
 /// (also while it runs); this command shows its progress meanwhile.
@@ -24,7 +24,8 @@ struct GuestBackupCommand: ParsableCommand {
             var last = ""
             while done.sleep(1) {
                 guard let p = try? ctx.api.get(.guestBackupProgress(guest), as: GuestBackupProgress.self), let phase = p.phase else { continue }
-                let line = phase == "the disk" && p.diskBytes > 0
+                let line =
+                    phase == "the disk" && p.diskBytes > 0
                     ? "backing up \(guest): the disk, \(p.bytes >> 20) of about \(p.diskBytes >> 20) MiB"
                     : "backing up \(guest): \(phase)"
                 guard line != last else { continue }

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// `hv guest delete`: hvd says what goes (a disk in the guest folder with its
 /// size above all) and what stays; the user is asked; hvd moves the folder

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// The guest and VMF operations behind both the seed's hv_* commands and
 /// `hv guest ...` / `hv vmf ...`.
@@ -43,7 +43,9 @@ enum GuestOperations {
                 var seconds = 0
                 while waiting.sleep(5) {
                     seconds += 5
-                    Out.warn("waiting for \(guest) to power off after the ACPI power button (\(seconds) s); it is forced off after its TimeoutSeconds, or now with hv_guest_stop --force")
+                    Out.warn(
+                        "waiting for \(guest) to power off after the ACPI power button (\(seconds) s); it is forced off after its TimeoutSeconds, or now with hv_guest_stop --force"
+                    )
                 }
             }
         }
@@ -103,9 +105,13 @@ enum GuestOperations {
             for g in running { Out.say("  \(g.folder) (\(g.name), pid \(g.pid.map(String.init) ?? "?"))") }
             try Confirm.ask("Stop them and unload the VMF?", yes: yes)
         }
-        guard vmf.loaded || !running.isEmpty else { Out.say("VMF is not loaded (nothing to do)"); return }
+        guard vmf.loaded || !running.isEmpty else {
+            Out.say("VMF is not loaded (nothing to do)")
+            return
+        }
         let after = try api.post(.vmfUnload, VMFUnloadRequest(stopGuests: true), as: VMFStatus.self, timeout: 900)
-        Out.say("VMF unloaded" + (running.isEmpty ? "" : " (stopped \(running.map(\.folder).joined(separator: ", ")))")
+        Out.say(
+            "VMF unloaded" + (running.isEmpty ? "" : " (stopped \(running.map(\.folder).joined(separator: ", ")))")
                 + "; the RT cores belong to the host again")
         for n in after.notes { Out.say("  note: \(n)") }
     }
@@ -116,13 +122,19 @@ enum GuestOperations {
             FileHandle.standardOutput.write(APIJSON.encode(guests) + Data("\n".utf8))
             return
         }
-        guard !guests.isEmpty else { Out.say("no guests (create some: hv_open_example rt-linux && hv_sync_example rt-linux)"); return }
+        guard !guests.isEmpty else {
+            Out.say("no guests (create some: hv_open_example rt-linux && hv_sync_example rt-linux)")
+            return
+        }
         var rows = [["FOLDER", "NAME", "KIND", "STATE", "PID", "CORES", "ACCEL", "MEMORY", "ADDRESS"]]
         for g in guests {
-            rows.append([g.folder, g.name, g.kind, g.state.rawValue + (g.paused != nil ? " (paused)" : "")
-                         + (g.state == .running && !g.booted && g.os == GuestOS.rtLinux.rawValue ? " (booting)" : ""),
-                         g.pid.map(String.init) ?? "-", g.cores.isEmpty ? "-" : g.cores.map(String.init).joined(separator: ","),
-                         g.accelerator ?? "-", "\(g.memoryMiB) MiB", g.address ?? "-"])
+            rows.append([
+                g.folder, g.name, g.kind,
+                g.state.rawValue + (g.paused != nil ? " (paused)" : "")
+                    + (g.state == .running && !g.booted && g.os == GuestOS.rtLinux.rawValue ? " (booting)" : ""),
+                g.pid.map(String.init) ?? "-", g.cores.isEmpty ? "-" : g.cores.map(String.init).joined(separator: ","),
+                g.accelerator ?? "-", "\(g.memoryMiB) MiB", g.address ?? "-",
+            ])
         }
         Out.say(Out.table(rows))
     }

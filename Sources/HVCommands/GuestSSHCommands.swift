@@ -1,24 +1,32 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 /// `hv guest ssh` and `hv guest copy`: into an RT-Linux guest's Debian root
 /// over the VMF network, from hv's own network namespace (the guest has no
 /// address outside the host), with hv's key and the guest's pinned host key.
 enum GuestLogin {
-    struct Target { var folder: String; var address: String; var namespace: String }
+    struct Target {
+        var folder: String
+        var address: String
+        var namespace: String
+    }
 
     static func target(_ ctx: Context, ref: String) throws -> Target {
         guard geteuid() == 0 else {
-            throw HVError(.unsupported, "hv guest ssh and copy need root: they enter hv's network namespace and use hv's key",
-                          hint: "run it with sudo")
+            throw HVError(
+                .unsupported, "hv guest ssh and copy need root: they enter hv's network namespace and use hv's key",
+                hint: "run it with sudo")
         }
         let g = try ctx.api.get(.guestStatus(ref), as: GuestStatus.self)
         guard g.root == RTLinuxRoot.debian.rawValue else {
-            throw HVError(.unsupported, "\(g.name) has no SSH: " + (g.os == GuestOS.rtLinux.rawValue ? "it boots the busybox image" : "hv reaches only RT-Linux's Debian root"),
-                          hint: g.os == GuestOS.rtLinux.rawValue ? "remove \"Root\"=\"busybox\" from [Guest\\Boot] of its usr.config (or use hv guest console)" : "use hv guest console")
+            throw HVError(
+                .unsupported,
+                "\(g.name) has no SSH: " + (g.os == GuestOS.rtLinux.rawValue ? "it boots the busybox image" : "hv reaches only RT-Linux's Debian root"),
+                hint: g.os == GuestOS.rtLinux.rawValue
+                    ? "remove \"Root\"=\"busybox\" from [Guest\\Boot] of its usr.config (or use hv guest console)" : "use hv guest console")
         }
         guard g.state == .running else {
             throw HVError(.conflict, "\(g.name) is \(g.state.rawValue)", hint: "start it first: hv guest start \(g.folder)")
@@ -29,8 +37,9 @@ enum GuestLogin {
         var comm = try ctx.api.get(.commStatus, as: CommStatus.self)
         if !comm.hostAttached { comm = try ctx.api.post(.netAttach, [String: String](), as: CommStatus.self) }
         guard FileManager.default.fileExists(atPath: ctx.layout.guestHostKey(g.folder).path) else {
-            throw HVError(.notFound, "hv did not make \(g.name)'s disk, so it knows no host key for it (\(ctx.layout.guestHostKey(g.folder).path))",
-                          hint: "a disk hv makes at a first start carries hv's key and a host key hv knows")
+            throw HVError(
+                .notFound, "hv did not make \(g.name)'s disk, so it knows no host key for it (\(ctx.layout.guestHostKey(g.folder).path))",
+                hint: "a disk hv makes at a first start carries hv's key and a host key hv knows")
         }
         return Target(folder: g.folder, address: address, namespace: comm.namespace)
     }
@@ -90,8 +99,10 @@ extension GuestGroup {
             if !source.hasPrefix("guest:") && !FileManager.default.fileExists(atPath: local) {
                 throw HVError(.notFound, "\(local) does not exist", hint: "name a file or folder on this host")
             }
-            try NamespaceExec.exec(namespace: t.namespace, ["scp", "-q", "-r"] + GuestSSH.options(ctx.layout, folder: t.folder)
-                                   + [side(source), side(destination)])
+            try NamespaceExec.exec(
+                namespace: t.namespace,
+                ["scp", "-q", "-r"] + GuestSSH.options(ctx.layout, folder: t.folder)
+                    + [side(source), side(destination)])
         }
     }
 }
@@ -101,7 +112,8 @@ extension GuestGroup {
         enum Action: String, ExpressibleByArgument, CaseIterable { case add, remove, list }
         static let configuration = CommandConfiguration(
             abstract: "Debian packages in an RT-Linux guest: its own apt, through the host's package proxy (hv guest packages NAME add PKG...).",
-            discussion: "add runs apt-get update first when its lists are older than six hours; remove keeps the packages' settings; list shows what is installed.")
+            discussion:
+                "add runs apt-get update first when its lists are older than six hours; remove keeps the packages' settings; list shows what is installed.")
         @Argument(help: "Guest name or folder") var guest: String
         @Argument(help: "add, remove or list") var action: Action
         @Argument(help: "Debian package names") var packages: [String] = []
@@ -136,8 +148,10 @@ extension GuestGroup {
         func run() throws {
             let ctx = Context()
             let t = try GuestLogin.target(ctx, ref: guest)
-            try NamespaceExec.exec(namespace: t.namespace, ["ssh"] + GuestSSH.options(ctx.layout, folder: t.folder)
-                                   + ["-T", "root@\(t.address)", "--", script])
+            try NamespaceExec.exec(
+                namespace: t.namespace,
+                ["ssh"] + GuestSSH.options(ctx.layout, folder: t.folder)
+                    + ["-T", "root@\(t.address)", "--", script])
         }
     }
 }

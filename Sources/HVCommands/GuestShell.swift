@@ -8,7 +8,8 @@ enum GuestShell {
     static func run(_ api: APIClient, guest ref: String, command: String, doneMarker: String, timeout: Double) throws -> String {
         let (conn, early) = try api.openConsole(ref, replay: "none", client: "\(NSUserName()) (hv rt bench)")
         defer { conn.close() }
-        return try ConsolePrompt.run(conn, command: command, doneMarker: doneMarker, timeout: timeout,
-                                     early: String(decoding: early, as: UTF8.self))
+        return try ConsolePrompt.run(
+            conn, command: command, doneMarker: doneMarker, timeout: timeout,
+            early: String(decoding: early, as: UTF8.self))
     }
 }

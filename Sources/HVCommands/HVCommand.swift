@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 import HVSetup
 
@@ -11,9 +11,11 @@ struct HV: ParsableCommand {
         abstract: "hv: a real-time hypervisor host. RTOS guests on reserved cores beside general-purpose guests.",
         discussion: "The seed's commands (hv_open_example, hv_guest_start, ...) are links to this program; `hv install` creates them.",
         version: "hv \(BuildInfo.description)",
-        subcommands: [Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
-                      RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, BackupGroup.self,
-                      AutostartGroup.self, EventsCommand.self, ConfigReferenceCommand.self, SeedCommandNames.self, DevicesGroup.self])
+        subcommands: [
+            Setup.self, Install.self, GuestGroup.self, VmfGroup.self, ExampleGroup.self, DaemonGroup.self,
+            RTGroup.self, NetGroup.self, ShmGroup.self, EventGroup.self, ManagerGroup.self, BackupGroup.self,
+            AutostartGroup.self, EventsCommand.self, ConfigReferenceCommand.self, SeedCommandNames.self, DevicesGroup.self,
+        ])
 }
 
 /// For scripts/package.sh: the names the hv executable also answers to.
@@ -79,8 +81,11 @@ struct Install: ParsableCommand {
 struct GuestGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest", abstract: "Guests by name or folder.",
-        subcommands: [List.self, Status.self, Start.self, Stop.self, Restart.self, Resume.self, Console.self, Screenshot.self, Delete.self, SnapshotCommand.self, GuestBackupCommand.self, GuestRestoreCommand.self,
-                      SSH.self, Copy.self, Packages.self])
+        subcommands: [
+            List.self, Status.self, Start.self, Stop.self, Restart.self, Resume.self, Console.self, Screenshot.self, Delete.self, SnapshotCommand.self,
+            GuestBackupCommand.self, GuestRestoreCommand.self,
+            SSH.self, Copy.self, Packages.self,
+        ])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the guests.")
@@ -100,8 +105,9 @@ struct GuestGroup: ParsableCommand {
         @Argument(help: "Guest name or folder") var guest: String
         @Flag(name: [.customLong("view"), .customLong("view", withSingleDash: true)], help: "Open its console at once.") var view = false
         @Flag(name: .customLong("no-wait"), help: "Return as soon as QEMU runs.") var noWait = false
-        @Flag(name: .customLong("no-placement"),
-              help: "An RTOS guest without hv's placement (no reserved core, no SCHED_FIFO, no locked memory): a baseline to measure against.")
+        @Flag(
+            name: .customLong("no-placement"),
+            help: "An RTOS guest without hv's placement (no reserved core, no SCHED_FIFO, no locked memory): a baseline to measure against.")
         var noPlacement = false
         func run() throws { try GuestOperations.start(Context(), ref: guest, view: view, wait: !noWait, placement: !noPlacement) }
     }
@@ -209,8 +215,10 @@ struct DaemonGroup: ParsableCommand {
                 return
             }
             guard FileManager.default.fileExists(atPath: ctx.layout.daemonSocket.path),
-                  (try? UnixSocket.connect(to: ctx.layout.daemonSocket.path, timeout: 0)) != nil else {
-                Out.say("hvd is not running"); return
+                (try? UnixSocket.connect(to: ctx.layout.daemonSocket.path, timeout: 0)) != nil
+            else {
+                Out.say("hvd is not running")
+                return
             }
             _ = try ctx.api.request(.daemonShutdown)
             // Gone only when its lock is free: the next command must reach a new hvd.
@@ -257,7 +265,8 @@ struct ManagerGroup: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "url",
             abstract: "Print an address that opens the System Manager (open it in a browser on this host, or through ssh -L).",
-            discussion: "The address carries a login code, not the token: it works once, within two minutes, and a browser's history keeps only the spent code.")
+            discussion: "The address carries a login code, not the token: it works once, within two minutes, and a browser's history keeps only the spent code."
+        )
         func run() throws {
             let login = try Context().api.post(.managerLoginCode, [String: String](), as: ManagerLoginCode.self)
             Out.say(login.url)

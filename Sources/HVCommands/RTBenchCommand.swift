@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 import HVRealTime
 
@@ -31,8 +31,9 @@ struct RTBench: ParsableCommand {
             throw HVError(.unsupported, "\(g.name) is not an RT-Linux guest: hv rt bench runs cyclictest inside RT-Linux")
         }
         guard g.state == .running, g.booted else {
-            throw HVError(.conflict, "\(g.name) is \(g.state.rawValue)\(g.state == .running ? " and still booting" : "")",
-                          hint: "start it first: hv guest start \(g.folder)")
+            throw HVError(
+                .conflict, "\(g.name) is \(g.state.rawValue)\(g.state == .running ? " and still booting" : "")",
+                hint: "start it first: hv guest start \(g.folder)")
         }
         if load && !FileManager.default.isExecutableFile(atPath: "/usr/bin/stress-ng") {
             throw HVError(.notFound, "--load needs stress-ng", hint: "apt-get install stress-ng")
@@ -57,9 +58,12 @@ struct RTBench: ParsableCommand {
         report(series, steal: steal, g)
         // The placed run's figures for hvd's metrics (root's file in the guest folder, not the guest's).
         let h = placed.histogram
-        try AtomicFile.write(APIJSON.encode(RTBenchSummary(endedAt: Date().timeIntervalSince1970.rounded(), durationSeconds: duration, samples: h.samples,
-                                                           minMicroseconds: h.min, avgMicroseconds: h.avg, maxMicroseconds: h.max, overflows: h.overflows)),
-                             to: RTBenchSummary.file(in: ctx.layout.guest(g.folder)))
+        try AtomicFile.write(
+            APIJSON.encode(
+                RTBenchSummary(
+                    endedAt: Date().timeIntervalSince1970.rounded(), durationSeconds: duration, samples: h.samples,
+                    minMicroseconds: h.min, avgMicroseconds: h.avg, maxMicroseconds: h.max, overflows: h.overflows)),
+            to: RTBenchSummary.file(in: ctx.layout.guest(g.folder)))
         let dir = ctx.layout.guest(g.folder).url
         let title = "cyclictest in \(g.name): \(duration) s, \(interval) µs interval\(load ? ", host under stress-ng" : "")"
         let svg = dir.appendingPathComponent("rt-bench.svg"), png = dir.appendingPathComponent("rt-bench.png")
@@ -83,7 +87,12 @@ struct RTBench: ParsableCommand {
             try p.run()
             stress = p
         }
-        defer { if let s = stress, s.isRunning { s.terminate(); s.waitUntilExit() } }
+        defer {
+            if let s = stress, s.isRunning {
+                s.terminate()
+                s.waitUntilExit()
+            }
+        }
         Out.say("measuring \(label): cyclictest -m -p \(priority) -i \(interval) -l \(loops) in \(g.name)…")
         // The result goes through the guest's exchange folder in /hv/guests, not the console.
         let cmd = "cyclictest -m -p \(priority) -i \(interval) -l \(loops) -q -h 20000 > /hv/guests/\(g.folder)/exchange/\(file) 2>&1"
@@ -109,7 +118,9 @@ struct RTBench: ParsableCommand {
             Out.say("ratio hv / without: avg \(ratio(a.avg, b.avg)), p99 \(ratio(a.percentile(0.99), b.percentile(0.99))), max \(ratio(a.max, b.max))")
         }
         if steal.contains(where: { $0.values.contains { $0 > 0 } }) {
-            Out.say("note: this host is itself a virtual machine whose hypervisor took time from its cores while measuring (host steal); such pauses reach the guest whatever hv does")
+            Out.say(
+                "note: this host is itself a virtual machine whose hypervisor took time from its cores while measuring (host steal); such pauses reach the guest whatever hv does"
+            )
         }
         if g.accelerator == "tcg" {
             Out.say("note: under TCG no real-time guarantee holds; compare runs by ratio, never quote these as real-time numbers")

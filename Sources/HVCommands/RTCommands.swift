@@ -1,16 +1,18 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 import HVRealTime
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 struct RTGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rt", abstract: "Real-time: audit the host, measure and qualify a guest.", subcommands: [Check.self, RTBench.self, RTQualify.self, RTTryPartition.self])
+        commandName: "rt", abstract: "Real-time: audit the host, measure and qualify a guest.",
+        subcommands: [Check.self, RTBench.self, RTQualify.self, RTTryPartition.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(

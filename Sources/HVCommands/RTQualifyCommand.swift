@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// `hv rt qualify GUEST`: hvd runs cyclictest on every vCPU of the RT-Linux
 /// guest for the whole duration (hours), writes a report that an acceptance
@@ -91,7 +91,8 @@ struct RTQualify: ParsableCommand {
         rows.append(row("all", s.total))
         Out.say(Out.table(rows))
         if let o = s.osLatency {
-            Out.say("oslat (a busy loop on every vCPU, \(o.measuredSeconds) s): max " + o.vcpus.map { "\($0.max)" }.joined(separator: ", ")
+            Out.say(
+                "oslat (a busy loop on every vCPU, \(o.measuredSeconds) s): max " + o.vcpus.map { "\($0.max)" }.joined(separator: ", ")
                     + " µs per vCPU, p99.99 \(o.total.p9999) µs")
         }
         if let c = s.comparison { Out.say(c.summary) }

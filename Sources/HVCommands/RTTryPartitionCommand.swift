@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,8 +29,9 @@ struct RTTryPartition: ParsableCommand {
         let cpuCount = HostFacts.probe().cpuCount
         let rt = try rtCores(cpuCount: cpuCount)
         if FileManager.default.fileExists(atPath: layout.partitionState.path) {
-            throw HVError(.conflict, "the VMF is loaded and its partition holds the RT cores (\(layout.partitionState.path)): a trial now would undo it",
-                          hint: "hv vmf status shows what hv_vmf_start reported; hv_vmf_stop first to try again")
+            throw HVError(
+                .conflict, "the VMF is loaded and its partition holds the RT cores (\(layout.partitionState.path)): a trial now would undo it",
+                hint: "hv vmf status shows what hv_vmf_start reported; hv_vmf_stop first to try again")
         }
         try FileManager.default.createDirectory(at: layout.runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let trial = PartitionTrial(partition: CPUPartition(stateFile: layout.runDir.appendingPathComponent("partition-trial.json")))
@@ -58,8 +60,9 @@ struct RTTryPartition: ParsableCommand {
             throw HVError(.invalidArgument, "--cores \(text): not a core list", hint: "e.g. --cores 1 or --cores 2-3")
         }
         guard let high = set.max(), high < cpuCount else {
-            throw HVError(.invalidArgument, "--cores \(text): this host has cores 0-\(cpuCount - 1)",
-                          hint: "name cores from 0 to \(cpuCount - 1), leaving at least one for the host")
+            throw HVError(
+                .invalidArgument, "--cores \(text): this host has cores 0-\(cpuCount - 1)",
+                hint: "name cores from 0 to \(cpuCount - 1), leaving at least one for the host")
         }
         guard set.count < cpuCount else {
             throw HVError(.invalidArgument, "--cores \(text) leaves the host no core", hint: "keep at least one core for the host")

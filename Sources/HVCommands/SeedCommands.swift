@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 // The seed's commands, each a name that the `hv` executable answers to
 // (hv install links them). They act on the guest of the current folder.

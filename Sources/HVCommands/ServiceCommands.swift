@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 /// Boot-time start of the VMF and guests, and the host's lifecycle events.
@@ -16,7 +16,10 @@ struct AutostartGroup: ParsableCommand {
         @Flag(help: "JSON for scripts.") var json = false
         func run() throws {
             let plan = try Context().api.get(.autostart, as: AutostartPlan.self)
-            if json { FileHandle.standardOutput.write(APIJSON.encode(plan) + Data("\n".utf8)); return }
+            if json {
+                FileHandle.standardOutput.write(APIJSON.encode(plan) + Data("\n".utf8))
+                return
+            }
             Out.say(plan.enabled ? "autostart is on: at boot the VMF loads \(plan.hypervisorConfig)" : "autostart is off")
             for (i, g) in plan.guests.enumerated() {
                 Out.say("  \(i + 1). \(g.folder)" + (g.delaySeconds > 0 ? " (after \(g.delaySeconds) s)" : ""))
@@ -43,9 +46,12 @@ struct AutostartGroup: ParsableCommand {
             }
             let path = config.map { absolute($0) } ?? ctx.layout.hvConfig.path
             let plan = try ctx.api.put(.autostartSet, AutostartPlan(enabled: true, hypervisorConfig: path, guests: entries))
-            Out.say("autostart is on: at boot the VMF loads \(plan.hypervisorConfig)"
+            Out.say(
+                "autostart is on: at boot the VMF loads \(plan.hypervisorConfig)"
                     + (plan.guests.isEmpty ? "; no guests" : ", then " + plan.guests.map(\.folder).joined(separator: ", ")))
-            if !SystemdService.unitInstalled { Out.say("  note: \(SystemdService.autostartUnit) is not installed here (install hv's Debian package): nothing runs it at boot") }
+            if !SystemdService.unitInstalled {
+                Out.say("  note: \(SystemdService.autostartUnit) is not installed here (install hv's Debian package): nothing runs it at boot")
+            }
         }
     }
 
@@ -95,8 +101,10 @@ struct SetAutostart: ParsableCommand {
         let path = configFile.map { absolute($0) } ?? ctx.layout.hvConfig.path
         let plan = try ctx.api.put(.autostartSet, AutostartPlan(enabled: enable, hypervisorConfig: path, guests: guests))
         if enable {
-            Out.say("autostart enabled: at boot the VMF loads \(plan.hypervisorConfig)"
-                    + (guests.isEmpty ? "; \(AutostartFiles.listFile(ctx.layout).path) lists no guests" : ", then " + guests.map(\.folder).joined(separator: ", ")))
+            Out.say(
+                "autostart enabled: at boot the VMF loads \(plan.hypervisorConfig)"
+                    + (guests.isEmpty
+                        ? "; \(AutostartFiles.listFile(ctx.layout).path) lists no guests" : ", then " + guests.map(\.folder).joined(separator: ", ")))
         } else {
             Out.say("autostart disabled")
         }

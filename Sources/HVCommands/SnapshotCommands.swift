@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// `hv guest snapshot NAME create|list|revert|delete [SNAP]`: a client of
 /// hvd's snapshot endpoints. A revert and a delete ask first (hvd says what
@@ -11,13 +11,13 @@ struct SnapshotCommand: ParsableCommand {
         commandName: "snapshot",
         abstract: "A guest's snapshots: its disk, UEFI variables and TPM state together.",
         discussion: """
-        create [SNAP]   take one (named from the time unless SNAP is given); while the guest runs, its
-                        disk is kept as after a power cut (the RAM is not kept)
-        list            the guest's snapshots
-        revert SNAP     put the stopped guest back as SNAP holds it; what it replaces is kept first
-                        as a snapshot named before-revert-<time>
-        delete SNAP     delete a snapshot (asks first)
-        """)
+            create [SNAP]   take one (named from the time unless SNAP is given); while the guest runs, its
+                            disk is kept as after a power cut (the RAM is not kept)
+            list            the guest's snapshots
+            revert SNAP     put the stopped guest back as SNAP holds it; what it replaces is kept first
+                            as a snapshot named before-revert-<time>
+            delete SNAP     delete a snapshot (asks first)
+            """)
 
     enum Action: String, ExpressibleByArgument, CaseIterable { case create, list, revert, delete }
 
@@ -29,7 +29,8 @@ struct SnapshotCommand: ParsableCommand {
 
     func validate() throws {
         if (action == .revert || action == .delete) && snapshot == nil {
-            throw ValidationError("name the snapshot to \(action.rawValue): hv guest snapshot \(guest) \(action.rawValue) SNAP (hv guest snapshot \(guest) list shows them)")
+            throw ValidationError(
+                "name the snapshot to \(action.rawValue): hv guest snapshot \(guest) \(action.rawValue) SNAP (hv guest snapshot \(guest) list shows them)")
         }
         if let snapshot, let why = SnapshotName.problem(snapshot) {
             throw ValidationError("\"\(snapshot)\" is not a snapshot name: \(why)")
@@ -75,7 +76,9 @@ struct SnapshotCommand: ParsableCommand {
             rows.append([s.name, s.createdAt, s.contents.joined(separator: ", "), note])
         }
         for tag in list.diskOnly {
-            rows.append([tag, "?", "disk only", "a disk snapshot hv did not take (or one cut short): delete it with hv guest snapshot \(list.guest) delete \(tag)"])
+            rows.append([
+                tag, "?", "disk only", "a disk snapshot hv did not take (or one cut short): delete it with hv guest snapshot \(list.guest) delete \(tag)",
+            ])
         }
         return Out.table(rows)
     }

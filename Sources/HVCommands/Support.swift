@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,10 +16,12 @@ struct Context {
         if let folder = layout.guestFolderName(containing: cwd), layout.guest(folder).exists { return folder }
         let guests = ((try? FileManager.default.contentsOfDirectory(atPath: layout.guestsDir.path)) ?? [])
             .filter { layout.guest($0).exists }.sorted()
-        throw HVError(.invalidArgument,
-                      "\(cwd.path) is not a guest folder: this command acts on the guest of the folder you are in",
-                      hint: guests.isEmpty ? "create guests first: hv_open_example rt-linux && hv_sync_example rt-linux"
-                                           : "cd \(layout.guestsDir.path)/\(guests[0]) first (guests: \(guests.joined(separator: ", "))), or use `hv guest <verb> NAME`")
+        throw HVError(
+            .invalidArgument,
+            "\(cwd.path) is not a guest folder: this command acts on the guest of the folder you are in",
+            hint: guests.isEmpty
+                ? "create guests first: hv_open_example rt-linux && hv_sync_example rt-linux"
+                : "cd \(layout.guestsDir.path)/\(guests[0]) first (guests: \(guests.joined(separator: ", "))), or use `hv guest <verb> NAME`")
     }
 }
 
@@ -27,8 +30,9 @@ enum Confirm {
     static func ask(_ question: String, yes: Bool) throws {
         if yes { return }
         guard isatty(0) == 1 else {
-            throw HVError(.needsConfirmation, "\(question.trimmingCharacters(in: .whitespacesAndNewlines)) There is no terminal to ask on, so nothing was changed.",
-                          hint: "run it on a terminal, or pass --yes to answer yes")
+            throw HVError(
+                .needsConfirmation, "\(question.trimmingCharacters(in: .whitespacesAndNewlines)) There is no terminal to ask on, so nothing was changed.",
+                hint: "run it on a terminal, or pass --yes to answer yes")
         }
         print("\(question) [y/N] ", terminator: "")
         fflush(nil)
@@ -40,7 +44,10 @@ enum Confirm {
 }
 
 enum Out {
-    static func say(_ s: String) { print(s); fflush(nil) }
+    static func say(_ s: String) {
+        print(s)
+        fflush(nil)
+    }
     static func warn(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
     static func table(_ rows: [[String]]) -> String {
@@ -61,11 +68,17 @@ final class WaitingNote: @unchecked Sendable {
 
     /// False once finished (at once, not after the rest of the sleep).
     func sleep(_ seconds: Double) -> Bool {
-        cond.lock(); defer { cond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         let deadline = Date().addingTimeInterval(seconds)
         while !done { if !cond.wait(until: deadline) { break } }
         return !done
     }
 
-    func finish() { cond.lock(); done = true; cond.broadcast(); cond.unlock() }
+    func finish() {
+        cond.lock()
+        done = true
+        cond.broadcast()
+        cond.unlock()
+    }
 }

@@ -11,7 +11,10 @@ public struct AutostartPlan: Sendable, Codable, Equatable {
         public var folder: String
         /// Waited after the guest before it is ready, before this one starts.
         public var delaySeconds: Int
-        public init(folder: String, delaySeconds: Int = 0) { self.folder = folder; self.delaySeconds = delaySeconds }
+        public init(folder: String, delaySeconds: Int = 0) {
+            self.folder = folder
+            self.delaySeconds = delaySeconds
+        }
     }
     public var enabled: Bool
     /// The hypervisor configuration loaded at boot (absolute path).
@@ -21,7 +24,9 @@ public struct AutostartPlan: Sendable, Codable, Equatable {
     public var problems: [String]?
 
     public init(enabled: Bool, hypervisorConfig: String, guests: [Entry]) {
-        self.enabled = enabled; self.hypervisorConfig = hypervisorConfig; self.guests = guests
+        self.enabled = enabled
+        self.hypervisorConfig = hypervisorConfig
+        self.guests = guests
     }
 
     public static let maxGuests = 64
@@ -61,8 +66,9 @@ public enum AutostartFiles {
             guard let first = words.first else { continue }
             let at = "\(file), line \(n + 1)"
             guard words.count <= 2 else {
-                throw HVError(.invalidConfig, "\(at): expected a guest folder and an optional delay in seconds, found \(words.count) words",
-                              hint: "one guest a line, e.g. `guestrtlinux` or `guestubuntu 10`; a folder name with a space cannot be listed here (rename it)")
+                throw HVError(
+                    .invalidConfig, "\(at): expected a guest folder and an optional delay in seconds, found \(words.count) words",
+                    hint: "one guest a line, e.g. `guestrtlinux` or `guestubuntu 10`; a folder name with a space cannot be listed here (rename it)")
             }
             var delay = 0
             if words.count == 2 {
@@ -81,8 +87,9 @@ public enum AutostartFiles {
         guard word.contains("/") else { return word }
         let url = URL(fileURLWithPath: word).standardizedFileURL
         guard url.deletingLastPathComponent().path == layout.guestsDir.standardizedFileURL.path else {
-            throw HVError(.invalidConfig, "\(at): \(word) is not a folder in \(layout.guestsDir.path)",
-                          hint: "name the guest's folder, e.g. guestrtlinux")
+            throw HVError(
+                .invalidConfig, "\(at): \(word) is not a folder in \(layout.guestsDir.path)",
+                hint: "name the guest's folder, e.g. guestrtlinux")
         }
         return url.lastPathComponent
     }
@@ -91,7 +98,9 @@ public enum AutostartFiles {
     /// delays in range, a hypervisor configuration that exists. Names the entry.
     public static func problems(_ plan: AutostartPlan, layout: HostLayout) -> [String] {
         var problems: [String] = []
-        if plan.guests.count > AutostartPlan.maxGuests { problems.append("at most \(AutostartPlan.maxGuests) guests start at boot (\(plan.guests.count) listed)") }
+        if plan.guests.count > AutostartPlan.maxGuests {
+            problems.append("at most \(AutostartPlan.maxGuests) guests start at boot (\(plan.guests.count) listed)")
+        }
         var seen = Set<String>()
         for (i, g) in plan.guests.enumerated() {
             let what = "guest \(i + 1) (\(g.folder))"

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,7 +22,8 @@ public enum Backup {
         guard stat(url.path, &st) == 0 else { return "size unknown" }
         var virtual = UInt64(st.st_size)
         if let h = FileHandle(forReadingAtPath: url.path), let head = try? h.read(upToCount: 32), head.count == 32,
-           head.prefix(4) == Data([0x51, 0x46, 0x49, 0xFB]) {
+            head.prefix(4) == Data([0x51, 0x46, 0x49, 0xFB])
+        {
             virtual = head[24..<32].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             try? h.close()
         }

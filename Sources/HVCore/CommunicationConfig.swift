@@ -32,7 +32,10 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
     public struct Event: Sendable, Equatable, Codable {
         public var name: String
         public var guests: [String]
-        public init(name: String, guests: [String]) { self.name = name; self.guests = guests }
+        public init(name: String, guests: [String]) {
+            self.name = name
+            self.guests = guests
+        }
     }
 
     public var network: Network
@@ -85,25 +88,45 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
     public static let defaultSubnet = "10.77.0.0/24"
 
     public static let schemaSections: [ConfigSchema.Section] = [
-        .init(networkSection, [
-            .init("Subnet", .text, default: .value(defaultSubnet), help: "the VMF's virtual network, such as \"10.77.0.0/24\"; it is never routed off the host"),
-            .init("HostAddress", .text, default: .described("the last address of the subnet"), help: "the host's address on it when joined with `hv net attach`"),
-            .init("Mode", .choice(["switch", "bridge"]), default: .value("switch"), help: "switch: the guests and the host's seat only; bridge: BridgeInterface joins them"),
-            .init("BridgeInterface", .text, default: .value(""), help: "bridge mode: a host interface without an address of the host's, joined to the VMF network (the host no longer uses it)"),
-        ]),
-        .init(regionPrefix, [
-            .init("SizeKiB", .integer(4...1_048_576), required: true, help: "the region's size in KiB, a power of two"),
-            .init("Guests", .text, required: true, help: "comma-separated guest folders that map the region"),
-        ]),
-        .init(eventPrefix, [
-            .init("Guests", .text, required: true, help: "comma-separated guest folders that may wait for and signal the event (the host always may); events listing the same guests share a table, and a guest is in at most 4 such sets"),
-        ]),
+        .init(
+            networkSection,
+            [
+                .init(
+                    "Subnet", .text, default: .value(defaultSubnet),
+                    help: "the VMF's virtual network, such as \"10.77.0.0/24\"; it is never routed off the host"),
+                .init(
+                    "HostAddress", .text, default: .described("the last address of the subnet"),
+                    help: "the host's address on it when joined with `hv net attach`"),
+                .init(
+                    "Mode", .choice(["switch", "bridge"]), default: .value("switch"),
+                    help: "switch: the guests and the host's seat only; bridge: BridgeInterface joins them"),
+                .init(
+                    "BridgeInterface", .text, default: .value(""),
+                    help: "bridge mode: a host interface without an address of the host's, joined to the VMF network (the host no longer uses it)"),
+            ]),
+        .init(
+            regionPrefix,
+            [
+                .init("SizeKiB", .integer(4...1_048_576), required: true, help: "the region's size in KiB, a power of two"),
+                .init("Guests", .text, required: true, help: "comma-separated guest folders that map the region"),
+            ]),
+        .init(
+            eventPrefix,
+            [
+                .init(
+                    "Guests", .text, required: true,
+                    help:
+                        "comma-separated guest folders that may wait for and signal the event (the host always may); events listing the same guests share a table, and a guest is in at most 4 such sets"
+                )
+            ]),
     ]
 
     /// Parses and validates; `guests` are the configuration's guests (folder, id, kind) and
     /// `addresses`/`communication` their per-guest keys.
-    static func parse(_ doc: RegistryDocument, guests: [(folder: String, id: Int, kind: GuestKind, section: String)],
-                      hostMemoryMiB: Int?, reserveMiB: Int) throws -> CommunicationConfig {
+    static func parse(
+        _ doc: RegistryDocument, guests: [(folder: String, id: Int, kind: GuestKind, section: String)],
+        hostMemoryMiB: Int?, reserveMiB: Int
+    ) throws -> CommunicationConfig {
         func fail(_ line: Int, _ message: String, _ expected: String) -> HVError {
             ConfigError(file: doc.fileName, line: line, message: message, expected: expected).asHVError
         }
@@ -118,7 +141,8 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
         let host: IPv4
         if let hostEntry {
             guard let a = IPv4(hostEntry.value), a.isHost(in: subnet, prefix) else {
-                throw fail(hostEntry.line, "\"HostAddress\"=\"\(hostEntry.value)\" is not a host address of \(subnet)/\(prefix)", "an address inside the subnet")
+                throw fail(
+                    hostEntry.line, "\"HostAddress\"=\"\(hostEntry.value)\" is not a host address of \(subnet)/\(prefix)", "an address inside the subnet")
             }
             host = a
         } else {
@@ -127,7 +151,9 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
         let mode = HypervisorConfig.schema.value(doc, networkSection, "Mode")?.lowercased() ?? ""
         let bridge = HypervisorConfig.schema.value(doc, networkSection, "BridgeInterface") ?? ""
         if mode == "bridge" && bridge.isEmpty {
-            throw fail(doc.entry(networkSection, "Mode")?.line ?? 0, "\"Mode\"=\"bridge\" names no \"BridgeInterface\"", "\"BridgeInterface\"=\"eth1\" (a host interface)")
+            throw fail(
+                doc.entry(networkSection, "Mode")?.line ?? 0, "\"Mode\"=\"bridge\" names no \"BridgeInterface\"",
+                "\"BridgeInterface\"=\"eth1\" (a host interface)")
         }
         let network = Network(subnet: subnet, prefix: prefix, hostAddress: host, mode: mode, bridgeInterface: bridge)
 
@@ -140,17 +166,23 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
             let address: IPv4
             if let entry {
                 guard let a = IPv4(entry.value), a.isHost(in: subnet, prefix) else {
-                    throw fail(entry.line, "\"Address\"=\"\(entry.value)\" of \(g.folder) is not a host address of \(subnet)/\(prefix)", "an address inside the subnet")
+                    throw fail(
+                        entry.line, "\"Address\"=\"\(entry.value)\" of \(g.folder) is not a host address of \(subnet)/\(prefix)", "an address inside the subnet"
+                    )
                 }
                 address = a
             } else {
                 address = subnet.adding(g.id)
                 guard address.isHost(in: subnet, prefix) else {
-                    throw fail(doc.entry(g.section, "Id")?.line ?? 0, "guest \(g.folder) (Id \(g.id)) gets no address in \(subnet)/\(prefix)", "an \"Address\" for it, or a larger subnet")
+                    throw fail(
+                        doc.entry(g.section, "Id")?.line ?? 0, "guest \(g.folder) (Id \(g.id)) gets no address in \(subnet)/\(prefix)",
+                        "an \"Address\" for it, or a larger subnet")
                 }
             }
             if let other = used[address] {
-                throw fail(entry?.line ?? doc.entry(g.section, "Id")?.line ?? 0, "address \(address) of \(g.folder) is already used by \(other)", "one address per guest")
+                throw fail(
+                    entry?.line ?? doc.entry(g.section, "Id")?.line ?? 0, "address \(address) of \(g.folder) is already used by \(other)",
+                    "one address per guest")
             }
             used[address] = g.folder
             members.append(Member(folder: g.folder, address: address))
@@ -184,7 +216,10 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
             let sum = regions.reduce(0) { $0 + $1.sizeKiB } / 1024
             if sum > max(0, total - reserveMiB) {
                 let line = doc.entry(regions.last.map { regionPrefix + $0.name } ?? "", "SizeKiB")?.line ?? 0
-                throw fail(line, "the shared-memory regions need \(sum) MiB, more than the \(max(0, total - reserveMiB)) MiB the host can give beyond its reserve (\(reserveMiB) MiB of \(total) MiB)", "smaller regions")
+                throw fail(
+                    line,
+                    "the shared-memory regions need \(sum) MiB, more than the \(max(0, total - reserveMiB)) MiB the host can give beyond its reserve (\(reserveMiB) MiB of \(total) MiB)",
+                    "smaller regions")
             }
         }
         var events: [Event] = []
@@ -203,9 +238,10 @@ public struct CommunicationConfig: Sendable, Equatable, Codable {
             let sets = config.eventSets(of: folder)
             guard sets.count <= maxEventSetsPerGuest else {
                 let last = sets[maxEventSetsPerGuest].events[0].name
-                throw fail(doc.entry(eventPrefix + last, "Guests")?.line ?? 0,
-                           "guest \(folder) is in \(sets.count) different sets of events (events listing the same guests form one set, a doorbell device each)",
-                           "at most \(maxEventSetsPerGuest) per guest: give events that go together the same \"Guests\"")
+                throw fail(
+                    doc.entry(eventPrefix + last, "Guests")?.line ?? 0,
+                    "guest \(folder) is in \(sets.count) different sets of events (events listing the same guests form one set, a doorbell device each)",
+                    "at most \(maxEventSetsPerGuest) per guest: give events that go together the same \"Guests\"")
             }
         }
         return config

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a `.config` file may contain: its sections, their keys and the values
 /// each key takes. The same schema validates files, the CLI and the API.
 public struct ConfigSchema: Sendable {
@@ -66,12 +68,23 @@ public struct ConfigSchema: Sendable {
             public let name: String, label: String
             /// nil: every guest; else only guests of this kind.
             public let only: GuestKind?
-            public init(_ name: String, _ label: String, only: GuestKind? = nil) { self.name = name; self.label = label; self.only = only }
+            public init(_ name: String, _ label: String, only: GuestKind? = nil) {
+                self.name = name
+                self.label = label
+                self.only = only
+            }
         }
-        public init(_ name: String, _ kind: ValueKind, required: Bool = false, aliases: [String] = [],
-                    default defaultValue: DefaultValue = .none, field: Field? = nil, help: String) {
-            self.name = name; self.kind = kind; self.required = required; self.aliases = aliases; self.help = help
-            self.defaultValue = defaultValue; self.field = field
+        public init(
+            _ name: String, _ kind: ValueKind, required: Bool = false, aliases: [String] = [],
+            default defaultValue: DefaultValue = .none, field: Field? = nil, help: String
+        ) {
+            self.name = name
+            self.kind = kind
+            self.required = required
+            self.aliases = aliases
+            self.help = help
+            self.defaultValue = defaultValue
+            self.field = field
         }
     }
 
@@ -79,7 +92,10 @@ public struct ConfigSchema: Sendable {
         /// The name; one that ends in a backslash matches any sub-section below it.
         public let name: String
         public let keys: [Key]
-        public init(_ name: String, _ keys: [Key]) { self.name = name; self.keys = keys }
+        public init(_ name: String, _ keys: [Key]) {
+            self.name = name
+            self.keys = keys
+        }
 
         func matches(_ section: String) -> Bool {
             name.hasSuffix("\\")
@@ -94,7 +110,8 @@ public struct ConfigSchema: Sendable {
     /// Checks every section, key and value; the first problem is thrown.
     public func validate(_ doc: RegistryDocument) throws {
         for name in doc.sections where section(for: name) == nil {
-            let line = doc.lines.firstIndex { if case .section(let s, _) = $0 { s == name } else { false } }
+            let line =
+                doc.lines.firstIndex { if case .section(let s, _) = $0 { s == name } else { false } }
                 .flatMap { idx in doc.lines[..<idx].count + 1 } ?? 0
             let known = sections.map { $0.name.hasSuffix("\\") ? "[\($0.name)<name>]" : "[\($0.name)]" }
             var expected = "one of " + known.joined(separator: ", ")
@@ -108,11 +125,13 @@ public struct ConfigSchema: Sendable {
                 var expected = "a key of [\(entry.section)]: " + names.map { "\"\($0)\"" }.joined(separator: ", ")
                 let byAlias = spec.keys.first { $0.aliases.contains { $0.caseInsensitiveEquals(entry.key) } }?.name
                 if let guess = byAlias ?? Self.closest(entry.key, among: names) { expected = "did you mean \"\(guess)\"? " + expected }
-                throw ConfigError(file: doc.fileName, line: entry.line,
-                                  message: "unknown key \"\(entry.key)\" in [\(entry.section)]", expected: expected)
+                throw ConfigError(
+                    file: doc.fileName, line: entry.line,
+                    message: "unknown key \"\(entry.key)\" in [\(entry.section)]", expected: expected)
             }
-            try Self.check(entry.value, as: key.kind, key: key.name, section: entry.section,
-                           file: doc.fileName, line: entry.line)
+            try Self.check(
+                entry.value, as: key.kind, key: key.name, section: entry.section,
+                file: doc.fileName, line: entry.line)
         }
     }
 
@@ -139,15 +158,21 @@ public struct ConfigSchema: Sendable {
         sections.flatMap { s in s.keys.compactMap { k in k.field.map { (s.name, k, $0) } } }
     }
 
-    public static func check(_ value: String, as kind: ValueKind, key: String, section: String,
-                             file: String, line: Int) throws {
-        let bad = { ConfigError(file: file, line: line,
-                                message: "bad value \"\(value)\" for \"\(key)\" in [\(section)]",
-                                expected: kind.expectation) }
+    public static func check(
+        _ value: String, as kind: ValueKind, key: String, section: String,
+        file: String, line: Int
+    ) throws {
+        let bad = {
+            ConfigError(
+                file: file, line: line,
+                message: "bad value \"\(value)\" for \"\(key)\" in [\(section)]",
+                expected: kind.expectation)
+        }
         // A line break or NUL in a value would write a file that no longer parses.
         if value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) {
-            throw ConfigError(file: file, line: line, message: "the value for \"\(key)\" in [\(section)] contains a control character (a line break, NUL, …)",
-                              expected: "text on one line")
+            throw ConfigError(
+                file: file, line: line, message: "the value for \"\(key)\" in [\(section)] contains a control character (a line break, NUL, …)",
+                expected: "text on one line")
         }
         switch kind {
         case .text: return
@@ -201,7 +226,10 @@ public enum CoreSpec: Sendable, Equatable, CustomStringConvertible {
 
     public init?(_ text: String) {
         let t = text.trimmingSpaces()
-        if t.caseInsensitiveEquals("auto") { self = .auto; return }
+        if t.caseInsensitiveEquals("auto") {
+            self = .auto
+            return
+        }
         let parts = t.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingSpaces() }
         var cores: [Int] = []
         for p in parts {
@@ -219,5 +247,3 @@ public enum CoreSpec: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
-
-import Foundation

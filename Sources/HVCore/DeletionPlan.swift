@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,10 @@ public struct DeletionPlan: Sendable, Codable, Equatable {
     public var kept: [String]
 
     public init(folder: String, name: String, goes: [String], kept: [String]) {
-        self.folder = folder; self.name = name; self.goes = goes; self.kept = kept
+        self.folder = folder
+        self.name = name
+        self.goes = goes
+        self.kept = kept
     }
 
     public static func make(layout: HostLayout, folder name: String) throws -> DeletionPlan {

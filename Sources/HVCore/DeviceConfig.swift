@@ -12,11 +12,13 @@ public enum DeviceConfig {
         let full = t.split(separator: ":").count == 2 ? "0000:" + t : t
         let parts = full.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2,
-              parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+            parts.allSatisfy({ !$0.isEmpty })
+        else { return nil }
         let df = parts[2].split(separator: ".", omittingEmptySubsequences: false)
         guard df.count == 2, df[0].count == 2, df[1].count == 1,
-              let dev = Int(df[0], radix: 16), dev < 32, let fn = Int(df[1], radix: 16), fn < 8,
-              [parts[0], parts[1]].allSatisfy({ $0.allSatisfy(\.isHexDigit) }) else { return nil }
+            let dev = Int(df[0], radix: 16), dev < 32, let fn = Int(df[1], radix: 16), fn < 8,
+            [parts[0], parts[1]].allSatisfy({ $0.allSatisfy(\.isHexDigit) })
+        else { return nil }
         return full
     }
 
@@ -35,7 +37,8 @@ public enum DeviceConfig {
         return .success(out)
     }
 
-    public static let usbExpected = "USB devices, comma-separated: vendor:product in hex (\"046d:c52b\") or a port as sysfs names it, bus-port[.port…] (\"1-2\", \"3-1.4\")"
+    public static let usbExpected =
+        "USB devices, comma-separated: vendor:product in hex (\"046d:c52b\") or a port as sysfs names it, bus-port[.port…] (\"1-2\", \"3-1.4\")"
 
     /// Parses `"Usb"`: each a vendor:product pair or a port, each once.
     public static func parseUSB(_ text: String) -> Result<[USBDeviceSpec], PortForward.ParseError> {
@@ -102,12 +105,14 @@ extension GuestConfig {
         // An RTOS guest's bus: devices from slot 0x02 up, its doorbells from 0x0f down.
         let rtosSlots = 0x0f - 0x02 + 1 - CommunicationConfig.maxEventSetsPerGuest
         if kind == .rtos && pci.count > rtosSlots {
-            throw fail(pciEntry, "\"Pci\" names \(pci.count) devices; an RTOS guest's bus has room for \(rtosSlots) beside its doorbells",
-                       "at most \(rtosSlots) PCI devices for an RTOS guest")
+            throw fail(
+                pciEntry, "\"Pci\" names \(pci.count) devices; an RTOS guest's bus has room for \(rtosSlots) beside its doorbells",
+                "at most \(rtosSlots) PCI devices for an RTOS guest")
         }
         if !usb.isEmpty && kind != .kvm {
-            throw fail(usbEntry, "\"Usb\" is for KVM guests: an RTOS guest has no USB controller",
-                       "no \"Usb\" here; give the RTOS guest the USB controller itself through \"Pci\"")
+            throw fail(
+                usbEntry, "\"Usb\" is for KVM guests: an RTOS guest has no USB controller",
+                "no \"Usb\" here; give the RTOS guest the USB controller itself through \"Pci\"")
         }
         return (pci, usb)
     }

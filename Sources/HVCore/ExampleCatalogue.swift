@@ -11,10 +11,17 @@ public struct Example: Sendable, Equatable {
         public var installISO: String = ""
         /// KVM guests: part of the communication subsystem.
         public var communication: Bool = false
-        public init(folder: String, os: GuestOS, vcpus: Int, memoryMiB: Int, diskImage: String = "",
-                    diskSizeGiB: Int = 64, installISO: String = "", communication: Bool = false) {
-            self.folder = folder; self.os = os; self.vcpus = vcpus; self.memoryMiB = memoryMiB
-            self.diskImage = diskImage; self.diskSizeGiB = diskSizeGiB; self.installISO = installISO
+        public init(
+            folder: String, os: GuestOS, vcpus: Int, memoryMiB: Int, diskImage: String = "",
+            diskSizeGiB: Int = 64, installISO: String = "", communication: Bool = false
+        ) {
+            self.folder = folder
+            self.os = os
+            self.vcpus = vcpus
+            self.memoryMiB = memoryMiB
+            self.diskImage = diskImage
+            self.diskSizeGiB = diskSizeGiB
+            self.installISO = installISO
             self.communication = communication
         }
     }
@@ -27,9 +34,11 @@ public struct Example: Sendable, Equatable {
 
     /// The hypervisor configuration this example's project holds.
     public var hypervisorConfig: HypervisorConfig {
-        HypervisorConfig(project: name, guests: guests.enumerated().map { i, g in
-            .init(id: i + 1, folder: g.folder, name: g.os.displayName, os: g.os, rtCores: "auto", communication: g.communication)
-        }, regions: regions, events: events)
+        HypervisorConfig(
+            project: name,
+            guests: guests.enumerated().map { i, g in
+                .init(id: i + 1, folder: g.folder, name: g.os.displayName, os: g.os, rtCores: "auto", communication: g.communication)
+            }, regions: regions, events: events)
     }
 }
 
@@ -38,22 +47,34 @@ public enum ExampleCatalogue {
 
     public static let all: [Example] = [
         Example(name: "rt-linux", summary: "RT-Linux guest in guests/guestrtlinux", guests: [rtLinux]),
-        Example(name: "rtos-32", summary: "On Time RTOS-32 in guests/guestrtos32",
-                guests: [.init(folder: "guestrtos32", os: .rtos32, vcpus: 1, memoryMiB: 64)]),
-        Example(name: "vxworks", summary: "VxWorks in guests/guestvxworks",
-                guests: [.init(folder: "guestvxworks", os: .vxworks, vcpus: 1, memoryMiB: 256)]),
-        Example(name: "windows_rtlinux", summary: "Windows in guests/guestwindows and RT-Linux in guests/guestrtlinux",
-                guests: [rtLinux, .init(folder: "guestwindows", os: .windows, vcpus: 2, memoryMiB: 4096,
-                                        diskImage: "VMs/example_win/windows.qcow2", diskSizeGiB: 64,
-                                        installISO: "iso/windows.iso", communication: true)],
-                regions: [.init(name: "shm", sizeKiB: 1024, guests: ["guestrtlinux", "guestwindows"])],
-                events: [.init(name: "ev", guests: ["guestrtlinux", "guestwindows"])]),
-        Example(name: "ubuntu_rtlinux", summary: "Ubuntu in guests/guestubuntu and RT-Linux in guests/guestrtlinux",
-                guests: [rtLinux, .init(folder: "guestubuntu", os: .ubuntu, vcpus: 2, memoryMiB: 4096,
-                                        diskImage: "VMs/example_ubuntu/ubuntu.qcow2", diskSizeGiB: 32,
-                                        installISO: "iso/ubuntu.iso", communication: true)],
-                regions: [.init(name: "shm", sizeKiB: 1024, guests: ["guestrtlinux", "guestubuntu"])],
-                events: [.init(name: "ev", guests: ["guestrtlinux", "guestubuntu"])]),
+        Example(
+            name: "rtos-32", summary: "On Time RTOS-32 in guests/guestrtos32",
+            guests: [.init(folder: "guestrtos32", os: .rtos32, vcpus: 1, memoryMiB: 64)]),
+        Example(
+            name: "vxworks", summary: "VxWorks in guests/guestvxworks",
+            guests: [.init(folder: "guestvxworks", os: .vxworks, vcpus: 1, memoryMiB: 256)]),
+        Example(
+            name: "windows_rtlinux", summary: "Windows in guests/guestwindows and RT-Linux in guests/guestrtlinux",
+            guests: [
+                rtLinux,
+                .init(
+                    folder: "guestwindows", os: .windows, vcpus: 2, memoryMiB: 4096,
+                    diskImage: "VMs/example_win/windows.qcow2", diskSizeGiB: 64,
+                    installISO: "iso/windows.iso", communication: true),
+            ],
+            regions: [.init(name: "shm", sizeKiB: 1024, guests: ["guestrtlinux", "guestwindows"])],
+            events: [.init(name: "ev", guests: ["guestrtlinux", "guestwindows"])]),
+        Example(
+            name: "ubuntu_rtlinux", summary: "Ubuntu in guests/guestubuntu and RT-Linux in guests/guestrtlinux",
+            guests: [
+                rtLinux,
+                .init(
+                    folder: "guestubuntu", os: .ubuntu, vcpus: 2, memoryMiB: 4096,
+                    diskImage: "VMs/example_ubuntu/ubuntu.qcow2", diskSizeGiB: 32,
+                    installISO: "iso/ubuntu.iso", communication: true),
+            ],
+            regions: [.init(name: "shm", sizeKiB: 1024, guests: ["guestrtlinux", "guestubuntu"])],
+            events: [.init(name: "ev", guests: ["guestrtlinux", "guestubuntu"])]),
     ]
 
     public static var names: [String] { all.map(\.name) }

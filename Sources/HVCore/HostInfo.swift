@@ -6,5 +6,9 @@ public struct HostInfo: Sendable, Codable, Equatable {
     public var memoryMiB: Int
     /// RemainingHostMemoryMiB of hv.config.
     public var reserveMiB: Int
-    public init(cpuCount: Int, memoryMiB: Int, reserveMiB: Int) { self.cpuCount = cpuCount; self.memoryMiB = memoryMiB; self.reserveMiB = reserveMiB }
+    public init(cpuCount: Int, memoryMiB: Int, reserveMiB: Int) {
+        self.cpuCount = cpuCount
+        self.memoryMiB = memoryMiB
+        self.reserveMiB = reserveMiB
+    }
 }

@@ -78,7 +78,8 @@ public struct HostLayout: Sendable, Equatable {
 
     /// A path from a configuration: absolute as given, else under HV_ROOT.
     public func resolve(_ path: String) -> URL {
-        path.hasPrefix("/") ? URL(fileURLWithPath: path).standardizedFileURL
+        path.hasPrefix("/")
+            ? URL(fileURLWithPath: path).standardizedFileURL
             : root.appendingPathComponent(path).standardizedFileURL
     }
 
@@ -91,9 +92,11 @@ public struct HostLayout: Sendable, Equatable {
     /// The directories every host has; created with mode 0755 (run/ 0710:
     /// it holds sockets; the group hv-qemu may pass through to its guests' folders).
     public var standardDirectories: [(URL, Int)] {
-        [(root, 0o755), (configDir, 0o755), (guestsDir, 0o755), (templatesDir, 0o755),
-         (projectsDir, 0o755), (isoDir, 0o755), (vmsDir, 0o755), (runDir, 0o710),
-         (logDir, 0o755), (backupDir, 0o700)]
+        [
+            (root, 0o755), (configDir, 0o755), (guestsDir, 0o755), (templatesDir, 0o755),
+            (projectsDir, 0o755), (isoDir, 0o755), (vmsDir, 0o755), (runDir, 0o710),
+            (logDir, 0o755), (backupDir, 0o700),
+        ]
     }
 
     /// The guest folder that `directory` lies in, if any (by folder name).

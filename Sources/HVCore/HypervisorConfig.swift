@@ -28,33 +28,49 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
 
     static let sectionPrefix = "Guests\\"
 
-    public static let schema = ConfigSchema(sections: [
-        .init("Hypervisor", [
-            .init("Project", .text, help: "the System Manager project this configuration came from"),
-            .init("Version", .integer(1...1), help: "format version"),
-        ]),
-        .init("Hypervisor\\Host", [
-            .init("RemainingHostMemoryMiB", .integer(0...1_048_576), default: .value("2048"), help: "memory kept for the host itself"),
-        ]),
-        .init(sectionPrefix, [
-            .init("Id", .integer(1...9999), required: true, help: "the guest's id, unique on this host"),
-            .init("Name", .text, required: true, help: "the guest's name"),
-            .init("Os", .choice(GuestOS.allCases.map(\.rawValue)), required: true, help: "the guest operating system"),
-            .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), default: .described("from Os"), help: "rtos or kvm; must match Os"),
-            .init("RtCores", .coreList, default: .value("auto"),
-                  help: "RTOS guests: reserved CPU cores, at least one per vCPU; auto: one physical core per vCPU from the highest down (SMT siblings go along, idle; core 0 stays with the host)"),
-            .init("Communication", .boolean, default: .value("no"), field: .init("communication", "Communication subsystem", only: .kvm), help: "KVM guests: join the communication subsystem (virtual network, shared memory, events); RTOS guests always do"),
-            .init("Address", .text, default: .described("the subnet's address number Id"), field: .init("address", "VMF address"), help: "the guest's IPv4 address on the VMF network"),
-        ]),
-    ] + CommunicationConfig.schemaSections)
+    public static let schema = ConfigSchema(
+        sections: [
+            .init(
+                "Hypervisor",
+                [
+                    .init("Project", .text, help: "the System Manager project this configuration came from"),
+                    .init("Version", .integer(1...1), help: "format version"),
+                ]),
+            .init(
+                "Hypervisor\\Host",
+                [
+                    .init("RemainingHostMemoryMiB", .integer(0...1_048_576), default: .value("2048"), help: "memory kept for the host itself")
+                ]),
+            .init(
+                sectionPrefix,
+                [
+                    .init("Id", .integer(1...9999), required: true, help: "the guest's id, unique on this host"),
+                    .init("Name", .text, required: true, help: "the guest's name"),
+                    .init("Os", .choice(GuestOS.allCases.map(\.rawValue)), required: true, help: "the guest operating system"),
+                    .init("Kind", .choice(GuestKind.allCases.map(\.rawValue)), default: .described("from Os"), help: "rtos or kvm; must match Os"),
+                    .init(
+                        "RtCores", .coreList, default: .value("auto"),
+                        help:
+                            "RTOS guests: reserved CPU cores, at least one per vCPU; auto: one physical core per vCPU from the highest down (SMT siblings go along, idle; core 0 stays with the host)"
+                    ),
+                    .init(
+                        "Communication", .boolean, default: .value("no"), field: .init("communication", "Communication subsystem", only: .kvm),
+                        help: "KVM guests: join the communication subsystem (virtual network, shared memory, events); RTOS guests always do"),
+                    .init(
+                        "Address", .text, default: .described("the subnet's address number Id"), field: .init("address", "VMF address"),
+                        help: "the guest's IPv4 address on the VMF network"),
+                ]),
+        ] + CommunicationConfig.schemaSections)
 
     /// RemainingHostMemoryMiB's declared default.
     public static var defaultRemainingHostMemoryMiB: Int {
         schema.defaultText("Hypervisor\\Host", "RemainingHostMemoryMiB").flatMap { Int($0) } ?? 0
     }
 
-    public init(project: String, remainingHostMemoryMiB: Int = HypervisorConfig.defaultRemainingHostMemoryMiB, guests: [Guest],
-                regions: [CommunicationConfig.Region] = [], events: [CommunicationConfig.Event] = []) {
+    public init(
+        project: String, remainingHostMemoryMiB: Int = HypervisorConfig.defaultRemainingHostMemoryMiB, guests: [Guest],
+        regions: [CommunicationConfig.Region] = [], events: [CommunicationConfig.Event] = []
+    ) {
         self.project = project
         self.remainingHostMemoryMiB = remainingHostMemoryMiB
         self.guests = guests
@@ -62,9 +78,10 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
         self.events = events
         // The network's declared defaults: the default subnet, its last address for the host, the default mode.
         let (subnet, prefix) = IPv4.parseCIDR(CommunicationConfig.defaultSubnet) ?? (IPv4(value: 0), 24)
-        let net = CommunicationConfig.Network(subnet: subnet, prefix: prefix, hostAddress: subnet.last(prefix),
-                                              mode: Self.schema.defaultText(CommunicationConfig.networkSection, "Mode") ?? "",
-                                              bridgeInterface: Self.schema.defaultText(CommunicationConfig.networkSection, "BridgeInterface") ?? "")
+        let net = CommunicationConfig.Network(
+            subnet: subnet, prefix: prefix, hostAddress: subnet.last(prefix),
+            mode: Self.schema.defaultText(CommunicationConfig.networkSection, "Mode") ?? "",
+            bridgeInterface: Self.schema.defaultText(CommunicationConfig.networkSection, "BridgeInterface") ?? "")
         communication = CommunicationConfig(network: net, members: [], regions: regions, events: events)
         // The same rules as a file: parse the document this value writes.
         if let parsed = try? HypervisorConfig(document()) { communication = parsed.communication }
@@ -72,8 +89,9 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
 
     public static func load(_ url: URL) throws -> HypervisorConfig {
         guard let doc = try RegistryFile.readIfPresent(url) else {
-            throw HVError(.notFound, "the hypervisor configuration \(url.path) does not exist",
-                          hint: "create it with hv_open_example NAME and hv_sync_example NAME, or the System Manager")
+            throw HVError(
+                .notFound, "the hypervisor configuration \(url.path) does not exist",
+                hint: "create it with hv_open_example NAME and hv_sync_example NAME, or the System Manager")
         }
         return try HypervisorConfig(doc)
     }
@@ -91,8 +109,9 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
                 ConfigError(file: doc.fileName, line: line, message: msg, expected: expected).asHVError
             }
             guard Self.isValidFolderName(folder) else {
-                throw fail("bad guest folder name \"\(folder)\" in [\(section)]",
-                           "letters, digits, - and _ only, such as [Guests\\guest0001]")
+                throw fail(
+                    "bad guest folder name \"\(folder)\" in [\(section)]",
+                    "letters, digits, - and _ only, such as [Guests\\guest0001]")
             }
             for key in Self.schema.sections[2].keys where key.required && doc.value(section, key.name) == nil {
                 throw fail("\"\(key.name)\" is missing from [\(section)]", "\"\(key.name)\"=\"…\"")
@@ -100,18 +119,22 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
             let osValue = doc.value(section, "Os") ?? ""
             guard let os = GuestOS(rawValue: osValue.lowercased()) else { throw fail("bad Os", "a known Os") }
             if let kind = doc.entry(section, "Kind"), kind.value.lowercased() != os.kind.rawValue {
-                throw ConfigError(file: doc.fileName, line: kind.line,
-                                  message: "\"Kind\"=\"\(kind.value)\" does not match \"Os\"=\"\(os.rawValue)\"",
-                                  expected: "\"\(os.kind.rawValue)\"").asHVError
+                throw ConfigError(
+                    file: doc.fileName, line: kind.line,
+                    message: "\"Kind\"=\"\(kind.value)\" does not match \"Os\"=\"\(os.rawValue)\"",
+                    expected: "\"\(os.kind.rawValue)\""
+                ).asHVError
             }
             let id = Int(doc.value(section, "Id") ?? "") ?? 0
             if let other = guests.first(where: { $0.id == id }) {
                 throw fail("guest id \(id) of \(folder) is already used by \(other.folder)", "a unique \"Id\"")
             }
-            guests.append(Guest(id: id, folder: folder, name: doc.value(section, "Name") ?? folder,
-                                os: os, rtCores: Self.schema.value(doc, section, "RtCores") ?? "",
-                                communication: doc.value(section, "Communication").flatMap(ConfigSchema.parseBool) ?? false,
-                                address: doc.value(section, "Address") ?? ""))
+            guests.append(
+                Guest(
+                    id: id, folder: folder, name: doc.value(section, "Name") ?? folder,
+                    os: os, rtCores: Self.schema.value(doc, section, "RtCores") ?? "",
+                    communication: doc.value(section, "Communication").flatMap(ConfigSchema.parseBool) ?? false,
+                    address: doc.value(section, "Address") ?? ""))
         }
         self.guests = guests.sorted { $0.id < $1.id }
         communication = try CommunicationConfig.parse(
@@ -124,14 +147,17 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
     /// MemTotal, for the check that shared memory fits beside the host's reserve.
     static func hostMemoryMiB() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
-              let kib = line.split(separator: " ").compactMap({ Int($0) }).first else { return nil }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
+            let kib = line.split(separator: " ").compactMap({ Int($0) }).first
+        else { return nil }
         return kib / 1024
     }
 
     public func document() -> RegistryDocument {
         var doc = RegistryDocument(fileName: "hv.config")
-        doc.addComment("The hypervisor configuration: read and written by the System Manager (hv_sync_example).\nEditing it by hand is not recommended; a guest's own settings live in its folder.")
+        doc.addComment(
+            "The hypervisor configuration: read and written by the System Manager (hv_sync_example).\nEditing it by hand is not recommended; a guest's own settings live in its folder."
+        )
         doc.set("Hypervisor", "Project", project)
         doc.set("Hypervisor", "Version", "1")
         doc.set("Hypervisor\\Host", "RemainingHostMemoryMiB", String(remainingHostMemoryMiB))
@@ -172,8 +198,11 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
     /// top. Physical cores go whole (`topology`'s SMT siblings never split
     /// between a guest and the host); core 0's stays with the host. In each
     /// list the vCPUs' cores come first (vCPU i on the i-th), idle siblings after.
-    public func reservedCores(hostCPUs: Int, vcpus: [String: Int] = [:], topology: CoreTopology? = nil) throws
-        -> (cores: [String: [Int]], notes: [String]) {
+    public func reservedCores(
+        hostCPUs: Int, vcpus: [String: Int] = [:], topology: CoreTopology? = nil
+    ) throws
+        -> (cores: [String: [Int]], notes: [String])
+    {
         let topology = topology ?? .flat(hostCPUs)
         let hostCore = Set(topology.siblings(of: 0))
         var taken = Set<Int>()
@@ -185,29 +214,36 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
             var reserved = list
             for c in list {
                 guard c < hostCPUs else {
-                    throw HVError(.invalidConfig, "guest \(g.folder) reserves core \(c), but this host has cores 0–\(hostCPUs - 1)",
-                                  hint: "set \"RtCores\" of [Guests\\\(g.folder)] to \"auto\" or a core below \(hostCPUs)")
+                    throw HVError(
+                        .invalidConfig, "guest \(g.folder) reserves core \(c), but this host has cores 0–\(hostCPUs - 1)",
+                        hint: "set \"RtCores\" of [Guests\\\(g.folder)] to \"auto\" or a core below \(hostCPUs)")
                 }
                 guard c != 0 || hostCPUs == 1 else {
-                    throw HVError(.invalidConfig, "guest \(g.folder) reserves core 0, which stays with the host",
-                                  hint: "reserve a higher core, or \"auto\"")
+                    throw HVError(
+                        .invalidConfig, "guest \(g.folder) reserves core 0, which stays with the host",
+                        hint: "reserve a higher core, or \"auto\"")
                 }
                 guard !hostCore.contains(c) || hostCPUs == 1 else {
-                    throw HVError(.invalidConfig, "guest \(g.folder) reserves CPU \(c), a sibling of CPU 0 on the same physical core (SMT: \(topology.description)); that core stays with the host",
-                                  hint: "reserve CPUs of another physical core, or \"auto\"")
+                    throw HVError(
+                        .invalidConfig,
+                        "guest \(g.folder) reserves CPU \(c), a sibling of CPU 0 on the same physical core (SMT: \(topology.description)); that core stays with the host",
+                        hint: "reserve CPUs of another physical core, or \"auto\"")
                 }
                 // The rest of the physical core goes along, idle.
                 for s in topology.siblings(of: c) where !reserved.contains(s) { reserved.append(s) }
             }
             let want = vcpus[g.folder] ?? 1
             guard want <= list.count else {
-                throw HVError(.invalidConfig, "guest \(g.folder) has \(want) vCPUs (Cores=\(want)) but \"RtCores\"=\"\(g.rtCores)\" gives it \(list.count) core\(list.count == 1 ? "" : "s"): each vCPU needs a reserved core of its own",
-                              hint: "list \(want) cores in RtCores, set it to \"auto\", or lower Cores")
+                throw HVError(
+                    .invalidConfig,
+                    "guest \(g.folder) has \(want) vCPUs (Cores=\(want)) but \"RtCores\"=\"\(g.rtCores)\" gives it \(list.count) core\(list.count == 1 ? "" : "s"): each vCPU needs a reserved core of its own",
+                    hint: "list \(want) cores in RtCores, set it to \"auto\", or lower Cores")
             }
             for c in reserved {
                 guard taken.insert(c).inserted else {
-                    throw HVError(.invalidConfig, "core \(c) is reserved by two guests (\(g.folder) and another)",
-                                  hint: "give each RTOS guest its own cores" + (topology.hasSMT ? " (SMT siblings count: \(topology.description))" : ""))
+                    throw HVError(
+                        .invalidConfig, "core \(c) is reserved by two guests (\(g.folder) and another)",
+                        hint: "give each RTOS guest its own cores" + (topology.hasSMT ? " (SMT siblings count: \(topology.description))" : ""))
                 }
             }
             result[g.folder] = reserved
@@ -219,13 +255,15 @@ public struct HypervisorConfig: Sendable, Equatable, Codable {
             guard free.count >= want else {
                 if want == 1 {
                     result[g.folder] = []
-                    notes.append("no core left to reserve for \(g.folder) (the host has \(hostCPUs) CPU\(hostCPUs == 1 ? "" : "s")): it shares the host's cores")
+                    notes.append(
+                        "no core left to reserve for \(g.folder) (the host has \(hostCPUs) CPU\(hostCPUs == 1 ? "" : "s")): it shares the host's cores")
                     continue
                 }
                 let left = free.flatMap { $0 }.sorted()
-                throw HVError(.invalidConfig,
-                              "guest \(g.folder) wants \(want) reserved cores (Cores=\(want)), and the host can give \(free.count) more\(left.isEmpty ? "" : " (\(left.map(String.init).joined(separator: ",")))") of its \(hostCPUs) CPUs: core 0\(hostCore.count > 1 ? " and its siblings" : "") stay\(hostCore.count > 1 ? "" : "s") with the host\(taken.isEmpty ? "" : ", \(taken.sorted().map(String.init).joined(separator: ",")) are taken")",
-                              hint: "lower Cores of \(g.folder) (usr.config) to \(max(1, free.count)), or free cores from other RTOS guests; nothing was changed")
+                throw HVError(
+                    .invalidConfig,
+                    "guest \(g.folder) wants \(want) reserved cores (Cores=\(want)), and the host can give \(free.count) more\(left.isEmpty ? "" : " (\(left.map(String.init).joined(separator: ",")))") of its \(hostCPUs) CPUs: core 0\(hostCore.count > 1 ? " and its siblings" : "") stay\(hostCore.count > 1 ? "" : "s") with the host\(taken.isEmpty ? "" : ", \(taken.sorted().map(String.init).joined(separator: ",")) are taken")",
+                    hint: "lower Cores of \(g.folder) (usr.config) to \(max(1, free.count)), or free cores from other RTOS guests; nothing was changed")
             }
             let chosen = Array(free.prefix(want))
             let reserved = chosen.compactMap(\.first) + chosen.flatMap { $0.dropFirst() }

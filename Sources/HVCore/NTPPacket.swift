@@ -46,7 +46,10 @@ public struct NTPPacket: Sendable, Equatable {
     public var bytes: [UInt8] {
         var b = [UInt8](repeating: 0, count: Self.size)
         func put32(_ v: UInt32, _ at: Int) { for i in 0..<4 { b[at + i] = UInt8((v >> (24 - 8 * UInt32(i))) & 0xff) } }
-        func put64(_ v: UInt64, _ at: Int) { put32(UInt32(v >> 32), at); put32(UInt32(v & 0xffff_ffff), at + 4) }
+        func put64(_ v: UInt64, _ at: Int) {
+            put32(UInt32(v >> 32), at)
+            put32(UInt32(v & 0xffff_ffff), at + 4)
+        }
         b[0] = (leap & 3) << 6 | (version & 7) << 3 | (mode & 7)
         b[1] = stratum
         b[2] = UInt8(bitPattern: poll)
@@ -86,8 +89,8 @@ public struct NTPPacket: Sendable, Equatable {
         a.stratum = 1
         a.poll = q.poll
         a.precision = -20
-        a.rootDispersion = 0x0000_0042 // about 1 ms, in 16.16 seconds
-        a.referenceID = 0x4856_4844 // "HVHD"
+        a.rootDispersion = 0x0000_0042  // about 1 ms, in 16.16 seconds
+        a.referenceID = 0x4856_4844  // "HVHD"
         a.reference = timestamp(received)
         a.origin = q.transmit
         a.receive = timestamp(received)
@@ -100,7 +103,8 @@ public struct NTPPacket: Sendable, Equatable {
     /// received at `received`. Nil when the bytes are no answer to that request.
     public static func offset(answer: [UInt8], sentStamp: UInt64, sent: Double, received: Double) -> (offset: Double, delay: Double)? {
         guard let a = NTPPacket(answer), a.mode == Mode.server.rawValue, a.origin == sentStamp,
-              a.receive != 0, a.transmit != 0 else { return nil }
+            a.receive != 0, a.transmit != 0
+        else { return nil }
         let t2 = seconds(a.receive), t3 = seconds(a.transmit)
         let delay = (received - sent) - (t3 - t2)
         guard delay.isFinite, delay >= -0.001, t3 >= t2 - 0.001 else { return nil }

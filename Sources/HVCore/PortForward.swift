@@ -12,13 +12,17 @@ public struct PortForward: Sendable, Equatable, Codable {
     public var guestPort: Int
 
     public init(proto: Proto, hostAddress: String = "127.0.0.1", hostPort: Int, guestPort: Int) {
-        self.proto = proto; self.hostAddress = hostAddress; self.hostPort = hostPort; self.guestPort = guestPort
+        self.proto = proto
+        self.hostAddress = hostAddress
+        self.hostPort = hostPort
+        self.guestPort = guestPort
     }
 
     /// QEMU's hostfwd rule: `tcp:127.0.0.1:8080-:80`.
     public var qemuRule: String { "\(proto.rawValue):\(hostAddress):\(hostPort)-:\(guestPort)" }
 
-    public static let expected = "rules such as \"tcp:8080:80\" or \"tcp:0.0.0.0:8080:80,udp:5000:5000\" (protocol:[host address:]host port:guest port; host ports from 1024)"
+    public static let expected =
+        "rules such as \"tcp:8080:80\" or \"tcp:0.0.0.0:8080:80,udp:5000:5000\" (protocol:[host address:]host port:guest port; host ports from 1024)"
 
     /// Parses a comma-separated list; the message says which rule is wrong and why.
     public static func parseList(_ text: String) -> Result<[PortForward], ParseError> {
@@ -50,7 +54,8 @@ public struct PortForward: Sendable, Equatable, Codable {
             return .failure(ParseError(message: "\"\(address)\" in \"\(rule)\" is not an IPv4 address"))
         }
         guard let host = Int(parts[parts.count - 2]), let guest = Int(parts[parts.count - 1]),
-              (1...65535).contains(guest), (1...65535).contains(host) else {
+            (1...65535).contains(guest), (1...65535).contains(host)
+        else {
             return .failure(ParseError(message: "the ports in \"\(rule)\" must be whole numbers from 1 to 65535"))
         }
         guard host >= 1024 else {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A `.config` file in the registry style of the original product:
 ///
 ///     ; a comment
@@ -16,7 +18,7 @@ public struct RegistryDocument: Sendable, Equatable {
     }
 
     enum Line: Sendable, Equatable {
-        case verbatim(String)                 // blank or comment
+        case verbatim(String)  // blank or comment
         case section(String, raw: String)
         case entry(Entry, indent: String, trailer: String)
     }
@@ -45,58 +47,69 @@ public struct RegistryDocument: Sendable, Equatable {
             }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]"), trimmed.count > 2 else {
-                    throw ConfigError(file: fileName, line: lineNo,
-                                      message: "broken section header \(trimmed.quoted)",
-                                      expected: "[Section] or [Section\\Sub] on a line of its own")
+                    throw ConfigError(
+                        file: fileName, line: lineNo,
+                        message: "broken section header \(trimmed.quoted)",
+                        expected: "[Section] or [Section\\Sub] on a line of its own")
                 }
                 let name = String(trimmed.dropFirst().dropLast()).trimmingSpaces()
                 guard !name.isEmpty, !name.contains("["), !name.contains("]") else {
-                    throw ConfigError(file: fileName, line: lineNo, message: "broken section header \(trimmed.quoted)",
-                                      expected: "a section name such as [Guest\\Cpu]")
+                    throw ConfigError(
+                        file: fileName, line: lineNo, message: "broken section header \(trimmed.quoted)",
+                        expected: "a section name such as [Guest\\Cpu]")
                 }
                 guard seenSections.insert(name.lowercased()).inserted else {
-                    throw ConfigError(file: fileName, line: lineNo, message: "section [\(name)] appears twice",
-                                      expected: "each section once; merge the two")
+                    throw ConfigError(
+                        file: fileName, line: lineNo, message: "section [\(name)] appears twice",
+                        expected: "each section once; merge the two")
                 }
                 current = name
                 lines.append(.section(name, raw: line))
                 continue
             }
             guard let section = current else {
-                throw ConfigError(file: fileName, line: lineNo, message: "\(trimmed.quoted) stands before any section",
-                                  expected: "a [Section] header first")
+                throw ConfigError(
+                    file: fileName, line: lineNo, message: "\(trimmed.quoted) stands before any section",
+                    expected: "a [Section] header first")
             }
             let indent = String(line.prefix { $0 == " " || $0 == "\t" })
             var scanner = Scanner(Substring(trimmed))
             guard let key = scanner.quoted() else {
-                throw ConfigError(file: fileName, line: lineNo, message: "cannot read \(trimmed.quoted)",
-                                  expected: "\"Key\"=\"Value\" (both in double quotes), a [Section] or a ; comment")
+                throw ConfigError(
+                    file: fileName, line: lineNo, message: "cannot read \(trimmed.quoted)",
+                    expected: "\"Key\"=\"Value\" (both in double quotes), a [Section] or a ; comment")
             }
             scanner.skipSpaces()
             guard scanner.take("=") else {
-                throw ConfigError(file: fileName, line: lineNo, message: "missing = after \"\(key)\"",
-                                  expected: "\"\(key)\"=\"Value\"")
+                throw ConfigError(
+                    file: fileName, line: lineNo, message: "missing = after \"\(key)\"",
+                    expected: "\"\(key)\"=\"Value\"")
             }
             scanner.skipSpaces()
             guard let value = scanner.quoted() else {
-                throw ConfigError(file: fileName, line: lineNo, message: "the value of \"\(key)\" is not a quoted string",
-                                  expected: "\"\(key)\"=\"Value\" with the value in double quotes")
+                throw ConfigError(
+                    file: fileName, line: lineNo, message: "the value of \"\(key)\" is not a quoted string",
+                    expected: "\"\(key)\"=\"Value\" with the value in double quotes")
             }
             let trailer = String(scanner.rest)
             let rest = trailer.trimmingSpaces()
             guard rest.isEmpty || rest.hasPrefix(";") || rest.hasPrefix("#") else {
-                throw ConfigError(file: fileName, line: lineNo, message: "unexpected \(rest.quoted) after the value of \"\(key)\"",
-                                  expected: "nothing, or a ; comment")
+                throw ConfigError(
+                    file: fileName, line: lineNo, message: "unexpected \(rest.quoted) after the value of \"\(key)\"",
+                    expected: "nothing, or a ; comment")
             }
             guard !key.isEmpty else {
                 throw ConfigError(file: fileName, line: lineNo, message: "empty key", expected: "\"Key\"=\"Value\"")
             }
             guard seenKeys.insert(section.lowercased() + "\u{0}" + key.lowercased()).inserted else {
-                throw ConfigError(file: fileName, line: lineNo, message: "\"\(key)\" is set twice in [\(section)]",
-                                  expected: "each key once per section")
+                throw ConfigError(
+                    file: fileName, line: lineNo, message: "\"\(key)\" is set twice in [\(section)]",
+                    expected: "each key once per section")
             }
-            lines.append(.entry(Entry(section: section, key: key, value: value, line: lineNo),
-                                indent: indent, trailer: trailer))
+            lines.append(
+                .entry(
+                    Entry(section: section, key: key, value: value, line: lineNo),
+                    indent: indent, trailer: trailer))
         }
     }
 
@@ -266,5 +279,3 @@ extension String {
         self == other || (utf8.count == other.utf8.count && lowercased() == other.lowercased())
     }
 }
-
-import Foundation

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,22 +21,25 @@ public enum TrustedFile {
         guard lstat(url.path, &st) == 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
         let fix = "chown root:root \(url.path) && chmod go-w \(url.path) (read it first: someone else could change it)"
         if st.st_mode & S_IFMT == S_IFLNK {
-            throw HVError(.invalidConfig, "refusing \(url.path): it is a symbolic link, and \(use)",
-                          hint: "replace the link with the file itself; nothing was started")
+            throw HVError(
+                .invalidConfig, "refusing \(url.path): it is a symbolic link, and \(use)",
+                hint: "replace the link with the file itself; nothing was started")
         }
         guard st.st_mode & S_IFMT == S_IFREG else {
             throw HVError(.invalidConfig, "refusing \(url.path): it is not a regular file", hint: "nothing was started")
         }
         if let problem = problem(st) {
-            throw HVError(.invalidConfig, "refusing \(url.path): it \(problem), and \(use), so only root may be able to change it",
-                          hint: fix + "; nothing was started")
+            throw HVError(
+                .invalidConfig, "refusing \(url.path): it \(problem), and \(use), so only root may be able to change it",
+                hint: fix + "; nothing was started")
         }
         var dir = url.deletingLastPathComponent().standardizedFileURL
         while true {
             var ds = stat()
             if stat(dir.path, &ds) == 0, let problem = problem(ds, directory: true) {
-                throw HVError(.invalidConfig, "refusing \(url.path): its folder \(dir.path) \(problem), so someone else could replace the file",
-                              hint: "chown root:root \(dir.path) && chmod go-w \(dir.path); nothing was started")
+                throw HVError(
+                    .invalidConfig, "refusing \(url.path): its folder \(dir.path) \(problem), so someone else could replace the file",
+                    hint: "chown root:root \(dir.path) && chmod go-w \(dir.path); nothing was started")
             }
             if dir.path == "/" { break }
             dir = dir.deletingLastPathComponent().standardizedFileURL

@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,7 +65,10 @@ public final class DoorbellPeer: EventServing {
         var own: Int32 = -1
         for _ in 0..<maxHandshake {
             guard let (peer, fd) = try next() else { break }
-            if peer == myID, fd >= 0 { own = fd; break }
+            if peer == myID, fd >= 0 {
+                own = fd
+                break
+            }
             if let old = others.removeValue(forKey: peer) { close(old) }
             if fd >= 0 { others[peer] = fd }
         }

@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,7 +48,8 @@ public final class EventMemory: @unchecked Sendable {
             throw HVError(.io, "\(what) is not an events table (\(EventTable.regionSize) bytes)")
         }
         guard names.count <= EventTable.capacity,
-              let p = mmap(nil, EventTable.regionSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
+            let p = mmap(nil, EventTable.regionSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED
+        else {
             let e = errno
             close(fd)
             throw HVError.posix("map \(what)", errno: e)
@@ -108,8 +110,9 @@ public final class EventMemory: @unchecked Sendable {
     public func carries(_ expected: [String]) -> Bool {
         let raw = UnsafeRawBufferPointer(start: base, count: EventTable.regionSize)
         guard expected.count <= EventTable.capacity,
-              raw.load(fromByteOffset: 0, as: UInt32.self) == EventTable.magic.littleEndian,
-              raw.load(fromByteOffset: 4, as: UInt32.self) == UInt32(expected.count).littleEndian else { return false }
+            raw.load(fromByteOffset: 0, as: UInt32.self) == EventTable.magic.littleEndian,
+            raw.load(fromByteOffset: 4, as: UInt32.self) == UInt32(expected.count).littleEndian
+        else { return false }
         return expected.enumerated().allSatisfy { i, name in
             var want = Array(name.utf8.prefix(EventTable.nameLength - 1))
             want += [UInt8](repeating: 0, count: EventTable.nameLength - want.count)

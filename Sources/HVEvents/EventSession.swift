@@ -1,7 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
-
+import HVCore
 
 extension IvshmemServer: EventServing {
     public var eventNames: [String] { table.names }

@@ -12,7 +12,7 @@ public enum EventTable {
     public static let slotSize = 128
     public static let nameOffset = 0, nameLength = 32, counterOffset = 32, waitersOffset = 48
     public static let waiterEntries = 40
-    public static let regionSize = 1 << 16   // a power of two, as ivshmem wants
+    public static let regionSize = 1 << 16  // a power of two, as ivshmem wants
     /// Header: magic u32 @0, event count u32 @4, the host's (hvd's) peer id u32 @8.
     public static let hostPeerOffset = 8
     public static func slot(_ index: Int) -> Int { headerSize + index * slotSize }

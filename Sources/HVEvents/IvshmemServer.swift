@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,9 +71,11 @@ public final class IvshmemServer: Sendable {
     private let state: Monitor<State>
 
     /// `maxID`: the largest guest peer id (waiter entries hold id + 1 in 16 bits); lower in tests.
-    public init(socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1,
-         allowedUsers: Set<UInt32>? = nil,
-         warn: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }) throws {
+    public init(
+        socketPath: String, hostSocketPath: String, table: EventMemory, maxID: Int64 = Int64(UInt16.max) - 1,
+        allowedUsers: Set<UInt32>? = nil,
+        warn: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+    ) throws {
         self.warn = warn
         self.socketPath = socketPath
         self.allowedUsers = allowedUsers
@@ -124,7 +127,10 @@ public final class IvshmemServer: Sendable {
             for p in s.peers.values { p.conn?.shutdown() }
             return s.listeners
         }
-        for l in listeners { l.shutdown(); l.close() }
+        for l in listeners {
+            l.shutdown()
+            l.close()
+        }
         unlink(socketPath)
         unlink(hostSocketPath)
     }
@@ -167,7 +173,10 @@ public final class IvshmemServer: Sendable {
                         return nil
                     }
                     let fd = hv_eventfd()
-                    guard fd >= 0 else { s.ids.give(back: taken); return nil }
+                    guard fd >= 0 else {
+                        s.ids.give(back: taken)
+                        return nil
+                    }
                     id = taken
                     s.peers[id] = Peer(eventfd: fd, conn: conn)
                     if let user, !ownUser { s.users[user] = id }
@@ -177,7 +186,10 @@ public final class IvshmemServer: Sendable {
                 let others = known.sorted { $0.key < $1.key }.map { ($0.key, dup($0.value.eventfd), $0.value.conn) }
                 return (id, s.peers[id].map { dup($0.eventfd) } ?? -1, others)
             }
-            guard let joined else { conn.close(); continue }
+            guard let joined else {
+                conn.close()
+                continue
+            }
             // 1–3: version, id, the shared memory; then the others' doorbells; last our own.
             // Each within the send deadline: a peer that does not take it is cut off (its
             // watch thread then sees the end and announces its departure).

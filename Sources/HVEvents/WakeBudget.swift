@@ -13,8 +13,10 @@ struct WakeBudget {
     private var spent = 0
 
     /// Clock and sleep in nanoseconds (the monotonic clock and usleep unless a test says otherwise).
-    init(now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
-         sleep: @escaping (UInt64) -> Void = { usleep(useconds_t($0 / 1000)) }) {
+    init(
+        now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
+        sleep: @escaping (UInt64) -> Void = { usleep(useconds_t($0 / 1000)) }
+    ) {
         self.now = now
         self.sleep = sleep
         windowStart = now()
@@ -24,7 +26,10 @@ struct WakeBudget {
     @discardableResult
     mutating func spend() -> Bool {
         let t = now()
-        if t &- windowStart >= Self.window { windowStart = t; spent = 0 }
+        if t &- windowStart >= Self.window {
+            windowStart = t
+            spent = 0
+        }
         spent += 1
         guard spent > Self.perWindow else { return false }
         sleep(Self.window - (t &- windowStart))

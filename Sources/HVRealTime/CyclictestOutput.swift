@@ -19,8 +19,9 @@ public struct CyclictestOutput: Sendable, Equatable {
         var counts: [[Int]] = []
         var summary: [String: [Int]] = [:]
         func impossible(_ line: Substring) -> HVError {
-            HVError(.io, "cyclictest's output has an impossible line: \(line.prefix(80))",
-                    hint: "measure again; the guest wrote the file it was read from")
+            HVError(
+                .io, "cyclictest's output has an impossible line: \(line.prefix(80))",
+                hint: "measure again; the guest wrote the file it was read from")
         }
         for line in text.split(separator: "\n") {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -36,7 +37,8 @@ public struct CyclictestOutput: Sendable, Equatable {
             guard words.count >= 2, let us = Int(words[0]) else { continue }
             let columns = words.dropFirst().map { Int($0) }
             guard (0...buckets).contains(us), columns.count <= maxThreads,
-                  columns.allSatisfy({ $0.map { (0...LatencyHistogram.maxCount).contains($0) } ?? false }) else { throw impossible(line) }
+                columns.allSatisfy({ $0.map { (0...LatencyHistogram.maxCount).contains($0) } ?? false })
+            else { throw impossible(line) }
             if counts.isEmpty { counts = Array(repeating: [], count: columns.count) }
             guard columns.count == counts.count else { throw impossible(line) }
             for (t, n) in columns.enumerated() {
@@ -49,8 +51,9 @@ public struct CyclictestOutput: Sendable, Equatable {
         }
         func column(_ key: String, _ t: Int) -> Int { summary[key].flatMap { t < $0.count ? $0[t] : nil } ?? 0 }
         let threads = counts.enumerated().map { t, c in
-            LatencyHistogram(counts: c, overflows: column("Histogram Overflows", t), min: column("Min Latencies", t),
-                             avg: column("Avg Latencies", t), max: maxes[t])
+            LatencyHistogram(
+                counts: c, overflows: column("Histogram Overflows", t), min: column("Min Latencies", t),
+                avg: column("Avg Latencies", t), max: maxes[t])
         }
         return CyclictestOutput(threads: threads, breakMicroseconds: summary["Break value"]?.first)
     }
@@ -69,7 +72,8 @@ extension LatencyHistogram {
         if sum.count < other.counts.count { sum += Array(repeating: 0, count: other.counts.count - sum.count) }
         for (us, n) in other.counts.enumerated() { sum[us] += n }
         let avg = (Double(avg) * Double(samples) + Double(other.avg) * Double(other.samples)) / Double(samples + other.samples)
-        return LatencyHistogram(counts: sum, overflows: overflows + other.overflows, min: Swift.min(min, other.min),
-                                avg: Int(avg.rounded()), max: Swift.max(max, other.max))
+        return LatencyHistogram(
+            counts: sum, overflows: overflows + other.overflows, min: Swift.min(min, other.min),
+            avg: Int(avg.rounded()), max: Swift.max(max, other.max))
     }
 }

@@ -8,7 +8,10 @@ public enum LatencyPlot {
     public struct Series: Sendable {
         public var label: String
         public var histogram: LatencyHistogram
-        public init(label: String, histogram: LatencyHistogram) { self.label = label; self.histogram = histogram }
+        public init(label: String, histogram: LatencyHistogram) {
+            self.label = label
+            self.histogram = histogram
+        }
     }
 
     static let colors: [(UInt8, UInt8, UInt8)] = [(0x1f, 0x77, 0xb4), (0xd6, 0x27, 0x28), (0x2c, 0xa0, 0x2c)]
@@ -46,8 +49,9 @@ public enum LatencyPlot {
             let (r, g, bl) = colors[k % colors.count]
             for (i, c) in b.enumerated() where c > 0 {
                 let h = y(c, maxCount: maxCount) * ph
-                s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\" fill-opacity=\"0.6\"/>\n",
-                            Double(left) + Double(i) * barW, Double(top) + ph - h, Swift.max(1, barW - 0.5), h, r, g, bl)
+                s += String(
+                    format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\" fill-opacity=\"0.6\"/>\n",
+                    Double(left) + Double(i) * barW, Double(top) + ph - h, Swift.max(1, barW - 0.5), h, r, g, bl)
             }
         }
         s += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
@@ -58,7 +62,8 @@ public enum LatencyPlot {
             s += String(format: "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", x, height - bottom + 18, us)
         }
         s += "<text x=\"\(left + Int(pw / 2))\" y=\"\(height - 8)\" text-anchor=\"middle\">latency (µs, \(binUs) µs per bar)</text>\n"
-        s += "<text x=\"16\" y=\"\(top + Int(ph / 2))\" transform=\"rotate(-90 16 \(top + Int(ph / 2)))\" text-anchor=\"middle\">samples (log scale, max \(maxCount))</text>\n"
+        s +=
+            "<text x=\"16\" y=\"\(top + Int(ph / 2))\" transform=\"rotate(-90 16 \(top + Int(ph / 2)))\" text-anchor=\"middle\">samples (log scale, max \(maxCount))</text>\n"
         // The legend is a column inside the plot's right edge, placed by the
         // longest label's (generously) estimated width, so none runs off the picture.
         let labels = series.map { ser in
@@ -92,8 +97,9 @@ public enum LatencyPlot {
     /// drawing of our own.
     public static func renderPNG(svg: URL, to png: URL) throws {
         guard let rsvg = Executables.find("rsvg-convert") else {
-            throw HVError(.notFound, "rsvg-convert is not installed, so only the SVG plot was written",
-                          hint: "apt-get install librsvg2-bin fonts-dejavu-core (hv setup does)")
+            throw HVError(
+                .notFound, "rsvg-convert is not installed, so only the SVG plot was written",
+                hint: "apt-get install librsvg2-bin fonts-dejavu-core (hv setup does)")
         }
         let r = try Command.run([rsvg, "--format", "png", "--background-color", "white", "--output", png.path, svg.path], timeout: 60)
         guard r.status == 0, !r.timedOut else {

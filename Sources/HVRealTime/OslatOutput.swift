@@ -14,8 +14,9 @@ public enum OslatOutput {
         var threads: Int?
         var summary: [String: [Double]] = [:]
         func impossible(_ line: Substring) -> HVError {
-            HVError(.io, "oslat's output has an impossible line: \(line.prefix(80))",
-                    hint: "measure again; the guest wrote the file it was read from")
+            HVError(
+                .io, "oslat's output has an impossible line: \(line.prefix(80))",
+                hint: "measure again; the guest wrote the file it was read from")
         }
         for line in text.split(separator: "\n") {
             // "    001 (us):\t 76270832 12" or "     Maximum:\t 51 47 (us)"; anything else is oslat talking.
@@ -26,12 +27,14 @@ public enum OslatOutput {
                 .prefix { $0.first.map { $0.isNumber } ?? false }
             if key == "Core" {
                 guard (1...CyclictestOutput.maxThreads).contains(values.count), values.allSatisfy({ Int($0) != nil }),
-                      threads == nil else { throw impossible(line) }
+                    threads == nil
+                else { throw impossible(line) }
                 threads = values.count
                 counts = Array(repeating: [], count: values.count)
             } else if key.hasSuffix("(us)") {
                 guard let n = threads, let us = Int(key.dropLast(4).trimmingCharacters(in: .whitespaces)),
-                      (0...buckets).contains(us), values.count == n else { throw impossible(line) }
+                    (0...buckets).contains(us), values.count == n
+                else { throw impossible(line) }
                 let column = values.map { Int($0) }
                 guard column.allSatisfy({ $0.map { (0...LatencyHistogram.maxCount).contains($0) } ?? false }) else { throw impossible(line) }
                 for (t, c) in column.enumerated() {

@@ -11,15 +11,16 @@ public enum QualificationHTML {
     public static func render(_ r: QualificationReport) -> String {
         let s = r.status
         let e = LatencyPlot.escape
-        let verdict: (String, String) = switch s.state {
-        case .running: ("running", "Running: the figures so far")
-        case .passed: ("pass", "Passed" + (s.comparison.map { ": " + $0.summary } ?? ": the guest's first qualification, kept as its baseline"))
-        case .regressed: ("fail", "Regression: " + (s.comparison?.summary ?? ""))
-        case .stopped: ("note", "Stopped early: the figures of what was measured")
-        case .broke: ("fail", "Stopped by a latency of \(s.broke?.microseconds ?? 0) µs, above the \(s.breakMicroseconds ?? 0) µs break")
-        case .interrupted: ("note", "Interrupted (hvd ended during the run): the figures of what was measured")
-        case .failed: ("fail", "Failed: " + s.notes.joined(separator: "; "))
-        }
+        let verdict: (String, String) =
+            switch s.state {
+            case .running: ("running", "Running: the figures so far")
+            case .passed: ("pass", "Passed" + (s.comparison.map { ": " + $0.summary } ?? ": the guest's first qualification, kept as its baseline"))
+            case .regressed: ("fail", "Regression: " + (s.comparison?.summary ?? ""))
+            case .stopped: ("note", "Stopped early: the figures of what was measured")
+            case .broke: ("fail", "Stopped by a latency of \(s.broke?.microseconds ?? 0) µs, above the \(s.breakMicroseconds ?? 0) µs break")
+            case .interrupted: ("note", "Interrupted (hvd ended during the run): the figures of what was measured")
+            case .failed: ("fail", "Failed: " + s.notes.joined(separator: "; "))
+            }
         var h = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
@@ -46,7 +47,8 @@ public enum QualificationHTML {
         for (i, f) in s.vcpus.enumerated() { h += row("vCPU \(i)", f) }
         h += row("all", s.total, bold: true) + "</table>\n"
         if let c = s.comparison {
-            h += "<h2>Against the baseline</h2>\n<p id=\"comparison\">\(e(c.summary)). A regression is more than \(c.marginPercent)% (and \(QualificationBaseline.floorMicroseconds) µs) worse in max or p99.99.</p>\n"
+            h +=
+                "<h2>Against the baseline</h2>\n<p id=\"comparison\">\(e(c.summary)). A regression is more than \(c.marginPercent)% (and \(QualificationBaseline.floorMicroseconds) µs) worse in max or p99.99.</p>\n"
         }
         let series = r.histograms.enumerated().map { LatencyPlot.Series(label: "vCPU \($0.offset)", histogram: $0.element) }
         if series.contains(where: { $0.histogram.samples > 0 }) {
@@ -56,7 +58,8 @@ public enum QualificationHTML {
             h += "<h2>OS latency (oslat, µs)</h2>\n<p>A busy loop on every vCPU for \(o.measuredSeconds) s in all (the start of each piece): "
             h += "how long the guest's OS took a polling thread away. A sample is one turn of the loop; the maximum is exact, "
             h += "the last bucket (\(Self.oslatLastBucket) µs) holds everything longer.</p>\n"
-            h += "<table id=\"oslat\"><tr><th class=\"l\">vCPU</th><th>samples</th><th>min</th><th>avg</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th><th>overflows</th></tr>\n"
+            h +=
+                "<table id=\"oslat\"><tr><th class=\"l\">vCPU</th><th>samples</th><th>min</th><th>avg</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th><th>overflows</th></tr>\n"
             for (i, f) in o.vcpus.enumerated() { h += row("vCPU \(i)", f) }
             h += row("all", o.total, bold: true) + "</table>\n"
             let series = (r.oslatHistograms ?? []).enumerated().map { LatencyPlot.Series(label: "vCPU \($0.offset)", histogram: $0.element) }
@@ -66,14 +69,19 @@ public enum QualificationHTML {
         }
         if let b = s.broke {
             h += "<h2>The break</h2>\n<p>A latency of \(b.microseconds) µs stopped the run. The host's RT cores during that measurement: "
-            h += e(b.hostSteal.keys.sorted().map { "core \($0): steal \(b.hostSteal[$0] ?? 0) ms, \(b.hostInterrupts[$0] ?? 0) interrupts" }.joined(separator: "; "))
+            h += e(
+                b.hostSteal.keys.sorted().map { "core \($0): steal \(b.hostSteal[$0] ?? 0) ms, \(b.hostInterrupts[$0] ?? 0) interrupts" }.joined(
+                    separator: "; "))
             h += ".</p>\n"
-            h += b.trace.map { "<p>The guest's kernel trace up to the break (ftrace, its last lines):</p>\n<pre id=\"trace\">\(e($0))</pre>\n" }
+            h +=
+                b.trace.map { "<p>The guest's kernel trace up to the break (ftrace, its last lines):</p>\n<pre id=\"trace\">\(e($0))</pre>\n" }
                 ?? "<p>The guest left no kernel trace.</p>\n"
         }
         h += "<h2>What it ran on</h2>\n<table id=\"context\">\n"
-        for (k, v) in [("guest kernel", r.context.guestKernel), ("host kernel", r.context.hostKernel),
-                       ("accelerator", r.context.accelerator), ("placement", r.context.placement.joined(separator: "; "))] {
+        for (k, v) in [
+            ("guest kernel", r.context.guestKernel), ("host kernel", r.context.hostKernel),
+            ("accelerator", r.context.accelerator), ("placement", r.context.placement.joined(separator: "; ")),
+        ] {
             h += "<tr><th class=\"l\">\(k)</th><td class=\"l\">\(e(v))</td></tr>\n"
         }
         h += "</table>\n<h2>The host's audit (hv rt check)</h2>\n<pre id=\"audit\">\(e(r.context.audit.joined(separator: "\n")))</pre>\n"

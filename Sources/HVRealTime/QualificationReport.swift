@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// A qualification's whole record: its status (the figures), each vCPU's
 /// histogram and what the run happened on. Written by hvd as JSON beside
@@ -17,8 +17,12 @@ public struct QualificationReport: Sendable, Codable, Equatable {
         /// `hv rt check`'s findings on the host, as lines.
         public var audit: [String]
         public init(guestName: String, guestKernel: String, hostKernel: String, accelerator: String, placement: [String], audit: [String]) {
-            self.guestName = guestName; self.guestKernel = guestKernel; self.hostKernel = hostKernel
-            self.accelerator = accelerator; self.placement = placement; self.audit = audit
+            self.guestName = guestName
+            self.guestKernel = guestKernel
+            self.hostKernel = hostKernel
+            self.accelerator = accelerator
+            self.placement = placement
+            self.audit = audit
         }
     }
     public var status: QualificationStatus
@@ -27,13 +31,17 @@ public struct QualificationReport: Sendable, Codable, Equatable {
     public var oslatHistograms: [LatencyHistogram]?
     public var context: Context
     public init(status: QualificationStatus, histograms: [LatencyHistogram], oslatHistograms: [LatencyHistogram]? = nil, context: Context) {
-        self.status = status; self.histograms = histograms; self.oslatHistograms = oslatHistograms; self.context = context
+        self.status = status
+        self.histograms = histograms
+        self.oslatHistograms = oslatHistograms
+        self.context = context
     }
 
     /// The figures of one histogram.
     public static func figures(_ h: LatencyHistogram) -> LatencyFigures {
-        LatencyFigures(samples: h.samples, min: h.min, avg: h.avg, max: h.max, p99: h.percentile(0.99),
-                       p999: h.percentile(0.999), p9999: h.percentile(0.9999), overflows: h.overflows)
+        LatencyFigures(
+            samples: h.samples, min: h.min, avg: h.avg, max: h.max, p99: h.percentile(0.99),
+            p999: h.percentile(0.999), p9999: h.percentile(0.9999), overflows: h.overflows)
     }
 
     /// The figures again from the histograms (per vCPU and together).
@@ -46,9 +54,10 @@ public struct QualificationReport: Sendable, Codable, Equatable {
     public mutating func addOslat(_ threads: [LatencyHistogram], seconds: Int) {
         let sum = zip(oslatHistograms ?? Array(repeating: .empty, count: threads.count), threads).map { $0.adding($1) }
         oslatHistograms = sum
-        status.osLatency = OSLatencyFigures(measuredSeconds: (status.osLatency?.measuredSeconds ?? 0) + seconds,
-                                            vcpus: sum.map(Self.figures),
-                                            total: Self.figures(sum.reduce(LatencyHistogram.empty) { $0.adding($1) }))
+        status.osLatency = OSLatencyFigures(
+            measuredSeconds: (status.osLatency?.measuredSeconds ?? 0) + seconds,
+            vcpus: sum.map(Self.figures),
+            total: Self.figures(sum.reduce(LatencyHistogram.empty) { $0.adding($1) }))
     }
 }
 
@@ -68,10 +77,12 @@ public enum QualificationBaseline {
         var words: [String] = []
         if worse(run.max, b.max) { words.append("max \(run.max) µs against \(b.max) µs") }
         if worse(run.p9999, b.p9999) { words.append("p99.99 \(run.p9999) µs against \(b.p9999) µs") }
-        let summary = words.isEmpty
+        let summary =
+            words.isEmpty
             ? "within \(marginPercent)% of the baseline \(baseline.run) (max \(run.max) µs against \(b.max) µs, p99.99 \(run.p9999) µs against \(b.p9999) µs)"
             : "regressed against the baseline \(baseline.run): " + words.joined(separator: ", ") + " (more than \(marginPercent)% worse)"
-        return QualificationComparison(baselineRun: baseline.run, baselineMax: b.max, baselineP9999: b.p9999,
-                                       marginPercent: marginPercent, regressed: !words.isEmpty, summary: summary)
+        return QualificationComparison(
+            baselineRun: baseline.run, baselineMax: b.max, baselineP9999: b.p9999,
+            marginPercent: marginPercent, regressed: !words.isEmpty, summary: summary)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 /// `hv rt check`: the host's fitness for real-time guests, item by item, each
@@ -14,7 +14,10 @@ public struct RealTimeAudit: Sendable {
     public var kernelVersion: String
 
     public init(sysRoot: String = "", facts: HostFacts, rtCores: [Int], kernelVersion: String) {
-        self.sysRoot = sysRoot; self.facts = facts; self.rtCores = rtCores; self.kernelVersion = kernelVersion
+        self.sysRoot = sysRoot
+        self.facts = facts
+        self.rtCores = rtCores
+        self.kernelVersion = kernelVersion
     }
 
     func read(_ path: String) -> String? { SysFS(root: sysRoot).text(path) }
@@ -23,9 +26,11 @@ public struct RealTimeAudit: Sendable {
     var cores: String { rtCores.map(String.init).joined(separator: ",") }
 
     public func run() -> [AuditItem] {
-        [preemption(), accelerator(), virtualHost(), isolation("isolcpus", "isolated from the scheduler"),
-         isolation("nohz_full", "free of the scheduler tick"), isolation("rcu_nocbs", "free of RCU callbacks"),
-         smt(), governor(), idle(), interrupts(), cpuset(), swap(), hugepages(), rtThrottling()]
+        [
+            preemption(), accelerator(), virtualHost(), isolation("isolcpus", "isolated from the scheduler"),
+            isolation("nohz_full", "free of the scheduler tick"), isolation("rcu_nocbs", "free of RCU callbacks"),
+            smt(), governor(), idle(), interrupts(), cpuset(), swap(), hugepages(), rtThrottling(),
+        ]
     }
 
     func preemption() -> AuditItem {
@@ -33,10 +38,13 @@ public struct RealTimeAudit: Sendable {
         if read("/sys/kernel/realtime") == "1" || kernelVersion.contains("PREEMPT_RT") {
             return AuditItem("preemption", title, .ok, "PREEMPT_RT kernel (\(kernelVersion))")
         }
-        let model = kernelVersion.contains("PREEMPT_DYNAMIC") ? "PREEMPT_DYNAMIC"
+        let model =
+            kernelVersion.contains("PREEMPT_DYNAMIC")
+            ? "PREEMPT_DYNAMIC"
             : kernelVersion.contains("PREEMPT") ? "PREEMPT" : "no forced preemption"
-        return AuditItem("preemption", title, .warn, "\(model) (\(kernelVersion)): host threads can delay the RT guest's vCPU",
-                         fix: "boot Debian's PREEMPT_RT kernel: apt-get install linux-image-rt-amd64, then reboot")
+        return AuditItem(
+            "preemption", title, .warn, "\(model) (\(kernelVersion)): host threads can delay the RT guest's vCPU",
+            fix: "boot Debian's PREEMPT_RT kernel: apt-get install linux-image-rt-amd64, then reboot")
     }
 
     func accelerator() -> AuditItem {
@@ -44,11 +52,12 @@ public struct RealTimeAudit: Sendable {
         if facts.kvmDeviceOpens && facts.hasHardwareVirtualization {
             return AuditItem("accelerator", title, .ok, "KVM with hardware virtualisation (vmx/svm)")
         }
-        return AuditItem("accelerator", title, .critical,
-                         "TCG (software emulation): guests run, but TCG cannot give real-time guarantees; latencies are milliseconds, not microseconds",
-                         fix: facts.kvmDeviceOpens
-                            ? "use a machine whose CPU shows vmx or svm (this /dev/kvm is a nested paravirtual KVM)"
-                            : "enable virtualisation (VT-x/AMD-V) in the firmware and load kvm_intel or kvm_amd")
+        return AuditItem(
+            "accelerator", title, .critical,
+            "TCG (software emulation): guests run, but TCG cannot give real-time guarantees; latencies are milliseconds, not microseconds",
+            fix: facts.kvmDeviceOpens
+                ? "use a machine whose CPU shows vmx or svm (this /dev/kvm is a nested paravirtual KVM)"
+                : "enable virtualisation (VT-x/AMD-V) in the firmware and load kvm_intel or kvm_amd")
     }
 
     /// A host that is itself a virtual machine can be paused by its own
@@ -60,9 +69,10 @@ public struct RealTimeAudit: Sendable {
         }
         let stolen = CPUSteal.sample(stat: sysRoot + "/proc/stat")
         let onRT = rtCores.compactMap { stolen[$0] }.reduce(0, +)
-        return AuditItem("virtual-host", title, .warn,
-                         "this host is itself a virtual machine: its hypervisor can pause any core (\(onRT) ms taken from core \(cores) since boot)",
-                         fix: "run hv on bare metal, or have the outer hypervisor pin this machine's vCPUs to dedicated, isolated physical cores")
+        return AuditItem(
+            "virtual-host", title, .warn,
+            "this host is itself a virtual machine: its hypervisor can pause any core (\(onRT) ms taken from core \(cores) since boot)",
+            fix: "run hv on bare metal, or have the outer hypervisor pin this machine's vCPUs to dedicated, isolated physical cores")
     }
 
     func cmdlineCPUs(_ key: String) -> Set<Int>? {
@@ -81,8 +91,10 @@ public struct RealTimeAudit: Sendable {
         let set = cmdlineCPUs(key) ?? []
         let missing = rtCores.filter { !set.contains($0) }
         if missing.isEmpty { return AuditItem(key, title, .ok, "core \(cores) \(what)") }
-        return AuditItem(key, title, .warn, "core \(missing.map(String.init).joined(separator: ",")) not \(what) (\(key) \(set.isEmpty ? "not set" : "= \(CPUList.format(set))"))",
-                         fix: "add \(key)=\(cores) to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub, reboot")
+        return AuditItem(
+            key, title, .warn,
+            "core \(missing.map(String.init).joined(separator: ",")) not \(what) (\(key) \(set.isEmpty ? "not set" : "= \(CPUList.format(set))"))",
+            fix: "add \(key)=\(cores) to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub, reboot")
     }
 
     func smt() -> AuditItem {
@@ -90,7 +102,8 @@ public struct RealTimeAudit: Sendable {
         var shared: [String] = []
         for c in rtCores {
             guard let s = read("/sys/devices/system/cpu/cpu\(c)/topology/thread_siblings_list"),
-                  let sib = CPUList.parse(s) else { continue }
+                let sib = CPUList.parse(s)
+            else { continue }
             let others = sib.subtracting(rtCores).sorted()
             if !others.isEmpty { shared.append("core \(c) shares its physical core with \(others.map(String.init).joined(separator: ","))") }
         }
@@ -99,8 +112,9 @@ public struct RealTimeAudit: Sendable {
         if shared.isEmpty {
             return AuditItem("smt", title, .ok, layout + "; " + (rtCores.isEmpty ? "no RT core reserved" : "no RT core shares a physical core with the host"))
         }
-        return AuditItem("smt", title, .warn, layout + "; " + shared.joined(separator: "; "),
-                         fix: "reserve both siblings, or switch SMT off: echo off > /sys/devices/system/cpu/smt/control (or nosmt on the kernel command line)")
+        return AuditItem(
+            "smt", title, .warn, layout + "; " + shared.joined(separator: "; "),
+            fix: "reserve both siblings, or switch SMT off: echo off > /sys/devices/system/cpu/smt/control (or nosmt on the kernel command line)")
     }
 
     func governor() -> AuditItem {
@@ -108,8 +122,11 @@ public struct RealTimeAudit: Sendable {
         let govs = rtCores.compactMap { read("/sys/devices/system/cpu/cpu\($0)/cpufreq/scaling_governor") }
         if govs.isEmpty { return AuditItem("governor", title, .info, "no cpufreq on this host (fixed frequency, or a virtual machine)") }
         if govs.allSatisfy({ $0 == "performance" }) { return AuditItem("governor", title, .ok, "performance on the RT cores") }
-        return AuditItem("governor", title, .warn, "RT cores run the \(Set(govs).sorted().joined(separator: ", ")) governor: frequency changes add latency",
-                         fix: "for c in \(rtCores.map(String.init).joined(separator: " ")); do echo performance > /sys/devices/system/cpu/cpu$c/cpufreq/scaling_governor; done")
+        return AuditItem(
+            "governor", title, .warn, "RT cores run the \(Set(govs).sorted().joined(separator: ", ")) governor: frequency changes add latency",
+            fix:
+                "for c in \(rtCores.map(String.init).joined(separator: " ")); do echo performance > /sys/devices/system/cpu/cpu$c/cpufreq/scaling_governor; done"
+        )
     }
 
     func idle() -> AuditItem {
@@ -127,8 +144,9 @@ public struct RealTimeAudit: Sendable {
             return AuditItem("idle", title, .info, "no cpuidle states exposed on this host")
         }
         if deep.isEmpty { return AuditItem("idle", title, .ok, "no deep idle state enabled on the RT cores") }
-        return AuditItem("idle", title, .warn, "deep idle states enabled: " + deep.joined(separator: ", "),
-                         fix: "disable them: cpupower -c \(cores) idle-set -D 10 (or processor.max_cstate=1 on the kernel command line)")
+        return AuditItem(
+            "idle", title, .warn, "deep idle states enabled: " + deep.joined(separator: ", "),
+            fix: "disable them: cpupower -c \(cores) idle-set -D 10 (or processor.max_cstate=1 on the kernel command line)")
     }
 
     func interrupts() -> AuditItem {
@@ -141,16 +159,19 @@ public struct RealTimeAudit: Sendable {
             if !set.isDisjoint(with: rtCores) { onRT.append(irq) }
         }
         if onRT.isEmpty { return AuditItem("irq", title, .ok, "no interrupt may be delivered to core \(cores)") }
-        return AuditItem("irq", title, .warn, "\(onRT.count) interrupt\(onRT.count == 1 ? "" : "s") may be delivered to core \(cores) (IRQ \(onRT.prefix(12).joined(separator: " "))\(onRT.count > 12 ? " …" : ""))",
-                         fix: "hv_vmf_start moves them off where the host permits; also set IRQBALANCE_BANNED_CPULIST=\(cores) for irqbalance")
+        return AuditItem(
+            "irq", title, .warn,
+            "\(onRT.count) interrupt\(onRT.count == 1 ? "" : "s") may be delivered to core \(cores) (IRQ \(onRT.prefix(12).joined(separator: " "))\(onRT.count > 12 ? " …" : ""))",
+            fix: "hv_vmf_start moves them off where the host permits; also set IRQBALANCE_BANNED_CPULIST=\(cores) for irqbalance")
     }
 
     func swap() -> AuditItem {
         let title = "swap"
         let lines = (read("/proc/swaps") ?? "").split(separator: "\n").dropFirst()
         if lines.isEmpty { return AuditItem("swap", title, .ok, "no swap") }
-        return AuditItem("swap", title, .warn, "\(lines.count) swap area\(lines.count == 1 ? "" : "s") active: unlocked memory may be paged out",
-                         fix: "hv locks RTOS guest memory; for the rest: swapoff -a (and remove swap from /etc/fstab)")
+        return AuditItem(
+            "swap", title, .warn, "\(lines.count) swap area\(lines.count == 1 ? "" : "s") active: unlocked memory may be paged out",
+            fix: "hv locks RTOS guest memory; for the rest: swapoff -a (and remove swap from /etc/fstab)")
     }
 
     func hugepages() -> AuditItem {
@@ -159,8 +180,9 @@ public struct RealTimeAudit: Sendable {
             return AuditItem("thp", title, .info, "not available")
         }
         if thp.contains("[always]") {
-            return AuditItem("thp", title, .warn, "always: khugepaged compaction can stall threads",
-                             fix: "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled (or transparent_hugepage=madvise on the kernel command line)")
+            return AuditItem(
+                "thp", title, .warn, "always: khugepaged compaction can stall threads",
+                fix: "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled (or transparent_hugepage=madvise on the kernel command line)")
         }
         return AuditItem("thp", title, .ok, thp.contains("[never]") ? "never" : "madvise only")
     }
@@ -171,9 +193,10 @@ public struct RealTimeAudit: Sendable {
             return AuditItem("rt-throttling", title, .info, "not readable")
         }
         if us < 0 { return AuditItem("rt-throttling", title, .ok, "off: FIFO threads may use their whole core") }
-        return AuditItem("rt-throttling", title, .info,
-                         "on: SCHED_FIFO threads get at most \(us / 10_000) % of a core per second (a safety net against runaway RT threads)",
-                         fix: "on isolated RT cores it may be switched off: sysctl kernel.sched_rt_runtime_us=-1")
+        return AuditItem(
+            "rt-throttling", title, .info,
+            "on: SCHED_FIFO threads get at most \(us / 10_000) % of a core per second (a safety net against runaway RT threads)",
+            fix: "on isolated RT cores it may be switched off: sysctl kernel.sched_rt_runtime_us=-1")
     }
 }
 
@@ -192,12 +215,13 @@ extension RealTimeAudit {
 extension AuditItem {
     /// One line as `hv rt check` prints it ("[warn] title: detail").
     public var line: String {
-        let mark = switch state {
-        case .ok: "[ ok ]"
-        case .info: "[info]"
-        case .warn: "[warn]"
-        case .critical: "[CRIT]"
-        }
+        let mark =
+            switch state {
+            case .ok: "[ ok ]"
+            case .info: "[info]"
+            case .warn: "[warn]"
+            case .critical: "[CRIT]"
+            }
         return "\(mark) \(title): \(detail)"
     }
 }

@@ -11,11 +11,11 @@ import HVHost
 struct DebianRootBuilder {
     /// What the guest has beyond Debian's minimal base, and why.
     static let packages = [
-        "systemd-sysv", "udev", "kmod",       // a Debian system the user's units run on
-        "openssh-server",                     // hv guest ssh / copy
-        "chrony",                             // the host's clock
-        "acpid",                              // hv_guest_stop's power button
-        "rt-tests", "gdbserver",              // timing and debugging the controller
+        "systemd-sysv", "udev", "kmod",  // a Debian system the user's units run on
+        "openssh-server",  // hv guest ssh / copy
+        "chrony",  // the host's clock
+        "acpid",  // hv_guest_stop's power button
+        "rt-tests", "gdbserver",  // timing and debugging the controller
         "iproute2", "iputils-ping", "ethtool", "pciutils", "procps", "e2fsprogs", "netbase", "less",
     ]
     static let suite = "bookworm"
@@ -28,8 +28,10 @@ struct DebianRootBuilder {
         if let m = ProcessInfo.processInfo.environment["HV_DEBIAN_MIRROR"], !m.isEmpty {
             return ["deb \(m) \(suite) main", "deb \(m) \(suite)-updates main"]
         }
-        return ["deb http://deb.debian.org/debian \(suite) main", "deb http://deb.debian.org/debian \(suite)-updates main",
-                "deb http://deb.debian.org/debian-security \(suite)-security main"]
+        return [
+            "deb http://deb.debian.org/debian \(suite) main", "deb http://deb.debian.org/debian \(suite)-updates main",
+            "deb http://deb.debian.org/debian-security \(suite)-security main",
+        ]
     }
 
     /// Builds `out.debianRoot` and `out.modules` for the kernel unpacked in `kernelRoot`.
@@ -56,19 +58,26 @@ struct DebianRootBuilder {
     func bootstrap() throws -> URL {
         let key = RTLinuxImageBuilder.digest([Self.suite] + Self.packages + Self.mirrors)
         let tar = cacheDir.appendingPathComponent("debian-root-\(Self.suite)-\(key).tar")
-        if FileManager.default.fileExists(atPath: tar.path) { log("using cached \(tar.lastPathComponent)"); return tar }
+        if FileManager.default.fileExists(atPath: tar.path) {
+            log("using cached \(tar.lastPathComponent)")
+            return tar
+        }
         try FileManager.default.createDirectory(at: cacheDir, withIntermediateDirectories: true)
         log("building a Debian \(Self.suite) root with mmdebstrap (about 250 MB from Debian's archive)")
         let partial = cacheDir.appendingPathComponent(".\(tar.lastPathComponent).partial")
         try? FileManager.default.removeItem(at: partial)
-        let argv = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar",
-                    "--include=" + Self.packages.joined(separator: ","), Self.suite, partial.path] + Self.mirrors
+        let argv =
+            [
+                "mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar",
+                "--include=" + Self.packages.joined(separator: ","), Self.suite, partial.path,
+            ] + Self.mirrors
         // On a terminal mmdebstrap shows its own progress.
         let r = try Command.run(argv, timeout: 1800, passThrough: isatty(1) == 1)
         guard r.status == 0 else {
             try? FileManager.default.removeItem(at: partial)
-            throw HVError(.io, "mmdebstrap could not build the Debian root (exit \(r.status)): \(r.stderr.suffix(600))",
-                          hint: "hv setup needs mmdebstrap and Debian's archive (or HV_DEBIAN_MIRROR); try again, or see the output above")
+            throw HVError(
+                .io, "mmdebstrap could not build the Debian root (exit \(r.status)): \(r.stderr.suffix(600))",
+                hint: "hv setup needs mmdebstrap and Debian's archive (or HV_DEBIAN_MIRROR); try again, or see the output above")
         }
         guard rename(partial.path, tar.path) == 0 else { throw HVError.posix("rename \(partial.path)", errno: errno) }
         return tar

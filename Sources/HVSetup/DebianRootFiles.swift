@@ -2,7 +2,11 @@
 /// Debian's packages bring): hv's own start-up as systemd units, and the
 /// settings that keep a real-time guest quiet. Each is (path, mode, text).
 enum DebianRootFiles {
-    struct File { var path: String; var mode: Int; var text: String }
+    struct File {
+        var path: String
+        var mode: Int
+        var text: String
+    }
 
     /// What hv's guest does at every boot before ssh and chrony start: the
     /// VMF network's address, /hv/guests, the clock and package sources
@@ -87,8 +91,10 @@ enum DebianRootFiles {
 
         """
 
-    static func unit(_ description: String, after: String, before: String = "", type: String = "oneshot",
-                     exec: String, extra: String = "") -> String {
+    static func unit(
+        _ description: String, after: String, before: String = "", type: String = "oneshot",
+        exec: String, extra: String = ""
+    ) -> String {
         var text = "[Unit]\nDescription=\(description)\nAfter=\(after)\n"
         if !before.isEmpty { text += "Before=\(before)\n" }
         text += extra + "\n[Service]\nType=\(type)\nExecStart=\(exec)\nStandardOutput=journal+console\n"
@@ -98,14 +104,30 @@ enum DebianRootFiles {
 
     /// Units hv enables (multi-user.target.wants).
     static let units: [(name: String, text: String)] = [
-        ("hv-guest.service", unit("hv: network, /hv/guests, clock and package sources", after: "systemd-udevd.service local-fs.target",
-                                  before: "ssh.service chrony.service network.target", exec: "/usr/lib/hv/hv-guest-start")),
-        ("hv-heartbeat.service", unit("hv: heartbeat in exchange/ (Watchdog)", after: "hv-guest.service", type: "simple",
-                                      exec: "/usr/lib/hv/hv-heartbeat", extra: "ConditionKernelCommandLine=hv.hb\n")),
-        ("hv-ready.service", unit("hv: tell the host the guest is up", after: "hv-guest.service ssh.service chrony.service",
-                                  exec: "/usr/lib/hv/hv-ready")),
-        ("hv-autorun.service", unit("hv: autorun.sh from the guest's folder", after: "hv-ready.service", type: "simple",
-                                    exec: "/usr/lib/hv/hv-autorun")),
+        (
+            "hv-guest.service",
+            unit(
+                "hv: network, /hv/guests, clock and package sources", after: "systemd-udevd.service local-fs.target",
+                before: "ssh.service chrony.service network.target", exec: "/usr/lib/hv/hv-guest-start")
+        ),
+        (
+            "hv-heartbeat.service",
+            unit(
+                "hv: heartbeat in exchange/ (Watchdog)", after: "hv-guest.service", type: "simple",
+                exec: "/usr/lib/hv/hv-heartbeat", extra: "ConditionKernelCommandLine=hv.hb\n")
+        ),
+        (
+            "hv-ready.service",
+            unit(
+                "hv: tell the host the guest is up", after: "hv-guest.service ssh.service chrony.service",
+                exec: "/usr/lib/hv/hv-ready")
+        ),
+        (
+            "hv-autorun.service",
+            unit(
+                "hv: autorun.sh from the guest's folder", after: "hv-ready.service", type: "simple",
+                exec: "/usr/lib/hv/hv-autorun")
+        ),
     ]
 
     static let sshd = """
@@ -170,29 +192,33 @@ enum DebianRootFiles {
 
     /// Timers and services that wake a real-time guest for nothing (each
     /// masked: a package upgrade cannot enable it again).
-    static let masked = ["apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service",
-                         "man-db.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer",
-                         "dpkg-db-backup.timer", "systemd-tmpfiles-clean.timer",
-                         "getty@tty1.service", "getty-static.service", "systemd-timesyncd.service",
-                         "proc-sys-fs-binfmt_misc.automount", "proc-sys-fs-binfmt_misc.mount", "systemd-binfmt.service"]
+    static let masked = [
+        "apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service",
+        "man-db.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer",
+        "dpkg-db-backup.timer", "systemd-tmpfiles-clean.timer",
+        "getty@tty1.service", "getty-static.service", "systemd-timesyncd.service",
+        "proc-sys-fs-binfmt_misc.automount", "proc-sys-fs-binfmt_misc.mount", "systemd-binfmt.service",
+    ]
 
     static var files: [File] {
-        [File(path: "usr/lib/hv/hv-guest-start", mode: 0o755, text: guestStart),
-         File(path: "usr/lib/hv/hv-heartbeat", mode: 0o755, text: heartbeat),
-         File(path: "usr/lib/hv/hv-ready", mode: 0o755, text: ready),
-         File(path: "usr/lib/hv/hv-autorun", mode: 0o755, text: autorun),
-         File(path: "usr/sbin/hv-poweroff", mode: 0o755, text: powerOff),
-         File(path: "usr/sbin/hv-net-up", mode: 0o755, text: GuestInitScripts.netUp),
-         File(path: "etc/ssh/sshd_config.d/hv.conf", mode: 0o644, text: sshd),
-         File(path: "etc/systemd/system/ssh.service.d/hv-host-key.conf", mode: 0o644, text: sshHostKey),
-         File(path: "etc/chrony/chrony.conf", mode: 0o644, text: chrony),
-         File(path: "etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf", mode: 0o644, text: autologin),
-         File(path: "etc/acpi/events/hv-power", mode: 0o644, text: acpiEvent),
-         File(path: "etc/apt/sources.list", mode: 0o644, text: sources),
-         File(path: "etc/fstab", mode: 0o644, text: fstab),
-         File(path: "etc/hostname", mode: 0o644, text: "rt-linux\n"),
-         File(path: "etc/machine-id", mode: 0o444, text: "")]
-        + units.map { File(path: "etc/systemd/system/\($0.name)", mode: 0o644, text: $0.text) }
+        [
+            File(path: "usr/lib/hv/hv-guest-start", mode: 0o755, text: guestStart),
+            File(path: "usr/lib/hv/hv-heartbeat", mode: 0o755, text: heartbeat),
+            File(path: "usr/lib/hv/hv-ready", mode: 0o755, text: ready),
+            File(path: "usr/lib/hv/hv-autorun", mode: 0o755, text: autorun),
+            File(path: "usr/sbin/hv-poweroff", mode: 0o755, text: powerOff),
+            File(path: "usr/sbin/hv-net-up", mode: 0o755, text: GuestInitScripts.netUp),
+            File(path: "etc/ssh/sshd_config.d/hv.conf", mode: 0o644, text: sshd),
+            File(path: "etc/systemd/system/ssh.service.d/hv-host-key.conf", mode: 0o644, text: sshHostKey),
+            File(path: "etc/chrony/chrony.conf", mode: 0o644, text: chrony),
+            File(path: "etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf", mode: 0o644, text: autologin),
+            File(path: "etc/acpi/events/hv-power", mode: 0o644, text: acpiEvent),
+            File(path: "etc/apt/sources.list", mode: 0o644, text: sources),
+            File(path: "etc/fstab", mode: 0o644, text: fstab),
+            File(path: "etc/hostname", mode: 0o644, text: "rt-linux\n"),
+            File(path: "etc/machine-id", mode: 0o444, text: ""),
+        ]
+            + units.map { File(path: "etc/systemd/system/\($0.name)", mode: 0o644, text: $0.text) }
     }
 
     /// Every text, for the image's digest.

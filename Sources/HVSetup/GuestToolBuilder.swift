@@ -30,8 +30,9 @@ struct GuestToolBuilder {
         let moduleDir = work.appendingPathComponent("module")
         try GuestToolSources.ivshmemModule.write(to: moduleDir.appendingPathComponent("hv_ivshmem.c"), atomically: true, encoding: .utf8)
         try GuestToolSources.ivshmemKbuild.write(to: moduleDir.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)
-        try Command.check(["make", "-s", "-C", headers.path, "M=\(moduleDir.path)", "modules"], timeout: 600,
-                          what: "building hv_ivshmem.ko (needs make and gcc)")
+        try Command.check(
+            ["make", "-s", "-C", headers.path, "M=\(moduleDir.path)", "modules"], timeout: 600,
+            what: "building hv_ivshmem.ko (needs make and gcc)")
         let extra = root.appendingPathComponent("lib/modules/\(kernelVersion)/extra")
         try fm.createDirectory(at: extra, withIntermediateDirectories: true)
         try fm.copyItem(at: moduleDir.appendingPathComponent("hv_ivshmem.ko"), to: extra.appendingPathComponent("hv_ivshmem.ko"))
@@ -60,8 +61,10 @@ struct GuestToolBuilder {
     }
 
     func download(_ package: String) throws -> URL {
-        let have = { (try? FileManager.default.contentsOfDirectory(atPath: cacheDir.path))?
-            .first { $0.hasPrefix(package + "_") && $0.hasSuffix(".deb") } }
+        let have = {
+            (try? FileManager.default.contentsOfDirectory(atPath: cacheDir.path))?
+                .first { $0.hasPrefix(package + "_") && $0.hasSuffix(".deb") }
+        }
         if let f = have() { return cacheDir.appendingPathComponent(f) }
         log("downloading \(package) into \(cacheDir.path)")
         try Command.check(["apt-get", "download", package], timeout: 900, cwd: cacheDir, what: "apt-get download \(package)")

@@ -8,28 +8,30 @@ public struct HostSetup: Sendable {
     /// Packages the host needs to run RTOS guests and build their image.
     /// RTOS guests need the first line; KVM guests UEFI (ovmf), a TPM for
     /// Windows 11 (swtpm) and SMB for Windows' view of /hv/guests (samba).
-    public static let packages = ["qemu-system-x86", "qemu-utils", "busybox-static", "cpio", "rt-tests",
-                                  "kmod", "xz-utils", "util-linux",
-                                  // hv rt qualify --load and hv rt bench --load: the host's load.
-                                  "stress-ng",
-                                  "ovmf", "swtpm", "swtpm-tools", "samba",
-                                  // RT-Linux's Debian root: built from Debian's archive, each guest's disk made
-                                  // from it (debugfs, no mount), hv guest ssh and copy.
-                                  "mmdebstrap", "e2fsprogs", "openssh-client",
-                                  // hv net exec -- ping … (the README's example).
-                                  "iputils-ping",
-                                  // LoopbackGuard: user-network guests do not reach the host's loopback.
-                                  "nftables",
-                                  // Its packages: Debian's caching proxy, started by hvd per connection.
-                                  "approx",
-                                  // The guest's communication tools are compiled for its kernel.
-                                  "gcc", "make", "libc6-dev", "iproute2",
-                                  // hv rt bench renders its plot's PNG from the SVG.
-                                  "librsvg2-bin", "fonts-dejavu-core",
-                                  // hv devices list names PCI devices.
-                                  "pci.ids",
-                                  // The System Manager shows KVM desktops with Debian's noVNC.
-                                  "novnc"]
+    public static let packages = [
+        "qemu-system-x86", "qemu-utils", "busybox-static", "cpio", "rt-tests",
+        "kmod", "xz-utils", "util-linux",
+        // hv rt qualify --load and hv rt bench --load: the host's load.
+        "stress-ng",
+        "ovmf", "swtpm", "swtpm-tools", "samba",
+        // RT-Linux's Debian root: built from Debian's archive, each guest's disk made
+        // from it (debugfs, no mount), hv guest ssh and copy.
+        "mmdebstrap", "e2fsprogs", "openssh-client",
+        // hv net exec -- ping … (the README's example).
+        "iputils-ping",
+        // LoopbackGuard: user-network guests do not reach the host's loopback.
+        "nftables",
+        // Its packages: Debian's caching proxy, started by hvd per connection.
+        "approx",
+        // The guest's communication tools are compiled for its kernel.
+        "gcc", "make", "libc6-dev", "iproute2",
+        // hv rt bench renders its plot's PNG from the SVG.
+        "librsvg2-bin", "fonts-dejavu-core",
+        // hv devices list names PCI devices.
+        "pci.ids",
+        // The System Manager shows KVM desktops with Debian's noVNC.
+        "novnc",
+    ]
 
     public let layout: HostLayout
     public let log: @Sendable (String) -> Void
@@ -52,20 +54,26 @@ public struct HostSetup: Sendable {
 
     public func installPackages() throws {
         let missing = missingPackages()
-        guard !missing.isEmpty else { log("Debian packages: all present"); return }
+        guard !missing.isEmpty else {
+            log("Debian packages: all present")
+            return
+        }
         guard geteuid() == 0 else {
-            throw HVError(.unsupported, "hv needs these Debian packages: \(missing.joined(separator: " "))",
-                          hint: "run `hv setup` as root, or: apt-get install \(missing.joined(separator: " "))")
+            throw HVError(
+                .unsupported, "hv needs these Debian packages: \(missing.joined(separator: " "))",
+                hint: "run `hv setup` as root, or: apt-get install \(missing.joined(separator: " "))")
         }
         log("installing \(missing.joined(separator: " "))")
         try Command.check(["apt-get", "update"], timeout: 900, what: "apt-get update", passThrough: true)
         var env = ProcessInfo.processInfo.environment
         env["DEBIAN_FRONTEND"] = "noninteractive"
-        let out = try Command.run(["apt-get", "install", "-y", "--no-install-recommends"] + missing,
-                                  timeout: 1800, environment: env, passThrough: true)
+        let out = try Command.run(
+            ["apt-get", "install", "-y", "--no-install-recommends"] + missing,
+            timeout: 1800, environment: env, passThrough: true)
         guard out.status == 0 else {
-            throw HVError(.io, "apt-get install \(missing.joined(separator: " ")) failed (exit \(out.status))",
-                          hint: "see apt-get's output above")
+            throw HVError(
+                .io, "apt-get install \(missing.joined(separator: " ")) failed (exit \(out.status))",
+                hint: "see apt-get's output above")
         }
         // approx's own socket unit would offer Debian's archive on every interface (port 9999):
         // hvd starts approx itself, per connection, for the guests only.

@@ -23,8 +23,9 @@ public enum KernelExtractor {
     public static func extractVmlinux(from bzImage: URL, to output: URL) throws {
         let data = try Data(contentsOf: bzImage)
         guard let offset = payloadOffset(in: data) else {
-            throw HVError(.unsupported, "\(bzImage.lastPathComponent) has no xz-compressed payload",
-                          hint: "use a Debian kernel package (their payload is xz)")
+            throw HVError(
+                .unsupported, "\(bzImage.lastPathComponent) has no xz-compressed payload",
+                hint: "use a Debian kernel package (their payload is xz)")
         }
         let payload = FileManager.default.temporaryDirectory.appendingPathComponent("hv-payload-\(getpid()).xz")
         defer { try? FileManager.default.removeItem(at: payload) }

@@ -16,10 +16,12 @@ public struct RTLinuxImageBuilder: Sendable {
     public static var format: String { "\(formatVersion)." + digest(contentParts) }
     /// Every source hv itself writes into the image.
     static var contentParts: [String] {
-        [GuestToolSources.ivshmemModule, GuestToolSources.ivshmemKbuild, GuestToolSources.commTool,
-         GuestInitScripts.initScript, GuestInitScripts.netUp, GuestInitScripts.switchRoot, GuestInitScripts.powerOff,
-         GuestInitScripts.acpiPowerButton, GuestInitScripts.profile, wantedModules.joined(separator: ","),
-         RootFSAssembler.binaries.map(\.0).joined(separator: ",")]
+        [
+            GuestToolSources.ivshmemModule, GuestToolSources.ivshmemKbuild, GuestToolSources.commTool,
+            GuestInitScripts.initScript, GuestInitScripts.netUp, GuestInitScripts.switchRoot, GuestInitScripts.powerOff,
+            GuestInitScripts.acpiPowerButton, GuestInitScripts.profile, wantedModules.joined(separator: ","),
+            RootFSAssembler.binaries.map(\.0).joined(separator: ","),
+        ]
             + DebianRootFiles.contentParts
     }
     /// FNV-1a over the parts, each closed by a NUL: stable across runs and builds.
@@ -30,11 +32,13 @@ public struct RTLinuxImageBuilder: Sendable {
         }
         return String(h, radix: 16)
     }
-    static let wantedModules = ["virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic",
-                                      // Assigned NICs (e1000e, igb: the usual fieldbus cards); VFIO for hv inside a guest.
-                                      "e1000e", "igb", "vfio_pci", "vfio_iommu_type1",
-                                      // The Debian root: its disk, checksums ext4 needs, the modules' overlay.
-                                      "ext4", "crc32c_generic", "overlay"]
+    static let wantedModules = [
+        "virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "button", "evdev", "virtio_net", "virtio_blk", "uio_pci_generic",
+        // Assigned NICs (e1000e, igb: the usual fieldbus cards); VFIO for hv inside a guest.
+        "e1000e", "igb", "vfio_pci", "vfio_iommu_type1",
+        // The Debian root: its disk, checksums ext4 needs, the modules' overlay.
+        "ext4", "crc32c_generic", "overlay",
+    ]
 
     public let layout: HostLayout
     public let cacheDir: URL
@@ -51,12 +55,13 @@ public struct RTLinuxImageBuilder: Sendable {
     /// The image's manifest when it is complete and current.
     public func currentManifest() -> RegistryDocument? {
         guard let doc = try? RegistryFile.readIfPresent(files.manifest),
-              doc.value("Image", "Format") == Self.format,
-              FileManager.default.fileExists(atPath: files.vmlinux.path),
-              FileManager.default.fileExists(atPath: files.bzImage.path),
-              FileManager.default.fileExists(atPath: files.initramfs.path),
-              FileManager.default.fileExists(atPath: files.debianRoot.path),
-              FileManager.default.fileExists(atPath: files.modules.path) else { return nil }
+            doc.value("Image", "Format") == Self.format,
+            FileManager.default.fileExists(atPath: files.vmlinux.path),
+            FileManager.default.fileExists(atPath: files.bzImage.path),
+            FileManager.default.fileExists(atPath: files.initramfs.path),
+            FileManager.default.fileExists(atPath: files.debianRoot.path),
+            FileManager.default.fileExists(atPath: files.modules.path)
+        else { return nil }
         return doc
     }
 
@@ -95,8 +100,9 @@ public struct RTLinuxImageBuilder: Sendable {
         try Data(GuestInitScripts.netUp.utf8).write(to: out.guestTools.appendingPathComponent("hv-net-up"))
         try DebianRootBuilder(cacheDir: cacheDir.deletingLastPathComponent(), log: log)
             .build(kernelRoot: kroot, kernelVersion: version, tools: out.guestTools, work: work, out: out)
-        try Command.check(["sh", "-c", "cd '\(root.path)' && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 > '\(out.initramfs.path)'"],
-                          what: "packing the initramfs")
+        try Command.check(
+            ["sh", "-c", "cd '\(root.path)' && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 > '\(out.initramfs.path)'"],
+            what: "packing the initramfs")
         var manifest = RegistryDocument(fileName: "image.config")
         manifest.addComment("The RT-Linux guest image, built by hv setup. Rebuild with: hv setup --rebuild-image")
         manifest.set("Image", "Format", Self.format)
@@ -128,8 +134,9 @@ public struct RTLinuxImageBuilder: Sendable {
             names = try search(pattern)
         }
         guard let newest = names.sorted(by: { $0.compare($1, options: .numeric) == .orderedAscending }).last else {
-            throw HVError(.notFound, "Debian's package lists have no linux-image-*-rt-amd64-unsigned package",
-                          hint: "check /etc/apt/sources.list, or set HV_RT_KERNEL_PACKAGE to the package to use")
+            throw HVError(
+                .notFound, "Debian's package lists have no linux-image-*-rt-amd64-unsigned package",
+                hint: "check /etc/apt/sources.list, or set HV_RT_KERNEL_PACKAGE to the package to use")
         }
         return newest
     }
@@ -148,13 +155,19 @@ public struct RTLinuxImageBuilder: Sendable {
 
     func download(_ package: String) throws -> URL {
         try FileManager.default.createDirectory(at: cacheDir, withIntermediateDirectories: true)
-        let have = { (try? FileManager.default.contentsOfDirectory(atPath: cacheDir.path))?
-            .first { $0.hasPrefix(package + "_") && $0.hasSuffix(".deb") } }
-        if let f = have() { log("using cached \(f)"); return cacheDir.appendingPathComponent(f) }
+        let have = {
+            (try? FileManager.default.contentsOfDirectory(atPath: cacheDir.path))?
+                .first { $0.hasPrefix(package + "_") && $0.hasSuffix(".deb") }
+        }
+        if let f = have() {
+            log("using cached \(f)")
+            return cacheDir.appendingPathComponent(f)
+        }
         log("downloading \(package) (about 70 MB) into \(cacheDir.path)")
         // On a terminal apt-get shows its own progress (70 MB take a while on a slow line).
-        try Command.check(["apt-get", "download", package], timeout: 900, cwd: cacheDir, what: "apt-get download \(package)",
-                          passThrough: isatty(1) == 1)
+        try Command.check(
+            ["apt-get", "download", package], timeout: 900, cwd: cacheDir, what: "apt-get download \(package)",
+            passThrough: isatty(1) == 1)
         guard let f = have() else { throw HVError(.io, "apt-get download \(package) left no .deb in \(cacheDir.path)") }
         return cacheDir.appendingPathComponent(f)
     }

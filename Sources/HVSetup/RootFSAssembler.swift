@@ -13,8 +13,10 @@ struct RootFSAssembler {
     static let binaries = [("/usr/bin/cyclictest", "rt-tests"), ("/usr/bin/oslat", "rt-tests")]
 
     func assemble(modules: [String]) throws {
-        for dir in ["bin", "sbin", "usr/bin", "usr/sbin", "etc/acpi/PWRF", "proc", "sys", "dev", "tmp", "run",
-                    "root", "hv/guests", "var/log", "lib/modules"] {
+        for dir in [
+            "bin", "sbin", "usr/bin", "usr/sbin", "etc/acpi/PWRF", "proc", "sys", "dev", "tmp", "run",
+            "root", "hv/guests", "var/log", "lib/modules",
+        ] {
             try fm.createDirectory(at: root.appendingPathComponent(dir), withIntermediateDirectories: true)
         }
         try installBusybox()
@@ -61,8 +63,10 @@ struct RootFSAssembler {
         let ldd = try Command.check(["ldd", path], what: "ldd \(path)")
         for line in ldd.split(separator: "\n") {
             // "\tlibc.so.6 => /lib/…/libc.so.6 (0x…)" or "\t/lib64/ld-linux-x86-64.so.2 (0x…)"
-            guard let lib = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-                .first(where: { $0.hasPrefix("/") }) else { continue }
+            guard
+                let lib = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                    .first(where: { $0.hasPrefix("/") })
+            else { continue }
             try copyPreservingPath(lib)
         }
     }

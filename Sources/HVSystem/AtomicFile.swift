@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,8 +27,15 @@ public enum AtomicFile {
             var off = 0
             while off < buf.count {
                 let n = Glibc.write(fd, buf.baseAddress.map { $0 + off }, buf.count - off)
-                if n < 0 { if errno == EINTR { continue }; err = errno; break }
-                if n == 0 { err = EIO; break }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    err = errno
+                    break
+                }
+                if n == 0 {
+                    err = EIO
+                    break
+                }
                 off += n
             }
         }
@@ -44,7 +52,10 @@ public enum AtomicFile {
             throw failure("cannot replace \(url.path)", url, errno: e)
         }
         let dfd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
     }
 
     public static func write(_ text: String, to url: URL, mode: mode_t = 0o644) throws {
@@ -63,7 +74,10 @@ extension HVError {
     public static func noRoom(for url: URL) -> HVError {
         let dir = url.deletingLastPathComponent()
         let free = FreeSpace.bytes(at: dir.path).map { " (\($0 >> 10) KiB free)" } ?? ""
-        return HVError(.insufficientResources, "no room to write \(url.path): the file system of \(dir.path) is full\(free)",
-                       hint: "free space there (old backups in backup/, snapshots, console logs, disk images no longer needed), then try again; \(url.lastPathComponent) was left as it was")
+        return HVError(
+            .insufficientResources, "no room to write \(url.path): the file system of \(dir.path) is full\(free)",
+            hint:
+                "free space there (old backups in backup/, snapshots, console logs, disk images no longer needed), then try again; \(url.lastPathComponent) was left as it was"
+        )
     }
 }

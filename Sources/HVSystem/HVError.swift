@@ -3,21 +3,21 @@
 /// what to do about it.
 public struct HVError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, Codable, CaseIterable {
-        case invalidArgument      // bad command-line input or API request
-        case invalidConfig        // a .config file or script that does not validate
-        case notFound             // unknown guest, example, file
-        case conflict             // already running, console held, guest running
-        case notLoaded            // an RTOS guest needs the VMF
-        case needsConfirmation    // a destructive step without a terminal or --yes
-        case cancelled            // the user answered no
-        case unsupported          // this host or this guest kind cannot do it
-        case missingImage         // a boot image or ISO is absent
-        case bootStalled          // the guest stopped printing during boot
-        case timeout              // a deadline passed
-        case daemonUnavailable    // hvd could not be reached or started
-        case io                   // the host refused a file or process operation
-        case badDiskImage         // a disk image QEMU cannot use (corrupt, wrong format, in use)
-        case insufficientResources // a start would leave the host less memory than its reserve
+        case invalidArgument  // bad command-line input or API request
+        case invalidConfig  // a .config file or script that does not validate
+        case notFound  // unknown guest, example, file
+        case conflict  // already running, console held, guest running
+        case notLoaded  // an RTOS guest needs the VMF
+        case needsConfirmation  // a destructive step without a terminal or --yes
+        case cancelled  // the user answered no
+        case unsupported  // this host or this guest kind cannot do it
+        case missingImage  // a boot image or ISO is absent
+        case bootStalled  // the guest stopped printing during boot
+        case timeout  // a deadline passed
+        case daemonUnavailable  // hvd could not be reached or started
+        case io  // the host refused a file or process operation
+        case badDiskImage  // a disk image QEMU cannot use (corrupt, wrong format, in use)
+        case insufficientResources  // a start would leave the host less memory than its reserve
         case `internal`
 
         /// Exit statuses, documented in docs/EXIT-CODES.md. 1 is reserved for

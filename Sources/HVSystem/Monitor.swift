@@ -12,7 +12,10 @@ public final class Monitor<State>: @unchecked Sendable {
     @discardableResult
     public func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
         cond.lock()
-        defer { cond.broadcast(); cond.unlock() }
+        defer {
+            cond.broadcast()
+            cond.unlock()
+        }
         return try body(&state)
     }
 

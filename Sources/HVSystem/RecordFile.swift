@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,8 +54,10 @@ public struct RecordFile<Value: Codable>: Sendable {
             return .value(envelope.record)
         }
         if let found = try? JSONDecoder().decode(FormatOnly.self, from: data), found.format > Self.format {
-            RecordFiles.report(url, "\(url.path) (\(what)) was written by a newer hv (format \(found.format); this one reads up to \(Self.format)): "
-                               + "it is left as it is and not written over; install that hv again, or move the file away to start afresh")
+            RecordFiles.report(
+                url,
+                "\(url.path) (\(what)) was written by a newer hv (format \(found.format); this one reads up to \(Self.format)): "
+                    + "it is left as it is and not written over; install that hv again, or move the file away to start afresh")
             return .newer(format: found.format)
         }
         if let legacy = try? JSONDecoder.iso8601.decode(Value.self, from: data) { return .value(legacy) }
@@ -66,16 +69,19 @@ public struct RecordFile<Value: Codable>: Sendable {
         }
         let aside = URL(fileURLWithPath: url.path + ".damaged-" + Timestamp.compact() + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16))
         let moved = rename(url.path, aside.path) == 0
-        RecordFiles.report(url, "\(url.path) (\(what)) is damaged (\(why)): "
-                           + (moved ? "kept as \(aside.path); hv goes on without it" : "it could not be moved aside (\(String(cString: strerror(errno))))"))
+        RecordFiles.report(
+            url,
+            "\(url.path) (\(what)) is damaged (\(why)): "
+                + (moved ? "kept as \(aside.path); hv goes on without it" : "it could not be moved aside (\(String(cString: strerror(errno))))"))
         return .damaged(aside: moved ? aside : nil, why: why)
     }
 
     /// Writes the record atomically in this hv's format; refuses to replace a newer hv's.
     public func write(_ value: Value, mode: mode_t = 0o600) throws {
         if let data = try? Data(contentsOf: url), let found = try? JSONDecoder().decode(FormatOnly.self, from: data), found.format > Self.format {
-            throw HVError(.conflict, "\(url.path) (\(what)) was written by a newer hv (format \(found.format)); this one does not write over it",
-                          hint: "install that hv again; nothing was changed")
+            throw HVError(
+                .conflict, "\(url.path) (\(what)) was written by a newer hv (format \(found.format)); this one does not write over it",
+                hint: "install that hv again; nothing was changed")
         }
         let e = JSONEncoder.iso8601
         e.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,7 +37,7 @@ public final class UnixSocket: @unchecked Sendable {
             let err = errno
             Glibc.close(fd)
             // A server that is still starting has no socket yet, or does not accept yet.
-            guard (err == ENOENT || err == ECONNREFUSED || err == EAGAIN), Date() < deadline else {
+            guard err == ENOENT || err == ECONNREFUSED || err == EAGAIN, Date() < deadline else {
                 throw HVError.posix("cannot connect to \(path)", errno: err)
             }
             usleep(20_000)
@@ -81,9 +82,17 @@ public final class UnixSocket: @unchecked Sendable {
             }
         }
         umask(old)
-        guard rc == 0 else { let e = errno; Glibc.close(fd); throw HVError.posix("cannot bind \(path)", errno: e) }
+        guard rc == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw HVError.posix("cannot bind \(path)", errno: e)
+        }
         chmod(path, mode)
-        guard Glibc.listen(fd, backlog) == 0 else { let e = errno; Glibc.close(fd); throw HVError.posix("listen \(path)", errno: e) }
+        guard Glibc.listen(fd, backlog) == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw HVError.posix("listen \(path)", errno: e)
+        }
         return UnixSocket(fd: fd)
     }
 
@@ -92,8 +101,9 @@ public final class UnixSocket: @unchecked Sendable {
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            throw HVError(.invalidArgument, "socket path too long (\(bytes.count) bytes): \(path)",
-                          hint: "use a shorter HV_ROOT")
+            throw HVError(
+                .invalidArgument, "socket path too long (\(bytes.count) bytes): \(path)",
+                hint: "use a shorter HV_ROOT")
         }
         withUnsafeMutableBytes(of: &addr.sun_path) { buf in
             for (i, b) in bytes.enumerated() { buf[i] = b }
@@ -124,7 +134,8 @@ public final class UnixSocket: @unchecked Sendable {
     }
 
     public func write(_ data: Data) throws {
-        writeLock.lock(); defer { writeLock.unlock() }
+        writeLock.lock()
+        defer { writeLock.unlock() }
         try data.withUnsafeBytes { buf in
             guard let base = buf.baseAddress else { return }
             var off = 0
@@ -176,8 +187,12 @@ public final class UnixSocket: @unchecked Sendable {
     public func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     public func close() {
-        closeLock.lock(); defer { closeLock.unlock() }
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        closeLock.lock()
+        defer { closeLock.unlock() }
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
     }
 
     /// Wakes a thread blocked in read() on this socket without closing the fd.
@@ -226,7 +241,10 @@ public final class LineReader: @unchecked Sendable {
     }
 
     /// Bytes read past the last line returned.
-    public func takeBuffered() -> Data { defer { buffer = Data() }; return buffer }
+    public func takeBuffered() -> Data {
+        defer { buffer = Data() }
+        return buffer
+    }
 
     /// At most `limit` of the buffered bytes; the rest stays buffered.
     public func takeBuffered(upTo limit: Int) -> Data {

@@ -22,15 +22,18 @@ public final class QMPClient: @unchecked Sendable {
     public let version: String
 
     /// Connects, reads the greeting and leaves negotiation mode.
-    public init(path: String, timeout: Double = 5,
-                onEvent: @escaping @Sendable (QMPEvent) -> Void = { _ in },
-                onClose: @escaping @Sendable () -> Void = {}) throws {
+    public init(
+        path: String, timeout: Double = 5,
+        onEvent: @escaping @Sendable (QMPEvent) -> Void = { _ in },
+        onClose: @escaping @Sendable () -> Void = {}
+    ) throws {
         socket = try UnixSocket.connect(to: path, timeout: timeout)
         reader = LineReader(socket)
         self.onEvent = onEvent
         self.onClose = onClose
         guard let line = try reader.nextLine(timeout: timeout),
-              let greeting = try? JSONValue(parsing: line), let qmp = greeting["QMP"] else {
+            let greeting = try? JSONValue(parsing: line), let qmp = greeting["QMP"]
+        else {
             socket.close()
             throw HVError(.io, "\(path) did not greet as a QMP server")
         }
@@ -48,7 +51,10 @@ public final class QMPClient: @unchecked Sendable {
     @discardableResult
     public func execute(_ command: String, _ arguments: [String: JSONValue]? = nil, timeout: Double = 10) throws -> JSONValue {
         cond.lock()
-        guard !closed else { cond.unlock(); throw HVError(.io, "QMP connection closed (QEMU has exited)") }
+        guard !closed else {
+            cond.unlock()
+            throw HVError(.io, "QMP connection closed (QEMU has exited)")
+        }
         let id = nextID
         nextID += 1
         cond.unlock()
@@ -75,7 +81,11 @@ public final class QMPClient: @unchecked Sendable {
         }
     }
 
-    public var isClosed: Bool { cond.lock(); defer { cond.unlock() }; return closed }
+    public var isClosed: Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        return closed
+    }
 
     public func close() {
         socket.shutdown()
@@ -91,8 +101,10 @@ public final class QMPClient: @unchecked Sendable {
             guard let id = msg["id"]?.int else { continue }
             cond.lock()
             if let err = msg["error"] {
-                answers[id] = .failure(QMPError(errorClass: err["class"]?.string ?? "GenericError",
-                                                desc: err["desc"]?.string ?? "unknown error"))
+                answers[id] = .failure(
+                    QMPError(
+                        errorClass: err["class"]?.string ?? "GenericError",
+                        desc: err["desc"]?.string ?? "unknown error"))
             } else {
                 answers[id] = .success(msg["return"] ?? .null)
             }

@@ -11,7 +11,9 @@ public struct QMPError: Error, Sendable, Equatable, CustomStringConvertible {
     public var command = ""
 
     public init(errorClass: String, desc: String, command: String = "") {
-        self.errorClass = errorClass; self.desc = desc; self.command = command
+        self.errorClass = errorClass
+        self.desc = desc
+        self.command = command
     }
 
     public var description: String {

@@ -1,2 +1,3 @@
 import HVCommands
+
 HVMain.run()

@@ -1,2 +1,3 @@
 import HVDaemon
+
 DaemonMain.run()

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
 
 extension EndToEnd {
     /// `hv backup list|prune`: pruning names what goes and asks; without a terminal it refuses unless --yes.

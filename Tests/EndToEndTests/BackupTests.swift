@@ -1,8 +1,8 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
+import Testing
 
 extension EndToEnd {
     /// `hv guest backup` and `hv guest restore` under a real hvd and QEMU:
@@ -21,7 +21,12 @@ extension EndToEnd {
             // The guest keeps writing while the backup is taken (in its background: ssh returns at once).
             let busy = "nohup sh -c 'while true; do date >> /root/busy; sync; sleep 0.2; done' > /dev/null 2>&1 &"
             #expect(host.run("hv", ["guest", "ssh", "guestrtlinux", "--", busy], timeout: 60).status == 0)
-            let writing = host.run("hv", ["guest", "ssh", "guestrtlinux", "--", "for i in $(seq 50); do test -s /root/busy && break; sleep 0.2; done; test -s /root/busy && echo writing"], timeout: 60)
+            let writing = host.run(
+                "hv",
+                [
+                    "guest", "ssh", "guestrtlinux", "--",
+                    "for i in $(seq 50); do test -s /root/busy && break; sleep 0.2; done; test -s /root/busy && echo writing",
+                ], timeout: 60)
             try #require(writing.out.contains("writing"), "\(writing.all)")
 
             let backup = host.run("hv", ["guest", "backup", "guestrtlinux"], timeout: 1200)

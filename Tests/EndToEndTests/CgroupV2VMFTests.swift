@@ -1,9 +1,9 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// The whole VMF path on cgroup v2, on a real kernel: hv, hvd and QEMU run
@@ -37,8 +37,9 @@ extension EndToEnd {
             let (network, placement) = (g.notes.filter { $0.hasPrefix("not on the VMF network") }, g.notes.filter { !$0.hasPrefix("not on the VMF network") })
             #expect(network.count == 1 && network[0].contains("ip netns add") && !network[0].contains("\n"), "\(network)")
             #expect(!placement.contains { $0.contains("could not") }, "\(placement)")
-            #expect(g.emulatorPlacement.map { $0.cores == [0] && $0.policy == "fifo" && $0.priority == vcpu.priority - 1 } == true,
-                    "\(String(describing: g.emulatorPlacement))")
+            #expect(
+                g.emulatorPlacement.map { $0.cores == [0] && $0.policy == "fifo" && $0.priority == vcpu.priority - 1 } == true,
+                "\(String(describing: g.emulatorPlacement))")
             // The kernel's view: the vCPU thread is in hv's partition, QEMU's process in the root cgroup (the thread root).
             #expect(r("rt-threads.txt").split(separator: "\n").contains(Substring(String(vcpu.thread))), "\(r("rt-threads.txt")) vs \(vcpu.thread)")
             #expect(r("vcpu-cgroup.txt").hasPrefix("0::/hv-") && r("vcpu-cgroup.txt").hasSuffix("-rt"), "\(r("vcpu-cgroup.txt"))")
@@ -77,8 +78,9 @@ extension EndToEnd {
             #expect(r("rt-cpus.txt") == "2-3", "the RT partition holds both cores: \(r("rt-cpus.txt"))")
 
             #expect(r("unload.rc") == "0", "\(r("unload.txt"))")
-            #expect(r("toomany.rc") != "0" && r("toomany.txt").contains("wants 4 reserved cores (Cores=4), and the host can give 3 more"),
-                    "\(r("toomany.txt"))")
+            #expect(
+                r("toomany.rc") != "0" && r("toomany.txt").contains("wants 4 reserved cores (Cores=4), and the host can give 3 more"),
+                "\(r("toomany.txt"))")
             #expect(r("status-after.txt").contains("\"loaded\" : false"), "\(r("status-after.txt"))")
             #expect(r("root-cpus-after.txt") == "0-3", "nothing changed: \(r("root-cpus-after.txt"))")
             #expect(!r("groups-after.txt").contains("hv-"), "left behind: \(r("groups-after.txt"))")
@@ -89,9 +91,12 @@ extension EndToEnd {
             let modules = URL(fileURLWithPath: "/usr/lib/x86_64-linux-gnu/qemu")
             let moduleFiles = ((try? FileManager.default.contentsOfDirectory(at: modules, includingPropertiesForKeys: nil)) ?? [])
                 .filter { $0.pathExtension == "so" }
-            try guest.provide([TestHost.products.appendingPathComponent("hv"), TestHost.products.appendingPathComponent("hvd"),
-                               URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64"), URL(fileURLWithPath: "/bin/bash")],
-                              alsoLibsOf: moduleFiles)
+            try guest.provide(
+                [
+                    TestHost.products.appendingPathComponent("hv"), TestHost.products.appendingPathComponent("hvd"),
+                    URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64"), URL(fileURLWithPath: "/bin/bash"),
+                ],
+                alsoLibsOf: moduleFiles)
             // QEMU finds its firmware beside its binary (../share/qemu) and its accelerator modules by QEMU_MODULE_DIR.
             try copyResolved(URL(fileURLWithPath: "/usr/share/qemu"), to: guest.share.appendingPathComponent("share/qemu"))
             try copyResolved(modules, to: guest.share.appendingPathComponent("qemu-modules"))
@@ -116,13 +121,14 @@ extension EndToEnd {
 
         /// In the guest: local copies first (9p here has no page cache, and
         /// QEMU pages in the kernel it boots), then the seed's own commands.
-        static let setup = environment + """
-            hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
-            cd /root/hv/guests/guestrtlinux
-            # The busybox image in here (the tests write usr.config themselves): the Debian root is tested outside.
-            sed -i 's/"Root"="debian"/"Root"="busybox"/' guest.config
+        static let setup =
+            environment + """
+                hv_open_example rt-linux --yes > $out/open.txt 2>&1; hv_sync_example rt-linux >> $out/open.txt 2>&1
+                cd /root/hv/guests/guestrtlinux
+                # The busybox image in here (the tests write usr.config themselves): the Debian root is tested outside.
+                sed -i 's/"Root"="debian"/"Root"="busybox"/' guest.config
 
-            """
+                """
 
         /// hv's programs and libraries where a Debian host has them, HV_ROOT=/root/hv with the RT-Linux image.
         static let environment = """
@@ -146,29 +152,30 @@ extension EndToEnd {
             """
 
         /// The cgroup v2 path with the example as it is (one vCPU).
-        static let script = setup + """
-            hv_vmf_start > $out/load.txt 2>&1; echo $? > $out/load.rc
-            cat $cg/cpuset.cpus.effective > $out/root-cpus.txt
-            cat $cg/hv-*-rt/cpuset.cpus.partition > $out/partition.txt 2>&1
-            sh -c 'while :; do :; done' & busy=$!
-            sleep 1; grep Cpus_allowed_list /proc/$busy/status > $out/busy.txt; kill $busy
-            (hv guest start guestrtlinux > $out/start.txt 2>&1 || cat /root/hv/run/guestrtlinux/qemu.log >> $out/start.txt 2>&1) &
-            i=0; while [ $i -lt 180 ]; do
-                hv guest list --json > $out/list.json 2>&1
-                grep -q '"policy"' $out/list.json && break
-                sleep 1; i=$((i+1))
-            done
-            cat $cg/hv-*-rt/cgroup.threads > $out/rt-threads.txt 2>&1
-            pid=$(cat /root/hv/run/guestrtlinux/qemu/qemu.pid)
-            cat /proc/$pid/cgroup > $out/qemu-cgroup.txt
-            for t in $(cat $cg/hv-*-rt/cgroup.threads); do cat /proc/$pid/task/$t/cgroup > $out/vcpu-cgroup.txt; done
-            hv_vmf_stop --yes > $out/unload.txt 2>&1; echo $? > $out/unload.rc
-            sh -c 'grep Cpus_allowed_list /proc/self/status' > $out/busy-after.txt
-            ls $cg > $out/groups-after.txt
-            cat $cg/cgroup.subtree_control > $out/controllers-after.txt
-            echo done > $out/done
+        static let script =
+            setup + """
+                hv_vmf_start > $out/load.txt 2>&1; echo $? > $out/load.rc
+                cat $cg/cpuset.cpus.effective > $out/root-cpus.txt
+                cat $cg/hv-*-rt/cpuset.cpus.partition > $out/partition.txt 2>&1
+                sh -c 'while :; do :; done' & busy=$!
+                sleep 1; grep Cpus_allowed_list /proc/$busy/status > $out/busy.txt; kill $busy
+                (hv guest start guestrtlinux > $out/start.txt 2>&1 || cat /root/hv/run/guestrtlinux/qemu.log >> $out/start.txt 2>&1) &
+                i=0; while [ $i -lt 180 ]; do
+                    hv guest list --json > $out/list.json 2>&1
+                    grep -q '"policy"' $out/list.json && break
+                    sleep 1; i=$((i+1))
+                done
+                cat $cg/hv-*-rt/cgroup.threads > $out/rt-threads.txt 2>&1
+                pid=$(cat /root/hv/run/guestrtlinux/qemu/qemu.pid)
+                cat /proc/$pid/cgroup > $out/qemu-cgroup.txt
+                for t in $(cat $cg/hv-*-rt/cgroup.threads); do cat /proc/$pid/task/$t/cgroup > $out/vcpu-cgroup.txt; done
+                hv_vmf_stop --yes > $out/unload.txt 2>&1; echo $? > $out/unload.rc
+                sh -c 'grep Cpus_allowed_list /proc/self/status' > $out/busy-after.txt
+                ls $cg > $out/groups-after.txt
+                cat $cg/cgroup.subtree_control > $out/controllers-after.txt
+                echo done > $out/done
 
-            """
+                """
 
         /// Cores=2: two reserved cores; then Cores=4, more than the host can give.
         static let multiCore = """

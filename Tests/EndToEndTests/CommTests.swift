@@ -1,9 +1,9 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// The communication subsystem with real guests: RT-Linux and the test
@@ -27,8 +27,9 @@ extension EndToEnd {
             let console = ubuntu.appendingPathComponent("console.log")
             let offset = host.text(console).utf8.count
             try #require(host.run("hv_guest_start", cwd: ubuntu).status == 0)
-            try #require(host.waitUntil(240) { String(host.text(console).utf8.dropFirst(offset)).map { $0.contains("hv-test: ready") } ?? false },
-                         "the installed system did not come up")
+            try #require(
+                host.waitUntil(240) { String(host.text(console).utf8.dropFirst(offset)).map { $0.contains("hv-test: ready") } ?? false },
+                "the installed system did not come up")
             #expect(String(host.text(console).utf8.dropFirst(offset))?.contains("eth1 is 10.77.0.2/24 on the VMF network") == true)
 
             let list = host.run("hv", ["guest", "list"]).out
@@ -48,7 +49,6 @@ extension EndToEnd {
             #expect(!ip(["-o", "link"]).1.contains("vmfg") && !ip(["-o", "link"]).1.contains("vmfbr"))
             let ns = HostLayout(root: host.root).instanceID
             #expect(ip(["netns", "list"]).1.contains(ns))
-
 
             // Shared memory: host → RT-Linux, Ubuntu → RT-Linux and the host.
             #expect(host.run("hv", ["shm", "write", "shm", "0", "from-the-host"]).status == 0)
@@ -71,7 +71,8 @@ extension EndToEnd {
             // hard interrupt context), and a wait nobody signals gives up at its timeout, exit 1.
             let pair = host.session("hv", ["guest", "console", "guestrtlinux"])
             usleep(500_000)
-            pair.send("\nhv-comm event wait ev 60 > /tmp/w1 & hv-comm event wait ev 60 > /tmp/w2; wait; echo woken-$(cat /tmp/w1 /tmp/w2 | grep -c signalled)\n")
+            pair.send(
+                "\nhv-comm event wait ev 60 > /tmp/w1 & hv-comm event wait ev 60 > /tmp/w2; wait; echo woken-$(cat /tmp/w1 /tmp/w2 | grep -c signalled)\n")
             usleep(2_000_000)
             #expect(host.run("hv", ["event", "signal", "ev"]).status == 0)
             #expect(pair.waitFor("woken-2", timeout: 30), "both waiters woken by one signal: \(pair.output.suffix(400))")
@@ -100,8 +101,9 @@ extension EndToEnd {
             rtWaits.send("\nhv-comm event wait ev 60; echo direct-$((2+2))\n")
             usleep(1_500_000)
             direct.send("signal ev\n")
-            #expect(rtWaits.waitFor("direct-4", timeout: 30) && rtWaits.output.contains("ev signalled"),
-                    "RT-Linux was woken by the direct session: \(rtWaits.output.suffix(300))")
+            #expect(
+                rtWaits.waitFor("direct-4", timeout: 30) && rtWaits.output.contains("ev signalled"),
+                "RT-Linux was woken by the direct session: \(rtWaits.output.suffix(300))")
             rtWaits.send("\u{1d}")
             _ = rtWaits.finish(timeout: 20)
             direct.closeInput()
@@ -109,17 +111,23 @@ extension EndToEnd {
             // A host program with include/hv/hv_events.h: the doorbells inside the program itself.
             let tables = host.run("hv", ["event", "list", "--names"]).out.split(separator: "\n").map(String.init)
             let layout = HostLayout(root: host.root)
-            #expect(tables == [layout.eventsHostSocket(set: 1).path + " ev", layout.eventsHostSocket(set: 2).path + " rtonly"],
-                    "a line per table, its socket and its names in slot order: \(tables)")
+            #expect(
+                tables == [layout.eventsHostSocket(set: 1).path + " ev", layout.eventsHostSocket(set: 2).path + " rtonly"],
+                "a line per table, its socket and its names in slot order: \(tables)")
             let names = "ev"
             let program = host.root.appendingPathComponent("host_events").path
             let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
-            let cc = host.run("/usr/bin/gcc", ["-std=gnu11", "-O2", "-Wall", "-Werror", "-I", repo.appendingPathComponent("include").path, "-o", program,
-                                      repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path])
+            let cc = host.run(
+                "/usr/bin/gcc",
+                [
+                    "-std=gnu11", "-O2", "-Wall", "-Werror", "-I", repo.appendingPathComponent("include").path, "-o", program,
+                    repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path,
+                ])
             try #require(cc.status == 0, "\(cc.all)")
             let sock = layout.eventsHostSocket(set: 1).path
             let count = host.run("hv", ["event", "list"]).out
-            let before = UInt64(count.split(separator: "\n").dropFirst().first?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+            let before =
+                UInt64(count.split(separator: "\n").dropFirst().first?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
             let programWaits = host.session(program, [sock, names, "wait", "ev", String(before), "60"])
             usleep(1_000_000)
             _ = host.guestRun("guestrtlinux", "hv-comm event signal ev")
@@ -131,8 +139,9 @@ extension EndToEnd {
             usleep(1_500_000)
             let programSignals = host.run(program, [sock, names, "signal", "ev"])
             #expect(programSignals.status == 0, "\(programSignals.all)")
-            #expect(rtWaitsForProgram.waitFor("program-6", timeout: 30) && rtWaitsForProgram.output.contains("ev signalled"),
-                    "RT-Linux was woken by the program: \(rtWaitsForProgram.output.suffix(300))")
+            #expect(
+                rtWaitsForProgram.waitFor("program-6", timeout: 30) && rtWaitsForProgram.output.contains("ev signalled"),
+                "RT-Linux was woken by the program: \(rtWaitsForProgram.output.suffix(300))")
             rtWaitsForProgram.send("\u{1d}")
             _ = rtWaitsForProgram.finish(timeout: 20)
 
@@ -205,19 +214,26 @@ extension EndToEnd {
 
             // RT-Linux waits on rtonly (its second doorbell) while Ubuntu scribbles.
             _ = host.guestRun("guestrtlinux", "(hv-comm event wait rtonly 25 > /tmp/rtonly 2>&1; echo rtonly-rc=$? >> /tmp/rtonly) & true")
-            let attack = host.guestRun("guestubuntu", """
+            let attack = host.guestRun(
+                "guestubuntu",
+                """
                 n=0; for d in /sys/bus/pci/devices/*; do [ "$(cat $d/vendor)" = 0x1af4 ] || continue;                 base=$(sed -n 3p $d/resource | cut -d' ' -f1); [ $((base)) -ne 0 ] || continue;                 [ "$(devmem $base 32)" = 0x48564556 ] || continue;                 i=0; while [ $i -lt 64 ]; do devmem $(printf 0x%x $((base + 96 + i * 128))) 32 30583; i=$((i + 1)); done;                 n=$((n + 1)); done; echo scribbled-on-$n-tables
                 """, serial: true, timeout: 120)
             #expect(attack.contains("scribbled-on-1-tables"), "Ubuntu maps one events table and wrote over it: \(attack.suffix(400))")
             let list = host.run("hv", ["event", "list"]).out
             let count = { (name: String) in
-                list.split(separator: "\n").first { $0.hasPrefix(name + " ") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(String.init)
+                list.split(separator: "\n").first { $0.hasPrefix(name + " ") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(
+                    String.init)
             }
             #expect(count("ev") == "30583", "what Ubuntu may reach, it reached: \(list)")
             #expect(count("rtonly") == "0", "rtonly is out of its reach: \(list)")
             // The console's replay holds the line that started it ("rtonly-rc=$?") and earlier
             // statuses: wait for this waiter's own status.
-            #expect(host.waitUntil(90) { let t = host.guestRun("guestrtlinux", "cat /tmp/rtonly"); return t.contains("rtonly-rc=1") || t.contains("rtonly-rc=0") })
+            #expect(
+                host.waitUntil(90) {
+                    let t = host.guestRun("guestrtlinux", "cat /tmp/rtonly")
+                    return t.contains("rtonly-rc=1") || t.contains("rtonly-rc=0")
+                })
             let waited = host.guestRun("guestrtlinux", "cat /tmp/rtonly")
             #expect(waited.contains("rtonly was not signalled") && waited.contains("rtonly-rc=1"), "nothing woke RT-Linux's waiter: \(waited.suffix(300))")
 
@@ -272,11 +288,16 @@ extension EndToEnd {
         @Test func bridgeModeReachesAnInterfaceInsideTheTestsNamespaces() throws {
             let id = UUID().uuidString.prefix(6).lowercased()
             let (a, b) = ("hvta-\(id)", "hvtb-\(id)")
-            defer { _ = ip(["netns", "delete", a]); _ = ip(["netns", "delete", b]) }
-            for step in [["netns", "add", a], ["netns", "add", b],
-                         ["-n", a, "link", "add", "vA", "type", "veth", "peer", "name", "vB", "netns", b],
-                         ["-n", a, "link", "set", "vA", "up"], ["-n", a, "link", "set", "lo", "up"],
-                         ["-n", b, "addr", "add", "10.77.0.200/24", "dev", "vB"], ["-n", b, "link", "set", "vB", "up"]] {
+            defer {
+                _ = ip(["netns", "delete", a])
+                _ = ip(["netns", "delete", b])
+            }
+            for step in [
+                ["netns", "add", a], ["netns", "add", b],
+                ["-n", a, "link", "add", "vA", "type", "veth", "peer", "name", "vB", "netns", b],
+                ["-n", a, "link", "set", "vA", "up"], ["-n", a, "link", "set", "lo", "up"],
+                ["-n", b, "addr", "add", "10.77.0.200/24", "dev", "vB"], ["-n", b, "link", "set", "vB", "up"],
+            ] {
                 let (status, out) = ip(step)
                 try #require(status == 0, "ip \(step.joined(separator: " ")): \(out)")
             }

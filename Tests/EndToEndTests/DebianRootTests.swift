@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
 
 extension EndToEnd {
     /// RT-Linux on its Debian root, as a machine builder uses it: reached
@@ -64,7 +64,9 @@ extension EndToEnd {
             #expect(uname.status == 0 && uname.out.contains("PREEMPT_RT"), "\(uname.all)")
             #expect(ssh(host, ["sh", "-c", "exit 7"]).status == 7)
             #expect(ssh(host, ["systemctl", "is-system-running"]).out.contains("running"), "no unit failed")
-            let quiet = ssh(host, ["sh", "-c", "systemctl list-timers --no-legend | wc -l; ls /dev/vd*; findmnt -n -o FSTYPE,OPTIONS /usr/lib/modules/$(uname -r)"]).out
+            let quiet = ssh(
+                host, ["sh", "-c", "systemctl list-timers --no-legend | wc -l; ls /dev/vd*; findmnt -n -o FSTYPE,OPTIONS /usr/lib/modules/$(uname -r)"]
+            ).out
             #expect(quiet.hasPrefix("0\n"), "no timers wake the guest: \(quiet)")
             #expect(quiet.contains("overlay"), "the kernel's modules under their overlay: \(quiet)")
             // No password logs in: hv's key only.
@@ -81,8 +83,12 @@ extension EndToEnd {
             try cc.run()
             cc.waitUntilExit()
             try #require(cc.terminationStatus == 0)
-            #expect(host.run("hv", ["guest", "copy", "guestrtlinux", work.appendingPathComponent("controller").path, "guest:/usr/local/bin/controller"]).status == 0)
-            #expect(host.run("hv", ["guest", "copy", "guestrtlinux", work.appendingPathComponent("controller.service").path, "guest:/etc/systemd/system/"]).status == 0)
+            #expect(
+                host.run("hv", ["guest", "copy", "guestrtlinux", work.appendingPathComponent("controller").path, "guest:/usr/local/bin/controller"]).status == 0
+            )
+            #expect(
+                host.run("hv", ["guest", "copy", "guestrtlinux", work.appendingPathComponent("controller.service").path, "guest:/etc/systemd/system/"]).status
+                    == 0)
             #expect(ssh(host, ["systemctl", "enable", "controller.service"]).status == 0)
             #expect(ssh(host, ["sh", "-c", "echo kept > /root/mine.txt && sync"]).status == 0)
             // A file out, too.
@@ -104,8 +110,9 @@ extension EndToEnd {
             #expect(route.status != 0 && route.all.contains("unreachable"), "\(route.all)")
 
             // The clock: hvd's own measurement, within 1 ms of the host's.
-            #expect(host.waitUntil(60) { (try? host.status("guestrtlinux").clock).flatMap { $0 }.map { abs($0.offsetSeconds) < 0.001 } ?? false },
-                    "\(String(describing: try? host.status("guestrtlinux").clock))")
+            #expect(
+                host.waitUntil(60) { (try? host.status("guestrtlinux").clock).flatMap { $0 }.map { abs($0.offsetSeconds) < 0.001 } ?? false },
+                "\(String(describing: try? host.status("guestrtlinux").clock))")
             #expect(try host.status("guestrtlinux").root == "debian")
 
             // Stop and start: the controller runs from boot, the file is there.

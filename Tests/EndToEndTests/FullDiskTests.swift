@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// RT-Linux's own disk on a small file system of the test's (loop-mounted
@@ -19,13 +19,16 @@ extension EndToEnd {
             // for a moment), then ballast leaves ~60 MiB.
             let small = host.root.appendingPathComponent("VMs/small"), image = host.root.appendingPathComponent("small.ext4")
             try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
-            for step in [["truncate", "-s", "900M", image.path], ["mkfs.ext4", "-q", "-F", "-m", "0", image.path],
-                         ["mount", "-o", "loop", image.path, small.path]] {
+            for step in [
+                ["truncate", "-s", "900M", image.path], ["mkfs.ext4", "-q", "-F", "-m", "0", image.path],
+                ["mount", "-o", "loop", image.path, small.path],
+            ] {
                 let r = try Command.run(step, timeout: 60)
                 try #require(r.status == 0, "\(step.joined(separator: " ")): \(r.stderr)")
             }
             // 1 GiB: the guest grows its root to the disk's size at its first boot (inode tables for 8 GiB would fill it).
-            try host.writeUserConfig(dir, "[Guest\\Boot]\n    \"Root\"=\"debian\"\n[Guest\\Disk]\n    \"Image\"=\"\(small.path)/rt.qcow2\"\n    \"SizeGiB\"=\"1\"\n")
+            try host.writeUserConfig(
+                dir, "[Guest\\Boot]\n    \"Root\"=\"debian\"\n[Guest\\Disk]\n    \"Image\"=\"\(small.path)/rt.qcow2\"\n    \"SizeGiB\"=\"1\"\n")
             let start = host.run("hv_guest_start", cwd: dir, timeout: 300)
             try #require(start.status == 0, "\(start.all)")
             let ballast = small.appendingPathComponent("ballast")
@@ -38,7 +41,8 @@ extension EndToEnd {
 
             // 160 MiB into the guest's own disk, synced: more than its file system has. In the guest's
             // background (ssh returns at once), its outcome in /root/dd.log.
-            let write = "nohup sh -c 'dd if=/dev/zero of=/root/fill bs=1M count=160 conv=fsync > /root/dd.log 2>&1; echo dd-rc=$? >> /root/dd.log' > /dev/null 2>&1 &"
+            let write =
+                "nohup sh -c 'dd if=/dev/zero of=/root/fill bs=1M count=160 conv=fsync > /root/dd.log 2>&1; echo dd-rc=$? >> /root/dd.log' > /dev/null 2>&1 &"
             let started = host.run("hv", ["guest", "ssh", "guestrtlinux", "--", write], timeout: 60)
             try #require(started.status == 0, "\(started.all)")
             try #require(host.waitUntil(300) { (try? host.status("guestrtlinux").paused) != nil }, "the guest was never paused")
@@ -55,10 +59,11 @@ extension EndToEnd {
             try FileManager.default.removeItem(at: ballast)
             #expect(host.waitUntil(60) { (try? host.status("guestrtlinux").paused) == nil }, "not resumed after room was made")
             var log = ""
-            #expect(host.waitUntil(300) {
-                log = host.run("hv", ["guest", "ssh", "guestrtlinux", "--", "cat /root/dd.log"], timeout: 60).out
-                return log.contains("dd-rc=")
-            })
+            #expect(
+                host.waitUntil(300) {
+                    log = host.run("hv", ["guest", "ssh", "guestrtlinux", "--", "cat /root/dd.log"], timeout: 60).out
+                    return log.contains("dd-rc=")
+                })
             #expect(log.contains("dd-rc=0") && log.contains("167772160 bytes"), "the guest's write completed whole: \(log)")
             #expect(host.text(host.layout.daemonLog).contains("guestrtlinux: resumed: runs again"))
             let check = host.run("hv", ["guest", "ssh", "guestrtlinux", "--", "stat -c %s /root/fill && sync && echo fs-ok"], timeout: 120)

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// HV_ROOT itself on a small file system of the test's, filled to its
@@ -19,15 +19,18 @@ extension EndToEnd {
                 try? FileManager.default.removeItem(at: host.root)
                 try? FileManager.default.removeItem(at: image)
             }
-            for step in [["truncate", "-s", "48M", image.path], ["mkfs.ext4", "-q", "-F", "-m", "0", image.path],
-                         ["mount", "-o", "loop", image.path, host.root.path]] {
+            for step in [
+                ["truncate", "-s", "48M", image.path], ["mkfs.ext4", "-q", "-F", "-m", "0", image.path],
+                ["mount", "-o", "loop", image.path, host.root.path],
+            ] {
                 let r = try Command.run(step, timeout: 60)
                 try #require(r.status == 0, "\(step.joined(separator: " ")): \(r.stderr)")
             }
             chmod(host.root.path, 0o755)
             try FileManager.default.createDirectory(at: host.layout.templatesDir, withIntermediateDirectories: true)
-            try FileManager.default.createSymbolicLink(at: host.layout.template("rt-linux"),
-                                                       withDestinationURL: HostLayout(root: TestHost.imageRoot).template("rt-linux"))
+            try FileManager.default.createSymbolicLink(
+                at: host.layout.template("rt-linux"),
+                withDestinationURL: HostLayout(root: TestHost.imageRoot).template("rt-linux"))
             let port = try host.useFreeManagerPort()
             let dir = try host.prepare()
             #expect(host.run("hv", ["manager", "url"]).status == 0)
@@ -88,9 +91,13 @@ extension EndToEnd {
             var files: [String: Int] = [:]
             let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey])
             while let url = walker?.nextObject() as? URL {
-                if (try? url.resourceValues(forKeys: [.isSymbolicLinkKey]))?.isSymbolicLink == true { walker?.skipDescendants(); continue }
+                if (try? url.resourceValues(forKeys: [.isSymbolicLinkKey]))?.isSymbolicLink == true {
+                    walker?.skipDescendants()
+                    continue
+                }
                 guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true,
-                      !url.lastPathComponent.hasPrefix("ballast"), let data = try? Data(contentsOf: url) else { continue }
+                    !url.lastPathComponent.hasPrefix("ballast"), let data = try? Data(contentsOf: url)
+                else { continue }
                 files[url.path] = data.hashValue
             }
             return files

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,13 +43,20 @@ extension EndToEnd {
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             addr.sin_port = UInt16(port).bigEndian
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            _ = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             return fd
         }
 
         static func unix(_ path: String) -> Int32 {
-            (try? UnixSocket.connect(to: path, timeout: 2)).map { s in let fd = dup(s.fd); s.close(); return fd } ?? -1
+            (try? UnixSocket.connect(to: path, timeout: 2)).map { s in
+                let fd = dup(s.fd)
+                s.close()
+                return fd
+            } ?? -1
         }
 
         static let catalogue: [String] = [
@@ -129,8 +137,9 @@ extension EndToEnd {
             // Eight creations at once: each one answered with success is in hv.config, which parses.
             let results = Results()
             DispatchQueue.concurrentPerform(iterations: 8) { i in
-                let r = Manager.request(port, "POST", "/v1/guests", headers: post,
-                                        body: #"{"type":"general","os":"ubuntu","name":"Parallel \#(i)"}"#, readFor: 60)
+                let r = Manager.request(
+                    port, "POST", "/v1/guests", headers: post,
+                    body: #"{"type":"general","os":"ubuntu","name":"Parallel \#(i)"}"#, readFor: 60)
                 results.add(r?.status == 200 ? "Parallel \(i)" : nil)
             }
             let config = try HypervisorConfig.load(host.layout.hvConfig)
@@ -144,8 +153,9 @@ extension EndToEnd {
             DispatchQueue.concurrentPerform(iterations: parallel.count + 2) { i in
                 if i < parallel.count {
                     let g = parallel[i]
-                    let r = Manager.request(port, "PATCH", "/v1/guests/\(g.folder)/settings", headers: post,
-                                            body: #"{"memoryMiB":\#(1000 + g.id)}"#, readFor: 60)
+                    let r = Manager.request(
+                        port, "PATCH", "/v1/guests/\(g.folder)/settings", headers: post,
+                        body: #"{"memoryMiB":\#(1000 + g.id)}"#, readFor: 60)
                     edits.add(r?.status == 200 ? g.folder : nil)
                 } else {
                     let rtos = i == parallel.count ? "guestrtlinux" : HTTPHead.percentEncode("Plant HMI?a=b")
@@ -165,7 +175,11 @@ extension EndToEnd {
         final class Results: @unchecked Sendable {
             private let lock = NSLock()
             private(set) var names: [String] = []
-            func add(_ n: String?) { lock.lock(); if let n { names.append(n) }; lock.unlock() }
+            func add(_ n: String?) {
+                lock.lock()
+                if let n { names.append(n) }
+                lock.unlock()
+            }
         }
     }
 }

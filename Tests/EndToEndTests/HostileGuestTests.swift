@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// A guest is root inside itself and may be hostile. From the RT-Linux
@@ -27,13 +27,15 @@ extension EndToEnd {
             #expect(view.waitFor("rt-linux:/# ", timeout: 150), "\(view.output)")
             // Results come back as "RES <what> <100 + exit status>", so the typed line (echoed) never matches them.
             let files = Self.targets.joined(separator: " ") + " ../x.config"
-            view.send("M=\(marker); cd /hv/guests/guestrtlinux; for f in \(files); do (echo \"touch $M\" >> $f) 2>/dev/null; "
-                      + "echo \"RES $f $(( $? + 100 ))\"; done; ln -s /etc/shadow console.log.1 2>/dev/null; echo \"RES link $(( $? + 100 ))\"; "
-                      + "echo mine > exchange/note.txt; echo \"RES exchange $(( $? + 100 ))\"; echo END-$((6*7))\n")
+            view.send(
+                "M=\(marker); cd /hv/guests/guestrtlinux; for f in \(files); do (echo \"touch $M\" >> $f) 2>/dev/null; "
+                    + "echo \"RES $f $(( $? + 100 ))\"; done; ln -s /etc/shadow console.log.1 2>/dev/null; echo \"RES link $(( $? + 100 ))\"; "
+                    + "echo mine > exchange/note.txt; echo \"RES exchange $(( $? + 100 ))\"; echo END-$((6*7))\n")
             #expect(view.waitFor("END-42", timeout: 90), "\(view.output.suffix(1500))")
             // Filling the share fills the guest's own exchange file system, not the host's disk.
-            view.send("dd if=/dev/zero of=exchange/fill bs=1M count=64 2>/dev/null; echo \"RES fill $(( $? + 100 ))\"; "
-                      + "rm exchange/fill; echo again > exchange/again.txt; echo \"RES again $(( $? + 100 ))\"; echo FULL-$((6*8))\n")
+            view.send(
+                "dd if=/dev/zero of=exchange/fill bs=1M count=64 2>/dev/null; echo \"RES fill $(( $? + 100 ))\"; "
+                    + "rm exchange/fill; echo again > exchange/again.txt; echo \"RES again $(( $? + 100 ))\"; echo FULL-$((6*8))\n")
             #expect(view.waitFor("FULL-48", timeout: 90), "\(view.output.suffix(1500))")
             #expect(view.output.contains("RES fill 1") && !view.output.contains("RES fill 100"), "the guest wrote 64 MiB into 16: \(view.output.suffix(800))")
             #expect(view.output.contains("RES again 100"), "after making room the guest writes again: \(view.output.suffix(800))")
@@ -57,15 +59,17 @@ extension EndToEnd {
             chmod(dir.appendingPathComponent("vm_shutdown_hook.sh").path, 0o666)
             let stop = host.run("hv_guest_stop", cwd: dir, timeout: 120)
             #expect(stop.status == 0, "\(stop.all)")
-            #expect(host.waitUntil(10) { host.text(dir.appendingPathComponent("shutdown_hook.log")).contains("not run") },
-                    "\(host.text(dir.appendingPathComponent("shutdown_hook.log")))")
+            #expect(
+                host.waitUntil(10) { host.text(dir.appendingPathComponent("shutdown_hook.log")).contains("not run") },
+                "\(host.text(dir.appendingPathComponent("shutdown_hook.log")))")
             #expect(host.text(dir.appendingPathComponent("shutdown_hook.log")).contains("mode 666"))
             chmod(dir.appendingPathComponent("vm_shutdown_hook.sh").path, 0o755)
 
             // A script others can write stops the start, naming the file, its mode and the fix; nothing starts.
             chmod(dir.appendingPathComponent("usr_guest_config.sh").path, 0o666)
             let refused = host.run("hv_guest_start", cwd: dir)
-            #expect(refused.status == 3 && refused.err.contains("usr_guest_config.sh") && refused.err.contains("mode 666")
+            #expect(
+                refused.status == 3 && refused.err.contains("usr_guest_config.sh") && refused.err.contains("mode 666")
                     && refused.err.contains("chmod go-w"), "\(refused.all)")
             #expect(try host.status("guestrtlinux").state == .stopped)
             chmod(dir.appendingPathComponent("usr_guest_config.sh").path, 0o644)
@@ -73,7 +77,8 @@ extension EndToEnd {
             chmod(host.root.path, 0o700)
             let unreachable = host.run("hv_guest_start", cwd: dir)
             chmod(host.root.path, 0o755)
-            #expect(unreachable.status != 0 && unreachable.err.contains("cannot pass through \(host.root.path)")
+            #expect(
+                unreachable.status != 0 && unreachable.err.contains("cannot pass through \(host.root.path)")
                     && unreachable.err.contains("chmod o+x"), "\(unreachable.all)")
 
             // Nothing planted ran; nothing hv reads changed.

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
+import Testing
 
 extension EndToEnd {
     /// What the installed service does, without systemd: guests restarted by
@@ -28,11 +28,15 @@ extension EndToEnd {
             defer { host.cleanup() }
             let dir = try host.prepare()
             let usr = dir.appendingPathComponent("usr.config")
-            try (try String(contentsOf: usr, encoding: .utf8)
-                 + "[Guest\\Recovery]\n    \"OnCrash\"=\"restart\"\n    \"RestartLimitBurst\"=\"2\"\n    \"RestartLimitIntervalSeconds\"=\"600\"\n")
+            try
+                (try String(contentsOf: usr, encoding: .utf8)
+                + "[Guest\\Recovery]\n    \"OnCrash\"=\"restart\"\n    \"RestartLimitBurst\"=\"2\"\n    \"RestartLimitIntervalSeconds\"=\"600\"\n")
                 .write(to: usr, atomically: true, encoding: .utf8)
             let events = host.session("hv", ["events", "--json"])
-            defer { kill(events.process.processIdentifier, SIGKILL); _ = events.finish(timeout: 5) }
+            defer {
+                kill(events.process.processIdentifier, SIGKILL)
+                _ = events.finish(timeout: 5)
+            }
             #expect(host.run("hv_guest_start", ["--no-wait"], cwd: dir).status == 0)
             var pid = try #require(newPid(host, other: nil))
             for round in 1...2 {
@@ -64,19 +68,25 @@ extension EndToEnd {
             defer { host.cleanup() }
             let dir = try host.prepare()
             let usr = dir.appendingPathComponent("usr.config")
-            try (try String(contentsOf: usr, encoding: .utf8)
-                 + "[Guest\\Recovery]\n    \"Watchdog\"=\"reset\"\n    \"HeartbeatTimeoutSeconds\"=\"4\"\n")
+            try
+                (try String(contentsOf: usr, encoding: .utf8)
+                + "[Guest\\Recovery]\n    \"Watchdog\"=\"reset\"\n    \"HeartbeatTimeoutSeconds\"=\"4\"\n")
                 .write(to: usr, atomically: true, encoding: .utf8)
             let autorun = dir.appendingPathComponent("autorun.sh")
             try "echo \"controller up on $(uname -r)\" > /hv/guests/guestrtlinux/exchange/autorun.txt\n"
                 .write(to: autorun, atomically: true, encoding: .utf8)
             chmod(autorun.path, 0o644)
             let events = host.session("hv", ["events", "--json"])
-            defer { kill(events.process.processIdentifier, SIGKILL); _ = events.finish(timeout: 5) }
+            defer {
+                kill(events.process.processIdentifier, SIGKILL)
+                _ = events.finish(timeout: 5)
+            }
             let start = host.run("hv_guest_start", cwd: dir)
             try #require(start.status == 0, "\(start.all)")
             let ran = dir.appendingPathComponent("exchange/autorun.txt")
-            #expect(host.waitUntil(30) { host.text(ran).contains("controller up on") }, "autorun.sh did not run: \(host.text(dir.appendingPathComponent("console.log")).suffix(600))")
+            #expect(
+                host.waitUntil(30) { host.text(ran).contains("controller up on") },
+                "autorun.sh did not run: \(host.text(dir.appendingPathComponent("console.log")).suffix(600))")
             // Beating: nothing reported while the guest lives.
             sleep(7)
             #expect(!events.output.contains("heartbeat-missed"), "\(events.output.suffix(600))")
@@ -87,7 +97,9 @@ extension EndToEnd {
             #expect(events.waitFor("heartbeat-missed", timeout: 30), "\(events.output.suffix(600))")
             #expect(events.output.contains("resetting the guest"))
             let console = dir.appendingPathComponent("console.log")
-            #expect(host.waitUntil(120) { host.text(console).components(separatedBy: "hv-guest: ready").count >= 3 }, "no boot after the reset: \(host.text(console).suffix(600))")
+            #expect(
+                host.waitUntil(120) { host.text(console).components(separatedBy: "hv-guest: ready").count >= 3 },
+                "no boot after the reset: \(host.text(console).suffix(600))")
             #expect(try status(host).state == .running)
             #expect(host.run("hv_guest_stop", ["--force"], cwd: dir).status == 0)
         }

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,17 +59,21 @@ extension EndToEnd {
             #expect(up, "the installed system did not write into its exchange folder: \(host.text(console).suffix(800))")
             // Hostile from inside: its own hook and RT-Linux's files are out of its reach.
             #expect(host.waitUntil(30) { host.text(console).contains("hv-test: cannot reach /hv/guests/guestrtlinux/") }, "\(host.text(console).suffix(800))")
-            #expect(host.text(console).contains("hv-test: own hook is read-only") && !host.text(console).contains("PLANTED")
+            #expect(
+                host.text(console).contains("hv-test: own hook is read-only") && !host.text(console).contains("PLANTED")
                     && !host.text(console).contains("REACHED"), "\(host.text(console).suffix(800))")
             // Its UEFI variables are its QEMU user's alone; its disk stays root's (mode 0600), and
             // QEMU, not root, has it only as the descriptors hvd passed.
             var st = stat()
-            #expect(stat(ubuntu.appendingPathComponent("OVMF_VARS.fd").path, &st) == 0 && st.st_uid >= GuestIdentity.uidBase && st.st_mode & 0o777 == 0o600,
-                    "nvram \(st.st_uid) \(String(st.st_mode, radix: 8))")
+            #expect(
+                stat(ubuntu.appendingPathComponent("OVMF_VARS.fd").path, &st) == 0 && st.st_uid >= GuestIdentity.uidBase && st.st_mode & 0o777 == 0o600,
+                "nvram \(st.st_uid) \(String(st.st_mode, radix: 8))")
             let qemuUID = host.text(URL(fileURLWithPath: "/proc/\(status.pid ?? 0)/status")).split(separator: "\n").first { $0.hasPrefix("Uid:") }
             #expect(qemuUID.map { $0.contains(String(st.st_uid)) } == true, "\(String(describing: qemuUID))")
             var diskStat = stat()
-            #expect(stat(disk.path, &diskStat) == 0 && diskStat.st_uid == 0 && diskStat.st_mode & 0o777 == 0o600, "disk \(diskStat.st_uid) \(String(diskStat.st_mode, radix: 8))")
+            #expect(
+                stat(disk.path, &diskStat) == 0 && diskStat.st_uid == 0 && diskStat.st_mode & 0o777 == 0o600,
+                "disk \(diskStat.st_uid) \(String(diskStat.st_mode, radix: 8))")
             #expect(host.openDescriptors(pid: status.pid, on: disk) >= 2)
             #expect(try host.status("guestrtlinux").state == .running, "RT-Linux runs beside it")
             #expect(try host.status("guestrtlinux").cores != status.cores)
@@ -85,8 +90,9 @@ extension EndToEnd {
 
             // The desktop console says how to connect; the serial console talks.
             let desktop = host.run("hv_guest_console", cwd: ubuntu)
-            #expect(desktop.status == 0 && desktop.out.contains(status.display?.vncSocket ?? "?") && desktop.out.contains("hv manager url"),
-                    "\(desktop.all)")
+            #expect(
+                desktop.status == 0 && desktop.out.contains(status.display?.vncSocket ?? "?") && desktop.out.contains("hv manager url"),
+                "\(desktop.all)")
             // QEMU's own VNC WebSocket has no authentication: not opened unless the guest configures a port.
             #expect(!desktop.out.contains("ws://") && status.display?.webSocketPort == 0, "\(desktop.all)")
             let qemuArgs = (try? String(contentsOfFile: "/proc/\(status.pid ?? 0)/cmdline", encoding: .utf8)) ?? ""
@@ -101,10 +107,12 @@ extension EndToEnd {
             let service = try UnixSocket.listenLoopback(port: loopbackPort)
             defer { service.close() }
             Thread.detachNewThread { while let c = try? service.accept() { c.close() } }
-            serial.send("ip addr add 10.0.2.15/24 dev eth0; ip link set eth0 up; sleep 2; "
-                        + "if timeout 10 nc 10.0.2.2 \(loopbackPort) </dev/null; then echo REACHED-$((6*7)); else echo REFUSED-$((6*7)); fi\n")
+            serial.send(
+                "ip addr add 10.0.2.15/24 dev eth0; ip link set eth0 up; sleep 2; "
+                    + "if timeout 10 nc 10.0.2.2 \(loopbackPort) </dev/null; then echo REACHED-$((6*7)); else echo REFUSED-$((6*7)); fi\n")
             #expect(serial.waitFor("REFUSED-42", timeout: 60) && !serial.output.contains("REACHED-42"), "\(serial.output.suffix(400))")
-            serial.send("printf '#!/bin/sh\\necho hv-forwarded\\n' > /tmp/answer; chmod +x /tmp/answer; nc -l -p 5000 -e /tmp/answer & echo listening-$((6*7))\n")
+            serial.send(
+                "printf '#!/bin/sh\\necho hv-forwarded\\n' > /tmp/answer; chmod +x /tmp/answer; nc -l -p 5000 -e /tmp/answer & echo listening-$((6*7))\n")
             #expect(serial.waitFor("listening-42", timeout: 30), "\(serial.output.suffix(400))")
             var answer = ""
             for _ in 0..<20 where !answer.contains("hv-forwarded") {
@@ -115,7 +123,10 @@ extension EndToEnd {
             // A hung guest: the watchdog is armed once and never fed again; QEMU resets
             // the guest, hvd says so, and the guest boots again in the same QEMU.
             let events = host.session("hv", ["events", "--json"])
-            defer { kill(events.process.processIdentifier, SIGKILL); _ = events.finish(timeout: 5) }
+            defer {
+                kill(events.process.processIdentifier, SIGKILL)
+                _ = events.finish(timeout: 5)
+            }
             let pidBefore = try host.status("guestubuntu").pid
             let boots = { host.text(console).components(separatedBy: "hv-test: ready").count }
             let bootsBefore = boots()
@@ -125,8 +136,9 @@ extension EndToEnd {
             _ = serial.finish(timeout: 20)
             #expect(events.waitFor("\"watchdog\"", timeout: 60), "no watchdog event: \(events.output.suffix(600))")
             #expect(events.output.contains("action: reset"), "\(events.output.suffix(600))")
-            #expect(host.waitUntil(240) { boots() > bootsBefore },
-                    "no boot after the watchdog reset: \(host.text(console).suffix(800))")
+            #expect(
+                host.waitUntil(240) { boots() > bootsBefore },
+                "no boot after the watchdog reset: \(host.text(console).suffix(800))")
             #expect(try host.status("guestubuntu").pid == pidBefore, "reset in place, not a new QEMU")
 
             let restart = host.run("hv_guest_restart", cwd: ubuntu)
@@ -213,7 +225,10 @@ extension EndToEnd {
             #expect(guard_.installed, "hvd installs its rule when it starts")
             func connects(asUID uid: UInt32?) throws -> Bool {
                 let probe = "exec 3<>/dev/tcp/127.0.0.1/\(port)"
-                let argv = uid.map { ["setpriv", "--reuid=\($0)", "--regid=\(GuestIdentity.uidBase)", "--clear-groups", "bash", "-c", probe] } ?? ["bash", "-c", probe]
+                let argv =
+                    uid.map { ["setpriv", "--reuid=\($0)", "--regid=\(GuestIdentity.uidBase)", "--clear-groups", "bash", "-c", probe] } ?? [
+                        "bash", "-c", probe,
+                    ]
                 return try Command.run(argv, timeout: 20).status == 0
             }
             #expect(try connects(asUID: nil), "root reaches the System Manager")
@@ -256,12 +271,17 @@ extension EndToEnd {
         @Test func aBridgedGuestReachesTheOtherSideAndItsBridgeGoes() throws {
             let id = UUID().uuidString.prefix(6).lowercased()
             let (a, b) = ("hvka-\(id)", "hvkb-\(id)")
-            defer { _ = TestHost.ip(["netns", "delete", a]); _ = TestHost.ip(["netns", "delete", b]) }
-            for step in [["netns", "add", a], ["netns", "add", b],
-                         ["-n", a, "link", "add", "vA", "type", "veth", "peer", "name", "vB", "netns", b],
-                         ["-n", a, "link", "set", "lo", "up"],
-                         ["-n", a, "link", "add", "busy0", "type", "veth", "peer", "name", "busy1"], ["-n", a, "addr", "add", "10.9.9.9/24", "dev", "busy0"],
-                         ["-n", b, "addr", "add", "192.168.77.1/24", "dev", "vB"], ["-n", b, "link", "set", "vB", "up"]] {
+            defer {
+                _ = TestHost.ip(["netns", "delete", a])
+                _ = TestHost.ip(["netns", "delete", b])
+            }
+            for step in [
+                ["netns", "add", a], ["netns", "add", b],
+                ["-n", a, "link", "add", "vA", "type", "veth", "peer", "name", "vB", "netns", b],
+                ["-n", a, "link", "set", "lo", "up"],
+                ["-n", a, "link", "add", "busy0", "type", "veth", "peer", "name", "busy1"], ["-n", a, "addr", "add", "10.9.9.9/24", "dev", "busy0"],
+                ["-n", b, "addr", "add", "192.168.77.1/24", "dev", "vB"], ["-n", b, "link", "set", "vB", "up"],
+            ] {
                 let (status, out) = TestHost.ip(step)
                 try #require(status == 0, "ip \(step.joined(separator: " ")): \(out)")
             }
@@ -291,8 +311,9 @@ extension EndToEnd {
             #expect(links.contains("vA@") && links.contains("master hvb"), "the veth is on hv's bridge: \(links)")
             #expect(links.split(separator: "\n").contains { $0.contains(": hvg") && $0.contains("master hvb") }, "the guest's TAP: \(links)")
             #expect(host.waitUntil(240) { boots() > bootsBefore }, "the installed system did not boot: \(host.text(console).suffix(600))")
-            let ping = host.guestRun("guestubuntu", "ip link set eth0 up; ip addr add 192.168.77.2/24 dev eth0; ping -c 3 -w 30 192.168.77.1",
-                                     serial: true, timeout: 90)
+            let ping = host.guestRun(
+                "guestubuntu", "ip link set eth0 up; ip addr add 192.168.77.2/24 dev eth0; ping -c 3 -w 30 192.168.77.1",
+                serial: true, timeout: 90)
             #expect(ping.contains(" 0% packet loss"), "\(ping.suffix(600))")
             // hv's bridge takes no IPv6 autoconfiguration from what guests send.
             let bridgeName = links.split(separator: " ").first { $0.hasPrefix("hvb") && !$0.hasSuffix(":") }.map(String.init) ?? "?"
@@ -300,11 +321,15 @@ extension EndToEnd {
             #expect(v6.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(bridgeName): \(v6)")
             // With another MAC the guest reaches nobody; with its own again it does.
             let mac = QemuCommandLine.macAddress("guestubuntu")
-            let spoofed = host.guestRun("guestubuntu", "ip link set eth0 down; ip link set eth0 address 52:54:00:de:ad:01; ip link set eth0 up; "
-                                        + "ping -c 3 -w 8 192.168.77.1", serial: true, timeout: 60)
+            let spoofed = host.guestRun(
+                "guestubuntu",
+                "ip link set eth0 down; ip link set eth0 address 52:54:00:de:ad:01; ip link set eth0 up; "
+                    + "ping -c 3 -w 8 192.168.77.1", serial: true, timeout: 60)
             #expect(spoofed.contains("100% packet loss"), "\(spoofed.suffix(600))")
-            let own = host.guestRun("guestubuntu", "ip link set eth0 down; ip link set eth0 address \(mac); ip link set eth0 up; "
-                                    + "ping -c 3 -w 30 192.168.77.1", serial: true, timeout: 90)
+            let own = host.guestRun(
+                "guestubuntu",
+                "ip link set eth0 down; ip link set eth0 address \(mac); ip link set eth0 up; "
+                    + "ping -c 3 -w 30 192.168.77.1", serial: true, timeout: 90)
             #expect(own.contains(" 0% packet loss"), "\(own.suffix(600))")
             let busy = host.run("hv_brdelall")
             #expect(busy.status != 0 && busy.err.contains("running guests use hv's bridges"), "\(busy.all)")
@@ -337,8 +362,9 @@ extension EndToEnd {
             let heldPort = Int(UInt16(bigEndian: addr.sin_port))
             try "[Guest\\Network]\n    \"HostForward\"=\"tcp:\(heldPort):22\"\n".write(to: usr, atomically: true, encoding: .utf8)
             let refused = host.run("hv_guest_start", cwd: ubuntu)
-            #expect(refused.status != 0 && refused.err.contains("forwards tcp port \(heldPort) on 127.0.0.1, which another program or guest already uses"),
-                    "\(refused.all)")
+            #expect(
+                refused.status != 0 && refused.err.contains("forwards tcp port \(heldPort) on 127.0.0.1, which another program or guest already uses"),
+                "\(refused.all)")
             #expect(!FileManager.default.fileExists(atPath: disk.path), "nothing was created")
 
             let free = heldPort == 65000 ? 65001 : 65000
@@ -350,8 +376,11 @@ extension EndToEnd {
             #expect(cmd.contains("hostfwd=tcp:127.0.0.1:\(free)-:22"), "\(cmd)")
             // QEMU (the guest's user) listens on the host's loopback.
             let hex = String(format: "0100007F:%04X", free)
-            #expect(host.waitUntil(10) { host.text(URL(fileURLWithPath: "/proc/net/tcp")).split(separator: "\n").contains { $0.contains(hex) && $0.contains(" 0A ") } },
-                    "no listener on 127.0.0.1:\(free)")
+            #expect(
+                host.waitUntil(10) {
+                    host.text(URL(fileURLWithPath: "/proc/net/tcp")).split(separator: "\n").contains { $0.contains(hex) && $0.contains(" 0A ") }
+                },
+                "no listener on 127.0.0.1:\(free)")
             #expect(host.run("hv", ["guest", "stop", "guestubuntu", "--force"]).status == 0)
         }
 
@@ -367,8 +396,10 @@ extension EndToEnd {
                 throw error
             }
             let ubuntu = host.folder("guestubuntu")
-            return (host, ubuntu, ubuntu.appendingPathComponent("usr.config"),
-                    host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2"))
+            return (
+                host, ubuntu, ubuntu.appendingPathComponent("usr.config"),
+                host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
+            )
         }
 
         /// Windows: UEFI with Secure Boot, a TPM 2.0 from swtpm, SATA and e1000e.
@@ -409,8 +440,9 @@ extension EndToEnd {
             let tpmPid = Int32(host.text(run.appendingPathComponent("qemu/swtpm.pid")).trimmingCharacters(in: .whitespacesAndNewlines))
             let swtpm = try #require(tpmPid)
             #expect(TestHost.isAlive(swtpm))
-            #expect(!((try? FileManager.default.contentsOfDirectory(atPath: host.folder("guestwindows").appendingPathComponent("tpm").path)) ?? []).isEmpty,
-                    "the TPM keeps its state in the guest folder")
+            #expect(
+                !((try? FileManager.default.contentsOfDirectory(atPath: host.folder("guestwindows").appendingPathComponent("tpm").path)) ?? []).isEmpty,
+                "the TPM keeps its state in the guest folder")
             let stop = host.run("hv", ["guest", "stop", "guestwindows", "--force"])
             #expect(stop.status == 0, "\(stop.all)")
             #expect(host.waitUntil(10) { !TestHost.isAlive(swtpm) }, "swtpm ends with its QEMU")
@@ -426,7 +458,8 @@ extension EndToEnd {
             let created = Process()
             created.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
             created.arguments = ["create", "-q", "-f", "qcow2", disk.path, "2G"]
-            try created.run(); created.waitUntilExit()
+            try created.run()
+            created.waitUntilExit()
             let kept = host.layout.vmsDir.appendingPathComponent("example_ubuntu/ubuntu.qcow2")
             try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data("keep me".utf8).write(to: kept)
@@ -488,7 +521,8 @@ enum PNGCheck {
         p.waitUntilExit()
         let f = text.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
         guard p.terminationStatus == 0, f.count == 4 else { throw HVError(.io, "not a valid PNG: \(png.path)") }
-        return Description(width: Int(f[0]) ?? 0, height: Int(f[1]) ?? 0, distinctBytes: Int(f[2]) ?? 0,
-                           nonZeroFraction: Double(f[3]) ?? 0)
+        return Description(
+            width: Int(f[0]) ?? 0, height: Int(f[1]) ?? 0, distinctBytes: Int(f[2]) ?? 0,
+            nonZeroFraction: Double(f[3]) ?? 0)
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,8 +63,9 @@ final class KernelGuest {
     /// (modules/order): from the kernel package hv setup cached.
     func provideModules(_ names: [String]) throws {
         let debs = URL(fileURLWithPath: (ProcessInfo.processInfo.environment["HV_CACHE"] ?? "/var/cache/hv") + "/debs")
-        let deb = try #require(((try? FileManager.default.contentsOfDirectory(atPath: debs.path)) ?? [])
-            .first { $0.hasPrefix("linux-image-") && $0.hasSuffix(".deb") }, "no kernel package in \(debs.path) (hv setup caches it)")
+        let deb = try #require(
+            ((try? FileManager.default.contentsOfDirectory(atPath: debs.path)) ?? [])
+                .first { $0.hasPrefix("linux-image-") && $0.hasSuffix(".deb") }, "no kernel package in \(debs.path) (hv setup caches it)")
         let tree = share.appendingPathComponent("kernel-package")
         let modules = share.appendingPathComponent("modules")
         try FileManager.default.createDirectory(at: modules, withIntermediateDirectories: true)
@@ -112,22 +114,37 @@ final class KernelGuest {
         // many runs, after "PCI: Fatal"); as hv's own boot watch does, a stalled boot is tried once more.
         var s: Session?
         for attempt in 1...2 {
-            let machine = iommu ? ["-machine", "q35", "-device", "intel-iommu,intremap=on,caching-mode=on",
-                                   "-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0"] : ["-machine", "microvm"]
+            let machine =
+                iommu
+                ? [
+                    "-machine", "q35", "-device", "intel-iommu,intremap=on,caching-mode=on",
+                    "-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0",
+                ] : ["-machine", "microvm"]
             let usbDevices = usb ? ["-device", "qemu-xhci,id=xhci", "-device", "usb-kbd,bus=xhci.0"] : []
-            let bridged = sharedGroup ? ["-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1", "-device", "pcie-pci-bridge,id=pbr,bus=rp1",
-                                         "-device", "e1000,bus=pbr,addr=1", "-device", "e1000,bus=pbr,addr=2"] : []
-            let session = Session(bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64", [
-                "-nodefaults", "-no-user-config", "-no-reboot"] + machine + usbDevices + bridged + ["-accel", "tcg",
-                "-cpu", "qemu64,+arat", "-smp", String(cpus), "-m", memory,
-                "-kernel", template.appendingPathComponent("vmlinux").path,
-                "-initrd", template.appendingPathComponent("initramfs.cpio").path,
-                "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests tsc=reliable" + (iommu ? " intel_iommu=on" : " pci=off") + tsc,
-                "-serial", "stdio", "-display", "none",
-                "-fsdev", "local,id=hvguests,path=\(share.path),security_model=none",
-                "-device", (iommu ? "virtio-9p-pci" : "virtio-9p-device") + ",fsdev=hvguests,mount_tag=hvguests",
-            ], cwd: nil)
-            if session.waitFor("hv-guest: ready", timeout: 90) { s = session; break }
+            let bridged =
+                sharedGroup
+                ? [
+                    "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1", "-device", "pcie-pci-bridge,id=pbr,bus=rp1",
+                    "-device", "e1000,bus=pbr,addr=1", "-device", "e1000,bus=pbr,addr=2",
+                ] : []
+            let session = Session(
+                bin: URL(fileURLWithPath: "/usr/bin"), root: share, "qemu-system-x86_64",
+                [
+                    "-nodefaults", "-no-user-config", "-no-reboot",
+                ] + machine + usbDevices + bridged + [
+                    "-accel", "tcg",
+                    "-cpu", "qemu64,+arat", "-smp", String(cpus), "-m", memory,
+                    "-kernel", template.appendingPathComponent("vmlinux").path,
+                    "-initrd", template.appendingPathComponent("initramfs.cpio").path,
+                    "-append", "console=ttyS0 panic=5 quiet cryptomgr.notests tsc=reliable" + (iommu ? " intel_iommu=on" : " pci=off") + tsc,
+                    "-serial", "stdio", "-display", "none",
+                    "-fsdev", "local,id=hvguests,path=\(share.path),security_model=none",
+                    "-device", (iommu ? "virtio-9p-pci" : "virtio-9p-device") + ",fsdev=hvguests,mount_tag=hvguests",
+                ], cwd: nil)
+            if session.waitFor("hv-guest: ready", timeout: 90) {
+                s = session
+                break
+            }
             if attempt == 2 {
                 qemu = session
                 throw HVError(.timeout, "the kernel guest did not boot twice: \(session.output.suffix(800))")

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// hv's partition code on real kernels: this host's (whatever cgroup

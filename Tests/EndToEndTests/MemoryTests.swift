@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import HVCore
 import HVEngine
+import Testing
 
 extension EndToEnd {
     @Suite struct Memory {
@@ -27,7 +27,8 @@ extension EndToEnd {
             let dir = try host.prepare()
             try host.writeUserConfig(dir, "[Guest\\Memory]\n    \"HugePages\"=\"yes\"\n")
             let refused = host.run("hv_guest_start", cwd: dir)
-            #expect(refused.status == 9 && refused.err.contains("128 huge pages") && refused.err.contains("echo 128 > /proc/sys/vm/nr_hugepages"), "\(refused.err)")
+            #expect(
+                refused.status == 9 && refused.err.contains("128 huge pages") && refused.err.contains("echo 128 > /proc/sys/vm/nr_hugepages"), "\(refused.err)")
             #expect(host.qemuPid("guestrtlinux") == nil)
             try #require(setHugePages(130))
             let start = host.run("hv_guest_start", cwd: dir)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
 
 extension EndToEnd {
     /// This host's own kernel has no IOMMU (no /sys/kernel/iommu_groups

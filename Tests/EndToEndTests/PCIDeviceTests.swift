@@ -1,9 +1,9 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// `hv devices list` on a real kernel with a real (emulated) IOMMU: a q35
@@ -23,7 +23,8 @@ extension EndToEnd {
                 try FileManager.default.copyItem(at: URL(fileURLWithPath: ids), to: guest.share.appendingPathComponent("share/pci.ids"))
             }
             try guest.boot(iommu: true)
-            let finished = try guest.run("""
+            let finished = try guest.run(
+                """
                 out=/hv/guests/results; mkdir -p $out /usr/share/misc
                 cp /hv/guests/share/pci.ids /usr/share/misc/pci.ids 2>/dev/null
                 ls /sys/kernel/iommu_groups > $out/groups.txt 2>&1

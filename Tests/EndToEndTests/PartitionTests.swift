@@ -1,9 +1,9 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     @Suite struct Partition {
@@ -14,8 +14,10 @@ extension EndToEnd {
             let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
             let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
             // Field 39 of stat (36 after the command name) is the CPU it last ran on.
-            return (parseList(String(line.dropFirst("Cpus_allowed_list:".count)).trimmingCharacters(in: .whitespaces)),
-                    fields.count > 36 ? Int(fields[36]) : nil)
+            return (
+                parseList(String(line.dropFirst("Cpus_allowed_list:".count)).trimmingCharacters(in: .whitespaces)),
+                fields.count > 36 ? Int(fields[36]) : nil
+            )
         }
 
         func parseList(_ s: String) -> Set<Int> {
@@ -56,8 +58,9 @@ extension EndToEnd {
                 return
             }
             // hv vmf status says how the core is kept, from the partition's own record.
-            #expect(vmf.partition?.mode.rawValue == mode && vmf.partition?.rtCores == [last] && vmf.partition?.group == partition?.rtGroup,
-                    "\(String(describing: vmf.partition))")
+            #expect(
+                vmf.partition?.mode.rawValue == mode && vmf.partition?.rtCores == [last] && vmf.partition?.group == partition?.rtGroup,
+                "\(String(describing: vmf.partition))")
             // A busy host process started now cannot run on the RT core.
             let busy = try busyProcess()
             var seen = Set<Int>()

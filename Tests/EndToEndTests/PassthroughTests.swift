@@ -1,8 +1,8 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
+import Testing
 
 extension EndToEnd {
     /// PCI passthrough on a real kernel with a real (emulated) IOMMU: hv,
@@ -31,7 +31,8 @@ extension EndToEnd {
             // An incomplete IOMMU group: refused, naming the other device, nothing changed.
             let pair = r("pair.txt").split(separator: " ").map(String.init)
             try #require(pair.count == 2, "two e1000 expected: \(r("pair.txt"))")
-            #expect(r("group.rc") != "0" && r("group.txt").contains("shares IOMMU group") && r("group.txt").contains(pair[1])
+            #expect(
+                r("group.rc") != "0" && r("group.txt").contains("shares IOMMU group") && r("group.txt").contains(pair[1])
                     && r("group.txt").contains("add \(pair[1])"), "\(r("group.txt"))")
             #expect(r("pair-drivers-after.txt") == r("pair-drivers-before.txt"), "\(r("pair-drivers-before.txt")) -> \(r("pair-drivers-after.txt"))")
             #expect(!r("record-group.txt").contains(pair[0]), "\(r("record-group.txt"))")
@@ -47,7 +48,8 @@ extension EndToEnd {
             #expect(r("start.rc") == "0", "\(r("start.txt"))")
             #expect(r("driver-running.txt") == "vfio-pci", "\(r("driver-running.txt"))")
             #expect(r("vfio-owner.txt").hasPrefix("17000000"), "the group's node belongs to the guest's user: \(r("vfio-owner.txt"))")
-            #expect(r("qemu-args.txt").contains("vfio-pci,host=\(nic)") && r("qemu-args.txt").contains("microvm,pcie=on")
+            #expect(
+                r("qemu-args.txt").contains("vfio-pci,host=\(nic)") && r("qemu-args.txt").contains("microvm,pcie=on")
                     && r("qemu-args.txt").contains("-kernel /root/hv/templates/rt-linux/bzImage "), "\(r("qemu-args.txt"))")
 
             // VFIO pins the guest's RAM: its QEMU may lock that and a margin (512 MiB, and 1 GiB
@@ -60,9 +62,10 @@ extension EndToEnd {
             #expect(inner.contains("nic-seen: ") && inner.contains("driver=e1000e"), "\(inner.suffix(1500))")
             // The serial console ends lines with "\r\n", one Character in Swift. The guest's
             // shell shares the console: its prompt (and a terminal query) may come first on the line.
-            #expect(inner.split(whereSeparator: \.isNewline).contains { line in
-                line.range(of: "nic-link: ").map { line[$0.lowerBound...].hasSuffix(" up") } ?? false
-            }, "\(inner.suffix(1500))")
+            #expect(
+                inner.split(whereSeparator: \.isNewline).contains { line in
+                    line.range(of: "nic-link: ").map { line[$0.lowerBound...].hasSuffix(" up") } ?? false
+                }, "\(inner.suffix(1500))")
 
             let list = try JSONDecoder().decode([GuestStatus].self, from: Data(r("list.json").utf8))
             let g = try #require(list.first, "\(r("list.json")) \(r("start.txt"))")
@@ -75,8 +78,9 @@ extension EndToEnd {
                 #expect(thread.policy == "fifo" && thread.priority == 51, "\(thread)")
             }
             // The kernel's own files agree.
-            #expect(r("irq-affinity.txt").split(separator: "\n").allSatisfy { $0.hasSuffix(" 1") } && !r("irq-affinity.txt").isEmpty,
-                    "\(r("irq-affinity.txt"))")
+            #expect(
+                r("irq-affinity.txt").split(separator: "\n").allSatisfy { $0.hasSuffix(" 1") } && !r("irq-affinity.txt").isEmpty,
+                "\(r("irq-affinity.txt"))")
 
             // Another guest's device: refused while the RT guest holds it, and the refused start made nothing.
             #expect(r("held.rc") != "0" && r("held.txt").contains("is in use by guest guestrtlinux"), "\(r("held.txt"))")

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVRealTime
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,8 +27,9 @@ extension EndToEnd {
             let dir = host.layout.guest("guestrtlinux").url.appendingPathComponent("qualify")
             let runs = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasSuffix(".json") }.sorted()
             let run = try #require(runs.last, "no run under \(dir.path)")
-            return try JSONDecoder().decode(QualificationReport.self,
-                                            from: Data(contentsOf: dir.appendingPathComponent(run).appendingPathComponent("report.json")))
+            return try JSONDecoder().decode(
+                QualificationReport.self,
+                from: Data(contentsOf: dir.appendingPathComponent(run).appendingPathComponent("report.json")))
         }
 
         /// A qualification under load: every vCPU measured, the report and its
@@ -66,7 +68,8 @@ extension EndToEnd {
             #expect(second.status == 1 && second.out.contains(": regressed;") && second.out.contains("regressed against the baseline"), "\(second.all)")
             let r2 = try newest(host)
             #expect(r2.status.state == .regressed && r2.status.comparison?.baselineRun == r1.status.run, "\(r2.status)")
-            #expect(r2.context.placement.first == "started without hv's placement (--no-placement)"
+            #expect(
+                r2.context.placement.first == "started without hv's placement (--no-placement)"
                     && r1.context.placement.first?.contains("(fifo ") == true, "\(r1.context.placement) \(r2.context.placement)")
             #expect(host.text(URL(fileURLWithPath: r2.status.reportHTML)).contains("Regression"))
             #expect(host.text(host.layout.daemonLog).contains("rt-regressed"))
@@ -89,8 +92,9 @@ extension EndToEnd {
             #expect(!broke.hostSteal.isEmpty && !broke.hostInterrupts.isEmpty)
             #expect(broke.trace?.contains("hit latency threshold") == true, "cyclictest's mark in the trace: \(broke.trace?.suffix(300) ?? "none")")
             #expect(host.text(URL(fileURLWithPath: report.status.reportHTML)).contains("id=\"trace\""))
-            #expect(!FileManager.default.fileExists(atPath: host.layout.guest("guestrtlinux").url.appendingPathComponent("qualify/baseline.json").path),
-                    "a broken run is no baseline")
+            #expect(
+                !FileManager.default.fileExists(atPath: host.layout.guest("guestrtlinux").url.appendingPathComponent("qualify/baseline.json").path),
+                "a broken run is no baseline")
             #expect(host.run("hv", ["guest", "stop", "--force", "guestrtlinux"]).status == 0)
         }
 

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
+import Testing
 
 extension EndToEnd {
     @Suite struct RTCheck {

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import HVCore
 import HVEngine
+import Testing
 
 extension EndToEnd {
     /// The image contract (docs/IMAGES.md) for the RTOSes hv cannot ship:
@@ -23,8 +23,9 @@ extension EndToEnd {
             let missing = host.run("hv_guest_start", cwd: dir)
             #expect(missing.status != 0 && missing.err.contains(image.path) && missing.err.contains("docs/IMAGES.md"), "\(missing.all)")
 
-            try FileManager.default.createDirectory(at: image.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(
+                at: image.deletingLastPathComponent(), withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o755])
             let build = Process()
             build.executableURL = URL(fileURLWithPath: "/bin/sh")
             build.arguments = [TestHost.package.appendingPathComponent("Tests/Fixtures/multiboot-kernel/build.sh").path, image.path]
@@ -33,12 +34,12 @@ extension EndToEnd {
             try #require(build.terminationStatus == 0, "the test image did not build")
             chmod(image.path, 0o644)
             try """
-                [Guest\\Boot]
-                    "ReadyLine"="hv-test-rtos: ready"
-                [Guest\\Stop]
-                    "TimeoutSeconds"="2"
+            [Guest\\Boot]
+                "ReadyLine"="hv-test-rtos: ready"
+            [Guest\\Stop]
+                "TimeoutSeconds"="2"
 
-                """.write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
+            """.write(to: dir.appendingPathComponent("usr.config"), atomically: true, encoding: .utf8)
 
             try "#!/bin/bash\necho \"reason=$HV_STOP_REASON\"\n".write(to: dir.appendingPathComponent("vm_shutdown_hook.sh"), atomically: true, encoding: .utf8)
 

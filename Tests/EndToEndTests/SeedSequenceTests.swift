@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
+import Testing
 
 extension EndToEnd {
     @Suite struct SeedSequence {
@@ -16,9 +16,9 @@ extension EndToEnd {
                 #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(f).path), "missing \(f)")
             }
             try """
-                #!/bin/bash
-                echo "hook: name=$HV_GUEST_NAME folder=$HV_GUEST_FOLDER reason=$HV_STOP_REASON plant=$PLANT"
-                """.write(to: dir.appendingPathComponent("vm_shutdown_hook.sh"), atomically: true, encoding: .utf8)
+            #!/bin/bash
+            echo "hook: name=$HV_GUEST_NAME folder=$HV_GUEST_FOLDER reason=$HV_STOP_REASON plant=$PLANT"
+            """.write(to: dir.appendingPathComponent("vm_shutdown_hook.sh"), atomically: true, encoding: .utf8)
             try "HV_HOOK_ENV=(PLANT=line3)\n".write(to: dir.appendingPathComponent("usr_guest_config.sh"), atomically: true, encoding: .utf8)
 
             let notLoaded = host.run("hv_vmf_is_loaded", cwd: dir)
@@ -109,7 +109,10 @@ extension EndToEnd {
             #expect(hook2.contains("reason=vmf-unload"), "\(hook2)")
         }
 
-        struct ThreadInfo { var name: String; var allowed: String }
+        struct ThreadInfo {
+            var name: String
+            var allowed: String
+        }
 
         func threads(of pid: Int32) -> [ThreadInfo] {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []

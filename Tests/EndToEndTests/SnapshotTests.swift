@@ -1,9 +1,9 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
 
 extension EndToEnd {
     /// `hv guest snapshot` on RT-Linux's own disk under a real hvd and QEMU:
@@ -17,7 +17,8 @@ extension EndToEnd {
             let dir = try host.prepare(root: .debian)
             let start = host.run("hv_guest_start", cwd: dir, timeout: 300)
             try #require(start.status == 0, "\(start.all)")
-            let wrote = host.run("hv", ["guest", "ssh", "guestrtlinux", "--", "echo kept-by-a-snapshot > /root/precious && sync && echo written"], timeout: 120)
+            let wrote = host.run(
+                "hv", ["guest", "ssh", "guestrtlinux", "--", "echo kept-by-a-snapshot > /root/precious && sync && echo written"], timeout: 120)
             try #require(wrote.out.contains("written"), "\(wrote.all)")
 
             let take = host.run("hv", ["guest", "snapshot", "guestrtlinux", "create", "before-cleanup"], timeout: 600)

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
+import Testing
 
 extension EndToEnd {
     @Suite struct StopReasons {
@@ -67,7 +67,9 @@ extension EndToEnd {
             #expect(ok.status == 0 && ok.out.contains("VMF loaded with \(host.layout.hvConfig.path)"), "\(ok.all)")
             #expect(host.run("hv_vmf_stop", ["--yes"]).status == 0)
             let broken = host.root.appendingPathComponent("broken.config")
-            try (try String(contentsOf: host.layout.hvConfig, encoding: .utf8) + "[Guests\\guestx]\n    \"Id\"=\"1\"\n    \"Name\"=\"x\"\n    \"Os\"=\"rt-linux\"\n")
+            try
+                (try String(contentsOf: host.layout.hvConfig, encoding: .utf8)
+                + "[Guests\\guestx]\n    \"Id\"=\"1\"\n    \"Name\"=\"x\"\n    \"Os\"=\"rt-linux\"\n")
                 .write(to: broken, atomically: true, encoding: .utf8)
             let r = host.run("hv_vmf_start", [broken.path], cwd: elsewhere)
             #expect(r.status == 3 && r.err.contains("guest id 1 of guestx is already used by guestrtlinux"), "\(r.err)")

@@ -1,15 +1,20 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
 
 /// A scratch hv host for end-to-end tests: its own HV_ROOT, the built `hv`
 /// and `hvd` with every hv_* link, and the RT-Linux image (built once per
 /// test run). `cleanup()` stops every QEMU and hvd it started, by pid.
 final class TestHost: @unchecked Sendable {
-    struct Result { var status: Int32; var out: String; var err: String; var all: String { out + err } }
+    struct Result {
+        var status: Int32
+        var out: String
+        var err: String
+        var all: String { out + err }
+    }
 
     static let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let products = package.appendingPathComponent(".build/debug")
@@ -38,9 +43,11 @@ final class TestHost: @unchecked Sendable {
             }
             try fm.createSymbolicLink(at: bin.appendingPathComponent(exe), withDestinationURL: src)
         }
-        for name in ["hv_open_example", "hv_sync_example", "hv_vmf_start", "hv_vmf_is_loaded", "hv_vmf_stop",
-                     "hv_guest_start", "hv_guest_restart", "hv_guest_console", "hv_guest_stop", "hv_set_autostart", "hv_resethv",
-                     "hv_brdelall"] {
+        for name in [
+            "hv_open_example", "hv_sync_example", "hv_vmf_start", "hv_vmf_is_loaded", "hv_vmf_stop",
+            "hv_guest_start", "hv_guest_restart", "hv_guest_console", "hv_guest_stop", "hv_set_autostart", "hv_resethv",
+            "hv_brdelall",
+        ] {
             try fm.createSymbolicLink(atPath: bin.appendingPathComponent(name).path, withDestinationPath: "hv")
         }
         try Self.buildImageOnce(using: bin)
@@ -49,12 +56,14 @@ final class TestHost: @unchecked Sendable {
         try fm.createDirectory(at: root, withIntermediateDirectories: true)
         chmod(root.path, 0o755)
         try fm.createDirectory(at: layout.templatesDir, withIntermediateDirectories: true)
-        try fm.createSymbolicLink(at: layout.template("rt-linux"),
-                                  withDestinationURL: HostLayout(root: Self.imageRoot).template("rt-linux"))
+        try fm.createSymbolicLink(
+            at: layout.template("rt-linux"),
+            withDestinationURL: HostLayout(root: Self.imageRoot).template("rt-linux"))
     }
 
     static func buildImageOnce(using bin: URL) throws {
-        imageLock.lock(); defer { imageLock.unlock() }
+        imageLock.lock()
+        defer { imageLock.unlock() }
         guard !imageBuilt else { return }
         let r = run(bin: bin, root: imageRoot, "hv", ["setup", "--skip-packages"], cwd: nil, input: nil, timeout: 900)
         guard r.status == 0 else { throw HVError(.io, "hv setup failed: \(r.all)") }
@@ -66,7 +75,8 @@ final class TestHost: @unchecked Sendable {
     nonisolated(unsafe) static var installerBuilt = false
 
     static func buildInstallerOnce() throws -> URL {
-        imageLock.lock(); defer { imageLock.unlock() }
+        imageLock.lock()
+        defer { imageLock.unlock() }
         guard !installerBuilt else { return installerISO }
         let script = package.appendingPathComponent("Tests/Fixtures/installer-iso/build.sh")
         let p = Process()
@@ -169,8 +179,10 @@ final class TestHost: @unchecked Sendable {
         Self.run(bin: bin, root: root, cmd, args, cwd: cwd, input: input, timeout: timeout, netns: netns)
     }
 
-    static func run(bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?, input: String?, timeout: Double,
-                    netns: String? = nil) -> Result {
+    static func run(
+        bin: URL, root: URL, _ cmd: String, _ args: [String], cwd: URL?, input: String?, timeout: Double,
+        netns: String? = nil
+    ) -> Result {
         let s = Session(bin: bin, root: root, cmd, args, cwd: cwd, netns: netns)
         if let input { s.send(input) }
         s.closeInput()
@@ -241,21 +253,24 @@ final class TestHost: @unchecked Sendable {
         let runDirs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runDir.path)) ?? []
         for d in runDirs {
             guard let pid = qemuPid(d), Self.isAlive(pid),
-                  let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-                  cmd.contains("qemu-system"), cmd.contains(root.path) else { continue }
+                let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                cmd.contains("qemu-system"), cmd.contains(root.path)
+            else { continue }
             kill(pid, SIGKILL)
         }
         // A swtpm whose QEMU never connected would wait forever.
         for d in runDirs {
             let pidFile = layout.runDir.appendingPathComponent(d).appendingPathComponent("qemu/swtpm.pid")
             guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
-                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.isAlive(pid),
-                  let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-                  cmd.contains("swtpm"), cmd.contains(root.path) else { continue }
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.isAlive(pid),
+                let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                cmd.contains("swtpm"), cmd.contains(root.path)
+            else { continue }
             kill(pid, SIGKILL)
         }
         if let pid = hvdPid, Self.isAlive(pid),
-           let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmd.contains("hvd") {
+            let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmd.contains("hvd")
+        {
             kill(pid, SIGKILL)
         }
         // hvd leaves its loopback rule while guests run; this host's guests are gone now.
@@ -303,7 +318,9 @@ final class Session: @unchecked Sendable {
                 while true {
                     let d = pipe.fileHandleForReading.availableData
                     if d.isEmpty { break }
-                    lock.lock(); if isOut { outData.append(d) } else { errData.append(d) }; lock.unlock()
+                    lock.lock()
+                    if isOut { outData.append(d) } else { errData.append(d) }
+                    lock.unlock()
                 }
                 done.leave()
             }
@@ -311,7 +328,11 @@ final class Session: @unchecked Sendable {
         do { try process.run() } catch { Issue.record("cannot run \(cmd): \(error)") }
     }
 
-    var output: String { lock.lock(); defer { lock.unlock() }; return String(decoding: outData, as: UTF8.self) }
+    var output: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: outData, as: UTF8.self)
+    }
 
     func send(_ text: String) { try? stdin.fileHandleForWriting.write(contentsOf: Data(text.utf8)) }
     func closeInput() { try? stdin.fileHandleForWriting.close() }
@@ -337,8 +358,10 @@ final class Session: @unchecked Sendable {
         }
         process.waitUntilExit()
         _ = done.wait(timeout: .now() + 5)
-        lock.lock(); defer { lock.unlock() }
-        return TestHost.Result(status: process.terminationStatus, out: String(decoding: outData, as: UTF8.self),
-                               err: String(decoding: errData, as: UTF8.self))
+        lock.lock()
+        defer { lock.unlock() }
+        return TestHost.Result(
+            status: process.terminationStatus, out: String(decoding: outData, as: UTF8.self),
+            err: String(decoding: errData, as: UTF8.self))
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
+import Testing
 
 extension EndToEnd.Passthrough {
     /// A USB device for a KVM guest on a real kernel: hv inside a q35 kernel

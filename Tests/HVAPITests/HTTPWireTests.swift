@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
+
 @testable import HVAPI
 
 /// The API's parser refuses what breaks the rules with the status a client
@@ -73,18 +74,23 @@ import HVCore
     }
 
     @Test func everyEndpointMatchesItself() {
-        let all: [Endpoint] = [.vmfStatus, .vmfLoad, .vmfUnload, .guestList, .guestCreate, .guestStatus("g"), .guestStart("g"),
-                               .guestStop("g"), .guestRestart("g"), .guestResume("g"), .guestDeletionPlan("g"), .guestDelete("g"), .guestScreenshot("g"),
-                               .guestConsole("g"), .guestSettings("g"), .guestUpdateSettings("g"), .guestCores("g"), .commStatus,
-                               .netAttach, .netDetach, .eventSignal("e"), .eventWait("e"), .projectList, .projectSave,
-                               .projectPreview("p"), .projectSync("p"), .templates, .host, .manager, .daemonShutdown, .watch,
-                               .consoleSocket("g"), .displaySocket("g"), .ticket, .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan("p"), .projectStore("p"),
-                               .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate,
-                               .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s"),
-                               .guestBackup("g"), .guestBackupProgress("g"), .guestRestore, .qualifyStart("g"), .qualifyStatus("g"), .qualifyStop("g"), .backupPrune, .exampleOpen("e")]
+        let all: [Endpoint] = [
+            .vmfStatus, .vmfLoad, .vmfUnload, .guestList, .guestCreate, .guestStatus("g"), .guestStart("g"),
+            .guestStop("g"), .guestRestart("g"), .guestResume("g"), .guestDeletionPlan("g"), .guestDelete("g"), .guestScreenshot("g"),
+            .guestConsole("g"), .guestSettings("g"), .guestUpdateSettings("g"), .guestCores("g"), .commStatus,
+            .netAttach, .netDetach, .eventSignal("e"), .eventWait("e"), .projectList, .projectSave,
+            .projectPreview("p"), .projectSync("p"), .templates, .host, .manager, .daemonShutdown, .watch,
+            .consoleSocket("g"), .displaySocket("g"), .ticket, .lifecycle, .autostart, .autostartSet, .resetHost, .metrics, .projectPlan("p"),
+            .projectStore("p"),
+            .bridgesDelete, .eventSession, .hostDevices, .managerLoginCode, .managerLogin, .managerRotate,
+            .snapshotList("g"), .snapshotCreate("g"), .snapshotRevert("g", "s"), .snapshotDelete("g", "s"),
+            .guestBackup("g"), .guestBackupProgress("g"), .guestRestore, .qualifyStart("g"), .qualifyStatus("g"), .qualifyStop("g"), .backupPrune,
+            .exampleOpen("e"),
+        ]
         #expect(all.count == Endpoint.declarations.count, "a case without a declaration, or a declaration without a case")
-        #expect(Set(all.map(Endpoint.caseName)).count == all.count && Set(Endpoint.declarations.map(\.caseName)) == Set(all.map(Endpoint.caseName)),
-                "each case declared exactly once")
+        #expect(
+            Set(all.map(Endpoint.caseName)).count == all.count && Set(Endpoint.declarations.map(\.caseName)) == Set(all.map(Endpoint.caseName)),
+            "each case declared exactly once")
         for e in all {
             #expect(Endpoint.match(method: e.method, segments: ["v1"] + e.segments) == .endpoint(e), "\(e)")
         }

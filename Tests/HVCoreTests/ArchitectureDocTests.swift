@@ -30,7 +30,8 @@ struct ArchitectureDocTests {
         for line in text.split(separator: "\n") where line.hasPrefix("| `") {
             let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard cells.count >= 4, let name = cells.dropFirst().first?.trimmingCharacters(in: CharacterSet(charactersIn: "`")),
-                  modules.contains(name), let imports = cells.dropLast().last else { continue }
+                modules.contains(name), let imports = cells.dropLast().last
+            else { continue }
             let plain = imports.replacing(try Regex(#"\([^)]*\)"#), with: "")
             out[name] = Set(plain.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init).filter(modules.contains))
         }
@@ -92,8 +93,10 @@ struct ArchitectureDocTests {
     /// file (the writes are hvd's, and HVHost's `Files/` for what every room needs).
     @Test func theModelWritesNoFile() throws {
         let dir = Self.root.appendingPathComponent("Sources/HVCore")
-        let writes = ["AtomicFile.write", "createDirectory(", "removeItem(", "moveItem(", "copyItem(", ".write(to:", "createFile(",
-                      "rename(", "unlink(", "mkdir(", "O_CREAT", "O_WRONLY", "O_RDWR"]
+        let writes = [
+            "AtomicFile.write", "createDirectory(", "removeItem(", "moveItem(", "copyItem(", ".write(to:", "createFile(",
+            "rename(", "unlink(", "mkdir(", "O_CREAT", "O_WRONLY", "O_RDWR",
+        ]
         var found: [String] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() where name.hasSuffix(".swift") {
             let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVCore
 
 /// The communication subsystem's part of hv.config: defaults, and each bad
@@ -29,7 +30,10 @@ import Testing
     }
 
     func failure(_ extra: String) -> HVError? {
-        do { _ = try parse(extra); return nil } catch let e as HVError { return e } catch { return nil }
+        do {
+            _ = try parse(extra)
+            return nil
+        } catch let e as HVError { return e } catch { return nil }
     }
 
     @Test func defaultsGiveEachMemberTheAddressOfItsId() throws {
@@ -41,7 +45,9 @@ import Testing
     }
 
     @Test func regionsAndEventsAreRead() throws {
-        let c = try parse("[SharedMemory\\shm]\n    \"SizeKiB\"=\"1024\"\n    \"Guests\"=\"guestrtlinux, guestubuntu\"\n[Event\\ev]\n    \"Guests\"=\"guestrtlinux\"\n").communication
+        let c = try parse(
+            "[SharedMemory\\shm]\n    \"SizeKiB\"=\"1024\"\n    \"Guests\"=\"guestrtlinux, guestubuntu\"\n[Event\\ev]\n    \"Guests\"=\"guestrtlinux\"\n"
+        ).communication
         #expect(c.regions == [.init(name: "shm", sizeKiB: 1024, guests: ["guestrtlinux", "guestubuntu"])])
         #expect(c.regions(of: "guestubuntu").count == 1 && c.events(of: "guestubuntu").isEmpty)
     }
@@ -49,7 +55,8 @@ import Testing
     /// Events that list the same guests (in any order) share a table; each
     /// guest gets a doorbell per set it is in, and no more than four.
     @Test func eventsAreGroupedIntoSetsByTheirGuests() throws {
-        let c = try parse("""
+        let c = try parse(
+            """
             [Event\\estop]
                 "Guests"="guestrtlinux, guestubuntu"
             [Event\\rtonly]
@@ -59,7 +66,8 @@ import Testing
             [Event\\hostonly]
                 "Guests"=","
 
-            """).communication
+            """
+        ).communication
         #expect(c.eventSets.map(\.number) == [1, 2, 3])
         #expect(c.eventSets.map(\.names) == [["estop", "reset"], ["rtonly"], ["hostonly"]])
         #expect(c.eventSets.map(\.guests) == [["guestrtlinux", "guestubuntu"], ["guestrtlinux"], []])
@@ -68,12 +76,15 @@ import Testing
         #expect(c.eventSets(of: "guestwindows").isEmpty)
 
         // A fifth set for one guest is refused at the event that makes it, with its line.
-        let sets = ["guestrtlinux", "guestrtlinux,guestubuntu", "guestrtlinux,guestwindows",
-                    "guestrtlinux,guestubuntu,guestwindows", "guestwindows,guestrtlinux", "guestrtlinux,guestother"]
+        let sets = [
+            "guestrtlinux", "guestrtlinux,guestubuntu", "guestrtlinux,guestwindows",
+            "guestrtlinux,guestubuntu,guestwindows", "guestwindows,guestrtlinux", "guestrtlinux,guestother",
+        ]
         let events = sets.enumerated().map { "[Event\\e\($0.offset)]\n    \"Guests\"=\"\($0.element)\"\n" }
         let other = "[Guests\\guestother]\n    \"Id\"=\"4\"\n    \"Name\"=\"Other\"\n    \"Os\"=\"ubuntu\"\n"
-        #expect(try parse(events.prefix(5).joined() + other).communication.eventSets(of: "guestrtlinux").count == 4,
-                "e4 lists the same guests as e2, in another order: four sets")
+        #expect(
+            try parse(events.prefix(5).joined() + other).communication.eventSets(of: "guestrtlinux").count == 4,
+            "e4 lists the same guests as e2, in another order: four sets")
         let e = try #require(failure(events.joined() + other))
         #expect(e.message.contains("guestrtlinux is in 5 different sets of events"), "\(e.message)")
         #expect(e.message.contains("hv.config:27"), "the line of e5's Guests: \(e.message)")
@@ -93,8 +104,9 @@ import Testing
             #expect(e.code == .invalidConfig)
             #expect(e.message.contains(message) && e.message.contains("hv.config:\(line):"), "line \(line): \(e.message)")
         }
-        #expect(failure("[SharedMemory\\shm]\n    \"SizeKiB\"=\"1024\"\n    \"Guests\"=\"guestrtlinx\"\n")?.message.contains("\"guestrtlinux\"?") == true,
-                "a near miss is suggested")
+        #expect(
+            failure("[SharedMemory\\shm]\n    \"SizeKiB\"=\"1024\"\n    \"Guests\"=\"guestrtlinx\"\n")?.message.contains("\"guestrtlinux\"?") == true,
+            "a near miss is suggested")
     }
 
     @Test func overlappingAddressesAreRefused() throws {
@@ -107,10 +119,12 @@ import Testing
     }
 
     @Test func aRegionBiggerThanTheHostCanGiveIsRefused() throws {
-        let doc = try RegistryDocument(parsing: Self.base + "[SharedMemory\\big]\n    \"SizeKiB\"=\"1048576\"\n    \"Guests\"=\"guestrtlinux\"\n", fileName: "hv.config")
+        let doc = try RegistryDocument(
+            parsing: Self.base + "[SharedMemory\\big]\n    \"SizeKiB\"=\"1048576\"\n    \"Guests\"=\"guestrtlinux\"\n", fileName: "hv.config")
         let e = try #require(throws: HVError.self) {
-            try CommunicationConfig.parse(doc, guests: [(folder: "guestrtlinux", id: 1, kind: .rtos, section: "Guests\\guestrtlinux")],
-                                          hostMemoryMiB: 1536, reserveMiB: 1024)
+            try CommunicationConfig.parse(
+                doc, guests: [(folder: "guestrtlinux", id: 1, kind: .rtos, section: "Guests\\guestrtlinux")],
+                hostMemoryMiB: 1536, reserveMiB: 1024)
         }
         #expect(e.message.contains("need 1024 MiB") && e.message.contains("512 MiB") && e.message.contains("beyond its reserve"), "\(e.message)")
     }

@@ -1,13 +1,17 @@
 import Foundation
 import Testing
+
 @testable import HVCore
 
 @Suite struct ExampleAndLayoutTests {
     @Test func theSeedsFiveExamplesWithTheirFolders() throws {
         let folders = Dictionary(uniqueKeysWithValues: ExampleCatalogue.all.map { ($0.name, $0.guests.map(\.folder)) })
-        #expect(folders == ["rt-linux": ["guestrtlinux"], "rtos-32": ["guestrtos32"], "vxworks": ["guestvxworks"],
-                            "windows_rtlinux": ["guestrtlinux", "guestwindows"],
-                            "ubuntu_rtlinux": ["guestrtlinux", "guestubuntu"]])
+        #expect(
+            folders == [
+                "rt-linux": ["guestrtlinux"], "rtos-32": ["guestrtos32"], "vxworks": ["guestvxworks"],
+                "windows_rtlinux": ["guestrtlinux", "guestwindows"],
+                "ubuntu_rtlinux": ["guestrtlinux", "guestubuntu"],
+            ])
         let win = try ExampleCatalogue.named("windows_rtlinux").guests[1]
         #expect(win.diskImage == "VMs/example_win/windows.qcow2" && win.installISO == "iso/windows.iso")
         let ubu = try ExampleCatalogue.named("ubuntu_rtlinux").guests[1]
@@ -43,7 +47,8 @@ import Testing
     @Test func configReferenceInDocsIsCurrent() throws {
         let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("docs/CONFIG.md")
-        #expect(try String(contentsOf: doc, encoding: .utf8) == ConfigReference.markdown(),
-                "docs/CONFIG.md is stale: regenerate it with `hv config-reference > docs/CONFIG.md`")
+        #expect(
+            try String(contentsOf: doc, encoding: .utf8) == ConfigReference.markdown(),
+            "docs/CONFIG.md is stale: regenerate it with `hv config-reference > docs/CONFIG.md`")
     }
 }

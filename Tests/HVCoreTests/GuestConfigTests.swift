@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVCore
 
 @Suite struct GuestConfigTests {
@@ -20,8 +21,9 @@ import Testing
     }
 
     @Test func usrConfigOverridesKeyByKey() throws {
-        let user = try RegistryDocument(parsing: "[Guest\\Memory]\n    \"SizeMiB\"=\"512\"\n[Guest\\Cpu]\n    \"Accelerator\"=\"tcg\"\n",
-                                        fileName: "usr.config")
+        let user = try RegistryDocument(
+            parsing: "[Guest\\Memory]\n    \"SizeMiB\"=\"512\"\n[Guest\\Cpu]\n    \"Accelerator\"=\"tcg\"\n",
+            fileName: "usr.config")
         let c = try GuestConfig(base: try base(), user: user)
         #expect(c.memoryMiB == 512)
         #expect(c.accelerator == .tcg)
@@ -40,12 +42,14 @@ import Testing
     }
 
     @Test func unknownSectionAndBadValuesAreRefused() throws {
-        for (text, words) in [("[Guest\\CPUS]\n    \"Cores\"=\"2\"\n", "unknown section [Guest\\CPUS]"),
-                              ("[Guest\\Memory]\n    \"SizeMiB\"=\"lots\"\n", "bad value \"lots\" for \"SizeMiB\""),
-                              ("[Guest\\Memory]\n    \"SizeMiB\"=\"8\"\n", "a whole number from 16"),
-                              ("[Guest\\Cpu]\n    \"Accelerator\"=\"hyperv\"\n", "one of \"auto\", \"kvm\", \"tcg\""),
-                              ("[Guest\\Share]\n    \"GuestsFolder\"=\"maybe\"\n", "\"yes\" or \"no\""),
-                              ("[Guest]\n    \"Kind\"=\"kvm\"\n", "does not match")] {
+        for (text, words) in [
+            ("[Guest\\CPUS]\n    \"Cores\"=\"2\"\n", "unknown section [Guest\\CPUS]"),
+            ("[Guest\\Memory]\n    \"SizeMiB\"=\"lots\"\n", "bad value \"lots\" for \"SizeMiB\""),
+            ("[Guest\\Memory]\n    \"SizeMiB\"=\"8\"\n", "a whole number from 16"),
+            ("[Guest\\Cpu]\n    \"Accelerator\"=\"hyperv\"\n", "one of \"auto\", \"kvm\", \"tcg\""),
+            ("[Guest\\Share]\n    \"GuestsFolder\"=\"maybe\"\n", "\"yes\" or \"no\""),
+            ("[Guest]\n    \"Kind\"=\"kvm\"\n", "does not match"),
+        ] {
             let user = try RegistryDocument(parsing: text, fileName: "usr.config")
             #expect(throws: HVError.self) { _ = try GuestConfig(base: try base(), user: user) }
             do { _ = try GuestConfig(base: try base(), user: user) } catch let e as HVError {
@@ -119,11 +123,14 @@ import Testing
         }
         let ok = try load("[Guest\\Network]\n    \"HostForward\"=\"tcp:8080:80, udp:0.0.0.0:5000:5001\"\n")
         #expect(ok.hostForwards.map(\.qemuRule) == ["tcp:127.0.0.1:8080-:80", "udp:0.0.0.0:5000-:5001"])
-        for (rule, words) in [("tcp:80:80", "below 1024"), ("sctp:8080:80", "tcp or udp"), ("tcp:8080:70000", "1 to 65535"),
-                              ("tcp:10.0.0:8080:80", "not an IPv4 address"), ("tcp:8080:80,tcp:8080:81", "again")] {
+        for (rule, words) in [
+            ("tcp:80:80", "below 1024"), ("sctp:8080:80", "tcp or udp"), ("tcp:8080:70000", "1 to 65535"),
+            ("tcp:10.0.0:8080:80", "not an IPv4 address"), ("tcp:8080:80,tcp:8080:81", "again"),
+        ] {
             let e = #expect(throws: HVError.self) { try load("[Guest\\Network]\n    \"HostForward\"=\"\(rule)\"\n") }
-            #expect(e?.message.contains(words) == true && e?.message.contains("usr.config:2:") == true,
-                    "\(rule): \(String(describing: e?.message))")
+            #expect(
+                e?.message.contains(words) == true && e?.message.contains("usr.config:2:") == true,
+                "\(rule): \(String(describing: e?.message))")
         }
         let rtos = #expect(throws: HVError.self) { try load("[Guest\\Network]\n    \"HostForward\"=\"tcp:8080:80\"\n", os: "rt-linux") }
         #expect(rtos?.message.contains("needs a KVM guest on the user-mode network") == true)
@@ -135,8 +142,9 @@ import Testing
 /// wrong one is refused with its line.
 @Suite struct DeviceConfigTests {
     func config(_ devices: String, os: String = "rt-linux") throws -> GuestConfig {
-        try GuestConfig(base: RegistryDocument(parsing: "[Guest]\n    \"Name\"=\"g\"\n    \"Os\"=\"\(os)\"\n", fileName: "guest.config"),
-                        user: RegistryDocument(parsing: "[Guest\\Devices]\n" + devices, fileName: "usr.config"))
+        try GuestConfig(
+            base: RegistryDocument(parsing: "[Guest]\n    \"Name\"=\"g\"\n    \"Os\"=\"\(os)\"\n", fileName: "guest.config"),
+            user: RegistryDocument(parsing: "[Guest\\Devices]\n" + devices, fileName: "usr.config"))
     }
 
     @Test func addressesAreNormalizedAndIrqPriorityFollowsTheVCPUs() throws {

@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+
 @testable import HVCore
 
 @Suite struct HypervisorConfigTests {
     func config(_ guests: [(String, GuestOS, String)]) -> HypervisorConfig {
-        HypervisorConfig(project: "t", guests: guests.enumerated().map { i, g in
-            .init(id: i + 1, folder: g.0, name: g.0, os: g.1, rtCores: g.2)
-        })
+        HypervisorConfig(
+            project: "t",
+            guests: guests.enumerated().map { i, g in
+                .init(id: i + 1, folder: g.0, name: g.0, os: g.1, rtCores: g.2)
+            })
     }
 
     @Test func firstRTOSGuestTakesTheLastCoreTheNextTheOneBelow() throws {
@@ -37,8 +40,9 @@ import Testing
         let error = #expect(throws: HVError.self) {
             try config([("a", .rtLinux, "auto")]).reservedCores(hostCPUs: 4, vcpus: ["a": 4])
         }
-        #expect(error?.message.contains("wants 4 reserved cores (Cores=4), and the host can give 3 more (1,2,3) of its 4 CPUs") == true,
-                "\(String(describing: error?.message))")
+        #expect(
+            error?.message.contains("wants 4 reserved cores (Cores=4), and the host can give 3 more (1,2,3) of its 4 CPUs") == true,
+            "\(String(describing: error?.message))")
         let listed = #expect(throws: HVError.self) { try config([("a", .rtLinux, "3")]).reservedCores(hostCPUs: 4, vcpus: ["a": 2]) }
         #expect(listed?.message.contains("each vCPU needs a reserved core of its own") == true)
         #expect(try config([("a", .rtLinux, "2,3")]).reservedCores(hostCPUs: 4, vcpus: ["a": 2]).cores == ["a": [2, 3]])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVCore
 
 /// hvd's clock server and probe: a guest's request answered as chrony expects,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVSystem
 
 /// hvd's records: written with their format, read back, an older hv's read
@@ -71,7 +72,10 @@ import Testing
     @Test func aCommandOnlyReportsDamage() throws {
         try withRoot(writer: false) { f, _ in
             try Data("{".utf8).write(to: f.url)
-            guard case .damaged(let aside, _) = f.read() else { Issue.record("not damage"); return }
+            guard case .damaged(let aside, _) = f.read() else {
+                Issue.record("not damage")
+                return
+            }
             #expect(aside == nil)
             #expect(try Data(contentsOf: f.url) == Data("{".utf8))
         }
@@ -82,7 +86,10 @@ import Testing
         try withRoot(writer: true) { f, heard in
             let newer = #"{"format":99,"record":{"devices":{},"more":true}}"#
             try Data(newer.utf8).write(to: f.url)
-            guard case .newer(let format) = f.read() else { Issue.record("not taken for a newer format"); return }
+            guard case .newer(let format) = f.read() else {
+                Issue.record("not taken for a newer format")
+                return
+            }
             #expect(format == 99)
             #expect(throws: HVError.self) { try f.write(Held(devices: [:])) }
             #expect(String(decoding: try Data(contentsOf: f.url), as: UTF8.self) == newer)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVCore
 
 /// The hook hv writes runs what a user appends to it (it used to end in `exit 0`).

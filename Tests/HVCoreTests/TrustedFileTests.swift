@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVCore
 
 /// What hv runs or parses as root must be writable by root alone.
@@ -24,7 +25,8 @@ import Testing
         let f = dir.appendingPathComponent("usr.config")
         try AtomicFile.write("[Guest]\n", to: f, mode: 0o666)
         do {
-            try TrustedFile.check(f, use: "hv reads it as root"); Issue.record("accepted a world-writable file")
+            try TrustedFile.check(f, use: "hv reads it as root")
+            Issue.record("accepted a world-writable file")
         } catch let e as HVError {
             #expect(e.message.contains(f.path) && e.message.contains("mode 666"), "\(e)")
             #expect(e.hint?.contains("chmod go-w") == true && e.hint?.contains("nothing was started") == true, "\(e)")
@@ -39,7 +41,8 @@ import Testing
         #expect(throws: HVError.self) { try TrustedFile.check(link, use: "x") }
         chmod(dir.path, 0o777)
         do {
-            try TrustedFile.check(f, use: "x"); Issue.record("accepted a file in a world-writable folder")
+            try TrustedFile.check(f, use: "x")
+            Issue.record("accepted a file in a world-writable folder")
         } catch let e as HVError {
             #expect(e.message.contains("its folder \(dir.path)"), "\(e)")
         }

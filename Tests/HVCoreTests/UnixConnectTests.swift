@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import HVSystem
+import Testing
 
 /// A listener that never accepts (a QEMU still starting, or stuck) with its
 /// backlog full: a connect gives up at its deadline instead of blocking for

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import HVCore
 import HVAPI
+import Testing
+
+@testable import HVCore
 @testable import HVDaemon
 
 /// Disk and ISO paths that come through the API may name only what a

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import HVCore
 import HVHost
+import Testing
+
+@testable import HVCore
 
 /// The boot list: its file format, the checks hvd makes before writing it, and the crash policy's limit.
 @Suite struct AutostartTests {
@@ -26,8 +27,10 @@ import HVHost
     @Test func aBadLineIsNamedWithItsNumber() throws {
         let layout = try scratch()
         defer { try? FileManager.default.removeItem(at: layout.root) }
-        for (text, words) in [("guestrtlinux\nguestubuntu soon\n", "line 2"), ("a b c\n", "line 1"),
-                              ("guestrtlinux 99999\n", "line 1"), ("/etc/passwd\n", "not a folder in")] {
+        for (text, words) in [
+            ("guestrtlinux\nguestubuntu soon\n", "line 2"), ("a b c\n", "line 1"),
+            ("guestrtlinux 99999\n", "line 1"), ("/etc/passwd\n", "not a folder in"),
+        ] {
             do {
                 _ = try AutostartFiles.parseList(text, file: "usr_guest_autostart.config", layout: layout)
                 Issue.record("accepted: \(text)")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
+
 @testable import HVDaemon
 
 /// The guest folder's and the boot list's files as hvd writes them.
@@ -23,9 +24,12 @@ struct ConfigurationWritesTests {
     @Test func problemsNameTheEntryAndAGoodPlanRoundTrips() throws {
         let layout = try AutostartTests().scratch()
         defer { try? FileManager.default.removeItem(at: layout.root) }
-        let bad = AutostartPlan(enabled: true, hypervisorConfig: layout.hvConfig.path,
-                                guests: [.init(folder: "guestrtlinux"), .init(folder: "guestrtlinux"), .init(folder: "nope"),
-                                         .init(folder: "../etc"), .init(folder: "guestubuntu", delaySeconds: -1)])
+        let bad = AutostartPlan(
+            enabled: true, hypervisorConfig: layout.hvConfig.path,
+            guests: [
+                .init(folder: "guestrtlinux"), .init(folder: "guestrtlinux"), .init(folder: "nope"),
+                .init(folder: "../etc"), .init(folder: "guestubuntu", delaySeconds: -1),
+            ])
         let problems = AutostartFiles.problems(bad, layout: layout)
         #expect(problems.contains { $0.contains("guest 2 (guestrtlinux): listed twice") }, "\(problems)")
         #expect(problems.contains { $0.contains("guest 3 (nope)") && $0.contains("no guest.config") })
@@ -34,8 +38,9 @@ struct ConfigurationWritesTests {
         #expect(problems.contains { $0.contains("hv.config does not exist") })
 
         try "[Hypervisor]\n".write(to: layout.hvConfig, atomically: true, encoding: .utf8)
-        let good = AutostartPlan(enabled: true, hypervisorConfig: layout.hvConfig.path,
-                                 guests: [.init(folder: "guestrtlinux"), .init(folder: "guestubuntu", delaySeconds: 10)])
+        let good = AutostartPlan(
+            enabled: true, hypervisorConfig: layout.hvConfig.path,
+            guests: [.init(folder: "guestrtlinux"), .init(folder: "guestubuntu", delaySeconds: 10)])
         #expect(AutostartFiles.problems(good, layout: layout).isEmpty)
         try AutostartFiles.write(good, layout: layout)
         #expect(try AutostartFiles.read(layout) == good)

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+import Testing
+
 @testable import HVDaemon
 
 @Suite struct ConsoleLogTests {
@@ -36,12 +37,13 @@ import HVEngine
     @Test func runRecordSurvivesARoundTrip() throws {
         let url = URL(fileURLWithPath: "/tmp/hv-rec-\(UUID().uuidString.prefix(8)).json")
         defer { try? FileManager.default.removeItem(at: url) }
-        let rec = RunRecord(pid: 42, name: "RT-Linux", os: .rtLinux, vcpus: 1, memoryMiB: 256,
-                            startedAt: Date(timeIntervalSince1970: 1_800_000_000), accelerator: .tcg, acceleratorReason: "TCG",
-                            placement: .init(cores: [1], vcpuThreads: [43], schedFIFO: true, notes: []),
-                            bootLogOffset: 7, bootStartedAt: Date(timeIntervalSince1970: 1_800_000_000), bootedAt: nil,
-                            readyMarker: "hv-guest: ready", bootStallSeconds: 30, stopTimeoutSeconds: 10,
-                            consoleLogMaxBytes: 1 << 20, hookEnvironment: ["PLANT": "3"], notes: [])
+        let rec = RunRecord(
+            pid: 42, name: "RT-Linux", os: .rtLinux, vcpus: 1, memoryMiB: 256,
+            startedAt: Date(timeIntervalSince1970: 1_800_000_000), accelerator: .tcg, acceleratorReason: "TCG",
+            placement: .init(cores: [1], vcpuThreads: [43], schedFIFO: true, notes: []),
+            bootLogOffset: 7, bootStartedAt: Date(timeIntervalSince1970: 1_800_000_000), bootedAt: nil,
+            readyMarker: "hv-guest: ready", bootStallSeconds: 30, stopTimeoutSeconds: 10,
+            consoleLogMaxBytes: 1 << 20, hookEnvironment: ["PLANT": "3"], notes: [])
         rec.save(url)
         let back = try #require(RunRecord.load(url))
         #expect(back.pid == 42 && back.placement.cores == [1] && back.hookEnvironment == ["PLANT": "3"] && back.bootLogOffset == 7)
@@ -55,8 +57,9 @@ import HVEngine
         let layout = HostLayout(root: root)
         try layout.ensureDirectories()
         let config = HypervisorConfig(project: "t", guests: [])
-        let stale = VMF.Record(configPath: "/x/hv.config", config: config, loadedAt: Date(), reservedCores: [:], notes: [],
-                               bootID: "an-earlier-boot")
+        let stale = VMF.Record(
+            configPath: "/x/hv.config", config: config, loadedAt: Date(), reservedCores: [:], notes: [],
+            bootID: "an-earlier-boot")
         let e = JSONEncoder()
         e.dateEncodingStrategy = .iso8601
         try e.encode(stale).write(to: layout.vmfState)

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
 import HVCore
 import HVEngine
-@testable import HVDaemon
 import HVHost
+import Testing
+
+@testable import HVDaemon
 
 /// hvd meets records it cannot read (a power cut, a full disk, a hand edit):
 /// each is kept aside and said as a `record-damaged` event, none is taken
@@ -15,8 +16,10 @@ import HVHost
         defer { try? FileManager.default.removeItem(at: root) }
         let layout = HostLayout(root: root)
         try layout.ensureDirectories()
-        let damaged = [(layout.vmfState, "{\"configPath\": \"/hv/con"), (layout.devicesRecord, "\u{0}\u{0}\u{0}\u{0}"),
-                       (layout.bridgesRecord, "{\"bridges\": 7}")]
+        let damaged = [
+            (layout.vmfState, "{\"configPath\": \"/hv/con"), (layout.devicesRecord, "\u{0}\u{0}\u{0}\u{0}"),
+            (layout.bridgesRecord, "{\"bridges\": 7}"),
+        ]
         for (url, text) in damaged { try Data(text.utf8).write(to: url) }
 
         let ctx = DaemonContext(layout: layout)

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import HVCore
 import HVEngine
+import Testing
+
 @testable import HVDaemon
 
 /// A start whose device is refused changes nothing: a KVM guest's first
@@ -20,18 +21,18 @@ import HVEngine
         try GuestFiles.write(guestConfig: GuestFiles.guestConfig(example, project: "ubuntu_rtlinux"), into: folder)
         try Data().write(to: layout.isoDir.appendingPathComponent("installer.iso"))
         try """
-            [Guest\\Install]
-                "Iso"="iso/installer.iso"
-            [Guest\\Boot]
-                "Firmware"="bios"
-            [Guest\\Security]
-                "Tpm"="no"
-            [Guest\\Share]
-                "GuestsFolder"="no"
-            [Guest\\Devices]
-                "Pci"="0000:7f:1f.7"
+        [Guest\\Install]
+            "Iso"="iso/installer.iso"
+        [Guest\\Boot]
+            "Firmware"="bios"
+        [Guest\\Security]
+            "Tpm"="no"
+        [Guest\\Share]
+            "GuestsFolder"="no"
+        [Guest\\Devices]
+            "Pci"="0000:7f:1f.7"
 
-            """.write(to: folder.userConfig, atomically: true, encoding: .utf8)
+        """.write(to: folder.userConfig, atomically: true, encoding: .utf8)
         let config = try GuestConfig.load(from: folder)
         let disk = DiskImage.resolve(config, layout: layout, folder: folder).url
         let before = try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted()

@@ -1,9 +1,11 @@
 import Foundation
-import Testing
 import HVCore
-import HVHost
 import HVEvents
+import HVHost
+import Testing
+
 @testable import HVDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,20 +40,24 @@ import Glibc
     func peer(_ uid: UInt32, _ body: String, args: [String]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=\(uid)", "--regid=\(GuestIdentity.sharedGroup())", "--clear-groups", "/usr/bin/python3", "-c", """
-            import mmap, os, select, socket, struct, sys, time
-            def join(path):
-                s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(3)
-                msgs = []
-                while True:
-                    try: data, fds, _, _ = socket.recv_fds(s, 8, 1)
-                    except Exception: break
-                    if len(data) < 8: break
-                    msgs.append((struct.unpack('<q', data)[0], fds[0] if fds else -1))
-                    if len(msgs) > 3 and msgs[-1][0] == msgs[1][0] and msgs[-1][1] >= 0: break
-                return s, msgs
-            \(body)
-            """] + args
+        p.arguments =
+            [
+                "--reuid=\(uid)", "--regid=\(GuestIdentity.sharedGroup())", "--clear-groups", "/usr/bin/python3", "-c",
+                """
+                import mmap, os, select, socket, struct, sys, time
+                def join(path):
+                    s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(3)
+                    msgs = []
+                    while True:
+                        try: data, fds, _, _ = socket.recv_fds(s, 8, 1)
+                        except Exception: break
+                        if len(data) < 8: break
+                        msgs.append((struct.unpack('<q', data)[0], fds[0] if fds else -1))
+                        if len(msgs) > 3 and msgs[-1][0] == msgs[1][0] and msgs[-1][1] >= 0: break
+                    return s, msgs
+                \(body)
+                """,
+            ] + args
         p.standardOutput = Pipe()
         try p.run()
         return p
@@ -77,14 +83,19 @@ import Glibc
     @Test(.enabled(if: geteuid() == 0, "needs root: the stand-in QEMUs run as the guests' users"))
     func aGuestReachesOnlyTheEventsThatListIt() throws {
         let (runtime, layout) = try started()
-        defer { runtime.stop(); try? FileManager.default.removeItem(at: layout.root) }
+        defer {
+            runtime.stop()
+            try? FileManager.default.removeItem(at: layout.root)
+        }
         let events = try #require(runtime.events)
         let control = GuestIdentity.forGuest(id: 41, folder: "guestcontrol").uid
         let hmi = GuestIdentity.forGuest(id: 42, folder: "guesthmi").uid
         let (both, controlOnly) = (layout.ivshmemSocket(set: 1).path, layout.ivshmemSocket(set: 2).path)
 
         // The control guest's doorbell on its own set: a waiter of rtonly, counting its rings for 8 s.
-        let waiter = try peer(control, """
+        let waiter = try peer(
+            control,
+            """
             s, msgs = join(sys.argv[1]); me = msgs[1][0]; own = msgs[-1][1]
             table = mmap.mmap(msgs[2][1], 65536)
             struct.pack_into('<H', table, 64 + 48, me + 1)
@@ -102,19 +113,22 @@ import Glibc
 
         // The HMI guest, hostile: tries the control guest's set, then in its own table raises every
         // counter, writes itself into every waiter entry, and rings every peer it was told of.
-        let attack = output(try peer(hmi, """
-            s2, m2 = join(sys.argv[2]); print('other-set', len(m2))
-            s, msgs = join(sys.argv[1]); me = msgs[1][0]
-            table = mmap.mmap(msgs[2][1], 65536)
-            for i in range(64):
-                off = 64 + i * 128
-                struct.pack_into('<Q', table, off + 32, struct.unpack_from('<Q', table, off + 32)[0] + 1)
-                for n in range(40): struct.pack_into('<H', table, off + 48 + 2 * n, me + 1)
-            peers = [v for v, fd in msgs[3:] if fd >= 0 and v != me]
-            for v, fd in msgs[3:]:
-                if fd >= 0 and v != me: os.write(fd, struct.pack('<Q', 1))
-            print('own-set', me, len(peers), flush=True)
-            """, args: [both, controlOnly]))
+        let attack = output(
+            try peer(
+                hmi,
+                """
+                s2, m2 = join(sys.argv[2]); print('other-set', len(m2))
+                s, msgs = join(sys.argv[1]); me = msgs[1][0]
+                table = mmap.mmap(msgs[2][1], 65536)
+                for i in range(64):
+                    off = 64 + i * 128
+                    struct.pack_into('<Q', table, off + 32, struct.unpack_from('<Q', table, off + 32)[0] + 1)
+                    for n in range(40): struct.pack_into('<H', table, off + 48 + 2 * n, me + 1)
+                peers = [v for v, fd in msgs[3:] if fd >= 0 and v != me]
+                for v, fd in msgs[3:]:
+                    if fd >= 0 and v != me: os.write(fd, struct.pack('<Q', 1))
+                print('own-set', me, len(peers), flush=True)
+                """, args: [both, controlOnly]))
         #expect(attack.contains("other-set 0"), "the control guest's set refuses the HMI's user: \(attack)")
         #expect(attack.contains("own-set"), "the HMI joins its own set: \(attack)")
         #expect(events.counter(named: "estop") == 1, "its own table it may scribble on")
@@ -132,7 +146,10 @@ import Glibc
     func eachSetHasItsTableAndSockets() throws {
         let (runtime, layout) = try started()
         // Stopped in the test as well (what the stop removes is checked); a second stop changes nothing.
-        defer { runtime.stop(); try? FileManager.default.removeItem(at: layout.root) }
+        defer {
+            runtime.stop()
+            try? FileManager.default.removeItem(at: layout.root)
+        }
         let events = try #require(runtime.events)
         #expect(events.parts.compactMap { ($0 as? IvshmemServer)?.table.names } == [["estop"], ["rtonly"]])
         for set in [1, 2] {

@@ -1,10 +1,12 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+import Testing
+
 @testable import HVDaemon
 @testable import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,8 +30,9 @@ import Glibc
 
     /// A KVM guest "hmi" with a disk holding 0xa5, its variables, TPM state and a script of the user's.
     func makeGuest(_ plant: Plant) throws -> (GuestBackup, URL) {
-        _ = try GuestCreation.create(NewGuestRequest(type: .general, name: "HMI", os: "ubuntu", folder: "hmi", memoryMiB: 512, diskSizeGiB: 1),
-                                     layout: plant.layout)
+        _ = try GuestCreation.create(
+            NewGuestRequest(type: .general, name: "HMI", os: "ubuntu", folder: "hmi", memoryMiB: 512, diskSizeGiB: 1),
+            layout: plant.layout)
         let folder = plant.layout.guest("hmi")
         let disk = DiskImage(url: folder.defaultDisk, inGuestFolder: true)
         try Command.check(["qemu-img", "create", "-q", "-f", "qcow2", disk.url.path, "32M"])
@@ -44,8 +47,9 @@ import Glibc
         try Data("log".utf8).write(to: folder.consoleLog)
         try GuestSSH.ensureKeysDir(plant.layout)
         try Data("hv-hmi ssh-ed25519 AAAAkey root@hmi\n".utf8).write(to: plant.layout.guestHostKey("hmi"))
-        let backup = GuestBackup(folder: folder, layout: plant.layout, disk: disk, identity: GuestIdentity.forGuest(id: 1, folder: "hmi"),
-                                 name: "HMI", kind: .kvm)
+        let backup = GuestBackup(
+            folder: folder, layout: plant.layout, disk: disk, identity: GuestIdentity.forGuest(id: 1, folder: "hmi"),
+            name: "HMI", kind: .kvm)
         let entry = try RegistryFile.read(plant.layout.hvConfig).entries(in: "Guests\\hmi").map { [$0.key, $0.value] }
         let written = try backup.write(into: plant.layout.backupDir, source: .image, hvConfigEntry: entry)
         return (backup, written.archive)
@@ -53,7 +57,10 @@ import Glibc
 
     @Test func aBackupRestoresOnAnotherHostWithItsDiskAndFiles() throws {
         let a = try Plant(), b = try Plant()
-        defer { a.remove(); b.remove() }
+        defer {
+            a.remove()
+            b.remove()
+        }
         let (_, archive) = try makeGuest(a)
         var mode = stat()
         #expect(stat(archive.path, &mode) == 0 && mode.st_mode & 0o077 == 0, "the archive is root's alone")
@@ -98,12 +105,17 @@ import Glibc
 
     @Test func aTruncatedOrDamagedArchiveIsRefusedAndNothingIsCreated() throws {
         let a = try Plant(), b = try Plant()
-        defer { a.remove(); b.remove() }
+        defer {
+            a.remove()
+            b.remove()
+        }
         let (_, archive) = try makeGuest(a)
         let whole = try Data(contentsOf: archive)
         let before = b.guestsAndConfig
-        for (label, bytes) in [("truncated", whole.prefix(whole.count / 2)), ("without its end marker", withoutEndMarker(whole)),
-                               ("damaged", damage(whole, in: "disk.qcow2"))] {
+        for (label, bytes) in [
+            ("truncated", whole.prefix(whole.count / 2)), ("without its end marker", withoutEndMarker(whole)),
+            ("damaged", damage(whole, in: "disk.qcow2")),
+        ] {
             let copy = b.layout.root.appendingPathComponent("copy.tar")
             try? FileManager.default.removeItem(at: copy)
             try bytes.write(to: copy)
@@ -130,7 +142,10 @@ import Glibc
         var from = d.startIndex
         var header: Int?
         while let at = d.range(of: Data(member.utf8), in: from..<d.endIndex) {
-            if at.lowerBound % 512 == 0 { header = at.lowerBound; break }
+            if at.lowerBound % 512 == 0 {
+                header = at.lowerBound
+                break
+            }
             from = at.upperBound
         }
         guard let header else { return d }

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-@testable import HVDaemon
+import HVCore
 import HVHost
+import Testing
+
+@testable import HVDaemon
 
 /// The product's rule for new guests: with any RTOS guest or any guest with
 /// the communication subsystem, the first guest is an RTOS guest.

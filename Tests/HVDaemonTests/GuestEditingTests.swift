@@ -1,9 +1,10 @@
 import Foundation
-import Testing
-@testable import HVCore
 import HVAPI
-@testable import HVDaemon
 import HVHost
+import Testing
+
+@testable import HVCore
+@testable import HVDaemon
 
 /// Editing an existing guest: the form's fields over guest.config and
 /// hv.config, checked like the files, written only when all pass.
@@ -40,10 +41,14 @@ import HVHost
     @Test func changesAreWrittenAndListed() throws {
         let h = try Host()
         defer { h.cleanup() }
-        let r = try GuestEditing.update("guest0001", with: .init(name: "Press line", memoryMiB: 512, image: "rt-linux-debug"),
-                                        layout: h.layout, running: true, vmfLoaded: false)
-        #expect(r.changes == ["Name: Controller → Press line (guest.config)", "Memory MiB: 256 → 512 (guest.config)",
-                              "Image: rt-linux → rt-linux-debug (guest.config)"])
+        let r = try GuestEditing.update(
+            "guest0001", with: .init(name: "Press line", memoryMiB: 512, image: "rt-linux-debug"),
+            layout: h.layout, running: true, vmfLoaded: false)
+        #expect(
+            r.changes == [
+                "Name: Controller → Press line (guest.config)", "Memory MiB: 256 → 512 (guest.config)",
+                "Image: rt-linux → rt-linux-debug (guest.config)",
+            ])
         #expect(r.notes.contains { $0.contains("take effect at its next start") })
         let c = try GuestConfig.load(from: h.layout.guest("guest0001"))
         #expect(c.name == "Press line" && c.memoryMiB == 512 && c.image == "rt-linux-debug")
@@ -56,8 +61,9 @@ import HVHost
     @Test func theCommunicationSubsystemAndAddressLiveInHVConfig() throws {
         let h = try Host()
         defer { h.cleanup() }
-        let r = try GuestEditing.update("guest0002", with: .init(communication: true, address: "10.77.0.20"),
-                                        layout: h.layout, running: false, vmfLoaded: true)
+        let r = try GuestEditing.update(
+            "guest0002", with: .init(communication: true, address: "10.77.0.20"),
+            layout: h.layout, running: false, vmfLoaded: true)
         #expect(r.changes.count == 2 && r.notes.contains { $0.contains("VMF is loaded again") })
         let hv = try HypervisorConfig.load(h.layout.hvConfig)
         #expect(hv.communication.member("guest0002")?.address.description == "10.77.0.20")
@@ -112,7 +118,9 @@ import HVHost
         let e = try #require(throws: HVError.self) { try GuestEditing.update("guest0002", with: bad, layout: h.layout, running: false, vmfLoaded: false) }
         #expect(e.message.contains("below 1024") && e.field == "hostForward", "\(e.message) \(e.field ?? "no field")")
         var bridged = GuestSettings(networkMode: "bridge")
-        let noName = try #require(throws: HVError.self) { try GuestEditing.update("guest0002", with: bridged, layout: h.layout, running: false, vmfLoaded: false) }
+        let noName = try #require(throws: HVError.self) {
+            try GuestEditing.update("guest0002", with: bridged, layout: h.layout, running: false, vmfLoaded: false)
+        }
         #expect(noName.message.contains("names no \"Bridge\"") && noName.field == "networkMode", "\(noName.message)")
         #expect(try h.bytes() == before)
         bridged.bridge = "br0"
@@ -144,8 +152,9 @@ import HVHost
         defer { h.cleanup() }
         let disk = h.layout.guest("guest0002").defaultDisk
         try Data("disk".utf8).write(to: disk)
-        let r = try GuestEditing.update("guest0002", with: .init(diskImage: "VMs/hmi/ubuntu.qcow2", diskSizeGiB: 80),
-                                        layout: h.layout, running: false, vmfLoaded: false)
+        let r = try GuestEditing.update(
+            "guest0002", with: .init(diskImage: "VMs/hmi/ubuntu.qcow2", diskSizeGiB: 80),
+            layout: h.layout, running: false, vmfLoaded: false)
         #expect(r.notes.contains { $0.contains("\(disk.path) stays where it is") && $0.contains("creates an empty") }, "\(r.notes)")
         #expect(try Data(contentsOf: disk) == Data("disk".utf8))
     }
@@ -161,8 +170,9 @@ import HVHost
     @Test func theFormsFieldsAreTheDeclaredOnes() throws {
         let names = GuestEditing.fields.map(\.name)
         #expect(names.contains("cores") && names.contains("rtPriority") && names.contains("communication") && names.contains("address"))
-        var all = GuestSettings(name: "x", cores: 1, memoryMiB: 1, rtPriority: 1, image: "x", diskImage: "x", diskSizeGiB: 1, iso: "x",
-                                isoAttach: "x", networkMode: "x", communication: true, address: "x")
+        var all = GuestSettings(
+            name: "x", cores: 1, memoryMiB: 1, rtPriority: 1, image: "x", diskImage: "x", diskSizeGiB: 1, iso: "x",
+            isoAttach: "x", networkMode: "x", communication: true, address: "x")
         all.bridge = "x"
         all.hostForward = "x"
         all.pciDevices = "x"

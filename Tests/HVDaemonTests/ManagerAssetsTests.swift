@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import HVCore
-@testable import HVDaemon
 import HVHost
+import Testing
+
+@testable import HVDaemon
 
 /// hvd serves the page from texts embedded in it; they must be manager/'s.
 @Suite struct ManagerAssetsTests {

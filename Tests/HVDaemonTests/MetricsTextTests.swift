@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVDaemon
 
 /// The exposition format: each family declared once, label values escaped, numbers as Prometheus reads them.
@@ -11,14 +12,15 @@ import Testing
         m.sample("hv_guest_up", [("guest", "a \"quoted\"\nname\\x")], 1)
         m.sample("hv_guest_up", [], 0.25)
         m.sample("hv_guest_up", [], .nan)
-        #expect(m.text == """
-            # HELP hv_guest_up 1 while up.\\nSecond line \\\\ here
-            # TYPE hv_guest_up gauge
-            hv_guest_up{guest="a \\"quoted\\"\\nname\\\\x"} 1
-            hv_guest_up 0.25
-            hv_guest_up NaN
+        #expect(
+            m.text == """
+                # HELP hv_guest_up 1 while up.\\nSecond line \\\\ here
+                # TYPE hv_guest_up gauge
+                hv_guest_up{guest="a \\"quoted\\"\\nname\\\\x"} 1
+                hv_guest_up 0.25
+                hv_guest_up NaN
 
-            """)
+                """)
     }
 
     @Test func largeAndInfiniteValues() {

@@ -1,8 +1,10 @@
 import Foundation
-import Testing
 import HVCore
 import HVEngine
+import Testing
+
 @testable import HVDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif

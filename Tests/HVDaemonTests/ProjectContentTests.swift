@@ -1,17 +1,19 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-@testable import HVDaemon
+import HVCore
 import HVHost
+import Testing
+
+@testable import HVDaemon
 
 /// A project given as text (the Ansible collection): checked whole before anything is stored.
 @Suite struct ProjectContentTests {
     func example(_ layout: HostLayout) throws -> ProjectContent {
         try ProjectStore(layout: layout).write(ExampleCatalogue.named("rt-linux"))
         let store = ProjectStore(layout: layout)
-        return ProjectContent(hvConfig: try String(contentsOf: store.hvConfig(of: "rt-linux"), encoding: .utf8),
-                              guests: ["guestrtlinux": try String(contentsOf: store.guestConfig(of: "rt-linux", folder: "guestrtlinux"), encoding: .utf8)])
+        return ProjectContent(
+            hvConfig: try String(contentsOf: store.hvConfig(of: "rt-linux"), encoding: .utf8),
+            guests: ["guestrtlinux": try String(contentsOf: store.guestConfig(of: "rt-linux", folder: "guestrtlinux"), encoding: .utf8)])
     }
 
     @Test func aPlanWritesNothingAndAStoredProjectSyncsToThePlan() throws {
@@ -32,11 +34,16 @@ import HVHost
         defer { try? FileManager.default.removeItem(at: layout.root) }
         try layout.ensureDirectories()
         let good = try example(layout)
-        var missing = good; missing.guests = [:]
-        var extra = good; extra.guests["guestother"] = good.guests["guestrtlinux"]
-        var broken = good; broken.guests["guestrtlinux"] = "[Guest]\n\"Os\"=\"plan9\"\n"
-        for (content, words) in [(missing, "guest.config is missing"), (extra, "guestother"), (broken, "plan9"),
-                                 (ProjectContent(hvConfig: "not a config", guests: [:]), "hv.config:1")] {
+        var missing = good
+        missing.guests = [:]
+        var extra = good
+        extra.guests["guestother"] = good.guests["guestrtlinux"]
+        var broken = good
+        broken.guests["guestrtlinux"] = "[Guest]\n\"Os\"=\"plan9\"\n"
+        for (content, words) in [
+            (missing, "guest.config is missing"), (extra, "guestother"), (broken, "plan9"),
+            (ProjectContent(hvConfig: "not a config", guests: [:]), "hv.config:1"),
+        ] {
             do {
                 _ = try ProjectSync.store("line3", content: content, layout: layout)
                 Issue.record("stored: \(content)")

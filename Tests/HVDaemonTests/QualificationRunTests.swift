@@ -1,25 +1,32 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVRealTime
+import Testing
+
 @testable import HVDaemon
 
 /// The qualification's moving parts without a guest: the line typed at the
 /// guest's shell, and a run fed pieces as a guest leaves them.
 @Suite struct QualificationRunTests {
-    func run(_ request: QualifyRequest, root: URL, vcpus: Int = 2, running: @escaping @Sendable () -> Bool = { true },
-             posted: Monitor<[String]> = Monitor([])) -> QualificationRun {
+    func run(
+        _ request: QualifyRequest, root: URL, vcpus: Int = 2, running: @escaping @Sendable () -> Bool = { true },
+        posted: Monitor<[String]> = Monitor([])
+    ) -> QualificationRun {
         let dir = root.appendingPathComponent("qualify/20261205-120000")
         let f = QualificationReport.figures(.empty)
-        let status = QualificationStatus(run: "20261205-120000", guest: "guestrtlinux", state: .running, startedAt: 0, updatedAt: 0,
-                                         plannedSeconds: request.durationSeconds, measuredSeconds: 0, load: "none", breakMicroseconds: request.breakMicroseconds,
-                                         vcpus: Array(repeating: f, count: vcpus), total: f, comparison: nil, broke: nil,
-                                         reportHTML: dir.appendingPathComponent("report.html").path, reportJSON: dir.appendingPathComponent("report.json").path, notes: [])
-        let report = QualificationReport(status: status, histograms: Array(repeating: .empty, count: vcpus),
-                                         context: .init(guestName: "RT-Linux", guestKernel: "", hostKernel: "h", accelerator: "tcg", placement: [], audit: []))
-        return QualificationRun(request: request, dir: dir, exchange: root.appendingPathComponent("exchange"), report: report,
-                                host: .init(guestRunning: running, rtCores: [1], loadCores: [0], post: { k, w in posted.withLock { $0.append(k.rawValue + " " + w) } }, log: { _ in }))
+        let status = QualificationStatus(
+            run: "20261205-120000", guest: "guestrtlinux", state: .running, startedAt: 0, updatedAt: 0,
+            plannedSeconds: request.durationSeconds, measuredSeconds: 0, load: "none", breakMicroseconds: request.breakMicroseconds,
+            vcpus: Array(repeating: f, count: vcpus), total: f, comparison: nil, broke: nil,
+            reportHTML: dir.appendingPathComponent("report.html").path, reportJSON: dir.appendingPathComponent("report.json").path, notes: [])
+        let report = QualificationReport(
+            status: status, histograms: Array(repeating: .empty, count: vcpus),
+            context: .init(guestName: "RT-Linux", guestKernel: "", hostKernel: "h", accelerator: "tcg", placement: [], audit: []))
+        return QualificationRun(
+            request: request, dir: dir, exchange: root.appendingPathComponent("exchange"), report: report,
+            host: .init(
+                guestRunning: running, rtCores: [1], loadCores: [0], post: { k, w in posted.withLock { $0.append(k.rawValue + " " + w) } }, log: { _ in }))
     }
 
     /// busybox's line editor takes about a kilobyte; the longest folder name still fits.
@@ -29,9 +36,12 @@ import HVRealTime
         let line = r.guestScript(folder: String(repeating: "g", count: 64))
         #expect(line.utf8.count < 900, "\(line.utf8.count) bytes")
         #expect(line.contains("c=60;") && line.contains("-D $c -b 100 --tracemark") && line.contains("$i -lt 720"), "12 h in pieces of 60 s: \(line)")
-        #expect(line.contains("o=1 c=49;") && line.contains("oslat -q -z -b 1024 -c 0-1 -D 10 >"), "with oslat: 10 s of it, a second to warm up, 49 s of cyclictest")
+        #expect(
+            line.contains("o=1 c=49;") && line.contains("oslat -q -z -b 1024 -c 0-1 -D 10 >"), "with oslat: 10 s of it, a second to warm up, 49 s of cyclictest"
+        )
         let short = run(QualifyRequest(durationSeconds: 60, load: false), root: root, vcpus: 1).guestScript(folder: "g")
-        #expect(short.contains("c=10;") && short.contains("-D $c >") && short.contains("o=1 c=8;") && short.contains("-c 0 -D 1 >"), "60 s in six pieces: \(short)")
+        #expect(
+            short.contains("c=10;") && short.contains("-D $c >") && short.contains("o=1 c=8;") && short.contains("-c 0 -D 1 >"), "60 s in six pieces: \(short)")
     }
 
     static let piece = """
@@ -74,12 +84,17 @@ import HVRealTime
     /// --load says where it runs and which KVM guests' vCPUs share those cores; RT guests and stopped guests are not named.
     @Test func theLoadNamesItsCoresAndTheKVMGuestsThere() {
         var ubuntu = GuestStatus(name: "Plant HMI", folder: "guestubuntu", kind: "kvm", os: "ubuntu", state: .running, vcpus: 2, memoryMiB: 2048)
-        ubuntu.vcpuPlacement = [VCPUPlacement(thread: 1, cores: [0, 2], policy: "other", priority: 0),
-                                VCPUPlacement(thread: 2, cores: [0, 2, 3], policy: "other", priority: 0)]
+        ubuntu.vcpuPlacement = [
+            VCPUPlacement(thread: 1, cores: [0, 2], policy: "other", priority: 0),
+            VCPUPlacement(thread: 2, cores: [0, 2, 3], policy: "other", priority: 0),
+        ]
         let windows = GuestStatus(name: "Windows", folder: "guestwindows", kind: "kvm", os: "windows", state: .stopped, vcpus: 4, memoryMiB: 4096)
         let rtos = GuestStatus(name: "RTOS", folder: "guestrtos32", kind: "rtos", os: "rtos-32", state: .running, vcpus: 1, memoryMiB: 64)
         let words = GuestSupervisor.loadWords(cores: [0, 2], kvmGuests: [windows, rtos, ubuntu])
-        #expect(words == "stress-ng on cores 0,2 (CPU, memory, I/O), the host's cores where the KVM guests' vCPUs run; running there: Plant HMI (2 vCPUs, on cores 0,2)", "\(words)")
+        #expect(
+            words
+                == "stress-ng on cores 0,2 (CPU, memory, I/O), the host's cores where the KVM guests' vCPUs run; running there: Plant HMI (2 vCPUs, on cores 0,2)",
+            "\(words)")
         #expect(GuestSupervisor.loadWords(cores: [0], kvmGuests: [rtos]).hasSuffix("no KVM guest was running"))
     }
 

@@ -1,7 +1,9 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
+
 @testable import HVDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif

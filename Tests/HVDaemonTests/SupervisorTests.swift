@@ -1,10 +1,12 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
+
 @testable import HVDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,8 +26,9 @@ struct SupervisorTests {
         let folder: GuestFolder
         let script: URL
         let marker = "fake-ready-\(UUID().uuidString.prefix(8))"
-        let identity = GuestIdentity(uid: GuestIdentity.uidBase + 9200, gid: GuestIdentity.sharedGroup(),
-                                     groups: [GuestIdentity.sharedGroup()])
+        let identity = GuestIdentity(
+            uid: GuestIdentity.uidBase + 9200, gid: GuestIdentity.sharedGroup(),
+            groups: [GuestIdentity.sharedGroup()])
         private var pids: [Int32] = []
 
         /// `usr`: lines for usr.config (the guest's own settings).
@@ -59,11 +62,17 @@ struct SupervisorTests {
         func supervisor(mode: String, launchDelay: Double = 0) -> GuestSupervisor {
             let script = script.path, marker = marker, identity = identity, folder = folder
             return GuestSupervisor(folder: folder, ctx: ctx) { _, _, _ in
-                var spec = LaunchSpec(argv: ["/usr/bin/python3", script, "-fake-mode", mode, "-fake-marker", marker,
-                                             "-qmp", "unix:\(folder.qmpSocket.path),server=on,wait=off",
-                                             "-chardev", "socket,id=serial0,path=\(folder.serialSocket.path),logfile=\(folder.consoleLog.path)"],
-                                      accelerator: .tcg, acceleratorReason: "a stand-in for QEMU", readyMarker: marker, identity: identity)
-                spec.beforeLaunch = { usleep(useconds_t(launchDelay * 1_000_000)); return [] }
+                var spec = LaunchSpec(
+                    argv: [
+                        "/usr/bin/python3", script, "-fake-mode", mode, "-fake-marker", marker,
+                        "-qmp", "unix:\(folder.qmpSocket.path),server=on,wait=off",
+                        "-chardev", "socket,id=serial0,path=\(folder.serialSocket.path),logfile=\(folder.consoleLog.path)",
+                    ],
+                    accelerator: .tcg, acceleratorReason: "a stand-in for QEMU", readyMarker: marker, identity: identity)
+                spec.beforeLaunch = {
+                    usleep(useconds_t(launchDelay * 1_000_000))
+                    return []
+                }
                 return spec
             }
         }
@@ -96,7 +105,10 @@ struct SupervisorTests {
 
         func waitUntil(_ seconds: Double, _ done: () -> Bool) -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline { if done() { return true }; usleep(50_000) }
+            while Date() < deadline {
+                if done() { return true }
+                usleep(50_000)
+            }
             return done()
         }
 
@@ -243,8 +255,9 @@ struct SupervisorTests {
         let (second, adopted) = host.newDaemonAdopting()
         #expect(host.waitUntil(5) { adopted.currentState == .running })
         #expect(host.waitUntil(15) { adopted.currentState == .crashed }, "\(adopted.currentState)")
-        #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true,
-                "the process that dropped its lock is gone")
+        #expect(
+            kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true,
+            "the process that dropped its lock is gone")
         let crash = second.events.after(0, wait: 0).events.first { $0.kind == .crashed }
         #expect(crash?.detail.contains("let go of its lock") == true, "\(String(describing: crash))")
         #expect(host.stops == ["crashed"])

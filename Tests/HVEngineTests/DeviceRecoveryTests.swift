@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
 
 /// run/devices.json found damaged: the devices its bytes still name are
@@ -43,8 +44,10 @@ import HVHost
             try fm.createSymbolicLink(atPath: "\(proc)/\(pid)/fd/9", withDestinationPath: sys + "/dev/vfio/\(group)")
         }
         let aside = layout.runDir.appendingPathComponent("devices.json.damaged-x")
-        try Data(#"{"devices":{"0000:13:00.0":{"group":5,"guest":"guestubuntu"},"0000:14:00.0":{},"0000:15:00.0":{"gr"#.utf8
-                 + [0, 0] + Array("0000:16:00.0".utf8)).write(to: aside)
+        try Data(
+            #"{"devices":{"0000:13:00.0":{"group":5,"guest":"guestubuntu"},"0000:14:00.0":{},"0000:15:00.0":{"gr"#.utf8
+                + [0, 0] + Array("0000:16:00.0".utf8)
+        ).write(to: aside)
 
         let pci = PCIPassthrough(layout: layout, sysRoot: sys)
         let notes = pci.recover(fromDamaged: aside, guests: [100: "guestubuntu"], procRoot: proc)

@@ -1,8 +1,10 @@
 import Foundation
-import Testing
 import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,12 +57,12 @@ import Glibc
 
     @Test func onlyWellFormedDumpLinesCount() {
         let dump = """
-        00000000:  eb 63 90 10 8e d0 bc 00 b0 b8 00 00 8e d8 8e c0  .c..............
-        garbage: zz
-        00000020:  ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff  ................
-        00000010:  01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10  ................
-        read 32/32 bytes at offset 0
-        """
+            00000000:  eb 63 90 10 8e d0 bc 00 b0 b8 00 00 8e d8 8e c0  .c..............
+            garbage: zz
+            00000020:  ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff  ................
+            00000010:  01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10  ................
+            read 32/32 bytes at offset 0
+            """
         let bytes = GuestDiskTool.hexDump(dump, upTo: 1024)
         #expect(bytes.count == 32 && bytes.first == 0xeb && bytes.last == 0x10)
         #expect(GuestDiskTool.hexDump(dump, upTo: 4).count == 4)

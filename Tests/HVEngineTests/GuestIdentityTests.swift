@@ -1,8 +1,10 @@
 import Foundation
-import Testing
-@testable import HVEngine
 import HVCore
 import HVHost
+import Testing
+
+@testable import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif

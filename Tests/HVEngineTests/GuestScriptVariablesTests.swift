@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import HVCore
-@testable import HVEngine
 import HVHost
+import Testing
+
+@testable import HVEngine
 
 @Suite struct GuestScriptVariablesTests {
     func folder() throws -> (GuestFolder, URL) {
@@ -26,11 +27,11 @@ import HVHost
         let (f, root) = try folder()
         defer { try? FileManager.default.removeItem(at: root) }
         try """
-            HV_KERNEL_APPEND="isolcpus=0 quiet"
-            HV_QEMU_EXTRA_ARGS=(-device "virtio-rng-pci,id=rng 0")
-            HV_HOOK_ENV=(PLANT=line3 "NOTE=a b")
-            echo "messages on stderr are fine" >&2
-            """.write(to: f.userConfigScript, atomically: true, encoding: .utf8)
+        HV_KERNEL_APPEND="isolcpus=0 quiet"
+        HV_QEMU_EXTRA_ARGS=(-device "virtio-rng-pci,id=rng 0")
+        HV_HOOK_ENV=(PLANT=line3 "NOTE=a b")
+        echo "messages on stderr are fine" >&2
+        """.write(to: f.userConfigScript, atomically: true, encoding: .utf8)
         let v = try GuestScriptVariables.read(f)
         #expect(v.kernelAppend == "isolcpus=0 quiet")
         #expect(v.qemuExtraArgs == ["-device", "virtio-rng-pci,id=rng 0"])

@@ -1,8 +1,10 @@
 import Foundation
-import Testing
-@testable import HVEngine
 import HVCore
 import HVHost
+import Testing
+
+@testable import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,8 +23,9 @@ import Glibc
     func standIn(_ folder: GuestFolder, holdingLock: Bool, naming path: String) throws -> pid_t {
         let lock = try #require(try GuestLock.acquire(folder.lockFile))
         defer { close(lock) }
-        return try Spawn.detached(["/bin/sh", "-c", "while :; do sleep 1; done", path], log: folder.qemuLog,
-                                  inheritFD: holdingLock ? lock : nil)
+        return try Spawn.detached(
+            ["/bin/sh", "-c", "while :; do sleep 1; done", path], log: folder.qemuLog,
+            inheritFD: holdingLock ? lock : nil)
     }
 
     func exited(_ pid: pid_t) -> Bool {
@@ -49,7 +52,10 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: folder.url.deletingLastPathComponent().deletingLastPathComponent()) }
         // Holds the lock but is not this guest's QEMU (pids are reused).
         let other = try standIn(folder, holdingLock: true, naming: "/somewhere/else.sock")
-        defer { kill(other, SIGKILL); _ = exited(other) }
+        defer {
+            kill(other, SIGKILL)
+            _ = exited(other)
+        }
         try AtomicFile.write("\(other)\n", to: folder.startingFile, mode: 0o600)
         #expect(GuestLauncher.endInterruptedStart(folder) == nil)
         #expect(kill(other, 0) == 0, "a process that is not this guest's QEMU was killed")

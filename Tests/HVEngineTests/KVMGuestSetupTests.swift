@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
 
 /// A KVM guest's start preparation: checks first, then creation; a refused
@@ -61,7 +62,8 @@ import HVHost
         // A raw disk (named .img) with an MBR signature: "installed".
         let disk = s.folder.url.appendingPathComponent("sys.img")
         var bytes = Data(count: 1 << 20)
-        bytes[510] = 0x55; bytes[511] = 0xAA
+        bytes[510] = 0x55
+        bytes[511] = 0xAA
         try bytes.write(to: disk)
         let p = try s.setup(usr: "[Guest\\Disk]\n    \"Image\"=\"\(disk.path)\"\n").prepare()
         #expect(!p.plan.installing)
@@ -89,7 +91,8 @@ import HVHost
     @Test func partitionTablesAreRecognised() {
         var head = Data(count: 1024)
         #expect(!DiskImage.hasPartitionTable(head))
-        head[510] = 0x55; head[511] = 0xAA
+        head[510] = 0x55
+        head[511] = 0xAA
         #expect(DiskImage.hasPartitionTable(head))
         var gpt = Data(count: 1024)
         gpt.replaceSubrange(512..<520, with: Array("EFI PART".utf8))

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
 
 /// `hv devices list` over a fake sysfs tree: names from pci.ids, IOMMU
@@ -39,7 +40,10 @@ import HVHost
     @Test func devicesWithNamesGroupsAndReasons() throws {
         let t = Tree()
         defer { t.cleanup() }
-        try t.file("pci.ids", "# comment\n8086  Intel Corporation\n\t10d3  82574L Gigabit Network Connection\n\t\t8086 0001  a subsystem\n\t2922  82801IR/IO/IH SATA Controller\n1b36  Red Hat, Inc.\nC 02  Network controller\n")
+        try t.file(
+            "pci.ids",
+            "# comment\n8086  Intel Corporation\n\t10d3  82574L Gigabit Network Connection\n\t\t8086 0001  a subsystem\n\t2922  82801IR/IO/IH SATA Controller\n1b36  Red Hat, Inc.\nC 02  Network controller\n"
+        )
         try t.device("0000:00:00.0", vendor: "8086", device: "29c0", cls: "060000", driver: nil, group: 0)
         try t.device("0000:00:02.0", vendor: "8086", device: "10d3", cls: "020000", driver: "e1000e", group: 1)
         try t.file("sys/bus/pci/devices/0000:00:02.0/net/enp0s2/ifindex", "2\n")
@@ -51,9 +55,10 @@ import HVHost
         try t.device("0000:01:00.1", vendor: "1b36", device: "0001", cls: "070000", driver: nil, group: 4)
         try t.file("sys/bus/pci/devices/not-a-device/vendor", "0x1\n")
 
-        let scan = PCIDevices(sysRoot: t.root.path, idsFile: t.root.appendingPathComponent("pci.ids").path,
-                              interfaceAddresses: { $0 == "enp0s2" ? ["192.168.1.5/24"] : [] },
-                              mountedDevices: { ["sda1"] })
+        let scan = PCIDevices(
+            sysRoot: t.root.path, idsFile: t.root.appendingPathComponent("pci.ids").path,
+            interfaceAddresses: { $0 == "enp0s2" ? ["192.168.1.5/24"] : [] },
+            mountedDevices: { ["sda1"] })
         #expect(scan.iommuEnabled)
         let all = scan.list()
         #expect(all.map(\.address) == ["0000:00:00.0", "0000:00:02.0", "0000:00:03.0", "0000:00:1f.2", "0000:01:00.0", "0000:01:00.1"])
@@ -108,10 +113,13 @@ import HVHost
         try t.file("sys/class/block/sdb1/holders/dm-0/dev", "254:0\n")
         let list = PCIDevices(sysRoot: t.root.path, idsFile: nil, interfaceAddresses: { _ in [] }, mountedDevices: { ["sdc1"] }).list()
         func device(_ a: String) -> PCIDevice? { list.first { $0.address == a } }
-        #expect(device("0000:03:00.0")?.inUse == ["the host uses it: its interface eth1 is a port of br0"], "\(String(describing: device("0000:03:00.0")?.inUse))")
+        #expect(
+            device("0000:03:00.0")?.inUse == ["the host uses it: its interface eth1 is a port of br0"], "\(String(describing: device("0000:03:00.0")?.inUse))")
         #expect(device("0000:04:00.0")?.inUse == ["the host uses it: its interface eth2 carries eth2.10"])
         #expect(device("0000:05:00.0")?.inUse == [])
-        #expect(device("0000:06:00.0")?.inUse == ["the host uses it: /dev/sdb1 is held by dm-0 (LVM, dm-crypt or md)"], "\(String(describing: device("0000:06:00.0")?.inUse))")
+        #expect(
+            device("0000:06:00.0")?.inUse == ["the host uses it: /dev/sdb1 is held by dm-0 (LVM, dm-crypt or md)"],
+            "\(String(describing: device("0000:06:00.0")?.inUse))")
         #expect(device("0000:07:00.0")?.inUse == ["the host uses it: /dev/sdc1 is mounted or swap"])
         #expect(device("0000:03:00.0")?.resetMethods == ["flr", "bus"] && device("0000:04:00.0")?.resetMethods == ["reset"])
         #expect(device("0000:05:00.0")?.resetMethods == [], "no reset_method and no reset file: none")

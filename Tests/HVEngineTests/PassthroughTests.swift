@@ -1,36 +1,48 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
 
 /// What a start refuses before any device changes hands, the device
 /// configuration's spelling, and where VFIO's interrupts are found.
 @Suite struct PassthroughTests {
-    static func dev(_ a: String, cls: UInt32 = 0x020000, driver: String? = "e1000e", group: Int? = 1,
-                    members: [String] = [], inUse: [String] = [], reset: [String] = ["flr"]) -> PCIDevice {
-        var d = PCIDevice(address: a, vendorID: "8086", deviceID: "10d3", classCode: cls, vendorName: "Intel Corporation",
-                          deviceName: "82574L", className: PCIDevice.className(cls), driver: driver, iommuGroup: group)
+    static func dev(
+        _ a: String, cls: UInt32 = 0x020000, driver: String? = "e1000e", group: Int? = 1,
+        members: [String] = [], inUse: [String] = [], reset: [String] = ["flr"]
+    ) -> PCIDevice {
+        var d = PCIDevice(
+            address: a, vendorID: "8086", deviceID: "10d3", classCode: cls, vendorName: "Intel Corporation",
+            deviceName: "82574L", className: PCIDevice.className(cls), driver: driver, iommuGroup: group)
         d.groupMembers = members
         d.inUse = inUse
         d.resetMethods = reset
         return d
     }
 
-    func refusal(_ wanted: [String], _ devices: [PCIDevice], iommu: Bool = true, heldBy: [String: String] = [:],
-                 takeInUse: Bool = false, allowNoReset: Bool = false) -> HVError? {
+    func refusal(
+        _ wanted: [String], _ devices: [PCIDevice], iommu: Bool = true, heldBy: [String: String] = [:],
+        takeInUse: Bool = false, allowNoReset: Bool = false
+    ) -> HVError? {
         do {
-            try PCIPassthrough.check(wanted, guest: "guestrtlinux", devices: devices, iommu: iommu, heldBy: heldBy, takeInUse: takeInUse,
-                                     allowNoReset: allowNoReset)
+            try PCIPassthrough.check(
+                wanted, guest: "guestrtlinux", devices: devices, iommu: iommu, heldBy: heldBy, takeInUse: takeInUse,
+                allowNoReset: allowNoReset)
             return nil
         } catch let e as HVError { return e } catch { return HVError(.internal, "\(error)") }
     }
 
     @Test func aFreeDeviceWithItsWholeGroupPasses() {
         #expect(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0")]) == nil)
-        #expect(refusal(["0000:03:00.0", "0000:03:00.1"], [Self.dev("0000:03:00.0", members: ["0000:03:00.1"]),
-                                                           Self.dev("0000:03:00.1", members: ["0000:03:00.0"])]) == nil)
+        #expect(
+            refusal(
+                ["0000:03:00.0", "0000:03:00.1"],
+                [
+                    Self.dev("0000:03:00.0", members: ["0000:03:00.1"]),
+                    Self.dev("0000:03:00.1", members: ["0000:03:00.0"]),
+                ]) == nil)
         // This guest's own devices (a restart after a crash) are its own.
         #expect(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", driver: "vfio-pci")], heldBy: ["0000:03:00.0": "guestrtlinux"]) == nil)
     }
@@ -57,8 +69,13 @@ import HVHost
     }
 
     @Test func anIncompleteGroupNamesWhatIsMissing() throws {
-        let e = try #require(refusal(["0000:03:00.0"], [Self.dev("0000:03:00.0", group: 7, members: ["0000:03:00.1"]),
-                                                        Self.dev("0000:03:00.1", driver: "snd_hda_intel", group: 7, members: ["0000:03:00.0"])]))
+        let e = try #require(
+            refusal(
+                ["0000:03:00.0"],
+                [
+                    Self.dev("0000:03:00.0", group: 7, members: ["0000:03:00.1"]),
+                    Self.dev("0000:03:00.1", driver: "snd_hda_intel", group: 7, members: ["0000:03:00.0"]),
+                ]))
         #expect(e.message.contains("shares IOMMU group 7 with 0000:03:00.1 (snd_hda_intel)") && (e.hint ?? "").contains("add 0000:03:00.1"), "\(e)")
     }
 
@@ -124,8 +141,10 @@ import HVHost
     }
 
     @Test func usbDevicesResolveByIdsOrPortAndAMissingOneIsNamed() throws {
-        let devices = [USBPassthrough.Found(port: "1-2", vendor: "046d", product: "c52b", bus: 1, address: 3),
-                       USBPassthrough.Found(port: "3-1.4", vendor: "0403", product: "6001", bus: 3, address: 7)]
+        let devices = [
+            USBPassthrough.Found(port: "1-2", vendor: "046d", product: "c52b", bus: 1, address: 3),
+            USBPassthrough.Found(port: "3-1.4", vendor: "0403", product: "6001", bus: 3, address: 7),
+        ]
         #expect(try USBPassthrough.resolve([.ids(vendor: "046d", product: "c52b")], among: devices).map(\.node) == ["/dev/bus/usb/001/003"])
         #expect(try USBPassthrough.resolve([.port(bus: 3, path: "1.4")], among: devices).map(\.node) == ["/dev/bus/usb/003/007"])
         #expect(throws: HVError.self) { try USBPassthrough.resolve([.ids(vendor: "dead", product: "beef")], among: devices) }
@@ -133,13 +152,18 @@ import HVHost
 
     /// Two devices with the same ids: which one QEMU takes is luck, so the port must say; a device the host uses waits for TakeInUse.
     @Test func ambiguousIdsAndUSBDevicesTheHostUsesAreRefused() throws {
-        let twins = [USBPassthrough.Found(port: "1-2", vendor: "0403", product: "6001", bus: 1, address: 3),
-                     USBPassthrough.Found(port: "1-3", vendor: "0403", product: "6001", bus: 1, address: 4)]
+        let twins = [
+            USBPassthrough.Found(port: "1-2", vendor: "0403", product: "6001", bus: 1, address: 3),
+            USBPassthrough.Found(port: "1-3", vendor: "0403", product: "6001", bus: 1, address: 4),
+        ]
         let e = try #require(throws: HVError.self) { try USBPassthrough.resolve([.ids(vendor: "0403", product: "6001")], among: twins) }
         #expect(e.message.contains("matches 2 devices (ports 1-2, 1-3)") && (e.hint ?? "").contains("by its port"), "\(e)")
         #expect(try USBPassthrough.resolve([.port(bus: 1, path: "3")], among: twins).map(\.port) == ["1-3"])
-        let stick = [USBPassthrough.Found(port: "2-1", vendor: "0781", product: "5583", bus: 2, address: 5,
-                                          inUse: ["the host uses it: /dev/sdb1 is mounted or swap"])]
+        let stick = [
+            USBPassthrough.Found(
+                port: "2-1", vendor: "0781", product: "5583", bus: 2, address: 5,
+                inUse: ["the host uses it: /dev/sdb1 is mounted or swap"])
+        ]
         let used = try #require(throws: HVError.self) { try USBPassthrough.resolve([.port(bus: 2, path: "1")], among: stick) }
         #expect(used.message.contains("/dev/sdb1 is mounted") && (used.hint ?? "").contains("\"TakeInUse\"=\"yes\""), "\(used)")
         #expect(try USBPassthrough.resolve([.port(bus: 2, path: "1")], among: stick, takeInUse: true).count == 1)
@@ -165,17 +189,25 @@ import HVHost
         _ = fm.createFile(atPath: sys + "/sys/bus/pci/drivers_probe", contents: Data())
         let held = sys + "/sys/bus/pci/drivers/slowdrv/bind"
         try #require(mkfifo(held, 0o600) == 0)
-        let record = PCIPassthrough.Record(devices: ["0000:03:00.0": .init(guest: "slow", driver: "slowdrv", group: 7),
-                                                     "0000:04:00.0": .init(guest: "other", driver: "e1000e", group: 8)])
+        let record = PCIPassthrough.Record(devices: [
+            "0000:03:00.0": .init(guest: "slow", driver: "slowdrv", group: 7),
+            "0000:04:00.0": .init(guest: "other", driver: "e1000e", group: 8),
+        ])
         try AtomicFile.write(try JSONEncoder().encode(record), to: layout.runDir.appendingPathComponent("devices.json"), mode: 0o600)
         let pci = PCIPassthrough(layout: layout, sysRoot: sys)
 
         let slowDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { pci.release(guest: "slow"); slowDone.signal() }
+        Thread.detachNewThread {
+            pci.release(guest: "slow")
+            slowDone.signal()
+        }
         usleep(300_000)
         #expect(slowDone.wait(timeout: .now()) == .timedOut, "the slow release is stuck in its write")
         let otherDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { pci.release(guest: "other"); otherDone.signal() }
+        Thread.detachNewThread {
+            pci.release(guest: "other")
+            otherDone.signal()
+        }
         #expect(otherDone.wait(timeout: .now() + 5) == .success, "another guest's release went on meanwhile")
         #expect(pci.held(by: "slow") == ["0000:03:00.0"] && pci.held(by: "other").isEmpty)
         let e = try #require(throws: HVError.self) {

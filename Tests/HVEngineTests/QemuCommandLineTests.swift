@@ -1,10 +1,11 @@
 import Foundation
-import Testing
 import HVCore
 import HVEvents
 import HVHost
-@testable import HVEngine
 import HVSetup
+import Testing
+
+@testable import HVEngine
 
 /// The QEMU command line is a pure function of the configuration: checked
 /// against golden files (HV_UPDATE_GOLDEN=1 rewrites them after a deliberate change).
@@ -16,12 +17,14 @@ import HVSetup
         let base = try RegistryDocument(parsing: GuestFiles.guestConfig(g, project: "rt-linux").render(), fileName: "guest.config")
         let config = try GuestConfig(base: base, user: try RegistryDocument(parsing: usr, fileName: "usr.config"))
         let layout = HostLayout(root: URL(fileURLWithPath: "/hv"))
-        let image = RTOSImage(kernel: URL(fileURLWithPath: "/hv/templates/rt-linux/vmlinux"),
-                              initrd: URL(fileURLWithPath: "/hv/templates/rt-linux/initramfs.cpio"),
-                              readyMarker: RTOSImage.rtLinuxReadyMarker, kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
-        return RTOSLaunchPlan(folderName: "guestrtlinux", config: config, accelerator: accel, image: image,
-                              folder: layout.guest("guestrtlinux"), sharedGuestsDir: share ? "/hv/guests" : nil,
-                              kernelAppend: append, extraArgs: extra, hostTSCKHz: 2_445_424)
+        let image = RTOSImage(
+            kernel: URL(fileURLWithPath: "/hv/templates/rt-linux/vmlinux"),
+            initrd: URL(fileURLWithPath: "/hv/templates/rt-linux/initramfs.cpio"),
+            readyMarker: RTOSImage.rtLinuxReadyMarker, kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
+        return RTOSLaunchPlan(
+            folderName: "guestrtlinux", config: config, accelerator: accel, image: image,
+            folder: layout.guest("guestrtlinux"), sharedGuestsDir: share ? "/hv/guests" : nil,
+            kernelAppend: append, extraArgs: extra, hostTSCKHz: 2_445_424)
     }
 
     func check(_ argv: [String], _ name: String) throws {
@@ -40,8 +43,11 @@ import HVSetup
 
     @Test func rtLinuxUnderKVMWithUserSettings() throws {
         let usr = "[Guest\\Cpu]\n    \"Cores\"=\"2\"\n[Guest\\Memory]\n    \"SizeMiB\"=\"512\"\n[Guest\\Boot]\n    \"KernelArgs\"=\"nosmt\"\n"
-        try check(QemuCommandLine.rtos(try plan(usr: usr, accel: .kvm, share: false, append: "isolcpus=1",
-                                                extra: ["-device", "virtio-rng-pci"])), "rt-linux-kvm-user.args")
+        try check(
+            QemuCommandLine.rtos(
+                try plan(
+                    usr: usr, accel: .kvm, share: false, append: "isolcpus=1",
+                    extra: ["-device", "virtio-rng-pci"])), "rt-linux-kvm-user.args")
     }
 
     @Test func rtLinuxUnderTCGWithLockedMemory() throws {

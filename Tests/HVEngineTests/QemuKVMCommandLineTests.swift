@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
 
 /// The KVM guests' QEMU command lines (firmware, TPM, devices) against golden files.
@@ -9,25 +10,29 @@ import HVHost
     static let golden = QemuCommandLineTests.golden
 
     /// The example's guest (windows_rtlinux or ubuntu_rtlinux), as a plan with fixed host facts.
-    func plan(_ example: String, usr: String = "", accel: Accelerator = .kvm, installing: Bool = true,
-              tpm: Bool = true, smb: Bool = true, iso: Bool = true) throws -> KVMLaunchPlan {
+    func plan(
+        _ example: String, usr: String = "", accel: Accelerator = .kvm, installing: Bool = true,
+        tpm: Bool = true, smb: Bool = true, iso: Bool = true
+    ) throws -> KVMLaunchPlan {
         let g = try #require(try ExampleCatalogue.named(example).guests.last)
         let base = try RegistryDocument(parsing: GuestFiles.guestConfig(g, project: example).render(), fileName: "guest.config")
         let config = try GuestConfig(base: base, user: try RegistryDocument(parsing: usr, fileName: "usr.config"))
         let layout = HostLayout(root: URL(fileURLWithPath: "/hv"))
         let folder = layout.guest(g.folder)
         let secure = g.os == .windows
-        let firmware = FirmwareFiles(code: URL(fileURLWithPath: secure ? "/usr/share/OVMF/OVMF_CODE_4M.ms.fd" : "/usr/share/OVMF/OVMF_CODE_4M.fd"),
-                                     varsTemplate: URL(fileURLWithPath: "/usr/share/OVMF/OVMF_VARS_4M.fd"), secureBoot: secure)
+        let firmware = FirmwareFiles(
+            code: URL(fileURLWithPath: secure ? "/usr/share/OVMF/OVMF_CODE_4M.ms.fd" : "/usr/share/OVMF/OVMF_CODE_4M.fd"),
+            varsTemplate: URL(fileURLWithPath: "/usr/share/OVMF/OVMF_VARS_4M.fd"), secureBoot: secure)
         let disk = DiskImage.resolve(config, layout: layout, folder: folder)
-        return KVMLaunchPlan(folderName: g.folder, config: config, accelerator: accel,
-                             firmware: config.firmware == .uefi ? firmware : nil,
-                             nvram: folder.nvram.path, disk: disk.url.path, diskFormat: disk.format,
-                             iso: iso ? layout.resolve(config.installISO).path : nil, installing: installing,
-                             tpmSocket: tpm ? folder.swtpmSocket.path : nil, vncSocket: folder.vncSocket.path,
-                             webSocketPort: config.webSocketPort, sharedGuestsDir: "/hv/guests", smbAvailable: smb,
-                             qmpSocket: folder.qmpSocket.path, serialSocket: folder.serialSocket.path,
-                             consoleLog: folder.consoleLog.path, pidFile: folder.pidFile.path, extraArgs: [])
+        return KVMLaunchPlan(
+            folderName: g.folder, config: config, accelerator: accel,
+            firmware: config.firmware == .uefi ? firmware : nil,
+            nvram: folder.nvram.path, disk: disk.url.path, diskFormat: disk.format,
+            iso: iso ? layout.resolve(config.installISO).path : nil, installing: installing,
+            tpmSocket: tpm ? folder.swtpmSocket.path : nil, vncSocket: folder.vncSocket.path,
+            webSocketPort: config.webSocketPort, sharedGuestsDir: "/hv/guests", smbAvailable: smb,
+            qmpSocket: folder.qmpSocket.path, serialSocket: folder.serialSocket.path,
+            consoleLog: folder.consoleLog.path, pidFile: folder.pidFile.path, extraArgs: [])
     }
 
     func check(_ argv: [String], _ name: String) throws {
@@ -70,8 +75,9 @@ import HVHost
     }
 
     @Test func windowsInstalledUnderTCGWithoutTPMOrSamba() throws {
-        try check(QemuCommandLine.kvm(try plan("windows_rtlinux", accel: .tcg, installing: false, tpm: false, smb: false, iso: false)),
-                  "windows-tcg-installed.args")
+        try check(
+            QemuCommandLine.kvm(try plan("windows_rtlinux", accel: .tcg, installing: false, tpm: false, smb: false, iso: false)),
+            "windows-tcg-installed.args")
     }
 
     @Test func ubuntuInstallingUnderTCG() throws {
@@ -80,7 +86,8 @@ import HVHost
 
     @Test func ubuntuWithBIOSAndNoNetworkKeepingItsISO() throws {
         // A configured WebSocketPort opens QEMU's own (unauthenticated, loopback) VNC WebSocket; without it there is none.
-        let usr = "[Guest\\Boot]\n    \"Firmware\"=\"bios\"\n[Guest\\Network]\n    \"Mode\"=\"none\"\n[Guest\\Install]\n    \"Attach\"=\"always\"\n"
+        let usr =
+            "[Guest\\Boot]\n    \"Firmware\"=\"bios\"\n[Guest\\Network]\n    \"Mode\"=\"none\"\n[Guest\\Install]\n    \"Attach\"=\"always\"\n"
             + "[Guest\\Display]\n    \"WebSocketPort\"=\"5701\"\n"
         try check(QemuCommandLine.kvm(try plan("ubuntu_rtlinux", usr: usr, installing: false, tpm: false)), "ubuntu-kvm-bios.args")
     }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
 
 /// Which kernel file an RT-Linux guest boots: the uncompressed ELF (PVH)

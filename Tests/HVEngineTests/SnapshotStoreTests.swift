@@ -1,9 +1,11 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif

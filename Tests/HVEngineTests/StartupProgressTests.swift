@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HVEngine
 
 /// How long hv waits for a starting QEMU: as long as it is using CPU (pinning
@@ -57,7 +58,10 @@ import Testing
         try spin.run()
         try nap.run()
         defer {
-            for p in [spin, nap] { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for p in [spin, nap] {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+            }
         }
         let spin0 = try #require(StartupProgress.cpuTicks(spin.processIdentifier))
         let nap0 = try #require(StartupProgress.cpuTicks(nap.processIdentifier))

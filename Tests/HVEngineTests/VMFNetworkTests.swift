@@ -1,8 +1,10 @@
 import Foundation
-import Testing
 import HVCore
 import HVHost
+import Testing
+
 @testable import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,7 +69,10 @@ import Glibc
     @Test(.enabled(if: canRun)) func guestsReachEachOtherOnlyWithTheirOwnMAC() throws {
         try withNetwork { net in
             let a = try net.openTap("vmfg1", guest: "a"), b = try net.openTap("vmfg2", guest: "b")
-            defer { close(a); close(b) }
+            defer {
+                close(a)
+                close(b)
+            }
             _ = Self.receivedARP(b, seconds: 0.3)
             Self.send(a, Self.arp(from: Self.macA))
             #expect(Self.receivedARP(b).count == 1, "a's honest broadcast reaches b")
@@ -89,7 +94,10 @@ import Glibc
     @Test(.enabled(if: canRun)) func aSecondEnsureAdoptsTheNetworkAsItIs() throws {
         try withNetwork { net in
             let a = try net.openTap("vmfg1", guest: "a"), b = try net.openTap("vmfg2", guest: "b")
-            defer { close(a); close(b) }
+            defer {
+                close(a)
+                close(b)
+            }
             try net.attachHost(config)
             let address = "\(config.hostAddress)/\(config.prefix)"
             #expect(net.hostAddresses() == [address])
@@ -114,8 +122,9 @@ import Glibc
         _ = try network.ensure(network: config, ports: ports)
         let tap = try network.openTap("vmfg1", guest: "a")
         let ns = HostNetwork.namespace(layout)
-        #expect(!TestIP.run(["-o", "link"]).contains("vmfg1") && !TestIP.run(["-o", "link"]).contains("vmfbr"),
-                "the TAP is born in hv's namespace")
+        #expect(
+            !TestIP.run(["-o", "link"]).contains("vmfg1") && !TestIP.run(["-o", "link"]).contains("vmfbr"),
+            "the TAP is born in hv's namespace")
         #expect(TestIP.run(["-n", ns, "-o", "link", "show", "vmfbr"]).contains(VMFNetwork.hostMAC(layout)), "the bridge keeps hv's MAC")
         let nft = (try? Command.run(["ip", "netns", "exec", ns, "nft", "list", "table", "bridge", "hv_vmf"], timeout: 10))?.stdout ?? ""
         #expect(nft.contains("iifname \"vmfg1\" ether saddr != \(Self.macA) drop"), "\(nft)")

@@ -1,10 +1,12 @@
-import Foundation
-import Testing
-import HVCore
-import HVHost
 import CHVSys
+import Foundation
+import HVCore
 import HVEngine
+import HVHost
+import Testing
+
 @testable import HVEvents
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -153,8 +155,12 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: dir) }
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
         let program = dir.appendingPathComponent("host_events").path
-        let cc = Self.run("/usr/bin/gcc", ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", repo.appendingPathComponent("include").path,
-                                            "-o", program, repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path])
+        let cc = Self.run(
+            "/usr/bin/gcc",
+            [
+                "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", repo.appendingPathComponent("include").path,
+                "-o", program, repo.appendingPathComponent("Tests/Fixtures/host-events/host_events.c").path,
+            ])
         try #require(cc.status == 0, "the header compiles cleanly: \(cc.output)")
         let (server, table) = try server(["ping", "pong"])
         defer { server.stop() }
@@ -295,13 +301,16 @@ import Glibc
         func join(as uid: UInt32, hold: Double = 0) throws -> Process {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            p.arguments = ["--reuid=\(uid)", "--regid=\(GuestIdentity.sharedGroup())", "--clear-groups", "/usr/bin/python3", "-c", """
+            p.arguments = [
+                "--reuid=\(uid)", "--regid=\(GuestIdentity.sharedGroup())", "--clear-groups", "/usr/bin/python3", "-c",
+                """
                 import socket, sys, time
                 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(3)
                 try: n = len(s.recv(8))
                 except Exception: n = -1
                 print(n, flush=True); time.sleep(float(sys.argv[2]))
-                """, socketPath, String(hold)]
+                """, socketPath, String(hold),
+            ]
             p.standardOutput = Pipe()
             try p.run()
             return p
@@ -326,9 +335,17 @@ import Glibc
     }
 
     @Test func theWakeBudgetDelaysNothingUntilAGuestRingsWithoutPause() {
-        final class Clock: @unchecked Sendable { var t: UInt64 = 5_000_000; var slept: [UInt64] = [] }
+        final class Clock: @unchecked Sendable {
+            var t: UInt64 = 5_000_000
+            var slept: [UInt64] = []
+        }
         let clock = Clock()
-        var budget = WakeBudget(now: { clock.t }, sleep: { clock.slept.append($0); clock.t += $0 })
+        var budget = WakeBudget(
+            now: { clock.t },
+            sleep: {
+                clock.slept.append($0)
+                clock.t += $0
+            })
         for _ in 0..<WakeBudget.perWindow {
             let slept = budget.spend()
             #expect(!slept)

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
+
 @testable import HVEvents
 
 /// The event session's line protocol against a stand-in events server.
@@ -8,7 +9,12 @@ import HVCore
     final class Events: EventServing, @unchecked Sendable {
         let eventNames = ["ping", "pong"]
         private let counts = Monitor([UInt64](repeating: 0, count: 2))
-        func signal(_ index: Int) -> UInt64 { counts.withLock { $0[index] += 1; return $0[index] } }
+        func signal(_ index: Int) -> UInt64 {
+            counts.withLock {
+                $0[index] += 1
+                return $0[index]
+            }
+        }
         func counter(_ index: Int) -> UInt64 { counts.withLock { $0[index] } }
         func wait(_ index: Int, after seen: UInt64, timeout: Double) -> UInt64? {
             counts.wait(until: Date().addingTimeInterval(timeout), for: { $0[index] > seen }) { $0[index] > seen ? $0[index] : nil }
@@ -34,8 +40,9 @@ import HVCore
         #expect(say("launch ping").hasPrefix("error \"launch ping\": expected"))
         #expect(say("bogus").hasPrefix("error \"bogus\": expected"))
         #expect(say("signal ping extra").hasPrefix("error \"signal ping extra\": expected"))
-        #expect(say("\u{1b}]0;owned\u{7}") == "error \"?]0;owned?\": expected signal NAME, wait NAME AFTER [SECONDS] or count NAME",
-                "what is echoed back is printable: a terminal reading the session gets no escape sequence")
+        #expect(
+            say("\u{1b}]0;owned\u{7}") == "error \"?]0;owned?\": expected signal NAME, wait NAME AFTER [SECONDS] or count NAME",
+            "what is echoed back is printable: a terminal reading the session gets no escape sequence")
         #expect(say("signal \u{1b}[2J") == "error no event \"?[2J\"; the events are: ping, pong")
         #expect(say("wait ping 0 1e309").hasPrefix("error wait ping: SECONDS"))
         #expect(e.counter(0) == 2, "no error changed a count")

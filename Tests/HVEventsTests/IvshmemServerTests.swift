@@ -1,8 +1,10 @@
-import Foundation
-import Testing
-import HVCore
 import CHVSys
+import Foundation
+import HVCore
+import Testing
+
 @testable import HVEvents
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,8 +27,9 @@ import Glibc
     @Test func theServerSpeaksQEMUsProtocolAndRingsWaiters() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let table = try EventMemory(path: dir.appendingPathComponent("events").path, names: ["ev", "other"])
-        let server = try IvshmemServer(socketPath: dir.appendingPathComponent("ivshmem.sock").path,
-                                       hostSocketPath: dir.appendingPathComponent("events-host.sock").path, table: table)
+        let server = try IvshmemServer(
+            socketPath: dir.appendingPathComponent("ivshmem.sock").path,
+            hostSocketPath: dir.appendingPathComponent("events-host.sock").path, table: table)
         try server.start()
         defer { server.stop() }
         let seats = Array(0...IvshmemServer.hostSeats)  // hvd (0) and the host programs' seats 1…8
@@ -83,9 +86,15 @@ extension Thread {
 final class ThreadResult<T: Sendable>: @unchecked Sendable {
     private let cond = NSCondition()
     private var result: T?
-    func set(_ v: T) { cond.lock(); result = v; cond.broadcast(); cond.unlock() }
+    func set(_ v: T) {
+        cond.lock()
+        result = v
+        cond.broadcast()
+        cond.unlock()
+    }
     func value(timeout: Double) -> T? {
-        cond.lock(); defer { cond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         let deadline = Date().addingTimeInterval(timeout)
         while result == nil { if !cond.wait(until: deadline) { break } }
         return result

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
+import Testing
+
 @testable import HVHost
 
 /// The partition's cgroup v2 path on a stand-in tree: this machine binds
@@ -13,18 +14,23 @@ import HVAPI
         var cg2: String { dir + "/cgroup" }
         var rt: String { cg2 + "/" + CPUPartition.groupName(for: partition.stateFile) + "-rt" }
 
-        init(controllers: String = "cpuset cpu io memory pids", subtree: String = "",
-             effectiveAfter: String = "0-2") throws {
+        init(
+            controllers: String = "cpuset cpu io memory pids", subtree: String = "",
+            effectiveAfter: String = "0-2"
+        ) throws {
             dir = "/tmp/hv-partition-\(UUID().uuidString.prefix(8))"
-            partition = CPUPartition(stateFile: URL(fileURLWithPath: dir + "/run/partition.json"),
-                                     cpusetRoot: dir + "/no-v1", cgroup2Roots: [dir + "/cgroup"], procRoot: dir + "/proc")
+            partition = CPUPartition(
+                stateFile: URL(fileURLWithPath: dir + "/run/partition.json"),
+                cpusetRoot: dir + "/no-v1", cgroup2Roots: [dir + "/cgroup"], procRoot: dir + "/proc")
             try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
-            var files = ["/cgroup/cgroup.controllers": controllers, "/cgroup/cgroup.subtree_control": subtree,
-                         "/cgroup/cgroup.procs": "", "/cgroup/cgroup.threads": "",
-                         // What the kernel reports once the partition holds core 3.
-                         "/cgroup/cpuset.cpus.effective": effectiveAfter,
-                         "/proc/4242/status": "Name:\tCPU 0/TCG\nTgid:\t4200\nPid:\t4242\n",
-                         "/proc/irq/5/smp_affinity_list": "0-3", "/proc/irq/6/smp_affinity_list": "0"]
+            var files = [
+                "/cgroup/cgroup.controllers": controllers, "/cgroup/cgroup.subtree_control": subtree,
+                "/cgroup/cgroup.procs": "", "/cgroup/cgroup.threads": "",
+                // What the kernel reports once the partition holds core 3.
+                "/cgroup/cpuset.cpus.effective": effectiveAfter,
+                "/proc/4242/status": "Name:\tCPU 0/TCG\nTgid:\t4200\nPid:\t4242\n",
+                "/proc/irq/5/smp_affinity_list": "0-3", "/proc/irq/6/smp_affinity_list": "0",
+            ]
             // The interface files the kernel creates with the group.
             for f in ["cgroup.type", "cpuset.cpus", "cpuset.cpus.partition", "cgroup.threads"] {
                 files["/cgroup/" + CPUPartition.groupName(for: partition.stateFile) + "-rt/" + f] = ""

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
+
 @testable import HVHost
 
 /// What a guest wrote is read without following a link it planted, in the

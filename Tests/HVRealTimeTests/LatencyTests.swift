@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import HVCore
 import HVEngine
+import Testing
+
 @testable import HVRealTime
 
 @Suite struct LatencyTests {

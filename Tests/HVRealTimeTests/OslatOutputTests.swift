@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
+
 @testable import HVRealTime
 
 /// oslat's output as a qualification reads it: a column per vCPU, the

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
+import HVCore
+import Testing
+
 @testable import HVRealTime
 
 /// What a qualification makes of cyclictest's pieces: histograms per vCPU,
@@ -59,9 +60,10 @@ import HVAPI
 
     func status(max: Int, p9999: Int, run: String = "20261205-120000") -> QualificationStatus {
         let f = LatencyFigures(samples: 1000, min: 2, avg: 3, max: max, p99: 5, p999: 6, p9999: p9999, overflows: 0)
-        return QualificationStatus(run: run, guest: "guestrtlinux", state: .passed, startedAt: 0, updatedAt: 0, plannedSeconds: 60,
-                                   measuredSeconds: 60, load: "none", breakMicroseconds: nil, vcpus: [f], total: f, comparison: nil,
-                                   broke: nil, reportHTML: "/r.html", reportJSON: "/r.json", notes: [])
+        return QualificationStatus(
+            run: run, guest: "guestrtlinux", state: .passed, startedAt: 0, updatedAt: 0, plannedSeconds: 60,
+            measuredSeconds: 60, load: "none", breakMicroseconds: nil, vcpus: [f], total: f, comparison: nil,
+            broke: nil, reportHTML: "/r.html", reportJSON: "/r.json", notes: [])
     }
 
     @Test func aRunMoreThanTheMarginWorseThanTheBaselineRegressed() {
@@ -81,19 +83,24 @@ import HVAPI
         var s = status(max: 9, p9999: 9)
         s.state = .broke
         s.breakMicroseconds = 5
-        s.broke = QualificationBreak(microseconds: 9, hostSteal: ["1": 0], hostInterrupts: ["1": 12],
-                                     trace: "<img src=x onerror=alert(1)><script>alert(2)</script> cyclictest-812 [001] hit latency threshold")
+        s.broke = QualificationBreak(
+            microseconds: 9, hostSteal: ["1": 0], hostInterrupts: ["1": 12],
+            trace: "<img src=x onerror=alert(1)><script>alert(2)</script> cyclictest-812 [001] hit latency threshold")
         let histograms = try CyclictestOutput.parse(Self.twoThreads, buckets: 20_000).threads
-        var r = QualificationReport(status: s, histograms: histograms,
-                                    context: .init(guestName: "RT <Linux>", guestKernel: "6.1.0-57-rt-amd64", hostKernel: "6.1.0",
-                                                   accelerator: "tcg", placement: ["vCPU 0 → core 1 (fifo 80)"], audit: ["[ ok ] x: y"]))
+        var r = QualificationReport(
+            status: s, histograms: histograms,
+            context: .init(
+                guestName: "RT <Linux>", guestKernel: "6.1.0-57-rt-amd64", hostKernel: "6.1.0",
+                accelerator: "tcg", placement: ["vCPU 0 → core 1 (fifo 80)"], audit: ["[ ok ] x: y"]))
         r.refigure()
         #expect(r.status.vcpus.count == 2 && r.status.total.samples == 225 && r.status.total.max == 9)
         let html = QualificationHTML.render(r)
         // The SVG's namespace is a name, not a fetch; beyond it no address at all, and nothing that loads.
         let bare = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
         #expect(!bare.contains("<script") && !bare.contains("http://") && !bare.contains("https://"))
-        #expect(!bare.contains("<img") && !bare.contains("<iframe") && !bare.contains("href=") && !bare.contains("url(") && !bare.contains("@import") && !bare.contains("<link"))
+        #expect(
+            !bare.contains("<img") && !bare.contains("<iframe") && !bare.contains("href=") && !bare.contains("url(") && !bare.contains("@import")
+                && !bare.contains("<link"))
         #expect(html.contains("&lt;img src=x") && html.contains("&lt;script&gt;") && html.contains("RT &lt;Linux&gt;"))
         #expect(html.contains("id=\"histogram\"") && html.contains("<svg") && html.contains("log scale"))
         #expect(html.contains("Stopped by a latency of 9 µs") && html.contains("id=\"trace\""))

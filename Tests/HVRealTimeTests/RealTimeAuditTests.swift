@@ -1,9 +1,10 @@
 import Foundation
-import Testing
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+import Testing
+
 @testable import HVRealTime
 
 @Suite struct RealTimeAuditTests {
@@ -58,8 +59,11 @@ import HVEngine
         ])
         defer { try? FileManager.default.removeItem(atPath: root) }
         let tcg = HostFacts(cpuCount: 2, cpuFlags: ["hypervisor"], kvmDeviceOpens: true)
-        let items = Dictionary(uniqueKeysWithValues: RealTimeAudit(sysRoot: root, facts: tcg, rtCores: [1],
-                                                                   kernelVersion: "6.1.0 #1 SMP PREEMPT_DYNAMIC").run().map { ($0.id, $0) })
+        let items = Dictionary(
+            uniqueKeysWithValues: RealTimeAudit(
+                sysRoot: root, facts: tcg, rtCores: [1],
+                kernelVersion: "6.1.0 #1 SMP PREEMPT_DYNAMIC"
+            ).run().map { ($0.id, $0) })
         #expect(items["accelerator"]?.state == .critical)
         #expect(items["accelerator"]?.detail.contains("cannot give real-time guarantees") == true)
         for id in ["preemption", "virtual-host", "isolcpus", "nohz_full", "rcu_nocbs", "smt", "governor", "idle", "irq", "cpuset", "swap", "thp"] {
@@ -83,9 +87,11 @@ import HVEngine
         let v1 = try item(["/sys/fs/cgroup/cpuset/tasks": "1\n"])
         #expect(v1?.state == .ok && v1?.detail.contains("cgroup v1") == true)
         // systemd's AllowedCPUs= on a slice writes its cpuset.cpus: the kernel would refuse the partition.
-        let claimed = try item(["/sys/fs/cgroup/cgroup.controllers": "cpuset memory\n",
-                                "/sys/fs/cgroup/system.slice/cpuset.cpus": "0-3\n",
-                                "/sys/fs/cgroup/user.slice/cpuset.cpus": "\n"])
+        let claimed = try item([
+            "/sys/fs/cgroup/cgroup.controllers": "cpuset memory\n",
+            "/sys/fs/cgroup/system.slice/cpuset.cpus": "0-3\n",
+            "/sys/fs/cgroup/user.slice/cpuset.cpus": "\n",
+        ])
         #expect(claimed?.state == .warn && claimed?.detail.contains("system.slice (0-3) claims core 3") == true, "\(String(describing: claimed))")
         #expect(claimed?.detail.contains("user.slice") == false)
         #expect(claimed?.fix.contains("AllowedCPUs=") == true)

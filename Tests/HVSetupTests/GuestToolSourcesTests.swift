@@ -1,7 +1,8 @@
 import Foundation
+import HVEngine
 import HVHost
 import Testing
-import HVEngine
+
 @testable import HVSetup
 
 /// hv setup compiles the guest tools from texts embedded in hv; they must be guest/'s.
@@ -10,9 +11,11 @@ import HVEngine
         .deletingLastPathComponent().appendingPathComponent("guest")
 
     @Test func embeddedSourcesMatchTheFiles() throws {
-        for (embedded, path) in [(GuestToolSources.ivshmemModule, "hv_ivshmem/hv_ivshmem.c"),
-                                 (GuestToolSources.ivshmemKbuild, "hv_ivshmem/Kbuild"),
-                                 (GuestToolSources.commTool, "hv-comm/hv-comm.c")] {
+        for (embedded, path) in [
+            (GuestToolSources.ivshmemModule, "hv_ivshmem/hv_ivshmem.c"),
+            (GuestToolSources.ivshmemKbuild, "hv_ivshmem/Kbuild"),
+            (GuestToolSources.commTool, "hv-comm/hv-comm.c"),
+        ] {
             let file = try String(contentsOf: Self.guest.appendingPathComponent(path), encoding: .utf8)
             #expect(embedded == file, "\(path) changed: run python3 scripts/embed-sources.py")
         }
@@ -22,8 +25,11 @@ import HVEngine
     @Test func theToolCompiles() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("hv-comm-\(UUID().uuidString.prefix(6))")
         defer { try? FileManager.default.removeItem(at: out) }
-        let r = try Command.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out.path,
-                                 Self.guest.appendingPathComponent("hv-comm/hv-comm.c").path], timeout: 120)
+        let r = try Command.run(
+            [
+                "gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out.path,
+                Self.guest.appendingPathComponent("hv-comm/hv-comm.c").path,
+            ], timeout: 120)
         #expect(r.status == 0, "\(r.stderr)")
     }
 

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import HVCore
-@testable import HVSetup
 import HVHost
+import Testing
+
+@testable import HVSetup
 
 /// `hv setup` keeps an image only when hv would build the same one: an
 /// image made by an hv whose guest tools differed is built again.
@@ -25,8 +26,10 @@ import HVHost
     }
 
     @Test func onlyAnImageOfThisHvsMakingIsCurrent() throws {
-        for (format, current) in [(RTLinuxImageBuilder.format, true), (RTLinuxImageBuilder.formatVersion, false),
-                                  (RTLinuxImageBuilder.formatVersion + ".0", false), (nil, false)] {
+        for (format, current) in [
+            (RTLinuxImageBuilder.format, true), (RTLinuxImageBuilder.formatVersion, false),
+            (RTLinuxImageBuilder.formatVersion + ".0", false), (nil, false),
+        ] {
             let (builder, root) = try image(format: format)
             defer { try? FileManager.default.removeItem(at: root) }
             #expect((builder.currentManifest() != nil) == current, "Format \(format ?? "missing")")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import HVCore
+import Testing
+
 @testable import QMP
 
 /// A fake QMP server on a real Unix socket: it greets, then answers each
@@ -17,12 +18,16 @@ final class FakeQMPServer: @unchecked Sendable {
         listener = try UnixSocket.listen(at: path)
         let t = Thread { [self] in
             guard let conn = try? listener.accept() else { return }
-            lock.lock(); connection = conn; lock.unlock()
+            lock.lock()
+            connection = conn
+            lock.unlock()
             try? conn.write(#"{"QMP": {"version": {"qemu": {"micro": 19, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}"# + "\r\n")
             let reader = LineReader(conn)
             while let line = try? reader.nextLine(), let msg = try? JSONValue(parsing: line) {
                 let cmd = msg["execute"]?.string ?? "?"
-                lock.lock(); received.append(cmd); lock.unlock()
+                lock.lock()
+                received.append(cmd)
+                lock.unlock()
                 guard let lines = reply(cmd, msg) else { continue }
                 let id = msg["id"].flatMap { try? String(decoding: $0.serialized(), as: UTF8.self) } ?? "null"
                 for l in lines { try? conn.write(l.replacingOccurrences(of: "$ID", with: id) + "\r\n") }
@@ -31,9 +36,16 @@ final class FakeQMPServer: @unchecked Sendable {
         t.start()
     }
 
-    func closeClient() { lock.lock(); connection?.shutdown(); lock.unlock() }
+    func closeClient() {
+        lock.lock()
+        connection?.shutdown()
+        lock.unlock()
+    }
 
-    deinit { listener.close(); unlink(path) }
+    deinit {
+        listener.close()
+        unlink(path)
+    }
 }
 
 @Suite struct QMPClientTests {
@@ -43,8 +55,10 @@ final class FakeQMPServer: @unchecked Sendable {
             case "qmp_capabilities": [#"{"return": {}, "id": $ID}"#]
             case "query-status":
                 // An event arrives before the answer; the answer still finds its caller.
-                [#"{"event": "RESET", "data": {"guest": false}, "timestamp": {"seconds": 1, "microseconds": 2}}"#,
-                 #"{"return": {"status": "running", "running": true}, "id": $ID}"#]
+                [
+                    #"{"event": "RESET", "data": {"guest": false}, "timestamp": {"seconds": 1, "microseconds": 2}}"#,
+                    #"{"return": {"status": "running", "running": true}, "id": $ID}"#,
+                ]
             case "query-cpus-fast": [#"{"return": [{"cpu-index": 0, "thread-id": 4242}], "id": $ID}"#]
             default: [#"{"error": {"class": "CommandNotFound", "desc": "The command \#(cmd) has not been found"}, "id": $ID}"#]
             }
@@ -88,8 +102,16 @@ final class FakeQMPServer: @unchecked Sendable {
     @Test func aServerThatIsNotQMPIsRefused() throws {
         let path = "/tmp/hv-notqmp-\(UUID().uuidString.prefix(8)).sock"
         let listener = try UnixSocket.listen(at: path)
-        defer { listener.close(); unlink(path) }
-        Thread.detachNewThread { if let c = try? listener.accept() { try? c.write("hello\n"); sleep(1) } }
+        defer {
+            listener.close()
+            unlink(path)
+        }
+        Thread.detachNewThread {
+            if let c = try? listener.accept() {
+                try? c.write("hello\n")
+                sleep(1)
+            }
+        }
         #expect(throws: HVError.self) { _ = try QMPClient(path: path, timeout: 1) }
     }
 
@@ -105,6 +127,14 @@ final class FakeQMPServer: @unchecked Sendable {
 final class EventBox: @unchecked Sendable {
     private let lock = NSLock()
     private var events: [QMPEvent] = []
-    func add(_ e: QMPEvent) { lock.lock(); events.append(e); lock.unlock() }
-    var names: [String] { lock.lock(); defer { lock.unlock() }; return events.map(\.name) }
+    func add(_ e: QMPEvent) {
+        lock.lock()
+        events.append(e)
+        lock.unlock()
+    }
+    var names: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return events.map(\.name)
+    }
 }

@@ -1,7 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,17 +35,31 @@ final class ClockService: Sendable {
 
     /// Opens both sockets inside hv's namespace and starts serving.
     func start(layout: HostLayout, hostAddress: String) throws {
-        let fds = (HostNetwork.socketInNamespace(layout, address: hostAddress, port: 123, stream: false),
-                   HostNetwork.socketInNamespace(layout, address: hostAddress, port: 0, stream: false))
+        let fds = (
+            HostNetwork.socketInNamespace(layout, address: hostAddress, port: 123, stream: false),
+            HostNetwork.socketInNamespace(layout, address: hostAddress, port: 0, stream: false)
+        )
         guard fds.0 >= 0, fds.1 >= 0 else {
             for fd in [fds.0, fds.1] where fd >= 0 { close(fd) }
             let e = fds.0 < 0 ? fds.0 : fds.1
-            throw HVError(.io, "the guests' clock server on \(hostAddress):123 could not start: \(String(cString: strerror(-e)))",
-                          hint: "another NTP server in hv's namespace? hv net detach, then hv net attach")
+            throw HVError(
+                .io, "the guests' clock server on \(hostAddress):123 could not start: \(String(cString: strerror(-e)))",
+                hint: "another NTP server in hv's namespace? hv net detach, then hv net attach")
         }
-        state.withLock { $0.server = fds.0; $0.probe = fds.1; $0.running = true; $0.threads = 2 }
-        Thread.detachNewThread { [self] in serve(fds.0); done.signal() }
-        Thread.detachNewThread { [self] in probeLoop(fds.1); done.signal() }
+        state.withLock {
+            $0.server = fds.0
+            $0.probe = fds.1
+            $0.running = true
+            $0.threads = 2
+        }
+        Thread.detachNewThread { [self] in
+            serve(fds.0)
+            done.signal()
+        }
+        Thread.detachNewThread { [self] in
+            probeLoop(fds.1)
+            done.signal()
+        }
     }
 
     func stop() {
@@ -56,7 +71,11 @@ final class ClockService: Sendable {
         // The loops wake at least twice a second and see `running` gone.
         for _ in 0..<threads { _ = done.wait(timeout: .now() + 3) }
         for fd in fds where fd >= 0 { close(fd) }
-        state.withLock { $0.server = -1; $0.probe = -1; $0.readings = [:] }
+        state.withLock {
+            $0.server = -1
+            $0.probe = -1
+            $0.readings = [:]
+        }
     }
 
     func reading(_ folder: String) -> ClockReading? { state.withLock { $0.readings[folder] } }
@@ -97,9 +116,13 @@ final class ClockService: Sendable {
         var second = 0.0, sent = 0
         while running {
             guard let (bytes, from, received) = Self.receive(fd, within: 0.5), !bytes.isEmpty else { continue }
-            if received - second >= 1 { second = received; sent = 0 }
+            if received - second >= 1 {
+                second = received
+                sent = 0
+            }
             guard sent < Self.repliesPerSecond,
-                  let answer = NTPPacket.answer(bytes, received: received, now: Self.now()) else { continue }
+                let answer = NTPPacket.answer(bytes, received: received, now: Self.now())
+            else { continue }
             sent += 1
             Self.send(fd, answer.bytes, to: from)
         }
@@ -124,8 +147,9 @@ final class ClockService: Sendable {
             let until = Self.now() + 1
             while running, !pending.isEmpty, Self.now() < until {
                 guard let (bytes, from, received) = Self.receive(fd, within: max(0.01, until - Self.now())),
-                      let p = pending[from.sin_addr.s_addr],
-                      let m = NTPPacket.offset(answer: bytes, sentStamp: p.stamp, sent: p.sent, received: received) else { continue }
+                    let p = pending[from.sin_addr.s_addr],
+                    let m = NTPPacket.offset(answer: bytes, sentStamp: p.stamp, sent: p.sent, received: received)
+                else { continue }
                 pending[from.sin_addr.s_addr] = nil
                 let reading = ClockReading(offsetSeconds: m.offset, delaySeconds: m.delay, measuredAt: Timestamp.iso8601())
                 state.withLock { $0.readings[p.folder] = reading }
@@ -134,7 +158,10 @@ final class ClockService: Sendable {
             let silent = pending.values.map(\.folder)
             state.withLock { s in for f in silent { s.readings[f] = nil } }
             var slept = 0.0
-            while running, slept < Self.probeInterval { usleep(250_000); slept += 0.25 }
+            while running, slept < Self.probeInterval {
+                usleep(250_000)
+                slept += 0.25
+            }
         }
     }
 }

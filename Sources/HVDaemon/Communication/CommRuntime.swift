@@ -1,9 +1,10 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
-import HVEvents
+import HVCore
 import HVEngine
+import HVEvents
+import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -93,10 +94,11 @@ final class CommRuntime: Sendable {
     private func startEvents(_ set: CommunicationConfig.EventSet) throws {
         let uid = { (folder: String) in GuestIdentity.forGuest(id: self.guestIDs[folder], folder: folder).uid }
         let table = try EventMemory(path: layout.eventsRegion(set: set.number).path, names: set.names)
-        let server = try IvshmemServer(socketPath: layout.ivshmemSocket(set: set.number).path,
-                                       hostSocketPath: layout.eventsHostSocket(set: set.number).path, table: table,
-                                       allowedUsers: GuestIdentity.dropsPrivileges ? Set(set.guests.map(uid)) : nil,
-                                       warn: { Logger().warning("events \(set.names.joined(separator: ",")): \($0)") })
+        let server = try IvshmemServer(
+            socketPath: layout.ivshmemSocket(set: set.number).path,
+            hostSocketPath: layout.eventsHostSocket(set: set.number).path, table: table,
+            allowedUsers: GuestIdentity.dropsPrivileges ? Set(set.guests.map(uid)) : nil,
+            warn: { Logger().warning("events \(set.names.joined(separator: ",")): \($0)") })
         // Kept before it starts: a failed start is stopped with the others.
         parts.withLock { $0.events.append(server) }
         try server.start(share: HostPermissions.shareSocket)
@@ -194,7 +196,10 @@ final class CommRuntime: Sendable {
     /// The host seat's services: the guests' clock and their package proxy.
     private func stopClock() {
         let (service, proxy) = parts.withLock { p -> (ClockService?, PackageProxy?) in
-            defer { p.clock = nil; p.packages = nil }
+            defer {
+                p.clock = nil
+                p.packages = nil
+            }
             return (p.clock, p.packages)
         }
         service?.stop()
@@ -218,8 +223,9 @@ final class CommRuntime: Sendable {
             regions: config.regions.map { .init(name: $0.name, sizeKiB: $0.sizeKiB, path: layout.sharedRegion($0.name).path, guests: $0.guests) },
             events: config.eventSets.flatMap { set in
                 set.events.map { e in
-                    .init(name: e.name, guests: e.guests, count: events?.counter(named: e.name) ?? 0,
-                          table: set.number, hostSocket: layout.eventsHostSocket(set: set.number).path)
+                    .init(
+                        name: e.name, guests: e.guests, count: events?.counter(named: e.name) ?? 0,
+                        table: set.number, hostSocket: layout.eventsHostSocket(set: set.number).path)
                 }
             })
     }

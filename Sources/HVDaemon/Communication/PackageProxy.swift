@@ -1,7 +1,8 @@
 import Foundation
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +23,11 @@ final class PackageProxy: Sendable {
     static let connectionSeconds = 1800.0
     static let user = "approx"
 
-    private struct State { var listener: Int32 = -1; var running = false; var connections = 0 }
+    private struct State {
+        var listener: Int32 = -1
+        var running = false
+        var connections = 0
+    }
     private let state = Monitor(State())
     let layout: HostLayout
     private let stopped = DispatchSemaphore(value: 0)
@@ -55,13 +60,22 @@ final class PackageProxy: Sendable {
             throw HVError(.io, "the guests' package proxy on \(hostAddress):\(Self.port) could not start: \(String(cString: strerror(-fd)))")
         }
         let identity = GuestIdentity(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid, groups: [])
-        state.withLock { $0.listener = fd; $0.running = true }
-        Thread.detachNewThread { [self] in acceptLoop(fd, identity: identity); stopped.signal() }
+        state.withLock {
+            $0.listener = fd
+            $0.running = true
+        }
+        Thread.detachNewThread { [self] in
+            acceptLoop(fd, identity: identity)
+            stopped.signal()
+        }
     }
 
     func stop() {
         let (fd, wasRunning) = state.withLock { s -> (Int32, Bool) in
-            defer { s.running = false; s.listener = -1 }
+            defer {
+                s.running = false
+                s.listener = -1
+            }
             return (s.listener, s.running)
         }
         if wasRunning { _ = stopped.wait(timeout: .now() + 3) }
@@ -83,7 +97,10 @@ final class PackageProxy: Sendable {
                 s.connections += 1
                 return true
             }
-            guard admitted else { close(client); continue }
+            guard admitted else {
+                close(client)
+                continue
+            }
             Thread.detachNewThread { [self] in
                 serve(client, identity: identity)
                 state.withLock { $0.connections -= 1 }

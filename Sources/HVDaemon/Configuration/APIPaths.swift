@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,8 +34,9 @@ public enum APIPaths {
     public static func checkImage(_ name: String) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard !name.isEmpty, !name.hasPrefix("."), name.count <= 64, name.allSatisfy({ allowed.contains($0) }) else {
-            throw HVError(.invalidArgument, "the image \"\(name)\" is not a folder name of templates/",
-                          hint: "name the image folder, such as rt-linux (letters, digits, . _ -); nothing was changed", field: "image")
+            throw HVError(
+                .invalidArgument, "the image \"\(name)\" is not a folder name of templates/",
+                hint: "name the image folder, such as rt-linux (letters, digits, . _ -); nothing was changed", field: "image")
         }
     }
 
@@ -42,23 +44,29 @@ public enum APIPaths {
         let url = layout.resolve(path), guest = layout.guest(folder)
         let field = "diskImage", shown = "the disk image \(path)"
         let places = [guest.url, layout.vmsDir]
-        try checkPlace(url, shown: shown, field: field, places: places, layout: layout, guest: guest,
-                       hint: "put the disk in the guest's folder (\(guest.url.path)) or under \(layout.vmsDir.path)/; a block device or a disk elsewhere can be named only in guest.config by hand (as root)")
+        try checkPlace(
+            url, shown: shown, field: field, places: places, layout: layout, guest: guest,
+            hint:
+                "put the disk in the guest's folder (\(guest.url.path)) or under \(layout.vmsDir.path)/; a block device or a disk elsewhere can be named only in guest.config by hand (as root)"
+        )
         guard diskExtensions.contains(url.pathExtension.lowercased()), url.lastPathComponent != guest.exchangeImage.lastPathComponent else {
-            throw HVError(.invalidArgument, "\(shown) is not named as a disk image (.qcow2, .img or .raw)",
-                          hint: "such as VMs/\(folder)/disk.qcow2; nothing was changed", field: field)
+            throw HVError(
+                .invalidArgument, "\(shown) is not named as a disk image (.qcow2, .img or .raw)",
+                hint: "such as VMs/\(folder)/disk.qcow2; nothing was changed", field: field)
         }
         if let owner = others.first(where: { $0.value.standardizedFileURL.path == url.path }) {
-            throw HVError(.conflict, "\(shown) is the disk of guest \(owner.key)",
-                          hint: "give each guest a disk of its own (copy it first, with the other guest stopped); nothing was changed", field: field)
+            throw HVError(
+                .conflict, "\(shown) is the disk of guest \(owner.key)",
+                hint: "give each guest a disk of its own (copy it first, with the other guest stopped); nothing was changed", field: field)
         }
     }
 
     public static func checkISO(_ path: String, folder: String, layout: HostLayout) throws {
         let url = layout.resolve(path), guest = layout.guest(folder)
         let shown = "the installation ISO \(path)"
-        try checkPlace(url, shown: shown, field: "iso", places: [layout.isoDir, layout.vmsDir, guest.url], layout: layout, guest: guest,
-                       hint: "put it under \(layout.isoDir.path)/ (or VMs/, or the guest's folder); one elsewhere can be named only in guest.config by hand (as root)")
+        try checkPlace(
+            url, shown: shown, field: "iso", places: [layout.isoDir, layout.vmsDir, guest.url], layout: layout, guest: guest,
+            hint: "put it under \(layout.isoDir.path)/ (or VMs/, or the guest's folder); one elsewhere can be named only in guest.config by hand (as root)")
         guard url.pathExtension.lowercased() == "iso" else {
             throw HVError(.invalidArgument, "\(shown) is not named as an ISO image (.iso)", hint: "such as iso/ubuntu.iso; nothing was changed", field: "iso")
         }
@@ -73,8 +81,9 @@ public enum APIPaths {
             throw HVError(.invalidArgument, "\(shown) is outside the places a guest's files may be (\(path))", hint: hint, field: field)
         }
         guard !inside(guest.exchangeDir), !inside(guest.tpmDir) else {
-            throw HVError(.invalidArgument, "\(shown) is in the guest's \(inside(guest.tpmDir) ? "TPM state" : "exchange folder, which the guest itself writes")",
-                          hint: hint, field: field)
+            throw HVError(
+                .invalidArgument, "\(shown) is in the guest's \(inside(guest.tpmDir) ? "TPM state" : "exchange folder, which the guest itself writes")",
+                hint: hint, field: field)
         }
         // Each component below HV_ROOT: a link there could point anywhere, now or later.
         var dir = layout.root.standardizedFileURL
@@ -85,8 +94,9 @@ public enum APIPaths {
             let kind = st.st_mode & S_IFMT
             let last = dir.path == path
             guard kind != S_IFLNK, last ? kind == S_IFREG : kind == S_IFDIR else {
-                throw HVError(.invalidArgument, "\(shown): \(dir.path) is \(kind == S_IFLNK ? "a symbolic link" : last ? "not a regular file" : "not a folder")",
-                              hint: hint, field: field)
+                throw HVError(
+                    .invalidArgument, "\(shown): \(dir.path) is \(kind == S_IFLNK ? "a symbolic link" : last ? "not a regular file" : "not a folder")",
+                    hint: hint, field: field)
             }
         }
     }

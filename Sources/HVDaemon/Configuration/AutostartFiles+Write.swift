@@ -14,8 +14,9 @@ extension AutostartFiles {
         plan.hypervisorConfig = layout.resolve(plan.hypervisorConfig.isEmpty ? layout.hvConfig.path : plan.hypervisorConfig).path
         let problems = problems(plan, layout: layout)
         guard problems.isEmpty else {
-            throw HVError(.invalidArgument, "autostart not changed: " + problems.joined(separator: "; "),
-                          hint: "list guest folders that exist in \(layout.guestsDir.path), each once")
+            throw HVError(
+                .invalidArgument, "autostart not changed: " + problems.joined(separator: "; "),
+                hint: "list guest folders that exist in \(layout.guestsDir.path), each once")
         }
         try write(plan, layout: layout)
         return plan
@@ -23,7 +24,8 @@ extension AutostartFiles {
 
     /// Writes both files (the list first: a crash between leaves the old state naming the new list, never a half list).
     static func write(_ plan: AutostartPlan, layout: HostLayout) throws {
-        var list = "# Guests started at boot by hv (hv autostart set, hv_set_autostart), in this order:\n"
+        var list =
+            "# Guests started at boot by hv (hv autostart set, hv_set_autostart), in this order:\n"
             + "# one guest folder a line, optionally the seconds to wait before it starts.\n"
         for g in plan.guests { list += g.delaySeconds > 0 ? "\(g.folder) \(g.delaySeconds)\n" : "\(g.folder)\n" }
         try AtomicFile.write(list, to: listFile(layout))

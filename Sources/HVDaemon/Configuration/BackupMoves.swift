@@ -44,7 +44,10 @@ extension Backup {
         let fm = FileManager.default
         var dir = layout.backupDir.appendingPathComponent(stamp)
         var n = 1
-        while fm.fileExists(atPath: dir.path) { n += 1; dir = layout.backupDir.appendingPathComponent("\(stamp)-\(n)") }
+        while fm.fileExists(atPath: dir.path) {
+            n += 1
+            dir = layout.backupDir.appendingPathComponent("\(stamp)-\(n)")
+        }
         try fm.createDirectory(at: dir.appendingPathComponent("guests"), withIntermediateDirectories: true)
         return dir
     }

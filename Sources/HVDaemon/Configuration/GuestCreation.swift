@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 public enum GuestCreation {
@@ -17,12 +17,14 @@ public enum GuestCreation {
             os = o
         }
         // A field of the other kind of guest is refused, not silently dropped.
-        let foreign: [(field: String, given: Bool)] = os.kind == .rtos
+        let foreign: [(field: String, given: Bool)] =
+            os.kind == .rtos
             ? [("os", r.os != nil), ("diskImage", r.diskImage != nil), ("diskSizeGiB", r.diskSizeGiB != nil), ("iso", r.iso != nil)]
             : [("image", r.image != nil)]
         if let f = foreign.first(where: \.given) {
-            throw HVError(.invalidArgument, "\(f.field) applies to \(os.kind == .rtos ? "general-purpose" : "RTOS") guests, not to a \(r.type.rawValue) guest",
-                          hint: "leave it out", field: f.field)
+            throw HVError(
+                .invalidArgument, "\(f.field) applies to \(os.kind == .rtos ? "general-purpose" : "RTOS") guests, not to a \(r.type.rawValue) guest",
+                hint: "leave it out", field: f.field)
         }
         let hvDoc = try RegistryFile.readIfPresent(layout.hvConfig)
         let existing = try hvDoc.map { try HypervisorConfig($0) }
@@ -38,14 +40,17 @@ public enum GuestCreation {
         // the communication subsystem, the first guest is an RTOS guest.
         let kinds = (existing?.guests ?? []).map { ($0.kind, $0.communication) } + [(os.kind, r.type == .generalWithComm)]
         if kinds.contains(where: { $0.0 == .rtos || $0.1 }), let first = kinds.first, first.0 != .rtos {
-            throw HVError(.invalidArgument,
-                          "the first guest must be an RTOS guest when any RTOS guest or any guest with the communication subsystem exists",
-                          hint: (existing?.guests.isEmpty ?? true) ? "add the RTOS guest (RT-Linux, VxWorks, RTOS-32) first"
-                                                                   : "this configuration starts with a general-purpose guest; start a new project with an RTOS guest first",
-                          field: "type")
+            throw HVError(
+                .invalidArgument,
+                "the first guest must be an RTOS guest when any RTOS guest or any guest with the communication subsystem exists",
+                hint: (existing?.guests.isEmpty ?? true)
+                    ? "add the RTOS guest (RT-Linux, VxWorks, RTOS-32) first"
+                    : "this configuration starts with a general-purpose guest; start a new project with an RTOS guest first",
+                field: "type")
         }
-        var g = Example.Guest(folder: folder, os: os, vcpus: r.cores ?? (os.kind == .rtos ? 1 : 2),
-                              memoryMiB: r.memoryMiB ?? (os.kind == .rtos ? 256 : 4096))
+        var g = Example.Guest(
+            folder: folder, os: os, vcpus: r.cores ?? (os.kind == .rtos ? 1 : 2),
+            memoryMiB: r.memoryMiB ?? (os.kind == .rtos ? 256 : 4096))
         g.communication = r.type == .generalWithComm
         if os.kind == .kvm {
             g.diskImage = r.diskImage ?? ""
@@ -64,7 +69,9 @@ public enum GuestCreation {
         }
         if let iso = r.iso, !iso.isEmpty { try APIPaths.checkISO(iso, folder: folder, layout: layout) }
         if os.kind == .rtos, !FileManager.default.fileExists(atPath: layout.template(config.image).path) {
-            throw HVError(.missingImage, "templates/\(config.image) does not exist", hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")
+            throw HVError(
+                .missingImage, "templates/\(config.image) does not exist",
+                hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")
         }
         // Everything checked: write the folder, then the entry.
         try GuestFiles.write(guestConfig: doc, into: layout.guest(folder))

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 /// Reads and changes an existing guest's settings: each value is checked by
@@ -18,11 +18,13 @@ public enum GuestEditing {
     }
 
     /// The form's fields: the keys the schemas declare with a field (guest.config's, then hv.config's).
-    static let fields: [Field] = GuestConfig.schema.formKeys.map { k in
-        Field(name: k.field.name, label: k.field.label, place: .guest, section: k.section, key: k.key.name, applies: Applies(k.field.only))
-    } + HypervisorConfig.schema.formKeys.map { k in
-        Field(name: k.field.name, label: k.field.label, place: .hv, section: "", key: k.key.name, applies: Applies(k.field.only))
-    }
+    static let fields: [Field] =
+        GuestConfig.schema.formKeys.map { k in
+            Field(name: k.field.name, label: k.field.label, place: .guest, section: k.section, key: k.key.name, applies: Applies(k.field.only))
+        }
+        + HypervisorConfig.schema.formKeys.map { k in
+            Field(name: k.field.name, label: k.field.label, place: .hv, section: "", key: k.key.name, applies: Applies(k.field.only))
+        }
 
     static func value(of field: String, in s: GuestSettings) -> String? {
         switch field {
@@ -98,8 +100,10 @@ public enum GuestEditing {
 
     /// `running`: the guest runs now (changes wait for its next start);
     /// `vmfLoaded`: VMF network changes wait for the next load.
-    public static func update(_ folder: String, with change: GuestSettings, layout: HostLayout,
-                              running: Bool, vmfLoaded: Bool) throws -> GuestEditResult {
+    public static func update(
+        _ folder: String, with change: GuestSettings, layout: HostLayout,
+        running: Bool, vmfLoaded: Bool
+    ) throws -> GuestEditResult {
         var d = try documents(folder, layout: layout)
         let kind = d.entry.kind
         let oldConfig = try GuestConfig(base: d.guest, user: d.user)
@@ -110,15 +114,19 @@ public enum GuestEditing {
             guard var new = value(of: f.name, in: change) else { continue }
             new = new.trimmingCharacters(in: .whitespaces)
             guard f.applies == .all || (f.applies == .rtos) == (kind == .rtos) else {
-                throw HVError(.invalidArgument, "\(f.label) applies to \(f.applies == .rtos ? "RTOS" : "KVM") guests only; \(d.entry.name) is \(kind == .rtos ? "an RTOS" : "a KVM") guest", field: f.name)
+                throw HVError(
+                    .invalidArgument,
+                    "\(f.label) applies to \(f.applies == .rtos ? "RTOS" : "KVM") guests only; \(d.entry.name) is \(kind == .rtos ? "an RTOS" : "a KVM") guest",
+                    field: f.name)
             }
             let old: String
             switch f.place {
             case .guest:
                 if let user = d.user.entry(f.section, f.key) {
                     guard user.value == new else {
-                        throw HVError(.conflict, "\(f.label) is set in usr.config (\"\(f.key)\"=\"\(user.value)\", line \(user.line)), which overrides guest.config",
-                                      hint: "change or remove that line of \(layout.guest(folder).userConfig.path)", field: f.name)
+                        throw HVError(
+                            .conflict, "\(f.label) is set in usr.config (\"\(f.key)\"=\"\(user.value)\", line \(user.line)), which overrides guest.config",
+                            hint: "change or remove that line of \(layout.guest(folder).userConfig.path)", field: f.name)
                     }
                     continue
                 }
@@ -126,7 +134,10 @@ public enum GuestEditing {
                 guard old != new else { continue }
                 try checkValue(new, f)
                 d.guest.set(f.section, f.key, new)
-                if f.name == "name" { d.hv.set(hvSection, "Name", new); touchedHV = true }
+                if f.name == "name" {
+                    d.hv.set(hvSection, "Name", new)
+                    touchedHV = true
+                }
                 changes.append("\(f.label): \(old.isEmpty ? "(none)" : old) → \(new.isEmpty ? "(none)" : new) (guest.config)")
             case .hv:
                 old = d.hv.value(hvSection, f.key) ?? ""
@@ -155,12 +166,15 @@ public enum GuestEditing {
             try APIPaths.checkISO(config.installISO, folder: folder, layout: layout)
         }
         if kind == .rtos, config.image != oldConfig.image, !FileManager.default.fileExists(atPath: layout.template(config.image).path) {
-            throw HVError(.missingImage, "templates/\(config.image) does not exist",
-                          hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")
+            throw HVError(
+                .missingImage, "templates/\(config.image) does not exist",
+                hint: "RT-Linux's image comes from hv setup; VxWorks and RTOS-32 images are yours to provide", field: "image")
         }
         if touchedHV {
             do { _ = try HypervisorConfig(d.hv) } catch let e as HVError {
-                let field = e.message.contains("Address") || e.message.contains("address") ? "address"
+                let field =
+                    e.message.contains("Address") || e.message.contains("address")
+                    ? "address"
                     : e.message.contains("Communication") ? "communication" : nil
                 throw HVError(.invalidArgument, e.message, hint: e.hint, field: field)
             }
@@ -180,8 +194,9 @@ public enum GuestEditing {
                 throw error
             }
         }
-        return GuestEditResult(folder: folder, changes: changes, notes: notes,
-                               message: "saved \(d.entry.name): " + changes.joined(separator: "; "))
+        return GuestEditResult(
+            folder: folder, changes: changes, notes: notes,
+            message: "saved \(d.entry.name): " + changes.joined(separator: "; "))
     }
 
     /// One value by its schema entry; the error names the form field.
@@ -202,8 +217,10 @@ public enum GuestEditing {
         let (was, now) = (path(old), path(new))
         var notes: [String] = []
         if was != now, FileManager.default.fileExists(atPath: was.path) {
-            notes.append("the disk \(was.path) stays where it is" + (FileManager.default.fileExists(atPath: now.path)
-                ? "; the guest now boots \(now.path)" : "; the next start creates an empty \(now.path) and installs from the ISO"))
+            notes.append(
+                "the disk \(was.path) stays where it is"
+                    + (FileManager.default.fileExists(atPath: now.path)
+                        ? "; the guest now boots \(now.path)" : "; the next start creates an empty \(now.path) and installs from the ISO"))
         }
         if new.diskSizeGiB != old.diskSizeGiB, FileManager.default.fileExists(atPath: now.path) {
             notes.append("\(now.path) exists: its size stays as it is (the size applies when a disk is created)")

@@ -16,9 +16,11 @@ extension GuestFiles {
         let name = guestConfig.value("Guest", "Name") ?? folder.name
         try AtomicFile.write(guestConfigScript(folder: folder.name, name: name), to: folder.guestConfigScript, mode: 0o755)
         written.append(folder.guestConfigScript)
-        for (url, text, mode) in [(folder.userConfig, userConfig, mode_t(0o644)),
-                                  (folder.userConfigScript, userConfigScript, 0o755),
-                                  (folder.shutdownHook, shutdownHook, 0o755)]
+        for (url, text, mode) in [
+            (folder.userConfig, userConfig, mode_t(0o644)),
+            (folder.userConfigScript, userConfigScript, 0o755),
+            (folder.shutdownHook, shutdownHook, 0o755),
+        ]
         where !FileManager.default.fileExists(atPath: url.path) {
             try AtomicFile.write(text, to: url, mode: mode)
             written.append(url)

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 public enum ProjectSync {
@@ -72,8 +72,9 @@ public enum ProjectSync {
         let listed = Set(config.guests.map(\.folder))
         let extra = Set(content.guests.keys).subtracting(listed).sorted()
         guard extra.isEmpty else {
-            throw HVError(.invalidArgument, "\(name): guests \(extra.joined(separator: ", ")) have a guest.config but are not in its hv.config",
-                          hint: "add them as [Guests\\FOLDER] to hv.config, or leave their guest.config out")
+            throw HVError(
+                .invalidArgument, "\(name): guests \(extra.joined(separator: ", ")) have a guest.config but are not in its hv.config",
+                hint: "add them as [Guests\\FOLDER] to hv.config, or leave their guest.config out")
         }
         var guests: [(String, RegistryDocument)] = []
         var disks: [String: URL] = [:]
@@ -82,7 +83,9 @@ public enum ProjectSync {
                 throw HVError(.invalidArgument, "\(name): hv.config lists \(g.folder), but its guest.config is missing", hint: "give guests.\(g.folder)")
             }
             let doc: RegistryDocument
-            do { doc = try RegistryDocument(parsing: text, fileName: store.guestConfig(of: name, folder: g.folder).path) } catch let e as ConfigError { throw e.asHVError }
+            do { doc = try RegistryDocument(parsing: text, fileName: store.guestConfig(of: name, folder: g.folder).path) } catch let e as ConfigError {
+                throw e.asHVError
+            }
             try checkPaths(doc, folder: g.folder, project: name, layout: layout, disks: &disks)
             guests.append((g.folder, doc))
         }
@@ -91,8 +94,10 @@ public enum ProjectSync {
 
     /// A project's guest names paths as the token holder does (APIPaths), and
     /// the project's guests share no disk: `disks` collects the ones seen.
-    private static func checkPaths(_ doc: RegistryDocument, folder: String, project name: String, layout: HostLayout,
-                                   disks: inout [String: URL]) throws {
+    private static func checkPaths(
+        _ doc: RegistryDocument, folder: String, project name: String, layout: HostLayout,
+        disks: inout [String: URL]
+    ) throws {
         let guestConfig = try GuestConfig(base: doc, user: RegistryDocument(fileName: "usr.config"))
         do { try APIPaths.check(guestConfig, folder: folder, layout: layout, others: disks) } catch let e as HVError {
             throw HVError(e.code, "\(name): guest \(folder): " + e.message, hint: e.hint, field: e.field)
@@ -125,8 +130,9 @@ public enum ProjectSync {
         for g in current?.guests ?? [] where !guests.contains(where: { $0.0 == g.folder }) {
             affected.append(g.folder)
             let disks = Backup.diskImages(in: layout.guest(g.folder).url)
-            changes.append("guests/\(g.folder): removed from the configuration, moved to backup/" +
-                           (disks.isEmpty ? "" : " with its disk " + disks.map { "\($0.lastPathComponent) (\(Backup.sizeText($0)))" }.joined(separator: ", ")))
+            changes.append(
+                "guests/\(g.folder): removed from the configuration, moved to backup/"
+                    + (disks.isEmpty ? "" : " with its disk " + disks.map { "\($0.lastPathComponent) (\(Backup.sizeText($0)))" }.joined(separator: ", ")))
         }
         return SyncPreview(project: name, changes: changes, affectedGuests: affected.sorted())
     }
@@ -136,17 +142,21 @@ public enum ProjectSync {
     /// each file is written atomically. A `running` guest is never rewritten
     /// or moved from under itself (others may run on); `releasing` is called
     /// for each guest folder the sync touches before it does.
-    public static func sync(_ name: String, layout: HostLayout, confirmed: Bool = true, running: [String] = [],
-                            releasing: (String) -> Void = { _ in }) throws -> SyncPreview {
+    public static func sync(
+        _ name: String, layout: HostLayout, confirmed: Bool = true, running: [String] = [],
+        releasing: (String) -> Void = { _ in }
+    ) throws -> SyncPreview {
         let preview = try preview(name, layout: layout)
         guard confirmed else {
-            throw HVError(.needsConfirmation, "syncing \(name) changes: " + (preview.changes.isEmpty ? "nothing" : preview.changes.joined(separator: "; ")),
-                          hint: "show the preview to the user and send {\"confirm\": true}")
+            throw HVError(
+                .needsConfirmation, "syncing \(name) changes: " + (preview.changes.isEmpty ? "nothing" : preview.changes.joined(separator: "; ")),
+                hint: "show the preview to the user and send {\"confirm\": true}")
         }
         let touched = running.filter { preview.affectedGuests.contains($0) }
         guard touched.isEmpty else {
-            throw HVError(.conflict, "syncing \(name) would change running guests: \(touched.joined(separator: ", "))",
-                          hint: "stop them first; a running guest is never replaced")
+            throw HVError(
+                .conflict, "syncing \(name) would change running guests: \(touched.joined(separator: ", "))",
+                hint: "stop them first; a running guest is never replaced")
         }
         preview.affectedGuests.forEach(releasing)
         let (hv, guests) = try load(name, layout: layout)

@@ -1,6 +1,7 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,13 +14,20 @@ extension ManagerServer {
     func serveConsole(_ conn: UnixSocket, _ reader: LineReader, _ req: HTTPRequest, ref: String) {
         // WebSockets are not covered by CORS: the origin is checked here, always.
         guard let origin = req.headers["origin"], ["http://127.0.0.1:\(port)", "http://localhost:\(port)"].contains(origin),
-              req.headers["upgrade"]?.lowercased() == "websocket", let key = req.headers["sec-websocket-key"] else {
+            req.headers["upgrade"]?.lowercased() == "websocket", let key = req.headers["sec-websocket-key"]
+        else {
             return reply(conn, HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "a console needs a WebSocket from this server's page")), status: 403))
         }
         let sup: GuestSupervisor
         do { sup = try ctx.resolve(ref) } catch let e as HVError { return reply(conn, .error(e)) } catch { return }
-        reply(conn, HTTPResponse(status: 101, headers: ["Upgrade": "websocket", "Connection": "Upgrade",
-                                                        "Sec-WebSocket-Accept": WebSocket.acceptKey(key)]))
+        reply(
+            conn,
+            HTTPResponse(
+                status: 101,
+                headers: [
+                    "Upgrade": "websocket", "Connection": "Upgrade",
+                    "Sec-WebSocket-Accept": WebSocket.acceptKey(key),
+                ]))
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else { return }
         let brokerSide = UnixSocket(fd: fds[0]), pageSide = UnixSocket(fd: fds[1])
@@ -34,7 +42,10 @@ extension ManagerServer {
         let pageReader = LineReader(pageSide)
         var interactive = false
         while let line = try? pageReader.nextLine(timeout: 10) {
-            if line.isEmpty || line == Data([0x0D]) { interactive = true; break }
+            if line.isEmpty || line == Data([0x0D]) {
+                interactive = true
+                break
+            }
         }
         guard interactive else {
             pageSide.close()
@@ -59,7 +70,9 @@ extension ManagerServer {
             case .text, .binary, .continuation: input(payload)
             case .ping: try? conn.write(WebSocket.frame(payload, opcode: .pong))
             case .pong: break
-            case .close: try? conn.write(WebSocket.frame([], opcode: .close)); return
+            case .close:
+                try? conn.write(WebSocket.frame([], opcode: .close))
+                return
             }
         }
     }
@@ -68,12 +81,18 @@ extension ManagerServer {
         let note = "\r\n[hv] read-only: \(why)\r\n"
         guard (try? conn.write(WebSocket.frame(Array(note.utf8), opcode: .text))) != nil else { return }
         let log = sup.folder.consoleLog
-        var offset: UInt64 = { let s = FileSize.of(log); return s > 4096 ? s - 4096 : 0 }()
+        var offset: UInt64 = {
+            let s = FileSize.of(log)
+            return s > 4096 ? s - 4096 : 0
+        }()
         let closed = Box()
-        Thread.detachNewThread { [self] in pump(reader, conn) { _ in }; closed.text = "closed" }
+        Thread.detachNewThread { [self] in
+            pump(reader, conn) { _ in }
+            closed.text = "closed"
+        }
         while closed.text == nil {
             let size = FileSize.of(log)
-            if size < offset { offset = 0 }   // rotated
+            if size < offset { offset = 0 }  // rotated
             if size > offset {
                 let data = FileSize.read(log, from: offset, max: Int(size - offset))
                 offset += UInt64(data.count)
@@ -88,7 +107,15 @@ final class Box: @unchecked Sendable {
     private let lock = NSLock()
     private var value: String?
     var text: String? {
-        get { lock.lock(); defer { lock.unlock() }; return value }
-        set { lock.lock(); value = newValue; lock.unlock() }
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return value
+        }
+        set {
+            lock.lock()
+            value = newValue
+            lock.unlock()
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,8 @@ final class ManagerCredentials: @unchecked Sendable {
     }
 
     func access(_ bearer: String) -> Access {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         // Both compared in constant time, whichever matches.
         let isManager = constantTimeEqual(bearer, manager), isMetrics = constantTimeEqual(bearer, metrics)
         return isManager ? .full : isMetrics ? .metrics : .none
@@ -49,7 +51,8 @@ final class ManagerCredentials: @unchecked Sendable {
     /// A login code, exchanged once for the manager token.
     func login(code: String) -> String? {
         guard loginCodes.redeem(code) else { return nil }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return manager
     }
 
@@ -90,7 +93,10 @@ final class ManagerCredentials: @unchecked Sendable {
     /// The token in `url` (64 hex digits), made when missing or malformed.
     static func provide(_ url: URL) throws -> String {
         if let t = try? String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-           t.count == 64, t.allSatisfy(\.isHexDigit) { return t }
+            t.count == 64, t.allSatisfy(\.isHexDigit)
+        {
+            return t
+        }
         let t = try random()
         try AtomicFile.write(t + "\n", to: url, mode: 0o600)
         return t

@@ -1,7 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,10 +63,16 @@ final class ManagerServer: @unchecked Sendable {
         }
         // The page, its style and script, and noVNC are public files: no secret in them.
         if req.method == "GET", let asset = Self.assets[req.path] {
-            return reply(conn, HTTPResponse(status: 200, body: Data(asset.body.utf8), headers: [
-                "Content-Type": asset.type, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-                "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-                "X-Frame-Options": "DENY"]))
+            return reply(
+                conn,
+                HTTPResponse(
+                    status: 200, body: Data(asset.body.utf8),
+                    headers: [
+                        "Content-Type": asset.type, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                        "Content-Security-Policy":
+                            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                        "X-Frame-Options": "DENY",
+                    ]))
         }
         if req.method == "GET" && req.path.hasPrefix("/novnc/") { return serveNoVNC(conn, path: req.path) }
         let match = Endpoint.match(method: req.method, segments: (try? req.segments()) ?? [])
@@ -89,14 +96,22 @@ final class ManagerServer: @unchecked Sendable {
         }
         // The metrics token reads the metrics, nothing else.
         if access == .metrics, match != .endpoint(.metrics) {
-            return reply(conn, HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "the metrics token reads GET /v1/metrics only",
-                                                                      hint: "use the manager token (hv manager url opens the page)")), status: 403))
+            return reply(
+                conn,
+                HTTPResponse.json(
+                    APIErrorBody(
+                        HVError(
+                            .invalidArgument, "the metrics token reads GET /v1/metrics only",
+                            hint: "use the manager token (hv manager url opens the page)")), status: 403))
         }
         guard access != .none else { return reply(conn, denied()) }
         guard req.path.hasPrefix("/v1/") else { return reply(conn, .error(HVError(.notFound, "no page \(req.path)"))) }
         if req.method != "GET" {
             guard req.headers["x-hv-request"] == "1" else {
-                return reply(conn, HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "a request that changes something needs the header X-HV-Request: 1")), status: 403))
+                return reply(
+                    conn,
+                    HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "a request that changes something needs the header X-HV-Request: 1")), status: 403)
+                )
             }
             if let origin = req.headers["origin"], !["http://127.0.0.1:\(port)", "http://localhost:\(port)"].contains(origin) {
                 return reply(conn, HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "requests from \(origin) are refused")), status: 403))
@@ -127,8 +142,11 @@ final class ManagerServer: @unchecked Sendable {
     /// A login code for the manager token; a wrong, used or expired one is refused alike.
     func login(_ req: HTTPRequest) -> HTTPResponse {
         guard let body = try? APIJSON.decode(ManagerLoginRequest.self, req.body), let token = credentials.login(code: body.code) else {
-            return HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "this login code is not valid (each works once, for two minutes)",
-                                                          hint: "run `hv manager url` again and open the address it prints")), status: 401)
+            return HTTPResponse.json(
+                APIErrorBody(
+                    HVError(
+                        .invalidArgument, "this login code is not valid (each works once, for two minutes)",
+                        hint: "run `hv manager url` again and open the address it prints")), status: 401)
         }
         ctx.log.info("System Manager: a login code was exchanged for the token")
         return .json(ManagerLoginResponse(token: token))
@@ -140,10 +158,12 @@ final class ManagerServer: @unchecked Sendable {
         "/manager.js": ("text/javascript; charset=utf-8", ManagerAssets.script),
     ]
 
-
     func denied() -> HTTPResponse {
-        HTTPResponse.json(APIErrorBody(HVError(.invalidArgument, "a valid token is needed",
-                                               hint: "open the address that `hv manager url` prints (its code works once)")), status: 401)
+        HTTPResponse.json(
+            APIErrorBody(
+                HVError(
+                    .invalidArgument, "a valid token is needed",
+                    hint: "open the address that `hv manager url` prints (its code works once)")), status: 401)
     }
 
     func reply(_ conn: UnixSocket, _ r: HTTPResponse) { try? conn.write(r.serialized()) }

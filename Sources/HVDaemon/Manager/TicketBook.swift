@@ -16,7 +16,8 @@ final class TicketBook: @unchecked Sendable {
 
     func issue() -> String? {
         let t = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let now = Date()
         issued = issued.filter { $0.value > now }
         guard issued.count < Self.maxOutstanding else { return nil }
@@ -26,13 +27,15 @@ final class TicketBook: @unchecked Sendable {
 
     /// None of the outstanding ones is good any more (the token they were asked with was replaced).
     func revokeAll() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         issued = [:]
     }
 
     func redeem(_ ticket: String) -> Bool {
         guard ticket.count == 64 else { return false }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard let expiry = issued.removeValue(forKey: ticket) else { return false }
         return expiry > Date()
     }

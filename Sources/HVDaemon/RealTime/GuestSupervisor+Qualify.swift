@@ -1,8 +1,9 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 import HVRealTime
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,18 +27,21 @@ extension GuestSupervisor {
             throw HVError(.unsupported, "\(g.name) is not an RT-Linux guest: a qualification runs cyclictest inside RT-Linux")
         }
         guard g.state == .running, g.booted else {
-            throw HVError(.conflict, "\(g.name) is \(g.state.rawValue)\(g.state == .running ? " and still booting" : "")",
-                          hint: "start it first: hv guest start \(g.folder)")
+            throw HVError(
+                .conflict, "\(g.name) is \(g.state.rawValue)\(g.state == .running ? " and still booting" : "")",
+                hint: "start it first: hv guest start \(g.folder)")
         }
         guard try GuestConfig.load(from: folder).shareGuestsFolder else {
-            throw HVError(.unsupported, "\(g.name) does not share /hv/guests, where a qualification's measurements come back",
-                          hint: "set \"ShareGuestsFolder\"=\"yes\" and restart it")
+            throw HVError(
+                .unsupported, "\(g.name) does not share /hv/guests, where a qualification's measurements come back",
+                hint: "set \"ShareGuestsFolder\"=\"yes\" and restart it")
         }
         // Claimed at once: of two requests at the same moment, one starts and the other is told.
         try shared.withLock { s in
             if s.qualificationStarting || s.qualification.map({ !$0.isEnded }) == true {
-                throw HVError(.conflict, "\(g.name) is already being qualified\(s.qualification.map { " (run \($0.status.run))" } ?? "")",
-                              hint: "follow it with hv rt qualify \(g.folder) --status, or end it with --stop")
+                throw HVError(
+                    .conflict, "\(g.name) is already being qualified\(s.qualification.map { " (run \($0.status.run))" } ?? "")",
+                    hint: "follow it with hv rt qualify \(g.folder) --status, or end it with --stop")
             }
             s.qualificationStarting = true
         }
@@ -46,17 +50,20 @@ extension GuestSupervisor {
         let dir = qualifyDir.appendingPathComponent(run)
         // As the kernel has the threads now, said plainly when the guest was started without hv's placement.
         let unplaced = g.notes.contains { $0.contains("without hv's placement") }
-        let placement = (unplaced ? ["started without hv's placement (--no-placement)"] : [])
+        let placement =
+            (unplaced ? ["started without hv's placement (--no-placement)"] : [])
             + g.vcpuPlacement.enumerated().map { i, p in "vCPU \(i) → core \(p.cores.map(String.init).joined(separator: ",")) (\(p.policy) \(p.priority))" }
         let audit = RealTimeAudit(facts: ctx.facts, rtCores: g.cores, kernelVersion: RealTimeAudit.hostKernel()).run().map(\.line)
         // The load goes where no RT guest runs: the host's cores, where the KVM guests' vCPUs run too (another RT guest is never loaded).
         let reserved = Set(ctx.vmf.current?.reservedCores.values.flatMap { $0 } ?? []).union(g.cores)
         let loadCores = (0..<ctx.facts.cpuCount).filter { !reserved.contains($0) }
         if r.load && loadCores.isEmpty {
-            throw HVError(.unsupported, "--load needs a core that no RT guest has, and every core of this host is reserved",
-                          hint: "qualify without --load; nothing was started")
+            throw HVError(
+                .unsupported, "--load needs a core that no RT guest has, and every core of this host is reserved",
+                hint: "qualify without --load; nothing was started")
         }
-        let load = r.load ? Self.loadWords(cores: loadCores, kvmGuests: ctx.allSupervisors.filter { $0 !== self }.map { $0.status() }) : "none (the host as it is)"
+        let load =
+            r.load ? Self.loadWords(cores: loadCores, kvmGuests: ctx.allSupervisors.filter { $0 !== self }.map { $0.status() }) : "none (the host as it is)"
         let status = QualificationStatus(
             run: run, guest: folder.name, state: .running, startedAt: Date().timeIntervalSince1970.rounded(), updatedAt: 0,
             plannedSeconds: r.durationSeconds, measuredSeconds: 0, load: load, breakMicroseconds: r.breakMicroseconds,
@@ -64,9 +71,10 @@ extension GuestSupervisor {
             comparison: nil, broke: nil, reportHTML: dir.appendingPathComponent("report.html").path,
             reportJSON: dir.appendingPathComponent("report.json").path,
             notes: g.accelerator == "tcg" ? ["under TCG no real-time guarantee holds: compare runs by ratio, never quote these as real-time numbers"] : [])
-        let context = QualificationReport.Context(guestName: g.name, guestKernel: "", hostKernel: RealTimeAudit.hostKernel(),
-                                                  accelerator: g.accelerator ?? "", placement: placement,
-                                                  audit: audit)
+        let context = QualificationReport.Context(
+            guestName: g.name, guestKernel: "", hostKernel: RealTimeAudit.hostKernel(),
+            accelerator: g.accelerator ?? "", placement: placement,
+            audit: audit)
         let report = QualificationReport(status: status, histograms: Array(repeating: .empty, count: g.vcpus), context: context)
         let name = folder.name, ctx = self.ctx
         let host = QualificationRun.Host(
@@ -81,8 +89,10 @@ extension GuestSupervisor {
         try typeAtConsole(job.guestScript(folder: folder.name), who: "hvd (a qualification)")
         try job.begin()
         shared.withLock { $0.qualification = job }
-        ctx.events.post(.rtQualificationStarted, guest: name,
-                        "\(run): \(r.durationSeconds) s, load \(r.load ? "on" : "off")\(r.breakMicroseconds.map { ", break above \($0) µs" } ?? ""); report \(status.reportHTML)")
+        ctx.events.post(
+            .rtQualificationStarted, guest: name,
+            "\(run): \(r.durationSeconds) s, load \(r.load ? "on" : "off")\(r.breakMicroseconds.map { ", break above \($0) µs" } ?? ""); report \(status.reportHTML)"
+        )
         return job.status
     }
 
@@ -121,8 +131,9 @@ extension GuestSupervisor {
     func typeAtConsole(_ command: String, who: String) throws {
         try shared.withLock { s in
             if let holder = s.consoleHolder {
-                throw HVError(.conflict, "the console of \(folder.name) is open (\(holder)), and the qualification starts there",
-                              hint: "detach it (Ctrl-]) and try again")
+                throw HVError(
+                    .conflict, "the console of \(folder.name) is open (\(holder)), and the qualification starts there",
+                    hint: "detach it (Ctrl-]) and try again")
             }
             s.consoleHolder = "held by \(who) since \(Timestamp.clock()) UTC"
         }
@@ -150,17 +161,20 @@ extension DaemonContext {
             let dir = qualify.appendingPathComponent(latest.run)
             let json = dir.appendingPathComponent("report.json")
             guard let data = try? TrustedFile.readConfig(json), data.count <= 64 << 20,
-                  let report = try? JSONDecoder().decode(QualificationReport.self, from: data), report.status.state == .running else { continue }
+                let report = try? JSONDecoder().decode(QualificationReport.self, from: data), report.status.state == .running
+            else { continue }
             if let text = try? TrustedFile.readConfig(dir.appendingPathComponent("load.pid")),
-               let pid = Int32(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-               SysFS().text("/proc/\(pid)/comm")?.hasPrefix("stress-ng") == true {
+                let pid = Int32(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+                SysFS().text("/proc/\(pid)/comm")?.hasPrefix("stress-ng") == true
+            {
                 kill(pid, SIGTERM)
             }
             // The run's own end, as if it had ended under this hvd: one way to write its last report and say so.
             let request = QualifyRequest(durationSeconds: report.status.plannedSeconds, breakMicroseconds: report.status.breakMicroseconds)
-            let host = QualificationRun.Host(guestRunning: { false }, rtCores: [], loadCores: [],
-                                             post: { [events] kind, words in events.post(kind, guest: name, words) },
-                                             log: { [log] in log.warning("\(name): \($0)") })
+            let host = QualificationRun.Host(
+                guestRunning: { false }, rtCores: [], loadCores: [],
+                post: { [events] kind, words in events.post(kind, guest: name, words) },
+                log: { [log] in log.warning("\(name): \($0)") })
             QualificationRun(request: request, dir: dir, exchange: folder.exchangeDir, report: report, host: host)
                 .end(.interrupted, note: "hvd ended during the run; what was measured until then is kept")
         }

@@ -1,8 +1,9 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 import HVRealTime
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -80,7 +81,8 @@ final class QualificationRun: Sendable {
     /// (Short: busybox's line editor takes about a kilobyte a line.)
     func guestScript(folder: String) -> String {
         let traced = request.breakMicroseconds != nil
-        let tracing = "[ -e $t/trace ] || mount -t tracefs nodev $t; echo 1 > $t/events/sched/sched_switch/enable; echo 1 > $t/events/irq/enable; echo 1 > $t/tracing_on; "
+        let tracing =
+            "[ -e $t/trace ] || mount -t tracefs nodev $t; echo 1 > $t/events/sched/sched_switch/enable; echo 1 > $t/events/irq/enable; echo 1 > $t/tracing_on; "
         let b = request.breakMicroseconds.map { " -b \($0) --tracemark" } ?? ""
         let vcpus = state.withLock { $0.report.status.vcpus.count }
         let cpus = vcpus > 1 ? "0-\(vcpus - 1)" : "0"
@@ -137,8 +139,11 @@ final class QualificationRun: Sendable {
             throw HVError(.io, "cyclictest measured \(out.threads.count) threads, the guest has \(vcpus) vCPUs")
         }
         let steal = CPUSteal.sample(), interrupts = Self.interrupts(host.rtCores)
-        let kernel = next > 0 ? nil : (try? GuestWritten.readText("kernel", in: pieces, maxBytes: 256))
-            .map { Self.printable($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let kernel =
+            next > 0
+            ? nil
+            : (try? GuestWritten.readText("kernel", in: pieces, maxBytes: 256))
+                .map { Self.printable($0).trimmingCharacters(in: .whitespacesAndNewlines) }
         let oslat = readOslat(next, vcpus: vcpus)
         let broke = request.breakMicroseconds.flatMap { limit in
             out.breakMicroseconds ?? out.threads.map(\.max).filter { $0 > limit }.max()
@@ -188,7 +193,8 @@ final class QualificationRun: Sendable {
         let name = "oslat-\(n)"
         var st = stat()
         guard !state.withLock({ $0.oslatGaveUp }),
-              fstatat(AT_FDCWD, pieces.appendingPathComponent(name).path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return .none }
+            fstatat(AT_FDCWD, pieces.appendingPathComponent(name).path, &st, AT_SYMLINK_NOFOLLOW) == 0
+        else { return .none }
         do {
             let threads = try OslatOutput.parse(GuestWritten.readText(name, in: pieces, maxBytes: 1 << 20), buckets: Self.oslatBuckets)
             guard threads.count == vcpus else { throw HVError(.io, "oslat measured \(threads.count) vCPUs, the guest has \(vcpus)") }
@@ -210,15 +216,20 @@ final class QualificationRun: Sendable {
     /// The end: the report's last state, the baseline, an event; the load stops
     /// and the guest's loop is told to stop (it ends after its piece).
     func end(_ result: QualificationStatus.State, note: String, baseline: URL? = nil) {
-        guard state.withLock({ s -> Bool in
-            defer { s.ending = true }
-            return !s.ending
-        }) else { return }
+        guard
+            state.withLock({ s -> Bool in
+                defer { s.ending = true }
+                return !s.ending
+            })
+        else { return }
         let load = state.withLock { s -> Process? in
             defer { s.load = nil }
             return s.load
         }
-        if let load, load.isRunning { load.terminate(); load.waitUntilExit() }
+        if let load, load.isRunning {
+            load.terminate()
+            load.waitUntilExit()
+        }
         unlink(dir.appendingPathComponent("load.pid").path)
         Self.askGuestToStop(exchange)
         var final = result
@@ -274,10 +285,12 @@ final class QualificationRun: Sendable {
         guard !others.isEmpty else { throw HVError(.unsupported, "--load needs a core that no RT guest has") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                       stress, "--cpu", String(max(1, others.count)), "--vm", "1", "--vm-bytes", "5%", "--hdd", "1", "--hdd-bytes", "64M",
-                       "--temp-path", "/tmp", "--taskset", others.map(String.init).joined(separator: ","),
-                       "--timeout", "\(request.durationSeconds + 120)s", "--quiet"]
+        p.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+            stress, "--cpu", String(max(1, others.count)), "--vm", "1", "--vm-bytes", "5%", "--hdd", "1", "--hdd-bytes", "64M",
+            "--temp-path", "/tmp", "--taskset", others.map(String.init).joined(separator: ","),
+            "--timeout", "\(request.durationSeconds + 120)s", "--quiet",
+        ]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()

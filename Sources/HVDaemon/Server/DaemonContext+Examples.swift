@@ -1,8 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 
 /// hv_open_example and `hv backup prune`: they move or delete what hvd
 /// writes (guest folders, hv.config, projects/, backup/), so hvd does them,
@@ -20,23 +20,27 @@ extension DaemonContext {
         let hasConfig = fm.fileExists(atPath: layout.hvConfig.path)
         let replaced = existing.map { f in
             let folder = layout.guest(f)
-            return ExampleOpenResult.Replaced(folder: f, path: folder.url.path, name: (try? GuestConfig.load(from: folder))?.name,
-                                              disks: Backup.diskImages(in: folder.url).map { "\($0.lastPathComponent) (\(Backup.sizeText($0)))" })
+            return ExampleOpenResult.Replaced(
+                folder: f, path: folder.url.path, name: (try? GuestConfig.load(from: folder))?.name,
+                disks: Backup.diskImages(in: folder.url).map { "\($0.lastPathComponent) (\(Backup.sizeText($0)))" })
         }
         let goes = !existing.isEmpty || hasConfig
-        var result = ExampleOpenResult(example: example.name, summary: example.summary, replaced: replaced,
-                                       hvConfig: hasConfig ? layout.hvConfig.path : nil,
-                                       backup: goes ? layout.backupDir.path : nil, opened: false)
+        var result = ExampleOpenResult(
+            example: example.name, summary: example.summary, replaced: replaced,
+            hvConfig: hasConfig ? layout.hvConfig.path : nil,
+            backup: goes ? layout.backupDir.path : nil, opened: false)
         guard request.confirm else { return result }
         if let expected = request.expect, expected.sorted() != existing {
-            throw HVError(.conflict, "the guests changed since you were asked: now \(existing.isEmpty ? "none" : existing.joined(separator: ", "))",
-                          hint: "run hv_open_example \(example.name) again to see what it replaces")
+            throw HVError(
+                .conflict, "the guests changed since you were asked: now \(existing.isEmpty ? "none" : existing.joined(separator: ", "))",
+                hint: "run hv_open_example \(example.name) again to see what it replaces")
         }
         try layout.ensureDirectories()
         let running = existing.filter { supervisor($0).currentState.isActive || GuestLock.isHeld(layout.guest($0).lockFile) }
         guard running.isEmpty else {
-            throw HVError(.conflict, "these guests are running: \(running.joined(separator: ", "))",
-                          hint: "stop them first (hv_guest_stop in their folders, or hv_vmf_stop), then open the example")
+            throw HVError(
+                .conflict, "these guests are running: \(running.joined(separator: ", "))",
+                hint: "stop them first (hv_guest_stop in their folders, or hv_vmf_stop), then open the example")
         }
         result.backup = try whileStopped(existing[...], "moved to backup/") { () -> String? in
             guard goes else { return nil }
@@ -67,8 +71,9 @@ extension DaemonContext {
         let going = Array(store.entries().dropFirst(request.keep))
         guard request.confirm, !going.isEmpty else { return BackupPruneResult(going: going, kept: request.keep, deleted: false) }
         if let expected = request.expect, expected != going.map(\.name) {
-            throw HVError(.conflict, "backup/ changed since you were asked: now \(going.map(\.name).joined(separator: ", ")) would go",
-                          hint: "run hv backup prune again to see what it deletes")
+            throw HVError(
+                .conflict, "backup/ changed since you were asked: now \(going.map(\.name).joined(separator: ", ")) would go",
+                hint: "run hv backup prune again to see what it deletes")
         }
         for e in going { try store.delete(e) }
         log.info("backup/: deleted \(going.map(\.name).joined(separator: ", ")); kept the newest \(request.keep)")

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
 import HVHost
 
@@ -75,12 +75,15 @@ extension DaemonContext {
         }
         guard !moved.isEmpty else { return ResetResult(backup: nil, message: "config/ and projects/ are already empty: nothing to reset") }
         guard confirmed else {
-            throw HVError(.needsConfirmation, "hv_resethv moves \(moved.map(\.path).joined(separator: " and ")) to \(layout.backupDir.path) and starts them again empty (guest folders and disks stay)",
-                          hint: "confirm to go on")
+            throw HVError(
+                .needsConfirmation,
+                "hv_resethv moves \(moved.map(\.path).joined(separator: " and ")) to \(layout.backupDir.path) and starts them again empty (guest folders and disks stay)",
+                hint: "confirm to go on")
         }
         guard vmf.current == nil else {
-            throw HVError(.conflict, "the VMF is loaded with \(vmf.current?.configPath ?? "a configuration"): it would lose the configuration in force",
-                          hint: "unload it first: hv_vmf_stop")
+            throw HVError(
+                .conflict, "the VMF is loaded with \(vmf.current?.configPath ?? "a configuration"): it would lose the configuration in force",
+                hint: "unload it first: hv_vmf_stop")
         }
         let running = activeGuests()
         guard running.isEmpty else {

@@ -1,8 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 
 /// What every part of hvd shares: the layout, host facts, the VMF and the
 /// guest supervisors (one per guest folder, made on first use).
@@ -38,7 +38,8 @@ final class DaemonContext: @unchecked Sendable {
     private let configWriter = NSLock()
 
     func writingConfig<T>(_ body: () throws -> T) rethrows -> T {
-        configWriter.lock(); defer { configWriter.unlock() }
+        configWriter.lock()
+        defer { configWriter.unlock() }
         return try body()
     }
     /// One per guest folder, made on first use and kept.
@@ -127,12 +128,15 @@ final class DaemonContext: @unchecked Sendable {
         let byName = folders.filter { supervisor($0).status().name.lowercased() == lower }
         if byName.count == 1 { return supervisor(byName[0]) }
         if byName.count > 1 {
-            throw HVError(.invalidArgument, "\(byName.count) guests are named \"\(ref)\": \(byName.joined(separator: ", "))",
-                          hint: "name the guest by its folder")
+            throw HVError(
+                .invalidArgument, "\(byName.count) guests are named \"\(ref)\": \(byName.joined(separator: ", "))",
+                hint: "name the guest by its folder")
         }
-        throw HVError(.notFound, "there is no guest \"\(ref)\"",
-                      hint: folders.isEmpty ? "create guests with hv_open_example NAME and hv_sync_example NAME"
-                                            : "the guests are: " + folders.joined(separator: ", "))
+        throw HVError(
+            .notFound, "there is no guest \"\(ref)\"",
+            hint: folders.isEmpty
+                ? "create guests with hv_open_example NAME and hv_sync_example NAME"
+                : "the guests are: " + folders.joined(separator: ", "))
     }
 
     /// Re-adopts the guests that a previous hvd left running.
@@ -168,13 +172,15 @@ final class DaemonContext: @unchecked Sendable {
         }
         let pci = PCIPassthrough(layout: layout), usb = USBPassthrough(layout: layout)
         if case .damaged(let aside?, _) = devicesReading {
-            let qemus = Dictionary(allSupervisors.compactMap { s in s.status().pid.map { (pid_t($0), s.folder.name) } },
-                                   uniquingKeysWith: { a, _ in a })
+            let qemus = Dictionary(
+                allSupervisors.compactMap { s in s.status().pid.map { (pid_t($0), s.folder.name) } },
+                uniquingKeysWith: { a, _ in a })
             for note in pci.recover(fromDamaged: aside, guests: qemus) { events.post(.recordDamaged, "devices: " + note) }
         }
         if case .damaged = usbReading {
-            let users = Dictionary(allSupervisors.filter { $0.currentState.isActive }.map { ($0.identity.uid, $0.folder.name) },
-                                   uniquingKeysWith: { a, _ in a })
+            let users = Dictionary(
+                allSupervisors.filter { $0.currentState.isActive }.map { ($0.identity.uid, $0.folder.name) },
+                uniquingKeysWith: { a, _ in a })
             for note in usb.recover(guests: users) { events.post(.recordDamaged, "USB devices: " + note) }
         }
         // Devices that a start cut short had already taken go back to the host

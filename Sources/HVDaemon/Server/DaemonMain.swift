@@ -1,9 +1,10 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
-import HVEvents
+import HVCore
 import HVEngine
+import HVEvents
+import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,10 +59,12 @@ public enum DaemonMain {
             unlink(layout.daemonSocket.path)
             exit(0)
         }
-        let routes = Routes(ctx: ctx, shutdownDaemon: {
-            // Answer first, then leave.
-            DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { stop() }
-        })
+        let routes = Routes(
+            ctx: ctx,
+            shutdownDaemon: {
+                // Answer first, then leave.
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { stop() }
+            })
         for sig in [SIGTERM, SIGINT, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())

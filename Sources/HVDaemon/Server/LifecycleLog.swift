@@ -1,12 +1,16 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// The last lifecycle events in hvd (bounded), for `hv events` and the log.
 /// Every event is also a line in hvd's log (the journal under systemd).
 final class LifecycleLog: Sendable {
     static let kept = 512
-    private struct State { var events: [LifecycleEvent] = []; var next = 1; var counts: [String: [LifecycleEvent.Kind: Int]] = [:] }
+    private struct State {
+        var events: [LifecycleEvent] = []
+        var next = 1
+        var counts: [String: [LifecycleEvent.Kind: Int]] = [:]
+    }
     private let monitor = Monitor(State())
     private let log: Logger
     /// This hvd: its pid and start time (a new hvd numbers from 1 again).
@@ -22,8 +26,10 @@ final class LifecycleLog: Sendable {
         default: log.info(line)
         }
         monitor.withLock { s in
-            s.events.append(LifecycleEvent(seq: s.next, time: Timestamp.iso8601(),
-                                           kind: kind, guest: guest, detail: detail))
+            s.events.append(
+                LifecycleEvent(
+                    seq: s.next, time: Timestamp.iso8601(),
+                    kind: kind, guest: guest, detail: detail))
             s.next += 1
             if let guest { s.counts[guest, default: [:]][kind, default: 0] += 1 }
             if s.events.count > Self.kept { s.events.removeFirst(s.events.count - Self.kept) }

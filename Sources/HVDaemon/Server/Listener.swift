@@ -1,6 +1,7 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,7 +46,10 @@ final class Listener: @unchecked Sendable {
                 continue
             }
             let t = Thread { [self] in
-                defer { leave(); conn.close() }
+                defer {
+                    leave()
+                    conn.close()
+                }
                 serve(conn)
             }
             t.stackSize = 1 << 20
@@ -54,14 +58,16 @@ final class Listener: @unchecked Sendable {
     }
 
     private func enter() -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard active < maxConnections else { return false }
         active += 1
         return true
     }
 
     private func leave() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         active -= 1
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,8 @@ final class Logger: @unchecked Sendable {
             let tag = level == .info ? "" : (level == .warning ? "warning: " : "error: ")
             line = "\(Timestamp.iso8601()) \(tag)\(text)\n"
         }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

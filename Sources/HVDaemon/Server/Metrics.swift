@@ -1,14 +1,17 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 
 /// GET /v1/metrics: hvd's state for Prometheus (scrape it through the System
 /// Manager's listener with its token, or the Unix socket). Counters count
 /// since this hvd started (Prometheus handles the reset when it restarts).
 final class DaemonMetrics: Sendable {
-    struct Key: Hashable { var listener: String; var status: Int }
+    struct Key: Hashable {
+        var listener: String
+        var status: Int
+    }
     private let requests = Monitor([Key: Int]())
 
     /// One API request answered, by listener and status code (bounded: a few codes, two listeners).
@@ -41,20 +44,25 @@ extension DaemonContext {
         for g in guests { m.sample("hv_guest_paused", [("guest", g.folder)], g.paused == nil ? 0 : 1) }
         m.family("hv_guest_start_time_seconds", .gauge, "When the guest's QEMU started (Unix time); its uptime is time() minus this.")
         for g in guests {
-            if let s = g.startedAt, let d = Self.parseISO(s) { m.sample("hv_guest_start_time_seconds", [("guest", g.folder)], d.timeIntervalSince1970.rounded()) }
+            if let s = g.startedAt, let d = Self.parseISO(s) {
+                m.sample("hv_guest_start_time_seconds", [("guest", g.folder)], d.timeIntervalSince1970.rounded())
+            }
         }
-        for (name, kind, help) in [("hv_guest_starts_total", LifecycleEvent.Kind.started, "Starts of the guest since hvd started."),
-                                   ("hv_guest_crashes_total", .crashed, "Times the guest's QEMU ended without being asked."),
-                                   ("hv_guest_restarts_total", .restarting, "Restarts by the guest's OnCrash policy."),
-                                   ("hv_guest_watchdog_total", .watchdog, "Times the guest's watchdog expired."),
-                                   ("hv_guest_heartbeat_missed_total", .heartbeatMissed, "Missed RT-Linux heartbeats."),
-                                   ("hv_guest_pauses_total", .paused, "Times QEMU paused the guest at a failed write (a full disk).")] {
+        for (name, kind, help) in [
+            ("hv_guest_starts_total", LifecycleEvent.Kind.started, "Starts of the guest since hvd started."),
+            ("hv_guest_crashes_total", .crashed, "Times the guest's QEMU ended without being asked."),
+            ("hv_guest_restarts_total", .restarting, "Restarts by the guest's OnCrash policy."),
+            ("hv_guest_watchdog_total", .watchdog, "Times the guest's watchdog expired."),
+            ("hv_guest_heartbeat_missed_total", .heartbeatMissed, "Missed RT-Linux heartbeats."),
+            ("hv_guest_pauses_total", .paused, "Times QEMU paused the guest at a failed write (a full disk)."),
+        ] {
             m.family(name, .counter, help)
             for g in guests { m.sample(name, [("guest", g.folder)], Double(counts[g.folder]?[kind] ?? 0)) }
         }
         m.family("hv_guest_vcpu_placement_held", .gauge, "RTOS guests: 1 while every vCPU thread runs on its reserved cores with SCHED_FIFO.")
         for g in guests where g.kind == GuestKind.rtos.rawValue && g.state == .running {
-            let held = !g.vcpuPlacement.isEmpty && g.vcpuPlacement.allSatisfy { $0.policy == "fifo" && Set($0.cores).isSubset(of: Set(g.cores)) && !$0.cores.isEmpty }
+            let held =
+                !g.vcpuPlacement.isEmpty && g.vcpuPlacement.allSatisfy { $0.policy == "fifo" && Set($0.cores).isSubset(of: Set(g.cores)) && !$0.cores.isEmpty }
             m.sample("hv_guest_vcpu_placement_held", [("guest", g.folder)], held ? 1 : 0)
         }
         m.family("hv_guest_console_log_bytes", .gauge, "The size of the guest's console.log.")
@@ -106,8 +114,9 @@ extension DaemonContext {
         for r in requests { m.sample("hv_api_requests_total", [("code", String(r.key.status)), ("listener", r.key.listener)], Double(r.count)) }
         m.family("hv_api_errors_total", .counter, "API requests answered with a status of 400 or more.")
         for listener in ["manager", "socket"] {
-            m.sample("hv_api_errors_total", [("listener", listener)],
-                     Double(requests.filter { $0.key.listener == listener && $0.key.status >= 400 }.reduce(0) { $0 + $1.count }))
+            m.sample(
+                "hv_api_errors_total", [("listener", listener)],
+                Double(requests.filter { $0.key.listener == listener && $0.key.status >= 400 }.reduce(0) { $0 + $1.count }))
         }
         m.family("hv_daemon_start_time_seconds", .gauge, "When this hvd started (Unix time).")
         m.sample("hv_daemon_start_time_seconds", [], startedAt.timeIntervalSince1970.rounded())
@@ -118,12 +127,17 @@ extension DaemonContext {
     static func parseISO(_ s: String) -> Date? {
         let u = Array(s.utf8)
         guard u.count == 20, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"), u[10] == UInt8(ascii: "T"),
-              u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), u[19] == UInt8(ascii: "Z") else { return nil }
+            u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), u[19] == UInt8(ascii: "Z")
+        else { return nil }
         func num(_ a: Int, _ b: Int) -> Int32? { Int32(String(decoding: u[a..<b], as: UTF8.self)) }
         guard let y = num(0, 4), let mo = num(5, 7), let d = num(8, 10), let h = num(11, 13), let mi = num(14, 16), let se = num(17, 19) else { return nil }
         var parts = tm()
-        parts.tm_year = y - 1900; parts.tm_mon = mo - 1; parts.tm_mday = d
-        parts.tm_hour = h; parts.tm_min = mi; parts.tm_sec = se
+        parts.tm_year = y - 1900
+        parts.tm_mon = mo - 1
+        parts.tm_mday = d
+        parts.tm_hour = h
+        parts.tm_min = mi
+        parts.tm_sec = se
         return Date(timeIntervalSince1970: Double(timegm(&parts)))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
 
 /// The installed-service endpoints: lifecycle events, the autostart plan,
@@ -18,15 +18,20 @@ extension Routes {
             return .json(plan)
         case .autostartSet:
             let plan = try AutostartFiles.replace(with: try APIJSON.decode(AutostartPlan.self, req.body), layout: ctx.layout)
-            ctx.log.info("autostart \(plan.enabled ? "on" : "off"): VMF with \(plan.hypervisorConfig); guests: "
-                         + (plan.guests.isEmpty ? "none" : plan.guests.map(\.folder).joined(separator: ", ")))
+            ctx.log.info(
+                "autostart \(plan.enabled ? "on" : "off"): VMF with \(plan.hypervisorConfig); guests: "
+                    + (plan.guests.isEmpty ? "none" : plan.guests.map(\.folder).joined(separator: ", ")))
             return .json(plan)
         case .resetHost:
             return .json(try ctx.resetHost(confirmed: try APIJSON.decode(DeleteRequest.self, req.body).confirm))
         case .bridgesDelete:
             let removed = try GuestBridge(layout: ctx.layout).removeAll(running: Set(ctx.activeGuests()))
-            return .json(BridgeRemoval(removed: removed, message: removed.isEmpty ? "hv has no bridge or TAP on this host: nothing to remove"
-                                                                    : "removed " + removed.joined(separator: ", ")))
+            return .json(
+                BridgeRemoval(
+                    removed: removed,
+                    message: removed.isEmpty
+                        ? "hv has no bridge or TAP on this host: nothing to remove"
+                        : "removed " + removed.joined(separator: ", ")))
         case .hostDevices:
             return .json(PCIDevices().list(heldBy: PCIPassthrough(layout: ctx.layout).record))
         case .projectPlan(let name):
@@ -45,7 +50,10 @@ extension Routes {
     private func queryInt(_ req: HTTPRequest, _ name: String, _ range: ClosedRange<Int>) throws -> Int? {
         guard let text = req.query[name] else { return nil }
         guard let v = Int(text), range.contains(v) else {
-            throw HVError(.invalidArgument, "the query parameter \(name)=\(text.prefix(40)) is not a whole number from \(range.lowerBound) to \(range.upperBound == Int.max ? "any" : String(range.upperBound))", field: name)
+            throw HVError(
+                .invalidArgument,
+                "the query parameter \(name)=\(text.prefix(40)) is not a whole number from \(range.lowerBound) to \(range.upperBound == Int.max ? "any" : String(range.upperBound))",
+                field: name)
         }
         return v
     }

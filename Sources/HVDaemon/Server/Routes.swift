@@ -1,8 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVEvents
+import HVCore
 import HVEngine
+import HVEvents
 import QMP
 
 /// Maps API requests to the VMF and the guest supervisors. The CLI is one
@@ -48,7 +48,8 @@ struct Routes {
     static func writesConfig(_ e: Endpoint) -> Bool {
         switch e {
         case .vmfLoad, .vmfUnload, .guestCreate, .guestDelete, .guestUpdateSettings, .guestCores, .projectSave, .projectSync,
-             .autostartSet, .resetHost, .bridgesDelete, .projectStore, .guestRestore, .exampleOpen, .backupPrune: true
+            .autostartSet, .resetHost, .bridgesDelete, .projectStore, .guestRestore, .exampleOpen, .backupPrune:
+            true
         default: false
         }
     }
@@ -86,8 +87,11 @@ struct Routes {
             return .response(.json(try ctx.resolve(ref).status()))
         case .guestStart(let ref):
             let body = try APIJSON.decode(StartRequest.self, req.body)
-            return .response(.json(try ctx.resolve(ref).start(wait: body.wait, timeout: try seconds(body.timeoutSeconds, "timeoutSeconds"),
-                                                              placed: body.placement ?? true)))
+            return .response(
+                .json(
+                    try ctx.resolve(ref).start(
+                        wait: body.wait, timeout: try seconds(body.timeoutSeconds, "timeoutSeconds"),
+                        placed: body.placement ?? true)))
         case .guestStop(let ref):
             let body = try APIJSON.decode(StopRequest.self, req.body)
             return .response(.json(try ctx.resolve(ref).stop(force: body.force)))
@@ -112,8 +116,9 @@ struct Routes {
         case .qualifyStop(let ref):
             return .response(.json(try ctx.resolve(ref).stopQualification()))
         case .guestRestore:
-            try Self.requireSocket(listener, "a restore is root's: what it restores becomes a guest whose scripts hv runs as root",
-                                   hint: "restore on the host: hv guest restore ARCHIVE")
+            try Self.requireSocket(
+                listener, "a restore is root's: what it restores becomes a guest whose scripts hv runs as root",
+                hint: "restore on the host: hv guest restore ARCHIVE")
             return .response(.json(try ctx.restore(try APIJSON.decode(RestoreRequest.self, req.body))))
         case .snapshotList(let ref):
             return .response(.json(try ctx.resolve(ref).snapshots()))
@@ -159,8 +164,9 @@ struct Routes {
             let comm = try loadedComm().0
             guard let server = comm.events, let index = server.eventNames.firstIndex(of: name) else {
                 let known = comm.config.events.map(\.name)
-                throw HVError(.notFound, "there is no event \"\(name)\" in the loaded configuration",
-                              hint: known.isEmpty ? "declare one in hv.config: [Event\\NAME] with \"Guests\"" : "the events are: " + known.joined(separator: ", "))
+                throw HVError(
+                    .notFound, "there is no event \"\(name)\" in the loaded configuration",
+                    hint: known.isEmpty ? "declare one in hv.config: [Event\\NAME] with \"Guests\"" : "the events are: " + known.joined(separator: ", "))
             }
             let body = try APIJSON.decode(EventRequest.self, req.body.isEmpty ? Data("{}".utf8) : req.body)
             if case .eventSignal = endpoint {
@@ -180,8 +186,9 @@ struct Routes {
             return .response(.json(try ctx.openExample(name, try APIJSON.decode(ExampleOpenRequest.self, req.body))))
         case .backupPrune:
             // The one API call that deletes for good (backups are the last copies): root's, on the host.
-            try Self.requireSocket(listener, "pruning backup/ deletes the last copies of what it holds: it is root's, on the host",
-                                   hint: "prune on the host: hv backup prune")
+            try Self.requireSocket(
+                listener, "pruning backup/ deletes the last copies of what it holds: it is root's, on the host",
+                hint: "prune on the host: hv backup prune")
             return .response(.json(try ctx.pruneBackups(try APIJSON.decode(BackupPruneRequest.self, req.body))))
         case .projectList:
             return .response(.json(ProjectSync.list(layout: ctx.layout)))
@@ -194,8 +201,11 @@ struct Routes {
             let body = try APIJSON.decode(ProjectRequest.self, req.body)
             // A folder the sync moves to backup/ takes no mounted exchange folder along (the next start mounts it again).
             let layout = ctx.layout
-            return .response(.json(try ProjectSync.sync(ref, layout: layout, confirmed: body.confirm == true, running: ctx.activeGuests(),
-                                                        releasing: { ExchangeFolder.release(layout.guest($0)) })))
+            return .response(
+                .json(
+                    try ProjectSync.sync(
+                        ref, layout: layout, confirmed: body.confirm == true, running: ctx.activeGuests(),
+                        releasing: { ExchangeFolder.release(layout.guest($0)) })))
         case .templates:
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: ctx.layout.templatesDir.path)) ?? [])
                 .filter { !$0.hasPrefix(".") }.sorted()
@@ -207,20 +217,25 @@ struct Routes {
         case .guestUpdateSettings(let ref):
             let body = try APIJSON.decode(GuestSettings.self, req.body)
             let sup = try ctx.resolve(ref)
-            let result = try GuestEditing.update(sup.folder.name, with: body, layout: ctx.layout,
-                                                 running: sup.currentState.isActive, vmfLoaded: ctx.vmf.current != nil)
+            let result = try GuestEditing.update(
+                sup.folder.name, with: body, layout: ctx.layout,
+                running: sup.currentState.isActive, vmfLoaded: ctx.vmf.current != nil)
             if !result.changes.isEmpty { ctx.log.info("\(result.folder): \(result.message)") }
             return .response(.json(result))
         case .guestCores(let ref):
             let body = try APIJSON.decode(CoreRequest.self, req.body)
             let sup = try ctx.resolve(ref)
             let running = Set(ctx.activeGuests())
-            return .response(.json(try CoreAssignment.assign(body.cores, to: sup.folder.name, layout: ctx.layout,
-                                                             hostCPUs: ctx.facts.cpuCount, topology: ctx.facts.topology, running: running)))
+            return .response(
+                .json(
+                    try CoreAssignment.assign(
+                        body.cores, to: sup.folder.name, layout: ctx.layout,
+                        hostCPUs: ctx.facts.cpuCount, topology: ctx.facts.topology, running: running)))
         case .manager:
             guard let port = ctx.managerPort else {
-                throw HVError(.unsupported, "the System Manager is not running: \(ctx.managerProblem ?? "hvd could not start it")",
-                              hint: "set a free \"Port\" in [Manager] of \(ctx.layout.managerConfig.path), then restart hvd (hv daemon stop)")
+                throw HVError(
+                    .unsupported, "the System Manager is not running: \(ctx.managerProblem ?? "hvd could not start it")",
+                    hint: "set a free \"Port\" in [Manager] of \(ctx.layout.managerConfig.path), then restart hvd (hv daemon stop)")
             }
             if port != ManagerServer.configuredPort(ctx.layout) {
                 ctx.log.info("System Manager: the configured port changed; it moves there when hvd restarts (hv daemon stop)")
@@ -228,10 +243,15 @@ struct Routes {
             return .response(.json(ManagerInfo(port: port, url: "http://127.0.0.1:\(port)/")))
         case .managerLoginCode:
             guard let port = ctx.managerPort, let credentials = ctx.credentials, let code = credentials.loginCodes.issue() else {
-                throw HVError(.unsupported, "the System Manager is not running or has too many login codes outstanding: \(ctx.managerProblem ?? "try again in two minutes")")
+                throw HVError(
+                    .unsupported,
+                    "the System Manager is not running or has too many login codes outstanding: \(ctx.managerProblem ?? "try again in two minutes")")
             }
-            return .response(.json(ManagerLoginCode(code: code, url: "http://127.0.0.1:\(port)/#code=\(code)",
-                                                    expiresInSeconds: Int(ManagerCredentials.loginCodeLifetime))))
+            return .response(
+                .json(
+                    ManagerLoginCode(
+                        code: code, url: "http://127.0.0.1:\(port)/#code=\(code)",
+                        expiresInSeconds: Int(ManagerCredentials.loginCodeLifetime))))
         case .managerRotate:
             // Root's, on the Unix socket: a page (or a stolen token) cannot lock the operator out.
             guard listener == "socket" else {
@@ -245,9 +265,12 @@ struct Routes {
             try credentials.rotate(which)
             let path = which == .manager ? ctx.layout.managerToken.path : ctx.layout.metricsToken.path
             ctx.log.info("System Manager: the \(which.rawValue) token was replaced (\(path))")
-            return .response(.json(["message": which == .manager
-                ? "a new token is in \(path): open pages, login codes and tickets of the old one are refused from now on (hv manager url opens the page again)"
-                : "a new metrics token is in \(path): give it to Prometheus (its credentials_file); the old one is refused from now on"]))
+            return .response(
+                .json([
+                    "message": which == .manager
+                        ? "a new token is in \(path): open pages, login codes and tickets of the old one are refused from now on (hv manager url opens the page again)"
+                        : "a new metrics token is in \(path): give it to Prometheus (its credentials_file); the old one is refused from now on"
+                ]))
         case .daemonShutdown:
             shutdownDaemon()
             return .response(.json(["message": "hvd is stopping; running guests keep running"]))
@@ -268,8 +291,9 @@ struct Routes {
 
     private func loadedComm() throws -> (CommRuntime, VMF.Record) {
         guard let record = ctx.vmf.current, let comm = ctx.vmf.comm else {
-            throw HVError(.notLoaded, "the VMF is not loaded: the communication subsystem exists only while it is",
-                          hint: "run hv_vmf_start")
+            throw HVError(
+                .notLoaded, "the VMF is not loaded: the communication subsystem exists only while it is",
+                hint: "run hv_vmf_start")
         }
         return (comm, record)
     }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,8 @@ enum SystemdNotify {
     @discardableResult
     static func send(_ state: String) -> Bool {
         guard let target = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !target.isEmpty,
-              target.hasPrefix("/") || target.hasPrefix("@") else { return false }
+            target.hasPrefix("/") || target.hasPrefix("@")
+        else { return false }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
 
 /// The console broker: one interactive client per guest, proxied to the
@@ -13,12 +13,14 @@ extension GuestSupervisor {
     func attachConsole(client: UnixSocket, who: String, replay: Replay) throws {
         let bootOffset = try shared.withLock { s in
             guard s.state == .running || s.state == .stalled || s.state == .starting else {
-                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue): there is no console to open",
-                              hint: "start it with hv_guest_start (or hv_guest_start -view to watch it boot)")
+                throw HVError(
+                    .conflict, "guest \(folder.name) is \(s.state.rawValue): there is no console to open",
+                    hint: "start it with hv_guest_start (or hv_guest_start -view to watch it boot)")
             }
             if let holder = s.consoleHolder {
-                throw HVError(.conflict, "the console of \(folder.name) is already open: \(holder)",
-                              hint: "only one console per RTOS guest; detach the other one with Ctrl-]")
+                throw HVError(
+                    .conflict, "the console of \(folder.name) is already open: \(holder)",
+                    hint: "only one console per RTOS guest; detach the other one with Ctrl-]")
             }
             s.consoleHolder = "held by \(who) since \(Timestamp.clock()) UTC"
             return s.record?.bootLogOffset ?? 0
@@ -31,11 +33,12 @@ extension GuestSupervisor {
         }
         try client.write(HTTPResponse(status: 101, headers: ["Upgrade": "hv-console", "Connection": "Upgrade"]).serialized())
         let size = FileSize.of(folder.consoleLog)
-        let from: UInt64 = switch replay {
-        case .boot: min(bootOffset, size)
-        case .tail: size > 4096 ? size - 4096 : 0
-        case .none: size
-        }
+        let from: UInt64 =
+            switch replay {
+            case .boot: min(bootOffset, size)
+            case .tail: size > 4096 ? size - 4096 : 0
+            case .none: size
+            }
         if from < size { try? client.write(ConsoleReplay.scrub(FileSize.read(folder.consoleLog, from: from, max: Int(size - from)))) }
         ctx.log.info("\(folder.name): console attached (\(who))")
 
@@ -69,8 +72,12 @@ enum ConsoleReplay {
         out.reserveCapacity(bytes.count)
         var i = 0
         while i < bytes.count {
-            if bytes[i] == 0x1B, i + 4 <= bytes.count, Array(bytes[i..<(i + 4)]) == query { i += 4; continue }
-            out.append(bytes[i]); i += 1
+            if bytes[i] == 0x1B, i + 4 <= bytes.count, Array(bytes[i..<(i + 4)]) == query {
+                i += 4
+                continue
+            }
+            out.append(bytes[i])
+            i += 1
         }
         return Data(out)
     }

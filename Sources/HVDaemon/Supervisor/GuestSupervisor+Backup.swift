@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
 
 /// `hv guest backup`: one archive of the guest (GuestBackup), its one
@@ -21,8 +21,9 @@ extension GuestSupervisor {
             let disk = store.disk.flatMap { $0.exists ? $0 : nil }
             if let running, let disk {
                 guard disk.format == .qcow2 else {
-                    throw HVError(.unsupported, "the disk of \(folder.name) is a raw image: it can be backed up only while the guest is stopped",
-                                  hint: "stop the guest first, or convert the disk to qcow2; nothing was changed")
+                    throw HVError(
+                        .unsupported, "the disk of \(folder.name) is a raw image: it can be backed up only while the guest is stopped",
+                        hint: "stop the guest first, or convert the disk to qcow2; nothing was changed")
                 }
                 let tag = Self.backupTagPrefix + Timestamp.compact()
                 try running.create(tag)
@@ -39,13 +40,16 @@ extension GuestSupervisor {
                 self?.shared.withLock { $0.backup = GuestBackupProgress(phase: phase, bytes: bytes, diskBytes: diskBytes) }
             }
             let whileRunning = running != nil
-            let size = made.bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(made.bytes) / Double(1 << 30))
+            let size =
+                made.bytes >= 1 << 30
+                ? String(format: "%.1f GiB", Double(made.bytes) / Double(1 << 30))
                 : made.bytes >= 1 << 20 ? "\(made.bytes >> 20) MiB" : "\(max(1, made.bytes >> 10)) KiB"
             ctx.events.post(.backupWritten, guest: folder.name, "\(made.archive.path) (\(size)\(whileRunning ? ", taken while it ran" : ""))")
             let notes = made.manifest.leftOut.isEmpty ? "" : "; left out: " + made.manifest.leftOut.joined(separator: "; ")
             let how = !whileRunning ? "" : disk == nil ? ", taken while it ran" : ", taken while it ran: its disk as one moment's"
-            return GuestBackupResult(message: "wrote the backup of \(folder.name) to \(made.archive.path) (\(size), \(made.manifest.files.count) files\(how))\(notes)",
-                                     archive: made.archive.path, bytes: made.bytes, whileRunning: whileRunning)
+            return GuestBackupResult(
+                message: "wrote the backup of \(folder.name) to \(made.archive.path) (\(size), \(made.manifest.files.count) files\(how))\(notes)",
+                archive: made.archive.path, bytes: made.bytes, whileRunning: whileRunning)
         }
     }
 
@@ -64,13 +68,16 @@ extension DaemonContext {
         let restore = GuestRestore(archive: URL(fileURLWithPath: r.archive), layout: layout, as: r.as)
         let plan = try restore.plan()
         guard r.confirm else {
-            throw HVError(.needsConfirmation, "restoring \(plan.manifest.name) (\(plan.manifest.folder), taken \(plan.manifest.createdAt)) creates: " + plan.steps.joined(separator: "; "),
-                          hint: "show this to the user and send {\"confirm\": true}")
+            throw HVError(
+                .needsConfirmation,
+                "restoring \(plan.manifest.name) (\(plan.manifest.folder), taken \(plan.manifest.createdAt)) creates: " + plan.steps.joined(separator: "; "),
+                hint: "show this to the user and send {\"confirm\": true}")
         }
         let done = try restore.perform()
         events.post(.restored, guest: done.folder, done.message)
         // An RTOS guest runs on cores the VMF reserves when it is loaded.
-        let reload = plan.manifest.kind == GuestKind.rtos.rawValue && vmf.current != nil
+        let reload =
+            plan.manifest.kind == GuestKind.rtos.rawValue && vmf.current != nil
             ? "; it is not in the loaded VMF: reload it (hv_vmf_stop, then hv_vmf_start) before starting the guest" : ""
         return RestoreResult(message: done.message + reload, folder: done.folder)
     }

@@ -1,7 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,8 +17,9 @@ extension GuestSupervisor {
     /// start would otherwise leave a new disk behind.
     func checkDevices(_ config: GuestConfig) throws {
         guard !config.pciDevices.isEmpty || !config.usbDevices.isEmpty else { return }
-        try PCIPassthrough(layout: ctx.layout).preflight(config.pciDevices, guest: folder.name, takeInUse: config.takeDevicesInUse,
-                                                         allowNoReset: config.allowDevicesWithoutReset)
+        try PCIPassthrough(layout: ctx.layout).preflight(
+            config.pciDevices, guest: folder.name, takeInUse: config.takeDevicesInUse,
+            allowNoReset: config.allowDevicesWithoutReset)
         if !config.usbDevices.isEmpty {
             _ = try USBPassthrough.resolve(config.usbDevices, among: USBPassthrough(layout: ctx.layout).list(), takeInUse: config.takeDevicesInUse)
         }

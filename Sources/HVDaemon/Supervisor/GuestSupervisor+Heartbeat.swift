@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,13 +29,23 @@ extension GuestSupervisor {
                 }
                 guard current else { return }
                 // A guest QEMU paused (a full disk) beats no heart: the silence counts from its resume.
-                if paused { graceFrom = Date(); reported = false; continue }
+                if paused {
+                    graceFrom = Date()
+                    reported = false
+                    continue
+                }
                 // Counted from the end of the boot (or hv's last reset), never before.
-                guard let booted else { reported = false; continue }
+                guard let booted else {
+                    reported = false
+                    continue
+                }
                 let since = max(booted, graceFrom)
                 let beat = Self.modificationTime(file).map { max($0, since) } ?? since
                 let silent = -beat.timeIntervalSinceNow
-                if silent <= timeout { reported = false; continue }
+                if silent <= timeout {
+                    reported = false
+                    continue
+                }
                 if reported { continue }
                 reported = true
                 let what = "no heartbeat for \(Int(silent)) s (HeartbeatTimeoutSeconds=\(Int(timeout)); \(file))"

@@ -1,7 +1,8 @@
 import Foundation
 import HVCore
-import HVHost
 import HVEngine
+import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,8 +15,10 @@ extension GuestSupervisor {
     /// before QEMU runs; nil when the guest is not on the network. When the
     /// VMF could not set the network up, the guest starts without its card
     /// there and `notes` says so.
-    func wireVMFNetwork(_ comm: inout CommPlan?, accelerator: Accelerator, inheritedBefore: Int,
-                        notes: inout [String]) -> (() throws -> [Int32])? {
+    func wireVMFNetwork(
+        _ comm: inout CommPlan?, accelerator: Accelerator, inheritedBefore: Int,
+        notes: inout [String]
+    ) -> (() throws -> [Int32])? {
         guard var plan = comm, plan.isOnNetwork else { return nil }
         if let problem = ctx.vmf.comm?.networkProblem {
             plan.address = nil
@@ -38,8 +41,9 @@ extension GuestSupervisor {
             guard let vhostFD = VMFNetwork.openVhost() else {
                 let why = String(cString: strerror(errno))
                 close(fd)
-                throw HVError(.unsupported, "cannot open /dev/vhost-net for \(guest)'s port on the VMF network: \(why)",
-                              hint: "modprobe vhost_net; nothing was started")
+                throw HVError(
+                    .unsupported, "cannot open /dev/vhost-net for \(guest)'s port on the VMF network: \(why)",
+                    hint: "modprobe vhost_net; nothing was started")
             }
             return [fd, vhostFD]
         }

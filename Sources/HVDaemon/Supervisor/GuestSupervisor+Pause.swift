@@ -1,8 +1,9 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVEngine
 import QMP
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,8 +24,9 @@ extension GuestSupervisor {
         guard event.data["action"]?.string == "stop" else { return }
         let reason = event.data["reason"]?.string ?? "I/O error"
         let noSpace = event.data["nospace"]?.bool ?? false
-        pause(generation: gen, why: noSpace ? "no space left on the file system of its disk" : "its disk failed a write (\(reason))",
-              forRoom: noSpace)
+        pause(
+            generation: gen, why: noSpace ? "no space left on the file system of its disk" : "its disk failed a write (\(reason))",
+            forRoom: noSpace)
     }
 
     /// Marks the guest paused (once per pause) and says so; a pause for room
@@ -37,8 +39,10 @@ extension GuestSupervisor {
         }
         guard first else { return }
         let place = diskPlace(disk)
-        let after = forRoom ? "it runs on by itself once \(place) has \(Self.resumeRoomBytes >> 20) MiB free again, or with `hv guest resume \(folder.name)`"
-                            : "see \(folder.qemuLog.path); `hv guest resume \(folder.name)` lets it try again"
+        let after =
+            forRoom
+            ? "it runs on by itself once \(place) has \(Self.resumeRoomBytes >> 20) MiB free again, or with `hv guest resume \(folder.name)`"
+            : "see \(folder.qemuLog.path); `hv guest resume \(folder.name)` lets it try again"
         ctx.events.post(.paused, guest: folder.name, "QEMU paused the guest: \(why) (\(disk ?? folder.url.path)); " + after)
         if forRoom { startResumeWatch(generation: gen, place: place) }
     }
@@ -78,8 +82,9 @@ extension GuestSupervisor {
         guard let qmp else { throw HVError(.io, "\(folder.name) has no QMP connection to resume it through") }
         let place = diskPlace(disk)
         if paused.hasPrefix("no space"), let free = Self.freeBytes(place), free < (1 << 20) {
-            throw HVError(.unsupported, "the file system of \(place) is still full (\(free >> 10) KiB free): the guest would pause again at once",
-                          hint: "free space there (old console logs, backups, disk images you no longer need), then resume")
+            throw HVError(
+                .unsupported, "the file system of \(place) is still full (\(free >> 10) KiB free): the guest would pause again at once",
+                hint: "free space there (old console logs, backups, disk images you no longer need), then resume")
         }
         try qmp.execute("cont")
         return ActionResult(message: "\(folder.name) runs again (it was paused: \(paused))", guest: status())
@@ -92,8 +97,11 @@ extension GuestSupervisor {
         let disk = shared.withLock { $0.record?.diskImage }
         let place = diskPlace(disk)
         let full = (Self.freeBytes(place) ?? 0) < Self.resumeRoomBytes
-        pause(generation: gen, why: full ? "no space left on the file system of its disk (found paused when this hvd adopted it)"
-                                          : "its disk failed a write (found paused when this hvd adopted it)", forRoom: full)
+        pause(
+            generation: gen,
+            why: full
+                ? "no space left on the file system of its disk (found paused when this hvd adopted it)"
+                : "its disk failed a write (found paused when this hvd adopted it)", forRoom: full)
     }
 
     /// The folder whose file system the guest's disk grows on (its own folder when it has no disk).
@@ -109,8 +117,10 @@ extension GuestSupervisor {
     func checkRoomToStart() throws {
         for place in [ctx.layout.runDir, folder.url] {
             guard let free = Self.freeBytes(place.path), free < Self.startRoomBytes else { continue }
-            throw HVError(.insufficientResources, "no room to start \(folder.name): the file system of \(place.path) is full (\(free >> 10) KiB free; hvd keeps the guest's record and console log there)",
-                          hint: "free space there (old backups in backup/, snapshots, console logs, disk images no longer needed), then start again; nothing was started")
+            throw HVError(
+                .insufficientResources,
+                "no room to start \(folder.name): the file system of \(place.path) is full (\(free >> 10) KiB free; hvd keeps the guest's record and console log there)",
+                hint: "free space there (old backups in backup/, snapshots, console logs, disk images no longer needed), then start again; nothing was started")
         }
     }
 

@@ -1,8 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 
 /// What one start of a guest needs, decided before QEMU runs: the same
 /// launch path then serves RTOS and KVM guests.
@@ -49,8 +49,9 @@ struct LaunchSpec {
     var partition: CPUPartition?
     /// What GuestLauncher starts QEMU with.
     var request: GuestLauncher.Request {
-        GuestLauncher.Request(argv: argv, reservedCores: reservedCores, hostCores: hostCores, rtPriority: rtPriority,
-                              emulatorPriority: emulatorPriority, partition: partition, identity: identity, limits: limits)
+        GuestLauncher.Request(
+            argv: argv, reservedCores: reservedCores, hostCores: hostCores, rtPriority: rtPriority,
+            emulatorPriority: emulatorPriority, partition: partition, identity: identity, limits: limits)
     }
     /// Said to the user with the start's answer.
     var steps: [String] = []
@@ -73,18 +74,22 @@ struct LaunchSpec {
 extension GuestSupervisor {
     func prepareRTOS(_ config: GuestConfig, placed: Bool, vars: GuestScriptVariables) throws -> LaunchSpec {
         guard let vmf = ctx.vmf.current else {
-            throw HVError(.notLoaded, "the VMF is not loaded: RTOS guest \(config.name) cannot start",
-                          hint: "run hv_vmf_start (in this guest folder) first")
+            throw HVError(
+                .notLoaded, "the VMF is not loaded: RTOS guest \(config.name) cannot start",
+                hint: "run hv_vmf_start (in this guest folder) first")
         }
         guard vmf.config.guest(folder: folder.name) != nil else {
-            throw HVError(.notLoaded, "guest \(folder.name) is not part of the loaded configuration \(vmf.configPath)",
-                          hint: "reload it: hv_vmf_stop, then hv_vmf_start")
+            throw HVError(
+                .notLoaded, "guest \(folder.name) is not part of the loaded configuration \(vmf.configPath)",
+                hint: "reload it: hv_vmf_stop, then hv_vmf_start")
         }
         // One reserved core per vCPU, as the VMF was loaded; Cores raised since then needs a reload.
         let reserved = vmf.reservedCores[folder.name] ?? []
         if placed && !reserved.isEmpty && reserved.count < config.vcpus {
-            throw HVError(.conflict, "\(config.name) has \(config.vcpus) vCPUs (Cores=\(config.vcpus)) but the VMF reserved \(reserved.count) core\(reserved.count == 1 ? "" : "s") for it (\(reserved.map(String.init).joined(separator: ","))) when it was loaded",
-                          hint: "reload the VMF so that each vCPU gets a core of its own: hv_vmf_stop, then hv_vmf_start")
+            throw HVError(
+                .conflict,
+                "\(config.name) has \(config.vcpus) vCPUs (Cores=\(config.vcpus)) but the VMF reserved \(reserved.count) core\(reserved.count == 1 ? "" : "s") for it (\(reserved.map(String.init).joined(separator: ","))) when it was loaded",
+                hint: "reload the VMF so that each vCPU gets a core of its own: hv_vmf_stop, then hv_vmf_start")
         }
         let image = try RTOSImage.locate(for: config, layout: ctx.layout)
         for file in [image.kernel, image.initrd].compactMap({ $0 }) {
@@ -94,16 +99,20 @@ extension GuestSupervisor {
             let needed = (config.memoryMiB + 1) / 2, (reserved, free) = HostFacts.hugePages()
             guard free >= needed else {
                 let total = reserved + needed - free
-                throw HVError(.unsupported, "\(config.name) wants \(needed) huge pages of 2 MiB (\"HugePages\"=\"yes\"), and \(free) are free",
-                              hint: "reserve them: echo \(total) > /proc/sys/vm/nr_hugepages (at boot: hugepages=\(total) on the kernel command line), or set \"HugePages\"=\"no\" in usr.config")
+                throw HVError(
+                    .unsupported, "\(config.name) wants \(needed) huge pages of 2 MiB (\"HugePages\"=\"yes\"), and \(free) are free",
+                    hint:
+                        "reserve them: echo \(total) > /proc/sys/vm/nr_hugepages (at boot: hugepages=\(total) on the kernel command line), or set \"HugePages\"=\"no\" in usr.config"
+                )
             }
         }
         let (accel, reason) = try ctx.facts.accelerator(for: config.accelerator)
         try checkDevices(config)
-        var plan = RTOSLaunchPlan(folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
-                                  sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
-                                  kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
-                                  hostTSCKHz: ctx.facts.tscKHz)
+        var plan = RTOSLaunchPlan(
+            folderName: folder.name, config: config, accelerator: accel, image: image, folder: folder,
+            sharedGuestsDir: config.shareGuestsFolder ? ctx.layout.guestsDir.path : nil,
+            kernelAppend: vars.kernelAppend, extraArgs: vars.qemuExtraArgs,
+            hostTSCKHz: ctx.facts.tscKHz)
         plan.comm = CommPlan(folder: folder.name, config: vmf.config.communication, layout: ctx.layout)
         let identity = self.identity
         // All checks passed: a first start of the Debian root makes its disk now.
@@ -115,28 +124,31 @@ extension GuestSupervisor {
             if disk.exists {
                 _ = try disk.inspect(as: identity)
             } else {
-                steps.append(try RTLinuxRootDisk(disk: disk, template: template, folderName: folder.name, layout: ctx.layout)
-                    .create(sizeGiB: config.diskSizeGiB))
+                steps.append(
+                    try RTLinuxRootDisk(disk: disk, template: template, folderName: folder.name, layout: ctx.layout)
+                        .create(sizeGiB: config.diskSizeGiB))
                 created.append(disk.url)
             }
             plan.rootDisk = disk
             // Its clock and `hv guest ssh` come through the host's seat on the VMF network.
             if plan.comm?.address != nil, let comm = ctx.vmf.comm {
                 do { _ = try comm.attachHost() } catch {
-                    steps.append("note: the host's seat on the VMF network is missing (no clock server, no hv guest ssh): \((error as? HVError)?.message ?? "\(error)")")
+                    steps.append(
+                        "note: the host's seat on the VMF network is missing (no clock server, no hv guest ssh): \((error as? HVError)?.message ?? "\(error)")")
                 }
             }
         }
         let disk = plan.rootDisk?.url
         var networkNotes: [String] = []
         let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: disk == nil ? 0 : 2, notes: &networkNotes)
-        var spec = LaunchSpec(argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
-                          readyMarker: image.readyMarker,
-                          reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
-                          hostCores: placed ? ctx.vmf.hostCores() : [],
-                          rtPriority: config.rtPriority, identity: identity, locksMemory: QemuCommandLine.locksMemory(plan),
-                          partition: placed ? ctx.vmf.partition : nil,
-                          notes: networkNotes + (placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"]))
+        var spec = LaunchSpec(
+            argv: QemuCommandLine.rtos(plan), accelerator: accel, acceleratorReason: reason,
+            readyMarker: image.readyMarker,
+            reservedCores: placed ? vmf.reservedCores[folder.name] ?? [] : [],
+            hostCores: placed ? ctx.vmf.hostCores() : [],
+            rtPriority: config.rtPriority, identity: identity, locksMemory: QemuCommandLine.locksMemory(plan),
+            partition: placed ? ctx.vmf.partition : nil,
+            notes: networkNotes + (placed ? [] : ["started without hv's placement (no reserved core, no SCHED_FIFO, no locked memory)"]))
         spec.steps = steps
         spec.diskImage = plan.rootDisk?.url.path
         spec.sharedBytes = plan.comm?.sharedBytes ?? 0
@@ -177,8 +189,9 @@ extension GuestSupervisor {
         if config.networkMode == "user", let note = LoopbackGuard(layout: ctx.layout).install() { notes.append(note) }
         // After the disk's two descriptors and a bridged guest's TAP.
         let network = wireVMFNetwork(&plan.comm, accelerator: accel, inheritedBefore: plan.tapName == nil ? 2 : 3, notes: &notes)
-        var spec = LaunchSpec(argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
-                              identity: identity)
+        var spec = LaunchSpec(
+            argv: QemuCommandLine.kvm(plan), accelerator: accel, acceleratorReason: reason, readyMarker: nil,
+            identity: identity)
         spec.notes = notes
         spec.sharedBytes = plan.comm?.sharedBytes ?? 0
         spec.hostCores = ctx.vmf.current == nil ? [] : ctx.vmf.hostCores()
@@ -219,7 +232,8 @@ extension GuestSupervisor {
         let running = ctx.allSupervisors.filter { $0 !== self }.map { $0.status() }
             .filter { $0.state.isActive }
             .map { (name: $0.name, memoryMiB: $0.memoryMiB) }
-        try HostMemory.checkStart(guest: config.name, requestMiB: config.memoryMiB, running: running,
-                                  reserveMiB: reserve, totalMiB: HostMemory.totalMiB())
+        try HostMemory.checkStart(
+            guest: config.name, requestMiB: config.memoryMiB, running: running,
+            reserveMiB: reserve, totalMiB: HostMemory.totalMiB())
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
+import HVEngine
 import HVHost
 import QMP
-import HVEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,12 +15,14 @@ extension GuestSupervisor {
     func screenshot() throws -> ScreenshotResult {
         let (q, rec, current) = shared.withLock { ($0.qmp, $0.record, $0.state) }
         guard let q, let rec, current == .running || current == .stalled || current == .starting else {
-            throw HVError(.conflict, "guest \(folder.name) is not running, so it has no screen to save",
-                          hint: "start it with hv_guest_start")
+            throw HVError(
+                .conflict, "guest \(folder.name) is not running, so it has no screen to save",
+                hint: "start it with hv_guest_start")
         }
         guard rec.display != nil else {
-            throw HVError(.unsupported, "\(rec.name) is an RTOS guest without a screen: its console is the serial line",
-                          hint: "open it with hv_guest_console; its output is in \(folder.consoleLog.path)")
+            throw HVError(
+                .unsupported, "\(rec.name) is an RTOS guest without a screen: its console is the serial line",
+                hint: "open it with hv_guest_console; its output is in \(folder.consoleLog.path)")
         }
         let path = folder.screendump.path
         unlink(path)
@@ -53,8 +56,9 @@ extension GuestSupervisor {
     func delete(confirmed: Bool) throws -> DeleteResult {
         let plan = try DeletionPlan.make(layout: ctx.layout, folder: folder.name)
         guard confirmed else {
-            throw HVError(.needsConfirmation, "deleting \(folder.name) removes: " + plan.goes.joined(separator: "; "),
-                          hint: "show this to the user and send {\"confirm\": true}")
+            throw HVError(
+                .needsConfirmation, "deleting \(folder.name) removes: " + plan.goes.joined(separator: "; "),
+                hint: "show this to the user and send {\"confirm\": true}")
         }
         let backup = try whileStopped("deleted") {
             ExchangeFolder.release(folder)

@@ -1,8 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 import QMP
 
 /// `hv guest snapshot`: the guest's snapshots (SnapshotStore), one operation
@@ -28,14 +28,17 @@ extension GuestSupervisor {
 
     /// Runs `body` as the guest's one operation: with QMP and the running
     /// disk while it runs, nil while it is stopped (and no QEMU holds its lock).
-    func withDiskOperation<T>(_ verb: String, stoppedOnly: Bool,
-                                          _ body: (SnapshotStore, RunningDisk?) throws -> T) throws -> T {
+    func withDiskOperation<T>(
+        _ verb: String, stoppedOnly: Bool,
+        _ body: (SnapshotStore, RunningDisk?) throws -> T
+    ) throws -> T {
         try shared.withLock { s in
             if s.busy { throw busy(s.state) }
             let stopped = s.state == .stopped || s.state == .crashed
             guard stopped || (!stoppedOnly && (s.state == .running || s.state == .stalled)) else {
-                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue); cannot \(verb) now",
-                              hint: stoppedOnly ? "stop it first: hv guest stop \(folder.name)" : "try again once it runs or has stopped")
+                throw HVError(
+                    .conflict, "guest \(folder.name) is \(s.state.rawValue); cannot \(verb) now",
+                    hint: stoppedOnly ? "stop it first: hv guest stop \(folder.name)" : "try again once it runs or has stopped")
             }
             if stopped && GuestLock.isHeld(folder.lockFile) { throw unsupervisedQEMU }
             s.busy = true
@@ -74,8 +77,10 @@ extension GuestSupervisor {
             let chosen = name ?? store.uniqueName(SnapshotName.fromTime())
             let disk: DiskSnapshotting = running ?? OfflineDisk(url: store.disk?.url ?? folder.defaultDisk, identity: identity)
             let made = try store.create(chosen, running: running != nil, disk: disk)
-            ctx.events.post(.snapshotTaken, guest: folder.name, "snapshot \(chosen): " + made.contents.joined(separator: ", ")
-                            + (running != nil ? " (while it ran: disks only)" : ""))
+            ctx.events.post(
+                .snapshotTaken, guest: folder.name,
+                "snapshot \(chosen): " + made.contents.joined(separator: ", ")
+                    + (running != nil ? " (while it ran: disks only)" : ""))
             let how = running != nil ? " while it ran (its disk as after a power cut; the RAM is not kept)" : ""
             return SnapshotResult(message: "took snapshot \(chosen) of \(folder.name)\(how): " + made.contents.joined(separator: ", "), snapshot: made)
         }
@@ -90,8 +95,9 @@ extension GuestSupervisor {
             }
             let kept = try store.revert(name, disk: OfflineDisk(url: store.disk?.url ?? folder.defaultDisk, identity: identity))
             ctx.events.post(.snapshotReverted, guest: folder.name, "reverted to snapshot \(name); what it replaced is kept as snapshot \(kept)")
-            return SnapshotResult(message: "\(folder.name) is back as snapshot \(name) held it; what it replaced is kept as snapshot \(kept)",
-                                  snapshot: store.list(diskTags: nil).snapshots.first { $0.name == name }, kept: kept)
+            return SnapshotResult(
+                message: "\(folder.name) is back as snapshot \(name) held it; what it replaced is kept as snapshot \(kept)",
+                snapshot: store.list(diskTags: nil).snapshots.first { $0.name == name }, kept: kept)
         }
     }
 
@@ -100,10 +106,12 @@ extension GuestSupervisor {
         return try withDiskOperation("delete a snapshot", stoppedOnly: false) { store, running in
             try SnapshotName.check(name)
             guard confirmed else {
-                throw HVError(.needsConfirmation, "deleting snapshot \(name) of \(folder.name) cannot be undone",
-                              hint: "show this to the user and send {\"confirm\": true}")
+                throw HVError(
+                    .needsConfirmation, "deleting snapshot \(name) of \(folder.name) cannot be undone",
+                    hint: "show this to the user and send {\"confirm\": true}")
             }
-            let disk: DiskSnapshotting? = running ?? store.disk.flatMap { $0.format == .qcow2 && $0.exists ? OfflineDisk(url: $0.url, identity: identity) : nil }
+            let disk: DiskSnapshotting? =
+                running ?? store.disk.flatMap { $0.format == .qcow2 && $0.exists ? OfflineDisk(url: $0.url, identity: identity) : nil }
             try store.delete(name, disk: disk)
             ctx.events.post(.snapshotDeleted, guest: folder.name, "deleted snapshot \(name)")
             return SnapshotResult(message: "deleted snapshot \(name) of \(folder.name)", snapshot: nil)
@@ -113,8 +121,9 @@ extension GuestSupervisor {
     /// A start after a revert that was cut short would boot a guest half old, half new.
     func checkNoRevertCutShort() throws {
         guard let target = try? snapshotStore().0.interruptedRevert else { return }
-        throw HVError(.conflict, "a revert of \(folder.name) to snapshot \(target) was cut short: its disk, UEFI variables and TPM state may not belong together",
-                      hint: "run it again: hv guest snapshot \(folder.name) revert \(target) (what it replaced is kept as a before-revert snapshot)")
+        throw HVError(
+            .conflict, "a revert of \(folder.name) to snapshot \(target) was cut short: its disk, UEFI variables and TPM state may not belong together",
+            hint: "run it again: hv guest snapshot \(folder.name) revert \(target) (what it replaced is kept as a before-revert snapshot)")
     }
 }
 

@@ -1,9 +1,10 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 import QMP
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +33,10 @@ extension GuestSupervisor {
         guard let process else {
             // No pidfd (a kernel before 5.3): the lock alone says when it ends.
             GuestLock.waitUntilReleased(folder.lockFile)
-            if isChild { var status: Int32 = 0; _ = waitpid(pid, &status, 0) }
+            if isChild {
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, 0)
+            }
             return nil
         }
         var fault: String?
@@ -40,13 +44,19 @@ extension GuestSupervisor {
             // An exiting process lets go of its files a moment before it is gone
             // (longer on a loaded host): the kernel marks it exiting first.
             guard !GuestLock.isHeld(folder.lockFile), !process.waitExit(timeout: 1) else { continue }
-            if process.isExiting { _ = process.waitExit(timeout: 30); continue }
+            if process.isExiting {
+                _ = process.waitExit(timeout: 30)
+                continue
+            }
             fault = "QEMU (pid \(pid)) let go of its lock while it ran on: killed"
             process.kill()
             _ = process.waitExit(timeout: 10)
             break
         }
-        if isChild { var status: Int32 = 0; _ = waitpid(pid, &status, 0) }
+        if isChild {
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+        }
         return fault
     }
 
@@ -76,8 +86,9 @@ extension GuestSupervisor {
         for f in [folder.qmpSocket, folder.serialSocket, folder.pidFile] { unlink(f.path) }
         releaseHostResources(rec)
         ctx.log.info("\(folder.name): QEMU exited (\(reason.rawValue))")
-        ShutdownHook.run(folder: folder, name: rec?.name ?? folder.name, reason: reason,
-                         extraEnv: rec?.hookEnvironment ?? [:], log: ctx.log)
+        ShutdownHook.run(
+            folder: folder, name: rec?.name ?? folder.name, reason: reason,
+            extraEnv: rec?.hookEnvironment ?? [:], log: ctx.log)
         // Removed only after the hook ran: a new hvd runs a hook that did not.
         try? FileManager.default.removeItem(at: folder.stateFile)
         shared.withLock { s in
@@ -110,8 +121,10 @@ extension GuestSupervisor {
             return (allowed, s.crashRestarts.filter { now.timeIntervalSince($0) < Double(policy.intervalSeconds) }.count)
         }
         guard allowed else {
-            ctx.events.post(.restartLimit, guest: folder.name,
-                            "crashed \(policy.burst + 1) times within \(policy.intervalSeconds) s (RestartLimitBurst=\(policy.burst)): it stays crashed until it is started by hand")
+            ctx.events.post(
+                .restartLimit, guest: folder.name,
+                "crashed \(policy.burst + 1) times within \(policy.intervalSeconds) s (RestartLimitBurst=\(policy.burst)): it stays crashed until it is started by hand"
+            )
             return
         }
         ctx.events.post(.restarting, guest: folder.name, "OnCrash=restart: restart \(count) of at most \(policy.burst) within \(policy.intervalSeconds) s")
@@ -220,8 +233,9 @@ extension GuestSupervisor {
             s.state = .running
             return s.generation
         }
-        let q = try? QMPClient(path: folder.qmpSocket.path, timeout: 5,
-                               onEvent: { [weak self] in self?.handle($0, generation: gen) })
+        let q = try? QMPClient(
+            path: folder.qmpSocket.path, timeout: 5,
+            onEvent: { [weak self] in self?.handle($0, generation: gen) })
         shared.withLock { s in
             s.qmp = q
             if q == nil { s.record?.notes.append("re-adopted without QMP (its socket did not answer)") }
@@ -257,9 +271,10 @@ extension GuestSupervisor {
         let (state, record, consoleHolder, lastStop, paused) = shared.withLock { ($0.state, $0.record, $0.consoleHolder, $0.lastStop, $0.paused) }
         let qualification = shared.withLock { $0.qualification }.map { QualificationProgress($0.status) }
         let os = record?.os ?? config?.os
-        var s = GuestStatus(name: record?.name ?? config?.name ?? folder.name, folder: folder.name,
-                            kind: os?.kind.rawValue ?? "unknown", os: os?.rawValue ?? "unknown", state: state,
-                            vcpus: record?.vcpus ?? config?.vcpus ?? 0, memoryMiB: record?.memoryMiB ?? config?.memoryMiB ?? 0)
+        var s = GuestStatus(
+            name: record?.name ?? config?.name ?? folder.name, folder: folder.name,
+            kind: os?.kind.rawValue ?? "unknown", os: os?.rawValue ?? "unknown", state: state,
+            vcpus: record?.vcpus ?? config?.vcpus ?? 0, memoryMiB: record?.memoryMiB ?? config?.memoryMiB ?? 0)
         if let r = record {
             s.pid = Int(r.pid)
             s.cores = r.placement.cores

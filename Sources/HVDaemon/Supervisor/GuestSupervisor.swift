@@ -1,9 +1,10 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 import QMP
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,8 +22,10 @@ final class GuestSupervisor: Sendable {
     /// prepareRTOS / prepareKVM decide. Component tests launch a stand-in.
     let launchSpec: (@Sendable (GuestSupervisor, GuestConfig, GuestScriptVariables) throws -> LaunchSpec)?
 
-    init(folder: GuestFolder, ctx: DaemonContext,
-         launchSpec: (@Sendable (GuestSupervisor, GuestConfig, GuestScriptVariables) throws -> LaunchSpec)? = nil) {
+    init(
+        folder: GuestFolder, ctx: DaemonContext,
+        launchSpec: (@Sendable (GuestSupervisor, GuestConfig, GuestScriptVariables) throws -> LaunchSpec)? = nil
+    ) {
         self.folder = folder
         self.ctx = ctx
         self.launchSpec = launchSpec
@@ -43,7 +46,8 @@ final class GuestSupervisor: Sendable {
         }
         try checkHostMemory(config)
         let vars = try GuestScriptVariables.read(folder)
-        var spec = try launchSpec?(self, config, vars)
+        var spec =
+            try launchSpec?(self, config, vars)
             ?? (config.kind == .rtos ? try prepareRTOS(config, placed: placed, vars: vars) : try prepareKVM(config, vars: vars))
         if config.shareGuestsFolder, let note = ExchangeFolder.provide(folder, identity: spec.identity, sizeMiB: config.exchangeMiB) {
             spec.notes.append(note)
@@ -52,14 +56,22 @@ final class GuestSupervisor: Sendable {
         ConsoleLog.rotateIfNeeded(folder, maxBytes: cap)
         spec.memoryMiB = config.memoryMiB
         if let problem = HostMemory.lockLimitProblem(bytes: spec.memlockBytes) {
-            throw HVError(.unsupported, "\(config.name) locks its memory (\(config.pciDevices.isEmpty ? "\"Lock\"" : "VFIO pins it for its PCI devices")), but \(problem)",
-                          hint: config.pciDevices.isEmpty ? "set \"Lock\"=\"no\" in [Guest\\Memory] of usr.config, or run hvd where it may raise the limit; nothing was started"
-                                                          : "run hvd where it may raise the limit (not in a container without CAP_SYS_RESOURCE); nothing was started")
+            throw HVError(
+                .unsupported,
+                "\(config.name) locks its memory (\(config.pciDevices.isEmpty ? "\"Lock\"" : "VFIO pins it for its PCI devices")), but \(problem)",
+                hint: config.pciDevices.isEmpty
+                    ? "set \"Lock\"=\"no\" in [Guest\\Memory] of usr.config, or run hvd where it may raise the limit; nothing was started"
+                    : "run hvd where it may raise the limit (not in a container without CAP_SYS_RESOURCE); nothing was started")
         }
         let offset = FileSize.of(folder.consoleLog)
         let gen = shared.withLock { s in
-            s.state = .starting; s.generation += 1; s.interruptThreads = [:]
-            s.guestPoweredOff = false; s.stopReason = nil; s.stallMessage = nil; s.paused = nil
+            s.state = .starting
+            s.generation += 1
+            s.interruptThreads = [:]
+            s.guestPoweredOff = false
+            s.stopReason = nil
+            s.stallMessage = nil
+            s.paused = nil
             return s.generation
         }
         let launched: GuestLauncher.Launched
@@ -68,21 +80,23 @@ final class GuestSupervisor: Sendable {
         defer { passed.forEach { close($0) } }
         do {
             passed = try spec.beforeLaunch()
-            launched = try GuestLauncher.launch(spec.request, folder: folder, alsoFDs: passed,
-                                                onEvent: { [weak self] in self?.handle($0, generation: gen) })
+            launched = try GuestLauncher.launch(
+                spec.request, folder: folder, alsoFDs: passed,
+                onEvent: { [weak self] in self?.handle($0, generation: gen) })
         } catch {
             spec.undo()
             shared.withLock { $0.state = .stopped }
             throw error
         }
         let now = Date()
-        var rec = RunRecord(pid: launched.pid, name: config.name, os: config.os, vcpus: config.vcpus,
-                            memoryMiB: config.memoryMiB, startedAt: now, accelerator: spec.accelerator,
-                            acceleratorReason: spec.acceleratorReason, placement: launched.placement, bootLogOffset: offset,
-                            bootStartedAt: now, bootedAt: nil, readyMarker: spec.readyMarker,
-                            bootStallSeconds: config.bootStallSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds,
-                            consoleLogMaxBytes: cap, hookEnvironment: vars.hookEnvironment,
-                            notes: spec.notes + launched.placement.notes)
+        var rec = RunRecord(
+            pid: launched.pid, name: config.name, os: config.os, vcpus: config.vcpus,
+            memoryMiB: config.memoryMiB, startedAt: now, accelerator: spec.accelerator,
+            acceleratorReason: spec.acceleratorReason, placement: launched.placement, bootLogOffset: offset,
+            bootStartedAt: now, bootedAt: nil, readyMarker: spec.readyMarker,
+            bootStallSeconds: config.bootStallSeconds, stopTimeoutSeconds: config.stopTimeoutSeconds,
+            consoleLogMaxBytes: cap, hookEnvironment: vars.hookEnvironment,
+            notes: spec.notes + launched.placement.notes)
         rec.display = spec.display
         rec.diskImage = spec.diskImage
         rec.installing = spec.installing
@@ -107,9 +121,10 @@ final class GuestSupervisor: Sendable {
         endOperation()
         operating = false
         let steps = spec.steps.map { "\n  \($0)" }.joined()
-        return try watchBoot(wait: wait && spec.readyMarker != nil, timeout: timeout,
-                             running: "\(config.name) started (pid \(launched.pid), \(spec.acceleratorReason))" + steps,
-                             booted: { "\(config.name) is up in \($0) s (pid \(launched.pid), \(spec.acceleratorReason))" + steps })
+        return try watchBoot(
+            wait: wait && spec.readyMarker != nil, timeout: timeout,
+            running: "\(config.name) started (pid \(launched.pid), \(spec.acceleratorReason))" + steps,
+            booted: { "\(config.name) is up in \($0) s (pid \(launched.pid), \(spec.acceleratorReason))" + steps })
     }
 
     func stop(force: Bool, reason: StopReason = .requested) throws -> ActionResult {
@@ -128,8 +143,10 @@ final class GuestSupervisor: Sendable {
             s.stopReason = reason
             s.state = .stopping
             // A guest still booting has no shutdown handler yet: asking it would only wait out the timeout.
-            return (s.qmp, s.record?.pid ?? 0, Double(s.record?.stopTimeoutSeconds ?? 10),
-                    s.record.map { $0.readyMarker == nil || $0.bootedAt != nil } ?? false)
+            return (
+                s.qmp, s.record?.pid ?? 0, Double(s.record?.stopTimeoutSeconds ?? 10),
+                s.record.map { $0.readyMarker == nil || $0.bootedAt != nil } ?? false
+            )
         }
         let t0 = Date()
         if !force && canShutDown {
@@ -146,21 +163,26 @@ final class GuestSupervisor: Sendable {
             kill(pid, sig)
             if waitStopped(5) { return forcedResult(force: force, timeout: timeout, canShutDown: canShutDown) }
         }
-        throw HVError(.timeout, "\(displayName) (pid \(pid)) did not stop, even after SIGKILL",
-                      hint: "check the process with: ps -o pid,stat,cmd -p \(pid)")
+        throw HVError(
+            .timeout, "\(displayName) (pid \(pid)) did not stop, even after SIGKILL",
+            hint: "check the process with: ps -o pid,stat,cmd -p \(pid)")
     }
 
     private func forcedResult(force: Bool, timeout: Double, canShutDown: Bool) -> ActionResult {
-        let message = force ? "\(displayName) stopped (forced, as asked)"
-            : !canShutDown ? "\(displayName) was still booting and was stopped at once"
-            : "\(displayName) did not shut down within \(Int(timeout)) s and was stopped by force"
+        let message =
+            force
+            ? "\(displayName) stopped (forced, as asked)"
+            : !canShutDown
+                ? "\(displayName) was still booting and was stopped at once"
+                : "\(displayName) did not shut down within \(Int(timeout)) s and was stopped by force"
         return ActionResult(message: message, guest: status())
     }
 
     func restart(wait: Bool, timeout: Double) throws -> ActionResult {
         if let config = try? GuestConfig.load(from: folder), config.kind == .kvm {
-            throw HVError(.unsupported, "\(config.name) is a KVM guest: hv_guest_restart is only supported for RTOS guests",
-                          hint: "restart it from inside the guest, or stop and start it: hv_guest_stop, then hv_guest_start")
+            throw HVError(
+                .unsupported, "\(config.name) is a KVM guest: hv_guest_restart is only supported for RTOS guests",
+                hint: "restart it from inside the guest, or stop and start it: hv_guest_stop, then hv_guest_start")
         }
         try beginOperation(allowed: [.running, .stalled], verb: "restart")
         var operating = true
@@ -175,17 +197,24 @@ final class GuestSupervisor: Sendable {
         rec.bootStartedAt = Date()
         rec.bootedAt = nil
         saveRecord(rec)
-        shared.withLock { s in s.record = rec; s.state = .running; s.stallMessage = nil }
+        shared.withLock { s in
+            s.record = rec
+            s.state = .running
+            s.stallMessage = nil
+        }
         endOperation()
         operating = false
-        return try watchBoot(wait: wait && rec.readyMarker != nil, timeout: timeout,
-                             running: "\(rec.name) is rebooting (same configuration)",
-                             booted: { "\(rec.name) rebooted in \($0) s (same configuration)" })
+        return try watchBoot(
+            wait: wait && rec.readyMarker != nil, timeout: timeout,
+            running: "\(rec.name) is rebooting (same configuration)",
+            booted: { "\(rec.name) rebooted in \($0) s (same configuration)" })
     }
 
     /// Starts following the boot; with `wait`, answers once the guest is up.
-    private func watchBoot(wait: Bool, timeout: Double, running: String,
-                           booted: (String) -> String) throws -> ActionResult {
+    private func watchBoot(
+        wait: Bool, timeout: Double, running: String,
+        booted: (String) -> String
+    ) throws -> ActionResult {
         startBootWatcher()
         guard wait else { return ActionResult(message: running, guest: status()) }
         let seconds = try waitForBoot(timeout: timeout)
@@ -210,11 +239,13 @@ final class GuestSupervisor: Sendable {
             let pid = s.record.map { " (pid \($0.pid))" } ?? ""
             switch (verb, s.state) {
             case ("start", _):
-                throw HVError(.conflict, "guest \(folder.name) is already running\(pid)",
-                              hint: "open its console with hv_guest_console, or stop it with hv_guest_stop")
+                throw HVError(
+                    .conflict, "guest \(folder.name) is already running\(pid)",
+                    hint: "open its console with hv_guest_console, or stop it with hv_guest_stop")
             case ("restart", .stopped), ("restart", .crashed):
-                throw HVError(.conflict, "guest \(folder.name) is not running, so it cannot be restarted",
-                              hint: "start it with hv_guest_start")
+                throw HVError(
+                    .conflict, "guest \(folder.name) is not running, so it cannot be restarted",
+                    hint: "start it with hv_guest_start")
             default:
                 throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue); cannot \(verb) it now")
             }
@@ -232,8 +263,9 @@ final class GuestSupervisor: Sendable {
         HVError(.conflict, "guest \(folder.name) is busy (\(state.rawValue)); try again in a moment")
     }
     var unsupervisedQEMU: HVError {
-        HVError(.conflict, "guest \(folder.name) is held by a QEMU (\(folder.lockFile.path)) that this hvd does not supervise",
-                hint: "stop that QEMU first; nothing was changed")
+        HVError(
+            .conflict, "guest \(folder.name) is held by a QEMU (\(folder.lockFile.path)) that this hvd does not supervise",
+            hint: "stop that QEMU first; nothing was changed")
     }
 
     /// Runs `body` as the guest's one operation while it is stopped and no
@@ -245,8 +277,9 @@ final class GuestSupervisor: Sendable {
             if s.busy { throw busy(s.state) }
             guard s.state == .stopped || s.state == .crashed else {
                 let pid = s.record.map { " (pid \($0.pid))" } ?? ""
-                throw HVError(.conflict, "guest \(folder.name) is \(s.state.rawValue)\(pid); a running guest's folder is never \(verb)",
-                              hint: "stop it first: hv guest stop \(folder.name)")
+                throw HVError(
+                    .conflict, "guest \(folder.name) is \(s.state.rawValue)\(pid); a running guest's folder is never \(verb)",
+                    hint: "stop it first: hv guest stop \(folder.name)")
             }
             if GuestLock.isHeld(folder.lockFile) { throw unsupervisedQEMU }
             s.busy = true
@@ -260,7 +293,9 @@ final class GuestSupervisor: Sendable {
     func saveRecord(_ rec: RunRecord) {
         guard !rec.save(folder.stateFile) else { return }
         let room = Self.freeBytes(folder.runDir.path).map { " (\($0 >> 10) KiB free)" } ?? ""
-        ctx.log.error("\(folder.name): its record \(folder.stateFile.path) could not be written\(room): a new hvd would not find this running guest; free space on that file system")
+        ctx.log.error(
+            "\(folder.name): its record \(folder.stateFile.path) could not be written\(room): a new hvd would not find this running guest; free space on that file system"
+        )
     }
 
     /// Waits until the monitor has seen QEMU exit.
@@ -277,14 +312,17 @@ final class GuestSupervisor: Sendable {
             if let rec = s.record, let booted = rec.bootedAt { return booted.timeIntervalSince(rec.bootStartedAt) }
             switch s.state {
             case .stalled:
-                throw HVError(.bootStalled, s.stallMessage ?? "the boot of \(folder.name) stalled",
-                              hint: "the guest is left as it is: see \(folder.consoleLog.path), then hv_guest_restart or hv_guest_stop")
+                throw HVError(
+                    .bootStalled, s.stallMessage ?? "the boot of \(folder.name) stalled",
+                    hint: "the guest is left as it is: see \(folder.consoleLog.path), then hv_guest_restart or hv_guest_stop")
             case .stopped, .crashed:
-                throw HVError(.io, "guest \(folder.name) stopped during boot (\(s.lastStop ?? "unknown reason"))",
-                              hint: "see \(folder.consoleLog.path) and \(folder.qemuLog.path)")
+                throw HVError(
+                    .io, "guest \(folder.name) stopped during boot (\(s.lastStop ?? "unknown reason"))",
+                    hint: "see \(folder.consoleLog.path) and \(folder.qemuLog.path)")
             default:
-                throw HVError(.timeout, "guest \(folder.name) did not finish booting within \(Int(timeout)) s",
-                              hint: "it keeps running; watch it with hv_guest_console")
+                throw HVError(
+                    .timeout, "guest \(folder.name) did not finish booting within \(Int(timeout)) s",
+                    hint: "it keeps running; watch it with hv_guest_console")
             }
         }
     }

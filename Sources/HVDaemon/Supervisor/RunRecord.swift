@@ -1,8 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 
 /// What hvd knows about a running guest, kept in run/<guest>/state.json so a
 /// new hvd can re-adopt the guest after the old one died.

@@ -1,8 +1,9 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,4 +45,3 @@ enum ShutdownHook {
         h.write(Data(text.utf8))
     }
 }
-

@@ -1,8 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
-import HVHost
+import HVCore
 import HVEngine
+import HVHost
 
 /// The VMF's loaded state: which hypervisor configuration is loaded and the
 /// cores it reserves. Kept in run/vmf.json so that a restarted hvd is still
@@ -52,7 +52,10 @@ final class VMF: Sendable {
         // their content; the network and the guests' ports on it never stopped).
         if let r = state.record {
             let rt = CommRuntime(layout: layout, config: r.config.communication, guestIDs: CommRuntime.ids(r.config))
-            do { try rt.start(); state.comm = rt } catch { state.record?.notes.append("communication subsystem: \(error)") }
+            do {
+                try rt.start()
+                state.comm = rt
+            } catch { state.record?.notes.append("communication subsystem: \(error)") }
         }
         loaded = Monitor(state)
     }
@@ -71,23 +74,28 @@ final class VMF: Sendable {
         for g in config.guests {
             let folder = layout.guest(g.folder)
             guard folder.exists else {
-                throw HVError(.notFound, "\(url.path) names guest \(g.folder), but \(folder.guestConfig.path) does not exist",
-                              hint: "write the guest folders with hv_sync_example NAME (or the System Manager)")
+                throw HVError(
+                    .notFound, "\(url.path) names guest \(g.folder), but \(folder.guestConfig.path) does not exist",
+                    hint: "write the guest folders with hv_sync_example NAME (or the System Manager)")
             }
             vcpus[g.folder] = try GuestConfig.load(from: folder).vcpus
         }
         var (cores, notes) = try config.reservedCores(hostCPUs: facts.cpuCount, vcpus: vcpus, topology: facts.topology)
         // The old subsystem's services go first (the new ones take the same
         // sockets); the network stays, and the new start adapts it to this configuration.
-        let old = loaded.withLock { s in defer { s.comm = nil }; return s.comm }
+        let old = loaded.withLock { s in
+            defer { s.comm = nil }
+            return s.comm
+        }
         old?.stopKeepingNetwork()
         let runtime = CommRuntime(layout: layout, config: config.communication, guestIDs: CommRuntime.ids(config))
         try runtime.start()
         loaded.withLock { $0.comm = runtime }
         let rt = Set(cores.values.flatMap { $0 })
         notes += partition.apply(rtCores: rt.sorted(), hostCores: (0..<facts.cpuCount).filter { !rt.contains($0) })
-        let r = Record(configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes,
-                       bootID: Self.bootID)
+        let r = Record(
+            configPath: url.path, config: config, loadedAt: Date(), reservedCores: cores, notes: notes,
+            bootID: Self.bootID)
         try Self.record(layout).write(r)
         loaded.withLock { $0.record = r }
         return r
@@ -99,8 +107,9 @@ final class VMF: Sendable {
     func keepsLoaded(_ path: String, runningRTOS running: [String]) throws -> String? {
         guard let current, !running.isEmpty else { return nil }
         guard current.configPath == path else {
-            throw HVError(.conflict, "the VMF is loaded with \(current.configPath) and RTOS guests run: \(running.joined(separator: ", "))",
-                          hint: "stop them first (hv_vmf_stop), then load the other configuration")
+            throw HVError(
+                .conflict, "the VMF is loaded with \(current.configPath) and RTOS guests run: \(running.joined(separator: ", "))",
+                hint: "stop them first (hv_vmf_stop), then load the other configuration")
         }
         return "already loaded; RTOS guests run (\(running.joined(separator: ", "))), so nothing was reloaded"
     }
@@ -108,8 +117,9 @@ final class VMF: Sendable {
     /// Unloading stops the RTOS guests: only when the caller said so.
     static func checkUnload(runningRTOS running: [String], stopGuests: Bool) throws {
         guard running.isEmpty || stopGuests else {
-            throw HVError(.needsConfirmation, "RTOS guests are running: \(running.joined(separator: ", "))",
-                          hint: "hv_vmf_stop stops them after you confirm (or with --yes)")
+            throw HVError(
+                .needsConfirmation, "RTOS guests are running: \(running.joined(separator: ", "))",
+                hint: "hv_vmf_stop stops them after you confirm (or with --yes)")
         }
     }
 
@@ -117,7 +127,10 @@ final class VMF: Sendable {
     @discardableResult
     func unload() -> [String] {
         let notes = partition.release()
-        let c = loaded.withLock { s in defer { s = Loaded() }; return s.comm }
+        let c = loaded.withLock { s in
+            defer { s = Loaded() }
+            return s.comm
+        }
         c?.stop()
         try? FileManager.default.removeItem(at: layout.vmfState)
         return notes
@@ -127,13 +140,16 @@ final class VMF: Sendable {
 
     func status() -> VMFStatus {
         let r = current
-        return VMFStatus(loaded: r != nil, config: r?.configPath,
-                         loadedAt: r.map { Timestamp.iso8601($0.loadedAt) },
-                         reservedCores: r?.reservedCores ?? [:], notes: r?.notes ?? [], daemonPid: Int(getpid()),
-                         cpuCount: facts.cpuCount,
-                         partition: r == nil ? nil : partition.current.map {
-                             VMFPartition(mode: $0.mode, rtCores: $0.rtCores, group: $0.rtGroup, interruptsMoved: $0.irqs.count)
-                         })
+        return VMFStatus(
+            loaded: r != nil, config: r?.configPath,
+            loadedAt: r.map { Timestamp.iso8601($0.loadedAt) },
+            reservedCores: r?.reservedCores ?? [:], notes: r?.notes ?? [], daemonPid: Int(getpid()),
+            cpuCount: facts.cpuCount,
+            partition: r == nil
+                ? nil
+                : partition.current.map {
+                    VMFPartition(mode: $0.mode, rtCores: $0.rtCores, group: $0.rtGroup, interruptsMoved: $0.irqs.count)
+                })
     }
 
     /// All cores that no RTOS guest reserved.

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,10 @@ extension GuestBackup {
             guard lstat(src.path, &st) == 0 else { continue }
             switch st.st_mode & S_IFMT {
             case S_IFREG:
-                guard archivePath(name).utf8.count <= Self.maxMemberName else { note(name, "its name is too long for the archive"); continue }
+                guard archivePath(name).utf8.count <= Self.maxMemberName else {
+                    note(name, "its name is too long for the archive")
+                    continue
+                }
                 try GuestFileCopy.file(src, to: into.appendingPathComponent(name))
                 paths.append(archivePath(name))
             case S_IFDIR where name == "tpm":
@@ -69,8 +73,9 @@ extension GuestBackup {
 
     /// hv's own temporary names (an atomic write's, a snapshot's, a revert's).
     static func isTemporary(_ name: String) -> Bool {
-        name.hasPrefix(".") && (name.contains(".tmp-") || name.hasSuffix(".creating") || name.hasSuffix(".reverting")
-                                || name.hasSuffix(".replaced") || name.hasSuffix(".deleting"))
+        name.hasPrefix(".")
+            && (name.contains(".tmp-") || name.hasSuffix(".creating") || name.hasSuffix(".reverting")
+                || name.hasSuffix(".replaced") || name.hasSuffix(".deleting"))
     }
 
     /// The disk as qcow2 in `to`, converted by qemu-img as the guest's user:
@@ -82,7 +87,12 @@ extension GuestBackup {
         defer { close(out) }
         let uid = GuestIdentity.dropsPrivileges ? identity?.uid : nil
         if let uid { _ = fchown(out, uid, 0) }
-        defer { if uid != nil { _ = fchown(out, 0, 0); _ = fchmod(out, 0o600) } }
+        defer {
+            if uid != nil {
+                _ = fchown(out, 0, 0)
+                _ = fchmod(out, 0o600)
+            }
+        }
         let tool = GuestDiskTool(url: disk.url, format: disk.format, identity: identity)
         var argv = ["qemu-img", "convert", "-O", "qcow2"]
         if case .snapshot(let tag) = source {
@@ -107,8 +117,9 @@ extension GuestBackup {
         }
         var shared: [String] = []
         if case .snapshot = source { shared = ["-U"] }
-        let info = try tool.check(["qemu-img", "info", "--output=json"] + shared + ["--image-opts", tool.imageOptions],
-                                  what: "reading the size of \(disk.url.path)", timeout: 60)
+        let info = try tool.check(
+            ["qemu-img", "info", "--output=json"] + shared + ["--image-opts", tool.imageOptions],
+            what: "reading the size of \(disk.url.path)", timeout: 60)
         let virtual = ((try? JSONSerialization.jsonObject(with: Data(info.utf8))) as? [String: Any])?["virtual-size"] as? NSNumber
         return BackupManifest.Disk(originalPath: disk.url.path, originalFormat: disk.format.rawValue, virtualBytes: virtual?.uint64Value ?? 0)
     }

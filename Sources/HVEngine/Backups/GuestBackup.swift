@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +24,12 @@ public struct GuestBackup {
     public let kind: GuestKind
 
     public init(folder: GuestFolder, layout: HostLayout, disk: DiskImage?, identity: GuestIdentity?, name: String, kind: GuestKind) {
-        self.folder = folder; self.layout = layout; self.disk = disk; self.identity = identity; self.name = name; self.kind = kind
+        self.folder = folder
+        self.layout = layout
+        self.disk = disk
+        self.identity = identity
+        self.name = name
+        self.kind = kind
     }
 
     /// Where the disk's content is read from: the image itself (stopped) or a
@@ -34,8 +40,10 @@ public struct GuestBackup {
     public typealias Progress = @Sendable (_ phase: String, _ bytes: UInt64) -> Void
 
     /// Writes the archive into `dir`; returns it, its size and its manifest.
-    public func write(into dir: URL, source: DiskSource, hvConfigEntry: [[String]],
-                      progress: @escaping Progress = { _, _ in }) throws -> (archive: URL, bytes: UInt64, manifest: BackupManifest) {
+    public func write(
+        into dir: URL, source: DiskSource, hvConfigEntry: [[String]],
+        progress: @escaping Progress = { _, _ in }
+    ) throws -> (archive: URL, bytes: UInt64, manifest: BackupManifest) {
         let fm = FileManager.default
         try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let stamp = Timestamp.compact()
@@ -57,7 +65,8 @@ public struct GuestBackup {
         // The guest's pinned SSH host key (public): `hv guest ssh` trusts the restored guest as it did this one.
         let hostKey = layout.guestHostKey(folder.name)
         if FileManager.default.fileExists(atPath: hostKey.path) {
-            try FileManager.default.createDirectory(at: staging.appendingPathComponent("keys"), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                at: staging.appendingPathComponent("keys"), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try GuestFileCopy.file(hostKey, to: staging.appendingPathComponent(BackupManifest.knownHostsFile))
             copied.append(BackupManifest.knownHostsFile)
         }
@@ -75,19 +84,24 @@ public struct GuestBackup {
             let original = folder.url.appendingPathComponent(String(path.dropFirst(BackupManifest.folderPrefix.count + 1)))
             return lstat(original.path, &st) == 0 ? UInt32(st.st_mode & 0o7777) : nil
         }
-        let manifest = BackupManifest(format: BackupManifest.currentFormat, hv: BuildInfo.description, createdAt: Timestamp.iso8601(),
-                                      folder: folder.name, name: name, kind: kind.rawValue, whileRunning: { if case .snapshot = source { true } else { false } }(),
-                                      hvConfigEntry: hvConfigEntry, disk: diskPart, files: files, leftOut: leftOut)
+        let manifest = BackupManifest(
+            format: BackupManifest.currentFormat, hv: BuildInfo.description, createdAt: Timestamp.iso8601(),
+            folder: folder.name, name: name, kind: kind.rawValue, whileRunning: { if case .snapshot = source { true } else { false } }(),
+            hvConfigEntry: hvConfigEntry, disk: diskPart, files: files, leftOut: leftOut)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(manifest), to: staging.appendingPathComponent(BackupManifest.fileName), mode: 0o600)
 
         progress("the archive", 0)
         // The manifest first: a restore checks it before anything else.
-        let members = [BackupManifest.fileName, BackupManifest.folderPrefix] + (diskPart == nil ? [] : [BackupManifest.diskFile])
+        let members =
+            [BackupManifest.fileName, BackupManifest.folderPrefix] + (diskPart == nil ? [] : [BackupManifest.diskFile])
             + (copied.contains(BackupManifest.knownHostsFile) ? ["keys"] : [])
-        let tar = try Command.run(["tar", "--format=gnu", "--numeric-owner", "--owner=0", "--group=0", "--sort=name",
-                                   "-cf", part.path, "-C", staging.path] + members, timeout: 24 * 3600)
+        let tar = try Command.run(
+            [
+                "tar", "--format=gnu", "--numeric-owner", "--owner=0", "--group=0", "--sort=name",
+                "-cf", part.path, "-C", staging.path,
+            ] + members, timeout: 24 * 3600)
         guard tar.status == 0 else {
             let full = tar.stderr.contains("No space left")
             throw full ? HVError.noRoom(for: archive) : HVError(.io, "writing \(archive.path) failed: \(tar.stderr.suffix(400))")
@@ -111,8 +125,10 @@ public struct GuestBackup {
             guard let free = FreeSpace.bytes(at: place.path) else { continue }
             let want = needed + SnapshotStore.marginBytes
             if free < want {
-                throw HVError(.insufficientResources, "not enough room for the backup of \(folder.name) on the file system of \(place.path): \(free >> 20) MiB free, about \(want >> 20) MiB needed",
-                              hint: "free space there, or write the backup elsewhere (hv guest backup \(folder.name) --to DIR); nothing was changed")
+                throw HVError(
+                    .insufficientResources,
+                    "not enough room for the backup of \(folder.name) on the file system of \(place.path): \(free >> 20) MiB free, about \(want >> 20) MiB needed",
+                    hint: "free space there, or write the backup elsewhere (hv guest backup \(folder.name) --to DIR); nothing was changed")
             }
         }
     }

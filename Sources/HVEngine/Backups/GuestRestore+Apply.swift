@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,10 +51,11 @@ extension GuestRestore {
         var reader = TarReader(fd: fd, what: archive.path)
         _ = try readManifest(&reader)
         let listed = Dictionary(m.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-        let folders = Set(m.files.flatMap { f in
-            let parts = f.path.split(separator: "/")
-            return (1..<max(parts.count, 1)).map { parts.prefix($0).joined(separator: "/") }
-        })
+        let folders = Set(
+            m.files.flatMap { f in
+                let parts = f.path.split(separator: "/")
+                return (1..<max(parts.count, 1)).map { parts.prefix($0).joined(separator: "/") }
+            })
         var seen = Set<String>()
         while let e = try reader.next() {
             let place = staging.appendingPathComponent(e.name)
@@ -65,12 +67,16 @@ extension GuestRestore {
                 try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             case .file:
                 guard let f = listed[e.name], f.bytes == e.size, !seen.contains(e.name) else {
-                    throw reader.fail(listed[e.name] == nil ? "it holds \"\(e.name)\", which its manifest does not list"
-                                      : seen.contains(e.name) ? "it holds \"\(e.name)\" twice" : "\"\(e.name)\" is \(e.size) bytes, its manifest says \(listed[e.name]?.bytes ?? 0)")
+                    throw reader.fail(
+                        listed[e.name] == nil
+                            ? "it holds \"\(e.name)\", which its manifest does not list"
+                            : seen.contains(e.name)
+                                ? "it holds \"\(e.name)\" twice" : "\"\(e.name)\" is \(e.size) bytes, its manifest says \(listed[e.name]?.bytes ?? 0)")
                 }
                 seen.insert(e.name)
-                try FileManager.default.createDirectory(at: place.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    at: place.deletingLastPathComponent(), withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
                 let out = open(place.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
                 guard out >= 0 else {
                     if errno == ENOSPC { throw HVError.noRoom(for: place) }
@@ -107,7 +113,8 @@ extension GuestRestore {
     /// The guest's SSH host key, pinned again under its (new) folder name; one pinned already stays.
     func pinHostKey(_ m: BackupManifest, from staging: URL, folder: String) throws {
         guard m.file(BackupManifest.knownHostsFile) != nil,
-              let text = try? String(contentsOf: staging.appendingPathComponent(BackupManifest.knownHostsFile), encoding: .utf8) else { return }
+            let text = try? String(contentsOf: staging.appendingPathComponent(BackupManifest.knownHostsFile), encoding: .utf8)
+        else { return }
         let target = layout.guestHostKey(folder)
         guard !FileManager.default.fileExists(atPath: target.path) else { return }
         let lines = text.split(separator: "\n").map { line in

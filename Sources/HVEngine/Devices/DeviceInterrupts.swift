@@ -1,8 +1,9 @@
-import Foundation
-import HVCore
-import HVAPI
-import HVHost
 import CHVSys
+import Foundation
+import HVAPI
+import HVCore
+import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,7 +40,8 @@ public struct DeviceInterrupts: Sendable {
         var out: [Int: pid_t] = [:]
         for entry in sys.entries("/proc") {
             guard let pid = pid_t(entry), let comm = sys.text("/proc/\(entry)/comm"), comm.hasPrefix("irq/"),
-                  let n = Int(comm.dropFirst(4).prefix { $0.isNumber }), isKernelThread(pid) else { continue }
+                let n = Int(comm.dropFirst(4).prefix { $0.isNumber }), isKernelThread(pid)
+            else { continue }
             // A shared line's second handler ("irq/N-s-…") starts later: the first found serves.
             if out[n] == nil || pid < out[n] ?? pid { out[n] = pid }
         }
@@ -58,7 +60,8 @@ public struct DeviceInterrupts: Sendable {
 
     func isKernelThread(_ pid: pid_t) -> Bool {
         guard let f = ProcStat.fields(path: "/proc/\(pid)/stat", sys: SysFS(root: sysRoot)), f.count > 6,
-              let flags = UInt64(f[6]) else { return false }
+            let flags = UInt64(f[6])
+        else { return false }
         return flags & Self.kernelThreadFlag != 0
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
 
 /// The host's PCI devices as passthrough sees them: each with its names, IOMMU
@@ -16,11 +16,15 @@ public struct PCIDevices: Sendable {
     /// Mounted block devices (their /dev names), from /proc/self/mounts.
     public var mountedDevices: @Sendable () -> Set<String>
 
-    public init(sysRoot: String = "", idsFile: String? = PCIDevices.defaultIDsFile,
-                interfaceAddresses: @escaping @Sendable (String) -> [String] = HostNetwork.addresses(of:),
-                mountedDevices: @escaping @Sendable () -> Set<String> = PCIDevices.mounted) {
-        self.sysRoot = sysRoot; self.idsFile = idsFile
-        self.interfaceAddresses = interfaceAddresses; self.mountedDevices = mountedDevices
+    public init(
+        sysRoot: String = "", idsFile: String? = PCIDevices.defaultIDsFile,
+        interfaceAddresses: @escaping @Sendable (String) -> [String] = HostNetwork.addresses(of:),
+        mountedDevices: @escaping @Sendable () -> Set<String> = PCIDevices.mounted
+    ) {
+        self.sysRoot = sysRoot
+        self.idsFile = idsFile
+        self.interfaceAddresses = interfaceAddresses
+        self.mountedDevices = mountedDevices
     }
 
     public static var defaultIDsFile: String? {
@@ -40,9 +44,10 @@ public struct PCIDevices: Sendable {
             let vendor = hex(sys.text(base + "/vendor")), device = hex(sys.text(base + "/device"))
             let cls = UInt32(hex(sys.text(base + "/class")), radix: 16) ?? 0
             let group = link(base + "/iommu_group").flatMap { Int($0) }
-            var d = PCIDevice(address: addr, vendorID: vendor, deviceID: device, classCode: cls,
-                              vendorName: names.vendor(vendor), deviceName: names.device(vendor, device),
-                              className: PCIDevice.className(cls), driver: link(base + "/driver"), iommuGroup: group)
+            var d = PCIDevice(
+                address: addr, vendorID: vendor, deviceID: device, classCode: cls,
+                vendorName: names.vendor(vendor), deviceName: names.device(vendor, device),
+                className: PCIDevice.className(cls), driver: link(base + "/driver"), iommuGroup: group)
             d.interfaces = below(base, named: "net")
             d.inUse = inUse(d, base: base)
             d.resetMethods = resetMethods(base)
@@ -122,7 +127,10 @@ public struct PCIDevices: Sendable {
         guard depth < 6 else { return [] }
         var out: [String] = []
         for e in sys.entries(base) where !["driver", "subsystem", "iommu_group", "firmware_node", "physfn", "power", "port"].contains(e) {
-            if e == named { out += sys.entries(base + "/" + named); continue }
+            if e == named {
+                out += sys.entries(base + "/" + named)
+                continue
+            }
             var st = stat()
             // Real folders only: sysfs links lead back up the tree.
             guard lstat(sysRoot + base + "/" + e, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { continue }
@@ -142,9 +150,10 @@ public struct PCIDevices: Sendable {
     /// The /dev names mounted or used as swap now (e.g. "sda1", "nvme0n1p2").
     public static func mounted() -> Set<String> {
         let text = ["/proc/self/mounts", "/proc/swaps"].map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }.joined(separator: "\n")
-        return Set(text.split(separator: "\n").compactMap { line in
-            line.split(separator: " ").first.flatMap { $0.hasPrefix("/dev/") ? String($0.dropFirst(5)) : nil }
-        })
+        return Set(
+            text.split(separator: "\n").compactMap { line in
+                line.split(separator: " ").first.flatMap { $0.hasPrefix("/dev/") ? String($0.dropFirst(5)) : nil }
+            })
     }
 }
 
@@ -156,7 +165,8 @@ struct PCIIDs {
 
     init(file: String?) {
         guard let file, let handle = FileHandle(forReadingAtPath: file),
-              let data = try? handle.read(upToCount: 8 << 20) else { return }
+            let data = try? handle.read(upToCount: 8 << 20)
+        else { return }
         try? handle.close()
         var vendor: String?
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true) {

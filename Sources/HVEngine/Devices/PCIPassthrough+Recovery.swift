@@ -1,7 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +32,8 @@ extension PCIPassthrough {
             for address in addresses where r.devices[address] == nil {
                 let base = "/sys/bus/pci/devices/\(address)"
                 guard driver(address) == "vfio-pci", sys.text(base + "/driver_override") == "vfio-pci",
-                      let group = groups[address] ?? nil else { continue }
+                    let group = groups[address] ?? nil
+                else { continue }
                 let holders = Self.holders(of: sysRoot + "/dev/vfio/\(group)", procRoot: procRoot)
                 if let guest = holders.compactMap({ guests[$0] }).first {
                     r.devices[address] = .init(guest: guest, driver: nil, group: group)

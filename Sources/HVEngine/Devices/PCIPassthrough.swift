@@ -1,7 +1,8 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,10 @@ public struct PCIPassthrough: Sendable {
     /// "" on a real host; a fake tree in tests.
     public var sysRoot: String
 
-    public init(layout: HostLayout, sysRoot: String = "") { self.layout = layout; self.sysRoot = sysRoot }
+    public init(layout: HostLayout, sysRoot: String = "") {
+        self.layout = layout
+        self.sysRoot = sysRoot
+    }
 
     /// What hv holds: each device (by address) with its guest and the driver it had.
     public struct Record: Codable, Sendable, Equatable {
@@ -48,49 +52,67 @@ public struct PCIPassthrough: Sendable {
 
     /// Every reason `wanted` cannot go to `guest` now, first one thrown. Pure
     /// over the scan, so the refusals are tested without a kernel.
-    public static func check(_ wanted: [String], guest: String, devices: [PCIDevice], iommu: Bool,
-                             heldBy: [String: String], takeInUse: Bool, allowNoReset: Bool = false) throws {
+    public static func check(
+        _ wanted: [String], guest: String, devices: [PCIDevice], iommu: Bool,
+        heldBy: [String: String], takeInUse: Bool, allowNoReset: Bool = false
+    ) throws {
         guard !wanted.isEmpty else { return }
         guard iommu else {
-            throw HVError(.unsupported, "the IOMMU is off: \(wanted.joined(separator: ", ")) cannot be given to a guest",
-                          hint: "enable VT-d (Intel) or AMD-Vi in the firmware and boot the host with intel_iommu=on (Intel) or amd_iommu=on (AMD); `hv devices list` says when it is on")
+            throw HVError(
+                .unsupported, "the IOMMU is off: \(wanted.joined(separator: ", ")) cannot be given to a guest",
+                hint:
+                    "enable VT-d (Intel) or AMD-Vi in the firmware and boot the host with intel_iommu=on (Intel) or amd_iommu=on (AMD); `hv devices list` says when it is on"
+            )
         }
         for address in wanted {
             guard let d = devices.first(where: { $0.address == address }) else {
-                throw HVError(.notFound, "there is no PCI device \(address) on this host",
-                              hint: "`hv devices list` shows the host's devices; correct \"Pci\" in [Guest\\Devices]")
+                throw HVError(
+                    .notFound, "there is no PCI device \(address) on this host",
+                    hint: "`hv devices list` shows the host's devices; correct \"Pci\" in [Guest\\Devices]")
             }
             let what = "\(address) (\([d.vendorName, d.deviceName].compactMap { $0 }.joined(separator: " ").nonEmpty ?? d.className))"
             if d.isBridge {
-                throw HVError(.unsupported, "\(what) is a PCI bridge: bridges stay with the host",
-                              hint: "name the devices behind it instead (`hv devices list`)")
+                throw HVError(
+                    .unsupported, "\(what) is a PCI bridge: bridges stay with the host",
+                    hint: "name the devices behind it instead (`hv devices list`)")
             }
             if let other = heldBy[address], other != guest {
-                throw HVError(.conflict, "\(what) is in use by guest \(other)",
-                              hint: "a device goes to one guest at a time: stop \(other) first, or take it out of one guest's \"Pci\"")
+                throw HVError(
+                    .conflict, "\(what) is in use by guest \(other)",
+                    hint: "a device goes to one guest at a time: stop \(other) first, or take it out of one guest's \"Pci\"")
             }
             if d.driver == "vfio-pci" && heldBy[address] == nil {
-                throw HVError(.conflict, "\(what) is bound to vfio-pci by something other than hv (another virtual machine manager?)",
-                              hint: "free it there first; hv takes only devices it can give back")
+                throw HVError(
+                    .conflict, "\(what) is bound to vfio-pci by something other than hv (another virtual machine manager?)",
+                    hint: "free it there first; hv takes only devices it can give back")
             }
             if !d.inUse.isEmpty && !takeInUse {
-                throw HVError(.conflict, "\(what): " + d.inUse.joined(separator: "; "),
-                              hint: "free it on the host first (remove the address, unmount the disk), or set \"TakeInUse\"=\"yes\" in [Guest\\Devices] to take it anyway: the host loses it while the guest runs")
+                throw HVError(
+                    .conflict, "\(what): " + d.inUse.joined(separator: "; "),
+                    hint:
+                        "free it on the host first (remove the address, unmount the disk), or set \"TakeInUse\"=\"yes\" in [Guest\\Devices] to take it anyway: the host loses it while the guest runs"
+                )
             }
             // A guest may reflash or wedge it: without a reset the host gets it back as the guest left it.
             if d.resetMethods.isEmpty && !allowNoReset {
-                throw HVError(.unsupported, "\(what) has no reset method (the kernel lists none in reset_method): the host would get it back as the guest left it",
-                              hint: "use a device that can be reset (FLR, or alone behind its own PCIe port), or set \"AllowNoReset\"=\"yes\" in [Guest\\Devices] to accept that")
+                throw HVError(
+                    .unsupported, "\(what) has no reset method (the kernel lists none in reset_method): the host would get it back as the guest left it",
+                    hint:
+                        "use a device that can be reset (FLR, or alone behind its own PCIe port), or set \"AllowNoReset\"=\"yes\" in [Guest\\Devices] to accept that"
+                )
             }
             guard let group = d.iommuGroup else {
-                throw HVError(.unsupported, "\(what) is in no IOMMU group, so VFIO cannot isolate it",
-                              hint: "the IOMMU does not cover this device; it cannot be given to a guest")
+                throw HVError(
+                    .unsupported, "\(what) is in no IOMMU group, so VFIO cannot isolate it",
+                    hint: "the IOMMU does not cover this device; it cannot be given to a guest")
             }
             let missing = d.groupMembers.filter { !wanted.contains($0) }
             if !missing.isEmpty {
                 let list = missing.map { m in "\(m) (\(devices.first { $0.address == m }?.driver ?? "no driver"))" }.joined(separator: ", ")
-                throw HVError(.conflict, "\(what) shares IOMMU group \(group) with \(list): a group goes to one guest whole",
-                              hint: "add \(missing.joined(separator: ",")) to \"Pci\" in [Guest\\Devices] (the guest then gets them too), or move the card to another slot")
+                throw HVError(
+                    .conflict, "\(what) shares IOMMU group \(group) with \(list): a group goes to one guest whole",
+                    hint:
+                        "add \(missing.joined(separator: ",")) to \"Pci\" in [Guest\\Devices] (the guest then gets them too), or move the card to another slot")
             }
         }
     }
@@ -99,27 +121,32 @@ public struct PCIPassthrough: Sendable {
     public func preflight(_ wanted: [String], guest: String, takeInUse: Bool, allowNoReset: Bool = false) throws {
         guard !wanted.isEmpty else { return }
         let scan = PCIDevices(sysRoot: sysRoot)
-        try Self.check(wanted, guest: guest, devices: scan.list(), iommu: scan.iommuEnabled,
-                       heldBy: record.devices.mapValues(\.guest), takeInUse: takeInUse, allowNoReset: allowNoReset)
+        try Self.check(
+            wanted, guest: guest, devices: scan.list(), iommu: scan.iommuEnabled,
+            heldBy: record.devices.mapValues(\.guest), takeInUse: takeInUse, allowNoReset: allowNoReset)
     }
 
     /// Checks, then binds every device to vfio-pci and gives its group's
     /// node to `owner`. Returns the /dev/vfio nodes QEMU opens. On any
     /// failure what was taken is given back.
     @discardableResult
-    public func claim(_ wanted: [String], guest: String, takeInUse: Bool, allowNoReset: Bool = false,
-                      owner: (uid: uid_t, gid: gid_t)) throws -> [String] {
+    public func claim(
+        _ wanted: [String], guest: String, takeInUse: Bool, allowNoReset: Bool = false,
+        owner: (uid: uid_t, gid: gid_t)
+    ) throws -> [String] {
         guard !wanted.isEmpty else { return [] }
         return try Self.changing.withLock { _ in
             let scan = PCIDevices(sysRoot: sysRoot)
             let devices = scan.list()
             var r = record
             if let busy = Self.releasing.withLock({ $0 }).intersection(wanted).sorted().first {
-                throw HVError(.conflict, "\(busy) is still being given back to the host by the guest that had it",
-                              hint: "start again in a moment")
+                throw HVError(
+                    .conflict, "\(busy) is still being given back to the host by the guest that had it",
+                    hint: "start again in a moment")
             }
-            try Self.check(wanted, guest: guest, devices: devices, iommu: scan.iommuEnabled,
-                           heldBy: r.devices.mapValues(\.guest), takeInUse: takeInUse, allowNoReset: allowNoReset)
+            try Self.check(
+                wanted, guest: guest, devices: devices, iommu: scan.iommuEnabled,
+                heldBy: r.devices.mapValues(\.guest), takeInUse: takeInUse, allowNoReset: allowNoReset)
             try loadVFIO()
             var nodes: [String] = []
             do {
@@ -200,8 +227,9 @@ public struct PCIPassthrough: Sendable {
         let deadline = Date().addingTimeInterval(5)
         while driver(address) != "vfio-pci" {
             guard Date() < deadline else {
-                throw HVError(.io, "\(address) did not bind to vfio-pci (its driver is \(driver(address) ?? "none"))",
-                              hint: "see `dmesg` for the kernel's reason; the device was given back to \(current ?? "no driver")")
+                throw HVError(
+                    .io, "\(address) did not bind to vfio-pci (its driver is \(driver(address) ?? "none"))",
+                    hint: "see `dmesg` for the kernel's reason; the device was given back to \(current ?? "no driver")")
             }
             usleep(20_000)
         }
@@ -214,8 +242,9 @@ public struct PCIPassthrough: Sendable {
         guard !loaded() else { return }
         let r = try Command.run(["modprobe", "-a", "vfio-pci", "vfio_iommu_type1"], timeout: 20)
         guard r.status == 0, loaded() else {
-            throw HVError(.unsupported, "the vfio-pci driver is not available: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
-                          hint: "install the kernel's modules (vfio-pci is in Debian's linux-image packages) and check `modprobe vfio-pci`")
+            throw HVError(
+                .unsupported, "the vfio-pci driver is not available: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
+                hint: "install the kernel's modules (vfio-pci is in Debian's linux-image packages) and check `modprobe vfio-pci`")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,10 @@ public struct USBPassthrough: Sendable {
     public let layout: HostLayout
     public var sysRoot: String
 
-    public init(layout: HostLayout, sysRoot: String = "") { self.layout = layout; self.sysRoot = sysRoot }
+    public init(layout: HostLayout, sysRoot: String = "") {
+        self.layout = layout
+        self.sysRoot = sysRoot
+    }
 
     /// A USB device as sysfs shows it.
     public struct Found: Sendable, Equatable {
@@ -26,7 +30,12 @@ public struct USBPassthrough: Sendable {
         public var node: String { String(format: "/dev/bus/usb/%03d/%03d", bus, address) }
 
         public init(port: String, vendor: String, product: String, bus: Int, address: Int, inUse: [String] = []) {
-            self.port = port; self.vendor = vendor; self.product = product; self.bus = bus; self.address = address; self.inUse = inUse
+            self.port = port
+            self.vendor = vendor
+            self.product = product
+            self.bus = bus
+            self.address = address
+            self.inUse = inUse
         }
     }
 
@@ -70,9 +79,11 @@ public struct USBPassthrough: Sendable {
             guard !name.contains(":"), !name.hasPrefix("usb") else { return nil }
             let base = "/sys/bus/usb/devices/\(name)"
             guard let v = sys.text(base + "/idVendor"), let p = sys.text(base + "/idProduct"),
-                  let bus = sys.int(base + "/busnum"), let dev = sys.int(base + "/devnum") else { return nil }
-            return Found(port: name, vendor: v.lowercased(), product: p.lowercased(), bus: bus, address: dev,
-                         inUse: pci.hostUse(interfaces: pci.below(base, named: "net"), base: base))
+                let bus = sys.int(base + "/busnum"), let dev = sys.int(base + "/devnum")
+            else { return nil }
+            return Found(
+                port: name, vendor: v.lowercased(), product: p.lowercased(), bus: bus, address: dev,
+                inUse: pci.hostUse(interfaces: pci.below(base, named: "net"), base: base))
         }
     }
 
@@ -82,21 +93,26 @@ public struct USBPassthrough: Sendable {
     /// the host uses, unless TakeInUse says to take it anyway.
     public static func resolve(_ specs: [USBDeviceSpec], among devices: [Found], takeInUse: Bool = false) throws -> [Found] {
         try specs.flatMap { spec -> [Found] in
-            let found: [Found] = switch spec {
-            case .ids(let v, let p): devices.filter { $0.vendor == v && $0.product == p }
-            case .port(let bus, let path): devices.filter { $0.port == "\(bus)-\(path)" }
-            }
+            let found: [Found] =
+                switch spec {
+                case .ids(let v, let p): devices.filter { $0.vendor == v && $0.product == p }
+                case .port(let bus, let path): devices.filter { $0.port == "\(bus)-\(path)" }
+                }
             guard !found.isEmpty else {
-                throw HVError(.notFound, "no USB device \(spec) is plugged into this host",
-                              hint: "plug it in (`lsusb` lists what is there), or correct \"Usb\" in [Guest\\Devices]")
+                throw HVError(
+                    .notFound, "no USB device \(spec) is plugged into this host",
+                    hint: "plug it in (`lsusb` lists what is there), or correct \"Usb\" in [Guest\\Devices]")
             }
             guard found.count == 1 else {
-                throw HVError(.conflict, "USB device \(spec) matches \(found.count) devices (ports \(found.map(\.port).joined(separator: ", ")))",
-                              hint: "name the one the guest gets by its port in \"Usb\" of [Guest\\Devices], such as \(found[0].port)")
+                throw HVError(
+                    .conflict, "USB device \(spec) matches \(found.count) devices (ports \(found.map(\.port).joined(separator: ", ")))",
+                    hint: "name the one the guest gets by its port in \"Usb\" of [Guest\\Devices], such as \(found[0].port)")
             }
             if let use = found[0].inUse.first, !takeInUse {
-                throw HVError(.conflict, "USB device \(spec) at \(found[0].port): \(use)",
-                              hint: "free it on the host first (unmount the disk, remove the address), or set \"TakeInUse\"=\"yes\" in [Guest\\Devices] to take it anyway")
+                throw HVError(
+                    .conflict, "USB device \(spec) at \(found[0].port): \(use)",
+                    hint: "free it on the host first (unmount the disk, remove the address), or set \"TakeInUse\"=\"yes\" in [Guest\\Devices] to take it anyway"
+                )
             }
             return found
         }
@@ -110,8 +126,9 @@ public struct USBPassthrough: Sendable {
             let found = try Self.resolve(specs, among: list(), takeInUse: takeInUse)
             for d in found {
                 if let other = r[d.node], other != guest {
-                    throw HVError(.conflict, "USB device \(d.vendor):\(d.product) at \(d.port) is in use by guest \(other)",
-                                  hint: "stop \(other) first, or take it out of one guest's \"Usb\"")
+                    throw HVError(
+                        .conflict, "USB device \(d.vendor):\(d.product) at \(d.port) is in use by guest \(other)",
+                        hint: "stop \(other) first, or take it out of one guest's \"Usb\"")
                 }
             }
             do {

@@ -1,7 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
 import HVHost
-import CHVSys
 
 /// hv's network namespace (named after the host root), where the VMF
 /// network lives (VMFNetwork). The host's own namespace gets no interface
@@ -46,8 +46,9 @@ public enum HostNetwork {
         guard r.status == 0 else {
             // Its first line says why (busybox's ip answers an unknown verb with its whole usage).
             let why = r.stderr.split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "exit \(r.status)"
-            throw HVError(.io, "\(argv.joined(separator: " ")) failed: \(why)",
-                          hint: "hv needs iproute2 (ip) and root")
+            throw HVError(
+                .io, "\(argv.joined(separator: " ")) failed: \(why)",
+                hint: "hv needs iproute2 (ip) and root")
         }
         return r.stdout
     }

@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,8 +14,9 @@ public enum TapDevice {
         for (i, c) in name.utf8CString.prefix(15).enumerated() { buf[i] = c }
         let fd = hv_tap_open(&buf)
         guard fd >= 0 else {
-            throw HVError(.unsupported, "cannot create \(what), the network interface \(name): \(String(cString: strerror(-fd)))",
-                          hint: "hv needs /dev/net/tun (modprobe tun) and root")
+            throw HVError(
+                .unsupported, "cannot create \(what), the network interface \(name): \(String(cString: strerror(-fd)))",
+                hint: "hv needs /dev/net/tun (modprobe tun) and root")
         }
         return fd
     }

@@ -1,7 +1,8 @@
+import CHVSys
 import Foundation
 import HVCore
 import HVHost
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -66,8 +67,11 @@ public struct VMFNetwork: Sendable {
         if !exists { try ip(["netns", "add", namespace]) }
         try ip(["-n", namespace, "link", "set", "lo", "up"])
         // Nothing in here takes an address or a route from what a guest sends.
-        _ = try? Command.run(["ip", "netns", "exec", namespace, "sysctl", "-q", "-w",
-                              "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"], timeout: 10)
+        _ = try? Command.run(
+            [
+                "ip", "netns", "exec", namespace, "sysctl", "-q", "-w",
+                "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1",
+            ], timeout: 10)
         if !linkExists(Self.bridge) {
             try ip(["-n", namespace, "link", "add", Self.bridge, "address", Self.hostMAC(layout), "type", "bridge"])
         }
@@ -89,18 +93,21 @@ public struct VMFNetwork: Sendable {
         if linkExists(Self.uplink) { return }
         let nic = network.bridgeInterface
         guard !nic.isEmpty, FileManager.default.fileExists(atPath: "/sys/class/net/\(nic)") else {
-            throw HVError(.invalidConfig, "bridge mode: there is no host interface \"\(nic)\"",
-                          hint: "set \"BridgeInterface\" in [Hypervisor\\Network] of hv.config to an interface `ip link` lists, or \"Mode\"=\"switch\"")
+            throw HVError(
+                .invalidConfig, "bridge mode: there is no host interface \"\(nic)\"",
+                hint: "set \"BridgeInterface\" in [Hypervisor\\Network] of hv.config to an interface `ip link` lists, or \"Mode\"=\"switch\"")
         }
         if let address = HostNetwork.addresses(of: nic).first {
-            throw HVError(.conflict, "bridge mode: \(nic) carries the host's address \(address); joining it to the VMF network would take that network from the host",
-                          hint: "name a free interface in \"BridgeInterface\" (no address), or \"Mode\"=\"switch\"")
+            throw HVError(
+                .conflict, "bridge mode: \(nic) carries the host's address \(address); joining it to the VMF network would take that network from the host",
+                hint: "name a free interface in \"BridgeInterface\" (no address), or \"Mode\"=\"switch\"")
         }
         do {
             try ip(["link", "add", Self.uplink, "link", nic, "netns", namespace, "type", "macvlan", "mode", "passthru"])
         } catch {
-            throw HVError(.unsupported, "bridge mode: cannot join \(nic) to the VMF network: \((error as? HVError)?.message ?? "\(error)")",
-                          hint: "the interface must be an Ethernet device that is no other macvlan's; or set \"Mode\"=\"switch\"")
+            throw HVError(
+                .unsupported, "bridge mode: cannot join \(nic) to the VMF network: \((error as? HVError)?.message ?? "\(error)")",
+                hint: "the interface must be an Ethernet device that is no other macvlan's; or set \"Mode\"=\"switch\"")
         }
         try ip(["-n", namespace, "link", "set", Self.uplink, "master", Self.bridge])
         try ip(["-n", namespace, "link", "set", Self.uplink, "up"])
@@ -133,8 +140,9 @@ public struct VMFNetwork: Sendable {
     /// The host's seat: the bridge's own address in hv's namespace.
     public func attachHost(_ network: CommunicationConfig.Network) throws {
         guard exists, linkExists(Self.bridge) else {
-            throw HVError(.notFound, "the VMF network is not set up (hv's namespace \(namespace) has no bridge)",
-                          hint: "load the VMF again: hv_vmf_stop, then hv_vmf_start")
+            throw HVError(
+                .notFound, "the VMF network is not set up (hv's namespace \(namespace) has no bridge)",
+                hint: "load the VMF again: hv_vmf_stop, then hv_vmf_start")
         }
         let want = "\(network.hostAddress)/\(network.prefix)"
         if hostAddresses() != [want] {
@@ -150,7 +158,8 @@ public struct VMFNetwork: Sendable {
     /// The bridge's IPv4 addresses ("10.77.0.254/24").
     public func hostAddresses() -> [String] {
         guard exists, let r = try? Command.run(["ip", "-n", namespace, "-o", "-4", "addr", "show", "dev", Self.bridge], timeout: 5),
-              r.status == 0 else { return [] }
+            r.status == 0
+        else { return [] }
         return r.stdout.split(separator: "\n").compactMap { line in
             let words = line.split(separator: " ")
             return words.firstIndex(of: "inet").flatMap { i in i + 1 < words.count ? String(words[i + 1]) : nil }
@@ -161,15 +170,18 @@ public struct VMFNetwork: Sendable {
     /// caller's (the TAP goes when the last descriptor of it closes).
     public func openTap(_ name: String, guest: String) throws -> Int32 {
         guard exists, linkExists(Self.bridge) else {
-            throw HVError(.notFound, "cannot put \(guest) on the VMF network: it is not set up (hv's namespace \(namespace) has no bridge)",
-                          hint: "load the VMF again (hv_vmf_stop, then hv_vmf_start); hv vmf status lists its notes")
+            throw HVError(
+                .notFound, "cannot put \(guest) on the VMF network: it is not set up (hv's namespace \(namespace) has no bridge)",
+                hint: "load the VMF again (hv_vmf_stop, then hv_vmf_start); hv vmf status lists its notes")
         }
         let fd = Self.tapInNamespace(HostNetwork.namespacePath(layout), name: name)
         guard fd >= 0 else {
             let why = String(cString: strerror(-fd))
-            throw HVError(fd == -EBUSY ? .conflict : .unsupported, "cannot create \(guest)'s port on the VMF network, the TAP \(name): \(why)",
-                          hint: fd == -EBUSY ? "another process still holds \(name) (an earlier QEMU of \(guest)?): wait for it to end"
-                                             : "hv needs /dev/net/tun (modprobe tun) and root")
+            throw HVError(
+                fd == -EBUSY ? .conflict : .unsupported, "cannot create \(guest)'s port on the VMF network, the TAP \(name): \(why)",
+                hint: fd == -EBUSY
+                    ? "another process still holds \(name) (an earlier QEMU of \(guest)?): wait for it to end"
+                    : "hv needs /dev/net/tun (modprobe tun) and root")
         }
         do {
             try ip(["-n", namespace, "link", "set", name, "master", Self.bridge])

@@ -52,25 +52,30 @@ public struct DiskImage: Sendable, Equatable {
             // 0: clean; 3: leaked clusters only (harmless, space is just not reused).
             guard (check.status == 0 || check.status == 3) && !check.timedOut else {
                 let detail = (check.stdout + check.stderr).split(separator: "\n").prefix(4).joined(separator: "; ")
-                throw HVError(.badDiskImage, "the disk image \(url.path) is corrupt: \(detail)",
-                              hint: "nothing was started or changed. Copy the file aside, then try `qemu-img check -r all \(url.path)`, or move it away to install afresh")
+                throw HVError(
+                    .badDiskImage, "the disk image \(url.path) is corrupt: \(detail)",
+                    hint: "nothing was started or changed. Copy the file aside, then try `qemu-img check -r all \(url.path)`, or move it away to install afresh"
+                )
             }
         }
         let head: Data
         do { head = try tool.head(1024) } catch { throw problem((error as? HVError)?.message ?? "\(error)") }
-        return Inspection(virtualSizeBytes: (json["virtual-size"] as? NSNumber)?.uint64Value ?? 0,
-                          allocatedBytes: (json["actual-size"] as? NSNumber)?.uint64Value ?? 0,
-                          hasSystem: Self.hasPartitionTable(head))
+        return Inspection(
+            virtualSizeBytes: (json["virtual-size"] as? NSNumber)?.uint64Value ?? 0,
+            allocatedBytes: (json["actual-size"] as? NSNumber)?.uint64Value ?? 0,
+            hasSystem: Self.hasPartitionTable(head))
     }
 
     private func problem(_ stderr: String) -> HVError {
         let text = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.contains("lock") {
-            return HVError(.badDiskImage, "the disk image \(url.path) is in use by another program: \(text)",
-                           hint: "another guest or qemu-img has it open; find it with: fuser -v \(url.path)")
+            return HVError(
+                .badDiskImage, "the disk image \(url.path) is in use by another program: \(text)",
+                hint: "another guest or qemu-img has it open; find it with: fuser -v \(url.path)")
         }
-        return HVError(.badDiskImage, "the disk image \(url.path) cannot be used as \(format.rawValue): \(text)",
-                       hint: "nothing was started or changed. Name the file by its format (.qcow2, else it is used raw) or move it away to install afresh")
+        return HVError(
+            .badDiskImage, "the disk image \(url.path) cannot be used as \(format.rawValue): \(text)",
+            hint: "nothing was started or changed. Name the file by its format (.qcow2, else it is used raw) or move it away to install afresh")
     }
 
     static func hasPartitionTable(_ head: Data) -> Bool {
@@ -89,13 +94,17 @@ public struct DiskImage: Sendable, Equatable {
         try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).creating")
         try? fm.removeItem(at: tmp)
-        let r = try Command.run(["qemu-img", "create", "-q", "-f", format.rawValue,
-                                 "-o", format == .qcow2 ? "lazy_refcounts=on" : "preallocation=off",
-                                 tmp.path, "\(sizeGiB)G"], timeout: 120)
+        let r = try Command.run(
+            [
+                "qemu-img", "create", "-q", "-f", format.rawValue,
+                "-o", format == .qcow2 ? "lazy_refcounts=on" : "preallocation=off",
+                tmp.path, "\(sizeGiB)G",
+            ], timeout: 120)
         guard r.status == 0 else {
             try? fm.removeItem(at: tmp)
-            throw HVError(.io, "cannot create the disk image \(url.path): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
-                          hint: "check free space and permissions of \(url.deletingLastPathComponent().path)")
+            throw HVError(
+                .io, "cannot create the disk image \(url.path): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))",
+                hint: "check free space and permissions of \(url.deletingLastPathComponent().path)")
         }
         // root's alone: the guest's QEMU gets it as a descriptor (InheritedFD), no other user reads it.
         chmod(tmp.path, 0o600)

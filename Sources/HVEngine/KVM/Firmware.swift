@@ -18,7 +18,9 @@ public struct FirmwareFiles: Sendable, Equatable {
     public static func locate(secureBoot: Bool, directory: String = "/usr/share/OVMF") throws -> FirmwareFiles {
         let dir = URL(fileURLWithPath: directory)
         // The 4 MiB builds first (Debian 12's default); the 2 MiB ones of older releases next.
-        let pairs = secureBoot ? [("OVMF_CODE_4M.ms.fd", "OVMF_VARS_4M.ms.fd"), ("OVMF_CODE.ms.fd", "OVMF_VARS.ms.fd")]
+        let pairs =
+            secureBoot
+            ? [("OVMF_CODE_4M.ms.fd", "OVMF_VARS_4M.ms.fd"), ("OVMF_CODE.ms.fd", "OVMF_VARS.ms.fd")]
             : [("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"), ("OVMF_CODE.fd", "OVMF_VARS.fd")]
         for (code, vars) in pairs {
             let c = dir.appendingPathComponent(code), v = dir.appendingPathComponent(vars)
@@ -26,8 +28,9 @@ public struct FirmwareFiles: Sendable, Equatable {
                 return FirmwareFiles(code: c, varsTemplate: v, secureBoot: secureBoot)
             }
         }
-        throw HVError(.notFound, "UEFI firmware is missing: no \(pairs[0].0) in \(directory)",
-                      hint: "install Debian's ovmf package (hv setup does), or set \"Firmware\"=\"bios\" in the guest's usr.config")
+        throw HVError(
+            .notFound, "UEFI firmware is missing: no \(pairs[0].0) in \(directory)",
+            hint: "install Debian's ovmf package (hv setup does), or set \"Firmware\"=\"bios\" in the guest's usr.config")
     }
 
     /// Gives the guest its own variable store (boot entries, Secure Boot

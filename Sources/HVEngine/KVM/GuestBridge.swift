@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,8 +74,9 @@ public struct GuestBridge: Sendable {
                 Self.disableIPv6(tap)
                 try ip(["link", "set", tap, "master", bridge])
                 if let problem = filter.apply(macs(r)) {
-                    throw HVError(.unsupported, "cannot hold \(guest) to its own MAC on the bridge: \(problem)",
-                                  hint: "hv setup installs nftables; nothing was started")
+                    throw HVError(
+                        .unsupported, "cannot hold \(guest) to its own MAC on the bridge: \(problem)",
+                        hint: "hv setup installs nftables; nothing was started")
                 }
                 try ip(["link", "set", tap, "up"])
             } catch {
@@ -127,8 +129,10 @@ public struct GuestBridge: Sendable {
             var r = record
             let busy = r.taps.filter { running.contains($0.value.guest) }
             guard busy.isEmpty else {
-                throw HVError(.conflict, "running guests use hv's bridges: " + busy.map { "\($0.value.guest) (\($0.key) on \($0.value.bridge))" }.sorted().joined(separator: ", "),
-                              hint: "stop them first; their TAPs and bridges go by themselves when they stop")
+                throw HVError(
+                    .conflict,
+                    "running guests use hv's bridges: " + busy.map { "\($0.value.guest) (\($0.key) on \($0.value.bridge))" }.sorted().joined(separator: ", "),
+                    hint: "stop them first; their TAPs and bridges go by themselves when they stop")
             }
             var removed: [String] = []
             for tap in r.taps.keys.sorted() {
@@ -150,21 +154,24 @@ public struct GuestBridge: Sendable {
     private func bridgeFor(_ interface: String, record r: inout Record) throws -> String {
         let sys = "/sys/class/net/\(interface)"
         guard FileManager.default.fileExists(atPath: sys) else {
-            throw HVError(.notFound, "there is no network interface \"\(interface)\" on this host",
-                          hint: "set \"Bridge\" in [Guest\\Network] to one that `ip link` lists (a bridge such as br0, or a free NIC)")
+            throw HVError(
+                .notFound, "there is no network interface \"\(interface)\" on this host",
+                hint: "set \"Bridge\" in [Guest\\Network] to one that `ip link` lists (a bridge such as br0, or a free NIC)")
         }
         if FileManager.default.fileExists(atPath: sys + "/bridge") { return interface }
         if let master = try? FileManager.default.destinationOfSymbolicLink(atPath: sys + "/master") {
             let name = URL(fileURLWithPath: master).lastPathComponent
             guard FileManager.default.fileExists(atPath: "/sys/class/net/\(name)/bridge") else {
-                throw HVError(.conflict, "\(interface) is already part of \(name), which is not a bridge",
-                              hint: "name the bridge or a free interface in \"Bridge\"")
+                throw HVError(
+                    .conflict, "\(interface) is already part of \(name), which is not a bridge",
+                    hint: "name the bridge or a free interface in \"Bridge\"")
             }
             return name
         }
         if let first = HostNetwork.addresses(of: interface).first {
-            throw HVError(.conflict, "\(interface) carries the host's address \(first): bridging it would take that network from the host",
-                          hint: "make a bridge (br0) that holds the address and the interface, and name br0 in \"Bridge\"; or use a free interface")
+            throw HVError(
+                .conflict, "\(interface) carries the host's address \(first): bridging it would take that network from the host",
+                hint: "make a bridge (br0) that holds the address and the interface, and name br0 in \"Bridge\"; or use a free interface")
         }
         let bridge = bridgeName(over: interface)
         if !FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") {

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,10 +62,13 @@ public struct GuestDiskTool: Sendable {
     public func check(_ argv: [String], alsoPass: [Int32] = [], what: String, timeout: Double = 600) throws -> String {
         let out = try run(argv, alsoPass: alsoPass, timeout: timeout)
         guard out.status == 0, !out.timedOut else {
-            let why = out.timedOut ? "did not finish within \(Int(timeout)) s"
+            let why =
+                out.timedOut
+                ? "did not finish within \(Int(timeout)) s"
                 : out.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(600).description
-            throw HVError(.io, "\(what) failed: \(why)",
-                          hint: "check the disk with: qemu-img check \(url.path)")
+            throw HVError(
+                .io, "\(what) failed: \(why)",
+                hint: "check the disk with: qemu-img check \(url.path)")
         }
         return out.stdout
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,8 +43,10 @@ public struct KVMGuestSetup {
         let iso = try isoToAttach(installing: installing, disk: disk)
         let tpm = try wantsTPM()
         if config.networkMode == "user", let taken = config.hostForwards.first(where: { !PortProbe.isFree($0) }) {
-            throw HVError(.conflict, "\(config.name) forwards \(taken.proto.rawValue) port \(taken.hostPort) on \(taken.hostAddress), which another program or guest already uses",
-                          hint: "choose another host port in \"HostForward\" of [Guest\\Network] (usr.config), or stop what holds it (ss -lntup)")
+            throw HVError(
+                .conflict,
+                "\(config.name) forwards \(taken.proto.rawValue) port \(taken.hostPort) on \(taken.hostAddress), which another program or guest already uses",
+                hint: "choose another host port in \"HostForward\" of [Guest\\Network] (usr.config), or stop what holds it (ss -lntup)")
         }
         // All checks passed: from here on, things are created.
         var steps: [String] = [], created: [URL] = []
@@ -84,8 +87,9 @@ public struct KVMGuestSetup {
         switch config.tpm {
         case "yes":
             guard SoftwareTPM.isInstalled else {
-                throw HVError(.notFound, "\(config.name) is configured with a TPM (\"Tpm\"=\"yes\") but swtpm is not installed",
-                              hint: "install swtpm and swtpm-tools (hv setup does), or set \"Tpm\"=\"no\" in usr.config")
+                throw HVError(
+                    .notFound, "\(config.name) is configured with a TPM (\"Tpm\"=\"yes\") but swtpm is not installed",
+                    hint: "install swtpm and swtpm-tools (hv setup does), or set \"Tpm\"=\"no\" in usr.config")
             }
             return true
         case "no": return false
@@ -100,16 +104,20 @@ public struct KVMGuestSetup {
         let text = config.installISO.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else {
             if !installing { return nil }
-            throw HVError(.missingImage, "\(config.name) has no system on \(disk.url.path) and no installation ISO is configured",
-                          hint: "set \"Iso\" in [Guest\\Install] of \(folder.userConfig.path) to the installer's path (under \(layout.isoDir.path)/)")
+            throw HVError(
+                .missingImage, "\(config.name) has no system on \(disk.url.path) and no installation ISO is configured",
+                hint: "set \"Iso\" in [Guest\\Install] of \(folder.userConfig.path) to the installer's path (under \(layout.isoDir.path)/)")
         }
         let iso = layout.resolve(text)
         guard FileManager.default.fileExists(atPath: iso.path) else {
-            throw HVError(.missingImage,
-                          installing ? "\(config.name) has no installed system yet and its installation ISO is missing: put it at \(iso.path)"
-                                     : "\(config.name) keeps its ISO attached (\"Attach\"=\"always\") but \(iso.path) is missing",
-                          hint: installing ? "copy the \(config.os.displayName) installation ISO to \(iso.path) (e.g. scp it to this host), then start again; nothing was created"
-                                           : "put it back, or set \"Attach\"=\"until-installed\" in [Guest\\Install] of usr.config")
+            throw HVError(
+                .missingImage,
+                installing
+                    ? "\(config.name) has no installed system yet and its installation ISO is missing: put it at \(iso.path)"
+                    : "\(config.name) keeps its ISO attached (\"Attach\"=\"always\") but \(iso.path) is missing",
+                hint: installing
+                    ? "copy the \(config.os.displayName) installation ISO to \(iso.path) (e.g. scp it to this host), then start again; nothing was created"
+                    : "put it back, or set \"Attach\"=\"until-installed\" in [Guest\\Install] of usr.config")
         }
         return iso
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,8 +47,9 @@ public enum DiskDescriptors {
         guard fd >= 0 else {
             let e = errno
             if e == ELOOP {
-                throw HVError(.invalidConfig, "the disk image \(url.path) is a symbolic link",
-                              hint: "name the file (or block device) itself in the configuration; nothing was started")
+                throw HVError(
+                    .invalidConfig, "the disk image \(url.path) is a symbolic link",
+                    hint: "name the file (or block device) itself in the configuration; nothing was started")
             }
             throw HVError.posix("cannot open the disk image \(url.path)", errno: e)
         }
@@ -55,8 +57,9 @@ public enum DiskDescriptors {
         let kind = fstat(fd, &st) == 0 ? st.st_mode & S_IFMT : 0
         guard kind == S_IFREG || kind == S_IFBLK else {
             close(fd)
-            throw HVError(.invalidConfig, "the disk image \(url.path) is neither a regular file nor a block device",
-                          hint: "name a disk image file or a block device; nothing was started")
+            throw HVError(
+                .invalidConfig, "the disk image \(url.path) is neither a regular file nor a block device",
+                hint: "name a disk image file or a block device; nothing was started")
         }
         return fd
     }

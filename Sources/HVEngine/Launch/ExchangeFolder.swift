@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,9 +62,14 @@ public enum ExchangeFolder {
         var out = [UInt8](), bytes = Array(s.utf8), i = 0
         while i < bytes.count {
             if bytes[i] == UInt8(ascii: "\\"), i + 3 < bytes.count,
-               let v = UInt8(String(decoding: bytes[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
-                out.append(v); i += 4
-            } else { out.append(bytes[i]); i += 1 }
+                let v = UInt8(String(decoding: bytes[(i + 1)...(i + 3)], as: UTF8.self), radix: 8)
+            {
+                out.append(v)
+                i += 4
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -78,8 +84,13 @@ public enum ExchangeFolder {
             guard fd >= 0 else { return "cannot create \(image.path): \(String(cString: strerror(errno)))" }
             let sized = ftruncate(fd, off_t(sizeMiB) << 20) == 0
             close(fd)
-            let made = sized ? try? Command.run(["mkfs.ext4", "-q", "-F", "-m", "0", "-L", "hv-exchange",
-                                                 "-E", "root_owner=\(identity.uid):\(identity.gid)", image.path], timeout: 120) : nil
+            let made =
+                sized
+                ? try? Command.run(
+                    [
+                        "mkfs.ext4", "-q", "-F", "-m", "0", "-L", "hv-exchange",
+                        "-E", "root_owner=\(identity.uid):\(identity.gid)", image.path,
+                    ], timeout: 120) : nil
             guard made?.status == 0 else {
                 unlink(image.path)
                 return "mkfs.ext4 failed: \(made?.stderr.trimmingCharacters(in: .whitespacesAndNewlines) ?? "no space")"
@@ -99,9 +110,13 @@ public enum ExchangeFolder {
         guard !items.isEmpty else { return nil }
         let staging = dir.deletingLastPathComponent().appendingPathComponent(".exchange-moving")
         _ = Glibc.mkdir(staging.path, 0o700)
-        defer { _ = try? Command.run(["umount", staging.path], timeout: 20); rmdir(staging.path) }
+        defer {
+            _ = try? Command.run(["umount", staging.path], timeout: 20)
+            rmdir(staging.path)
+        }
         guard (try? Command.run(["mount", "-o", "loop,nosuid,nodev,noexec", image.path, staging.path], timeout: 30))?.status == 0,
-              (try? Command.run(["cp", "-a", dir.path + "/.", staging.path + "/"], timeout: 600))?.status == 0 else {
+            (try? Command.run(["cp", "-a", dir.path + "/.", staging.path + "/"], timeout: 600))?.status == 0
+        else {
             return "could not move the folder's files into \(image.path)"
         }
         for name in items { try? FileManager.default.removeItem(at: dir.appendingPathComponent(name)) }

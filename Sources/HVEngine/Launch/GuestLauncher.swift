@@ -2,6 +2,7 @@ import Foundation
 import HVCore
 import HVHost
 import QMP
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,16 +31,26 @@ public enum GuestLauncher {
         /// The guest's own user, and the limits its QEMU runs under.
         public var identity: GuestIdentity
         public var limits: ProcessLimits
-        public init(argv: [String], reservedCores: [Int] = [], hostCores: [Int] = [], rtPriority: Int = 0, emulatorPriority: Int = 0,
-                    partition: CPUPartition? = nil, identity: GuestIdentity, limits: ProcessLimits = .init()) {
-            self.argv = argv; self.reservedCores = reservedCores; self.hostCores = hostCores; self.rtPriority = rtPriority
-            self.emulatorPriority = emulatorPriority; self.partition = partition; self.identity = identity; self.limits = limits
+        public init(
+            argv: [String], reservedCores: [Int] = [], hostCores: [Int] = [], rtPriority: Int = 0, emulatorPriority: Int = 0,
+            partition: CPUPartition? = nil, identity: GuestIdentity, limits: ProcessLimits = .init()
+        ) {
+            self.argv = argv
+            self.reservedCores = reservedCores
+            self.hostCores = hostCores
+            self.rtPriority = rtPriority
+            self.emulatorPriority = emulatorPriority
+            self.partition = partition
+            self.identity = identity
+            self.limits = limits
         }
     }
 
     /// `alsoFDs`: descriptors QEMU inherits after the lock (4, 5, …).
-    public static func launch(_ request: Request, folder: GuestFolder, alsoFDs: [Int32] = [],
-                              onEvent: @escaping @Sendable (QMPEvent) -> Void) throws -> Launched {
+    public static func launch(
+        _ request: Request, folder: GuestFolder, alsoFDs: [Int32] = [],
+        onEvent: @escaping @Sendable (QMPEvent) -> Void
+    ) throws -> Launched {
         let (argv, identity) = (request.argv, request.identity)
         let (reservedCores, hostCores, partition) = (request.reservedCores, request.hostCores, request.partition)
         try prepareRunDirs(folder, identity: identity)
@@ -49,8 +60,9 @@ public enum GuestLauncher {
         }
         let pid: pid_t
         do {
-            pid = try Spawn.detached(argv, log: folder.qemuLog, inheritFD: lockFD, alsoFDs: alsoFDs, environment: CleanEnvironment.make(CleanEnvironment.qemuExtra),
-                                     identity: identity, limits: request.limits)
+            pid = try Spawn.detached(
+                argv, log: folder.qemuLog, inheritFD: lockFD, alsoFDs: alsoFDs, environment: CleanEnvironment.make(CleanEnvironment.qemuExtra),
+                identity: identity, limits: request.limits)
         } catch {
             close(lockFD)
             throw error
@@ -64,9 +76,10 @@ public enum GuestLauncher {
             let threads = (cpus.array ?? []).compactMap { $0["thread-id"]?.int }.map { pid_t($0) }
             // Into the RT cpuset first: a thread of the host cpuset may not run on an RT core.
             let admitted = reservedCores.isEmpty ? [] : partition?.admit(threads: threads) ?? []
-            var placement = Placement.place(pid: pid, vcpuThreads: threads, reserved: reservedCores,
-                                            hostCores: hostCores, priority: request.rtPriority,
-                                            emulatorPriority: request.emulatorPriority)
+            var placement = Placement.place(
+                pid: pid, vcpuThreads: threads, reserved: reservedCores,
+                hostCores: hostCores, priority: request.rtPriority,
+                emulatorPriority: request.emulatorPriority)
             placement.notes = admitted + placement.notes
             try qmp.execute("cont")
             return Launched(pid: pid, qmp: qmp, placement: placement)
@@ -86,8 +99,9 @@ public enum GuestLauncher {
     public static func endInterruptedStart(_ folder: GuestFolder) -> pid_t? {
         defer { unlink(folder.startingFile.path) }
         guard let text = try? String(contentsOf: folder.startingFile, encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-              GuestLock.isHeld(folder.lockFile) else { return nil }
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+            GuestLock.isHeld(folder.lockFile)
+        else { return nil }
         let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
         guard String(decoding: cmdline, as: UTF8.self).contains(folder.qmpSocket.path) else { return nil }
         kill(pid, SIGKILL)
@@ -119,21 +133,25 @@ public enum GuestLauncher {
         while true {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
-                throw HVError(.io, "QEMU exited at once: \(tail(of: folder.qemuLog))",
-                              hint: "the whole output is in \(folder.qemuLog.path)")
+                throw HVError(
+                    .io, "QEMU exited at once: \(tail(of: folder.qemuLog))",
+                    hint: "the whole output is in \(folder.qemuLog.path)")
             }
             if FileManager.default.fileExists(atPath: folder.qmpSocket.path),
-               let qmp = try? QMPClient(path: folder.qmpSocket.path, timeout: 5, onEvent: onEvent) {
+                let qmp = try? QMPClient(path: folder.qmpSocket.path, timeout: 5, onEvent: onEvent)
+            {
                 return qmp
             }
             switch progress.sample() {
             case .waiting: break
             case .idle:
-                throw HVError(.timeout, "QEMU did not open its QMP socket and used no CPU for \(Int(StartupProgress.idleLimit)) s: it is stuck",
-                              hint: "see \(folder.qemuLog.path)")
+                throw HVError(
+                    .timeout, "QEMU did not open its QMP socket and used no CPU for \(Int(StartupProgress.idleLimit)) s: it is stuck",
+                    hint: "see \(folder.qemuLog.path)")
             case .tooLong:
-                throw HVError(.timeout, "QEMU did not open its QMP socket within \(Int(StartupProgress.hardLimit)) s",
-                              hint: "see \(folder.qemuLog.path); a guest with an assigned device pins all its memory first")
+                throw HVError(
+                    .timeout, "QEMU did not open its QMP socket within \(Int(StartupProgress.hardLimit)) s",
+                    hint: "see \(folder.qemuLog.path); a guest with an assigned device pins all its memory first")
             }
             usleep(5_000)
         }

@@ -30,14 +30,16 @@ public struct GuestScriptVariables: Sendable, Equatable {
             for a in "${HV_QEMU_EXTRA_ARGS[@]}"; do printf '%s\\0' "$a"; done
             for a in "${HV_HOOK_ENV[@]}"; do printf '%s\\0' "$a"; done
             """
-        let out = try Command.run(["bash", "-c", script, "hv", folder.guestConfigScript.path],
-                                  timeout: 10, cwd: folder.url,
-                                  environment: CleanEnvironment.make(root: folder.url.deletingLastPathComponent().deletingLastPathComponent()))
+        let out = try Command.run(
+            ["bash", "-c", script, "hv", folder.guestConfigScript.path],
+            timeout: 10, cwd: folder.url,
+            environment: CleanEnvironment.make(root: folder.url.deletingLastPathComponent().deletingLastPathComponent()))
         guard out.status == 0, !out.timedOut else {
             let why = out.timedOut ? "did not finish within 10 s" : "failed (exit \(out.status))"
-            throw HVError(.invalidConfig,
-                          "\(folder.userConfigScript.path) \(why): \(out.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(500))",
-                          hint: "fix usr_guest_config.sh (bash -n \(folder.userConfigScript.path) checks its syntax); nothing was started")
+            throw HVError(
+                .invalidConfig,
+                "\(folder.userConfigScript.path) \(why): \(out.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(500))",
+                hint: "fix usr_guest_config.sh (bash -n \(folder.userConfigScript.path) checks its syntax); nothing was started")
         }
         var fields = out.stdout.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
         if fields.last == "" { fields.removeLast() }
@@ -47,8 +49,9 @@ public struct GuestScriptVariables: Sendable, Equatable {
         }
         v.hypervisorConfig = fields.removeFirst()
         guard fields.count >= 2, let n = Int(fields[1]), fields.count >= 2 + n else {
-            throw HVError(.invalidConfig, "\(folder.guestConfigScript.path) printed something unexpected",
-                          hint: "usr_guest_config.sh must not print to stdout (send messages to stderr: echo ... >&2)")
+            throw HVError(
+                .invalidConfig, "\(folder.guestConfigScript.path) printed something unexpected",
+                hint: "usr_guest_config.sh must not print to stdout (send messages to stderr: echo ... >&2)")
         }
         v.kernelAppend = fields[0]
         v.qemuExtraArgs = Array(fields[2..<(2 + n)])

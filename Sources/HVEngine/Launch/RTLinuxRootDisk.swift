@@ -38,15 +38,19 @@ public struct RTLinuxRootDisk {
         let raw = work.appendingPathComponent("root.img")
         try Command.check(["cp", "--sparse=always", template.path, raw.path], timeout: 600, what: "copying the Debian root template")
         let hostKey = work.appendingPathComponent("ssh_host_ed25519_key")
-        try Command.check(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "root@\(hostName)", "-f", hostKey.path],
-                          what: "making the guest's SSH host key (needs openssh-client)")
+        try Command.check(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "root@\(hostName)", "-f", hostKey.path],
+            what: "making the guest's SSH host key (needs openssh-client)")
         let hvKey = try GuestSSH.ensureKeyPair(layout)
         let files: [(local: URL, text: String?, path: String, mode: Int)] = [
             (hostKey, nil, "/etc/ssh/ssh_host_ed25519_key", 0o600),
             (URL(fileURLWithPath: hostKey.path + ".pub"), nil, "/etc/ssh/ssh_host_ed25519_key.pub", 0o644),
             (work.appendingPathComponent("authorized_keys"), try String(contentsOf: hvKey.publicKey, encoding: .utf8), "/root/.ssh/authorized_keys", 0o600),
             (work.appendingPathComponent("hostname"), hostName + "\n", "/etc/hostname", 0o644),
-            (work.appendingPathComponent("hosts"), "127.0.0.1\tlocalhost\n127.0.1.1\t\(hostName)\n::1\tlocalhost ip6-localhost ip6-loopback\n", "/etc/hosts", 0o644),
+            (
+                work.appendingPathComponent("hosts"), "127.0.0.1\tlocalhost\n127.0.1.1\t\(hostName)\n::1\tlocalhost ip6-localhost ip6-loopback\n", "/etc/hosts",
+                0o644
+            ),
         ]
         var commands: [String] = []
         for f in files {
@@ -67,19 +71,22 @@ public struct RTLinuxRootDisk {
         }
         let made = work.appendingPathComponent("disk")
         if disk.format == .qcow2 {
-            try Command.check(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "-o", "lazy_refcounts=on", raw.path, made.path],
-                              timeout: 600, what: "writing the guest's disk")
+            try Command.check(
+                ["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "-o", "lazy_refcounts=on", raw.path, made.path],
+                timeout: 600, what: "writing the guest's disk")
         } else {
             guard rename(raw.path, made.path) == 0 else { throw HVError.posix("rename \(raw.path)", errno: errno) }
         }
-        try Command.check(["qemu-img", "resize", "-q", "-f", disk.format.rawValue, made.path, "\(sizeGiB)G"],
-                          what: "sizing the guest's disk to \(sizeGiB) GiB")
+        try Command.check(
+            ["qemu-img", "resize", "-q", "-f", disk.format.rawValue, made.path, "\(sizeGiB)G"],
+            what: "sizing the guest's disk to \(sizeGiB) GiB")
         let known = "hv-\(folderName) " + (try String(contentsOf: URL(fileURLWithPath: hostKey.path + ".pub"), encoding: .utf8))
         try GuestSSH.ensureKeysDir(layout)
         try AtomicFile.write(Data(known.utf8), to: layout.guestHostKey(folderName), mode: 0o600)
         chmod(made.path, 0o600)
         guard rename(made.path, disk.url.path) == 0 else { throw HVError.posix("rename to \(disk.url.path)", errno: errno) }
-        return "created the Debian root disk \(disk.url.path) (\(sizeGiB) GiB, \(disk.format.rawValue), a copy of \(template.path): it grows as the guest writes)"
+        return
+            "created the Debian root disk \(disk.url.path) (\(sizeGiB) GiB, \(disk.format.rawValue), a copy of \(template.path): it grows as the guest writes)"
     }
 
     /// The guest's host name: its folder name, as a host name may be spelled.

@@ -23,9 +23,11 @@ public struct RTOSImage: Sendable, Equatable {
         case .rtLinux:
             let image = RTLinuxImageFiles(dir: dir)
             guard FileManager.default.fileExists(atPath: image.vmlinux.path),
-                  FileManager.default.fileExists(atPath: image.initramfs.path) else {
-                throw HVError(.missingImage, "the RT-Linux image is not built: \(image.vmlinux.path) is missing",
-                              hint: "run `hv setup` (it builds the image from Debian's PREEMPT_RT kernel)")
+                FileManager.default.fileExists(atPath: image.initramfs.path)
+            else {
+                throw HVError(
+                    .missingImage, "the RT-Linux image is not built: \(image.vmlinux.path) is missing",
+                    hint: "run `hv setup` (it builds the image from Debian's PREEMPT_RT kernel)")
             }
             // With a vfio-pci device, the kernel QEMU 7.2 loads from the ELF (PVH) is
             // found zeroed once microvm's firmware has run (measured in the nested
@@ -34,15 +36,18 @@ public struct RTOSImage: Sendable, Equatable {
             // decompressor costs ~3 s under TCG, nothing to speak of under KVM.
             let kernel = config.pciDevices.isEmpty ? image.vmlinux : image.bzImage
             guard FileManager.default.fileExists(atPath: kernel.path) else {
-                throw HVError(.missingImage, "the RT-Linux image has no \(kernel.lastPathComponent), which a guest with PCI devices boots",
-                              hint: "rebuild it: hv setup --rebuild-image")
+                throw HVError(
+                    .missingImage, "the RT-Linux image has no \(kernel.lastPathComponent), which a guest with PCI devices boots",
+                    hint: "rebuild it: hv setup --rebuild-image")
             }
-            var found = RTOSImage(kernel: kernel, initrd: image.initramfs, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine,
-                                  kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
+            var found = RTOSImage(
+                kernel: kernel, initrd: image.initramfs, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine,
+                kernelArgs: RTLinuxImageFiles.defaultKernelArgs)
             if config.root == .debian {
                 for file in [image.debianRoot, image.modules] where !FileManager.default.fileExists(atPath: file.path) {
-                    throw HVError(.missingImage, "the RT-Linux image has no Debian root: \(file.path) is missing",
-                                  hint: "build it: hv setup --rebuild-image (or boot the busybox image: \"Root\"=\"busybox\" in [Guest\\Boot] of usr.config)")
+                    throw HVError(
+                        .missingImage, "the RT-Linux image has no Debian root: \(file.path) is missing",
+                        hint: "build it: hv setup --rebuild-image (or boot the busybox image: \"Root\"=\"busybox\" in [Guest\\Boot] of usr.config)")
                 }
                 found.rootTemplate = image.debianRoot
                 found.modulesImage = image.modules
@@ -52,15 +57,16 @@ public struct RTOSImage: Sendable, Equatable {
         case .vxworks, .rtos32:
             let file = dir.appendingPathComponent(config.os == .vxworks ? "vxWorks" : "rtos32.bin")
             guard FileManager.default.fileExists(atPath: file.path) else {
-                throw HVError(.missingImage,
-                              "cannot start \(config.name): the \(config.os.displayName) image \(file.path) is missing",
-                              hint: "hv cannot ship \(config.os.displayName); build a multiboot ELF image with its SDK and copy it to \(file.path) (docs/IMAGES.md)")
+                throw HVError(
+                    .missingImage,
+                    "cannot start \(config.name): the \(config.os.displayName) image \(file.path) is missing",
+                    hint: "hv cannot ship \(config.os.displayName); build a multiboot ELF image with its SDK and copy it to \(file.path) (docs/IMAGES.md)")
             }
-            return RTOSImage(kernel: file, initrd: nil, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine, kernelArgs: "",
-                             rootTemplate: nil, modulesImage: nil)
+            return RTOSImage(
+                kernel: file, initrd: nil, readyMarker: config.readyLine.isEmpty ? nil : config.readyLine, kernelArgs: "",
+                rootTemplate: nil, modulesImage: nil)
         case .windows, .ubuntu:
             throw HVError(.internal, "\(config.os.displayName) is not an RTOS")
         }
     }
 }
-

@@ -1,5 +1,6 @@
 import Foundation
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -96,13 +96,17 @@ public struct CommPlan: Sendable, Equatable, Codable {
             a += ["-netdev", "tap,id=vmfnet,fd=\(tapFD)\(vhost)", "-device", "\(nic),netdev=vmfnet,mac=\(mac)"]
         }
         for (i, r) in regions.enumerated() {
-            a += ["-object", "memory-backend-file,id=hvshm\(i),mem-path=\(esc(r.path)),size=\(r.bytes),share=on",
-                  "-device", "ivshmem-plain,memdev=hvshm\(i),addr=\(String(format: "0x%02x", r.slot))"]
+            a += [
+                "-object", "memory-backend-file,id=hvshm\(i),mem-path=\(esc(r.path)),size=\(r.bytes),share=on",
+                "-device", "ivshmem-plain,memdev=hvshm\(i),addr=\(String(format: "0x%02x", r.slot))",
+            ]
         }
         for (i, d) in doorbells.enumerated() {
             let id = i == 0 ? "hvevents" : "hvevents\(i)"
-            a += ["-chardev", "socket,id=\(id),path=\(esc(d.socket))",
-                  "-device", "ivshmem-doorbell,chardev=\(id),vectors=1,addr=\(String(format: "0x%02x", d.slot))"]
+            a += [
+                "-chardev", "socket,id=\(id),path=\(esc(d.socket))",
+                "-device", "ivshmem-doorbell,chardev=\(id),vectors=1,addr=\(String(format: "0x%02x", d.slot))",
+            ]
         }
         return a
     }

@@ -21,10 +21,11 @@ enum DeviceArgs {
     /// to any port; by port it takes whatever is plugged in there.
     static func usb(_ specs: [USBDeviceSpec]) -> [String] {
         specs.enumerated().flatMap { i, spec -> [String] in
-            let which: String = switch spec {
-            case .ids(let v, let p): "vendorid=0x\(v),productid=0x\(p)"
-            case .port(let bus, let path): "hostbus=\(bus),hostport=\(path)"
-            }
+            let which: String =
+                switch spec {
+                case .ids(let v, let p): "vendorid=0x\(v),productid=0x\(p)"
+                case .port(let bus, let path): "hostbus=\(bus),hostport=\(path)"
+                }
             return ["-device", "usb-host,bus=usb.0,\(which),id=hostusb\(i)"]
         }
     }

@@ -27,9 +27,11 @@ public struct RTOSLaunchPlan: Sendable, Equatable {
     /// RT-Linux on its Debian root: the guest's own disk.
     public var rootDisk: DiskImage?
 
-    public init(folderName: String, config: GuestConfig, accelerator: Accelerator, image: RTOSImage,
-                folder: GuestFolder, sharedGuestsDir: String?, kernelAppend: String = "", extraArgs: [String] = [],
-                hostTSCKHz: Int? = nil) {
+    public init(
+        folderName: String, config: GuestConfig, accelerator: Accelerator, image: RTOSImage,
+        folder: GuestFolder, sharedGuestsDir: String?, kernelAppend: String = "", extraArgs: [String] = [],
+        hostTSCKHz: Int? = nil
+    ) {
         self.folderName = folderName
         self.config = config
         self.accelerator = accelerator
@@ -85,11 +87,13 @@ public enum QemuCommandLine {
     /// TCG it reached the shell ~25 % sooner than `-M pc` here. Its ACPI (GED)
     /// power button serves the graceful stop; 9p rides on virtio-mmio.
     public static func rtos(_ plan: RTOSLaunchPlan) -> [String] {
-        var a = [binary,
-                 "-name", "guest=\(plan.folderName),debug-threads=on",
-                 "-nodefaults", "-no-user-config",
-                 "-sandbox", sandbox(spawn: false),
-                 "-machine", "microvm" + (needsPCI(plan) ? ",pcie=on" : "") + (plan.config.hugePages ? ",memory-backend=mem" : "")]
+        var a = [
+            binary,
+            "-name", "guest=\(plan.folderName),debug-threads=on",
+            "-nodefaults", "-no-user-config",
+            "-sandbox", sandbox(spawn: false),
+            "-machine", "microvm" + (needsPCI(plan) ? ",pcie=on" : "") + (plan.config.hugePages ? ",memory-backend=mem" : ""),
+        ]
         let lock = locksMemory(plan)
         // Locked memory includes TCG's code buffer: keep it at 64 MiB instead of 1 GiB.
         a += ["-accel", plan.accelerator == .tcg && lock ? "tcg,tb-size=64" : plan.accelerator.rawValue]
@@ -104,29 +108,37 @@ public enum QemuCommandLine {
             // Preallocated and locked: guest memory never pages out or faults in late.
             a += ["-overcommit", "mem-lock=on"] + (plan.config.hugePages ? [] : ["-mem-prealloc"])
         }
-        a += ["-smp", String(plan.config.vcpus),
-              "-m", "\(plan.config.memoryMiB)M",
-              "-kernel", plan.image.kernel.path]
+        a += [
+            "-smp", String(plan.config.vcpus),
+            "-m", "\(plan.config.memoryMiB)M",
+            "-kernel", plan.image.kernel.path,
+        ]
         if let initrd = plan.image.initrd { a += ["-initrd", initrd.path] }
         let cmdline = kernelCommandLine(plan)
         if !cmdline.isEmpty { a += ["-append", cmdline] }
-        a += ["-chardev", "socket,id=serial0,path=\(esc(plan.serialSocket)),server=on,wait=off,logfile=\(esc(plan.consoleLog)),logappend=on",
-              "-serial", "chardev:serial0",
-              "-qmp", "unix:\(esc(plan.qmpSocket)),server=on,wait=off",
-              "-pidfile", plan.pidFile,
-              "-display", "none"]
+        a += [
+            "-chardev", "socket,id=serial0,path=\(esc(plan.serialSocket)),server=on,wait=off,logfile=\(esc(plan.consoleLog)),logappend=on",
+            "-serial", "chardev:serial0",
+            "-qmp", "unix:\(esc(plan.qmpSocket)),server=on,wait=off",
+            "-pidfile", plan.pidFile,
+            "-display", "none",
+        ]
         if let disk = plan.rootDisk, let modules = plan.image.modulesImage {
             // Found by their serials in the guest (virtio-mmio's order is not the command line's);
             // the modules are read-only to it, so they always match the kernel it boots.
-            a += InheritedFD.diskArgs + [
-                  "-drive", "if=none,id=hvroot,file=\(InheritedFD.diskPath),format=\(disk.format.rawValue),discard=unmap",
-                  "-device", "virtio-blk-device,drive=hvroot,serial=hv-root",
-                  "-drive", "if=none,id=hvmodules,file=\(esc(modules.path)),format=raw,readonly=on",
-                  "-device", "virtio-blk-device,drive=hvmodules,serial=hv-modules"]
+            a +=
+                InheritedFD.diskArgs + [
+                    "-drive", "if=none,id=hvroot,file=\(InheritedFD.diskPath),format=\(disk.format.rawValue),discard=unmap",
+                    "-device", "virtio-blk-device,drive=hvroot,serial=hv-root",
+                    "-drive", "if=none,id=hvmodules,file=\(esc(modules.path)),format=raw,readonly=on",
+                    "-device", "virtio-blk-device,drive=hvmodules,serial=hv-modules",
+                ]
         }
         if let dir = plan.sharedGuestsDir {
-            a += ["-fsdev", "local,id=hvguests,path=\(esc(dir)),security_model=none",
-                  "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=\(guestsMountTag)"]
+            a += [
+                "-fsdev", "local,id=hvguests,path=\(esc(dir)),security_model=none",
+                "-device", "virtio-9p-device,fsdev=hvguests,mount_tag=\(guestsMountTag)",
+            ]
         }
         a += plan.comm?.qemuArgs(nic: "virtio-net-device") ?? []
         a += DeviceArgs.pci(plan.config.pciDevices, fixedSlots: true)

@@ -50,50 +50,66 @@ extension QemuCommandLine {
     public static func kvm(_ plan: KVMLaunchPlan) -> [String] {
         let secure = plan.firmware?.secureBoot ?? false
         let smb = plan.servesSMB
-        var a = [binary,
-                 "-name", "guest=\(plan.folderName),debug-threads=on",
-                 "-nodefaults", "-no-user-config",
-                 "-sandbox", sandbox(spawn: smb),
-                 "-machine", "q35" + (secure ? ",smm=on" : "") + ",vmport=off",
-                 "-accel", plan.accelerator.rawValue,
-                 "-cpu", cpuModel(plan),
-                 "-smp", String(plan.config.vcpus),
-                 "-m", "\(plan.config.memoryMiB)M"]
+        var a = [
+            binary,
+            "-name", "guest=\(plan.folderName),debug-threads=on",
+            "-nodefaults", "-no-user-config",
+            "-sandbox", sandbox(spawn: smb),
+            "-machine", "q35" + (secure ? ",smm=on" : "") + ",vmport=off",
+            "-accel", plan.accelerator.rawValue,
+            "-cpu", cpuModel(plan),
+            "-smp", String(plan.config.vcpus),
+            "-m", "\(plan.config.memoryMiB)M",
+        ]
         if let fw = plan.firmware {
             if secure { a += ["-global", "driver=cfi.pflash01,property=secure,value=on"] }
-            a += ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=\(esc(fw.code.path))",
-                  "-drive", "if=pflash,format=raw,unit=1,file=\(esc(plan.nvram))"]
+            a += [
+                "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=\(esc(fw.code.path))",
+                "-drive", "if=pflash,format=raw,unit=1,file=\(esc(plan.nvram))",
+            ]
         }
         // Windows keeps the hardware clock in local time.
         a += ["-rtc", plan.isWindows ? "base=localtime,driftfix=slew" : "base=utc"]
-        a += InheritedFD.diskArgs + [
-              "-drive", "if=none,id=disk0,format=\(plan.diskFormat.rawValue),file=\(InheritedFD.diskPath),discard=unmap",
-              "-device", (plan.isWindows ? "ide-hd,bus=ide.0" : "virtio-blk-pci") + ",drive=disk0,bootindex=\(plan.installing ? 1 : 0)"]
+        a +=
+            InheritedFD.diskArgs + [
+                "-drive", "if=none,id=disk0,format=\(plan.diskFormat.rawValue),file=\(InheritedFD.diskPath),discard=unmap",
+                "-device", (plan.isWindows ? "ide-hd,bus=ide.0" : "virtio-blk-pci") + ",drive=disk0,bootindex=\(plan.installing ? 1 : 0)",
+            ]
         if let iso = plan.iso {
-            a += ["-drive", "if=none,id=cd0,media=cdrom,readonly=on,file=\(esc(iso))",
-                  "-device", "ide-cd,bus=ide.1,drive=cd0,bootindex=\(plan.installing ? 0 : 1)"]
+            a += [
+                "-drive", "if=none,id=cd0,media=cdrom,readonly=on,file=\(esc(iso))",
+                "-device", "ide-cd,bus=ide.1,drive=cd0,bootindex=\(plan.installing ? 0 : 1)",
+            ]
         }
         if plan.config.networkMode == "user" {
             var netdev = "user,id=net0"
             // Windows has no 9p driver: it reaches /hv/guests as \\10.0.2.4\qemu.
             if plan.servesSMB, let dir = plan.sharedGuestsDir { netdev += ",smb=\(esc(dir))" }
             for f in plan.config.hostForwards { netdev += ",hostfwd=\(f.qemuRule)" }
-            a += ["-netdev", netdev,
-                  "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
+            a += [
+                "-netdev", netdev,
+                "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))",
+            ]
         } else if plan.config.networkMode == "bridge", plan.tapName != nil {
             // The TAP is opened by hvd and inherited (after the lock and the disk): QEMU,
             // unprivileged, needs no access to /dev/net/tun and runs no scripts.
-            a += ["-netdev", "tap,id=net0,fd=\(InheritedFD.tap)",
-                  "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))"]
+            a += [
+                "-netdev", "tap,id=net0,fd=\(InheritedFD.tap)",
+                "-device", (plan.isWindows ? "e1000e" : "virtio-net-pci") + ",netdev=net0,mac=\(macAddress(plan.folderName))",
+            ]
         }
         a += ["-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"]
         a += DeviceArgs.usb(plan.config.usbDevices) + DeviceArgs.pci(plan.config.pciDevices, fixedSlots: false)
-        a += ["-device", "VGA",
-              "-vnc", "unix:\(esc(plan.vncSocket))" + (plan.webSocketPort > 0 ? ",websocket=127.0.0.1:\(plan.webSocketPort)" : "")]
+        a += [
+            "-device", "VGA",
+            "-vnc", "unix:\(esc(plan.vncSocket))" + (plan.webSocketPort > 0 ? ",websocket=127.0.0.1:\(plan.webSocketPort)" : ""),
+        ]
         if let tpm = plan.tpmSocket {
-            a += ["-chardev", "socket,id=tpmchr,path=\(esc(tpm))",
-                  "-tpmdev", "emulator,id=tpm0,chardev=tpmchr",
-                  "-device", "tpm-crb,tpmdev=tpm0"]
+            a += [
+                "-chardev", "socket,id=tpmchr,path=\(esc(tpm))",
+                "-tpmdev", "emulator,id=tpm0,chardev=tpmchr",
+                "-device", "tpm-crb,tpmdev=tpm0",
+            ]
         }
         // A watchdog the guest's driver arms (Linux: i6300esb, Windows: its built-in driver);
         // QEMU resets the guest when it expires, or only tells hvd (report).
@@ -103,8 +119,10 @@ extension QemuCommandLine {
         if !plan.isWindows {
             a += ["-device", "virtio-rng-pci"]
             if let dir = plan.sharedGuestsDir {
-                a += ["-fsdev", "local,id=hvguests,path=\(esc(dir)),security_model=none",
-                      "-device", "virtio-9p-pci,fsdev=hvguests,mount_tag=\(guestsMountTag)"]
+                a += [
+                    "-fsdev", "local,id=hvguests,path=\(esc(dir)),security_model=none",
+                    "-device", "virtio-9p-pci,fsdev=hvguests,mount_tag=\(guestsMountTag)",
+                ]
             }
         }
         if let comm = plan.comm {
@@ -112,12 +130,14 @@ extension QemuCommandLine {
             a += ["-fw_cfg", "name=opt/hv/comm,string=\(esc(comm.guestWords))"]
         }
         // The guest can read its folder's name: /sys/firmware/qemu_fw_cfg/by_name/opt/hv/guest/raw.
-        a += ["-fw_cfg", "name=opt/hv/guest,string=\(esc(plan.folderName))",
-              "-chardev", "socket,id=serial0,path=\(esc(plan.serialSocket)),server=on,wait=off,logfile=\(esc(plan.consoleLog)),logappend=on",
-              "-serial", "chardev:serial0",
-              "-qmp", "unix:\(esc(plan.qmpSocket)),server=on,wait=off",
-              "-pidfile", plan.pidFile,
-              "-S"]
+        a += [
+            "-fw_cfg", "name=opt/hv/guest,string=\(esc(plan.folderName))",
+            "-chardev", "socket,id=serial0,path=\(esc(plan.serialSocket)),server=on,wait=off,logfile=\(esc(plan.consoleLog)),logappend=on",
+            "-serial", "chardev:serial0",
+            "-qmp", "unix:\(esc(plan.qmpSocket)),server=on,wait=off",
+            "-pidfile", plan.pidFile,
+            "-S",
+        ]
         a += plan.extraArgs
         return a
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,7 +34,7 @@ public enum GuestFileCopy {
         var copied: [String] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: from.path).sorted() where name != ".lock" {
             let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-            guard fd >= 0 else { continue }   // a link (ELOOP), or gone meanwhile
+            guard fd >= 0 else { continue }  // a link (ELOOP), or gone meanwhile
             defer { close(fd) }
             var st = stat()
             guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }

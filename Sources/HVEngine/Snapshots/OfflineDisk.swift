@@ -1,6 +1,7 @@
 import Foundation
 import HVCore
 import HVHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,8 @@ public struct OfflineDisk: DiskSnapshotting {
     /// The snapshot names in `qemu-img info --output=json` (an unprivileged process's output: bounded, checked).
     static func tags(fromInfo json: String) throws -> [String] {
         guard json.utf8.count <= Spawn.outputCap,
-              let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+            let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        else {
             throw HVError(.badDiskImage, "qemu-img gave no readable description of the disk")
         }
         let list = object["snapshots"] as? [[String: Any]] ?? []

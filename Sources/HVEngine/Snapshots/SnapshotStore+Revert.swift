@@ -1,6 +1,7 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,13 +23,16 @@ extension SnapshotStore {
         let m = try manifest(name)
         let (image, current) = try diskForSnapshot(running: false)
         guard current.path == m.disk.path, current.method == m.disk.method else {
-            throw HVError(.conflict, "snapshot \(name) holds the disk \(m.disk.path) (\(m.disk.format)); \(folder.name)'s disk is now \(current.path) (\(current.format))",
-                          hint: "put the configuration's disk back to \(m.disk.path) to revert to it; nothing was changed")
+            throw HVError(
+                .conflict,
+                "snapshot \(name) holds the disk \(m.disk.path) (\(m.disk.format)); \(folder.name)'s disk is now \(current.path) (\(current.format))",
+                hint: "put the configuration's disk back to \(m.disk.path) to revert to it; nothing was changed")
         }
         if m.disk.method == "internal" {
             guard try offline.tags().contains(name) else {
-                throw HVError(.notFound, "the disk snapshot of \(name) is gone from \(m.disk.path) (deleted outside hv): it cannot be reverted to",
-                              hint: "delete the rest of it: hv guest snapshot \(folder.name) delete \(name); nothing was changed")
+                throw HVError(
+                    .notFound, "the disk snapshot of \(name) is gone from \(m.disk.path) (deleted outside hv): it cannot be reverted to",
+                    hint: "delete the rest of it: hv guest snapshot \(folder.name) delete \(name); nothing was changed")
             }
         } else if !FileManager.default.fileExists(atPath: place(name).appendingPathComponent(Self.diskCopy).path) {
             throw HVError(.notFound, "snapshot \(name) lost its copy of the disk: it cannot be reverted to", hint: "nothing was changed")
@@ -56,7 +60,10 @@ extension SnapshotStore {
     /// `name`, or `name-2`, `name-3`, … when taken (two reverts in one second).
     public func uniqueName(_ name: String) -> String {
         var candidate = name, n = 2
-        while FileManager.default.fileExists(atPath: place(candidate).path) { candidate = "\(name)-\(n)"; n += 1 }
+        while FileManager.default.fileExists(atPath: place(candidate).path) {
+            candidate = "\(name)-\(n)"
+            n += 1
+        }
         return candidate
     }
 
@@ -103,7 +110,10 @@ extension SnapshotStore {
         try SnapshotName.check(name)
         let m = manifestFile(name).value
         let tags = try snapper?.tags() ?? []
-        guard m != nil || tags.contains(name) else { _ = try manifest(name); return }
+        guard m != nil || tags.contains(name) else {
+            _ = try manifest(name)
+            return
+        }
         if tags.contains(name), m.map({ $0.disk.method == "internal" }) ?? true {
             try snapper?.delete(name)
         }

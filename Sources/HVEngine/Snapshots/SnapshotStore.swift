@@ -1,6 +1,7 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,7 +52,10 @@ public struct SnapshotStore {
         var tpm: Bool
     }
 
-    struct Reverting: Codable { var target: String; var kept: String }
+    struct Reverting: Codable {
+        var target: String
+        var kept: String
+    }
 
     func manifestFile(_ name: String) -> RecordFile<Manifest> {
         RecordFile(place(name).appendingPathComponent(Self.manifestFile), what: "snapshot \(name) of \(folder.name)")
@@ -95,8 +99,9 @@ public struct SnapshotStore {
         } else if m.whileRunning {
             note = "taken while the guest ran: its disk as after a power cut; the guest boots afresh after a revert"
         }
-        return SnapshotInfo(name: m.name, createdAt: m.createdAt, whileRunning: m.whileRunning, contents: contents,
-                            complete: complete, automatic: m.automatic, note: note)
+        return SnapshotInfo(
+            name: m.name, createdAt: m.createdAt, whileRunning: m.whileRunning, contents: contents,
+            complete: complete, automatic: m.automatic, note: note)
     }
 
     // MARK: create
@@ -104,21 +109,26 @@ public struct SnapshotStore {
     /// The guest's disk as a snapshot can take it (refusals name why).
     func diskForSnapshot(running: Bool) throws -> (DiskImage, Manifest.Disk) {
         guard let disk else {
-            throw HVError(.unsupported, "\(folder.name) has no disk of its own: there is nothing to snapshot",
-                          hint: "snapshots are for KVM guests and RT-Linux guests with their own root disk")
+            throw HVError(
+                .unsupported, "\(folder.name) has no disk of its own: there is nothing to snapshot",
+                hint: "snapshots are for KVM guests and RT-Linux guests with their own root disk")
         }
         var st = stat()
         guard lstat(disk.url.path, &st) == 0 else {
-            throw HVError(.notFound, "\(folder.name) has no disk yet (\(disk.url.path)): it is made at the first start",
-                          hint: "start the guest once, then take a snapshot")
+            throw HVError(
+                .notFound, "\(folder.name) has no disk yet (\(disk.url.path)): it is made at the first start",
+                hint: "start the guest once, then take a snapshot")
         }
         guard st.st_mode & S_IFMT == S_IFREG else {
-            throw HVError(.unsupported, "the disk of \(folder.name) is \(st.st_mode & S_IFMT == S_IFBLK ? "a block device" : "not a regular file") (\(disk.url.path)): hv snapshots disk image files",
-                          hint: "snapshot a block device with its own tools (LVM: lvcreate --snapshot) while the guest is stopped")
+            throw HVError(
+                .unsupported,
+                "the disk of \(folder.name) is \(st.st_mode & S_IFMT == S_IFBLK ? "a block device" : "not a regular file") (\(disk.url.path)): hv snapshots disk image files",
+                hint: "snapshot a block device with its own tools (LVM: lvcreate --snapshot) while the guest is stopped")
         }
         if disk.format == .raw && running {
-            throw HVError(.unsupported, "the disk of \(folder.name) is a raw image (\(disk.url.path)): it can be snapshotted only while the guest is stopped",
-                          hint: "stop the guest first, or convert the disk to qcow2 (qemu-img convert -O qcow2) and name the .qcow2 in the configuration")
+            throw HVError(
+                .unsupported, "the disk of \(folder.name) is a raw image (\(disk.url.path)): it can be snapshotted only while the guest is stopped",
+                hint: "stop the guest first, or convert the disk to qcow2 (qemu-img convert -O qcow2) and name the .qcow2 in the configuration")
         }
         return (disk, .init(path: disk.url.path, format: disk.format.rawValue, method: disk.format == .qcow2 ? "internal" : "copy"))
     }
@@ -131,18 +141,22 @@ public struct SnapshotStore {
         let (image, diskPart) = try diskForSnapshot(running: running)
         try ensureRoot()
         if FileManager.default.fileExists(atPath: place(name).path) {
-            throw HVError(.conflict, "\(folder.name) already has a snapshot named \(name)",
-                          hint: "choose another name, or delete the old one first: hv guest snapshot \(folder.name) delete \(name)")
+            throw HVError(
+                .conflict, "\(folder.name) already has a snapshot named \(name)",
+                hint: "choose another name, or delete the old one first: hv guest snapshot \(folder.name) delete \(name)")
         }
         let inDisk = diskPart.method == "internal"
         if inDisk, try snapper.tags().contains(name) {
-            throw HVError(.conflict, "the disk of \(folder.name) already holds a snapshot named \(name) that no snapshot of hv's describes (made with qemu-img, or cut short)",
-                          hint: "choose another name, or remove that disk snapshot: hv guest snapshot \(folder.name) delete \(name)")
+            throw HVError(
+                .conflict,
+                "the disk of \(folder.name) already holds a snapshot named \(name) that no snapshot of hv's describes (made with qemu-img, or cut short)",
+                hint: "choose another name, or remove that disk snapshot: hv guest snapshot \(folder.name) delete \(name)")
         }
         let nvram = FileManager.default.fileExists(atPath: folder.nvram.path)
         let tpm = FileManager.default.fileExists(atPath: folder.tpmDir.path)
-        try checkRoom(copying: (inDisk ? 0 : GuestFileCopy.allocatedBytes(image.url)) + (nvram ? GuestFileCopy.allocatedBytes(folder.nvram) : 0) + 1 << 20,
-                      diskInternal: inDisk ? image.url : nil)
+        try checkRoom(
+            copying: (inDisk ? 0 : GuestFileCopy.allocatedBytes(image.url)) + (nvram ? GuestFileCopy.allocatedBytes(folder.nvram) : 0) + 1 << 20,
+            diskInternal: inDisk ? image.url : nil)
 
         let work = root.appendingPathComponent(".\(name).creating")
         try? FileManager.default.removeItem(at: work)
@@ -157,8 +171,9 @@ public struct SnapshotStore {
             } else {
                 try GuestFileCopy.file(image.url, to: work.appendingPathComponent(Self.diskCopy))
             }
-            let manifest = Manifest(name: name, createdAt: Timestamp.iso8601Milliseconds(), whileRunning: running, automatic: automatic,
-                                    disk: diskPart, nvram: nvram, tpm: tpm)
+            let manifest = Manifest(
+                name: name, createdAt: Timestamp.iso8601Milliseconds(), whileRunning: running, automatic: automatic,
+                disk: diskPart, nvram: nvram, tpm: tpm)
             try RecordFile<Manifest>(work.appendingPathComponent(Self.manifestFile), what: "snapshot \(name)").write(manifest)
             guard rename(work.path, place(name).path) == 0 else { throw HVError.posix("cannot put snapshot \(name) in place", errno: errno) }
             syncDirectory(root)
@@ -187,8 +202,10 @@ public struct SnapshotStore {
         let places = [(root, bytes + Self.marginBytes)] + (diskInternal.map { [($0.deletingLastPathComponent(), Self.marginBytes)] } ?? [])
         for (dir, needed) in places {
             guard let free = FreeSpace.bytes(at: dir.path), free < needed else { continue }
-            throw HVError(.insufficientResources, "not enough room for the snapshot on the file system of \(dir.path): \(free >> 20) MiB free, \(needed >> 20) MiB needed",
-                          hint: "free space there (old snapshots: hv guest snapshot \(folder.name) delete NAME; old backups; console logs); nothing was changed")
+            throw HVError(
+                .insufficientResources,
+                "not enough room for the snapshot on the file system of \(dir.path): \(free >> 20) MiB free, \(needed >> 20) MiB needed",
+                hint: "free space there (old snapshots: hv guest snapshot \(folder.name) delete NAME; old backups; console logs); nothing was changed")
         }
     }
 
@@ -203,8 +220,9 @@ public struct SnapshotStore {
         try SnapshotName.check(name)
         guard let m = manifestFile(name).value else {
             let known = manifests().map(\.name)
-            throw HVError(.notFound, "\(folder.name) has no snapshot named \(name)",
-                          hint: known.isEmpty ? "take one with: hv guest snapshot \(folder.name) create" : "its snapshots: " + known.joined(separator: ", "))
+            throw HVError(
+                .notFound, "\(folder.name) has no snapshot named \(name)",
+                hint: known.isEmpty ? "take one with: hv guest snapshot \(folder.name) create" : "its snapshots: " + known.joined(separator: ", "))
         }
         return m
     }

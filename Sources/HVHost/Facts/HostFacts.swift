@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,15 +51,18 @@ public struct HostFacts: Sendable, Equatable {
         let mhz = cpuinfo.split(separator: "\n").first { $0.hasPrefix("cpu MHz") }?
             .split(separator: ":").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         let khz = flags.contains("constant_tsc") || flags.contains("hypervisor") ? mhz.map { Int($0 * 1000) } : nil
-        return HostFacts(cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0, tscKHz: khz,
-                         topology: topology(cpus: max(1, online)))
+        return HostFacts(
+            cpuCount: max(1, online), cpuFlags: flags, kvmDeviceOpens: fd >= 0, tscKHz: khz,
+            topology: topology(cpus: max(1, online)))
     }
 
     /// 2 MiB huge pages right now: how many are reserved, how many are free.
     public static func hugePages(sysRoot: String = "") -> (reserved: Int, free: Int) {
         let sys = SysFS(root: sysRoot)
-        return (sys.int("/proc/sys/vm/nr_hugepages") ?? 0,
-                sys.int("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") ?? 0)
+        return (
+            sys.int("/proc/sys/vm/nr_hugepages") ?? 0,
+            sys.int("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") ?? 0
+        )
     }
 
     /// Hardware virtualisation that stock guest kernels boot on.
@@ -73,8 +77,9 @@ public struct HostFacts: Sendable, Equatable {
             return (.tcg, "TCG (software emulation), as configured")
         case .kvm:
             guard kvmDeviceOpens else {
-                throw HVError(.unsupported, "the guest asks for KVM, but /dev/kvm cannot be opened on this host",
-                              hint: "load the kvm module, or set \"Accelerator\"=\"auto\" in usr.config")
+                throw HVError(
+                    .unsupported, "the guest asks for KVM, but /dev/kvm cannot be opened on this host",
+                    hint: "load the kvm module, or set \"Accelerator\"=\"auto\" in usr.config")
             }
             return (.kvm, "KVM, as configured")
         case .auto:

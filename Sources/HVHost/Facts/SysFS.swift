@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -18,12 +18,14 @@ extension HostLayout {
         for (dir, mode) in standardDirectories {
             do {
                 if !fm.fileExists(atPath: dir.path) {
-                    try fm.createDirectory(at: dir, withIntermediateDirectories: true,
-                                           attributes: [.posixPermissions: mode])
+                    try fm.createDirectory(
+                        at: dir, withIntermediateDirectories: true,
+                        attributes: [.posixPermissions: mode])
                 }
             } catch {
-                throw HVError(.io, "cannot create \(dir.path): \(error.localizedDescription)",
-                              hint: "run hv as root, or set HV_ROOT to a folder you may write")
+                throw HVError(
+                    .io, "cannot create \(dir.path): \(error.localizedDescription)",
+                    hint: "run hv as root, or set HV_ROOT to a folder you may write")
             }
         }
     }

@@ -56,7 +56,8 @@ public enum ConsolePrompt {
             if out.utf8.count > 4 << 20 { out = String(out.suffix(65_536)) }
             if let r = out.range(of: doneMarker), out[r.upperBound...].contains(where: \.isNumber) { return out }
         }
-        throw HVError(.timeout, "the guest did not finish `\(command.prefix(200))` within \(Int(timeout)) s",
-                      hint: "look at its console: hv_guest_console")
+        throw HVError(
+            .timeout, "the guest did not finish `\(command.prefix(200))` within \(Int(timeout)) s",
+            hint: "look at its console: hv_guest_console")
     }
 }

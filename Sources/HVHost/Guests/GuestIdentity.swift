@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +23,9 @@ public struct GuestIdentity: Sendable, Equatable {
     public var groups: [gid_t]
 
     public init(uid: uid_t, gid: gid_t, groups: [gid_t]) {
-        self.uid = uid; self.gid = gid; self.groups = groups
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
     }
 
     public static let groupName = "hv-qemu"
@@ -40,7 +43,9 @@ public struct GuestIdentity: Sendable, Equatable {
 
     public static func forGuest(id: Int?, folder: String) -> GuestIdentity {
         let n: Int
-        if let id, id > 0 && id < idRange.lowerBound { n = id } else {
+        if let id, id > 0 && id < idRange.lowerBound {
+            n = id
+        } else {
             var h: UInt32 = 2_166_136_261
             for b in folder.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
             n = idRange.lowerBound + Int(h % UInt32(idRange.count))
@@ -56,8 +61,9 @@ public struct GuestIdentity: Sendable, Equatable {
     public static func sharedGroup() -> gid_t {
         if let g = getgrnam(groupName) { return g.pointee.gr_gid }
         if dropsPrivileges, Executables.find("groupadd") != nil,
-           (try? Command.run(["groupadd", "--system", groupName], timeout: 20))?.status == 0,
-           let g = getgrnam(groupName) {
+            (try? Command.run(["groupadd", "--system", groupName], timeout: 20))?.status == 0,
+            let g = getgrnam(groupName)
+        {
             return g.pointee.gr_gid
         }
         return uidBase
@@ -75,16 +81,23 @@ public struct GuestIdentity: Sendable, Equatable {
     public func ensureAccount() throws {
         guard Self.dropsPrivileges, getpwuid(uid) == nil else { return }
         guard Executables.find("useradd") != nil else {
-            throw HVError(.notFound, "the guest's QEMU runs as user \(uid), which has no name, and useradd is missing to give it one",
-                          hint: "create it (useradd --system --no-log-init -M -d /nonexistent -s /usr/sbin/nologin -u \(uid) -g \(gid) -N \(accountName)), or set \"ShareGuestsFolder\"=\"false\"")
+            throw HVError(
+                .notFound, "the guest's QEMU runs as user \(uid), which has no name, and useradd is missing to give it one",
+                hint:
+                    "create it (useradd --system --no-log-init -M -d /nonexistent -s /usr/sbin/nologin -u \(uid) -g \(gid) -N \(accountName)), or set \"ShareGuestsFolder\"=\"false\""
+            )
         }
-        let r = try Command.run(["useradd", "--system", "--no-log-init", "--no-create-home", "--home-dir", "/nonexistent",
-                                 "--shell", "/usr/sbin/nologin", "--uid", String(uid), "--gid", String(gid), "--no-user-group",
-                                 accountName], timeout: 30)
+        let r = try Command.run(
+            [
+                "useradd", "--system", "--no-log-init", "--no-create-home", "--home-dir", "/nonexistent",
+                "--shell", "/usr/sbin/nologin", "--uid", String(uid), "--gid", String(gid), "--no-user-group",
+                accountName,
+            ], timeout: 30)
         // Another start may have created it in the meantime (exit 4: uid taken, 9: name taken).
         guard r.status == 0 || getpwuid(uid) != nil else {
-            throw HVError(.io, "cannot give the guest's user \(uid) the name \(accountName) (useradd: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))",
-                          hint: "QEMU's SMB share for Windows needs a named user; create it by hand or set \"ShareGuestsFolder\"=\"false\"")
+            throw HVError(
+                .io, "cannot give the guest's user \(uid) the name \(accountName) (useradd: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))",
+                hint: "QEMU's SMB share for Windows needs a named user; create it by hand or set \"ShareGuestsFolder\"=\"false\"")
         }
     }
 
@@ -110,11 +123,13 @@ public struct GuestIdentity: Sendable, Equatable {
         switch st.st_mode & S_IFMT {
         case S_IFREG, S_IFBLK: return
         case S_IFLNK:
-            throw HVError(.invalidConfig, "the disk image \(url.path) is a symbolic link",
-                          hint: "name the file (or block device) itself in the configuration; nothing was started")
+            throw HVError(
+                .invalidConfig, "the disk image \(url.path) is a symbolic link",
+                hint: "name the file (or block device) itself in the configuration; nothing was started")
         default:
-            throw HVError(.invalidConfig, "the disk image \(url.path) is neither a regular file nor a block device",
-                          hint: "name a disk image file or a block device; nothing was started")
+            throw HVError(
+                .invalidConfig, "the disk image \(url.path) is neither a regular file nor a block device",
+                hint: "name a disk image file or a block device; nothing was started")
         }
     }
 
@@ -131,8 +146,9 @@ public struct GuestIdentity: Sendable, Equatable {
             let mode = st.st_mode
             let passes = mode & 0o001 != 0 || (st.st_gid == gid && mode & 0o010 != 0) || (st.st_uid == uid && mode & 0o100 != 0)
             guard passes else {
-                throw HVError(.io, "the guest's QEMU runs as an unprivileged user (\(uid)) and cannot pass through \(d.path) (mode \(String(mode & 0o777, radix: 8)))",
-                              hint: "chmod o+x \(d.path), or keep HV_ROOT under a folder others may pass through; nothing was started")
+                throw HVError(
+                    .io, "the guest's QEMU runs as an unprivileged user (\(uid)) and cannot pass through \(d.path) (mode \(String(mode & 0o777, radix: 8)))",
+                    hint: "chmod o+x \(d.path), or keep HV_ROOT under a folder others may pass through; nothing was started")
             }
         }
     }
@@ -164,8 +180,10 @@ public struct GuestIdentity: Sendable, Equatable {
             throw HVError(.invalidConfig, "\(what) \(url.path) is not a regular file", hint: "name the file itself")
         }
         guard st.st_mode & 0o004 != 0 else {
-            throw HVError(.invalidConfig, "\(what) \(url.path) can be read by its owner only (mode \(String(st.st_mode & 0o777, radix: 8))), and QEMU runs as an unprivileged user",
-                          hint: "chmod o+r \(url.path); nothing was started")
+            throw HVError(
+                .invalidConfig,
+                "\(what) \(url.path) can be read by its owner only (mode \(String(st.st_mode & 0o777, radix: 8))), and QEMU runs as an unprivileged user",
+                hint: "chmod o+r \(url.path); nothing was started")
         }
     }
 }
@@ -199,8 +217,9 @@ extension HostPermissions {
         var st = stat()
         guard lstat(url.path, &st) == 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
         guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid() else {
-            throw HVError(.io, "refusing \(url.path): it exists and is not a folder of hvd's own (owner uid \(st.st_uid))",
-                          hint: "someone else made it; look at what it holds, remove it, then load the VMF again")
+            throw HVError(
+                .io, "refusing \(url.path): it exists and is not a folder of hvd's own (owner uid \(st.st_uid))",
+                hint: "someone else made it; look at what it holds, remove it, then load the VMF again")
         }
         if GuestIdentity.dropsPrivileges { _ = lchown(url.path, 0, group) }
         guard chmod(url.path, mode) == 0 else { throw HVError.posix("cannot set the mode of \(url.path)", errno: errno) }
@@ -265,7 +284,11 @@ public enum PosixACL {
         var out: [UInt8] = []
         func u16(_ v: UInt16) { out += [UInt8(v & 0xff), UInt8(v >> 8)] }
         func u32(_ v: UInt32) { out += (0..<4).map { UInt8(truncatingIfNeeded: v >> ($0 * 8)) } }
-        func entry(_ tag: UInt16, _ perm: UInt16, _ id: UInt32) { u16(tag); u16(perm); u32(id) }
+        func entry(_ tag: UInt16, _ perm: UInt16, _ id: UInt32) {
+            u16(tag)
+            u16(perm)
+            u32(id)
+        }
         u32(version)
         entry(userObj, 6, undefinedID)
         for uid in Set(uids).sorted() where uid != 0 { entry(user, 6, uid) }

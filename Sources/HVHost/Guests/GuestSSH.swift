@@ -6,7 +6,10 @@ import HVCore
 /// disk hv makes, and each guest's host key, pinned when hv made it, so a
 /// login never trusts a key on first sight.
 public enum GuestSSH {
-    public struct KeyPair: Sendable { public var privateKey: URL; public var publicKey: URL }
+    public struct KeyPair: Sendable {
+        public var privateKey: URL
+        public var publicKey: URL
+    }
 
     public static func ensureKeysDir(_ layout: HostLayout) throws {
         let dir = layout.keysDir
@@ -25,20 +28,24 @@ public enum GuestSSH {
         let tmp = layout.keysDir.appendingPathComponent(".hv_ed25519.new-\(getpid())")
         try? fm.removeItem(at: tmp)
         try? fm.removeItem(at: URL(fileURLWithPath: tmp.path + ".pub"))
-        try Command.check(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hv@\(ProcessInfo.processInfo.hostName)", "-f", tmp.path],
-                          what: "making hv's SSH key (needs openssh-client)")
+        try Command.check(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hv@\(ProcessInfo.processInfo.hostName)", "-f", tmp.path],
+            what: "making hv's SSH key (needs openssh-client)")
         // The public half last: a pair is complete once both are there.
         guard rename(tmp.path, pair.privateKey.path) == 0,
-              rename(tmp.path + ".pub", pair.publicKey.path) == 0 else { throw HVError.posix("rename \(tmp.path)", errno: errno) }
+            rename(tmp.path + ".pub", pair.publicKey.path) == 0
+        else { throw HVError.posix("rename \(tmp.path)", errno: errno) }
         return pair
     }
 
     /// ssh's options for a guest: hv's key, the guest's pinned host key, no agent, no password.
     public static func options(_ layout: HostLayout, folder: String) -> [String] {
-        ["-i", layout.sshKey.path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-         "-o", "UserKnownHostsFile=\(layout.guestHostKey(folder).path)", "-o", "GlobalKnownHostsFile=/dev/null",
-         "-o", "StrictHostKeyChecking=yes", "-o", "HostKeyAlias=hv-\(folder)",
-         "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
+        [
+            "-i", layout.sshKey.path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-o", "UserKnownHostsFile=\(layout.guestHostKey(folder).path)", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "StrictHostKeyChecking=yes", "-o", "HostKeyAlias=hv-\(folder)",
+            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+        ]
     }
 }
 

@@ -23,7 +23,12 @@ public enum CPUList {
             parts.append(r.first == r.last ? "\(r.first)" : r.last == r.first + 1 ? "\(r.first),\(r.last)" : "\(r.first)-\(r.last)")
         }
         for c in set.sorted() {
-            if let r = run, c == r.last + 1 { run = (r.first, c) } else { close(); run = (c, c) }
+            if let r = run, c == r.last + 1 {
+                run = (r.first, c)
+            } else {
+                close()
+                run = (c, c)
+            }
         }
         close()
         return parts.joined(separator: ",")

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +23,9 @@ extension CPUPartition {
             state.hostGroup = host
             state.rtGroup = rt
             guard refused > 0 else { return [] }
-            return ["\(refused) task\(refused == 1 ? "" : "s") (kernel threads bound to a core) stayed where they were; \(moved) moved off core \(CPUList.format(Set(state.rtCores)))"]
+            return [
+                "\(refused) task\(refused == 1 ? "" : "s") (kernel threads bound to a core) stayed where they were; \(moved) moved off core \(CPUList.format(Set(state.rtCores)))"
+            ]
         } catch {
             try? FileManager.default.removeItem(atPath: host)
             try? FileManager.default.removeItem(atPath: rt)
@@ -38,7 +41,10 @@ extension CPUPartition {
             var error: Int32 = 0
             for attempt in 0..<50 {
                 _ = moveTasks(from: group + "/tasks", to: cpusetRoot + "/tasks")
-                if rmdir(group) == 0 || errno == ENOENT { error = 0; break }
+                if rmdir(group) == 0 || errno == ENOENT {
+                    error = 0
+                    break
+                }
                 error = errno
                 guard error == EBUSY else { break }
                 if attempt < 49 { usleep(20_000) }

@@ -1,5 +1,6 @@
 import Foundation
 import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +38,9 @@ extension CPUPartition {
         var notes: [String] = []
         let partition = read(rt + "/cpuset.cpus.partition") ?? "member"
         if partition.contains("invalid") || partition == "member" {
-            notes.append("the kernel refused core \(cores) as an isolated cgroup v2 partition (\(partition)): host processes may still run there; the RT guest keeps it by affinity and SCHED_FIFO")
+            notes.append(
+                "the kernel refused core \(cores) as an isolated cgroup v2 partition (\(partition)): host processes may still run there; the RT guest keeps it by affinity and SCHED_FIFO"
+            )
             notes += claimsOnRTCores(root: root, except: rt, rtCores: state.rtCores)
         }
         // Verified, not assumed: what the rest of the host may still use.

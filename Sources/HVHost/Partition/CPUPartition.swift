@@ -1,6 +1,6 @@
 import Foundation
-import HVCore
 import HVAPI
+import HVCore
 
 /// Takes the RT cores away from everything else while the VMF is loaded, with
 /// whichever cpuset interface the host has: cgroup v1 (host and RT cpusets,
@@ -35,8 +35,10 @@ public struct CPUPartition: Sendable {
     /// Pure cgroup v2 first, then the hybrid layout's v2 mount.
     public static let cgroup2Mounts = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
 
-    public init(stateFile: URL, cpusetRoot: String = CPUPartition.cgroup1CpusetMount,
-                cgroup2Roots: [String] = CPUPartition.cgroup2Mounts, procRoot: String = "/proc") {
+    public init(
+        stateFile: URL, cpusetRoot: String = CPUPartition.cgroup1CpusetMount,
+        cgroup2Roots: [String] = CPUPartition.cgroup2Mounts, procRoot: String = "/proc"
+    ) {
         self.stateFile = stateFile
         self.cpusetRoot = cpusetRoot
         self.cgroup2Roots = cgroup2Roots
@@ -76,12 +78,15 @@ public struct CPUPartition: Sendable {
             notes += applyV2(&state, root: root)
         } else {
             let v2 = cgroup2Roots.first { FileManager.default.fileExists(atPath: $0 + "/cgroup.controllers") }
-            let missing = v2.map { "the cgroup v2 hierarchy at \($0) has no cpuset controller (it is bound to a v1 hierarchy or not built into the kernel)" }
+            let missing =
+                v2.map { "the cgroup v2 hierarchy at \($0) has no cpuset controller (it is bound to a v1 hierarchy or not built into the kernel)" }
                 ?? "no cpuset hierarchy (neither cgroup v1 at \(cpusetRoot) nor cgroup v2)"
             notes.append(missing + ": host processes may still run on core \(cores); the RT guest keeps it by affinity and SCHED_FIFO")
         }
         notes += steerIRQs(&state)
-        do { try record.write(state) } catch { notes.append("the partition's record could not be written (\((error as? HVError)?.message ?? "\(error)")): a new hvd will not know to undo it") }
+        do { try record.write(state) } catch {
+            notes.append("the partition's record could not be written (\((error as? HVError)?.message ?? "\(error)")): a new hvd will not know to undo it")
+        }
         return notes
     }
 
@@ -97,7 +102,10 @@ public struct CPUPartition: Sendable {
         switch s.mode {
         case .cpusetV1:
             return threads.compactMap { thread in
-                do { try write(s.rtGroup + "/tasks", String(thread)); return nil } catch {
+                do {
+                    try write(s.rtGroup + "/tasks", String(thread))
+                    return nil
+                } catch {
                     return "could not move vCPU thread \(thread) into the RT cpuset: \(error)"
                 }
             }

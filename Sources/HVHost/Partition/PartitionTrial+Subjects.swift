@@ -1,5 +1,6 @@
-import Foundation
 import CHVSys
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,29 +39,39 @@ extension PartitionTrial {
 
         init() {
             let thread = Thread { [self] in
-                cond.lock(); id = hv_gettid(); cond.broadcast(); cond.unlock()
+                cond.lock()
+                id = hv_gettid()
+                cond.broadcast()
+                cond.unlock()
                 while true {
-                    cond.lock(); let stop = stopping; cond.unlock()
+                    cond.lock()
+                    let stop = stopping
+                    cond.unlock()
                     if stop { break }
                     let until = Date().addingTimeInterval(0.001)
                     while Date() < until {}
                     usleep(1_000)
                 }
-                cond.lock(); finished = true; cond.broadcast(); cond.unlock()
+                cond.lock()
+                finished = true
+                cond.broadcast()
+                cond.unlock()
             }
             thread.start()
         }
 
         /// Its kernel thread id, once it runs (nil if it did not start within 2 s).
         var tid: pid_t? {
-            cond.lock(); defer { cond.unlock() }
+            cond.lock()
+            defer { cond.unlock() }
             let deadline = Date().addingTimeInterval(2)
             while id == 0 && cond.wait(until: deadline) {}
             return id == 0 ? nil : id
         }
 
         func stop() {
-            cond.lock(); defer { cond.unlock() }
+            cond.lock()
+            defer { cond.unlock() }
             stopping = true
             let deadline = Date().addingTimeInterval(2)
             while !finished && cond.wait(until: deadline) {}

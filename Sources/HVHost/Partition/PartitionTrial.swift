@@ -1,7 +1,8 @@
-import Foundation
-import HVCore
-import HVAPI
 import CHVSys
+import Foundation
+import HVAPI
+import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,8 +53,9 @@ public struct PartitionTrial {
         for (tid, cores) in ownThreads where !cores.isEmpty { _ = Placement.setAffinity(tid, cores: cores) }
         checks.append(givenBack(state, before: before))
         let kernel = SysFS().text("/proc/sys/kernel/osrelease") ?? "unknown"
-        return Report(kernel: kernel, mode: state?.mode ?? .none, rtCores: rtCores, hostCores: hostCores,
-                      notes: notes, checks: checks, passed: checks.allSatisfy(\.ok))
+        return Report(
+            kernel: kernel, mode: state?.mode ?? .none, rtCores: rtCores, hostCores: hostCores,
+            notes: notes, checks: checks, passed: checks.allSatisfy(\.ok))
     }
 
     func accepted(_ state: CPUPartition.State?, rtCores: [Int]) -> Check {
@@ -65,14 +67,18 @@ public struct PartitionTrial {
             let rtHas = partition.read(state.rtGroup + "/cpuset.cpus").flatMap(CPUList.parse)
             let hostHas = partition.read(state.hostGroup + "/cpuset.cpus").flatMap(CPUList.parse)
             let ok = rtHas == Set(rtCores) && hostHas == Set(state.hostCores)
-            return Check(name: name, ok: ok, detail: "cgroup v1: cpuset \(state.rtGroup) holds core \(Self.list(rtHas)), "
-                         + "\(state.hostGroup) holds \(Self.list(hostHas)) and every task that may move")
+            return Check(
+                name: name, ok: ok,
+                detail: "cgroup v1: cpuset \(state.rtGroup) holds core \(Self.list(rtHas)), "
+                    + "\(state.hostGroup) holds \(Self.list(hostHas)) and every task that may move")
         case .cpusetV2:
             let kind = partition.read(state.rtGroup + "/cpuset.cpus.partition") ?? "unreadable"
             let rootKeeps = state.cgroup2Root.flatMap { partition.read($0 + "/cpuset.cpus.effective") }.flatMap(CPUList.parse)
             let ok = (kind == "isolated" || kind == "root") && rootKeeps.map { $0.isDisjoint(with: rtCores) && !$0.isEmpty } == true
-            return Check(name: name, ok: ok, detail: "cgroup v2: \(state.rtGroup) is a partition of type \"\(kind)\" on core \(rt); "
-                         + "the root cgroup keeps \(Self.list(rootKeeps))")
+            return Check(
+                name: name, ok: ok,
+                detail: "cgroup v2: \(state.rtGroup) is a partition of type \"\(kind)\" on core \(rt); "
+                    + "the root cgroup keeps \(Self.list(rootKeeps))")
         case .none:
             return Check(name: name, ok: false, detail: "no cpuset hierarchy hv can use on this host (see the notes): core \(rt) stays shared")
         }
@@ -93,8 +99,10 @@ public struct PartitionTrial {
         let e = Placement.setAffinity(child.pid, cores: rtCores)
         let ok = !allowed.isEmpty && allowed.isDisjoint(with: rtCores) && ran.isDisjoint(with: rtCores) && e != 0
         let answer = e != 0 ? "refused (\(String(cString: strerror(e))))" : "granted"
-        return Check(name: name, ok: ok, detail: "a busy process started now may run on \(Self.list(allowed)) and ran on \(Self.list(ran)); "
-                     + "asking the kernel to move it to core \(Self.list(rtCores)) was \(answer)")
+        return Check(
+            name: name, ok: ok,
+            detail: "a busy process started now may run on \(Self.list(allowed)) and ran on \(Self.list(ran)); "
+                + "asking the kernel to move it to core \(Self.list(rtCores)) was \(answer)")
     }
 
     /// Every interrupt hv moved is off the RT cores now; refusals are in the notes.
@@ -104,8 +112,11 @@ public struct PartitionTrial {
             let now = partition.read("\(partition.procRoot)/irq/\(irq)/smp_affinity_list").flatMap(CPUList.parse) ?? []
             return !now.isDisjoint(with: state?.rtCores ?? [])
         }
-        let detail = moved.isEmpty ? "no interrupt needed moving (or the host refused; see the notes)"
-            : "\(moved.count) moved off the RT cores (IRQ \(moved.joined(separator: " ")))" + (still.isEmpty ? "" : "; still there: IRQ \(still.joined(separator: " "))")
+        let detail =
+            moved.isEmpty
+            ? "no interrupt needed moving (or the host refused; see the notes)"
+            : "\(moved.count) moved off the RT cores (IRQ \(moved.joined(separator: " ")))"
+                + (still.isEmpty ? "" : "; still there: IRQ \(still.joined(separator: " "))")
         return Check(name: "interrupts", ok: still.isEmpty, detail: detail)
     }
 
@@ -123,10 +134,13 @@ public struct PartitionTrial {
         let seen = Placement.observe(tid)
         let last = Self.lastCPU("/proc/\(getpid())/task/\(tid)/stat")
         let cores = Set(seen?.cores ?? [])
-        let ok = refused == nil && !cores.isEmpty && cores.isSubset(of: rtCores) && seen?.policy == "fifo"
+        let ok =
+            refused == nil && !cores.isEmpty && cores.isSubset(of: rtCores) && seen?.policy == "fifo"
             && last.map { rtCores.contains($0) } == true
-        return Check(name: name, ok: ok, detail: "a thread placed like a vCPU may run on \(Self.list(cores)), \(seen?.policy ?? "unknown policy") "
-                     + "\(seen?.priority ?? 0), last ran on \(last.map(String.init) ?? "unknown")")
+        return Check(
+            name: name, ok: ok,
+            detail: "a thread placed like a vCPU may run on \(Self.list(cores)), \(seen?.policy ?? "unknown policy") "
+                + "\(seen?.priority ?? 0), last ran on \(last.map(String.init) ?? "unknown")")
     }
 
     /// After release the host is as before: new processes may use every core
@@ -147,9 +161,11 @@ public struct PartitionTrial {
             problems.append("cgroup.subtree_control changed: \(after.controllers), was \(before.controllers)")
         }
         if FileManager.default.fileExists(atPath: partition.stateFile.path) { problems.append("\(partition.stateFile.path) is still there") }
-        return Check(name: "released", ok: problems.isEmpty, detail: problems.isEmpty
-                     ? "a new process may run on \(Self.list(after.newProcessCores)) again; hv's groups are gone, interrupts and controllers as before"
-                     : problems.joined(separator: "; "))
+        return Check(
+            name: "released", ok: problems.isEmpty,
+            detail: problems.isEmpty
+                ? "a new process may run on \(Self.list(after.newProcessCores)) again; hv's groups are gone, interrupts and controllers as before"
+                : problems.joined(separator: "; "))
     }
 
     /// What giving the cores back must restore.

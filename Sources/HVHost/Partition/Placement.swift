@@ -1,7 +1,8 @@
-import Foundation
-import HVCore
-import HVAPI
 import CHVSys
+import Foundation
+import HVAPI
+import HVCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,10 @@ public enum Placement {
         public var schedFIFO: Bool
         public var notes: [String]
         public init(cores: [Int], vcpuThreads: [Int], schedFIFO: Bool, notes: [String]) {
-            self.cores = cores; self.vcpuThreads = vcpuThreads; self.schedFIFO = schedFIFO; self.notes = notes
+            self.cores = cores
+            self.vcpuThreads = vcpuThreads
+            self.schedFIFO = schedFIFO
+            self.notes = notes
         }
     }
 
@@ -40,14 +44,15 @@ public enum Placement {
     public static func observe(_ tid: pid_t) -> VCPUPlacement? {
         let policy = hv_sched_policy(tid)
         guard policy >= 0 else { return nil }
-        let name: String = switch policy {
-        case SCHED_FIFO: "fifo"
-        case SCHED_RR: "rr"
-        case SCHED_OTHER: "other"
-        case 3: "batch"  // SCHED_BATCH (GNU)
-        case 5: "idle"  // SCHED_IDLE (GNU)
-        default: "policy \(policy)"
-        }
+        let name: String =
+            switch policy {
+            case SCHED_FIFO: "fifo"
+            case SCHED_RR: "rr"
+            case SCHED_OTHER: "other"
+            case 3: "batch"  // SCHED_BATCH (GNU)
+            case 5: "idle"  // SCHED_IDLE (GNU)
+            default: "policy \(policy)"
+            }
         return VCPUPlacement(thread: Int(tid), cores: affinity(tid), policy: name, priority: Int(hv_sched_priority(tid)))
     }
 
@@ -58,13 +63,18 @@ public enum Placement {
     /// FIFO vCPU waits behind it (priority inversion), for milliseconds.
     /// Only the main thread: making QEMU's other threads (RCU, monitor,
     /// workers) FIFO as well measured worse (bench/rt, p99 1.4–6 ms vs ~0.35).
-    public static func place(pid: pid_t, vcpuThreads: [pid_t], reserved: [Int], hostCores: [Int],
-                             priority: Int, emulatorPriority: Int = 0) -> Outcome {
+    public static func place(
+        pid: pid_t, vcpuThreads: [pid_t], reserved: [Int], hostCores: [Int],
+        priority: Int, emulatorPriority: Int = 0
+    ) -> Outcome {
         var notes: [String] = []
         if !hostCores.isEmpty {
             for tid in threads(of: pid) where !vcpuThreads.contains(tid) {
                 let e = setAffinity(tid, cores: hostCores)
-                if e != 0 { notes.append("could not keep QEMU thread \(tid) on the host cores: \(String(cString: strerror(e)))"); break }
+                if e != 0 {
+                    notes.append("could not keep QEMU thread \(tid) on the host cores: \(String(cString: strerror(e)))")
+                    break
+                }
             }
         }
         guard !reserved.isEmpty else {
@@ -78,7 +88,10 @@ public enum Placement {
         }
         if emulatorPriority > 0 {
             let e = hv_set_fifo(pid, Int32(emulatorPriority))
-            if e != 0 { notes.append("SCHED_FIFO not permitted for QEMU's main thread (\(String(cString: strerror(e)))): under TCG a busy host delays the guest's timers") }
+            if e != 0 {
+                notes.append(
+                    "SCHED_FIFO not permitted for QEMU's main thread (\(String(cString: strerror(e)))): under TCG a busy host delays the guest's timers")
+            }
         }
         var fifo = false
         if priority > 0 {

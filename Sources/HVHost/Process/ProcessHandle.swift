@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,10 @@ public final class ProcessHandle: @unchecked Sendable {
     public let pid: pid_t
     private let fd: Int32
 
-    private init(pid: pid_t, fd: Int32) { self.pid = pid; self.fd = fd }
+    private init(pid: pid_t, fd: Int32) {
+        self.pid = pid
+        self.fd = fd
+    }
     deinit { close(fd) }
 
     /// The process `pid`, if it runs and (when given) started at `startTime`

@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,17 +24,20 @@ public struct ProcessLimits: Sendable, Equatable {
 /// optional file descriptor (a held lock) passed as fd 3. Every other
 /// descriptor of ours is close-on-exec.
 public enum Spawn {
-    public static func detached(_ argv: [String], log: URL, inheritFD: Int32? = nil, alsoFDs: [Int32] = [],
-                                environment: [String: String]? = nil, identity: GuestIdentity? = nil,
-                                limits: ProcessLimits = .init()) throws -> pid_t {
+    public static func detached(
+        _ argv: [String], log: URL, inheritFD: Int32? = nil, alsoFDs: [Int32] = [],
+        environment: [String: String]? = nil, identity: GuestIdentity? = nil,
+        limits: ProcessLimits = .init()
+    ) throws -> pid_t {
         guard let exe = argv.first else { throw HVError(.internal, "empty command") }
         // Not through a link planted in the log's place.
         let logFD = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard logFD >= 0 else { throw HVError.posix("cannot open \(log.path)", errno: errno) }
         defer { close(logFD) }
         if let identity, GuestIdentity.dropsPrivileges {
-            return try spawnAs(identity, argv, environment: environment ?? CleanEnvironment.make(), logFD: logFD,
-                               keepFDs: (inheritFD.map { [$0] } ?? []) + alsoFDs, limits: limits)
+            return try spawnAs(
+                identity, argv, environment: environment ?? CleanEnvironment.make(), logFD: logFD,
+                keepFDs: (inheritFD.map { [$0] } ?? []) + alsoFDs, limits: limits)
         }
 
         var actions = posix_spawn_file_actions_t()
@@ -70,8 +74,9 @@ public enum Spawn {
             }
         }
         guard rc == 0 else {
-            throw HVError(rc == ENOENT ? .notFound : .io, "cannot start \(exe): \(String(cString: strerror(rc)))",
-                          hint: rc == ENOENT ? "install it (hv setup installs what hv needs)" : nil)
+            throw HVError(
+                rc == ENOENT ? .notFound : .io, "cannot start \(exe): \(String(cString: strerror(rc)))",
+                hint: rc == ENOENT ? "install it (hv setup installs what hv needs)" : nil)
         }
         return pid
     }
@@ -79,8 +84,10 @@ public enum Spawn {
     /// fork + drop to the guest's user + exec, in C (CHVSys.hv_spawn_as):
     /// posix_spawn cannot change the user.
     /// Output to `logFD` (stderr to `errorFD` when given).
-    static func spawnAs(_ identity: GuestIdentity, _ argv: [String], environment: [String: String], logFD: Int32,
-                        errorFD: Int32? = nil, keepFDs: [Int32], limits: ProcessLimits) throws -> pid_t {
+    static func spawnAs(
+        _ identity: GuestIdentity, _ argv: [String], environment: [String: String], logFD: Int32,
+        errorFD: Int32? = nil, keepFDs: [Int32], limits: ProcessLimits
+    ) throws -> pid_t {
         guard let first = argv.first, let exe = first.contains("/") ? first : Executables.find(first) else {
             throw HVError(.notFound, "cannot start \(argv.first ?? "?"): not installed", hint: "hv setup installs what hv needs")
         }
@@ -89,16 +96,18 @@ public enum Spawn {
             withCStrings(env) { cenv in
                 identity.groups.withUnsafeBufferPointer { groups in
                     keepFDs.withUnsafeBufferPointer { keep in
-                        hv_spawn_as(exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
-                                    logFD, errorFD ?? logFD, keep.baseAddress, Int32(keep.count), limits.lockedBytes, limits.addressSpaceBytes)
+                        hv_spawn_as(
+                            exe, cargv, cenv, identity.uid, identity.gid, groups.baseAddress, Int32(groups.count),
+                            logFD, errorFD ?? logFD, keep.baseAddress, Int32(keep.count), limits.lockedBytes, limits.addressSpaceBytes)
                     }
                 }
             }
         }
         guard pid > 0 else {
             let err = -pid
-            throw HVError(err == ENOENT ? .notFound : .io, "cannot start \(exe) as user \(identity.uid): \(String(cString: strerror(err)))",
-                          hint: err == EACCES ? "the guest's user may not run or reach it; see docs/SECURITY.md" : nil)
+            throw HVError(
+                err == ENOENT ? .notFound : .io, "cannot start \(exe) as user \(identity.uid): \(String(cString: strerror(err)))",
+                hint: err == EACCES ? "the guest's user may not run or reach it; see docs/SECURITY.md" : nil)
         }
         return pid
     }
@@ -122,8 +131,10 @@ public enum CleanEnvironment {
     public static let qemuExtra = ["MALLOC_ARENA_MAX": "4"]
 
     public static func make(_ extra: [String: String] = [:], root: URL? = nil) -> [String: String] {
-        var env = ["PATH": path, "LANG": "C.UTF-8", "HOME": geteuid() == 0 ? "/root" : (ProcessInfo.processInfo.environment["HOME"] ?? "/"),
-                   "TERM": "dumb"]
+        var env = [
+            "PATH": path, "LANG": "C.UTF-8", "HOME": geteuid() == 0 ? "/root" : (ProcessInfo.processInfo.environment["HOME"] ?? "/"),
+            "TERM": "dumb",
+        ]
         if let root { env["HV_ROOT"] = root.path }
         for (k, v) in extra where !k.hasPrefix("LD_") && k != "BASH_ENV" && k != "ENV" && k != "IFS" && k != "PATH" { env[k] = v }
         return env
@@ -141,9 +152,11 @@ public enum Command {
     }
 
     @discardableResult
-    public static func run(_ argv: [String], timeout: Double = 60, cwd: URL? = nil,
-                           environment: [String: String]? = nil, stdoutTo: URL? = nil,
-                           passThrough: Bool = false) throws -> Output {
+    public static func run(
+        _ argv: [String], timeout: Double = 60, cwd: URL? = nil,
+        environment: [String: String]? = nil, stdoutTo: URL? = nil,
+        passThrough: Bool = false
+    ) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
@@ -170,11 +183,17 @@ public enum Command {
         let group = DispatchGroup()
         if stdoutTo == nil && !passThrough {
             group.enter()
-            Thread.detachNewThread { outBox.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+            Thread.detachNewThread {
+                outBox.data = outPipe.fileHandleForReading.readDataToEndOfFile()
+                group.leave()
+            }
         }
         if !passThrough {
             group.enter()
-            Thread.detachNewThread { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+            Thread.detachNewThread {
+                errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile()
+                group.leave()
+            }
         }
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
@@ -189,19 +208,24 @@ public enum Command {
         p.waitUntilExit()
         _ = group.wait(timeout: .now() + 5)
         try? outFile?.close()
-        return Output(status: p.terminationStatus,
-                      stdout: String(decoding: outBox.data, as: UTF8.self),
-                      stderr: String(decoding: errBox.data, as: UTF8.self),
-                      timedOut: timedOut)
+        return Output(
+            status: p.terminationStatus,
+            stdout: String(decoding: outBox.data, as: UTF8.self),
+            stderr: String(decoding: errBox.data, as: UTF8.self),
+            timedOut: timedOut)
     }
 
     /// Runs and throws when the command fails, with its error output.
     @discardableResult
-    public static func check(_ argv: [String], timeout: Double = 300, cwd: URL? = nil, what: String? = nil,
-                             passThrough: Bool = false) throws -> String {
+    public static func check(
+        _ argv: [String], timeout: Double = 300, cwd: URL? = nil, what: String? = nil,
+        passThrough: Bool = false
+    ) throws -> String {
         let out = try run(argv, timeout: timeout, cwd: cwd, passThrough: passThrough)
         guard out.status == 0, !out.timedOut else {
-            let detail = out.timedOut ? "did not finish within \(Int(timeout)) s"
+            let detail =
+                out.timedOut
+                ? "did not finish within \(Int(timeout)) s"
                 : "failed (exit \(out.status)): " + out.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(800)
             throw HVError(.io, "\(what ?? argv.joined(separator: " ")) \(detail)")
         }

@@ -1,6 +1,7 @@
+import CHVSys
 import Foundation
 import HVCore
-import CHVSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,35 +18,48 @@ extension Spawn {
         let outPipe = try closeOnExecPipe()
         let errPipe: [Int32]
         do { errPipe = try closeOnExecPipe() } catch {
-            close(outPipe[0]); close(outPipe[1])
+            close(outPipe[0])
+            close(outPipe[1])
             throw error
         }
         // uid 0 is "stay as we are" to hv_spawn_as (development, where hvd is not root).
         let who = GuestIdentity.dropsPrivileges ? identity : GuestIdentity(uid: 0, gid: 0, groups: [])
         let pid: pid_t
         do {
-            pid = try spawnAs(who, argv, environment: CleanEnvironment.make(), logFD: outPipe[1], errorFD: errPipe[1],
-                              keepFDs: keepFDs, limits: ProcessLimits())
+            pid = try spawnAs(
+                who, argv, environment: CleanEnvironment.make(), logFD: outPipe[1], errorFD: errPipe[1],
+                keepFDs: keepFDs, limits: ProcessLimits())
         } catch {
             for fd in outPipe + errPipe { close(fd) }
             throw error
         }
-        close(outPipe[1]); close(errPipe[1])
-        defer { close(outPipe[0]); close(errPipe[0]) }
+        close(outPipe[1])
+        close(errPipe[1])
+        defer {
+            close(outPipe[0])
+            close(errPipe[0])
+        }
         var out = Data(), err = Data()
         let deadline = Date().addingTimeInterval(timeout)
         var open = [outPipe[0], errPipe[0]]
         var timedOut = false
         while !open.isEmpty {
             let left = deadline.timeIntervalSinceNow
-            if left <= 0 { timedOut = true; kill(pid, SIGKILL); break }
+            if left <= 0 {
+                timedOut = true
+                kill(pid, SIGKILL)
+                break
+            }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 1) * 1000))
             if n < 0 && errno != EINTR { break }
             for p in fds where p.revents != 0 {
                 var buf = [UInt8](repeating: 0, count: 65536)
                 let got = read(p.fd, &buf, buf.count)
-                if got <= 0 { open.removeAll { $0 == p.fd }; continue }
+                if got <= 0 {
+                    open.removeAll { $0 == p.fd }
+                    continue
+                }
                 if p.fd == outPipe[0] {
                     if out.count < outputCap { out.append(contentsOf: buf[0..<min(got, outputCap - out.count)]) }
                 } else if err.count < outputCap {
@@ -56,8 +70,9 @@ extension Spawn {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Command.Output(status: code, stdout: String(decoding: out, as: UTF8.self),
-                              stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
+        return Command.Output(
+            status: code, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
     }
 
     /// A pipe neither of whose ends reaches another child (hv_spawn_as dups what it passes).

@@ -4,7 +4,10 @@ import Foundation
 final class FuzzEvents: EventServing, @unchecked Sendable {
     let eventNames = ["ping", "pong", "a b"]
     var counts: [UInt64] = [0, UInt64.max - 1, 7]
-    func signal(_ index: Int) -> UInt64 { counts[index] &+= 1; return counts[index] }
+    func signal(_ index: Int) -> UInt64 {
+        counts[index] &+= 1
+        return counts[index]
+    }
     func counter(_ index: Int) -> UInt64 { counts[index] }
     func wait(_ index: Int, after seen: UInt64, timeout: Double) -> UInt64? {
         precondition(timeout.isFinite && timeout >= 0 && timeout <= 3600, "a timeout the parser should have refused")

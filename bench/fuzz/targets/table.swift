@@ -3,6 +3,7 @@
 // (EventMemory: the name check, counters, waiter entries, registering and
 // forgetting waiters) must stay in bounds and keep their promises.
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif

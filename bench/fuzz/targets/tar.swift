@@ -3,6 +3,7 @@
 // refuse what is not plain files and folders with clean relative names,
 // never read past the end, and never loop.
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
