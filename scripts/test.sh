@@ -69,6 +69,17 @@ package_then_fuzz() {
     bash bench/fuzz/run.sh 20000 || rc=$?
     return "$rc"
 }
+format_check() {
+    # One layout for all the Swift: .swift-format's (`swift format -i -r -p Sources Tests bench/fuzz` applies it).
+    if swift format lint --strict -r -p Sources Tests bench/fuzz > "$side/format.log" 2>&1; then
+        echo "✔ format: Sources, Tests and bench/fuzz are laid out as .swift-format says"
+    else
+        head -n 20 "$side/format.log"
+        echo "✘ format: $(wc -l < "$side/format.log") findings (swift format -i -r -p Sources Tests bench/fuzz mends the layout)"
+        return 1
+    fi
+}
+phase format format_check
 if [ $# -eq 0 ]; then beside package-fuzz package_then_fuzz; fi
 # HV_E2E=1: the end-to-end suite (real guests) too; a plain `swift test` runs the fast tiers only.
 phase "swift test" env HV_E2E=1 swift test "$@"
@@ -94,7 +105,7 @@ summary=$(grep -E 'Test run with [0-9]+ tests? .*(passed|failed)' "$log" | tail 
 total=$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")
 # A failed test's own line; the run's summary line ("✘ Test run with …") is not a test.
 failed=$(grep -E '^✘ Test .* failed after' "$log" | grep -vc '^✘ Test run with' || true)
-btotal=$(grep -cE '^(✔|✘) (browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
-bfailed=$(grep -cE '^✘ (browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
+btotal=$(grep -cE '^(✔|✘) (format|browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
+bfailed=$(grep -cE '^✘ (format|browser|fuzz|contract|service|metrics|ansible)[ :]' "$log" || true)
 if [ -n "$total" ]; then echo "$((total + btotal - failed - bfailed)) passed, $((failed + bfailed)) failed"; fi
 exit "$status"
