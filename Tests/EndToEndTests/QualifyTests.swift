@@ -77,6 +77,26 @@ extension EndToEnd {
             #expect(host.run("hv", ["guest", "stop", "--force", "guestrtlinux"]).status == 0)
         }
 
+        /// The Debian root, where a user's controller lives: hvd types at
+        /// root's bash there (autologin on the serial console), and its
+        /// rt-tests has cyclictest and oslat.
+        @Test func theDebianRootIsQualifiedToo() throws {
+            let host = try TestHost()
+            defer { host.cleanup() }
+            let dir = try host.prepare(root: .debian)
+            let start = host.run("hv_guest_start", cwd: dir, timeout: 240)
+            try #require(start.status == 0, "\(start.all)")
+            try #require(host.waitUntil(240) { (try? host.status("guestrtlinux").booted) == true })
+            let r = host.run("hv", ["rt", "qualify", "guestrtlinux", "--duration", "20"], timeout: 300)
+            #expect(r.status == 0 && r.out.contains(": passed;"), "\(r.all)")
+            let report = try newest(host)
+            #expect(report.status.state == .passed && report.status.vcpus.allSatisfy { $0.samples > 100 }, "\(report.status)")
+            #expect(report.context.guestKernel.contains("rt"), "\(report.context.guestKernel)")
+            let oslat = try #require(report.status.osLatency, "rt-tests in the Debian root has oslat: \(report.status.notes)")
+            #expect(oslat.measuredSeconds == 4 && oslat.vcpus.allSatisfy { $0.samples > 1000 }, "\(oslat)")
+            #expect(host.run("hv", ["guest", "stop", "--force", "guestrtlinux"]).status == 0)
+        }
+
         /// --break-us 1: the first latency above 1 µs ends the run, and the
         /// report carries the guest's kernel trace and the host's RT cores.
         @Test func aBreakStopsTheRunWithATrace() throws {

@@ -26,5 +26,10 @@ import Testing
         #expect(mkfifo(exchange.appendingPathComponent("real/fifo").path, 0o600) == 0)
         #expect(throws: HVError.self) { try GuestWritten.readText("fifo", in: exchange.appendingPathComponent("real"), maxBytes: 100) }
         #expect(throws: HVError.self) { try GuestWritten.readText("trace", in: exchange.appendingPathComponent("real"), maxBytes: 5) }
+        // Looking whether a file is there tells nothing of the host's folders behind a link.
+        #expect(GuestWritten.exists("trace", in: exchange.appendingPathComponent("real")))
+        #expect(GuestWritten.exists("kernel", in: exchange.appendingPathComponent("real")), "a link is there (and is not followed)")
+        #expect(!GuestWritten.exists("trace", in: exchange.appendingPathComponent("linked")), "the host's trace, behind the guest's link")
+        #expect(!GuestWritten.exists("none", in: exchange.appendingPathComponent("real")))
     }
 }

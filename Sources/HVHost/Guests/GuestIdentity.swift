@@ -253,6 +253,17 @@ public enum GuestWritten {
         return String(decoding: try read(fd, what: dir.appendingPathComponent(name).path, maxBytes: maxBytes), as: UTF8.self)
     }
 
+    /// Whether `name` is in `dir` (as anything: a link counts, and is not
+    /// followed), looked at through the folder opened without following it.
+    public static func exists(_ name: String, in dir: URL) -> Bool {
+        precondition(!name.contains("/"), "a name, not a path")
+        let d = open(dir.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard d >= 0 else { return false }
+        defer { close(d) }
+        var st = stat()
+        return fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+    }
+
     public static func readData(_ url: URL, maxBytes: Int) throws -> Data {
         let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw HVError.posix("cannot read \(url.path)", errno: errno) }
