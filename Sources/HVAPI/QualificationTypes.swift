@@ -36,8 +36,8 @@ public struct LatencyFigures: Sendable, Codable, Equatable {
     }
 }
 
-/// oslat in a qualification: a busy loop on every vCPU for `secondsPerPiece`
-/// before each piece's cyclictest; how long the OS took the loop away.
+/// oslat in a qualification: a busy loop on every vCPU for a sixth of each
+/// piece, before its cyclictest; how long the OS took the loop away.
 public struct OSLatencyFigures: Sendable, Codable, Equatable {
     public var measuredSeconds: Int
     public var vcpus: [LatencyFigures]

@@ -8,6 +8,9 @@ import HVCore
 /// DPDK loop sees), where cyclictest measures a timer's wake-up. The guest
 /// wrote it, so every number is bounded before it costs the host memory.
 public enum OslatOutput {
+    /// The -b hv asks for: 1 µs buckets; the last holds everything longer (the maximum is exact).
+    public static let buckets = 1024
+
     /// `buckets`: the -b asked for; a bucket past it is refused.
     public static func parse(_ text: String, buckets: Int) throws -> [LatencyHistogram] {
         var counts: [[Int]] = []

@@ -57,7 +57,7 @@ public enum QualificationHTML {
         if let o = s.osLatency {
             h += "<h2>OS latency (oslat, µs)</h2>\n<p>A busy loop on every vCPU for \(o.measuredSeconds) s in all (the start of each piece): "
             h += "how long the guest's OS took a polling thread away. A sample is one turn of the loop; the maximum is exact, "
-            h += "the last bucket (\(Self.oslatLastBucket) µs) holds everything longer.</p>\n"
+            h += "the last bucket (\(OslatOutput.buckets) µs) holds everything longer.</p>\n"
             h +=
                 "<table id=\"oslat\"><tr><th class=\"l\">vCPU</th><th>samples</th><th>min</th><th>avg</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th><th>overflows</th></tr>\n"
             for (i, f) in o.vcpus.enumerated() { h += row("vCPU \(i)", f) }
@@ -88,9 +88,6 @@ public enum QualificationHTML {
         if !s.notes.isEmpty { h += "<h2>Notes</h2>\n<ul>" + s.notes.map { "<li>\(e($0))</li>" }.joined() + "</ul>\n" }
         return h + "<p>Written by hv, \(e(Self.time(s.updatedAt))) UTC. The same figures are in \(e(s.reportJSON)).</p>\n</body></html>\n"
     }
-
-    /// oslat's -b in hv's runs: the bucket that holds every longer latency too.
-    public static let oslatLastBucket = 1024
 
     static func row(_ label: String, _ f: LatencyFigures, bold: Bool = false) -> String {
         let cells = [f.samples, f.min, f.avg, f.p99, f.p999, f.p9999, f.max, f.overflows].map { "<td>\(bold ? "<b>\($0)</b>" : "\($0)")</td>" }

@@ -44,20 +44,22 @@ public struct QualificationReport: Sendable, Codable, Equatable {
             p999: h.percentile(0.999), p9999: h.percentile(0.9999), overflows: h.overflows)
     }
 
+    /// Per vCPU, then all together.
+    static func figures(_ hs: [LatencyHistogram]) -> (vcpus: [LatencyFigures], total: LatencyFigures) {
+        (hs.map(figures), figures(hs.reduce(LatencyHistogram.empty) { $0.adding($1) }))
+    }
+
     /// The figures again from the histograms (per vCPU and together).
     public mutating func refigure() {
-        status.vcpus = histograms.map(Self.figures)
-        status.total = Self.figures(histograms.reduce(LatencyHistogram.empty) { $0.adding($1) })
+        (status.vcpus, status.total) = Self.figures(histograms)
     }
 
     /// One piece of oslat (a histogram per vCPU, `seconds` long) added.
     public mutating func addOslat(_ threads: [LatencyHistogram], seconds: Int) {
         let sum = zip(oslatHistograms ?? Array(repeating: .empty, count: threads.count), threads).map { $0.adding($1) }
         oslatHistograms = sum
-        status.osLatency = OSLatencyFigures(
-            measuredSeconds: (status.osLatency?.measuredSeconds ?? 0) + seconds,
-            vcpus: sum.map(Self.figures),
-            total: Self.figures(sum.reduce(LatencyHistogram.empty) { $0.adding($1) }))
+        let (vcpus, total) = Self.figures(sum)
+        status.osLatency = OSLatencyFigures(measuredSeconds: (status.osLatency?.measuredSeconds ?? 0) + seconds, vcpus: vcpus, total: total)
     }
 }
 

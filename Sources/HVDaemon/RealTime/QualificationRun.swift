@@ -52,8 +52,6 @@ final class QualificationRun: Sendable {
     static let guestDir = ".hv-qualify"
     static let stopFile = ".hv-qualify-stop"
     static let buckets = 20_000
-    /// oslat's buckets (1 µs each; the last holds everything longer, its maximum is exact).
-    static let oslatBuckets = QualificationHTML.oslatLastBucket
 
     init(request: QualifyRequest, dir: URL, exchange: URL, report: QualificationReport, host: Host) {
         self.request = request
@@ -90,7 +88,7 @@ final class QualificationRun: Sendable {
             + "o=; c=\(chunkSeconds); command -v oslat >/dev/null && o=1 c=\(chunkSeconds - oslatSeconds - 1); "
             + (traced ? tracing : "")
             + "i=0; while [ $i -lt \(chunks) ] && [ ! -e $e/\(Self.stopFile) ]; do "
-            + "[ $o ] && oslat -q -z -b \(Self.oslatBuckets) -c \(cpus) -D \(oslatSeconds) > $d/.o 2>&1; "
+            + "[ $o ] && oslat -q -z -b \(OslatOutput.buckets) -c \(cpus) -D \(oslatSeconds) > $d/.o 2>&1; "
             + "cyclictest -m -q -p 80 -i 1000 -t -a -h \(Self.buckets) -D $c\(b) > $d/.c 2>&1; [ $o ] && mv $d/.o $d/oslat-$i; mv $d/.c $d/chunk-$i; i=$((i+1)); "
             + "grep -q '^# Break value' $d/chunk-$((i-1)) && break; done; "
             + (traced ? "echo 0 > $t/tracing_on; tail -n 2000 $t/trace > $d/.t; mv $d/.t $d/trace; " : "")
@@ -193,7 +191,7 @@ final class QualificationRun: Sendable {
         let name = "oslat-\(n)"
         guard !state.withLock({ $0.oslatGaveUp }), GuestWritten.exists(name, in: pieces) else { return .none }
         do {
-            let threads = try OslatOutput.parse(GuestWritten.readText(name, in: pieces, maxBytes: 1 << 20), buckets: Self.oslatBuckets)
+            let threads = try OslatOutput.parse(GuestWritten.readText(name, in: pieces, maxBytes: 1 << 20), buckets: OslatOutput.buckets)
             guard threads.count == vcpus else { throw HVError(.io, "oslat measured \(threads.count) vCPUs, the guest has \(vcpus)") }
             return .read(threads)
         } catch {
